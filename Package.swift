@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+// Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
+//   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge, AviaryProtocol, AviaryLog)
+//   → AviaryAdversarial, AviaryTopology → AviaryTransport → AviaryServer / AviaryClient → executables.
+// docs/ARCHITECTURE.md explains each layer.
+import PackageDescription
+
+// Release builds only: exclusivity checks cost ~10% in the training step loop and every
+// buffer there is owned by one final class, so they buy nothing.
+let hotLoopSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
+let package = Package(
+    name: "Aviary",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "aviary", targets: ["aviary"]),
+        .executable(name: "aviary-server", targets: ["aviary-server"]),
+        .executable(name: "aviary-client", targets: ["aviary-client"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C: thin system-library modules, nothing else.
+        .systemLibrary(name: "CZmq", path: "Sources/CZmq"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Numerics and pure logic: no sockets, no run directory.
+        .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryNN", dependencies: ["AviaryMath", "COpenBLAS"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryMerge", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryProtocol", dependencies: ["AviaryMath"]),
+        .target(name: "AviaryTopology", dependencies: [
+            "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // The one module that owns the run directory's formats (JSONL log, safetensors, state).
+        .target(name: "AviaryLog", dependencies: ["AviaryMath"]),
+
+        // The one module that owns sockets.
+        .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol"]),
+
+        // Orchestration.
+        .target(name: "AviaryServer", dependencies: [
+            "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
+            "AviaryAdversarial", "AviaryLog", "AviaryTopology",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryClient", dependencies: [
+            "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
+            "AviaryTopology",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryCommands", dependencies: [
+            "AviaryServer", "AviaryClient", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
+            "AviaryData", "AviaryAdversarial",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: hotLoopSettings),
+
+        // Executables: thin mains over AviaryCommands.
+        .executableTarget(name: "aviary", dependencies: ["AviaryCommands"]),
+        .executableTarget(name: "aviary-server", dependencies: ["AviaryCommands"]),
+        .executableTarget(name: "aviary-client", dependencies: ["AviaryCommands"]),
+
+        .testTarget(name: "AviaryMathTests", dependencies: ["AviaryMath"]),
+        .testTarget(name: "AviaryNNTests", dependencies: ["AviaryNN", "AviaryData"]),
+        .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData"]),
+        .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
+        .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
+        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology"]),
+        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog"]),
+        .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// AviaryClient: placeholder until its first real file lands; delete when adding one.

@@ -1,0 +1,1 @@
+// AviaryNN: placeholder until its first real file lands; delete when adding one.

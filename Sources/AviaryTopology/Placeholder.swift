@@ -1,0 +1,1 @@
+// AviaryTopology: placeholder until its first real file lands; delete when adding one.

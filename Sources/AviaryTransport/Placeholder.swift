@@ -1,0 +1,1 @@
+// AviaryTransport: placeholder until its first real file lands; delete when adding one.

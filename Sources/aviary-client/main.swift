@@ -1,0 +1,1 @@
+print("aviary-client: not built yet")

@@ -1,0 +1,1 @@
+print("aviary-server: not built yet")

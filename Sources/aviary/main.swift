@@ -1,0 +1,1 @@
+print("aviary: not built yet")
