@@ -1,0 +1,144 @@
+/// The records of `aggregation.jsonl`, one JSON object per line. docs/LOG.md is the contract:
+/// fields are added, never renamed; readers ignore fields they do not know.
+public enum LogRecord: Sendable, Equatable {
+    case runStart(RunStartRecord)
+    case round(RoundRecord)
+    case runEnd(RunEndRecord)
+    case note(NoteRecord)
+}
+
+/// Written once when the server starts a run: everything needed to reproduce it.
+public struct RunStartRecord: Codable, Sendable, Equatable {
+    public var event = "run_start"
+    public var run: String
+    public var time: String
+    public var aviaryVersion: String
+    public var seeds: Seeds
+    public var rounds: Int
+    public var clients: Int
+    public var clientsPerRound: Int
+    public var model: String
+    public var parameters: Int
+    public var strategy: String
+    public var dataset: String
+    public var partition: String
+    /// Per-client partition statistics (count, label histogram, entropy, distance to global).
+    public var partitionStats: PartitionSummary?
+    public var notes: [String]
+
+    public struct Seeds: Codable, Sendable, Equatable {
+        public var partition: UInt64
+        public var sampling: UInt64
+        public var training: UInt64
+        public init(partition: UInt64, sampling: UInt64, training: UInt64) {
+            self.partition = partition; self.sampling = sampling; self.training = training
+        }
+    }
+
+    public init(run: String, time: String, aviaryVersion: String, seeds: Seeds, rounds: Int, clients: Int,
+                clientsPerRound: Int, model: String, parameters: Int, strategy: String, dataset: String,
+                partition: String, partitionStats: PartitionSummary?, notes: [String]) {
+        self.run = run; self.time = time; self.aviaryVersion = aviaryVersion; self.seeds = seeds
+        self.rounds = rounds; self.clients = clients; self.clientsPerRound = clientsPerRound
+        self.model = model; self.parameters = parameters; self.strategy = strategy; self.dataset = dataset
+        self.partition = partition; self.partitionStats = partitionStats; self.notes = notes
+    }
+}
+
+/// Partition statistics as logged (kept independent of AviaryData's types so the log schema
+/// does not move when the data module does).
+public struct PartitionSummary: Codable, Sendable, Equatable {
+    public var counts: [Int]
+    public var labelHistograms: [[Int]]
+    public var meanTotalVariation: Double
+    public init(counts: [Int], labelHistograms: [[Int]], meanTotalVariation: Double) {
+        self.counts = counts; self.labelHistograms = labelHistograms; self.meanTotalVariation = meanTotalVariation
+    }
+}
+
+/// One per completed round.
+public struct RoundRecord: Codable, Sendable, Equatable {
+    public var event = "round"
+    public var round: Int
+    public var time: String
+    public var durationSeconds: Double
+    /// Clients sampled for this round, ascending.
+    public var sampled: [Int]
+    /// Clients whose update was merged, ascending: the merge order.
+    public var accepted: [Int]
+    public var rejected: [ClientReason]
+    public var failed: [ClientReason]
+    public var timedOut: [Int]
+    /// Merge weight per accepted client, keyed by client index (as a string, JSON's only key type).
+    public var weights: [String: Double]
+    /// What each answering client reported (samples, local_steps, train_loss, adv_loss, …).
+    public var clientMetrics: [String: [String: Double]]
+    /// ‖merged delta‖₂ before the server optimiser.
+    public var updateNorm: Double
+    /// Global-model evaluation after this round; nil when the round was not an eval round.
+    public var eval: Evaluation?
+    /// Checkpoint path relative to the run directory, if one was written.
+    public var checkpoint: String?
+    /// True when no update was accepted and the global model was kept as it was.
+    public var modelKept: Bool
+
+    public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
+                rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],
+                clientMetrics: [String: [String: Double]], updateNorm: Double, eval: Evaluation?,
+                checkpoint: String?, modelKept: Bool) {
+        self.round = round; self.time = time; self.durationSeconds = durationSeconds; self.sampled = sampled
+        self.accepted = accepted; self.rejected = rejected; self.failed = failed; self.timedOut = timedOut
+        self.weights = weights; self.clientMetrics = clientMetrics; self.updateNorm = updateNorm
+        self.eval = eval; self.checkpoint = checkpoint; self.modelKept = modelKept
+    }
+}
+
+public struct ClientReason: Codable, Sendable, Equatable {
+    public var client: Int
+    public var reason: String
+    public init(client: Int, reason: String) { self.client = client; self.reason = reason }
+}
+
+/// Global-model metrics on the server's held-out split.
+public struct Evaluation: Codable, Sendable, Equatable {
+    public var cleanAccuracy: Double
+    public var cleanLoss: Double
+    public var samples: Int
+    /// PGD accuracy on a fixed seeded subset; nil when robust evaluation is off or not this round.
+    public var robustAccuracy: Double?
+    public var robustSamples: Int?
+    public var attack: String?
+    public init(cleanAccuracy: Double, cleanLoss: Double, samples: Int, robustAccuracy: Double? = nil,
+                robustSamples: Int? = nil, attack: String? = nil) {
+        self.cleanAccuracy = cleanAccuracy; self.cleanLoss = cleanLoss; self.samples = samples
+        self.robustAccuracy = robustAccuracy; self.robustSamples = robustSamples; self.attack = attack
+    }
+}
+
+public struct RunEndRecord: Codable, Sendable, Equatable {
+    public var event = "run_end"
+    public var time: String
+    public var roundsCompleted: Int
+    public var durationSeconds: Double
+    public var status: String
+    public var finalEval: Evaluation?
+    public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
+        self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
+        self.status = status; self.finalEval = finalEval
+    }
+}
+
+/// Free-form tagged events: client joined/left, checkpoint merges, warnings.
+public struct NoteRecord: Codable, Sendable, Equatable {
+    public var event: String
+    public var time: String
+    public var round: Int?
+    public var client: Int?
+    public var message: String
+    public var values: [String: Double]?
+    public init(event: String, time: String, round: Int? = nil, client: Int? = nil, message: String,
+                values: [String: Double]? = nil) {
+        self.event = event; self.time = time; self.round = round; self.client = client
+        self.message = message; self.values = values
+    }
+}
