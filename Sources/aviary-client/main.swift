@@ -1,1 +1,4 @@
-print("aviary-client: not built yet")
+import AviaryCommands
+
+bootstrapLogging(label: "aviary-client")
+ClientCommand.main()

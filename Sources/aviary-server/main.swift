@@ -1,1 +1,4 @@
-print("aviary-server: not built yet")
+import AviaryCommands
+
+bootstrapLogging(label: "aviary-server")
+ServerCommand.main()

@@ -1,1 +1,4 @@
-print("aviary: not built yet")
+import AviaryCommands
+
+bootstrapLogging(label: "aviary")
+AviaryCLI.main()

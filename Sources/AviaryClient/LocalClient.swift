@@ -1,0 +1,89 @@
+import AviaryAdversarial
+import AviaryData
+import AviaryMath
+import AviaryNN
+import AviaryProtocol
+import AviaryTopology
+
+/// One federated client's training side: its partition, its model, its trainer. Built once
+/// from the WELCOME run spec; `train(_:)` turns a TASK into an UPDATE.
+final class LocalClient {
+    let index: Int
+    let spec: RunSpec
+    let data: ClientData
+    let network: Network
+    let trainer: LocalTrainer
+
+    init(index: Int, spec: RunSpec, dataset: FederatedDataset) throws {
+        self.index = index
+        self.spec = spec
+        data = try dataset.client(index)
+        network = try Network(spec: spec.model, maxBatch: spec.training.batchSize)
+        trainer = try LocalTrainer(network: network, spec: spec.adversarial(forClient: index), valueRange: data.train.valueRange)
+    }
+
+    /// Local training for one round: deterministic in (training seed, client, round), whatever
+    /// else runs in this process.
+    func train(_ task: Task) throws(ClientError) -> Update {
+        guard task.parameters.count == network.parameterCount else {
+            throw .wrongParameterCount(got: task.parameters.count, expected: network.parameterCount)
+        }
+        guard data.train.count > 0 else { throw .noTrainingData(client: index) }
+        network.loadParameters(task.parameters)
+        var sgd = spec.training.optimizer
+        if let lr = task.config["learning_rate"] { sgd.learningRate = Float(lr) }
+        network.setOptimizer(sgd, anchor: sgd.proximalMu > 0 ? task.parameters : nil)
+
+        let streamIndex = UInt64(index) << 32 | UInt64(task.round)
+        var seeds = RandomStream(seed: spec.trainingSeed, purpose: .shuffle, index: streamIndex)
+        let shuffleSeed = seeds.next(), attackSeed = seeds.next()
+        let epochs = task.config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
+        var remaining = spec.training.maxLocalSteps
+        var stats = LocalTrainingStats()
+        data.train.features.withUnsafeBufferPointer { x in
+            data.train.labels.withUnsafeBufferPointer { y in
+                for epoch in 0..<epochs {
+                    if let r = remaining, r <= 0 { break }
+                    let s = trainer.trainEpoch(features: x, labels: y, batchSize: spec.training.batchSize,
+                                               shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
+                    stats.add(s)
+                    if let r = remaining { remaining = r - s.steps }
+                }
+            }
+        }
+        var delta = network.parametersArray()
+        delta.withUnsafeMutableBufferPointer { d in
+            task.parameters.withUnsafeBufferPointer { g in
+                BLAS.saxpy(d.count, alpha: -1, x: g.baseAddress!, y: d.baseAddress!)
+            }
+        }
+        if let bad = firstNonFinite(delta) {
+            throw .diverged(client: index, round: task.round, index: bad)
+        }
+        var metrics = stats.metrics
+        if data.test.count > 0 {
+            let v = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+            metrics["val_loss"] = v.meanLoss
+            metrics["val_accuracy"] = v.accuracy
+        }
+        return Update(round: task.round, clientIndex: index, samples: stats.samples, metrics: metrics, delta: delta)
+    }
+}
+
+public enum ClientError: Error, CustomStringConvertible {
+    case badRunSpec(reason: String)
+    case wrongParameterCount(got: Int, expected: Int)
+    case noTrainingData(client: Int)
+    case diverged(client: Int, round: Int, index: Int)
+    case setup(client: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badRunSpec(reason): "the server's run spec could not be read: \(reason)"
+        case let .wrongParameterCount(got, expected): "TASK carried \(got) parameters; this client's model has \(expected)"
+        case let .noTrainingData(client): "client \(client) has no training samples in its partition"
+        case let .diverged(client, round, index): "client \(client) diverged in round \(round): parameter \(index) is not finite (lower the learning rate)"
+        case let .setup(client, reason): "client \(client) could not start: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import AviaryMath
+
+/// `aviary bench …`: speed, measured side by side in one process (medians and ratios; the
+/// machines are shared and noisy). Never part of the tests.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Speed benchmarks.",
+        subcommands: [Train.self, Merge.self, Partition.self, All.self])
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Training throughput (clean, or adversarial with --attack pgd).")
+        @Option(help: "none | pgd") var attack: String = "none"
+        @Option(help: "PGD steps with --attack pgd.") var steps: Int = 10
+        @Option(help: "Seconds per measurement.") var seconds: Double = 1.0
+        func run() throws {
+            if attack == "pgd" {
+                print(AdversarialBench.run(steps: steps, batch: 32, threads: 1))
+            } else {
+                print(TrainBench.run(models: ["mlp", "cnn"], batches: [32, 64], threads: [1, 2], seconds: seconds))
+            }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Aggregation bandwidth against a copy/axpy probe.")
+        @Flag(help: "Smaller sizes, fewer repetitions.") var quick = false
+        func run() throws { print(MergeBench.run(quick: quick)) }
+    }
+
+    struct Partition: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Partitioning 60,000 samples over 1,000 clients.")
+        func run() throws { print(PartitionBench.run()) }
+    }
+
+    struct All: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every benchmark, as recorded in the README.")
+        func run() throws {
+            print(TrainBench.run(models: ["mlp", "cnn"], batches: [32, 64], threads: [1, 2], seconds: 1.0))
+            print(AdversarialBench.run(steps: 10, batch: 32, threads: 1))
+            print(MergeBench.run(quick: false))
+            print(PartitionBench.run())
+        }
+    }
+}

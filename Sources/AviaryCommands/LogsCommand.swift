@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import AviaryLog
+
+/// `aviary logs runs/<name>`: the aggregation log as a table, straight from aggregation.jsonl.
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.")
+
+    @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
+    var run: String
+
+    @Flag(help: "Show each round's merge weights per client.")
+    var weights = false
+
+    @Flag(help: "Keep reading as rounds are appended (Ctrl-C to stop).")
+    var follow = false
+
+    @Option(help: "Show only round N.")
+    var round: Int?
+
+    func run() throws {
+        let path = run.hasSuffix(".jsonl") ? run : RunDirectory(path: run).log
+        var shown = 0
+        var headerPrinted = false
+        while true {
+            let log: AggregationLog
+            do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
+            if !headerPrinted {
+                if let s = log.runStart {
+                    print("run \(s.run): \(s.model) (\(s.parameters) parameters), \(s.strategy), \(s.dataset) / \(s.partition), \(s.clients) clients (\(s.clientsPerRound) per round)")
+                    print("seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)")
+                    for n in s.notes { print("note: \(n)") }
+                }
+                print(LogTable.header)
+                headerPrinted = true
+            }
+            let rounds = log.rounds.filter { round == nil || $0.round == round }
+            for r in rounds.dropFirst(shown) {
+                print(LogTable.row(r))
+                if weights { print(LogTable.weights(r)) }
+            }
+            shown = rounds.count
+            for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+            if let end = log.runEnd {
+                print("end: \(end.status), \(end.roundsCompleted) rounds in \(String(format: "%.1f", end.durationSeconds)) s")
+                return
+            }
+            guard follow else { return }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}
+
+enum LogTable {
+    static let header = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+
+    static func row(_ r: RoundRecord) -> String {
+        let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
+        let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
+        let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
+        return String(format: "%5d  %3d/%-3d  %8d  %9d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
+            + "\(acc)  \(loss)  \(robust)  " + String(format: "%-8.4g %7.2f", r.updateNorm, r.durationSeconds)
+            + (r.modelKept ? "  (model kept)" : "")
+    }
+
+    static func weights(_ r: RoundRecord) -> String {
+        let parts = r.weights.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key):\(String(format: "%.3f", $0.value))" }
+        var s = "       weights " + parts.joined(separator: " ")
+        for x in r.rejected { s += "\n       rejected \(x.client): \(x.reason)" }
+        for x in r.failed { s += "\n       failed \(x.client): \(x.reason)" }
+        return s
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import AviaryTopology
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a topology: the server and every client as separate processes on this machine.")
+
+    @Argument(help: "Topology file, e.g. topologies/quickstart.toml.")
+    var topology: String
+
+    @Flag(help: "Replace an existing run directory of the same name.")
+    var overwrite = false
+
+    func run() throws {
+        let topo: Topology
+        do { topo = try Topology.load(path: topology) } catch { throw fail(error) }
+        print("aviary: \(topo.name): \(topo.data.clients) clients in \(topo.processes.clientProcesses) processes, \(topo.rounds) rounds, \(topo.merge.strategy.name)")
+        installInterruptHandler()
+        do {
+            try ProcessLauncher(topology: topo, topologyPath: topology, overwrite: overwrite,
+                                binDirectory: executableDirectory()).run()
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+private nonisolated(unsafe) var interruptSource: DispatchSourceSignal?
+
+/// Ctrl-C stops the children too instead of orphaning them.
+func installInterruptHandler() {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let a = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    a.setEventHandler { LaunchedProcesses.shared.markInterrupted() }
+    a.resume()
+    interruptSource = a
+    let b = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+    b.setEventHandler { LaunchedProcesses.shared.markInterrupted() }
+    b.resume()
+    termSource = b
+}
+private nonisolated(unsafe) var termSource: DispatchSourceSignal?

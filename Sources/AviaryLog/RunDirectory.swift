@@ -1,0 +1,43 @@
+import Foundation
+
+/// The layout of `runs/<name>/`. Every path a run writes or a reader opens comes from here.
+///
+///     topology.toml          copy of what ran
+///     aggregation.jsonl      one JSON line per round plus tagged events
+///     checkpoints/round-NNNN.safetensors
+///     endpoint               the address the server bound (for launchers when port 0 was asked)
+///     logs/server.log, logs/client-P.log
+public struct RunDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var topology: String { path + "/topology.toml" }
+    public var log: String { path + "/aggregation.jsonl" }
+    public var checkpoints: String { path + "/checkpoints" }
+    public var logs: String { path + "/logs" }
+    public var endpoint: String { path + "/endpoint" }
+    public var report: String { path + "/report.html" }
+
+    public func checkpoint(round: Int) -> String { checkpoints + "/" + Self.checkpointName(round: round) }
+    public static func checkpointName(round: Int) -> String { "round-" + String(format: "%04d", round) + ".safetensors" }
+    public func clientLog(process: Int) -> String { logs + "/client-\(process).log" }
+    public var serverLog: String { logs + "/server.log" }
+
+    /// Creates the directory tree. A directory that already holds a log is refused unless
+    /// `overwrite`, so a finished run is never silently clobbered.
+    public func create(overwrite: Bool) throws(RunFileError) {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: log) {
+            guard overwrite else {
+                throw .cannotWrite(path: path, reason: "a run already exists here; pass --overwrite or change [run].name")
+            }
+            for item in [log, endpoint, checkpoints] { try? fm.removeItem(atPath: item) }
+        }
+        do {
+            for dir in [path, checkpoints, logs] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
+    }
+}

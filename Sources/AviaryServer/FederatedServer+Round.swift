@@ -1,0 +1,107 @@
+import Foundation
+import AviaryLog
+import AviaryMerge
+import AviaryProtocol
+
+extension FederatedServer {
+    /// Merge, apply, evaluate, checkpoint, log: everything between "round closed" and "next round".
+    func finishRound(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, writer: AggregationLogWriter) throws {
+        let round = outcome.round
+        var rejected = outcome.rejected.map { ClientReason(client: $0.client, reason: $0.reason) }
+        var weights: [String: Double] = [:]
+        var updateNorm = 0.0
+        var modelKept = true
+        var clientMetrics: [String: [String: Double]] = [:]
+        for u in outcome.updates {
+            var m = u.metrics
+            m["samples"] = Double(u.samples)
+            clientMetrics[String(u.clientIndex)] = m
+        }
+
+        let updates = outcome.updates.map {
+            ClientUpdate(clientIndex: $0.clientIndex, samples: $0.samples,
+                         metrics: $0.metrics.merging(["samples": Double($0.samples)]) { a, _ in a }, delta: $0.delta)
+        }
+        if !updates.isEmpty {
+            do {
+                let merged = try aggregate(updates, strategy: topology.merge.strategy, clipNorm: topology.merge.clipNorm)
+                rejected += merged.rejected.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
+                for (client, w) in merged.weights { weights[String(client)] = w }
+                if !merged.weights.isEmpty {
+                    updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+                    try optimizer.apply(delta: merged.delta, to: &global)
+                    modelKept = false
+                }
+            } catch {
+                // The strategy refused the whole round (e.g. every metric invalid): keep the model.
+                logger.warning("merge refused the round; global model kept", metadata: ["round": "\(round)", "error": "\(error)"])
+                try writer.append(.note(NoteRecord(event: "merge_failed", time: timestamp(), round: round, message: "\(error)")))
+            }
+        }
+
+        let isLast = round == topology.rounds
+        var eval: Evaluation? = nil
+        if round % topology.server.evalEvery == 0 || isLast {
+            let robustRound = topology.robustEvaluation.map { round % $0.every == 0 || isLast } ?? false
+            eval = evaluator.evaluate(global, robustRound: robustRound)
+            lastEval = eval
+        }
+        var checkpoint: String? = nil
+        let every = topology.server.checkpointEvery
+        if every > 0 && (round % every == 0 || isLast) {
+            checkpoint = try checkpointer.write(global, round: round, metadata: [
+                "run": topology.name, "round": String(round), "model": modelSpec.name, "format": "aviary-checkpoint-v1",
+            ])
+        }
+        let duration = ContinuousClock.now - roundStarted
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        try writer.append(.round(RoundRecord(
+            round: round, time: timestamp(), durationSeconds: seconds, sampled: outcome.sampled,
+            accepted: weights.keys.compactMap(Int.init).sorted(), rejected: rejected.sorted { $0.client < $1.client },
+            failed: outcome.failures.map { ClientReason(client: $0.clientIndex, reason: $0.reason) },
+            timedOut: outcome.timedOut, weights: weights, clientMetrics: clientMetrics, updateNorm: updateNorm,
+            eval: eval, checkpoint: checkpoint, modelKept: modelKept)))
+        roundsCompleted = round
+        if options.progress { print(progressLine(round: round, outcome: outcome, accepted: weights.count, eval: eval, seconds: seconds)) }
+    }
+
+    func progressLine(round: Int, outcome: ServerStateMachine<PeerID>.RoundOutcome, accepted: Int, eval: Evaluation?, seconds: Double) -> String {
+        let width = String(topology.rounds).count
+        var line = "round \(String(round).leftPadded(to: width))/\(topology.rounds)"
+        line += "  clients \(accepted)/\(outcome.sampled.count)"
+        if let eval {
+            line += String(format: "  acc %.4f  loss %.4f", eval.cleanAccuracy, eval.cleanLoss)
+            if let r = eval.robustAccuracy { line += String(format: "  robust %.4f", r) }
+        }
+        line += String(format: "  %.2fs", seconds)
+        if !outcome.timedOut.isEmpty { line += "  timed out: \(outcome.timedOut)" }
+        if !outcome.rejected.isEmpty { line += "  rejected: \(outcome.rejected.map(\.client))" }
+        if !outcome.failures.isEmpty { line += "  failed: \(outcome.failures.map(\.clientIndex))" }
+        return line
+    }
+
+    func runStartRecord() -> RunStartRecord {
+        let stats = data.statistics()
+        return RunStartRecord(
+            run: topology.name, time: timestamp(), aviaryVersion: aviaryVersion,
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
+            model: modelSpec.name, parameters: global.count, strategy: topology.merge.strategy.name,
+            dataset: topology.data.dataset.name, partition: topology.data.partition.name,
+            partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelHistogram),
+                                             meanTotalVariation: stats.summary.meanTotalVariation),
+            notes: data.notes)
+    }
+}
+
+public let aviaryVersion = "0.1.0"
+
+func timestamp() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,122 @@
+import TOMLKit
+
+/// Reads one TOML table with typed accessors that name the full key on error, and remembers
+/// which keys were read so `finish()` can reject typos ("penalti") instead of ignoring them.
+final class TableReader {
+    let file: String
+    let prefix: String
+    private let table: TOMLTable?
+    private var used: Set<String> = []
+
+    init(_ table: TOMLTable?, file: String, prefix: String) {
+        self.table = table; self.file = file; self.prefix = prefix
+    }
+
+    func key(_ k: String) -> String { prefix.isEmpty ? k : "\(prefix).\(k)" }
+
+    var exists: Bool { table != nil }
+
+    private func value(_ k: String) -> TOMLValueConvertible? {
+        used.insert(k)
+        return table?[k]
+    }
+
+    func has(_ k: String) -> Bool { table?.contains(key: k) ?? false }
+
+    func string(_ k: String) throws(TopologyError) -> String? {
+        guard let v = value(k) else { return nil }
+        guard let s = v.string else { throw .wrongType(file: file, key: key(k), expected: "a string") }
+        return s
+    }
+
+    func string(_ k: String, default d: String) throws(TopologyError) -> String { try string(k) ?? d }
+
+    func requiredString(_ k: String) throws(TopologyError) -> String {
+        guard let s = try string(k) else { throw .missingKey(file: file, key: key(k)) }
+        return s
+    }
+
+    func int(_ k: String) throws(TopologyError) -> Int? {
+        guard let v = value(k) else { return nil }
+        guard let i = v.int else { throw .wrongType(file: file, key: key(k), expected: "an integer") }
+        return i
+    }
+
+    func int(_ k: String, default d: Int, range: ClosedRange<Int>? = nil) throws(TopologyError) -> Int {
+        let i = try int(k) ?? d
+        if let range, !range.contains(i) {
+            throw .invalidValue(file: file, key: key(k), value: "\(i)", expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return i
+    }
+
+    func double(_ k: String) throws(TopologyError) -> Double? {
+        guard let v = value(k) else { return nil }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw .wrongType(file: file, key: key(k), expected: "a number")
+    }
+
+    func double(_ k: String, default d: Double, range: ClosedRange<Double>? = nil) throws(TopologyError) -> Double {
+        let x = try double(k) ?? d
+        if !x.isFinite || (range.map { !$0.contains(x) } ?? false) {
+            let expected = range.map { "a number in \($0.lowerBound)...\($0.upperBound)" } ?? "a finite number"
+            throw .invalidValue(file: file, key: key(k), value: "\(x)", expected: expected)
+        }
+        return x
+    }
+
+    func bool(_ k: String, default d: Bool) throws(TopologyError) -> Bool {
+        guard let v = value(k) else { return d }
+        guard let b = v.bool else { throw .wrongType(file: file, key: key(k), expected: "true or false") }
+        return b
+    }
+
+    func intArray(_ k: String) throws(TopologyError) -> [Int]? {
+        guard let v = value(k) else { return nil }
+        guard let a = v.array else { throw .wrongType(file: file, key: key(k), expected: "an array of integers") }
+        var out: [Int] = []
+        for e in a {
+            guard let i = e.int else { throw .wrongType(file: file, key: key(k), expected: "an array of integers") }
+            out.append(i)
+        }
+        return out
+    }
+
+    func table(_ k: String) throws(TopologyError) -> TableReader {
+        guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k)) }
+        guard let t = v.table else { throw .wrongType(file: file, key: key(k), expected: "a table [\(key(k))]") }
+        return TableReader(t, file: file, prefix: key(k))
+    }
+
+    func tables(_ k: String) throws(TopologyError) -> [TableReader] {
+        guard let v = value(k) else { return [] }
+        guard let a = v.array else { throw .wrongType(file: file, key: key(k), expected: "an array of tables [[\(key(k))]]") }
+        var out: [TableReader] = []
+        for (i, e) in a.enumerated() {
+            guard let t = e.table else { throw .wrongType(file: file, key: "\(key(k))[\(i)]", expected: "a table") }
+            out.append(TableReader(t, file: file, prefix: "\(key(k))[\(i)]"))
+        }
+        return out
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ k: String, default d: T) throws(TopologyError) -> T where T.RawValue == String {
+        guard let s = try string(k) else { return d }
+        guard let v = T(rawValue: s) else {
+            throw .invalidValue(file: file, key: key(k), value: "\"\(s)\"", expected: "one of " + T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+        }
+        return v
+    }
+
+    func invalid(_ k: String, _ value: String, expected: String) -> TopologyError {
+        .invalidValue(file: file, key: key(k), value: value, expected: expected)
+    }
+
+    /// Every key present must have been read; anything else is a typo or a key for another section.
+    func finish() throws(TopologyError) {
+        guard let table else { return }
+        for k in table.keys where !used.contains(k) {
+            throw .unknownKey(file: file, key: key(k), known: Array(used))
+        }
+    }
+}

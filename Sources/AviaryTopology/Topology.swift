@@ -1,0 +1,133 @@
+import AviaryAdversarial
+import AviaryData
+import AviaryMerge
+import AviaryNN
+
+/// A validated run description, parsed from `topologies/*.toml`. docs/TOPOLOGY.md lists every key.
+public struct Topology: Sendable {
+    public var name: String
+    public var rounds: Int
+    /// Parent of the run directory: the run writes to `<output>/<name>/`.
+    public var output: String
+    public var seeds: Seeds
+    public var server: ServerSettings
+    public var data: DataSpec
+    public var model: ModelChoice
+    public var training: TrainingSpec
+    public var adversarial: AdversarialTrainingSpec
+    /// Per-client adversarial settings that replace `adversarial` for the listed clients.
+    public var clientOverrides: [ClientOverride]
+    public var robustEvaluation: RobustEvaluationSpec?
+    public var merge: MergeSettings
+    public var processes: ProcessSettings
+    /// The TOML text this was parsed from, copied into the run directory.
+    public var source: String
+
+    /// Three independent seeds, recorded in the log: changing one never changes the others' streams.
+    public struct Seeds: Codable, Sendable, Hashable {
+        public var partition: UInt64
+        public var sampling: UInt64
+        public var training: UInt64
+    }
+
+    public struct ServerSettings: Sendable, Hashable {
+        /// ZeroMQ endpoint the server binds; port 0 picks a free port (written to the run directory).
+        public var bind: String
+        public var clientsPerRound: Int
+        public var minClients: Int
+        public var roundTimeout: Double
+        public var registrationTimeout: Double
+        public var heartbeatInterval: Double
+        public var evalEvery: Int
+        public var checkpointEvery: Int
+    }
+
+    public struct MergeSettings: Sendable, Hashable {
+        public var strategy: AggregationStrategy
+        public var serverOptimizer: ServerOptimizerSpec
+        public var clipNorm: Double?
+        /// Merging the last `window` global checkpoints with MWA (the MWA paper's own setting).
+        public var checkpointMerge: CheckpointMergeSettings?
+    }
+
+    public struct CheckpointMergeSettings: Sendable, Hashable, Codable {
+        public var window: Int
+        /// "val_loss" (loss-type) or "round" (progress-type).
+        public var metric: String
+        public var penalty: Double
+        /// Merge every `every` rounds; 0 = only at the end of the run.
+        public var every: Int
+    }
+
+    public struct ProcessSettings: Sendable, Hashable {
+        /// OS processes that host the clients (clients are spread over them round-robin).
+        public var clientProcesses: Int
+        /// OpenBLAS threads per process.
+        public var blasThreads: Int
+    }
+
+    public struct ClientOverride: Codable, Sendable, Hashable {
+        public var clients: [Int]
+        public var adversarial: AdversarialTrainingSpec
+    }
+
+    /// The adversarial settings for one client after overrides.
+    public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
+        clientOverrides.last(where: { $0.clients.contains(index) })?.adversarial ?? adversarial
+    }
+
+    /// What every client needs to build its data and model and train: sent in WELCOME.
+    /// The model's input and class counts come from the loaded data.
+    public func runSpec(model: ModelSpec) -> RunSpec {
+        RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
+                clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads)
+    }
+}
+
+/// Local training hyperparameters.
+public struct TrainingSpec: Codable, Sendable, Hashable {
+    public var localEpochs: Int
+    public var batchSize: Int
+    public var optimizer: SGDConfig
+    /// Cap on local steps per round (nil = full epochs), as FedProx's "E epochs or fewer".
+    public var maxLocalSteps: Int?
+}
+
+/// The run description clients receive (JSON) in WELCOME.
+public struct RunSpec: Codable, Sendable, Hashable {
+    public var name: String
+    public var data: DataSpec
+    public var model: ModelSpec
+    public var training: TrainingSpec
+    public var adversarial: AdversarialTrainingSpec
+    public var clientOverrides: [Topology.ClientOverride]
+    public var trainingSeed: UInt64
+    public var blasThreads: Int
+
+    public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
+        clientOverrides.last(where: { $0.clients.contains(index) })?.adversarial ?? adversarial
+    }
+}
+
+/// The model named in a topology, before the data fixes its input shape and class count.
+public struct ModelChoice: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn }
+    public var kind: Kind
+    /// Hidden layer sizes for `mlp` (default McMahan's 2NN: 200, 200).
+    public var hidden: [Int]
+
+    /// The concrete model for samples of `sampleShape` ([features] or [channels, height, width]).
+    public func resolve(sampleShape: [Int], classes: Int) throws(TopologyError) -> ModelSpec {
+        let inputs = sampleShape.reduce(1, *)
+        switch kind {
+        case .logreg: return .logreg(inputs: inputs, classes: classes)
+        case .mlp: return .mlp(inputs: inputs, hidden: hidden, classes: classes)
+        case .cnn:
+            guard sampleShape.count == 3 else {
+                throw .invalidValue(file: "topology", key: "model.kind", value: "\"cnn\"",
+                                    expected: "image data (these samples are flat vectors of \(inputs)); use \"mlp\" or \"logreg\"")
+            }
+            return .cnn(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2], classes: classes)
+        }
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import TOMLKit
+import AviaryAdversarial
+import AviaryData
+import AviaryMerge
+import AviaryNN
+
+extension Topology {
+    /// Reads and validates a topology file. Every error names the file and the key.
+    public static func load(path: String) throws(TopologyError) -> Topology {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (topologies/ has examples)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(file: path, reason: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String = "<topology>") throws(TopologyError) -> Topology {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw .syntax(file: file, line: e.source.begin.line, column: e.source.begin.column, message: e.description)
+        } catch {
+            throw .unreadable(file: file, reason: "\(error)")
+        }
+        let top = TableReader(root, file: file, prefix: "")
+
+        let run = try top.table("run")
+        let name = try run.requiredString("name")
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.' (it names the run directory)")
+        }
+        let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
+        let output = try run.string("output", default: "runs")
+        try run.finish()
+
+        let seedTable = try top.table("seeds")
+        let base = try seedTable.int("base", default: 0, range: 0...Int.max)
+        let seeds = Seeds(
+            partition: UInt64(try seedTable.int("partition", default: base + 1, range: 0...Int.max)),
+            sampling: UInt64(try seedTable.int("sampling", default: base + 2, range: 0...Int.max)),
+            training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
+        try seedTable.finish()
+
+        let data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
+        let model = try parseModel(try top.table("model"))
+        let training = try parseTraining(try top.table("train"))
+        let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
+        let robust = try parseEvaluation(try top.table("evaluation"))
+        let merge = try parseMerge(try top.table("merge"))
+        let server = try parseServer(try top.table("server"), clients: data.clients, robust: robust)
+        let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
+        try top.finish()
+
+        return Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
+                        model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
+                        robustEvaluation: robust, merge: merge, processes: processes, source: text)
+    }
+
+    enum DatasetKind: String, CaseIterable { case synthetic, fashionMNIST = "fashion-mnist", mnist, idx, csv, npy }
+    enum PartitionKind: String, CaseIterable {
+        case iid, dirichlet, shards, classes = "classes-per-client", quantity = "quantity-skew", natural
+    }
+
+    static func parseData(_ t: TableReader, partitionSeed: UInt64) throws(TopologyError) -> DataSpec {
+        let kind = try t.choice("dataset", default: DatasetKind.synthetic)
+        let clients = try t.int("clients", default: 10, range: 1...100_000)
+        let dataset: DatasetSpec
+        switch kind {
+        case .synthetic:
+            dataset = .synthetic(alpha: try t.double("alpha", default: 1, range: 0...100),
+                                 beta: try t.double("beta", default: 1, range: 0...100), seed: partitionSeed)
+        case .fashionMNIST:
+            dataset = .fashionMNIST(directory: try t.string("directory", default: "/usr/share/datasets/fashion-mnist"))
+        case .mnist, .idx:
+            dataset = .idx(trainImages: try t.requiredString("train_images"), trainLabels: try t.requiredString("train_labels"),
+                           testImages: try t.requiredString("test_images"), testLabels: try t.requiredString("test_labels"))
+        case .csv:
+            dataset = .csv(train: try t.requiredString("train"), test: try t.string("test"),
+                           labelColumn: try t.string("label_column", default: "label"), ownerColumn: try t.string("owner_column"))
+        case .npy:
+            dataset = .npy(trainX: try t.requiredString("train_x"), trainY: try t.requiredString("train_y"),
+                           testX: try t.string("test_x"), testY: try t.string("test_y"))
+        }
+        let defaultPartition: PartitionKind = kind == .synthetic ? .natural : .iid
+        let partitionKind = try t.choice("partition", default: defaultPartition)
+        if kind == .synthetic && partitionKind != .natural {
+            throw t.invalid("partition", "\"\(partitionKind.rawValue)\"", expected: "\"natural\": Synthetic(α,β) generates one device per client")
+        }
+        let partition: PartitionSpec
+        switch partitionKind {
+        case .iid:
+            let sizes = try t.intArray("sizes")
+            if let sizes, sizes.count != clients || sizes.contains(where: { $0 < 0 }) {
+                throw t.invalid("sizes", "\(sizes)", expected: "\(clients) non-negative sizes, one per client")
+            }
+            partition = .iid(sizes: sizes)
+        case .dirichlet:
+            partition = .dirichlet(alpha: try t.double("alpha", default: 0.5, range: 1e-4...1e6),
+                                   minSize: try t.int("min_size", default: 10, range: 0...1_000_000))
+        case .shards:
+            partition = .shards(perClient: try t.int("shards_per_client", default: 2, range: 1...10_000),
+                                shardsTotal: try t.int("shards_total"))
+        case .classes:
+            partition = .classesPerClient(try t.int("classes_per_client", default: 2, range: 1...100_000))
+        case .quantity:
+            let shape = try t.string("quantity", default: "lognormal")
+            switch shape {
+            case "lognormal": partition = .quantitySkew(.lognormal(sigma: try t.double("sigma", default: 1, range: 0...10)))
+            case "power-law": partition = .quantitySkew(.powerLaw(exponent: try t.double("exponent", default: 1.5, range: 0.01...10)))
+            default: throw t.invalid("quantity", "\"\(shape)\"", expected: "\"lognormal\" or \"power-law\"")
+            }
+        case .natural:
+            partition = .natural
+        }
+        let skewTable = try t.table("feature_skew")
+        var skew: FeatureSkew? = nil
+        if skewTable.exists {
+            skew = FeatureSkew(maxRotationDegrees: try skewTable.double("rotation", default: 0, range: 0...180),
+                               noiseStd: try skewTable.double("noise", default: 0, range: 0...10),
+                               brightness: try skewTable.double("brightness", default: 0, range: 0...1))
+            try skewTable.finish()
+        }
+        let spec = DataSpec(dataset: dataset, partition: partition, featureSkew: skew, clients: clients,
+                            partitionSeed: partitionSeed,
+                            localTestFraction: try t.double("local_test_fraction", default: 0.1, range: 0...0.9),
+                            trainLimit: try t.int("train_limit"))
+        try t.finish()
+        return spec
+    }
+
+    static func parseModel(_ t: TableReader) throws(TopologyError) -> ModelChoice {
+        let kind = try t.choice("kind", default: ModelChoice.Kind.mlp)
+        let hidden = try t.intArray("hidden") ?? [200, 200]
+        guard hidden.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else {
+            throw t.invalid("hidden", "\(hidden)", expected: "positive layer sizes")
+        }
+        try t.finish()
+        return ModelChoice(kind: kind, hidden: hidden)
+    }
+
+    static func parseTraining(_ t: TableReader) throws(TopologyError) -> TrainingSpec {
+        let sgd = SGDConfig(learningRate: Float(try t.double("learning_rate", default: 0.05, range: 1e-8...100)),
+                            momentum: Float(try t.double("momentum", default: 0, range: 0...0.999)),
+                            weightDecay: Float(try t.double("weight_decay", default: 0, range: 0...1)),
+                            proximalMu: Float(try t.double("proximal_mu", default: 0, range: 0...1000)))
+        let spec = TrainingSpec(localEpochs: try t.int("local_epochs", default: 1, range: 1...10_000),
+                                batchSize: try t.int("batch_size", default: 32, range: 1...65_536),
+                                optimizer: sgd, maxLocalSteps: try t.int("max_local_steps"))
+        if let m = spec.maxLocalSteps, m < 1 { throw t.invalid("max_local_steps", "\(m)", expected: "a positive number of steps") }
+        try t.finish()
+        return spec
+    }
+
+    static func parseAttack(_ t: TableReader, defaultSteps: Int) throws(TopologyError) -> AttackSpec {
+        let kind = try t.choice("attack", default: AttackSpec.Kind.pgd)
+        let norm = try t.choice("norm", default: AttackSpec.Norm.linf)
+        return AttackSpec(kind: kind, norm: norm,
+                          epsilon: Float(try t.double("epsilon", default: 0.1, range: 0...100)),
+                          stepSize: Float(try t.double("step_size", default: 0.01, range: 0...100)),
+                          steps: try t.int("steps", default: defaultSteps, range: 1...10_000),
+                          randomStart: try t.bool("random_start", default: true))
+    }
+
+    static func parseAdversarialBody(_ t: TableReader, base: AdversarialTrainingSpec?) throws(TopologyError) -> AdversarialTrainingSpec {
+        var spec = base ?? AdversarialTrainingSpec()
+        spec.mode = try t.choice("mode", default: spec.mode)
+        if t.has("attack") || t.has("norm") || t.has("epsilon") || t.has("step_size") || t.has("steps") || t.has("random_start") || base == nil {
+            let b = spec.attack
+            spec.attack = AttackSpec(kind: try t.choice("attack", default: b.kind), norm: try t.choice("norm", default: b.norm),
+                                     epsilon: Float(try t.double("epsilon", default: Double(b.epsilon), range: 0...100)),
+                                     stepSize: Float(try t.double("step_size", default: Double(b.stepSize), range: 0...100)),
+                                     steps: try t.int("steps", default: b.steps, range: 1...10_000),
+                                     randomStart: try t.bool("random_start", default: b.randomStart))
+        }
+        spec.mixLambda = Float(try t.double("mix_lambda", default: Double(spec.mixLambda), range: 0...1))
+        spec.tradesBeta = Float(try t.double("trades_beta", default: Double(spec.tradesBeta), range: 0...100))
+        return spec
+    }
+
+    static func parseAdversarial(_ t: TableReader, clients: Int) throws(TopologyError) -> (AdversarialTrainingSpec, [ClientOverride]) {
+        let base = try parseAdversarialBody(t, base: nil)
+        var overrides: [ClientOverride] = []
+        for o in try t.tables("clients") {
+            guard let list = try o.intArray("clients"), !list.isEmpty else { throw .missingKey(file: o.file, key: o.key("clients")) }
+            if let bad = list.first(where: { !(0..<clients).contains($0) }) {
+                throw o.invalid("clients", "\(bad)", expected: "client indices in 0..<\(clients)")
+            }
+            overrides.append(ClientOverride(clients: list, adversarial: try parseAdversarialBody(o, base: base)))
+            try o.finish()
+        }
+        try t.finish()
+        return (base, overrides)
+    }
+
+    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> RobustEvaluationSpec? {
+        guard try t.bool("robust", default: false) else { try t.finish(); return nil }
+        let spec = RobustEvaluationSpec(attack: try parseAttack(t, defaultSteps: 20),
+                                        subset: try t.int("subset", default: 1000, range: 1...1_000_000),
+                                        every: try t.int("every", default: 1, range: 1...1_000_000))
+        try t.finish()
+        return spec
+    }
+
+    enum StrategyKind: String, CaseIterable {
+        case fedavg, uniform, mwa, median, trimmedMean = "trimmed-mean", krum, multiKrum = "multi-krum"
+    }
+    enum OptimizerKind: String, CaseIterable { case sgd, fedavgm, fedadam, fedyogi }
+
+    static func parseMerge(_ t: TableReader) throws(TopologyError) -> MergeSettings {
+        let kind = try t.choice("strategy", default: StrategyKind.fedavg)
+        let strategy: AggregationStrategy
+        switch kind {
+        case .fedavg: strategy = .fedavg
+        case .uniform: strategy = .uniform
+        case .mwa:
+            let metric = try t.choice("metric", default: MWAMetric.trainLoss)
+            let combine = try t.string("combine", default: "none")
+            guard combine == "none" || combine == "samples" else {
+                throw t.invalid("combine", "\"\(combine)\"", expected: "\"none\" or \"samples\"")
+            }
+            strategy = .mwa(MWAConfig(metric: metric, penalty: try t.double("penalty", default: 1, range: 0...10),
+                                      combineWithSamples: combine == "samples"))
+        case .median: strategy = .median
+        case .trimmedMean: strategy = .trimmedMean(beta: try t.double("trim_beta", default: 0.1, range: 0...0.499))
+        case .krum: strategy = .krum(byzantine: try t.int("byzantine", default: 1, range: 0...10_000))
+        case .multiKrum:
+            strategy = .multiKrum(byzantine: try t.int("byzantine", default: 1, range: 0...10_000),
+                                  selected: try t.int("selected", default: 2, range: 1...10_000))
+        }
+        let lr = try t.double("server_lr", default: 1, range: 0...1000)
+        let optimizer: ServerOptimizerSpec
+        switch try t.choice("server_optimizer", default: OptimizerKind.sgd) {
+        case .sgd: optimizer = .sgd(lr: lr)
+        case .fedavgm: optimizer = .fedavgm(lr: lr, momentum: try t.double("server_momentum", default: 0.9, range: 0...0.999))
+        case .fedadam:
+            optimizer = .fedadam(lr: lr, beta1: try t.double("beta1", default: 0.9, range: 0...0.999999),
+                                 beta2: try t.double("beta2", default: 0.99, range: 0...0.999999),
+                                 tau: try t.double("tau", default: 1e-3, range: 1e-12...10))
+        case .fedyogi:
+            optimizer = .fedyogi(lr: lr, beta1: try t.double("beta1", default: 0.9, range: 0...0.999999),
+                                 beta2: try t.double("beta2", default: 0.99, range: 0...0.999999),
+                                 tau: try t.double("tau", default: 1e-3, range: 1e-12...10))
+        }
+        var clip: Double? = nil
+        if t.has("clip_norm") { clip = try t.double("clip_norm", default: 0, range: 1e-12...1e12) }
+        let c = try t.table("checkpoints")
+        var checkpointMerge: CheckpointMergeSettings? = nil
+        if c.exists {
+            let metric = try c.string("metric", default: "val_loss")
+            guard metric == "val_loss" || metric == "round" else {
+                throw c.invalid("metric", "\"\(metric)\"", expected: "\"val_loss\" or \"round\"")
+            }
+            checkpointMerge = CheckpointMergeSettings(window: try c.int("window", default: 5, range: 2...10_000), metric: metric,
+                                                      penalty: try c.double("penalty", default: 1, range: 0...10),
+                                                      every: try c.int("every", default: 0, range: 0...1_000_000))
+            try c.finish()
+        }
+        try t.finish()
+        do { try strategy.validate() } catch { throw t.invalid("strategy", "\"\(kind.rawValue)\"", expected: "\(error)") }
+        return MergeSettings(strategy: strategy, serverOptimizer: optimizer, clipNorm: clip, checkpointMerge: checkpointMerge)
+    }
+
+    static func parseServer(_ t: TableReader, clients: Int, robust: RobustEvaluationSpec?) throws(TopologyError) -> ServerSettings {
+        let perRound = try t.int("clients_per_round", default: clients, range: 1...clients)
+        let s = ServerSettings(
+            bind: try t.string("bind", default: "tcp://127.0.0.1:0"),
+            clientsPerRound: perRound,
+            minClients: try t.int("min_clients", default: clients, range: perRound...clients),
+            roundTimeout: try t.double("round_timeout", default: 300, range: 0.1...86_400),
+            registrationTimeout: try t.double("registration_timeout", default: 120, range: 0.1...86_400),
+            heartbeatInterval: try t.double("heartbeat_interval", default: 2, range: 0.05...3600),
+            evalEvery: try t.int("eval_every", default: 1, range: 1...1_000_000),
+            checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000))
+        guard s.bind.hasPrefix("tcp://") || s.bind.hasPrefix("ipc://") else {
+            throw t.invalid("bind", "\"\(s.bind)\"", expected: "a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\" or \"tcp://*:0\"")
+        }
+        try t.finish()
+        return s
+    }
+
+    static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {
+        let p = ProcessSettings(clientProcesses: try t.int("client_processes", default: min(clients, 10), range: 1...clients),
+                                blasThreads: try t.int("blas_threads", default: 1, range: 1...256))
+        try t.finish()
+        return p
+    }
+}
