@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog"]),

@@ -23,7 +23,7 @@ struct PartitionCommand: ParsableCommand {
             let topo = try Topology.load(path: topology)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
-            print(renderTable(stats, limit: limit))
+            print(renderTable(stats, maxRows: limit))
             for n in data.notes { print("note: \(n)") }
             let path = svg ?? "\(topo.output)/\(topo.name)/partition.svg"
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

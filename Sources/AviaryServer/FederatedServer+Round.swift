@@ -88,8 +88,8 @@ extension FederatedServer {
             rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
             model: modelSpec.name, parameters: global.count, strategy: topology.merge.strategy.name,
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
-            partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelHistogram),
-                                             meanTotalVariation: stats.summary.meanTotalVariation),
+            partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
+                                             meanTotalVariation: stats.meanTotalVariation),
             notes: data.notes)
     }
 }

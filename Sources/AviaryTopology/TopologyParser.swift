@@ -121,7 +121,7 @@ extension Topology {
         if skewTable.exists {
             skew = FeatureSkew(maxRotationDegrees: try skewTable.double("rotation", default: 0, range: 0...180),
                                noiseStd: try skewTable.double("noise", default: 0, range: 0...10),
-                               brightness: try skewTable.double("brightness", default: 0, range: 0...1))
+                               brightnessRange: try brightness(skewTable))
             try skewTable.finish()
         }
         let spec = DataSpec(dataset: dataset, partition: partition, featureSkew: skew, clients: clients,
@@ -140,6 +140,13 @@ extension Topology {
         }
         try t.finish()
         return ModelChoice(kind: kind, hidden: hidden)
+    }
+
+    /// `brightness = 0.2` means a per-client shift in ±0.2; an array [lo, hi] gives the range.
+    static func brightness(_ t: TableReader) throws(TopologyError) -> ClosedRange<Double>? {
+        guard t.has("brightness") else { return nil }
+        let b = try t.double("brightness", default: 0, range: 0...1)
+        return b > 0 ? -b...b : nil
     }
 
     static func parseTraining(_ t: TableReader) throws(TopologyError) -> TrainingSpec {

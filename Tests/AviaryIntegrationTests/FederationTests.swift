@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import AviaryLog
+
+/// End to end: real executables, real ZeroMQ sockets on loopback, real processes.
+@Suite(.serialized) struct FederationTests {
+    @Test func threeClientsThreeRoundsLearnAboveChance() throws {
+        let dir = Harness.temporaryDirectory("e2e")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "e2e", output: dir, clients: 3, rounds: 3, processes: 3)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", topo])
+        #expect(result.status == 0, "aviary run failed:\n\(result.output)")
+        #expect(result.output.contains("round 3/3"), "no progress line for round 3:\n\(result.output)")
+
+        let log = try AggregationLog.read(path: dir + "/e2e/aggregation.jsonl")
+        #expect(log.rounds.count == 3)
+        #expect(log.rounds.allSatisfy { $0.accepted == [0, 1, 2] })
+        let weights = try #require(log.rounds.last?.weights)
+        #expect(abs(weights.values.reduce(0, +) - 1) < 1e-9)
+        let acc = try #require(log.rounds.last?.eval?.cleanAccuracy)
+        #expect(acc > 0.2, "accuracy \(acc) is not clearly above chance (0.1)")
+        #expect(log.runEnd?.status == "completed")
+        #expect(FileManager.default.fileExists(atPath: dir + "/e2e/checkpoints/round-0003.safetensors"))
+    }
+
+    @Test func runsAreBitForBitReproducible() throws {
+        var checkpoints: [Data] = []
+        for attempt in 0..<2 {
+            let dir = Harness.temporaryDirectory("repro\(attempt)")
+            let topo = dir + "/t.toml"
+            // Different process counts change arrival order; the result must not change.
+            try Harness.topology(name: "repro", output: dir, clients: 4, rounds: 2, processes: attempt == 0 ? 4 : 2)
+                .write(toFile: topo, atomically: true, encoding: .utf8)
+            let result = try Harness.run("aviary", ["run", topo])
+            #expect(result.status == 0, "aviary run failed:\n\(result.output)")
+            checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: dir + "/repro/checkpoints/round-0002.safetensors")))
+        }
+        #expect(checkpoints[0] == checkpoints[1])
+    }
+
+    @Test func killedClientDoesNotHangTheServer() throws {
+        let dir = Harness.temporaryDirectory("kill")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "kill", output: dir, clients: 2, rounds: 3, processes: 2, roundTimeout: 3)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        defer { if server.isRunning { server.terminate() } }
+        let endpoint = try #require(Harness.waitForFile(dir + "/kill/endpoint", timeout: 30), "server never listened")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0"], log: dir + "/c0.out")
+        let victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1"], log: dir + "/c1.out")
+        defer { if survivor.isRunning { survivor.terminate() } }
+        // Kill client 1 as soon as round 1 is logged.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let log = try? AggregationLog.read(path: dir + "/kill/aggregation.jsonl"), !log.rounds.isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        let finish = Date().addingTimeInterval(60)
+        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!server.isRunning, "server still running 60 s after a client was killed")
+        let log = try AggregationLog.read(path: dir + "/kill/aggregation.jsonl")
+        #expect(log.rounds.count == 3)
+        #expect(log.rounds.dropFirst().contains { $0.timedOut.contains(1) }, "the killed client never timed out")
+        #expect(log.rounds.last?.accepted.contains(0) == true)
+    }
+
+    @Test func badTopologyNamesFileAndKey() throws {
+        let dir = Harness.temporaryDirectory("bad")
+        let topo = dir + "/bad.toml"
+        try "[run]\nname = \"x\"\n[merge]\nstrategy = \"mwa\"\npenalti = 2\n".write(toFile: topo, atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", topo])
+        #expect(result.status != 0)
+        #expect(result.output.contains("bad.toml") && result.output.contains("merge.penalti"), "\(result.output)")
+    }
+}

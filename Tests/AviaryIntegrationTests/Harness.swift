@@ -1,0 +1,139 @@
+import Foundation
+import AviaryLog
+
+/// Runs the built executables as real processes, the way users do.
+enum Harness {
+    /// The directory holding aviary, aviary-server and aviary-client from this build.
+    static let binDirectory: String? = {
+        var candidates: [String] = []
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {  // the test bundle may sit inside .xctest/Contents/MacOS on other platforms
+            candidates.append(dir.path)
+            dir = dir.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates += [root.path + "/.build/release", root.path + "/.build/debug"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/aviary-server") }
+    }()
+
+    static func temporaryDirectory(_ name: String) -> String {
+        let path = NSTemporaryDirectory() + "aviary-test-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    struct Result {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs an executable to completion (bounded by `timeout`, then killed) and returns its output.
+    static func run(_ tool: String, _ args: [String], timeout: Double = 300, environment: [String: String] = [:]) throws -> Result {
+        guard let bin = binDirectory else { throw HarnessError.noBinaries }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin + "/" + tool)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, b in b }
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let collected = Collected()
+        let reader = Thread { collected.set(out.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning { p.terminate(); p.waitUntilExit(); throw HarnessError.timedOut(tool: tool, seconds: timeout) }
+        p.waitUntilExit()
+        while !collected.done { Thread.sleep(forTimeInterval: 0.01) }
+        return Result(status: p.terminationStatus, output: String(decoding: collected.data, as: UTF8.self))
+    }
+
+    static func start(_ tool: String, _ args: [String], log: String) throws -> Process {
+        guard let bin = binDirectory else { throw HarnessError.noBinaries }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin + "/" + tool)
+        p.arguments = args
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = h
+        p.standardError = h
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        p.environment = env
+        try p.run()
+        return p
+    }
+
+    static func waitForFile(_ path: String, timeout: Double) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let s = try? String(contentsOfFile: path, encoding: .utf8), s.hasSuffix("\n") { return s }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    /// A small synthetic topology for tests; `extra` is appended verbatim.
+    static func topology(name: String, output: String, clients: Int, rounds: Int, processes: Int,
+                         roundTimeout: Double = 60, extra: String = "") -> String {
+        """
+        [run]
+        name = "\(name)"
+        rounds = \(rounds)
+        output = "\(output)"
+
+        [seeds]
+        partition = 11
+        sampling = 12
+        training = 13
+
+        [data]
+        dataset = "synthetic"
+        alpha = 1.0
+        beta = 1.0
+        clients = \(clients)
+
+        [model]
+        kind = "mlp"
+        hidden = [32]
+
+        [train]
+        local_epochs = 2
+        batch_size = 10
+        learning_rate = 0.05
+
+        [server]
+        round_timeout = \(roundTimeout)
+        registration_timeout = 60
+
+        [processes]
+        client_processes = \(processes)
+        \(extra)
+        """
+    }
+}
+
+enum HarnessError: Error, CustomStringConvertible {
+    case noBinaries
+    case timedOut(tool: String, seconds: Double)
+    var description: String {
+        switch self {
+        case .noBinaries: "aviary executables not found next to the test bundle; build with `swift build` first"
+        case let .timedOut(tool, seconds): "\(tool) did not finish within \(seconds) s"
+        }
+    }
+}
+
+final class Collected: @unchecked Sendable {
+    // @unchecked: written once by the reader thread under the lock, read after `done`.
+    private let lock = NSLock()
+    private var _data = Data()
+    private var _done = false
+    func set(_ d: Data) { lock.withLock { _data = d; _done = true } }
+    var done: Bool { lock.withLock { _done } }
+    var data: Data { lock.withLock { _data } }
+}
