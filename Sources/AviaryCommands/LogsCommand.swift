@@ -9,7 +9,7 @@ struct LogsCommand: ParsableCommand {
         abstract: "Show a run's aggregation log: one row per round, with merge weights on request.")
 
     @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
-    var run: String
+    var directory: String
 
     @Flag(help: "Show each round's merge weights per client.")
     var weights = false
@@ -21,7 +21,7 @@ struct LogsCommand: ParsableCommand {
     var round: Int?
 
     func run() throws {
-        let path = run.hasSuffix(".jsonl") ? run : RunDirectory(path: run).log
+        let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
         var shown = 0
         var headerPrinted = false
         while true {

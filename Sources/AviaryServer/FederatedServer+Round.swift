@@ -2,6 +2,7 @@ import Foundation
 import AviaryLog
 import AviaryMerge
 import AviaryProtocol
+import AviaryTransport
 
 extension FederatedServer {
     /// Merge, apply, evaluate, checkpoint, log: everything between "round closed" and "next round".

@@ -43,9 +43,9 @@ public final class FederatedServer {
     var checkpointer: Checkpointer
     private var logWriter: AggregationLogWriter?
     private let start = ContinuousClock.now
-    private var roundStarted = ContinuousClock.now
-    private var roundsCompleted = 0
-    private var lastEval: Evaluation?
+    var roundStarted = ContinuousClock.now
+    var roundsCompleted = 0
+    var lastEval: Evaluation?
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
