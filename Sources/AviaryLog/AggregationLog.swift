@@ -47,6 +47,7 @@ public final class AggregationLogWriter {
             case let .runStart(r): line = try encoder.encode(r)
             case let .round(r): line = try encoder.encode(r)
             case let .runEnd(r): line = try encoder.encode(r)
+            case let .checkpointMerge(r): line = try encoder.encode(r)
             case let .note(r): line = try encoder.encode(r)
             }
         } catch {
@@ -78,6 +79,9 @@ public struct AggregationLog: Sendable {
     public var runEnd: RunEndRecord? {
         for r in records.reversed() { if case let .runEnd(e) = r { return e } }
         return nil
+    }
+    public var checkpointMerges: [CheckpointMergeRecord] {
+        records.compactMap { if case let .checkpointMerge(m) = $0 { m } else { nil } }
     }
     public var notes: [NoteRecord] {
         records.compactMap { if case let .note(n) = $0 { n } else { nil } }
@@ -111,6 +115,7 @@ public struct AggregationLog: Sendable {
                 case "run_start": records.append(.runStart(try decoder.decode(RunStartRecord.self, from: line)))
                 case "round": records.append(.round(try decoder.decode(RoundRecord.self, from: line)))
                 case "run_end": records.append(.runEnd(try decoder.decode(RunEndRecord.self, from: line)))
+                case "checkpoint_merge": records.append(.checkpointMerge(try decoder.decode(CheckpointMergeRecord.self, from: line)))
                 default: records.append(.note(try decoder.decode(NoteRecord.self, from: line)))
                 }
             } catch {

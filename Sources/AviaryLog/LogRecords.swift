@@ -4,7 +4,32 @@ public enum LogRecord: Sendable, Equatable {
     case runStart(RunStartRecord)
     case round(RoundRecord)
     case runEnd(RunEndRecord)
+    case checkpointMerge(CheckpointMergeRecord)
     case note(NoteRecord)
+}
+
+/// A merge of the last few global checkpoints (the MWA paper's own setting), evaluated and
+/// logged beside the round's own model.
+public struct CheckpointMergeRecord: Codable, Sendable, Equatable {
+    public var event = "checkpoint_merge"
+    public var round: Int
+    public var time: String
+    /// Rounds whose global models were merged, ascending.
+    public var rounds: [Int]
+    /// Weight per merged round, keyed by round.
+    public var weights: [String: Double]
+    public var metric: String
+    public var penalty: Double
+    public var eval: Evaluation
+    /// The same round's unmerged global model, for comparison.
+    public var lastEval: Evaluation?
+    public var checkpoint: String?
+
+    public init(round: Int, time: String, rounds: [Int], weights: [String: Double], metric: String, penalty: Double,
+                eval: Evaluation, lastEval: Evaluation?, checkpoint: String?) {
+        self.round = round; self.time = time; self.rounds = rounds; self.weights = weights; self.metric = metric
+        self.penalty = penalty; self.eval = eval; self.lastEval = lastEval; self.checkpoint = checkpoint
+    }
 }
 
 /// Written once when the server starts a run: everything needed to reproduce it.

@@ -20,6 +20,7 @@ public struct RunDirectory: Sendable {
     public var report: String { path + "/report.html" }
 
     public func checkpoint(round: Int) -> String { checkpoints + "/" + Self.checkpointName(round: round) }
+    public static func mergedCheckpointName(round: Int) -> String { "merged-" + checkpointName(round: round) }
     public static func checkpointName(round: Int) -> String { "round-" + String(format: "%04d", round) + ".safetensors" }
     public func clientLog(process: Int) -> String { logs + "/client-\(process).log" }
     public var serverLog: String { logs + "/server.log" }

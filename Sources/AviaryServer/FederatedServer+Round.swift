@@ -47,6 +47,7 @@ extension FederatedServer {
             eval = evaluator.evaluate(global, robustRound: robustRound)
             lastEval = eval
         }
+        if let eval { try mergeRecentCheckpoints(round: round, isLast: isLast, eval: eval, writer: writer) }
         var checkpoint: String? = nil
         let every = topology.server.checkpointEvery
         if every > 0 && (round % every == 0 || isLast) {
@@ -64,6 +65,38 @@ extension FederatedServer {
             eval: eval, checkpoint: checkpoint, modelKept: modelKept)))
         roundsCompleted = round
         if options.progress { print(progressLine(round: round, outcome: outcome, accepted: weights.count, eval: eval, seconds: seconds)) }
+    }
+
+    /// The MWA paper's own setting: merge the last `window` global models, weighted by their
+    /// evaluation loss (loss-type) or round number (progress-type), and log the merged model's
+    /// evaluation beside the round's own.
+    func mergeRecentCheckpoints(round: Int, isLast: Bool, eval: Evaluation, writer: AggregationLogWriter) throws {
+        guard let settings = topology.merge.checkpointMerge else { return }
+        recentGlobals.append((round, global, eval.cleanLoss))
+        if recentGlobals.count > settings.window { recentGlobals.removeFirst(recentGlobals.count - settings.window) }
+        let due = isLast || (settings.every > 0 && round % settings.every == 0)
+        guard due, recentGlobals.count >= 2 else { return }
+        let byRound = settings.metric == "round"
+        let inputs = recentGlobals.map { (parameters: $0.parameters, metric: byRound ? Double($0.round) : $0.loss) }
+        let merged = try mergeCheckpoints(inputs, kind: byRound ? .progress : .loss, penalty: settings.penalty)
+        let robustRound = topology.robustEvaluation != nil
+        let mergedEval = evaluator.evaluate(merged.parameters, robustRound: robustRound)
+        let name = RunDirectory.mergedCheckpointName(round: round)
+        try Safetensors.write(tensors: evaluator.network.layout.tensors.map { (name: $0.name, shape: $0.shape) },
+                              values: merged.parameters,
+                              metadata: ["run": topology.name, "merged_rounds": recentGlobals.map { String($0.round) }.joined(separator: ","),
+                                         "format": "aviary-checkpoint-v1"],
+                              to: directory.checkpoints + "/" + name)
+        var weights: [String: Double] = [:]
+        for (r, w) in zip(recentGlobals, merged.weights) { weights[String(r.round)] = w }
+        let lastEval = robustRound && eval.robustAccuracy == nil ? evaluator.evaluate(global, robustRound: true) : eval
+        try writer.append(.checkpointMerge(CheckpointMergeRecord(
+            round: round, time: timestamp(), rounds: recentGlobals.map(\.round), weights: weights, metric: settings.metric,
+            penalty: settings.penalty, eval: mergedEval, lastEval: lastEval, checkpoint: "checkpoints/" + name)))
+        if options.progress {
+            print(String(format: "        merged last %d checkpoints: acc %.4f (round's own %.4f)", recentGlobals.count,
+                         mergedEval.cleanAccuracy, eval.cleanAccuracy))
+        }
     }
 
     func progressLine(round: Int, outcome: ServerStateMachine<PeerID>.RoundOutcome, accepted: Int, eval: Evaluation?, seconds: Double) -> String {

@@ -46,6 +46,8 @@ public final class FederatedServer {
     var roundStarted = ContinuousClock.now
     var roundsCompleted = 0
     var lastEval: Evaluation?
+    /// Recent global models for checkpoint merging: (round, parameters, evaluation loss).
+    var recentGlobals: [(round: Int, parameters: [Float], loss: Double)] = []
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
