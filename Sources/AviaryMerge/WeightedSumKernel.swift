@@ -18,7 +18,7 @@ enum WeightedSumKernel {
             let x0 = inputs[0] + start, w0 = weights[0]
             for j in 0..<len { o[j] = w0 * x0[j] }
             var i = 1
-            while i + 4 < inputs.count {
+            while i + 4 <= inputs.count {
                 let x1 = inputs[i] + start, x2 = inputs[i + 1] + start
                 let x3 = inputs[i + 2] + start, x4 = inputs[i + 3] + start
                 let w1 = weights[i], w2 = weights[i + 1], w3 = weights[i + 2], w4 = weights[i + 3]
