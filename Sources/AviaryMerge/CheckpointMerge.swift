@@ -11,7 +11,7 @@ public func mergeCheckpoints(_ checkpoints: [(parameters: [Float], metric: Doubl
     guard let first = checkpoints.first else { throw MergeError.noUpdates }
     let count = first.parameters.count
     for (position, checkpoint) in checkpoints.enumerated() {
-        if let problem = MetricsWeightedAverage.problem(with: checkpoint.metric, key: "metric") {
+        if let problem = MetricsWeightedAverage.problem(with: checkpoint.metric, key: "value") {
             throw MergeError.invalidCheckpoint(position: position, reason: problem)
         }
         guard checkpoint.parameters.count == count else {

@@ -83,10 +83,15 @@ enum Selection {
             if keys[hi - 1] < keys[lo] { swapAt(keys, hi - 1, lo) }
             if keys[mid] < keys[hi - 1] { swapAt(keys, mid, hi - 1) }
             let pivot = keys[hi - 1]
+            // Branch-free: ranks are data-dependent coin flips, so a branch would mispredict half
+            // the time; selects compile to conditional moves.
             var store = lo
-            for p in lo..<(hi - 1) where keys[p] < pivot {
-                swapAt(keys, p, store)
-                store += 1
+            for p in lo..<(hi - 1) {
+                let k = keys[p], s = keys[store]
+                let less = k < pivot
+                keys[p] = less ? s : k
+                keys[store] = less ? k : s
+                store &+= less ? 1 : 0
             }
             swapAt(keys, store, hi - 1)
             if store == rank { return }
