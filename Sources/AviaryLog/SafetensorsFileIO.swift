@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// POSIX file I/O for safetensors: whole-file reads and atomic replace-by-rename writes, with
+/// errno turned into `SafetensorsError.io`.
+enum SafetensorsFileIO {
+    /// Writes through `body`'s sink into `path.tmp-<pid>` in the same directory, fsyncs it,
+    /// renames it over `path` and fsyncs the directory, so readers see the old or the new file,
+    /// never a partial one. The temp file is removed on any failure.
+    static func write(path: String, _ body: (_ sink: ([UInt8]) throws -> Void) throws -> Void) throws {
+        let temp = "\(path).tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure(temp, "open") }
+        var closed = false
+        defer {
+            if !closed { close(fd) }
+        }
+        do {
+            try body { bytes in
+                var done = 0
+                while done < bytes.count {
+                    let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw failure(temp, "write")
+                    }
+                    done += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw failure(temp, "fsync") }
+            closed = true
+            guard close(fd) == 0 else { throw failure(temp, "close") }
+            guard rename(temp, path) == 0 else { throw failure(path, "rename") }
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        syncDirectory(of: path)
+    }
+
+    /// The whole file's bytes.
+    static func readAll(path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path, "open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw failure(path, "stat") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw SafetensorsError.io(path: path, operation: "open", message: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, "read")
+            }
+            if n == 0 { break }
+            done += n
+        }
+        // The file shrank while we read it: treat as truncated, not as zeros.
+        if done < size { bytes.removeSubrange(done...) }
+        return bytes
+    }
+
+    /// Makes the rename durable; failures are ignored (some filesystems refuse directory fsync).
+    private static func syncDirectory(of path: String) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            _ = fsync(fd)
+            close(fd)
+        }
+    }
+
+    private static func failure(_ path: String, _ operation: String) -> SafetensorsError {
+        .io(path: path, operation: operation, message: String(cString: strerror(errno)))
+    }
+}

@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Merges one round's updates into one delta with `strategy`; pure (no I/O, no logging).
+///
+/// Steps, in order:
+/// 1. Updates are sorted by client index (so any arrival order gives a bit-identical result);
+///    a duplicate index or a delta length differing from the lowest-index client's is an error.
+/// 2. Updates the strategy cannot weigh are rejected with a reason: MWA needs its metric
+///    finite and > 0; FedAvg (and MWA × FedAvg) needs samples > 0.
+/// 3. With `clipNorm` c, each delta is scaled by min(1, c/‖Δ_i‖₂) before the strategy sees it
+///    (applied as a factor inside the kernels, no copies); the original norms are reported.
+/// 4. The strategy runs on the accepted updates, see `AggregationStrategy` and
+///    `AggregationResult.weights` for what each weight means.
+///
+/// Deltas are assumed finite: the server validates them at the edge before they get here.
+/// Throws `MergeError` (nothing to merge, too few for the strategy, mismatched lengths) or
+/// `MergeConfigError` (invalid strategy or clip norm).
+public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
+                      clipNorm: Double? = nil) throws -> AggregationResult {
+    try strategy.validate()
+    if let c = clipNorm, !(c.isFinite && c > 0) { throw MergeConfigError.invalidClipNorm(c) }
+    guard !updates.isEmpty else { throw MergeError.noUpdates }
+
+    let ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
+    let reference = ordered[0]
+    for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.clientIndex == next.clientIndex {
+        throw MergeError.duplicateClient(clientIndex: next.clientIndex)
+    }
+    for u in ordered where u.delta.count != reference.delta.count {
+        throw MergeError.dimensionMismatch(clientIndex: u.clientIndex, length: u.delta.count,
+                                           expected: reference.delta.count, referenceClient: reference.clientIndex)
+    }
+
+    var accepted: [ClientUpdate] = []
+    var rejected: [Rejection] = []
+    for u in ordered {
+        if let reason = rejectionReason(u, strategy: strategy) {
+            rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
+        } else {
+            accepted.append(u)
+        }
+    }
+    guard !accepted.isEmpty else { throw MergeError.noAcceptedUpdates(rejected: rejected) }
+
+    let count = reference.delta.count
+    let deltas = accepted.map(\.delta)
+    return try FloatPointers.with(deltas) { inputs in
+        var scales = [Float](repeating: 1, count: accepted.count)
+        var clipped: [Int: Double] = [:]
+        if let c = clipNorm {
+            for i in accepted.indices {
+                let norm = FloatPointers.squaredNorm(inputs[i], count: count).squareRoot()
+                if norm > c {
+                    scales[i] = Float(c / norm)
+                    clipped[accepted[i].clientIndex] = norm
+                }
+            }
+        }
+        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, count: count, strategy: strategy)
+        var byClient: [Int: Double] = [:]
+        for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
+        return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped)
+    }
+}
+
+/// Why `strategy` cannot use `update`, or nil.
+func rejectionReason(_ update: ClientUpdate, strategy: AggregationStrategy) -> String? {
+    switch strategy {
+    case .fedavg:
+        return update.samples > 0 ? nil : "FedAvg needs a positive sample count but the update reports \(update.samples)"
+    case .mwa(let config):
+        let key = config.metric.rawValue
+        let value = update.metrics[key] ?? (config.metric == .samples ? Double(update.samples) : nil)
+        if let problem = MetricsWeightedAverage.problem(with: value, key: key) { return problem }
+        if config.combineWithSamples && update.samples <= 0 {
+            return "MWA × FedAvg needs a positive sample count but the update reports \(update.samples)"
+        }
+        return nil
+    case .uniform, .median, .trimmedMean, .krum, .multiKrum:
+        return nil
+    }
+}
+
+/// The merged delta and one weight per accepted update (same order).
+private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], scales: [Float], count: Int,
+                   strategy: AggregationStrategy) throws -> ([Float], [Double]) {
+    let n = accepted.count
+    switch strategy {
+    case .fedavg:
+        let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
+        let weights = accepted.map { Double($0.samples) / total }
+        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+    case .uniform:
+        let weights = [Double](repeating: 1 / Double(n), count: n)
+        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+    case .mwa(let config):
+        let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
+        let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
+        let weights = try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
+                                                         penalty: config.penalty, logExtra: extra)
+        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+    case .median:
+        return trimmedMean(inputs, scales: scales, count: count, trim: (n - 1) / 2)
+    case .trimmedMean(let beta):
+        // Never trim everything: at least one value per coordinate survives.
+        let trim = min(Int((beta * Double(n)).rounded(.down)), (n - 1) / 2)
+        return trimmedMean(inputs, scales: scales, count: count, trim: trim)
+    case .krum(let f):
+        guard n >= 2 * f + 3 else { throw MergeError.tooFewUpdates(strategy: "krum", required: 2 * f + 3, got: n) }
+        let scores = KrumScores.compute(inputs: inputs, scales: scales, count: count, byzantine: f)
+        return select(KrumScores.best(scores, m: 1), inputs: inputs, scales: scales, count: count)
+    case .multiKrum(let f, let m):
+        let required = max(2 * f + 3, m + f)
+        guard n >= required else { throw MergeError.tooFewUpdates(strategy: "multi_krum", required: required, got: n) }
+        let scores = KrumScores.compute(inputs: inputs, scales: scales, count: count, byzantine: f)
+        return select(KrumScores.best(scores, m: m), inputs: inputs, scales: scales, count: count)
+    }
+}
+
+/// Σ w_i·s_i·Δ_i: the weights are computed once in Double and applied as Float.
+private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], count: Int) -> [Float] {
+    let factors = zip(weights, scales).map { Float($0 * Double($1)) }
+    return [Float](unsafeUninitializedCapacity: count) { out, initialised in
+        if count > 0 { WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out.baseAddress!) }
+        initialised = count
+    }
+}
+
+private func trimmedMean(_ inputs: [UnsafePointer<Float>], scales: [Float], count: Int, trim: Int) -> ([Float], [Double]) {
+    let n = inputs.count
+    var hits: [Int] = []
+    let delta = [Float](unsafeUninitializedCapacity: count) { out, initialised in
+        CoordinateTrimKernel.run(inputs: inputs, scales: scales, count: count, trim: trim,
+                                 into: out.baseAddress ?? UnsafeMutablePointer(mutating: inputs[0]), hits: &hits)
+        initialised = count
+    }
+    let perCoordinate = Double(n - 2 * trim) * Double(max(count, 1))
+    // With no coordinates every survivor counts equally.
+    let weights = count == 0 ? [Double](repeating: 1 / Double(n), count: n) : hits.map { Double($0) / perCoordinate }
+    return (delta, weights)
+}
+
+/// Uniform mean of the selected positions; the others get weight 0.
+private func select(_ chosen: [Int], inputs: [UnsafePointer<Float>], scales: [Float], count: Int) -> ([Float], [Double]) {
+    var weights = [Double](repeating: 0, count: inputs.count)
+    for i in chosen { weights[i] = 1 / Double(chosen.count) }
+    let delta = weightedSum(chosen.map { inputs[$0] }, weights: chosen.map { weights[$0] },
+                            scales: chosen.map { scales[$0] }, count: count)
+    return (delta, weights)
+}

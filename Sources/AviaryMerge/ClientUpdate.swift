@@ -1,0 +1,58 @@
+/// One client's answer to a round: its parameter delta (local − global) and what it reports.
+public struct ClientUpdate: Sendable, Hashable {
+    /// The client's stable index; merges run in ascending index order.
+    public var clientIndex: Int
+    /// Training samples seen this round (FedAvg's weight).
+    public var samples: Int
+    /// Named metrics, e.g. `train_loss`, `adv_loss`, `local_steps` (MWA's weight).
+    public var metrics: [String: Double]
+    /// local − global, over the model's one flat parameter vector.
+    public var delta: [Float]
+
+    public init(clientIndex: Int, samples: Int, metrics: [String: Double], delta: [Float]) {
+        self.clientIndex = clientIndex
+        self.samples = samples
+        self.metrics = metrics
+        self.delta = delta
+    }
+}
+
+/// An update the strategy refused, and why (the server logs it).
+public struct Rejection: Sendable, Hashable, Codable {
+    public var clientIndex: Int
+    public var reason: String
+
+    public init(clientIndex: Int, reason: String) {
+        self.clientIndex = clientIndex
+        self.reason = reason
+    }
+}
+
+/// What a strategy returns: the merged delta and how much each client counted.
+///
+/// `weights[c]` is the mean over coordinates of the factor client `c`'s value received in the
+/// merged delta, so it is ≥ 0 and sums to 1 over the accepted clients for every strategy:
+/// - fedavg / uniform / mwa: the linear weight itself;
+/// - krum: 1 for the selected client, 0 for the rest; multi-krum: 1/m for each of the m selected;
+/// - median: the fraction of coordinates where the client's value was the median (halves when
+///   the count is even and two values are averaged);
+/// - trimmed mean: the fraction of coordinates where it survived trimming, divided by the
+///   number of survivors per coordinate.
+/// Clipping does not change the weights; it is reported in `clipped`.
+public struct AggregationResult: Sendable {
+    /// The merged delta (what the server optimiser applies).
+    public var delta: [Float]
+    /// Per accepted client, see the type's documentation.
+    public var weights: [Int: Double]
+    /// Updates refused before merging, in client-index order.
+    public var rejected: [Rejection]
+    /// Client → its ℓ2 norm before clipping, for the clients that were clipped.
+    public var clipped: [Int: Double]
+
+    public init(delta: [Float], weights: [Int: Double], rejected: [Rejection], clipped: [Int: Double]) {
+        self.delta = delta
+        self.weights = weights
+        self.rejected = rejected
+        self.clipped = clipped
+    }
+}

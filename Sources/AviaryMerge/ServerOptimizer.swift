@@ -1,0 +1,132 @@
+/// Which server optimiser applies the merged delta (Reddi et al. 2021, "Adaptive Federated
+/// Optimization"). The merged delta Δ = Σ w_i Δ_i is a descent direction (local − global), so
+/// every rule adds to the global parameters.
+public enum ServerOptimizerSpec: Codable, Sendable, Hashable {
+    /// x += lr · Δ (lr = 1 is plain FedAvg).
+    case sgd(lr: Double)
+    /// m = momentum · m + Δ; x += lr · m (Hsu et al. 2019).
+    case fedavgm(lr: Double, momentum: Double)
+    /// m = β1·m + (1−β1)·Δ; v = β2·v + (1−β2)·Δ²; x += lr · m / (√v + τ).
+    case fedadam(lr: Double, beta1: Double, beta2: Double, tau: Double)
+    /// Like FedAdam with v = v − (1−β2)·Δ²·sign(v − Δ²).
+    case fedyogi(lr: Double, beta1: Double, beta2: Double, tau: Double)
+
+    /// The optimiser's name as it appears in configs and logs.
+    public var name: String {
+        switch self {
+        case .sgd: return "sgd"
+        case .fedavgm: return "fedavgm"
+        case .fedadam: return "fedadam"
+        case .fedyogi: return "fedyogi"
+        }
+    }
+
+    /// Throws `MergeConfigError.invalidOptimizerParameter` naming the bad parameter.
+    public func validate() throws {
+        func check(_ parameter: String, _ value: Double, _ ok: Bool, _ allowed: String) throws {
+            guard value.isFinite, ok else {
+                throw MergeConfigError.invalidOptimizerParameter(optimizer: name, parameter: parameter, value: value, allowed: allowed)
+            }
+        }
+        switch self {
+        case .sgd(let lr):
+            try check("lr", lr, lr > 0, "a finite value > 0")
+        case .fedavgm(let lr, let momentum):
+            try check("lr", lr, lr > 0, "a finite value > 0")
+            try check("momentum", momentum, momentum >= 0 && momentum < 1, "0 ≤ momentum < 1")
+        case .fedadam(let lr, let beta1, let beta2, let tau), .fedyogi(let lr, let beta1, let beta2, let tau):
+            try check("lr", lr, lr > 0, "a finite value > 0")
+            try check("beta1", beta1, beta1 >= 0 && beta1 < 1, "0 ≤ beta1 < 1")
+            try check("beta2", beta2, beta2 >= 0 && beta2 < 1, "0 ≤ beta2 < 1")
+            try check("tau", tau, tau > 0, "a finite value > 0 (adaptivity, e.g. 1e-3)")
+        }
+    }
+}
+
+/// A server optimiser with its state (momentum m, second moment v); Codable so the server can
+/// persist it with the checkpoint and resume bit for bit.
+///
+/// State starts as m = 0 and, for the adaptive rules, v = τ² (Reddi et al., Algorithm 2, take
+/// v₋₁ ≥ τ²); there is no bias correction, as in the paper. State is sized on the first `apply`.
+/// Arithmetic is per element in Double, rounded to Float on store, so results do not depend on
+/// vectorisation.
+public struct ServerOptimizer: Sendable, Codable, Hashable {
+    /// The rule and its hyperparameters.
+    public let spec: ServerOptimizerSpec
+    /// First moment (FedAvgM's velocity, FedAdam/FedYogi's m); empty until the first step.
+    public private(set) var m: [Float]
+    /// Second moment of FedAdam/FedYogi; empty otherwise.
+    public private(set) var v: [Float]
+    /// Steps applied so far.
+    public private(set) var steps: Int
+
+    /// Throws `MergeConfigError` when `spec` is invalid.
+    public init(spec: ServerOptimizerSpec) throws {
+        try spec.validate()
+        self.spec = spec
+        m = []
+        v = []
+        steps = 0
+    }
+
+    /// Applies one merged delta to `global`. Throws when the lengths differ from each other or
+    /// from the optimiser's state (e.g. state resumed from another model).
+    public mutating func apply(delta: [Float], to global: inout [Float]) throws {
+        guard delta.count == global.count else {
+            throw ServerOptimizerError.lengthMismatch(what: "merged delta", length: delta.count, expected: global.count)
+        }
+        let p = delta.count
+        switch spec {
+        case .sgd(let lr):
+            for j in 0..<p { global[j] = Float(Double(global[j]) + lr * Double(delta[j])) }
+        case .fedavgm(let lr, let momentum):
+            try prepare(count: p, secondMoment: nil)
+            for j in 0..<p {
+                let mj = momentum * Double(m[j]) + Double(delta[j])
+                m[j] = Float(mj)
+                global[j] = Float(Double(global[j]) + lr * Double(m[j]))
+            }
+        case .fedadam(let lr, let beta1, let beta2, let tau):
+            try prepare(count: p, secondMoment: Float(tau * tau))
+            for j in 0..<p {
+                let d = Double(delta[j])
+                m[j] = Float(beta1 * Double(m[j]) + (1 - beta1) * d)
+                v[j] = Float(beta2 * Double(v[j]) + (1 - beta2) * d * d)
+                global[j] = Float(Double(global[j]) + lr * Double(m[j]) / (Double(v[j]).squareRoot() + tau))
+            }
+        case .fedyogi(let lr, let beta1, let beta2, let tau):
+            try prepare(count: p, secondMoment: Float(tau * tau))
+            for j in 0..<p {
+                let d = Double(delta[j]), d2 = d * d, vj = Double(v[j])
+                m[j] = Float(beta1 * Double(m[j]) + (1 - beta1) * d)
+                let sign: Double = vj > d2 ? 1 : (vj < d2 ? -1 : 0)
+                v[j] = Float(vj - (1 - beta2) * d2 * sign)
+                global[j] = Float(Double(global[j]) + lr * Double(m[j]) / (Double(v[j]).squareRoot() + tau))
+            }
+        }
+        steps += 1
+    }
+
+    private mutating func prepare(count: Int, secondMoment: Float?) throws {
+        if m.isEmpty && steps == 0 {
+            m = [Float](repeating: 0, count: count)
+            if let v0 = secondMoment { v = [Float](repeating: v0, count: count) }
+        }
+        guard m.count == count else {
+            throw ServerOptimizerError.lengthMismatch(what: "optimiser state", length: m.count, expected: count)
+        }
+    }
+}
+
+/// Why the server optimiser could not step.
+public enum ServerOptimizerError: Error, CustomStringConvertible, Sendable, Equatable {
+    case lengthMismatch(what: String, length: Int, expected: Int)
+
+    public var description: String {
+        switch self {
+        case .lengthMismatch(let what, let length, let expected):
+            return "server optimiser: \(what) has \(length) values but the global model has \(expected); "
+                + "resume only from a state saved for the same model"
+        }
+    }
+}
