@@ -42,12 +42,12 @@ enum FashionMNISTFixture {
 }
 
 /// Centralised training on 2,000 real training images must generalise to 1,000 test images.
-/// Thresholds sit well below what the engine reaches (MLP ≈ 0.78, CNN ≈ 0.75 here) and well
+/// Thresholds sit well below what the engine reaches (MLP ≈ 0.79 after 10 epochs, CNN ≈ 0.74 after 5) and well
 /// above chance (0.10), so a broken gradient or update fails them.
 @Suite(.serialized) struct FashionMNISTLearningTests {
     @Test(arguments: [
-        (ModelSpec.mcMahan2NN, 5, 0.70),
-        (ModelSpec.mcMahanCNN, 3, 0.68),
+        (ModelSpec.mcMahan2NN, 10, 0.72),
+        (ModelSpec.mcMahanCNN, 5, 0.70),
     ])
     func centralisedTrainingLearns(spec: ModelSpec, epochs: Int, minimumAccuracy: Double) throws {
         guard FashionMNISTFixture.isAvailable else {

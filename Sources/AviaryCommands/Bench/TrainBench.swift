@@ -14,6 +14,8 @@ public struct TrainBench {
         public let gflops: Double
         /// Throughput of the model's own sgemm shapes alone, same run.
         public let sgemmGflops: Double
+        /// Samples/s of attack steps (forward + input gradient, no weight gradients), as in PGD.
+        public let attackSamplesPerSecond: Double
         /// Achieved GFLOP/s over the sgemm probe's.
         public var efficiency: Double { sgemmGflops > 0 ? gflops / sgemmGflops : 0 }
     }
@@ -28,8 +30,9 @@ public struct TrainBench {
         }
     }
 
-    /// Measures every model × threads × batch combination for about `seconds` each (split over
-    /// `repetitions`, median taken) and returns the rows. Leaves OpenBLAS at its previous thread count.
+    /// Measures every model × threads × batch combination: training steps and the sgemm probe for
+    /// about `seconds` each and attack steps for half that, split over `repetitions` alternating
+    /// slices (medians taken). Leaves OpenBLAS at its previous thread count.
     public static func measure(models: [String], batches: [Int], threads: [Int], seconds: Double,
                                repetitions: Int = 5) -> [Row] {
         let previousThreads = BLAS.threads
@@ -53,10 +56,11 @@ public struct TrainBench {
     public static func run(models: [String] = ["mlp", "cnn"], batches: [Int] = [32, 64], threads: [Int] = [1, 2],
                            seconds: Double = 2, repetitions: Int = 5) -> String {
         let rows = measure(models: models, batches: batches, threads: threads, seconds: seconds, repetitions: repetitions)
-        var out = "model   threads  batch   samples/s   GFLOP/s   sgemm-probe GFLOP/s   efficiency\n"
+        var out = "model   threads  batch   samples/s   GFLOP/s   sgemm-probe GFLOP/s   efficiency   attack samples/s   train/attack\n"
         for r in rows {
-            out += String(format: "%-7@ %7d %6d %11.0f %9.1f %21.1f %11.0f%%\n",
-                          r.model as NSString, r.threads, r.batch, r.samplesPerSecond, r.gflops, r.sgemmGflops, 100 * r.efficiency)
+            out += String(format: "%-7@ %7d %6d %11.0f %9.1f %21.1f %11.0f%% %18.0f %14.2f\n",
+                          r.model as NSString, r.threads, r.batch, r.samplesPerSecond, r.gflops, r.sgemmGflops,
+                          100 * r.efficiency, r.attackSamplesPerSecond, r.samplesPerSecond / max(r.attackSamplesPerSecond, 1))
         }
         let unknown = models.filter { spec(named: $0) == nil }
         if !unknown.isEmpty { out += "unknown models skipped: \(unknown.joined(separator: ", ")) (use mlp, cnn or logreg)\n" }
@@ -77,7 +81,10 @@ public struct TrainBench {
 
         // Step and probe repetitions alternate, so load changes on the shared machine hit both alike.
         let probe = SgemmProbe(shapes: gemms)
-        var stepRates: [Double] = [], probeRates: [Double] = []
+        var stepRates: [Double] = [], probeRates: [Double] = [], attackRates: [Double] = []
+        let inputGradient = UnsafeMutablePointer<Float>.allocate(capacity: batch * d)
+        inputGradient.initialize(repeating: 0, count: batch * d)
+        defer { inputGradient.deallocate() }
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in
                 var i = 0
@@ -86,10 +93,17 @@ public struct TrainBench {
                     _ = net.trainStep(inputs: xp.baseAddress! + offset * d, labels: yp.baseAddress! + offset, batch: batch)
                     i += 1
                 }
-                for _ in 0..<3 { step(); probe.run() }
+                let attack = {
+                    let offset = (i % 16) * batch
+                    _ = net.lossAndInputGradient(inputs: xp.baseAddress! + offset * d, labels: yp.baseAddress! + offset,
+                                                 batch: batch, inputGradient: inputGradient)
+                    i += 1
+                }
+                for _ in 0..<3 { step(); probe.run(); attack() }
                 for _ in 0..<repetitions {
                     stepRates.append(callsPerSecond(step, seconds: slice))
                     probeRates.append(callsPerSecond({ probe.run() }, seconds: slice))
+                    attackRates.append(callsPerSecond(attack, seconds: slice / 2))
                 }
             }
         }
@@ -97,7 +111,8 @@ public struct TrainBench {
         let probeRate = median(probeRates)
         let probeFlops = Double(gemms.reduce(0) { $0 + $1.flops })
         return Row(model: name, threads: threads, batch: batch, samplesPerSecond: samplesPerSecond,
-                   gflops: samplesPerSecond * flopsPerSample / 1e9, sgemmGflops: probeRate * probeFlops / 1e9)
+                   gflops: samplesPerSecond * flopsPerSample / 1e9, sgemmGflops: probeRate * probeFlops / 1e9,
+                   attackSamplesPerSecond: median(attackRates) * Double(batch))
     }
 
     /// Calls per second of `body`, called repeatedly for about `seconds`.
