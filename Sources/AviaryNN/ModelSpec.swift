@@ -20,6 +20,10 @@ public enum ModelSpec: Codable, Sendable, Hashable {
     /// Number of trainable parameters (length of the flat vector); 0 if the spec is invalid.
     public var parameterCount: Int { (try? Architecture(spec: self))?.layout.count ?? 0 }
 
+    /// Tensor names, shapes and offsets of the flat vector, without building a network
+    /// (empty if the spec is invalid; `validate()` says why).
+    public var layout: ParameterLayout { (try? Architecture(spec: self))?.layout ?? ParameterLayout(tensors: []) }
+
     /// Features per sample (C·H·W for the CNN).
     public var inputCount: Int {
         switch self {

@@ -24,7 +24,8 @@ extension Network {
     /// (overwritten) to `inputGradient` (batch × inputCount) when it is non-nil.
     public func backward(logitsGradient: UnsafePointer<Float>, batch: Int, accumulateParameterGradients: Bool,
                          inputGradient: UnsafeMutablePointer<Float>?) {
-        precondition(batch == currentBatch, "backward: batch \(batch) differs from the last forward's \(currentBatch)")
+        precondition(batch == currentBatch && batch > 0,
+                     "backward: batch \(batch) does not match a pending `forward` (batch \(currentBatch)); call forward(inputs:batch:) first")
         let dLogits = slotGradients[architecture.outputSlot]
         if UnsafePointer(dLogits) != logitsGradient { dLogits.update(from: logitsGradient, count: batch * spec.classes) }
         runBackward(batch: batch, mode: accumulateParameterGradients ? .accumulate : .skip, inputGradient: inputGradient)
@@ -44,6 +45,7 @@ extension Network {
             runBackward(batch: batch, mode: .accumulate, inputGradient: nil)
             applyOptimizerStep()
         }
+        currentBatch = 0  // the caller's input pointer may die now: a stray `backward` must trap
         return stats
     }
 
@@ -56,6 +58,7 @@ extension Network {
         let stats = SoftmaxCrossEntropy.forward(logits: logits, labels: labels, batch: batch, classes: spec.classes,
                                                 dLogits: slotGradients[architecture.outputSlot])
         runBackward(batch: batch, mode: .skip, inputGradient: inputGradient)
+        currentBatch = 0  // the caller's input pointer may die now: a stray `backward` must trap
         return stats
     }
 
@@ -64,7 +67,8 @@ extension Network {
     /// Runs all layers on `input` (batch × inputCount, which must stay valid until backward).
     func runForward(input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafeMutablePointer<Float> {
         currentInput = input
-        currentBatch = batch
+        // Inference keeps no argmax, so only a training forward may be followed by `backward`.
+        currentBatch = training ? batch : 0
         for step in architecture.steps {
             let inp = step.input == 0 ? input : UnsafePointer(slots[step.input])
             let out = slots[step.output]

@@ -9,6 +9,7 @@ import Testing
         #expect(net.layout.tensors.map(\.name) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"])
         #expect(net.layout.tensor(named: "fc1.weight")?.shape == [200, 784])
         #expect(net.layout.tensor(named: "fc3.bias")?.offset == 199_200)
+        #expect(ModelSpec.mcMahan2NN.layout == net.layout)
     }
 
     @Test func mcMahanCNNHas1663370Parameters() throws {
