@@ -1,0 +1,115 @@
+import AviaryMath
+
+/// Where the H×W plane of channel c, sample b starts: c·channelStride + b·batchStride.
+/// The network's own input is NCHW (batchStride = C·H·W); inside the CNN activations are
+/// CNHW (channelStride = B·H·W), so one sgemm covers the whole batch and its output is already
+/// in that layout.
+struct PlaneLayout {
+    var channelStride: Int
+    var batchStride: Int
+
+    static func nchw(channels: Int, plane: Int) -> PlaneLayout { PlaneLayout(channelStride: plane, batchStride: channels * plane) }
+    static func cnhw(batch: Int, plane: Int) -> PlaneLayout { PlaneLayout(channelStride: batch * plane, batchStride: plane) }
+}
+
+/// Stride-1 2-D convolution with zero padding ("same" when padding = kernel/2) by im2col + sgemm.
+/// Weight is PyTorch's (Cout, Cin, K, K); the column matrix is (Cin·K·K, B·H·W) with column
+/// b·H·W + y·W + x, so out (Cout, B·H·W) = weight · col is CNHW.
+enum Conv2D {
+    /// Output size for stride 1.
+    static func outputSize(_ size: Int, kernel: Int, padding: Int) -> Int { size + 2 * padding - kernel + 1 }
+
+    /// col (Cin·K·K, B·Ho·Wo) ← patches of inp (planes per `layout`, H×W), zeros outside.
+    static func im2col(
+        col: UnsafeMutablePointer<Float>,
+        inp: UnsafePointer<Float>, layout: PlaneLayout,
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
+    ) {
+        let ho = outputSize(height, kernel: kernel, padding: padding)
+        let wo = outputSize(width, kernel: kernel, padding: padding)
+        let columns = batch * ho * wo
+        for c in 0..<channels {
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = col + ((c * kernel + ky) * kernel + kx) * columns
+                    // Output x range whose input x = x + kx − padding lies inside [0, width).
+                    let x0 = min(wo, max(0, padding - kx))
+                    let x1 = max(x0, min(wo, width + padding - kx))
+                    for b in 0..<batch {
+                        let plane = inp + c * layout.channelStride + b * layout.batchStride
+                        for y in 0..<ho {
+                            let dst = row + (b * ho + y) * wo
+                            let iy = y + ky - padding
+                            guard iy >= 0 && iy < height else {
+                                dst.update(repeating: 0, count: wo)
+                                continue
+                            }
+                            if x0 > 0 { dst.update(repeating: 0, count: x0) }
+                            (dst + x0).update(from: plane + iy * width + (x0 + kx - padding), count: x1 - x0)
+                            if x1 < wo { (dst + x1).update(repeating: 0, count: wo - x1) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dInp (planes per `layout`) += col2im(dCol): the adjoint of `im2col`. Caller zeroes dInp.
+    static func col2imAccumulate(
+        dInp: UnsafeMutablePointer<Float>, layout: PlaneLayout,
+        dCol: UnsafePointer<Float>,
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
+    ) {
+        let ho = outputSize(height, kernel: kernel, padding: padding)
+        let wo = outputSize(width, kernel: kernel, padding: padding)
+        let columns = batch * ho * wo
+        for c in 0..<channels {
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    let row = dCol + ((c * kernel + ky) * kernel + kx) * columns
+                    let x0 = min(wo, max(0, padding - kx))
+                    let x1 = max(x0, min(wo, width + padding - kx))
+                    for b in 0..<batch {
+                        let plane = dInp + c * layout.channelStride + b * layout.batchStride
+                        for y in 0..<ho {
+                            let iy = y + ky - padding
+                            guard iy >= 0 && iy < height else { continue }
+                            let src = row + (b * ho + y) * wo
+                            let dst = plane + iy * width + (kx - padding)
+                            for x in x0..<x1 { dst[x] += src[x] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// out (Cout, B·Ho·Wo) = weight (Cout, Cin·K·K) · col + bias; `col` must hold im2col(inp).
+    static func forward(
+        out: UnsafeMutablePointer<Float>,
+        col: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        columns: Int, patch: Int, outChannels: Int
+    ) {
+        for c in 0..<outChannels { (out + c * columns).update(repeating: bias[c], count: columns) }
+        BLAS.sgemm(transA: false, transB: false, m: outChannels, n: columns, k: patch,
+                   alpha: 1, a: weight, lda: patch, b: col, ldb: columns, beta: 1, c: out, ldc: columns)
+    }
+
+    /// dCol (Cin·K·K, B·Ho·Wo) = weightᵀ · dOut (overwritten) when `dCol` is given; then
+    /// sink.weight += scale · dOut · colᵀ and sink.bias += scale · row sums of dOut.
+    /// The column gradient is computed first so a sink pointing at `weight` (folded SGD) is safe.
+    static func backward(
+        dCol: UnsafeMutablePointer<Float>?, sink: ParameterSink?,
+        dOut: UnsafePointer<Float>, col: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        columns: Int, patch: Int, outChannels: Int
+    ) {
+        if let dCol {
+            BLAS.sgemm(transA: true, transB: false, m: patch, n: columns, k: outChannels,
+                       alpha: 1, a: weight, lda: patch, b: dOut, ldb: columns, beta: 0, c: dCol, ldc: columns)
+        }
+        guard let sink else { return }
+        BLAS.sgemm(transA: false, transB: true, m: outChannels, n: patch, k: columns,
+                   alpha: sink.scale, a: dOut, lda: columns, b: col, ldb: columns, beta: 1, c: sink.weight, ldc: patch)
+        for c in 0..<outChannels { sink.bias[c] += sink.scale * fastSum(dOut + c * columns, columns) }
+    }
+}

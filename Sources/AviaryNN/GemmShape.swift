@@ -1,0 +1,43 @@
+/// One sgemm the engine issues: C (m × n) = op(A) (m × k) · op(B) (k × n); for cost accounting
+/// and for benchmarking OpenBLAS on exactly the model's shapes.
+public struct GemmShape: Sendable, Hashable, CustomStringConvertible {
+    public let m: Int, n: Int, k: Int
+    public let transA: Bool, transB: Bool
+    /// 2·m·n·k
+    public var flops: Int { 2 * m * n * k }
+    public var description: String { "\(m)×\(k)\(transA ? "ᵀ" : "")·\(k)×\(n)\(transB ? "ᵀ" : "")" }
+
+    public init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool) {
+        self.m = m; self.n = n; self.k = k; self.transA = transA; self.transB = transB
+    }
+}
+
+extension Network {
+    /// The sgemms of one training step (forward, input gradients except the network input's,
+    /// weight gradients) on a batch of `batch`: forward calls first, then backward ones.
+    public func trainingGemms(batch: Int) -> [GemmShape] { gemms(batch: batch, weightGradients: true, inputGradient: false) }
+
+    /// The sgemms of one attack step (forward and input gradients down to the input, no weight gradients).
+    public func attackGemms(batch: Int) -> [GemmShape] { gemms(batch: batch, weightGradients: false, inputGradient: true) }
+
+    private func gemms(batch: Int, weightGradients: Bool, inputGradient: Bool) -> [GemmShape] {
+        var forward: [GemmShape] = [], backward: [GemmShape] = []
+        for step in architecture.steps {
+            let needsInput = step.input != 0 || inputGradient
+            switch step.op {
+            case let .dense(i, o, _, _):
+                forward.append(GemmShape(m: batch, n: o, k: i, transA: false, transB: true))
+                if needsInput { backward.append(GemmShape(m: batch, n: i, k: o, transA: false, transB: false)) }
+                if weightGradients { backward.append(GemmShape(m: o, n: i, k: batch, transA: true, transB: false)) }
+            case let .conv(g):
+                let columns = batch * g.outHeight * g.outWidth
+                forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
+                if needsInput { backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false)) }
+                if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
+            case .relu, .maxPool, .flatten:
+                break
+            }
+        }
+        return forward + backward
+    }
+}

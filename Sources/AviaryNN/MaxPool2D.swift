@@ -1,0 +1,47 @@
+/// Non-overlapping max-pooling (window = stride = `size`, floor mode like PyTorch) over
+/// independent H×W planes; it does not care whether planes are ordered NCHW or CNHW.
+enum MaxPool2D {
+    /// out (planes, H/s, W/s) = max over each s×s window of inp (planes, H, W); when `argmax`
+    /// is given it records, per output, the winning offset inside the input plane (first max wins).
+    static func forward(
+        out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+        inp: UnsafePointer<Float>,
+        planes: Int, height: Int, width: Int, size: Int
+    ) {
+        let ho = height / size, wo = width / size
+        for p in 0..<planes {
+            let src = inp + p * height * width
+            let dst = out + p * ho * wo
+            for y in 0..<ho {
+                for x in 0..<wo {
+                    var best = -Float.infinity
+                    var bestIndex = (y * size) * width + x * size
+                    for dy in 0..<size {
+                        let rowIndex = (y * size + dy) * width + x * size
+                        for dx in 0..<size where src[rowIndex + dx] > best {
+                            best = src[rowIndex + dx]
+                            bestIndex = rowIndex + dx
+                        }
+                    }
+                    dst[y * wo + x] = best
+                    argmax?[p * ho * wo + y * wo + x] = Int32(bestIndex)
+                }
+            }
+        }
+    }
+
+    /// dInp (planes, H, W) = dOut routed to each window's argmax, zeros elsewhere (overwritten).
+    static func backward(
+        dInp: UnsafeMutablePointer<Float>,
+        dOut: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+        planes: Int, height: Int, width: Int, size: Int
+    ) {
+        let ho = height / size, wo = width / size
+        dInp.update(repeating: 0, count: planes * height * width)
+        for p in 0..<planes {
+            let dst = dInp + p * height * width
+            let base = p * ho * wo
+            for i in 0..<(ho * wo) { dst[Int(argmax[base + i])] += dOut[base + i] }
+        }
+    }
+}

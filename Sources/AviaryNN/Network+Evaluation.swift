@@ -1,0 +1,31 @@
+extension Network {
+    /// Loss and accuracy over a whole dataset (row-per-sample features) on the inference path,
+    /// in chunks of min(batchSize, maxBatch). Invalidates a pending `backward`.
+    public func evaluate(features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, batchSize: Int) -> BatchStats {
+        let n = labels.count, d = spec.inputCount
+        precondition(features.count == n * d, "evaluate: \(features.count) features for \(n) labels of \(d) inputs each")
+        guard n > 0, let x = features.baseAddress, let y = labels.baseAddress else { return BatchStats() }
+        let chunk = max(1, min(batchSize, maxBatch))
+        var stats = BatchStats()
+        var start = 0
+        while start < n {
+            let b = min(chunk, n - start)
+            let logits = runForward(input: x + start * d, batch: b, training: false)
+            stats.add(SoftmaxCrossEntropy.forward(logits: logits, labels: y + start, batch: b, classes: spec.classes))
+            start += b
+        }
+        return stats
+    }
+
+    /// Array convenience for `evaluate(features:labels:batchSize:)`.
+    public func evaluate(features: [Float], labels: [Int32], batchSize: Int) -> BatchStats {
+        features.withUnsafeBufferPointer { f in labels.withUnsafeBufferPointer { evaluate(features: f, labels: $0, batchSize: batchSize) } }
+    }
+
+    /// Logits (batch × classes) on the inference path, copied into `into`.
+    public func predictLogits(inputs: UnsafePointer<Float>, batch: Int, into: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 1 && batch <= maxBatch, "predictLogits: batch \(batch) is outside 1...\(maxBatch)")
+        let logits = runForward(input: inputs, batch: batch, training: false)
+        into.update(from: logits, count: batch * spec.classes)
+    }
+}

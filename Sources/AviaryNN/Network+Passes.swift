@@ -1,0 +1,143 @@
+/// What a backward pass does with parameter gradients.
+enum ParameterGradientMode {
+    /// Input gradients only (attack steps): no dW sgemm at all.
+    case skip
+    /// Add ∂L/∂θ into the flat gradient buffer.
+    case accumulate
+    /// Plain SGD folded into the dW sgemm: θ += −lr · ∂L/∂θ, after the layer's input gradient.
+    case descend(learningRate: Float)
+}
+
+extension Network {
+    // MARK: Public passes
+
+    /// Forward pass keeping training caches; returns logits (batch × classes), valid until the
+    /// next forward or evaluation. The input is copied, so it need not outlive the call.
+    public func forward(inputs: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
+        precondition(batch >= 1 && batch <= maxBatch, "forward: batch \(batch) is outside 1...\(maxBatch)")
+        slots[0].update(from: inputs, count: batch * spec.inputCount)
+        return runForward(input: UnsafePointer(slots[0]), batch: batch, training: true)
+    }
+
+    /// Backward pass of the last `forward` from ∂L/∂logits (batch × classes). Parameter
+    /// gradients are added (+=) into the flat gradient buffer when asked; ∂L/∂x is written
+    /// (overwritten) to `inputGradient` (batch × inputCount) when it is non-nil.
+    public func backward(logitsGradient: UnsafePointer<Float>, batch: Int, accumulateParameterGradients: Bool,
+                         inputGradient: UnsafeMutablePointer<Float>?) {
+        precondition(batch == currentBatch && batch > 0,
+                     "backward: batch \(batch) does not match a pending `forward` (batch \(currentBatch)); call forward(inputs:batch:) first")
+        let dLogits = slotGradients[architecture.outputSlot]
+        if UnsafePointer(dLogits) != logitsGradient { dLogits.update(from: logitsGradient, count: batch * spec.classes) }
+        runBackward(batch: batch, mode: accumulateParameterGradients ? .accumulate : .skip, inputGradient: inputGradient)
+    }
+
+    /// Forward, backward and optimiser step on one batch; returns the batch's loss sum and
+    /// correct count (from the logits before the update). Plain SGD is folded into backward.
+    public func trainStep(inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) -> BatchStats {
+        precondition(batch >= 1 && batch <= maxBatch, "trainStep: batch \(batch) is outside 1...\(maxBatch)")
+        let logits = runForward(input: inputs, batch: batch, training: true)
+        let stats = SoftmaxCrossEntropy.forward(logits: logits, labels: labels, batch: batch, classes: spec.classes,
+                                                dLogits: slotGradients[architecture.outputSlot])
+        if optimizer.isPlain {
+            runBackward(batch: batch, mode: .descend(learningRate: optimizer.learningRate), inputGradient: nil)
+        } else {
+            zeroGradients()
+            runBackward(batch: batch, mode: .accumulate, inputGradient: nil)
+            applyOptimizerStep()
+        }
+        currentBatch = 0  // the caller's input pointer may die now: a stray `backward` must trap
+        return stats
+    }
+
+    /// Mean cross-entropy of the batch (as stats) and ∂(mean loss)/∂x written to
+    /// `inputGradient` (batch × inputCount); no parameter gradient is computed.
+    public func lossAndInputGradient(inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                                     inputGradient: UnsafeMutablePointer<Float>) -> BatchStats {
+        precondition(batch >= 1 && batch <= maxBatch, "lossAndInputGradient: batch \(batch) is outside 1...\(maxBatch)")
+        let logits = runForward(input: inputs, batch: batch, training: true)
+        let stats = SoftmaxCrossEntropy.forward(logits: logits, labels: labels, batch: batch, classes: spec.classes,
+                                                dLogits: slotGradients[architecture.outputSlot])
+        runBackward(batch: batch, mode: .skip, inputGradient: inputGradient)
+        currentBatch = 0  // the caller's input pointer may die now: a stray `backward` must trap
+        return stats
+    }
+
+    // MARK: Engine
+
+    /// Runs all layers on `input` (batch × inputCount, which must stay valid until backward).
+    func runForward(input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafeMutablePointer<Float> {
+        currentInput = input
+        // Inference keeps no argmax, so only a training forward may be followed by `backward`.
+        currentBatch = training ? batch : 0
+        for step in architecture.steps {
+            let inp = step.input == 0 ? input : UnsafePointer(slots[step.input])
+            let out = slots[step.output]
+            switch step.op {
+            case let .dense(inputs, outputs, weight, bias):
+                Dense.forward(out: out, inp: inp, weight: parameters + weight, bias: parameters + bias,
+                              batch: batch, inputs: inputs, outputs: outputs)
+            case let .relu(features):
+                ReLU.forward(x: out, count: batch * features)
+            case let .conv(g):
+                let col = columns[g.column]
+                Conv2D.im2col(col: col, inp: inp, layout: planeLayout(g, batch: batch), batch: batch,
+                              channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel, padding: g.padding)
+                Conv2D.forward(out: out, col: col, weight: parameters + g.weight, bias: parameters + g.bias,
+                               columns: batch * g.outHeight * g.outWidth, patch: g.patch, outChannels: g.outChannels)
+            case let .maxPool(channels, height, width, size, index):
+                MaxPool2D.forward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
+                                  planes: channels * batch, height: height, width: width, size: size)
+            case let .flatten(channels, plane):
+                Flatten.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
+            }
+        }
+        return slots[architecture.outputSlot]
+    }
+
+    /// Backpropagates the gradient already in the output slot's gradient buffer.
+    func runBackward(batch: Int, mode: ParameterGradientMode, inputGradient: UnsafeMutablePointer<Float>?) {
+        for step in architecture.steps.reversed() {
+            let dOut = slotGradients[step.output]
+            let dInp = step.input == 0 ? inputGradient : slotGradients[step.input]
+            let inp = step.input == 0 ? currentInput : UnsafePointer(slots[step.input])
+            switch step.op {
+            case let .dense(inputs, outputs, weight, bias):
+                Dense.backward(dInp: dInp, sink: sink(weight: weight, bias: bias, mode: mode), dOut: dOut, inp: inp,
+                               weight: parameters + weight, batch: batch, inputs: inputs, outputs: outputs)
+            case let .relu(features):
+                ReLU.backward(dx: dOut, out: slots[step.output], count: batch * features)
+            case let .conv(g):
+                let columnCount = batch * g.outHeight * g.outWidth
+                Conv2D.backward(dCol: dInp == nil ? nil : columnGradient, sink: sink(weight: g.weight, bias: g.bias, mode: mode),
+                                dOut: dOut, col: columns[g.column], weight: parameters + g.weight,
+                                columns: columnCount, patch: g.patch, outChannels: g.outChannels)
+                if let dInp, let columnGradient {
+                    dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width)
+                    Conv2D.col2imAccumulate(dInp: dInp, layout: planeLayout(g, batch: batch), dCol: columnGradient, batch: batch,
+                                            channels: g.inChannels, height: g.height, width: g.width,
+                                            kernel: g.kernel, padding: g.padding)
+                }
+            case let .maxPool(channels, height, width, size, index):
+                guard let dInp else { continue }
+                MaxPool2D.backward(dInp: dInp, dOut: dOut, argmax: argmax[index],
+                                   planes: channels * batch, height: height, width: width, size: size)
+            case let .flatten(channels, plane):
+                guard let dInp else { continue }
+                Flatten.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
+            }
+        }
+    }
+
+    private func planeLayout(_ g: ConvGeometry, batch: Int) -> PlaneLayout {
+        let plane = g.height * g.width
+        return g.batchMajorInput ? .nchw(channels: g.inChannels, plane: plane) : .cnhw(batch: batch, plane: plane)
+    }
+
+    private func sink(weight: Int, bias: Int, mode: ParameterGradientMode) -> ParameterSink? {
+        switch mode {
+        case .skip: return nil
+        case .accumulate: return ParameterSink(weight: gradients + weight, bias: gradients + bias, scale: 1)
+        case let .descend(lr): return ParameterSink(weight: parameters + weight, bias: parameters + bias, scale: -lr)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import AviaryMath
+
+/// A feed-forward network over one flat parameter vector, with every buffer preallocated for
+/// `maxBatch` samples so training steps never allocate. Not thread-safe: one owner at a time.
+///
+/// Activations of the CNN's conv stack are stored CNHW internally (one sgemm per layer for the
+/// whole batch); inputs, input gradients and logits are always row-per-sample (NCHW for images).
+public final class Network {
+    /// The model this network was built from.
+    public let spec: ModelSpec
+    /// Names, shapes and offsets of the tensors in the flat parameter vector.
+    public let layout: ParameterLayout
+    /// Largest batch any call may pass.
+    public let maxBatch: Int
+    /// Number of parameters (length of the flat vector).
+    public var parameterCount: Int { layout.count }
+    /// Current optimiser settings (default: plain SGD, lr 0.01).
+    public private(set) var optimizer = SGDConfig(learningRate: 0.01)
+
+    let architecture: Architecture
+    let parameters: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<Float>
+    var velocity: UnsafeMutablePointer<Float>?
+    var anchor: UnsafeMutablePointer<Float>?
+    /// Activation slots (maxBatch × features); slot 0 holds a copy of the input for `forward`.
+    let slots: [UnsafeMutablePointer<Float>]
+    /// Gradients of the activation slots; slot 0's entry is unused (input gradients go to the caller).
+    let slotGradients: [UnsafeMutablePointer<Float>]
+    let columns: [UnsafeMutablePointer<Float>]
+    let columnGradient: UnsafeMutablePointer<Float>?
+    let argmax: [UnsafeMutablePointer<Int32>]
+    /// Where `trainEpoch` gathers a shuffled batch.
+    let batchInputs: UnsafeMutablePointer<Float>
+    let batchLabels: UnsafeMutablePointer<Int32>
+    /// The input of the last forward pass (valid until the next one) and its batch size.
+    var currentInput: UnsafePointer<Float>
+    var currentBatch = 0
+
+    /// Builds the network with all parameters zero; call `initialise(seed:)` or `loadParameters`.
+    public init(spec: ModelSpec, maxBatch: Int) throws {
+        guard maxBatch >= 1 else { throw NNError.invalidMaxBatch(maxBatch) }
+        let arch = try Architecture(spec: spec)
+        self.spec = spec
+        self.architecture = arch
+        self.layout = arch.layout
+        self.maxBatch = maxBatch
+        let count = arch.layout.count
+        parameters = Network.allocate(count)
+        gradients = Network.allocate(count)
+        slots = arch.slotFeatures.map { Network.allocate($0 * maxBatch) }
+        slotGradients = arch.slotFeatures.enumerated().map { Network.allocate($0.offset == 0 ? 0 : $0.element * maxBatch) }
+        columns = arch.columnFeatures.map { Network.allocate($0 * maxBatch) }
+        columnGradient = arch.columnFeatures.max().map { Network.allocate($0 * maxBatch) }
+        argmax = arch.argmaxFeatures.map { n in
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n * maxBatch))
+            p.initialize(repeating: 0, count: max(1, n * maxBatch))
+            return p
+        }
+        batchInputs = Network.allocate(spec.inputCount * maxBatch)
+        batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: maxBatch)
+        batchLabels.initialize(repeating: 0, count: maxBatch)
+        currentInput = UnsafePointer(slots[0])
+    }
+
+    deinit {
+        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns { p.deallocate() }
+        velocity?.deallocate()
+        anchor?.deallocate()
+        columnGradient?.deallocate()
+        for p in argmax { p.deallocate() }
+        batchLabels.deallocate()
+    }
+
+    /// 64-byte aligned, zeroed floats (at least one, so empty slots are still valid pointers).
+    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let n = max(1, count)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        return raw.initializeMemory(as: Float.self, repeating: 0, count: n)
+    }
+
+    /// PyTorch's default init for Linear and Conv2d: weights by Kaiming-uniform with a = √5,
+    /// which is U(±1/√fan_in), and biases U(±1/√fan_in). Tensor i draws from
+    /// `RandomStream(seed:, purpose: .initialisation, index: i)`, so changing one layer's size
+    /// leaves the others' values alone. Also clears optimiser momentum.
+    public func initialise(seed: UInt64) {
+        for (i, tensor) in layout.tensors.enumerated() {
+            var rng = RandomStream(seed: seed, purpose: .initialisation, index: UInt64(i))
+            let bound = 1 / Double(architecture.fanIn(ofTensor: i)).squareRoot()
+            let p = parameters + tensor.offset
+            for j in 0..<tensor.count { p[j] = Float(rng.uniform(-bound, bound)) }
+        }
+        velocity?.update(repeating: 0, count: parameterCount)
+    }
+
+    /// Direct access to the flat parameter vector (length `parameterCount`).
+    public func withParameters<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: parameters, count: parameterCount))
+    }
+
+    /// Direct access to the flat gradient vector that `backward` accumulates into.
+    public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: gradients, count: parameterCount))
+    }
+
+    /// Replaces all parameters; `p.count` must equal `parameterCount`.
+    public func loadParameters(_ p: [Float]) {
+        precondition(p.count == parameterCount, "loadParameters: got \(p.count) values, the \(spec.name) model has \(parameterCount)")
+        p.withUnsafeBufferPointer { parameters.update(from: $0.baseAddress!, count: parameterCount) }
+    }
+
+    /// A copy of the flat parameter vector.
+    public func parametersArray() -> [Float] {
+        Array(UnsafeBufferPointer(start: parameters, count: parameterCount))
+    }
+
+    /// Sets the flat gradient buffer to zero.
+    public func zeroGradients() {
+        gradients.update(repeating: 0, count: parameterCount)
+    }
+
+    /// Sets the optimiser and resets its momentum. `anchor` is w_global for FedProx (required
+    /// when `config.proximalMu` ≠ 0, length `parameterCount`) and is copied.
+    public func setOptimizer(_ config: SGDConfig, anchor newAnchor: [Float]?) {
+        precondition(config.proximalMu == 0 || newAnchor != nil, "setOptimizer: FedProx (proximalMu ≠ 0) needs the global parameters as anchor")
+        optimizer = config
+        if let newAnchor {
+            precondition(newAnchor.count == parameterCount, "setOptimizer: anchor has \(newAnchor.count) values, the model has \(parameterCount)")
+            let a = anchor ?? Network.allocate(parameterCount)
+            newAnchor.withUnsafeBufferPointer { a.update(from: $0.baseAddress!, count: parameterCount) }
+            anchor = a
+        }
+        if config.momentum != 0 {
+            let v = velocity ?? Network.allocate(parameterCount)
+            v.update(repeating: 0, count: parameterCount)
+            velocity = v
+        }
+    }
+
+    /// One SGD step from the flat gradient buffer (which is left unchanged):
+    /// d = g + wd·w + μ·(w − anchor); v = momentum·v + d; w −= lr·v (v = d without momentum).
+    public func applyOptimizerStep() {
+        let n = parameterCount
+        let lr = optimizer.learningRate, wd = optimizer.weightDecay, m = optimizer.momentum
+        let w = parameters, g = gradients
+        // Without an anchor the proximal term is off; pointing at w makes (w − a) exactly 0.
+        let mu = anchor == nil ? 0 : optimizer.proximalMu
+        let a = UnsafePointer(anchor ?? parameters)
+        if m != 0, let v = velocity {
+            for i in 0..<n {
+                let d = g[i] + wd * w[i] + mu * (w[i] - a[i])
+                let vi = m * v[i] + d
+                v[i] = vi
+                w[i] -= lr * vi
+            }
+        } else {
+            for i in 0..<n {
+                let d = g[i] + wd * w[i] + mu * (w[i] - a[i])
+                w[i] -= lr * d
+            }
+        }
+    }
+}

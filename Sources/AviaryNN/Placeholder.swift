@@ -1,1 +1,0 @@
-// AviaryNN: placeholder until its first real file lands; delete when adding one.
