@@ -9,15 +9,16 @@ public enum CSVLoader {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw DatasetError.unreadable(path: path, reason: "not valid UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().makeIterator()
+        // "\r\n" is one Character in Swift, so it must be a separator of its own.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .enumerated().makeIterator()
         var header: [String]?
         var labelIndex = 0, ownerIndex: Int?
         var featureColumns: [Int] = []
         var features: [Float] = [], labels: [Int32] = [], owners: [Int32] = []
         var ownerIDs: [Substring: Int32] = [:]
 
-        while let (number, rawLine) = lines.next() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        while let (number, line) = lines.next() {
             let lineNumber = number + 1
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
