@@ -12,7 +12,7 @@ public struct ClientFeatureTransform: Codable, Sendable, Hashable {
     /// Which of the client's splits is transformed; each gets its own noise stream.
     public enum Split: UInt64, Sendable { case train = 1, test = 2 }
 
-    /// Rotates (bilinear, about the image centre, zero fill), shifts brightness, adds noise, then
+    /// Rotates (bilinear, about the image centre, zero fill; positive degrees turn clockwise as displayed), shifts brightness, adds noise, then
     /// clamps to the dataset's `valueRange`. Throws when rotation is asked of non-image data.
     public func apply(to data: Dataset, split: Split) throws -> Dataset {
         var out = data
