@@ -29,15 +29,17 @@ public enum DirichletPartitioner {
             throw PartitionError.notEnoughSamples(partitioner: "dirichlet", available: usable, needed: minSize * clients, what: "samples (minSize × clients)")
         }
 
-        // Work on counts[client][class]; samples are assigned only once, at the end.
+        // Work on counts[client·classes + class]; samples are assigned only once, at the end.
         let alphas = [Double](repeating: alpha, count: clients)
         let cap = Double(usable) / Double(clients)
-        var best: (counts: [[Int]], minimum: Int)?
+        var best: (counts: [Int], minimum: Int)?
         var notes: [String] = []
         var accepted = false
+        var counts = [Int](repeating: 0, count: clients * classes)
+        var sizes = [Int](repeating: 0, count: clients)
         for attempt in 1...maxAttempts {
-            var counts = [[Int]](repeating: [Int](repeating: 0, count: classes), count: clients)
-            var sizes = [Int](repeating: 0, count: clients)
+            for i in counts.indices { counts[i] = 0 }
+            for j in sizes.indices { sizes[j] = 0 }
             for c in 0..<classes where !byClass[c].isEmpty {
                 var p = rng.dirichlet(alphas)
                 var masked = p
@@ -50,7 +52,7 @@ public enum DirichletPartitioner {
                     cumulative += p[j]
                     let cut = j == clients - 1 ? n : min(n, Int(cumulative * Double(n)))
                     let take = max(0, cut - previousCut)
-                    counts[j][c] = take
+                    counts[j * classes + c] = take
                     sizes[j] += take
                     previousCut += take
                 }
@@ -64,18 +66,18 @@ public enum DirichletPartitioner {
                 break
             }
         }
-        var counts = best!.counts
+        var matrix = (0..<clients).map { j in Array(best!.counts[(j * classes)..<((j + 1) * classes)]) }
         if !accepted {
-            let moved = repair(&counts, minSize: minSize)
+            let moved = repair(&matrix, minSize: minSize)
             notes.append("dirichlet(alpha=\(alpha), minSize=\(minSize)): no draw in \(maxAttempts) gave every client ≥ \(minSize) samples (best minimum \(best!.minimum)); fallback moved \(moved.samples) samples from the largest clients to \(moved.clients) undersized clients")
         }
 
         var result = [[Int]](repeating: [], count: clients)
         for c in 0..<classes {
             var start = 0
-            for j in 0..<clients where counts[j][c] > 0 {
-                result[j].append(contentsOf: byClass[c][start..<(start + counts[j][c])])
-                start += counts[j][c]
+            for j in 0..<clients where matrix[j][c] > 0 {
+                result[j].append(contentsOf: byClass[c][start..<(start + matrix[j][c])])
+                start += matrix[j][c]
             }
         }
         return Partition(clientIndices: result, sampleCount: labels.count, notes: notes)
