@@ -121,17 +121,3 @@ public final class FederatedDataset: Sendable {
                                      valueRange: trainPool.valueRange)
     }
 }
-
-extension PartitionSpec {
-    /// Short name for messages.
-    public var name: String {
-        switch self {
-        case .iid: return "iid"
-        case .dirichlet: return "dirichlet"
-        case .shards: return "shards"
-        case .classesPerClient: return "classes-per-client"
-        case .quantitySkew: return "quantity-skew"
-        case .natural: return "natural"
-        }
-    }
-}
