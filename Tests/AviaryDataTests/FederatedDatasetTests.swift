@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import AviaryData
+
+@Suite struct FederatedDatasetTests {
+    static let haveFashion = FileManager.default.fileExists(atPath: DatasetSpec.defaultFashionMNISTDirectory + "/train-images-idx3-ubyte.gz")
+
+    @Test func syntheticNaturalUsesDeviceSplits() throws {
+        let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .natural, clients: 6, partitionSeed: 1)
+        let fed = try FederatedDataset(spec: spec)
+        var trainTotal = 0, testTotal = 0
+        for k in 0..<6 {
+            let device = SyntheticGenerator.device(k, alpha: 1, beta: 1, seed: 3)
+            let client = try fed.client(k)
+            #expect(client.train == device.train)
+            #expect(client.test == device.test)
+            trainTotal += client.train.count
+            testTotal += client.test.count
+        }
+        #expect(fed.globalTest().count == testTotal)
+        #expect(fed.centralisedTrain.count == trainTotal)
+        #expect(fed.statistics().clients.map(\.count) == (0..<6).map { try! fed.client($0).train.count })
+        #expect(throws: PartitionError.clientOutOfRange(index: 6, clients: 6)) { try fed.client(6) }
+    }
+
+    @Test func syntheticTrainLimitCapsEachDevice() throws {
+        let spec = DataSpec(dataset: .synthetic(alpha: 0.5, beta: 0.5, seed: 3), partition: .natural, clients: 8, trainLimit: 40)
+        let fed = try FederatedDataset(spec: spec)
+        for k in 0..<8 { #expect(try fed.client(k).train.count == 40) }  // every device has ≥ 50 samples, 45 for training
+    }
+
+    @Test func syntheticWithLabelPartitionSplitsLocally() throws {
+        let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .iid(sizes: nil), clients: 5,
+                            partitionSeed: 2, localTestFraction: 0.2)
+        let fed = try FederatedDataset(spec: spec)
+        let pool = fed.trainPool.count
+        let sizes = try (0..<5).map { try fed.client($0) }.map { $0.train.count + $0.test.count }
+        #expect(sizes.reduce(0, +) == pool)
+        #expect(sizes.max()! - sizes.min()! <= 1)
+    }
+
+    @Test func fashionMNISTIIDTenClientsOf6000() throws {
+        guard Self.haveFashion else { print("skipping fashionMNISTIIDTenClientsOf6000: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"); return }
+        let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),
+                            partition: .iid(sizes: nil), clients: 10, partitionSeed: 0, localTestFraction: 0)
+        let fed = try FederatedDataset.shared(spec: spec)
+        #expect(try FederatedDataset.shared(spec: spec) === fed)  // loaded once per process
+        let first = try fed.client(0)
+        #expect(first.train.count == 6000 && first.test.count == 0)
+        #expect(first.train.sampleShape == [1, 28, 28] && first.train.valueRange == 0...1)
+        #expect(fed.globalTest().count == 10_000)
+        #expect(fed.statistics().meanTotalVariation < 0.03)
+    }
+
+    @Test func fashionMNISTDirichletWithTrainLimitAndFeatureSkew() throws {
+        guard Self.haveFashion else { print("skipping fashionMNISTDirichletWithTrainLimitAndFeatureSkew: Fashion-MNIST not installed"); return }
+        let skew = FeatureSkew(maxRotationDegrees: 30, noiseStd: 0.1, brightnessRange: -0.1...0.1)
+        let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),
+                            partition: .dirichlet(alpha: 0.1, minSize: 10), featureSkew: skew,
+                            clients: 20, partitionSeed: 4, trainLimit: 2000)
+        let fed = try FederatedDataset(spec: spec)
+        #expect(fed.trainPool.count == 2000)
+        #expect(fed.notes.contains { $0.contains("trainLimit") })
+        let stats = fed.statistics()
+        #expect(stats.clients.map(\.count).reduce(0, +) + stats.dropped == 2000)
+        #expect(stats.minCount >= 10)
+        let client = try fed.client(5)
+        #expect(client.train.features.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let raw = fed.trainPool.subset(LocalSplit.split(fed.partition.clientIndices[5], testFraction: 0.1, seed: 4, client: 5).train)
+        #expect(raw.labels == client.train.labels)
+        #expect(raw.features != client.train.features)
+    }
+
+    @Test func csvNaturalWithoutTestFileHoldsOutTenPercent() throws {
+        let dir = try TemporaryDirectory()
+        var text = "x,y,label,owner\n"
+        for i in 0..<200 { text += "\(i),\(Double(i) / 2),\(i % 3),u\(i % 4)\n" }
+        let path = try dir.write("train.csv", text: text)
+        let spec = DataSpec(dataset: .csv(train: path, test: nil, labelColumn: "label", ownerColumn: "owner"),
+                            partition: .natural, clients: 4, partitionSeed: 1, localTestFraction: 0.1)
+        let fed = try FederatedDataset(spec: spec)
+        #expect(fed.globalTest().count == 20 && fed.trainPool.count == 180)
+        #expect(fed.notes.contains { $0.contains("held out 20") })
+        for k in 0..<4 {
+            let c = try fed.client(k)
+            #expect(Set(c.train.owners! + c.test.owners!).count == 1)
+        }
+        #expect(fed.trainPool.classes == 3)
+    }
+
+    @Test func invalidSpecsAreRejected() throws {
+        let synth = DatasetSpec.synthetic(alpha: 1, beta: 1, seed: 0)
+        #expect(throws: DatasetError.self) { try FederatedDataset(spec: DataSpec(dataset: synth, partition: .natural, clients: 2, localTestFraction: 1)) }
+        #expect(throws: DatasetError.self) {
+            try FederatedDataset(spec: DataSpec(dataset: synth, partition: .natural, featureSkew: FeatureSkew(maxRotationDegrees: 10), clients: 2))
+        }
+        #expect(throws: PartitionError.self) { try FederatedDataset(spec: DataSpec(dataset: synth, partition: .natural, clients: 0)) }
+        #expect(throws: DatasetError.self) {
+            try FederatedDataset(spec: DataSpec(dataset: .fashionMNIST(directory: "/nonexistent"), partition: .natural, clients: 2))
+        }
+    }
+
+    @Test func specsRoundTripThroughJSON() throws {
+        let specs = [
+            DataSpec(dataset: .csv(train: "a.csv", test: nil, labelColumn: "y", ownerColumn: "w"), partition: .quantitySkew(.powerLaw(exponent: 1.5)),
+                     featureSkew: FeatureSkew(maxRotationDegrees: 15, brightnessRange: -0.2...0.3), clients: 4, partitionSeed: 9, trainLimit: 100),
+            DataSpec(dataset: .npy(trainX: "x", trainY: "y", testX: nil, testY: nil), partition: .classesPerClient(2), clients: 3),
+            DataSpec(dataset: .synthetic(alpha: 0.5, beta: 0.5, seed: 1), partition: .shards(perClient: 2, shardsTotal: nil), clients: 30),
+        ]
+        for spec in specs {
+            let decoded = try JSONDecoder().decode(DataSpec.self, from: JSONEncoder().encode(spec))
+            #expect(decoded == spec)
+        }
+    }
+}
