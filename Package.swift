@@ -13,7 +13,7 @@ let hotLoopSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Aviary",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "aviary", targets: ["aviary"]),
         .executable(name: "aviary-server", targets: ["aviary-server"]),

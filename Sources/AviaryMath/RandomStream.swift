@@ -6,7 +6,7 @@
 /// algorithm here, not by the platform's `SystemRandomNumberGenerator`, so runs reproduce bit
 /// for bit across machines.
 public struct RandomStream: RandomNumberGenerator, Sendable {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
     /// Box–Muller produces normals in pairs; the spare is kept so the sequence is deterministic.
     private var spareNormal: Double?
 
@@ -29,6 +29,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     @inlinable
     static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
+    @inlinable
     public mutating func next() -> UInt64 {
         let result = RandomStream.rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -39,15 +40,18 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
+    @inlinable
     public mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Uniform in [0, 1) with 24 random bits.
+    @inlinable
     public mutating func nextFloat() -> Float { Float(next() >> 40) * 0x1.0p-24 }
 
     /// Uniform in [low, high).
     public mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * nextDouble() }
 
     /// Uniform integer in 0..<bound without modulo bias (Lemire's method).
+    @inlinable
     public mutating func nextInt(below bound: Int) -> Int {
         precondition(bound > 0, "bound must be positive")
         let b = UInt64(bound)
@@ -111,6 +115,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
 
     /// Fisher–Yates shuffle driven by this stream (the standard library's shuffle algorithm is
     /// not specified, so it is not used where bitwise reproducibility matters).
+    @inlinable
     public mutating func shuffle<T>(_ a: inout [T]) {
         guard a.count > 1 else { return }
         for i in stride(from: a.count - 1, to: 0, by: -1) {
@@ -120,6 +125,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     }
 
     /// A random permutation of 0..<n.
+    @inlinable
     public mutating func permutation(_ n: Int) -> [Int] {
         var p = Array(0..<n)
         shuffle(&p)
