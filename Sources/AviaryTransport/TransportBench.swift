@@ -1,5 +1,6 @@
 import AviaryMath
 import AviaryProtocol
+import CZmq
 import Foundation
 
 /// Measures the wire path for one full-size UPDATE (1.66M floats ≈ 6.6 MB): codec alone, then
@@ -24,6 +25,7 @@ public enum TransportBench {
         lines.append(figure("validateFinite", floats * 4, finiteTime))
 
         for endpoint in ["tcp://127.0.0.1:0", "ipc:///tmp/aviary-bench-\(getpid()).sock"] {
+            lines.append(rawStreaming(endpoint, frame, messages: messages))
             lines.append(streaming(endpoint, update, bytes: bytes, messages: messages))
         }
         return lines.joined(separator: "\n")
@@ -57,6 +59,43 @@ public enum TransportBench {
             _ = finished.wait(timeout: .now() + 30)
             guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
             return figure(label, bytes * messages, elapsed) + " (\(messages) messages)"
+        } catch {
+            return "\(label): \(error)"
+        }
+    }
+
+    /// The floor on this machine right now: the same bytes through bare sockets, no codec.
+    private static func rawStreaming(_ endpoint: String, _ frame: [UInt8], messages: Int) -> String {
+        let label = "raw libzmq stream " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
+        do {
+            let server = try ZmqSocket(context: ZmqContext(), type: ZMQ_ROUTER)
+            defer { server.close() }
+            try server.applyCommon(TransportOptions())
+            try server.bind(endpoint)
+            let bound = try server.lastEndpoint()
+            let finished = DispatchSemaphore(value: 0)
+            let clock = ContinuousClock()
+            let start = clock.now
+            Thread {
+                defer { finished.signal() }
+                guard let client = try? ZmqSocket(context: ZmqContext(), type: ZMQ_DEALER),
+                      (try? client.applyCommon(TransportOptions())) != nil,
+                      (try? client.setOption(ZMQ_ROUTING_ID, Array("bench".utf8), name: "ZMQ_ROUTING_ID")) != nil,
+                      (try? client.connect(bound)) != nil else { return }
+                for _ in 0..<messages { try? client.send(frame, more: false) }
+                _ = try? client.waitReadable(timeout: .seconds(30))
+                client.close()
+            }.start()
+            var frames = 0
+            while frames < 2 * messages, try server.waitReadable(timeout: .seconds(30)) {
+                while let _ = try server.receiveFrame({ _, _ in () }) { frames += 1 }
+            }
+            let elapsed = clock.now - start
+            try server.send(Array("bench".utf8), more: true)
+            try server.send([0], more: false)
+            _ = finished.wait(timeout: .now() + 30)
+            guard frames == 2 * messages else { return "\(label): only \(frames / 2)/\(messages) arrived" }
+            return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
         } catch {
             return "\(label): \(error)"
         }
