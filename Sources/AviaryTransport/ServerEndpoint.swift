@@ -89,13 +89,24 @@ public final class ServerEndpoint: Sendable {
 
     /// Sends `m` to `peer`; `.peerUnreachable` if that peer is not connected (ZMQ_ROUTER_MANDATORY).
     public func send(_ m: Message, to peer: PeerID) throws(ZmqError) {
+        try sendIdentity(peer)
+        let size = WireCodec.encodedSize(m)
+        try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+    }
+
+    /// Sends a message encoded once (e.g. the round's TASK) to `peer` without copying it.
+    public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) {
+        try sendIdentity(peer)
+        try socket.send(sharing: encoded, more: false)
+    }
+
+    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here.
+    private func sendIdentity(_ peer: PeerID) throws(ZmqError) {
         do {
             try socket.send(peer.bytes, more: true)
         } catch .callFailed(_, let code, _) where code == EHOSTUNREACH {
             throw .peerUnreachable(peer)
         }
-        let size = WireCodec.encodedSize(m)
-        try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.

@@ -139,13 +139,35 @@ final class ZmqSocket: @unchecked Sendable {
         try withHandle("zmq_msg_send") { (h) throws(ZmqError) in
             guard zmq_msg_init_size(frame, size) == 0 else { throw ZmqError.last("zmq_msg_init_size") }
             fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(frame), count: size))
-            while zmq_msg_send(frame, h, more ? ZMQ_SNDMORE : 0) < 0 {
-                let code = zmq_errno()
-                if code == EINTR { continue }
-                zmq_msg_close(frame)  // libzmq only takes ownership on success
-                if code == EAGAIN { throw .sendTimedOut(call: "zmq_msg_send", milliseconds: sendTimeoutMilliseconds) }
-                throw ZmqError.last("zmq_msg_send")
+            try sendInitialised(h, more: more)
+        }
+    }
+
+    /// Sends `message`'s bytes without copying: libzmq holds a retain on it until the frame has
+    /// left (released from libzmq's I/O thread through the free function's hint pointer).
+    func send(sharing message: EncodedMessage, more: Bool) throws(ZmqError) {
+        try withHandle("zmq_msg_send") { (h) throws(ZmqError) in
+            let hint = Unmanaged.passRetained(message).toOpaque()
+            let rc = zmq_msg_init_data(frame, message.bytes.baseAddress, message.bytes.count, { _, hint in
+                if let hint { Unmanaged<EncodedMessage>.fromOpaque(hint).release() }
+            }, hint)
+            guard rc == 0 else {
+                Unmanaged<EncodedMessage>.fromOpaque(hint).release()
+                throw ZmqError.last("zmq_msg_init_data")
             }
+            try sendInitialised(h, more: more)
+        }
+    }
+
+    /// Sends the initialised `frame`, retrying EINTR; closes it on failure (libzmq only takes
+    /// ownership on success).
+    private func sendInitialised(_ h: UnsafeMutableRawPointer, more: Bool) throws(ZmqError) {
+        while zmq_msg_send(frame, h, more ? ZMQ_SNDMORE : 0) < 0 {
+            let code = zmq_errno()
+            if code == EINTR { continue }
+            zmq_msg_close(frame)
+            if code == EAGAIN { throw .sendTimedOut(call: "zmq_msg_send", milliseconds: sendTimeoutMilliseconds) }
+            throw ZmqError.last("zmq_msg_send")
         }
     }
 

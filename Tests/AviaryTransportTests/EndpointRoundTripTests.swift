@@ -116,3 +116,39 @@ import Testing
         #expect(worker.join())
     }
 }
+
+@Suite(.serialized) struct EncodedMessageTests {
+    @Test func oneEncodedTaskReachesEveryClientIntact() throws {
+        let parameters = (0..<300_000).map { Float($0) * 0.5 - 7 }
+        let task = Message.task(Task(round: 2, parameters: parameters, config: ["lr": 0.05]))
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { server.close() }
+        let endpoint = server.boundEndpoint
+        let intact = Shared<[Int: Bool]>([:])
+        let workers = (0..<3).map { i in
+            Worker {
+                guard let c = try? ClientEndpoint(connect: endpoint, identity: "c\(i)") else { return }
+                defer { c.close() }
+                try? c.send(.hello(Hello(clientName: "c\(i)", requestedIndex: i)))
+                let got = try? c.receive(timeout: .seconds(10))
+                let same = (try? got?.get()) == task
+                intact.update { $0[i] = same }
+            }
+        }
+        var peers: [PeerID] = []
+        while peers.count < 3, let event = try server.receive(timeout: .seconds(10)) {
+            if case .message(let peer, .hello) = event { peers.append(peer) }
+        }
+        #expect(peers.count == 3)
+        var encoded: EncodedMessage? = EncodedMessage(task)
+        #expect(encoded?.count == WireCodec.encodedSize(task))
+        #expect(encoded?.kind == .task)
+        for peer in peers { try server.send(encoded!, to: peer) }
+        encoded = nil  // libzmq's retains keep the bytes alive until the frames have left
+        for w in workers { #expect(w.join()) }
+        #expect(intact.get == [0: true, 1: true, 2: true])
+        #expect(throws: ZmqError.peerUnreachable(PeerID(bytes: [9]))) {
+            try server.send(EncodedMessage(.heartbeat(Heartbeat())), to: PeerID(bytes: [9]))
+        }
+    }
+}
