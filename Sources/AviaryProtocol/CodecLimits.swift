@@ -11,6 +11,7 @@ public struct CodecLimits: Sendable, Equatable {
     /// Longest float vector (TASK parameters, UPDATE delta), in floats.
     public var maxVectorCount: Int
 
+    /// Limits with the protocol's defaults unless overridden.
     public init(maxStringBytes: Int = 64 << 10, maxBlobBytes: Int = 16 << 20,
                 maxMetrics: Int = 256, maxVectorCount: Int = 1 << 28) {
         self.maxStringBytes = maxStringBytes

@@ -3,6 +3,7 @@
 public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
 
+    /// Wraps a routing identity as received from (or to be sent to) the ROUTER.
     public init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// The identity as text when it is printable ASCII (client-chosen names), else hex.

@@ -16,6 +16,7 @@ public struct TransportOptions: Sendable, Equatable {
     /// ZMQ_RECONNECT_IVL_MAX (DEALER): ceiling of libzmq's exponential reconnect back-off.
     public var reconnectIntervalMaxMilliseconds: Int32
 
+    /// The documented defaults (docs/PROTOCOL.md, section 5); override per field.
     public init(lingerMilliseconds: Int32 = 500, sendTimeoutMilliseconds: Int32 = 10_000,
                 tcpKeepaliveIdleSeconds: Int32 = 30, tcpKeepaliveIntervalSeconds: Int32 = 5,
                 tcpKeepaliveProbes: Int32 = 3, reconnectIntervalMaxMilliseconds: Int32 = 2_000) {

@@ -13,6 +13,7 @@ import Darwin
 public final class ZmqContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
+    /// A new context with its own I/O thread (tests and benchmarks use one per simulated process).
     public init() throws(ZmqError) {
         guard let h = zmq_ctx_new() else { throw ZmqError.last("zmq_ctx_new") }
         handle = h
