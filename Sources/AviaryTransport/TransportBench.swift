@@ -27,6 +27,7 @@ public enum TransportBench {
         for endpoint in ["tcp://127.0.0.1:0", "ipc:///tmp/aviary-bench-\(getpid()).sock"] {
             lines.append(rawStreaming(endpoint, frame, messages: messages))
             lines.append(streaming(endpoint, update, bytes: bytes, messages: messages))
+            if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst("ipc://".count))) }
         }
         return lines.joined(separator: "\n")
     }

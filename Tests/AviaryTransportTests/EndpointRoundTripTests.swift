@@ -102,7 +102,10 @@ import Testing
         // The pid keeps concurrent test processes on one machine apart.
         let path = "ipc:///tmp/aviary-transport-test-\(getpid()).sock"
         let server = try ServerEndpoint(bind: path, maxMessageBytes: 1 << 20)
-        defer { server.close() }
+        defer {
+            server.close()
+            unlink(String(path.dropFirst("ipc://".count)))  // libzmq leaves the socket file behind
+        }
         let worker = Worker {
             guard let c = try? ClientEndpoint(connect: path, identity: nil) else { return }
             try? c.send(.bye(Bye(clientIndex: 9)))
