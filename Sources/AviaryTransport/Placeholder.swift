@@ -1,1 +1,0 @@
-// AviaryTransport: placeholder until its first real file lands; delete when adding one.

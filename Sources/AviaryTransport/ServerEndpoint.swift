@@ -1,0 +1,114 @@
+import AviaryProtocol
+import CZmq
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the server's socket loop gets from `ServerEndpoint.receive(timeout:)`.
+public enum ServerEvent: Sendable {
+    /// A well-formed message from a peer (semantic checks are the server's job).
+    case message(PeerID, Message)
+    /// A peer sent bytes that are not a valid frame; the endpoint keeps serving.
+    case malformed(PeerID, CodecError)
+}
+
+/// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
+///
+/// Threading: call it from ONE dedicated `Thread` (the server's socket loop), never from a
+/// Swift-concurrency task — `receive` blocks in `zmq_poll` for up to its timeout. It may be
+/// created on one thread and handed to another before use.
+public final class ServerEndpoint: Sendable {
+    private let socket: ZmqSocket
+    /// The address actually bound (ZMQ_LAST_ENDPOINT), e.g. "tcp://127.0.0.1:41237" for port 0.
+    public let boundEndpoint: String
+    /// Frames larger than this are refused by libzmq, which disconnects the sender.
+    public let maxMessageBytes: Int
+    private let limits: CodecLimits
+
+    /// Binds a ROUTER to `endpoint` ("tcp://127.0.0.1:5555", "tcp://*:0", "ipc:///tmp/x").
+    /// `maxMessageBytes` sets ZMQ_MAXMSGSIZE so a bad peer cannot make the server allocate GBs.
+    public init(bind endpoint: String, maxMessageBytes: Int,
+                options: TransportOptions = TransportOptions(),
+                limits: CodecLimits = .default,
+                context: ZmqContext? = nil) throws(ZmqError) {
+        let ctx: ZmqContext
+        if let context { ctx = context } else { ctx = try ZmqContext.shared() }
+        let socket = try ZmqSocket(context: ctx, type: ZMQ_ROUTER)
+        try socket.applyCommon(options)
+        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
+        try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1), name: "ZMQ_ROUTER_MANDATORY")
+        try socket.setOption(ZMQ_ROUTER_HANDOVER, Int32(1), name: "ZMQ_ROUTER_HANDOVER")
+        try socket.bind(endpoint)
+        self.socket = socket
+        self.boundEndpoint = try socket.lastEndpoint()
+        self.maxMessageBytes = maxMessageBytes
+        self.limits = limits
+    }
+
+    /// The next event, or nil if none arrived within `timeout` (polls; never blocks longer).
+    public func receive(timeout: Duration) throws(ZmqError) -> ServerEvent? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            if let event = try receiveQueued() { return event }
+            let left = deadline - clock.now
+            guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+        }
+    }
+
+    /// One queued ROUTER message: [identity][payload], decoded straight from libzmq's buffer.
+    private func receiveQueued() throws(ZmqError) -> ServerEvent? {
+        guard let (identity, more) = try socket.receiveFrame({ (Array($0), $1) }) else { return nil }
+        let peer = PeerID(bytes: identity)
+        guard more else { return .malformed(peer, .unexpectedFrames(count: 0)) }
+        let limits = self.limits
+        let decoded: (Result<Message, CodecError>, Bool)? = try socket.receiveFrame { bytes, more in
+            do throws(CodecError) { return (.success(try WireCodec.decode(bytes, limits: limits)), more) }
+            catch { return (.failure(error), more) }
+        }
+        // Parts of one ZeroMQ message arrive together, so the payload is already queued.
+        guard let (result, hasMore) = decoded else { return .malformed(peer, .unexpectedFrames(count: 0)) }
+        if hasMore { return .malformed(peer, .unexpectedFrames(count: 1 + (try drainFrames()))) }
+        switch result {
+        case .success(let m): return .message(peer, m)
+        case .failure(let e): return .malformed(peer, e)
+        }
+    }
+
+    /// Discards the rest of a multipart message; returns how many frames it dropped.
+    private func drainFrames() throws(ZmqError) -> Int {
+        var dropped = 0
+        while let more = try socket.receiveFrame({ $1 }) {
+            dropped += 1
+            if !more { break }
+        }
+        return dropped
+    }
+
+    /// Sends `m` to `peer`; `.peerUnreachable` if that peer is not connected (ZMQ_ROUTER_MANDATORY).
+    public func send(_ m: Message, to peer: PeerID) throws(ZmqError) {
+        try sendIdentity(peer)
+        let size = WireCodec.encodedSize(m)
+        try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+    }
+
+    /// Sends a message encoded once (e.g. the round's TASK) to `peer` without copying it.
+    public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) {
+        try sendIdentity(peer)
+        try socket.send(sharing: encoded, more: false)
+    }
+
+    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here.
+    private func sendIdentity(_ peer: PeerID) throws(ZmqError) {
+        do {
+            try socket.send(peer.bytes, more: true)
+        } catch .callFailed(_, let code, _) where code == EHOSTUNREACH {
+            throw .peerUnreachable(peer)
+        }
+    }
+
+    /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
+    public func close() { socket.close() }
+}

@@ -1,0 +1,117 @@
+import AviaryMath
+import AviaryProtocol
+import CZmq
+import Foundation
+
+/// Measures the wire path for one full-size UPDATE (1.66M floats ≈ 6.6 MB): codec alone, then
+/// encode + send + receive + decode over loopback, to compare with FACTS.md's raw 1.1–1.8 GB/s.
+public enum TransportBench {
+    /// Runs every measurement and returns a human-readable report (one line per figure).
+    public static func run(floats: Int = 1_660_000, messages: Int = 40) -> String {
+        let delta = (0..<floats).map { Float($0 % 1013) * 1e-4 }
+        let update = Message.update(Update(round: 1, clientIndex: 0, samples: 6000,
+                                           metrics: ["train_loss": 0.3, "samples": 6000], delta: delta))
+        let bytes = WireCodec.encodedSize(update)
+        var lines = ["payload: \(floats) floats, \(bytes) bytes per UPDATE frame"]
+
+        let encodeTime = best(of: 10) { _ = WireCodec.encode(update) }
+        lines.append(figure("codec encode", bytes, encodeTime))
+        let frame = WireCodec.encode(update)
+        let decodeTime = best(of: 10) { _ = try? WireCodec.decode(frame) }
+        lines.append(figure("codec decode", bytes, decodeTime))
+        let crcTime = best(of: 10) { _ = frame.withUnsafeBytes { CRC32.checksum($0) } }
+        lines.append(figure("CRC-32 alone", bytes, crcTime))
+        let finiteTime = best(of: 10) { _ = validateFinite(delta) }
+        lines.append(figure("validateFinite", floats * 4, finiteTime))
+
+        for endpoint in ["tcp://127.0.0.1:0", "ipc:///tmp/aviary-bench-\(getpid()).sock"] {
+            lines.append(rawStreaming(endpoint, frame, messages: messages))
+            lines.append(streaming(endpoint, update, bytes: bytes, messages: messages))
+            if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst("ipc://".count))) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One client streams `messages` UPDATEs; the server receives and decodes each.
+    private static func streaming(_ endpoint: String, _ update: Message, bytes: Int, messages: Int) -> String {
+        let label = "send+recv+decode " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
+        do {
+            // Separate contexts, as in separate processes: each side gets its own I/O thread.
+            let server = try ServerEndpoint(bind: endpoint, maxMessageBytes: 2 * bytes, context: ZmqContext())
+            defer { server.close() }
+            let bound = server.boundEndpoint
+            let finished = DispatchSemaphore(value: 0)
+            let clock = ContinuousClock()
+            let start = clock.now
+            Thread {
+                defer { finished.signal() }
+                guard let client = try? ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext()) else { return }
+                defer { client.close() }
+                for _ in 0..<messages { try? client.send(update) }
+                _ = try? client.receive(timeout: .seconds(30))  // wait for the server's ack before closing
+            }.start()
+            var received = 0
+            while received < messages, let event = try server.receive(timeout: .seconds(30)) {
+                guard case .message(let peer, .update) = event else { return "\(label): unexpected \(event)" }
+                received += 1
+                if received == messages { try server.send(.heartbeat(Heartbeat()), to: peer) }
+            }
+            let elapsed = clock.now - start
+            _ = finished.wait(timeout: .now() + 30)
+            guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
+            return figure(label, bytes * messages, elapsed) + " (\(messages) messages)"
+        } catch {
+            return "\(label): \(error)"
+        }
+    }
+
+    /// The floor on this machine right now: the same bytes through bare sockets, no codec.
+    private static func rawStreaming(_ endpoint: String, _ frame: [UInt8], messages: Int) -> String {
+        let label = "raw libzmq stream " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
+        do {
+            let server = try ZmqSocket(context: ZmqContext(), type: ZMQ_ROUTER)
+            defer { server.close() }
+            try server.applyCommon(TransportOptions())
+            try server.bind(endpoint)
+            let bound = try server.lastEndpoint()
+            let finished = DispatchSemaphore(value: 0)
+            let clock = ContinuousClock()
+            let start = clock.now
+            Thread {
+                defer { finished.signal() }
+                guard let client = try? ZmqSocket(context: ZmqContext(), type: ZMQ_DEALER),
+                      (try? client.applyCommon(TransportOptions())) != nil,
+                      (try? client.setOption(ZMQ_ROUTING_ID, Array("bench".utf8), name: "ZMQ_ROUTING_ID")) != nil,
+                      (try? client.connect(bound)) != nil else { return }
+                for _ in 0..<messages { try? client.send(frame, more: false) }
+                _ = try? client.waitReadable(timeout: .seconds(30))
+                client.close()
+            }.start()
+            var frames = 0
+            while frames < 2 * messages, try server.waitReadable(timeout: .seconds(30)) {
+                while let _ = try server.receiveFrame({ _, _ in () }) { frames += 1 }
+            }
+            let elapsed = clock.now - start
+            try server.send(Array("bench".utf8), more: true)
+            try server.send([0], more: false)
+            _ = finished.wait(timeout: .now() + 30)
+            guard frames == 2 * messages else { return "\(label): only \(frames / 2)/\(messages) arrived" }
+            return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
+        } catch {
+            return "\(label): \(error)"
+        }
+    }
+
+    private static func best(of runs: Int, _ body: () -> Void) -> Duration {
+        let clock = ContinuousClock()
+        var best = Duration.seconds(1_000)
+        for _ in 0..<runs { best = min(best, clock.measure(body)) }
+        return best
+    }
+
+    private static func figure(_ label: String, _ bytes: Int, _ time: Duration) -> String {
+        let seconds = Double(time.components.seconds) + Double(time.components.attoseconds) * 1e-18
+        let gbps = Double(bytes) / seconds / 1e9
+        return "\(label): \(String(format: "%.2f", seconds * 1e3)) ms, \(String(format: "%.2f", gbps)) GB/s"
+    }
+}

@@ -1,0 +1,141 @@
+import AviaryProtocol
+import AviaryTransport
+import CZmq
+import Testing
+
+/// Hostile or absent peers: the server reports, drops or times out, and keeps serving.
+@Suite(.serialized) struct EndpointRobustnessTests {
+    /// A raw libzmq DEALER, bypassing ClientEndpoint, to send bytes Aviary never would.
+    final class RawDealer {
+        let context: UnsafeMutableRawPointer
+        let socket: UnsafeMutableRawPointer
+        init(connect endpoint: String) throws {
+            context = try #require(zmq_ctx_new())
+            socket = try #require(zmq_socket(context, ZMQ_DEALER))
+            #expect(zmq_connect(socket, endpoint) == 0)
+        }
+        func send(_ frames: [[UInt8]]) {
+            for (i, f) in frames.enumerated() {
+                let rc = f.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, i < frames.count - 1 ? ZMQ_SNDMORE : 0) }
+                #expect(rc == Int32(f.count))
+            }
+        }
+        deinit {
+            var linger: Int32 = 0
+            zmq_setsockopt(socket, ZMQ_LINGER, &linger, 4)
+            zmq_close(socket)
+            zmq_ctx_term(context)
+        }
+    }
+
+    @Test func garbageIsReportedAndTheServerKeepsServing() throws {
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { server.close() }
+        let raw = try RawDealer(connect: server.boundEndpoint)
+        let heartbeat = WireCodec.encode(.heartbeat(Heartbeat()))
+        raw.send([Array("garbage!".utf8)])
+        raw.send([[]])
+        raw.send([heartbeat, [1, 2], [3]])
+        var corrupted = WireCodec.encode(.bye(Bye(clientIndex: 1)))
+        corrupted[9] ^= 0xFF
+        raw.send([corrupted])
+        raw.send([heartbeat])
+
+        var errors: [CodecError] = []
+        var messages: [Message] = []
+        while messages.isEmpty, let event = try server.receive(timeout: .seconds(10)) {
+            switch event {
+            case .malformed(_, let e): errors.append(e)
+            case .message(_, let m): messages.append(m)
+            }
+        }
+        #expect(errors.count == 4)
+        #expect(errors.first == .badMagic(found: Array("garb".utf8)))
+        #expect(errors.dropFirst().first == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
+        #expect(errors.dropFirst(2).first == .unexpectedFrames(count: 3))
+        if case .crcMismatch? = errors.dropFirst(3).first {} else { Issue.record("expected CRC mismatch, got \(errors)") }
+        #expect(messages == [.heartbeat(Heartbeat())])
+    }
+
+    @Test func oversizeMessageIsDroppedAndTheServerSurvives() throws {
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { server.close() }
+        let endpoint = server.boundEndpoint
+        let worker = Worker {
+            guard let big = try? ClientEndpoint(connect: endpoint, identity: "big"),
+                  let small = try? ClientEndpoint(connect: endpoint, identity: "small") else { return }
+            // 2 MiB of floats, twice the limit: libzmq drops the frame and disconnects "big".
+            try? big.send(.update(Update(round: 1, clientIndex: 0, samples: 1, metrics: [:],
+                                         delta: [Float](repeating: 1, count: 512 * 1024))))
+            try? small.send(.heartbeat(Heartbeat()))
+            _ = try? small.receive(timeout: .seconds(10))  // hold the connection until the server answers
+            big.close(); small.close()
+        }
+        // Wait (bounded) for the small client's heartbeat, then keep listening a little so a
+        // wrongly accepted big UPDATE would show up too. Kinds only: a failure must not print 2 MiB.
+        let small = PeerID(bytes: Array("small".utf8))
+        var seen: [String] = []
+        var quietAfter: Duration = .seconds(15)
+        while let event = try server.receive(timeout: quietAfter) {
+            guard case .message(let peer, let m) = event else { Issue.record("unexpected \(event)"); continue }
+            seen.append("\(peer):\(m.kind)")
+            if peer == small { quietAfter = .seconds(1) }
+        }
+        #expect(seen == ["small:heartbeat"])
+        try server.send(.shutdown(Shutdown(reason: "bye")), to: small)
+        #expect(worker.join())
+    }
+
+    @Test func receiveTimesOutWithNil() throws {
+        let clock = ContinuousClock()
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { server.close() }
+        let start = clock.now
+        #expect(try server.receive(timeout: .milliseconds(150)) == nil)
+        let waited = clock.now - start
+        // Bounds, not speed: it must wait for the timeout and must not hang.
+        #expect(waited >= .milliseconds(140) && waited < .seconds(5), "waited \(waited)")
+
+        let client = try ClientEndpoint(connect: server.boundEndpoint, identity: "quiet")
+        defer { client.close() }
+        let start2 = clock.now
+        #expect(try client.receive(timeout: .milliseconds(150)) == nil)
+        #expect(clock.now - start2 < .seconds(5))
+        #expect(try server.receive(timeout: .zero) == nil)
+    }
+
+    @Test func sendingToAnUnknownPeerFails() throws {
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { server.close() }
+        let nobody = PeerID(bytes: Array("nobody".utf8))
+        #expect(throws: ZmqError.peerUnreachable(nobody)) { try server.send(.heartbeat(Heartbeat()), to: nobody) }
+    }
+
+    @Test func setupErrorsAreTypedAndHelpful() throws {
+        do {
+            _ = try ServerEndpoint(bind: "tcp://not an endpoint", maxMessageBytes: 1 << 20)
+            Issue.record("bind should fail")
+        } catch {
+            guard case .callFailed(let call, _, let text) = error else { Issue.record("got \(error)"); return }
+            #expect(call.hasPrefix("zmq_bind"))
+            #expect(!text.isEmpty)
+            #expect(error.description.contains("zmq_bind"))
+        }
+        let first = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        defer { first.close() }
+        #expect(throws: ZmqError.self) { try ServerEndpoint(bind: first.boundEndpoint, maxMessageBytes: 1 << 20) }
+        #expect(throws: ZmqError.invalidIdentity("")) { try ClientEndpoint(connect: first.boundEndpoint, identity: "") }
+        let tooLong = String(repeating: "x", count: 256)
+        #expect(throws: ZmqError.invalidIdentity(tooLong)) { try ClientEndpoint(connect: first.boundEndpoint, identity: tooLong) }
+    }
+
+    @Test func closedEndpointsRefuseToWork() throws {
+        let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
+        let client = try ClientEndpoint(connect: server.boundEndpoint, identity: "c")
+        client.close()
+        client.close()  // idempotent
+        #expect(throws: ZmqError.socketClosed(call: "zmq_msg_send")) { try client.send(.heartbeat(Heartbeat())) }
+        server.close()
+        #expect(throws: ZmqError.self) { try server.receive(timeout: .milliseconds(10)) }
+    }
+}
