@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "AviaryLog", dependencies: ["AviaryMath"]),
 
         // The one module that owns sockets.
-        .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol"]),
+        .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [

@@ -50,7 +50,10 @@ public final class ClientHost {
         var slots: [Slot] = []
         for (i, index) in options.indices.enumerated() {
             let name = index.map { "\(options.name)/client-\($0)" } ?? "\(options.name)/\(i)"
-            let endpoint = try ClientEndpoint(connect: options.endpoint, identity: nil)
+            // A stable identity lets a restarted client take over its slot (ROUTER_HANDOVER);
+            // server-assigned clients add the pid so two hosts of the same name never collide.
+            let identity = index.map { "\(options.name)/\($0)" } ?? "\(options.name)/pid\(getpid())/\(i)"
+            let endpoint = try ClientEndpoint(connect: options.endpoint, identity: identity)
             slots.append(Slot(endpoint: endpoint, machine: ClientStateMachine(configuration: .init(
                 name: name, requestedIndex: index, helloInterval: 1, serverTimeout: options.serverTimeout))))
         }

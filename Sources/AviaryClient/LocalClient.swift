@@ -57,7 +57,7 @@ final class LocalClient {
                 BLAS.saxpy(d.count, alpha: -1, x: g.baseAddress!, y: d.baseAddress!)
             }
         }
-        if let bad = firstNonFinite(delta) {
+        if let bad = validateFinite(delta) {
             throw .diverged(client: index, round: task.round, index: bad)
         }
         var metrics = stats.metrics

@@ -259,7 +259,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         if update.delta.count != parameterCount {
             return "delta has \(update.delta.count) values, the model has \(parameterCount)"
         }
-        if let bad = firstNonFinite(update.delta) {
+        if let bad = validateFinite(update.delta) {
             return "delta[\(bad)] is \(update.delta[bad])"
         }
         if update.samples <= 0 {
@@ -310,24 +310,5 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         }
         actions.append(.finished(success: success, reason: reason))
         return actions
-    }
-}
-
-/// Index of the first NaN or infinity, or nil. Kept branch-light: it runs over every delta.
-public func firstNonFinite(_ v: [Float]) -> Int? {
-    v.withUnsafeBufferPointer { p in
-        var i = 0
-        let n = p.count
-        while i < n {
-            // Sum a block; a non-finite anywhere makes the sum non-finite (inf − inf = NaN too).
-            let end = min(i + 4096, n)
-            var acc: Float = 0
-            for j in i..<end { acc += p[j] * 0 }
-            if !acc.isFinite {
-                for j in i..<end where !p[j].isFinite { return j }
-            }
-            i = end
-        }
-        return nil
     }
 }

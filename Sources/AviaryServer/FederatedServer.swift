@@ -92,13 +92,22 @@ public final class FederatedServer {
             heartbeatInterval: topology.server.heartbeatInterval,
             samplingSeed: topology.seeds.sampling, runSpec: Array(specJSON)))
         var queue = machine.start(parameters: global, now: now)
+        var encodedTask: (round: Int, message: EncodedMessage)?
         var outcome: (success: Bool, reason: String) = (false, "not started")
 
         while true {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case let .send(peer, message):
-                    do { try endpoint.send(message, to: peer) } catch {
+                    do {
+                        if case let .task(task) = message {
+                            // One TASK per round, many peers: encode the global vector once.
+                            if encodedTask?.round != task.round { encodedTask = (task.round, EncodedMessage(message)) }
+                            try endpoint.send(encodedTask!.message, to: peer)
+                        } else {
+                            try endpoint.send(message, to: peer)
+                        }
+                    } catch {
                         logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
                     }
                 case let .clientJoined(index, name, rejoined):
@@ -125,6 +134,10 @@ public final class FederatedServer {
                 queue += machine.receive(message, from: peer, now: now)
             case let .malformed(peer, error)?:
                 logger.warning("malformed message dropped", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                if case .unsupportedVersion = error {
+                    // Tell the peer why it is ignored, so its own log shows the version mismatch.
+                    try? endpoint.send(.reject(Reject(reason: "\(error)")), to: peer)
+                }
             case nil:
                 break
             }

@@ -117,13 +117,6 @@ import AviaryProtocol
         #expect(a != c)
         #expect(Set(a).count == 10 && a == a.sorted())
     }
-
-    @Test func firstNonFiniteFindsTheIndex() {
-        var v = [Float](repeating: 1, count: 10_000)
-        #expect(firstNonFinite(v) == nil)
-        v[7777] = .infinity
-        #expect(firstNonFinite(v) == 7777)
-    }
 }
 
 @Suite struct ClientStateMachineTests {
