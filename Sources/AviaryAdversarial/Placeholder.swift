@@ -1,1 +1,0 @@
-// AviaryAdversarial: placeholder until its first real file lands; delete when adding one.
