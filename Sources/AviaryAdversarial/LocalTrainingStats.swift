@@ -31,18 +31,18 @@ public struct LocalTrainingStats: Sendable, Hashable {
 
     /// The client's UPDATE metrics:
     /// - "train_loss", "train_accuracy": mean clean CE and accuracy on the training batches
-    ///   (in every mode, so runs with and without adversarial training compare directly);
+    ///   (in every mode, so runs with and without adversarial training compare directly,
+    ///   unless `LocalTrainer.measuresCleanLoss` was switched off for `pgd`);
     /// - "adv_loss", "adv_accuracy": the same on the adversarial batches (absent in mode `none`,
     ///   where none are crafted);
     /// - "trades_kl": mean KL(f(x) ‖ f(x_adv)) (TRADES only);
     /// - "local_steps", "samples": counts.
     public var metrics: [String: Double] {
-        var m: [String: Double] = [
-            "train_loss": clean.meanLoss,
-            "train_accuracy": clean.accuracy,
-            "local_steps": Double(steps),
-            "samples": Double(samples),
-        ]
+        var m: [String: Double] = ["local_steps": Double(steps), "samples": Double(samples)]
+        if clean.count > 0 {
+            m["train_loss"] = clean.meanLoss
+            m["train_accuracy"] = clean.accuracy
+        }
         if adversarial.count > 0 {
             m["adv_loss"] = adversarial.meanLoss
             m["adv_accuracy"] = adversarial.accuracy

@@ -42,6 +42,22 @@ import Testing
         #expect(stats.metrics["local_steps"] == 6 && stats.metrics["samples"] == 192)
     }
 
+    @Test func skippingCleanLossChangesMetricsNotParameters() throws {
+        let spec = AdversarialTrainingSpec(mode: .pgd, attack: Self.attack)
+        let (measured, withClean) = try train(spec)
+        let net = try makeNetwork(Self.model)
+        let trainer = try LocalTrainer(network: net, spec: spec, valueRange: 0...1)
+        trainer.measuresCleanLoss = false
+        var stats = LocalTrainingStats()
+        for epoch in 0..<2 {
+            stats.add(trainer.trainEpoch(features: Self.data.features, labels: Self.data.labels, batchSize: 32,
+                                         shuffleSeed: 8, epoch: epoch, attackSeed: 3, maxSteps: nil))
+        }
+        #expect(net.parametersArray() == measured)
+        #expect(stats.metrics["train_loss"] == nil && withClean.metrics["train_loss"] != nil)
+        #expect(stats.metrics["adv_loss"] == withClean.metrics["adv_loss"])
+    }
+
     @Test(arguments: [AdversarialTrainingSpec.Mode.pgd, .mix, .trades])
     func sameSeedsGiveBitwiseIdenticalParameters(mode: AdversarialTrainingSpec.Mode) throws {
         let spec = AdversarialTrainingSpec(mode: mode, attack: Self.attack)
