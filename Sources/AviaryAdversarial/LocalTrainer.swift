@@ -131,6 +131,13 @@ public final class LocalTrainer {
     /// λ·CE(x) + (1−λ)·CE(x_adv): both backward passes accumulate into the gradient buffer,
     /// each from logit gradients pre-scaled by its weight, then one optimiser step.
     private func trainMix(batch: Int, stats: inout LocalTrainingStats) {
+        accumulateMixGradient(batch: batch, stats: &stats)
+        network.applyOptimizerStep()
+    }
+
+    /// Sets the network's gradient buffer to ∂/∂θ [λ·mean CE(x) + (1−λ)·mean CE(x_adv)] for the
+    /// batch in `batchInputs` / `adversarial`.
+    func accumulateMixGradient(batch: Int, stats: inout LocalTrainingStats) {
         let c = network.spec.classes, lambda = spec.mixLambda
         network.zeroGradients()
         let logits = network.forward(inputs: batchInputs, batch: batch)
@@ -141,16 +148,21 @@ public final class LocalTrainer {
         stats.adversarial = SoftmaxCrossEntropy.forward(logits: adversarialLogits, labels: batchLabels, batch: batch, classes: c,
                                                         dLogits: adversarialGradient, gradientScale: (1 - lambda) / Float(batch))
         network.backward(logitsGradient: adversarialGradient, batch: batch, accumulateParameterGradients: true, inputGradient: nil)
-        network.applyOptimizerStep()
     }
 
     /// TRADES: CE(f(x), y) + β·KL(f(x) ‖ f(x_adv)), averaged over the batch, with the gradient
     /// flowing through both f(x) and f(x_adv) (as in Zhang et al.'s reference code).
     private func trainTrades(batch: Int, stats: inout LocalTrainingStats, rng: inout RandomStream) {
-        let c = network.spec.classes, scale = spec.tradesBeta / Float(batch)
         network.predictLogits(inputs: batchInputs, batch: batch, into: cleanLogits)
         tradesAttacker!.perturb(inputs: batchInputs, cleanLogits: cleanLogits, batch: batch, into: adversarial, rng: &rng)
+        accumulateTradesGradient(batch: batch, stats: &stats)
+        network.applyOptimizerStep()
+    }
 
+    /// Sets the network's gradient buffer to ∂/∂θ [mean CE(f(x)) + β·mean KL(f(x) ‖ f(x_adv))]
+    /// for the batch in `batchInputs` / `adversarial`; `cleanLogits` must hold f(x).
+    func accumulateTradesGradient(batch: Int, stats: inout LocalTrainingStats) {
+        let c = network.spec.classes, scale = spec.tradesBeta / Float(batch)
         network.zeroGradients()
         let adversarialLogits = network.forward(inputs: adversarial, batch: batch)
         stats.adversarial = SoftmaxCrossEntropy.forward(logits: adversarialLogits, labels: batchLabels, batch: batch, classes: c)
@@ -165,6 +177,5 @@ public final class LocalTrainer {
                                                   dLogits: adversarialGradient, gradientScale: 1 / Float(batch))
         for i in 0..<(batch * c) { cleanGradient[i] += adversarialGradient[i] }
         network.backward(logitsGradient: cleanGradient, batch: batch, accumulateParameterGradients: true, inputGradient: nil)
-        network.applyOptimizerStep()
     }
 }
