@@ -33,6 +33,9 @@ struct SyntheticData {
 /// A network with seeded PyTorch-default init.
 func makeNetwork(_ spec: ModelSpec, maxBatch: Int = 32, seed: UInt64 = 1, learningRate: Float = 0.05,
                  momentum: Float = 0) throws -> Network {
+    // Swift Testing runs tests in parallel; OpenBLAS's own threads on top of that thrash the
+    // 2 cores (a 17 s test took 4 min), so every test network computes on one BLAS thread.
+    BLAS.setThreads(1)
     let net = try Network(spec: spec, maxBatch: maxBatch)
     net.initialise(seed: seed)
     net.setOptimizer(SGDConfig(learningRate: learningRate, momentum: momentum), anchor: nil)
