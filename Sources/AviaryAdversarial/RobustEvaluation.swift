@@ -1,0 +1,54 @@
+import AviaryMath
+import AviaryNN
+
+/// Server-side robust evaluation: loss and accuracy of the current parameters on adversarial
+/// examples crafted against them, over a fixed seeded subset of the test set.
+public enum RobustEvaluation {
+    /// Adversarial loss/accuracy of the network's current parameters on the first `subset` samples of a seeded permutation of the data.
+    /// The permutation is `RandomStream(seed:, purpose: .evaluation, index: 0)`; chunk i's attack
+    /// start draws from `RandomStream(seed:, purpose: .attack, index: i)`. Loss and accuracy are
+    /// measured on the inference path at the final adversarial point.
+    public static func evaluate(network: Network, features: [Float], labels: [Int32], attack: AttackSpec, valueRange: ClosedRange<Float>?,
+                                subset: Int, batchSize: Int, seed: UInt64) -> BatchStats {
+        let n = labels.count, d = network.spec.inputCount, c = network.spec.classes
+        precondition(features.count == n * d, "RobustEvaluation: \(features.count) features for \(n) labels of \(d) inputs each")
+        let total = min(max(subset, 0), n)
+        guard total > 0 else { return BatchStats() }
+        var permutation = RandomStream(seed: seed, purpose: .evaluation, index: 0)
+        let order = permutation.permutation(n)
+        let chunk = max(1, min(batchSize, network.maxBatch))
+        let attacker = Attacker(network: network, attack: attack, valueRange: valueRange)
+        let inputs = allocateAlignedFloats(chunk * d), adversarial = allocateAlignedFloats(chunk * d)
+        let logits = allocateAlignedFloats(chunk * c)
+        let batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: chunk)
+        defer {
+            inputs.deallocate(); adversarial.deallocate(); logits.deallocate(); batchLabels.deallocate()
+        }
+        var stats = BatchStats()
+        features.withUnsafeBufferPointer { f in
+            var start = 0, chunkIndex: UInt64 = 0
+            while start < total {
+                let b = min(chunk, total - start)
+                for i in 0..<b {
+                    let s = order[start + i]
+                    (inputs + i * d).update(from: f.baseAddress! + s * d, count: d)
+                    batchLabels[i] = labels[s]
+                }
+                var rng = RandomStream(seed: seed, purpose: .attack, index: chunkIndex)
+                attacker.perturb(inputs: inputs, labels: batchLabels, batch: b, into: adversarial, rng: &rng)
+                network.predictLogits(inputs: adversarial, batch: b, into: logits)
+                stats.add(SoftmaxCrossEntropy.forward(logits: logits, labels: batchLabels, batch: b, classes: c))
+                start += b
+                chunkIndex += 1
+            }
+        }
+        return stats
+    }
+
+    /// `evaluate` with the attack and subset size of a `RobustEvaluationSpec`.
+    public static func evaluate(network: Network, features: [Float], labels: [Int32], spec: RobustEvaluationSpec,
+                                valueRange: ClosedRange<Float>?, batchSize: Int, seed: UInt64) -> BatchStats {
+        evaluate(network: network, features: features, labels: labels, attack: spec.attack, valueRange: valueRange,
+                 subset: spec.subset, batchSize: batchSize, seed: seed)
+    }
+}
