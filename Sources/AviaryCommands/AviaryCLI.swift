@@ -19,8 +19,6 @@ public struct AviaryCLI: ParsableCommand {
 
 /// Shared by the executables: one log line format, level from AVIARY_LOG_LEVEL (default info).
 public func bootstrapLogging(label: String) {
-    // Progress lines must reach a pipe (the launcher, a test, `tee`) as they happen.
-    setvbuf(stdout, nil, _IOLBF, 0)
     let level = ProcessInfo.processInfo.environment["AVIARY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     LoggingSystem.bootstrap { name in
         var h = StreamLogHandler.standardError(label: name)
@@ -49,3 +47,4 @@ func fail(_ error: Error) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     return ExitCode.failure
 }
+

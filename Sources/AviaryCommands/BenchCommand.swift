@@ -1,4 +1,5 @@
 import ArgumentParser
+import AviaryData
 import AviaryMath
 
 /// `aviary bench …`: speed, measured side by side in one process (medians and ratios; the

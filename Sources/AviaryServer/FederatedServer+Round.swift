@@ -64,7 +64,7 @@ extension FederatedServer {
             timedOut: outcome.timedOut, weights: weights, clientMetrics: clientMetrics, updateNorm: updateNorm,
             eval: eval, checkpoint: checkpoint, modelKept: modelKept)))
         roundsCompleted = round
-        if options.progress { print(progressLine(round: round, outcome: outcome, accepted: weights.count, eval: eval, seconds: seconds)) }
+        if options.progress { emit(progressLine(round: round, outcome: outcome, accepted: weights.count, eval: eval, seconds: seconds)) }
     }
 
     /// The MWA paper's own setting: merge the last `window` global models, weighted by their
@@ -94,7 +94,7 @@ extension FederatedServer {
             round: round, time: timestamp(), rounds: recentGlobals.map(\.round), weights: weights, metric: settings.metric,
             penalty: settings.penalty, eval: mergedEval, lastEval: lastEval, checkpoint: "checkpoints/" + name)))
         if options.progress {
-            print(String(format: "        merged last %d checkpoints: acc %.4f (round's own %.4f)", recentGlobals.count,
+            emit(String(format: "        merged last %d checkpoints: acc %.4f (round's own %.4f)", recentGlobals.count,
                          mergedEval.cleanAccuracy, eval.cleanAccuracy))
         }
     }
@@ -129,6 +129,12 @@ extension FederatedServer {
 }
 
 public let aviaryVersion = "0.1.0"
+
+/// Progress goes straight to the file descriptor: `print` is block-buffered when stdout is a
+/// pipe (the launcher, a test, `tee`), and a progress line that arrives at exit is no progress.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
 
 func timestamp() -> String {
     let f = ISO8601DateFormatter()
