@@ -4,6 +4,8 @@ import AviaryNN
 /// TRADES' inner maximisation (Zhang et al. 2019): starting from x + 0.001·N(0, 1), ascend
 /// KL(f(x) ‖ f(x_adv)) in the attack's ball. The KL gradient w.r.t. x_adv goes through
 /// `forward` and `backward(…, accumulateParameterGradients: false, inputGradient:)`.
+/// Unlike the reference code, the noisy start is projected and clamped before the first step,
+/// so every iterate, not only the result, lies in the feasible set.
 public final class TradesAttacker {
     /// The ball, step size and step count of the search (`randomStart` is replaced by TRADES' start).
     public let attack: AttackSpec

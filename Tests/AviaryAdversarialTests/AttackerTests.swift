@@ -124,3 +124,19 @@ import Testing
         }
     }
 }
+
+@Suite struct ConvolutionalAttackTests {
+    /// The input gradient through conv/pool layers (col2im path) drives PGD uphill in budget.
+    @Test func pgdThroughTheCNNRaisesLossWithinBudget() throws {
+        let model = ModelSpec.cnn(channels: 1, height: 8, width: 8, classes: 3)
+        let data = SyntheticData(samples: 8, inputs: 64, classes: 3, seed: 13)
+        let net = try makeNetwork(model, maxBatch: 8)
+        let spec = AttackSpec(kind: .pgd, norm: .linf, epsilon: 0.1, stepSize: 0.025, steps: 10)
+        let adv = perturbAll(Attacker(network: net, attack: spec, valueRange: 0...1), features: data.features,
+                             labels: data.labels, inputs: 64, seed: 2)
+        let clean = net.evaluate(features: data.features, labels: data.labels, batchSize: 8)
+        let attacked = net.evaluate(features: adv, labels: data.labels, batchSize: 8)
+        #expect(attacked.meanLoss > clean.meanLoss, "clean \(clean.meanLoss), attacked \(attacked.meanLoss)")
+        #expect(zip(adv, data.features).allSatisfy { abs($0 - $1) <= 0.1 + 1e-6 && $0 >= 0 && $0 <= 1 })
+    }
+}
