@@ -40,6 +40,7 @@ demo: build
 	$(AVIARY) run $(TOPOLOGY)
 
 test: setup-test
+	export OPENBLAS_NUM_THREADS=1; \
 	$(SWIFT) test -c $(CONFIG)
 
 bench: build

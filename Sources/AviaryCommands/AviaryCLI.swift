@@ -48,3 +48,9 @@ func fail(_ error: Error) -> ExitCode {
     return ExitCode.failure
 }
 
+
+/// A status line, written unbuffered so it keeps its place among the children's output
+/// (`print` is block-buffered when stdout is a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -80,7 +80,7 @@ struct ProcessLauncher {
         if !failures.isEmpty {
             throw Failure(message: "the run finished, but \(failures.count) client process(es) failed:\n  " + failures.joined(separator: "\n  "))
         }
-        print("run complete: \(dir.path)  (inspect with: aviary logs \(dir.path))")
+        say("run complete: \(dir.path)  (inspect with: aviary logs \(dir.path))")
     }
 
     private func waitForEndpoint(dir: RunDirectory, server: Process) throws -> String {

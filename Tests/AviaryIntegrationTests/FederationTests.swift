@@ -42,7 +42,8 @@ import AviaryLog
     @Test func killedClientDoesNotHangTheServer() throws {
         let dir = Harness.temporaryDirectory("kill")
         let topo = dir + "/t.toml"
-        try Harness.topology(name: "kill", output: dir, clients: 2, rounds: 3, processes: 2, roundTimeout: 3)
+        // Long local training (300 epochs) so the victim is surely mid-round when it dies.
+        try Harness.topology(name: "kill", output: dir, clients: 2, rounds: 3, processes: 2, roundTimeout: 3, epochs: 300)
             .write(toFile: topo, atomically: true, encoding: .utf8)
         let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }

@@ -79,7 +79,7 @@ enum Harness {
 
     /// A small synthetic topology for tests; `extra` is appended verbatim.
     static func topology(name: String, output: String, clients: Int, rounds: Int, processes: Int,
-                         roundTimeout: Double = 60, extra: String = "") -> String {
+                         roundTimeout: Double = 60, epochs: Int = 2, extra: String = "") -> String {
         """
         [run]
         name = "\(name)"
@@ -102,7 +102,7 @@ enum Harness {
         hidden = [32]
 
         [train]
-        local_epochs = 2
+        local_epochs = \(epochs)
         batch_size = 10
         learning_rate = 0.05
 

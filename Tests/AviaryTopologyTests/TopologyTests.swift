@@ -36,7 +36,7 @@ import AviaryAdversarial
         #expect(t.data.clients == 10)
         #expect(t.server.clientsPerRound == 10)
         #expect(t.processes.blasThreads == 1)
-        #expect(t.seeds == .init(partition: 1, sampling: 2, training: 3))
+        #expect([t.seeds.partition, t.seeds.sampling, t.seeds.training] == [1, 2, 3])
     }
 
     @Test func perClientAdversarialOverrides() throws {
