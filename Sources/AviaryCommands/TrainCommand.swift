@@ -43,7 +43,8 @@ struct TrainCommand: ParsableCommand {
                                    batchSize: topo.training.batchSize, shuffleSeed: topo.seeds.training, epoch: epoch)
                 let dt = ContinuousClock.now - t0
                 let e = net.evaluate(features: test.features, labels: test.labels, batchSize: 256)
-                print(String(format: "epoch %d  train loss %.4f  test acc %.4f  test loss %.4f  (%@)", epoch + 1, s.meanLoss, e.accuracy, e.meanLoss, "\(dt)"))
+                let seconds = Double(dt.components.seconds) + Double(dt.components.attoseconds) * 1e-18
+                print(String(format: "epoch %d  train loss %.4f  test acc %.4f  test loss %.4f  (%.2f s)", epoch + 1, s.meanLoss, e.accuracy, e.meanLoss, seconds))
             }
         } catch {
             throw fail(error)

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import AviaryLog
+
+/// The umbrella CLI as users run it: example-style tests that check what it prints and writes.
+@Suite(.serialized) struct CommandTests {
+    /// One finished run shared by the tests below (4 clients, 4 rounds, checkpoint merging on).
+    static let run: (dir: String, result: Harness.Result)? = {
+        let dir = Harness.temporaryDirectory("cli")
+        let topo = dir + "/t.toml"
+        let text = Harness.topology(name: "cli", output: dir, clients: 4, rounds: 4, processes: 2, extra: """
+
+            [merge]
+            strategy = "mwa"
+            metric = "train_loss"
+            penalty = 2.0
+
+            [merge.checkpoints]
+            window = 3
+            metric = "val_loss"
+            penalty = 1.0
+            """)
+        try? text.write(toFile: topo, atomically: true, encoding: .utf8)
+        guard let result = try? Harness.run("aviary", ["run", topo]) else { return nil }
+        return (dir, result)
+    }()
+
+    @Test func mwaRunLogsWeightsFromTrainLoss() throws {
+        let run = try #require(Self.run)
+        #expect(run.result.status == 0, "\(run.result.output)")
+        let log = try AggregationLog.read(path: run.dir + "/cli/aggregation.jsonl")
+        #expect(log.runStart?.strategy.contains("mwa") == true)
+        for r in log.rounds {
+            let total = r.weights.values.reduce(0, +)
+            #expect(abs(total - 1) < 1e-9, "round \(r.round) weights sum to \(total)")
+            // Recompute MWA from the logged metrics: w_i ∝ loss_i^-2.
+            let raw = r.weights.keys.map { (k: $0, v: pow(r.clientMetrics[$0]!["train_loss"]!, -2)) }
+            let sum = raw.reduce(0) { $0 + $1.v }
+            for (k, v) in raw { #expect(abs(r.weights[k]! - v / sum) < 1e-9, "round \(r.round) client \(k)") }
+        }
+    }
+
+    @Test func checkpointMergeIsLoggedBesideTheLastModel() throws {
+        let run = try #require(Self.run)
+        let log = try AggregationLog.read(path: run.dir + "/cli/aggregation.jsonl")
+        let merge = try #require(log.checkpointMerges.last)
+        #expect(merge.rounds == [2, 3, 4])
+        #expect(abs(merge.weights.values.reduce(0, +) - 1) < 1e-9)
+        #expect(merge.lastEval != nil)
+        #expect(FileManager.default.fileExists(atPath: run.dir + "/cli/" + (merge.checkpoint ?? "-")))
+    }
+
+    @Test func logsCommandShowsEveryRoundAndWeights() throws {
+        let run = try #require(Self.run)
+        let out = try Harness.run("aviary", ["logs", run.dir + "/cli", "--weights"])
+        #expect(out.status == 0)
+        #expect(out.output.contains("run cli:"), "\(out.output)")
+        for round in 1...4 { #expect(out.output.contains("\n    \(round) "), "round \(round) missing:\n\(out.output)") }
+        #expect(out.output.contains("weights 0:"))
+        #expect(out.output.contains("end: completed"))
+    }
+
+    @Test func offlineMergeOfTwoCheckpointsIsTheWeightedAverage() throws {
+        let run = try #require(Self.run)
+        let a = run.dir + "/cli/checkpoints/round-0001.safetensors"
+        let b = run.dir + "/cli/checkpoints/round-0004.safetensors"
+        let out = run.dir + "/merged.safetensors"
+        // Loss 1 and 3 with p = 1: weights 3/4 and 1/4.
+        let result = try Harness.run("aviary", ["merge", "--metric", "loss", "--penalty", "1", "--values", "1,3", a, b, "-o", out])
+        #expect(result.status == 0, "\(result.output)")
+        let fa = try Safetensors.read(path: a).flatValues()
+        let fb = try Safetensors.read(path: b).flatValues()
+        let fm = try Safetensors.read(path: out).flatValues()
+        #expect(fm.count == fa.count)
+        var worst: Float = 0
+        for i in fm.indices { worst = max(worst, abs(fm[i] - (0.75 * fa[i] + 0.25 * fb[i]))) }
+        #expect(worst < 1e-6, "largest deviation \(worst)")
+    }
+
+    @Test func partitionPreviewPrintsTableAndWritesHeatmap() throws {
+        let dir = Harness.temporaryDirectory("part")
+        let topo = dir + "/p.toml"
+        try """
+        [run]
+        name = "p"
+        output = "\(dir)"
+        [data]
+        dataset = "synthetic"
+        clients = 5
+        """.write(toFile: topo, atomically: true, encoding: .utf8)
+        let out = try Harness.run("aviary", ["partition", topo, "--svg", dir + "/h.svg"])
+        #expect(out.status == 0, "\(out.output)")
+        let svg = try String(contentsOfFile: dir + "/h.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"))
+        #expect(out.output.contains("heatmap: \(dir)/h.svg"))
+    }
+
+    @Test func centralisedBaselineTrains() throws {
+        let dir = Harness.temporaryDirectory("train")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "t", output: dir, clients: 3, rounds: 1, processes: 1).write(toFile: topo, atomically: true, encoding: .utf8)
+        let out = try Harness.run("aviary", ["train", topo, "--epochs", "3"])
+        #expect(out.status == 0, "\(out.output)")
+        let accs = out.output.split(separator: "\n").filter { $0.hasPrefix("epoch") }
+        #expect(accs.count == 3)
+    }
+
+    @Test func validateReportsEachFile() throws {
+        let dir = Harness.temporaryDirectory("val")
+        try "[run]\nname = \"ok\"\n".write(toFile: dir + "/ok.toml", atomically: true, encoding: .utf8)
+        try "[run]\nname = \"bad\"\n[train]\nlearning_rate = -1\n".write(toFile: dir + "/bad.toml", atomically: true, encoding: .utf8)
+        let out = try Harness.run("aviary", ["validate", dir + "/ok.toml", dir + "/bad.toml"])
+        #expect(out.status != 0)
+        #expect(out.output.contains("ok  \(dir)/ok.toml"))
+        #expect(out.output.contains("train.learning_rate"))
+    }
+}
