@@ -7,7 +7,8 @@ public func renderHeatmapSVG(_ stats: PartitionStats) -> String {
     let cellW = 24.0
     let cellH = min(16.0, max(1.0, 800.0 / Double(max(1, rows))))
     let left = 60.0, top = 50.0
-    let width = left + cellW * Double(cols) + 20, height = top + cellH * Double(rows) + 30
+    // Wide enough for the title (about 6.5 px per character at font-size 12).
+    let width = max(left + cellW * Double(cols) + 20, left + 330), height = top + cellH * Double(rows) + 30
     let labelEvery = max(1, Int((12.0 / cellH).rounded(.up)))
     var svg = """
     <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(width))" height="\(fmt(height))" viewBox="0 0 \(fmt(width)) \(fmt(height))" font-family="sans-serif" font-size="10">
