@@ -37,7 +37,7 @@ build: setup
 	$(SWIFT) build -c $(CONFIG)
 
 demo: build
-	$(AVIARY) run $(TOPOLOGY)
+	$(AVIARY) run $(TOPOLOGY) --overwrite
 
 test: setup-test
 	export OPENBLAS_NUM_THREADS=1; \

@@ -79,6 +79,6 @@ let package = Package(
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
-        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
     ]
 )

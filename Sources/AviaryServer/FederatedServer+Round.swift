@@ -28,7 +28,14 @@ extension FederatedServer {
                 let merged = try aggregate(updates, strategy: topology.merge.strategy, clipNorm: topology.merge.clipNorm)
                 rejected += merged.rejected.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
                 for (client, w) in merged.weights { weights[String(client)] = w }
-                if !merged.weights.isEmpty {
+                if let bad = validateFinite(merged.delta) {
+                    // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
+                    // the global model must never become non-finite.
+                    logger.warning("merged delta is not finite; global model kept", metadata: ["round": "\(round)", "index": "\(bad)"])
+                    try writer.append(.note(NoteRecord(event: "merge_failed", time: timestamp(), round: round,
+                                                       message: "merged delta[\(bad)] is not finite; global model kept")))
+                    weights = [:]
+                } else if !merged.weights.isEmpty {
                     updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
                     try optimizer.apply(delta: merged.delta, to: &global)
                     modelKept = false
