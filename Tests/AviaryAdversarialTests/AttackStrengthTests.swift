@@ -1,3 +1,4 @@
+import AviaryData
 import AviaryMath
 import AviaryNN
 import Testing
@@ -8,13 +9,13 @@ struct AttackStrengthTests {
     /// Clean loss ≤ FGSM loss ≤ PGD-10 loss (means over 500 test images) for ℓ∞ and ℓ2 on an
     /// MLP trained for 3 epochs on 6,000 Fashion-MNIST images.
     @Test func attacksHurtAndPGDHurtsMore() throws {
-        let data = FashionMNISTFixture.shared
+        let data = try FashionMNISTFixture.shared()
         let net = try makeNetwork(.mlp(inputs: 784, hidden: [100], classes: 10), learningRate: 0.1)
         for epoch in 0..<3 {
-            _ = trainEpoch(network: net, features: data.trainFeatures, labels: data.trainLabels, batchSize: 32, shuffleSeed: 1, epoch: epoch)
+            _ = trainEpoch(network: net, features: data.train.features, labels: data.train.labels, batchSize: 32, shuffleSeed: 1, epoch: epoch)
         }
         func attacked(_ attack: AttackSpec) -> BatchStats {
-            RobustEvaluation.evaluate(network: net, features: data.testFeatures, labels: data.testLabels, attack: attack,
+            RobustEvaluation.evaluate(network: net, features: data.test.features, labels: data.test.labels, attack: attack,
                                       valueRange: 0...1, subset: 500, batchSize: 32, seed: 2)
         }
         let clean = attacked(AttackSpec(kind: .fgsm, epsilon: 0))

@@ -1,3 +1,4 @@
+import AviaryData
 import AviaryMath
 import AviaryNN
 import Testing
@@ -12,7 +13,7 @@ struct FederatedAdversarialTrainingTests {
     /// (equal shard sizes, so equal weights). Returns (clean accuracy, PGD-20 robust accuracy)
     /// on 1,000 test images.
     func run(_ spec: AdversarialTrainingSpec) throws -> (clean: Double, robust: Double) {
-        let data = FashionMNISTFixture.shared
+        let data = try FashionMNISTFixture.shared()
         let d = 784
         let net = try makeNetwork(.mcMahan2NN, learningRate: Self.learningRate)
         let trainer = try LocalTrainer(network: net, spec: spec, valueRange: 0...1)
@@ -21,8 +22,8 @@ struct FederatedAdversarialTrainingTests {
             var sum = [Float](repeating: 0, count: global.count)
             for client in 0..<Self.clients {
                 let range = (client * Self.perClient)..<((client + 1) * Self.perClient)
-                let x = Array(data.trainFeatures[(range.lowerBound * d)..<(range.upperBound * d)])
-                let y = Array(data.trainLabels[range])
+                let x = Array(data.train.features[(range.lowerBound * d)..<(range.upperBound * d)])
+                let y = Array(data.train.labels[range])
                 net.loadParameters(global)
                 net.setOptimizer(SGDConfig(learningRate: Self.learningRate), anchor: nil)
                 for epoch in 0..<Self.localEpochs {
@@ -35,7 +36,7 @@ struct FederatedAdversarialTrainingTests {
             for i in global.indices { global[i] += sum[i] / Float(Self.clients) }
         }
         net.loadParameters(global)
-        let testX = Array(data.testFeatures[0..<(1000 * d)]), testY = Array(data.testLabels[0..<1000])
+        let testX = Array(data.test.features[0..<(1000 * d)]), testY = Array(data.test.labels[0..<1000])
         let clean = net.evaluate(features: testX, labels: testY, batchSize: 32)
         let robust = RobustEvaluation.evaluate(network: net, features: testX, labels: testY, spec: RobustEvaluationSpec(),
                                                valueRange: 0...1, batchSize: 32, seed: 7)

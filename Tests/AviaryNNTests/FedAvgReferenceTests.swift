@@ -1,4 +1,5 @@
 import Testing
+import AviaryData
 import AviaryMath
 @testable import AviaryNN
 
@@ -12,12 +13,11 @@ import AviaryMath
 
     @Test func fedAvgOnTheBenchmarkConfigurationMatchesPeers() throws {
         guard FashionMNISTFixture.isAvailable else {
-            print("skipping: \(FashionMNISTFixture.directory) or /bin/gzip missing (apt-get install dataset-fashion-mnist)")
+            print(FashionMNISTFixture.skipMessage)
             return
         }
         BLAS.setThreads(1)
-        let train = try FashionMNISTFixture.load(split: "train", limit: 60_000)
-        let test = try FashionMNISTFixture.load(split: "t10k", limit: 10_000)
+        let (train, test) = try FashionMNISTFixture.splits()
         let d = 784, clients = 10, shard = 6_000
         var rng = RandomStream(seed: 1, purpose: .partition)
         let order = rng.permutation(train.labels.count)
