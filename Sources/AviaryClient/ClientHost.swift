@@ -16,8 +16,12 @@ public final class ClientHost {
         public var indices: [Int?]
         public var name: String
         public var serverTimeout: Double
-        public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120) {
+        /// Polled between messages and tasks; true makes `run()` throw `HostError.interrupted`.
+        public var shouldStop: @Sendable () -> Bool
+        public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
+                    shouldStop: @escaping @Sendable () -> Bool = { false }) {
             self.endpoint = endpoint; self.indices = indices; self.name = name; self.serverTimeout = serverTimeout
+            self.shouldStop = shouldStop
         }
     }
 
@@ -61,6 +65,7 @@ public final class ClientHost {
         for s in slots { try perform(s.machine.start(now: now), slot: s) }
 
         while slots.contains(where: { !$0.machine.isDone }) {
+            if options.shouldStop() { throw HostError.interrupted }
             var busy = false
             for s in slots where !s.machine.isDone {
                 // Drain what arrived; train at most one task per pass so every socket stays serviced.
@@ -139,8 +144,10 @@ public final class ClientHost {
 
 public enum HostError: Error, CustomStringConvertible {
     case clientStopped(client: Int?, reason: String)
+    case interrupted
     public var description: String {
         switch self {
+        case .interrupted: "interrupted by a signal"
         case let .clientStopped(client, reason): "client \(client.map(String.init) ?? "?") stopped: \(reason)"
         }
     }

@@ -57,6 +57,13 @@ struct ProcessLauncher {
                 }
             }
             if LaunchedProcesses.shared.interrupted { break }
+            // Every client process is gone and some failed: the server can only wait out its
+            // timeouts now, so stop it instead of making the user wait.
+            if !failures.isEmpty && clients.allSatisfy({ !$0.process.isRunning }) {
+                stop(server)
+                throw Failure(message: "every client process has exited, \(failures.count) with an error; the server was stopped:\n  "
+                              + failures.joined(separator: "\n  "))
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
         if LaunchedProcesses.shared.interrupted {
@@ -67,7 +74,7 @@ struct ProcessLauncher {
         // Clients leave on SHUTDOWN; give them a moment, then stop stragglers.
         let deadline = Date().addingTimeInterval(10)
         while clients.contains(where: { $0.process.isRunning }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        for c in clients where c.process.isRunning { c.process.terminate() }
+        for c in clients where c.process.isRunning { stop(c.process) }
         for c in clients {
             c.process.waitUntilExit()
             if !reported.contains(c.index), c.process.terminationStatus != 0 {
@@ -83,6 +90,16 @@ struct ProcessLauncher {
         say("run complete: \(dir.path)  (inspect with: aviary logs \(dir.path))")
     }
 
+    /// SIGTERM, then SIGKILL after a grace period: a stuck child must not hang the launcher.
+    private func stop(_ p: Process, grace: Double = 5) {
+        guard p.isRunning else { return }
+        p.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+    }
+
     private func waitForEndpoint(dir: RunDirectory, server: Process) throws -> String {
         let deadline = Date().addingTimeInterval(max(60, topology.server.registrationTimeout))
         while Date() < deadline {
@@ -94,7 +111,7 @@ struct ProcessLauncher {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        server.terminate()
+        stop(server)
         throw Failure(message: "aviary-server did not start listening within the registration timeout; see \(dir.serverLog)")
     }
 
@@ -127,17 +144,16 @@ struct ProcessLauncher {
     }
 }
 
-/// Children to stop on Ctrl-C. The signal handler only sets a flag; the launcher loop acts on it.
+/// Children to stop on Ctrl-C. The signal handler only sets `interruptRequested`; the launcher
+/// loop acts on it.
 final class LaunchedProcesses: @unchecked Sendable {
-    // @unchecked: all access goes through `lock`.
+    // @unchecked: all access to `processes` goes through `lock`.
     static let shared = LaunchedProcesses()
     private let lock = NSLock()
     private var processes: [Process] = []
-    private var flag = false
 
-    var interrupted: Bool { lock.withLock { flag } }
+    var interrupted: Bool { interruptRequested != 0 }
     func add(_ p: Process) { lock.withLock { processes.append(p) } }
-    func markInterrupted() { lock.withLock { flag = true } }
     func terminateAll() {
         for p in lock.withLock({ processes }) where p.isRunning { p.terminate() }
     }

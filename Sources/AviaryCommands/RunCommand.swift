@@ -26,20 +26,3 @@ struct RunCommand: ParsableCommand {
         }
     }
 }
-
-private nonisolated(unsafe) var interruptSource: DispatchSourceSignal?
-
-/// Ctrl-C stops the children too instead of orphaning them.
-func installInterruptHandler() {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let a = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    a.setEventHandler { LaunchedProcesses.shared.markInterrupted() }
-    a.resume()
-    interruptSource = a
-    let b = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-    b.setEventHandler { LaunchedProcesses.shared.markInterrupted() }
-    b.resume()
-    termSource = b
-}
-private nonisolated(unsafe) var termSource: DispatchSourceSignal?

@@ -27,8 +27,9 @@ public struct ServerCommand: ParsableCommand {
         do { topo = try Topology.load(path: topology) } catch { throw fail(error) }
         if let bind { topo.server.bind = bind }
         let logger = Logger(label: "aviary.server")
+        installInterruptHandler()
         do {
-            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite), logger: logger)
+            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, shouldStop: interrupted), logger: logger)
             let summary = try server.run()
             if !summary.success {
                 FileHandle.standardError.write(Data("error: run failed: \(summary.reason)\n".utf8))
@@ -81,7 +82,9 @@ public struct ClientCommand: ParsableCommand {
     public func run() throws {
         let indices: [Int?] = clients.map { $0.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) } }
             ?? Array(repeating: nil, count: count)
-        let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout),
+        installInterruptHandler()
+        let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
+                                             shouldStop: interrupted),
                               logger: Logger(label: "aviary.client"))
         do { try host.run() } catch { throw fail(error) }
     }

@@ -18,8 +18,10 @@ public final class FederatedServer {
         public var overwrite: Bool
         /// Print one progress line per round to stdout.
         public var progress: Bool
-        public init(overwrite: Bool = false, progress: Bool = true) {
-            self.overwrite = overwrite; self.progress = progress
+        /// Polled every loop iteration; true stops the run (SHUTDOWN to clients, `run_end` logged).
+        public var shouldStop: @Sendable () -> Bool
+        public init(overwrite: Bool = false, progress: Bool = true, shouldStop: @escaping @Sendable () -> Bool = { false }) {
+            self.overwrite = overwrite; self.progress = progress; self.shouldStop = shouldStop
         }
     }
 
@@ -129,6 +131,10 @@ public final class FederatedServer {
                 }
             }
             if machine.isFinished { break }
+            if options.shouldStop() {
+                queue += machine.abort(reason: "interrupted by a signal")
+                continue
+            }
             switch try endpoint.receive(timeout: .milliseconds(50)) {
             case let .message(peer, message)?:
                 queue += machine.receive(message, from: peer, now: now)

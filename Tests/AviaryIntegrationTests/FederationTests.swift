@@ -78,3 +78,35 @@ import AviaryLog
         #expect(result.output.contains("bad.toml") && result.output.contains("merge.penalti"), "\(result.output)")
     }
 }
+
+@Suite struct LauncherFailureTests {
+    /// `aviary run` with client executables that crash at start: it must name them, stop the
+    /// server and fail, not wait out the registration timeout.
+    @Test func crashingClientsAreNamedAndTheRunFails() throws {
+        let bin = try #require(Harness.binDirectory)
+        let dir = Harness.temporaryDirectory("crash")
+        let fake = dir + "/bin"
+        try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
+        for tool in ["aviary", "aviary-server"] { try FileManager.default.copyItem(atPath: bin + "/" + tool, toPath: fake + "/" + tool) }
+        try "#!/bin/sh\necho 'simulated client crash' >&2\nexit 3\n".write(toFile: fake + "/aviary-client", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake + "/aviary-client")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "crash", output: dir, clients: 2, rounds: 2, processes: 2).write(toFile: topo, atomically: true, encoding: .utf8)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: fake + "/aviary")
+        p.arguments = ["run", topo]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        let started = Date()
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(p.terminationStatus != 0)
+        #expect(text.contains("client process 0 (clients 0) exited with status 3"), "\(text)")
+        #expect(text.contains("simulated client crash"), "the client's log tail should be shown:\n\(text)")
+        #expect(Date().timeIntervalSince(started) < 30, "the launcher waited for the registration timeout")
+    }
+}
