@@ -63,7 +63,7 @@ import AviaryMath
     }
 
     /// Runs both kernels on the same inputs; returns (new, reference) outputs and hits.
-    private static func both(_ columns: [[Float]], scales: [Float], trim: Int)
+    private static func both(_ columns: [[Float]], scales: [Float], trim: Int, threads: Int = 1)
         -> (out: [Float], hits: [Int], refOut: [Float], refHits: [Int]) {
         let count = columns[0].count
         var out = [Float](repeating: .nan, count: count), refOut = out
@@ -71,7 +71,7 @@ import AviaryMath
         FloatPointers.with(columns) { inputs in
             out.withUnsafeMutableBufferPointer { o in
                 CoordinateTrimKernel.run(inputs: inputs, scales: scales, count: count, trim: trim,
-                                         into: o.baseAddress!, hits: &hits)
+                                         into: o.baseAddress!, hits: &hits, threads: threads)
             }
             refOut.withUnsafeMutableBufferPointer { o in
                 ReferenceTrimKernel.run(inputs: inputs, scales: scales, count: count, trim: trim,
@@ -111,6 +111,20 @@ import AviaryMath
                 #expect(r.out.map(\.bitPattern) == r.refOut.map(\.bitPattern), "n = \(n), trim = \(trim), ties = \(tieHeavy)")
                 #expect(r.hits == r.refHits, "n = \(n), trim = \(trim), ties = \(tieHeavy)")
             }
+        }
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func threadCountDoesNotChangeTheResult(threads: Int) {
+        var rng = RandomStream(seed: 8, purpose: .synthetic)
+        // Above the parallel threshold, and not a multiple of 16 · threads.
+        let count = CoordinateTrimKernel.parallelThreshold + 1_001
+        let columns = (0..<7).map { _ in Self.values(count, &rng, tieHeavy: true) }
+        let scales: [Float] = [1, 0.5, 1, 1, 2, 1, 1]
+        for trim in [0, 1, 3] {
+            let r = Self.both(columns, scales: scales, trim: trim, threads: threads)
+            #expect(r.out.map(\.bitPattern) == r.refOut.map(\.bitPattern), "threads = \(threads), trim = \(trim)")
+            #expect(r.hits == r.refHits, "threads = \(threads), trim = \(trim)")
         }
     }
 
