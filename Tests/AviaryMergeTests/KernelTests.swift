@@ -128,6 +128,31 @@ import AviaryMath
         }
     }
 
+    @Test(arguments: [1, 2, 4, 5, 8, 9, 13])
+    func weightedSumFollowsTheDocumentedOrderBitForBit(n: Int) {
+        var rng = RandomStream(seed: UInt64(100 + n), purpose: .synthetic)
+        // Crosses block boundaries and ends mid-vector.
+        let count = 2 * WeightedSumKernel.blockSize + 1_003
+        let columns = (0..<n).map { _ in Self.values(count, &rng, tieHeavy: false) }
+        let weights = (0..<n).map { _ in Float(rng.uniform(-1, 1)) }
+        var out = [Float](repeating: .nan, count: count)
+        FloatPointers.with(columns) { inputs in
+            out.withUnsafeMutableBufferPointer { o in
+                WeightedSumKernel.run(inputs: inputs, weights: weights, count: count, into: o.baseAddress!)
+            }
+        }
+        // ((w0·x0 + w1·x1) + w2·x2) + …, each product rounded: no FMA, no reassociation.
+        let expected = (0..<count).map { j in
+            var s = weights[0] * columns[0][j]
+            for i in 1..<n {
+                let product = weights[i] * columns[i][j]
+                s = s + product
+            }
+            return s
+        }
+        #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
     @Test func allEqualValuesKeepTheMiddlePositions() {
         // Every value ties: ranks follow input position, so the middle inputs survive.
         let columns = [[Float]](repeating: [0, 0, 0], count: 7)
