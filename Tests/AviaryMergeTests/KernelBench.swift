@@ -8,14 +8,15 @@ import Glibc
 private let benchEnabled = getenv("AVIARY_BENCH").map { String(cString: $0) == "1" } ?? false
 
 /// Kernel speed, old against new in one process: run with `AVIARY_BENCH=1 swift test -c release
-/// --filter KernelBench`. Never part of a normal test run (speed is not asserted in tests); the
+/// --filter KernelBench` (`AVIARY_BENCH_N=100` for one client count, e.g. under `perf record`).
+/// Never part of a normal test run (speed is not asserted in tests); the
 /// end-to-end figures are `aviary bench merge`.
 @Suite(.enabled(if: benchEnabled, "speed benchmark: set AVIARY_BENCH=1 to run it"))
 struct KernelBench {
     @Test func trimKernelAgainstTheScalarReference() {
         let p = 1_663_370
         var lines = ["kernel bench: P = \(p), median of 3 runs, ms (ratio = reference / new)"]
-        for n in [10, 100] {
+        for n in (getenv("AVIARY_BENCH_N").map { [Int(String(cString: $0))!] } ?? [10, 100]) {
             var rng = RandomStream(seed: 3, purpose: .synthetic)
             let columns = (0..<n).map { _ in (0..<p).map { _ in Float(rng.normal()) } }
             let scales = [Float](repeating: 1, count: n)
