@@ -124,19 +124,16 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
 /// Σ w_i·s_i·Δ_i: the weights are computed once in Double and applied as Float.
 private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], count: Int) -> [Float] {
     let factors = zip(weights, scales).map { Float($0 * Double($1)) }
-    return [Float](unsafeUninitializedCapacity: count) { out, initialised in
-        if count > 0 { WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out.baseAddress!) }
-        initialised = count
+    return MergedVector.make(count: count) { out in
+        WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out)
     }
 }
 
 private func trimmedMean(_ inputs: [UnsafePointer<Float>], scales: [Float], count: Int, trim: Int) -> ([Float], [Double]) {
     let n = inputs.count
     var hits: [Int] = []
-    let delta = [Float](unsafeUninitializedCapacity: count) { out, initialised in
-        CoordinateTrimKernel.run(inputs: inputs, scales: scales, count: count, trim: trim,
-                                 into: out.baseAddress ?? UnsafeMutablePointer(mutating: inputs[0]), hits: &hits)
-        initialised = count
+    let delta = MergedVector.make(count: count) { out in
+        CoordinateTrimKernel.run(inputs: inputs, scales: scales, count: count, trim: trim, into: out, hits: &hits)
     }
     let perCoordinate = Double(n - 2 * trim) * Double(max(count, 1))
     // With no coordinates every survivor counts equally.

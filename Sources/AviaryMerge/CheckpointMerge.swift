@@ -23,9 +23,8 @@ public func mergeCheckpoints(_ checkpoints: [(parameters: [Float], metric: Doubl
     let weights = try MetricsWeightedAverage.weights(metrics: checkpoints.map(\.metric), kind: kind, penalty: penalty)
     let factors = weights.map { Float($0) }
     let merged = FloatPointers.with(checkpoints.map(\.parameters)) { inputs in
-        [Float](unsafeUninitializedCapacity: count) { out, initialised in
-            if count > 0 { WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out.baseAddress!) }
-            initialised = count
+        MergedVector.make(count: count) { out in
+            WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out)
         }
     }
     return (merged, weights)
