@@ -7,7 +7,7 @@ import AviaryAdversarial
 @Suite struct TopologyTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test(arguments: ["quickstart", "fmnist-dirichlet", "fmnist-dirichlet-pgd", "fmnist-dirichlet-pgd-mwa"])
+    @Test(arguments: ["quickstart", "fmnist-dirichlet", "fmnist-dirichlet-pgd", "fmnist-dirichlet-pgd-mwa", "benchmark-fmnist-iid", "benchmark-fmnist-iid-pgd"])
     func shippedTopologiesParse(name: String) throws {
         let t = try Topology.load(path: "\(Self.root)/topologies/\(name).toml")
         #expect(t.name == name)
