@@ -59,7 +59,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
-            "AviaryServer", "AviaryClient", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
+            "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
             "AviaryData", "AviaryAdversarial",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AviaryData
+import AviaryTransport
 import AviaryMath
 
 /// `aviary bench …`: speed, measured side by side in one process (medians and ratios; the
@@ -7,7 +8,7 @@ import AviaryMath
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks.",
-        subcommands: [Train.self, Merge.self, Partition.self, All.self])
+        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, All.self])
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Training throughput (clean, or adversarial with --attack pgd).")
@@ -34,6 +35,11 @@ struct BenchCommand: ParsableCommand {
         func run() throws { print(PartitionBench.run()) }
     }
 
+    struct Transport: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Wire codec and ZeroMQ loopback throughput for a CNN-sized UPDATE.")
+        func run() throws { print(TransportBench.run()) }
+    }
+
     struct All: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every benchmark, as recorded in the README.")
         func run() throws {
@@ -41,6 +47,7 @@ struct BenchCommand: ParsableCommand {
             print(AdversarialBench.run(steps: 10, batch: 32, threads: 1))
             print(MergeBench.run(quick: false))
             print(PartitionBench.run())
+            print(TransportBench.run())
         }
     }
 }
