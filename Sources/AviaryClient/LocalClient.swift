@@ -30,6 +30,12 @@ final class LocalClient {
         }
         guard data.train.count > 0 else { throw .noTrainingData(client: index) }
         network.loadParameters(task.parameters)
+        // The received global model on this client's own test split, before any local step:
+        // what the server's fairness summary (spread of accuracy across clients) is built from.
+        var before: BatchStats? = nil
+        if data.test.count > 0 {
+            before = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+        }
         var sgd = spec.training.optimizer
         if let lr = task.config["learning_rate"] { sgd.learningRate = Float(lr) }
         network.setOptimizer(sgd, anchor: sgd.proximalMu > 0 ? task.parameters : nil)
@@ -61,6 +67,10 @@ final class LocalClient {
             throw .diverged(client: index, round: task.round, index: bad)
         }
         var metrics = stats.metrics
+        if let before {
+            metrics["global_val_loss"] = before.meanLoss
+            metrics["global_val_accuracy"] = before.accuracy
+        }
         if data.test.count > 0 {
             let v = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
             metrics["val_loss"] = v.meanLoss

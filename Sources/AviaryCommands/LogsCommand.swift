@@ -62,6 +62,7 @@ enum LogTable {
         let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
         return String(format: "%5d  %3d/%-3d  %8d  %9d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
             + "\(acc)  \(loss)  \(robust)  " + String(format: "%-8.4g %7.2f", r.updateNorm, r.durationSeconds)
+            + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
             + (r.modelKept ? "  (model kept)" : "")
     }
 

@@ -106,6 +106,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var checkpoint: String?
     /// True when no update was accepted and the global model was kept as it was.
     public var modelKept: Bool
+    /// Spread of the received global model's accuracy over the answering clients' own test
+    /// splits (`global_val_accuracy`); nil when no client has a local test split.
+    public var fairness: Fairness?
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],
@@ -115,6 +118,31 @@ public struct RoundRecord: Codable, Sendable, Equatable {
         self.accepted = accepted; self.rejected = rejected; self.failed = failed; self.timedOut = timedOut
         self.weights = weights; self.clientMetrics = clientMetrics; self.updateNorm = updateNorm
         self.eval = eval; self.checkpoint = checkpoint; self.modelKept = modelKept
+        fairness = Fairness(clientMetrics.values.compactMap { $0["global_val_accuracy"] })
+    }
+}
+
+/// How evenly the global model serves the clients: summary statistics of per-client accuracy.
+public struct Fairness: Codable, Sendable, Equatable {
+    public var clients: Int
+    public var mean: Double
+    public var std: Double
+    public var min: Double
+    /// Mean accuracy of the worst 10% of clients (at least one), as FedLab and q-FFL report.
+    public var worst10Mean: Double
+
+    /// nil for an empty list.
+    public init?(_ accuracies: [Double]) {
+        guard !accuracies.isEmpty else { return nil }
+        let sorted = accuracies.sorted()
+        let n = Double(sorted.count)
+        clients = sorted.count
+        let m = sorted.reduce(0, +) / n
+        mean = m
+        std = (sorted.reduce(0) { $0 + ($1 - m) * ($1 - m) } / n).squareRoot()
+        min = sorted[0]
+        let k = Swift.max(1, sorted.count / 10)
+        worst10Mean = sorted.prefix(k).reduce(0, +) / Double(k)
     }
 }
 

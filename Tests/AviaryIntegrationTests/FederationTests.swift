@@ -21,6 +21,8 @@ import AviaryLog
         let acc = try #require(log.rounds.last?.eval?.cleanAccuracy)
         #expect(acc > 0.2, "accuracy \(acc) is not clearly above chance (0.1)")
         #expect(log.runEnd?.status == "completed")
+        let fairness = try #require(log.rounds.last?.fairness, "clients have local test splits, so fairness must be logged")
+        #expect(fairness.clients == 3 && fairness.min <= fairness.mean)
         #expect(FileManager.default.fileExists(atPath: dir + "/e2e/checkpoints/round-0003.safetensors"))
     }
 
