@@ -97,6 +97,15 @@ import Testing
         #expect(Heatmap.labelStride(needed: 8, cell: 10) == 1)
     }
 
+    @Test func hugeHeatmapsDropPerCellTooltips() {
+        let rows = Heatmap.tooltipLimit / 100 + 1
+        let svg = Heatmap(title: "big", rowName: "client", columnName: "round", rowLabels: (0..<rows).map(String.init),
+                          columnLabels: (0..<100).map(String.init), values: Array(repeating: Array(repeating: 0.5, count: 100), count: rows),
+                          valueName: "w").svg()
+        #expect(svg.components(separatedBy: "<title>").count - 1 == 1, "only the chart's own title")
+        #expect(svg.components(separatedBy: "<rect").count - 1 >= rows * 100)
+    }
+
     @Test func stackedBarsStackFromZero() {
         let svg = StackedBarPlot(title: "p", xLabel: "round", yLabel: "clients", categories: [("a", "#111"), ("b", "#222")],
                                  bars: [.init(x: 1, values: [3, 1]), .init(x: 2, values: [4, 0])]).svg()

@@ -19,6 +19,10 @@ public struct Heatmap: Sendable {
     public var maxPlotWidth: Double
     public var maxPlotHeight: Double
 
+    /// Past this many drawn cells the per-cell tooltips are left out, keeping a 1000-client,
+    /// 500-round page to a few megabytes.
+    static let tooltipLimit = 20_000
+
     public init(title: String, rowName: String, columnName: String, rowLabels: [String], columnLabels: [String],
                 values: [[Double?]], valueName: String, domain: ClosedRange<Double>? = nil,
                 maxPlotWidth: Double = 760, maxPlotHeight: Double = 640) {
@@ -47,14 +51,15 @@ public struct Heatmap: Sendable {
         s += "<title>\(Markup.escape(title))</title>\n<rect width=\"\(w)\" height=\"\(h)\" fill=\"#fff\"/>\n"
         s += "<text x=\"\(Markup.coordinate(left))\" y=\"18\" font-size=\"\(Markup.coordinate(PlotFrame.titleSize))\" font-weight=\"bold\">\(Markup.escape(title))</text>\n"
         s += "<rect x=\"\(Markup.coordinate(left))\" y=\"\(Markup.coordinate(top))\" width=\"\(Markup.coordinate(plotW))\" height=\"\(Markup.coordinate(plotH))\" fill=\"#fafafa\"/>\n"
+        let tooltips = values.reduce(0) { $0 + $1.lazy.filter { $0?.isFinite == true }.count } <= Self.tooltipLimit
         for r in 0..<rows {
             for c in 0..<cols {
                 guard c < values[r].count, let v = values[r][c], v.isFinite else { continue }
-                s += "<rect x=\"\(Markup.coordinate(left + cellW * Double(c)))\" y=\"\(Markup.coordinate(top + cellH * Double(r)))\" width=\"\(Markup.coordinate(cellW))\" height=\"\(Markup.coordinate(cellH))\" fill=\"\(Self.color(v, in: range))\">"
-                s += "<title>\(Markup.escape(rowName)) \(Markup.escape(rowLabels[r])), \(Markup.escape(columnName)) \(Markup.escape(columnLabels[c])): \(Markup.value(v))</title></rect>\n"
+                s += "<rect x=\"\(Markup.coordinate(left + cellW * Double(c)))\" y=\"\(Markup.coordinate(top + cellH * Double(r)))\" width=\"\(Markup.coordinate(cellW))\" height=\"\(Markup.coordinate(cellH))\" fill=\"\(Self.color(v, in: range))\""
+                s += tooltips ? "><title>\(Markup.escape(rowName)) \(Markup.escape(rowLabels[r])), \(Markup.escape(columnName)) \(Markup.escape(columnLabels[c])): \(Markup.value(v))</title></rect>\n" : "/>\n"
             }
         }
-        let rowEvery = max(1, Int((12 / cellH).rounded(.up)))
+        let rowEvery = Self.labelStride(needed: 12, cell: cellH)
         for r in stride(from: 0, to: rows, by: rowEvery) {
             s += "<text x=\"\(Markup.coordinate(left - 4))\" y=\"\(Markup.coordinate(top + cellH * (Double(r) + 0.5) + 4))\" text-anchor=\"end\">\(Markup.escape(rowLabels[r]))</text>\n"
         }
