@@ -82,7 +82,7 @@ import Testing
                           values: [[0.25, nil, 1], [nil, .nan, 0]], valueName: "weight", domain: 0...1).svg()
         #expect(svg.components(separatedBy: "</title></rect>").count - 1 == 3)
         #expect(svg.contains("client 0, round 3: 1<"))
-        #expect(Heatmap.color(0, in: 0...1) == "#deebf7")
+        #expect(Heatmap.color(0, in: 0...1) == "#c6dbef")
         #expect(Heatmap.color(1, in: 0...1) == "#08306b")
         #expect(Heatmap.color(7, in: 0...1) == "#08306b")
     }

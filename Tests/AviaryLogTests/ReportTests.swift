@@ -68,12 +68,12 @@ import Testing
     @Test func lastRoundTableListsEachClientWithItsWeight() throws {
         var page = HTMLPage(title: "t")
         RunReport(log: Self.log(), source: "s").clientTable(into: &page)
-        let rows = page.body.components(separatedBy: "<tr>").filter { $0.contains("<td>") }
+        let rows = page.body.components(separatedBy: "<tr>").filter { $0.contains("<td") }
         // Clients 0, 1 (accepted), 2 (rejected), 5 (timed out) and the mean footer.
         #expect(rows.count == 5)
-        #expect(rows[0].hasPrefix("<td>0</td><td>accepted</td><td>0.5</td><td>100</td><td>0.5</td><td>0.9</td>"), "\(rows[0])")
-        #expect(rows[3].hasPrefix("<td>5</td><td>timed out</td><td>-</td>"))
-        #expect(rows[4].contains("<td>mean</td><td>2 of 4 accepted</td><td>-</td><td>101</td><td>1.5</td>"))
+        #expect(rows[0].hasPrefix("<td class=\"t\">0</td><td class=\"t\">accepted</td><td>0.5</td><td>100</td><td>0.5</td><td>0.9</td>"), "\(rows[0])")
+        #expect(rows[3].hasPrefix("<td class=\"t\">5</td><td class=\"t\">timed out</td><td>-</td>"))
+        #expect(rows[4].contains("<td class=\"t\">mean</td><td class=\"t\">2 of 4 accepted</td><td>-</td><td>101</td><td>1.5</td>"))
     }
 
     @Test func weightsHeatmapHasOnlyMergedClientsAndParticipationCounts() throws {
@@ -113,6 +113,7 @@ import Testing
         #expect(cmp.plot().series.map { $0.points.count } == [2, 1])
         let robust = RunComparison(runs: cmp.runs, metric: .robustAccuracy).plot()
         #expect(robust.series.map { $0.points.count } == [1, 0])
+        #expect(robust.series.map(\.name) == ["a", "b (no robust_accuracy)"])
         let html = cmp.html()
         #expect(html.contains("<svg ") && html.contains("runs/b"))
     }

@@ -23,17 +23,26 @@ struct HTMLPage {
         body += "</table>\n"
     }
 
-    /// A table; columns after the first are right-aligned numbers.
+    /// A table; a column is right-aligned when all its cells are numbers (or "-"), the first
+    /// column and text columns (statuses, paths) are left-aligned, headers alike.
     mutating func table(header: [String], rows: [[String]], footer: [[String]] = []) {
-        body += "<table class=\"data\">\n<thead><tr>" + header.map { "<th>\(Markup.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
-        for r in rows { body += "<tr>" + r.map { "<td>\(Markup.escape($0))</td>" }.joined() + "</tr>\n" }
-        body += "</tbody>\n"
-        if !footer.isEmpty {
-            body += "<tfoot>\n"
-            for r in footer { body += "<tr>" + r.map { "<td>\(Markup.escape($0))</td>" }.joined() + "</tr>\n" }
-            body += "</tfoot>\n"
+        let text = header.indices.map { c in c == 0 || rows.contains { c < $0.count && !Self.isNumber($0[c]) } }
+        func row(_ cells: [String], tag: String) -> String {
+            "<tr>" + cells.enumerated().map { c, cell in
+                let cls = c < text.count && text[c] ? " class=\"t\"" : ""
+                return "<\(tag)\(cls)>\(Markup.escape(cell))</\(tag)>"
+            }.joined() + "</tr>\n"
         }
+        body += "<table class=\"data\">\n<thead>" + row(header, tag: "th") + "</thead>\n<tbody>\n"
+        for r in rows { body += row(r, tag: "td") }
+        body += "</tbody>\n"
+        if !footer.isEmpty { body += "<tfoot>\n" + footer.map { row($0, tag: "td") }.joined() + "</tfoot>\n" }
         body += "</table>\n"
+    }
+
+    /// "0.5", "-", "+0.01", "12.3 s" count as numbers.
+    static func isNumber(_ text: String) -> Bool {
+        text == "-" || text.split(separator: " ").first.flatMap { Double($0) } != nil
     }
 
     /// Charts laid out side by side when the window is wide enough.
@@ -55,7 +64,7 @@ struct HTMLPage {
         th, td { padding: 3px 10px; border-bottom: 1px solid #eee; }
         table.facts th { text-align: left; color: #555; font-weight: normal; }
         table.data th { background: #f4f4f4; text-align: right; } table.data td { text-align: right; font-variant-numeric: tabular-nums; }
-        table.data th:first-child, table.data td:first-child { text-align: left; }
+        table.data .t { text-align: left; }
         tfoot td { font-weight: bold; border-top: 1px solid #bbb; }
         .figures { display: flex; flex-wrap: wrap; gap: 16px; } figure { margin: 0; }
         .note { color: #666; font-size: 13px; } .warn { color: #a33; font-size: 13px; }

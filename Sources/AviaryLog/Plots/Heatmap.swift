@@ -51,7 +51,8 @@ public struct Heatmap: Sendable {
         s += "<title>\(Markup.escape(title))</title>\n<rect width=\"\(w)\" height=\"\(h)\" fill=\"#fff\"/>\n"
         s += "<text x=\"\(Markup.coordinate(left))\" y=\"18\" font-size=\"\(Markup.coordinate(PlotFrame.titleSize))\" font-weight=\"bold\">\(Markup.escape(title))</text>\n"
         s += "<rect x=\"\(Markup.coordinate(left))\" y=\"\(Markup.coordinate(top))\" width=\"\(Markup.coordinate(plotW))\" height=\"\(Markup.coordinate(plotH))\" fill=\"#fafafa\"/>\n"
-        let tooltips = values.reduce(0) { $0 + $1.lazy.filter { $0?.isFinite == true }.count } <= Self.tooltipLimit
+        let drawn = values.reduce(0) { $0 + $1.lazy.filter { $0?.isFinite == true }.count }
+        let tooltips = drawn <= Self.tooltipLimit
         for r in 0..<rows {
             for c in 0..<cols {
                 guard c < values[r].count, let v = values[r][c], v.isFinite else { continue }
@@ -103,7 +104,7 @@ public struct Heatmap: Sendable {
     static func color(_ v: Double, in range: ClosedRange<Double>) -> String {
         let span = range.upperBound - range.lowerBound
         let t = span > 0 ? min(1, max(0, (v - range.lowerBound) / span)) : 1
-        let stops: [(Double, Double, Double)] = [(222, 235, 247), (107, 174, 214), (8, 48, 107)]
+        let stops: [(Double, Double, Double)] = [(198, 219, 239), (107, 174, 214), (8, 48, 107)]
         let scaled = t * Double(stops.count - 1)
         let i = min(stops.count - 2, Int(scaled)), f = scaled - Double(i)
         let a = stops[i], b = stops[i + 1]

@@ -41,9 +41,10 @@ public struct RunComparison: Sendable {
 
     public func plot() -> LinePlot {
         let series = zip(labels, runs).map { label, run in
-            LinePlot.Series(name: label, points: run.log.rounds.compactMap { r in
+            let points = run.log.rounds.compactMap { r in
                 r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) }
-            })
+            }
+            return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label, points: points)
         }
         return LinePlot(title: "\(metric.rawValue) per round", xLabel: "round", yLabel: metric.rawValue,
                         series: series, width: 760, height: 380)
