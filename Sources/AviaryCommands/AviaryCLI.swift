@@ -12,7 +12,7 @@ public struct AviaryCLI: ParsableCommand {
         Preview a non-IID split before training with `aviary partition <topology>`.
         """,
         subcommands: [RunCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
-                      TrainCommand.self, MergeCommand.self, ValidateCommand.self, BenchCommand.self])
+                      TrainCommand.self, MergeCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self])
 
     public init() {}
 }

@@ -1,0 +1,88 @@
+import Foundation
+
+/// The per-round metric `aviary compare` overlays.
+public enum ComparisonMetric: String, CaseIterable, Sendable {
+    case cleanAccuracy = "clean_accuracy"
+    case cleanLoss = "clean_loss"
+    case robustAccuracy = "robust_accuracy"
+
+    func value(_ e: Evaluation) -> Double? {
+        switch self {
+        case .cleanAccuracy: e.cleanAccuracy
+        case .cleanLoss: e.cleanLoss
+        case .robustAccuracy: e.robustAccuracy
+        }
+    }
+}
+
+/// Several runs side by side: one overlay plot of a per-round metric and a table of final
+/// metrics, as HTML and as plain text. Runs may have different lengths.
+public struct RunComparison: Sendable {
+    public struct Run: Sendable {
+        public var path: String
+        public var log: AggregationLog
+        public init(path: String, log: AggregationLog) { self.path = path; self.log = log }
+    }
+
+    public var runs: [Run]
+    public var metric: ComparisonMetric
+
+    public init(runs: [Run], metric: ComparisonMetric) {
+        self.runs = runs; self.metric = metric
+    }
+
+    public var finals: [FinalMetrics] { runs.map { FinalMetrics(log: $0.log, path: $0.path) } }
+
+    /// Run names, or paths when two runs share a name.
+    public var labels: [String] {
+        let names = finals.map(\.run)
+        return Set(names).count == names.count ? names : runs.map(\.path)
+    }
+
+    public func plot() -> LinePlot {
+        let series = zip(labels, runs).map { label, run in
+            let points = run.log.rounds.compactMap { r in
+                r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) }
+            }
+            return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label, points: points)
+        }
+        return LinePlot(title: "\(metric.rawValue) per round", xLabel: "round", yLabel: metric.rawValue,
+                        series: series, width: 760, height: 380)
+    }
+
+    static let columns = ["run", "rounds", "duration", "clean_acc", "clean_loss", "robust_acc", "status"]
+
+    func rows() -> [[String]] {
+        zip(labels, finals).map { label, f in
+            [label, String(f.rounds), f.durationSeconds.map { String(format: "%.1f s", $0) } ?? "-",
+             Markup.fixed(f.cleanAccuracy), Markup.fixed(f.cleanLoss), Markup.fixed(f.robustAccuracy), f.status]
+        }
+    }
+
+    /// The final-metrics table as aligned text (first column left-aligned, numbers right-aligned).
+    public func textTable() -> String {
+        let all = [Self.columns] + rows()
+        let widths = Self.columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { c, cell in
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return c == 0 || c == row.count - 1 ? cell + pad : pad + cell
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    public func html() -> String {
+        var page = HTMLPage(title: "Aviary comparison: \(labels.joined(separator: ", "))")
+        page.heading("Comparison of \(runs.count) runs", level: 1)
+        page.figures([plot().svg()])
+        page.heading("Final metrics")
+        page.table(header: Self.columns, rows: rows())
+        page.heading("Runs")
+        let setup = zip(labels, runs).map { label, run -> [String] in
+            guard let s = run.log.runStart else { return [label, run.path, "-", "-", "-", "-"] }
+            return [label, run.path, "\(s.model) (\(s.parameters))", s.strategy, "\(s.dataset) / \(s.partition)", "\(s.clients) (\(s.clientsPerRound)/round)"]
+        }
+        page.table(header: ["run", "path", "model", "strategy", "data", "clients"], rows: setup)
+        return page.html()
+    }
+}

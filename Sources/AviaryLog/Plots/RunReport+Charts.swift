@@ -1,0 +1,65 @@
+import Foundation
+
+/// The report's charts, each a plain function of the log.
+extension RunReport {
+    func accuracyPlot() -> LinePlot {
+        let evals = log.rounds.compactMap { r in r.eval.map { (round: Double(r.round), eval: $0) } }
+        var series = [LinePlot.Series(name: "clean accuracy", points: evals.map { PlotPoint(x: $0.round, y: $0.eval.cleanAccuracy) })]
+        let robust = evals.compactMap { e in e.eval.robustAccuracy.map { PlotPoint(x: e.round, y: $0) } }
+        if !robust.isEmpty { series.append(.init(name: "robust accuracy", points: robust)) }
+        let merges = log.checkpointMerges
+        if !merges.isEmpty {
+            series.append(.init(name: "checkpoint merge (clean)", points: merges.map { PlotPoint(x: Double($0.round), y: $0.eval.cleanAccuracy) }, dashed: true))
+        }
+        return LinePlot(title: "Accuracy per round", xLabel: "round", yLabel: "accuracy", series: series)
+    }
+
+    func lossPlot() -> LinePlot {
+        let points = log.rounds.compactMap { r in r.eval.map { PlotPoint(x: Double(r.round), y: $0.cleanLoss) } }
+        return LinePlot(title: "Clean loss per round", xLabel: "round", yLabel: "loss",
+                        series: [.init(name: "clean loss", points: points)])
+    }
+
+    func updateNormPlot() -> LinePlot {
+        let points = log.rounds.map { PlotPoint(x: Double($0.round), y: $0.modelKept ? .nan : $0.updateNorm) }
+        return LinePlot(title: "Update norm per round", xLabel: "round", yLabel: "‖merged Δ‖₂",
+                        series: [.init(name: "update norm (gaps: model kept or non-finite)", points: points)])
+    }
+
+    func participationPlot() -> StackedBarPlot {
+        let bars = log.rounds.map {
+            StackedBarPlot.Bar(x: Double($0.round), values: [Double($0.accepted.count), Double($0.rejected.count),
+                                                            Double($0.timedOut.count), Double($0.failed.count)])
+        }
+        return StackedBarPlot(title: "Participation per round", xLabel: "round", yLabel: "clients",
+                              categories: [("accepted", "#2ca02c"), ("rejected", "#ff7f0e"), ("timed out", "#9467bd"), ("failed", "#d62728")],
+                              bars: bars)
+    }
+
+    /// Clients × rounds; only clients that were ever merged get a row.
+    func weightsHeatmap() -> Heatmap? {
+        let rounds = log.rounds
+        let clients = Set(rounds.flatMap { $0.weights.keys.compactMap { Int($0) } }).sorted()
+        guard !clients.isEmpty else { return nil }
+        let values = clients.map { c in rounds.map { $0.weights[String(c)] } }
+        let total = log.runStart?.clients
+        let title = "Merge weights: \(clients.count)\(total.map { " of \($0)" } ?? "") clients × \(rounds.count) rounds"
+        return Heatmap(title: title, rowName: "client", columnName: "round",
+                       rowLabels: clients.map(String.init), columnLabels: rounds.map { String($0.round) },
+                       values: values, valueName: "merge weight (blank: not merged)")
+    }
+
+    /// Clients × classes; a cell is the class's share of that client's samples.
+    func partitionHeatmap() -> Heatmap? {
+        guard let stats = log.runStart?.partitionStats, !stats.labelHistograms.isEmpty else { return nil }
+        let classes = stats.labelHistograms.map(\.count).max() ?? 0
+        let values: [[Double?]] = stats.labelHistograms.map { h in
+            let n = Double(max(1, h.reduce(0, +)))
+            return (0..<classes).map { $0 < h.count && h[$0] > 0 ? Double(h[$0]) / n : nil }
+        }
+        return Heatmap(title: "Label distribution: \(values.count) clients × \(classes) classes",
+                       rowName: "client", columnName: "class",
+                       rowLabels: values.indices.map(String.init), columnLabels: (0..<classes).map(String.init),
+                       values: values, valueName: "share of the client's samples (blank: none)", domain: 0...1)
+    }
+}

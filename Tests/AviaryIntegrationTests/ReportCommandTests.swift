@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import AviaryLog
+
+/// `aviary report` and `aviary compare` on a real (tiny) run, as users call them.
+@Suite(.serialized) struct ReportCommandTests {
+    /// Two finished runs of different lengths in one output directory.
+    static let runs: (dir: String, results: [Harness.Result])? = {
+        let dir = Harness.temporaryDirectory("report")
+        var results: [Harness.Result] = []
+        for (name, rounds) in [("short", 2), ("long", 3)] {
+            let topo = dir + "/\(name).toml"
+            try? Harness.topology(name: name, output: dir, clients: 3, rounds: rounds, processes: 1, epochs: 1)
+                .write(toFile: topo, atomically: true, encoding: .utf8)
+            guard let result = try? Harness.run("aviary", ["run", topo]) else { return nil }
+            results.append(result)
+        }
+        return (dir, results)
+    }()
+
+    @Test func reportWritesOneSelfContainedPage() throws {
+        let runs = try #require(Self.runs)
+        for r in runs.results { #expect(r.status == 0, "\(r.output)") }
+        let out = try Harness.run("aviary", ["report", runs.dir + "/long"])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(out.output.contains("report: \(runs.dir)/long/report.html"))
+        let html = try String(contentsOfFile: runs.dir + "/long/report.html", encoding: .utf8)
+        let log = try AggregationLog.read(path: runs.dir + "/long/aggregation.jsonl")
+        #expect(html.contains("Run long"))
+        #expect(html.contains("\(log.rounds.count) of 3"))
+        #expect(!html.contains("<script") && !html.contains("src="))
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 6)
+
+        let custom = runs.dir + "/custom.html"
+        #expect(try Harness.run("aviary", ["report", runs.dir + "/short/aggregation.jsonl", "-o", custom]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: custom))
+    }
+
+    @Test func compareTablesTheLogsFinalEvaluation() throws {
+        let runs = try #require(Self.runs)
+        let page = runs.dir + "/compare.html"
+        let out = try Harness.run("aviary", ["compare", runs.dir + "/short", runs.dir + "/long", "-o", page, "--metric", "clean_loss"])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(FileManager.default.fileExists(atPath: page))
+        let lines = out.output.split(separator: "\n").map(String.init)
+        for (name, rounds) in [("short", 2), ("long", 3)] {
+            let log = try AggregationLog.read(path: runs.dir + "/\(name)/aggregation.jsonl")
+            let final = try #require(log.runEnd?.finalEval)
+            let row = try #require(lines.first { $0.hasPrefix(name + " ") }, "no row for \(name) in:\n\(out.output)")
+            let cells = row.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            #expect(cells[1] == String(rounds))
+            #expect(cells[4] == String(format: "%.4f", final.cleanAccuracy), "\(row)")
+            #expect(cells[5] == String(format: "%.4f", final.cleanLoss), "\(row)")
+            #expect(cells.last == "completed")
+        }
+    }
+
+    @Test func compareNamesAMissingLog() throws {
+        let runs = try #require(Self.runs)
+        let missing = runs.dir + "/nope"
+        let out = try Harness.run("aviary", ["compare", runs.dir + "/long", missing, "-o", runs.dir + "/x.html"])
+        #expect(out.status != 0)
+        #expect(out.output.contains("cannot open \(missing)/aggregation.jsonl"), "\(out.output)")
+        #expect(!FileManager.default.fileExists(atPath: runs.dir + "/x.html"))
+
+        let broken = runs.dir + "/broken"
+        try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+        try "{\"event\":\"round\"}\n{}\n".write(toFile: broken + "/aggregation.jsonl", atomically: true, encoding: .utf8)
+        let bad = try Harness.run("aviary", ["report", broken])
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("\(broken)/aggregation.jsonl:1:"), "\(bad.output)")
+    }
+
+    @Test func compareRejectsAnUnknownMetric() throws {
+        let out = try Harness.run("aviary", ["compare", "runs/a", "--metric", "accuracy"])
+        #expect(out.status != 0)
+        #expect(out.output.contains("clean_accuracy, clean_loss, robust_accuracy"), "\(out.output)")
+    }
+}
