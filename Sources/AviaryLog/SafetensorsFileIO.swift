@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// POSIX file I/O for safetensors: whole-file reads and atomic replace-by-rename writes, with
-/// errno turned into `SafetensorsError.io`.
+/// POSIX file I/O for safetensors (and, through `AtomicFile`, every run file): whole-file reads
+/// and atomic replace-by-rename writes, with errno turned into `SafetensorsError.io`.
 enum SafetensorsFileIO {
     /// Writes through `body`'s sink into `path.tmp-<pid>` in the same directory, fsyncs it,
     /// renames it over `path` and fsyncs the directory, so readers see the old or the new file,
