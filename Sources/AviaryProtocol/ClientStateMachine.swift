@@ -69,6 +69,9 @@ public struct ClientStateMachine: Sendable {
             if was == .ready, let index = clientIndex { actions.append(.send(.bye(Bye(clientIndex: index)))) }
             actions.append(.exit(success: true, reason: s.reason))
             return actions
+        case (.ready, .heartbeat):
+            // Answer while idle, so the server knows this client is alive between rounds.
+            return [.send(.heartbeat(Heartbeat()))]
         case (_, .heartbeat):
             return []
         case (.joining, .task):

@@ -61,6 +61,10 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// A message the machine ignored, with why (stale round, unknown peer, …): worth logging.
         case ignored(String)
         case roundStarted(round: Int, sampled: [Int])
+        /// These clients missed the round deadline; they are left out of sampling until heard from.
+        case clientsUnresponsive([Int])
+        /// A client marked unresponsive was heard from again.
+        case clientResponsive(index: Int)
         /// The round is closed: merge `outcome`, then call `roundCompleted(parameters:now:)`.
         case aggregate(RoundOutcome)
         /// The run is over; SHUTDOWN has been sent to every registered client in the same batch.
@@ -80,6 +84,10 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Client index → the peer that registered it (last registration wins: a restarted client re-binds).
     public private(set) var registered: [Int: Peer] = [:]
     private var clientOfPeer: [Peer: Int] = [:]
+    /// Clients that missed a round deadline and have not been heard from since. They are not
+    /// sampled, so one dead client process does not cost every later round a full timeout.
+    /// Any message from the client (idle clients answer heartbeats) clears the mark.
+    public private(set) var unresponsive: Set<Int> = []
     private var globalParameters: [Float] = []
     private var lastHeartbeat: Double = 0
 
@@ -107,6 +115,14 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     }
 
     public mutating func receive(_ message: Message, from peer: Peer, now: Double) -> [Action] {
+        var actions: [Action] = []
+        if let index = clientOfPeer[peer], unresponsive.remove(index) != nil {
+            actions.append(.clientResponsive(index: index))
+        }
+        return actions + handle(message, from: peer, now: now)
+    }
+
+    private mutating func handle(_ message: Message, from peer: Peer, now: Double) -> [Action] {
         switch message {
         case let .hello(hello): return register(hello, peer: peer, now: now)
         case let .update(update): return accept(update, from: peer, now: now)
@@ -211,10 +227,11 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     }
 
     private mutating func startRound(_ round: Int, now: Double) -> [Action] {
-        let sampled = Self.sample(from: Array(registered.keys), count: configuration.clientsPerRound,
+        let candidates = registered.keys.filter { !unresponsive.contains($0) }
+        let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
-            return finish(success: false, reason: "no registered clients left at round \(round)")
+            return finish(success: false, reason: "no responsive clients left at round \(round) (\(unresponsive.count) missed a deadline and went silent)")
         }
         phase = .training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout,
                           received: [:], failures: [:], rejected: [])
@@ -298,7 +315,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
             rejected: rejected.sorted { $0.client < $1.client },
             timedOut: sampled.filter { !answered.contains($0) })
         phase = .aggregating(round: round)
-        return [.aggregate(outcome)]
+        unresponsive.formUnion(outcome.timedOut)
+        return outcome.timedOut.isEmpty ? [.aggregate(outcome)] : [.clientsUnresponsive(outcome.timedOut), .aggregate(outcome)]
     }
 
     private mutating func finish(success: Bool, reason: String) -> [Action] {

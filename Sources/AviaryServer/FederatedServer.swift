@@ -120,6 +120,14 @@ public final class FederatedServer {
                     logger.warning("client refused", metadata: ["name": "\(name)", "reason": "\(reason)"])
                 case let .ignored(why):
                     logger.notice("ignored message", metadata: ["why": "\(why)"])
+                case let .clientsUnresponsive(clients):
+                    logger.warning("clients missed the deadline; not sampled until heard from", metadata: ["clients": "\(clients)"])
+                    try writer.append(.note(NoteRecord(event: "clients_unresponsive", time: timestamp(),
+                                                       message: "missed the round deadline: \(clients); left out of sampling until heard from")))
+                case let .clientResponsive(index):
+                    logger.info("client responsive again", metadata: ["client": "\(index)"])
+                    try writer.append(.note(NoteRecord(event: "client_responsive", time: timestamp(), client: index,
+                                                       message: "heard from again; sampled from the next round")))
                 case let .roundStarted(round, sampled):
                     roundStarted = .now
                     logger.debug("round started", metadata: ["round": "\(round)", "sampled": "\(sampled)"])

@@ -102,6 +102,25 @@ import AviaryProtocol
         #expect(tasks.allSatisfy { $0.round == 2 && $0.parameters == [9, 9, 9, 9] })
     }
 
+    @Test func timedOutClientsSitOutUntilHeardFrom() {
+        var m = makeMachine(rounds: 3, timeout: 5)
+        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
+        _ = m.receive(update(1), from: "p1", now: 2)
+        _ = m.receive(update(2), from: "p2", now: 2)
+        let closed = m.tick(now: 6.5)
+        #expect(closed.contains { if case .clientsUnresponsive([0]) = $0 { true } else { false } })
+        #expect(m.unresponsive == [0])
+        let round2 = m.roundCompleted(parameters: [0, 0, 0, 0], now: 7)
+        #expect(round2.contains { if case .roundStarted(2, [1, 2]) = $0 { true } else { false } }, "\(round2)")
+        // Client 0 answers a heartbeat: it is back in the pool for round 3.
+        let back = m.receive(.heartbeat(Heartbeat()), from: "p0", now: 8)
+        #expect(back.contains { if case .clientResponsive(0) = $0 { true } else { false } })
+        _ = m.receive(update(1, round: 2), from: "p1", now: 9)
+        _ = m.receive(update(2, round: 2), from: "p2", now: 9)
+        let round3 = m.roundCompleted(parameters: [0, 0, 0, 0], now: 10)
+        #expect(round3.contains { if case .roundStarted(3, [0, 1, 2]) = $0 { true } else { false } }, "\(round3)")
+    }
+
     @Test func registrationTimeoutFailsTheRun() {
         var m = makeMachine()
         _ = m.receive(.hello(Hello(clientName: "c0", requestedIndex: 0)), from: "p0", now: 1)
@@ -132,6 +151,14 @@ import AviaryProtocol
         #expect(m.trained(u, now: 4) == [.send(.update(u))])
         #expect(m.receive(.shutdown(Shutdown(reason: "done")), now: 5) == [.send(.bye(Bye(clientIndex: 2))), .exit(success: true, reason: "done")])
         #expect(m.isDone)
+    }
+
+    @Test func answersHeartbeatsOnlyWhenIdleAndJoined() {
+        var m = ClientStateMachine(configuration: .init(name: "c", requestedIndex: 0))
+        _ = m.start(now: 0)
+        #expect(m.receive(.heartbeat(Heartbeat()), now: 0.5) == [])
+        _ = m.receive(.welcome(Welcome(clientIndex: 0, runSpec: [])), now: 1)
+        #expect(m.receive(.heartbeat(Heartbeat()), now: 2) == [.send(.heartbeat(Heartbeat()))])
     }
 
     @Test func givesUpWhenServerIsSilent() {
