@@ -20,8 +20,20 @@ struct LogsCommand: ParsableCommand {
     @Option(help: "Show only round N.")
     var round: Int?
 
+    @Flag(help: "Print one CSV row per round instead (for pandas, R, a spreadsheet).")
+    var csv = false
+
+    func validate() throws {
+        if csv && (follow || weights) { throw ValidationError("--csv cannot be combined with --follow or --weights") }
+    }
+
     func run() throws {
         let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
+        if csv {
+            do { print(LogTable.csv(try AggregationLog.read(path: path).rounds.filter { round == nil || $0.round == round }), terminator: "") }
+            catch { throw fail(error) }
+            return
+        }
         var shown = 0
         var headerPrinted = false
         while true {
@@ -64,6 +76,22 @@ enum LogTable {
             + "\(acc)  \(loss)  \(robust)  " + String(format: "%-8.4g %7.2f", r.updateNorm, r.durationSeconds)
             + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
             + (r.modelKept ? "  (model kept)" : "")
+    }
+
+    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept"
+
+    /// One line per round; empty fields where a value was not measured that round.
+    static func csv(_ rounds: [RoundRecord]) -> String {
+        func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+        var out = csvHeader + "\n"
+        for r in rounds {
+            let fields = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
+                          String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
+                          f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
+                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
+            out += fields.joined(separator: ",") + "\n"
+        }
+        return out
     }
 
     static func weights(_ r: RoundRecord) -> String {

@@ -60,6 +60,22 @@ import AviaryLog
         #expect(out.output.contains("end: completed"))
     }
 
+    @Test func logsCSVHasOneRowPerRoundMatchingTheLog() throws {
+        let run = try #require(Self.run)
+        let out = try Harness.run("aviary", ["logs", run.dir + "/cli", "--csv"])
+        #expect(out.status == 0, "\(out.output)")
+        let lines = out.output.split(separator: "\n").map(String.init)
+        let header = lines[0].split(separator: ",").map(String.init)
+        #expect(lines.count == 5)
+        let log = try AggregationLog.read(path: run.dir + "/cli/aggregation.jsonl")
+        let accColumn = try #require(header.firstIndex(of: "clean_accuracy"))
+        for (line, record) in zip(lines.dropFirst(), log.rounds) {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            #expect(fields.count == header.count)
+            #expect(Double(fields[accColumn]) == record.eval?.cleanAccuracy)
+        }
+    }
+
     @Test func offlineMergeOfTwoCheckpointsIsTheWeightedAverage() throws {
         let run = try #require(Self.run)
         let a = run.dir + "/cli/checkpoints/round-0001.safetensors"
