@@ -161,10 +161,14 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var robustAccuracy: Double?
     public var robustSamples: Int?
     public var attack: String?
+    /// Loss on the server's validation split (`[evaluation].validation_fraction` > 0).
+    public var validationLoss: Double?
+    public var validationSamples: Int?
     public init(cleanAccuracy: Double, cleanLoss: Double, samples: Int, robustAccuracy: Double? = nil,
-                robustSamples: Int? = nil, attack: String? = nil) {
+                robustSamples: Int? = nil, attack: String? = nil, validationLoss: Double? = nil, validationSamples: Int? = nil) {
         self.cleanAccuracy = cleanAccuracy; self.cleanLoss = cleanLoss; self.samples = samples
         self.robustAccuracy = robustAccuracy; self.robustSamples = robustSamples; self.attack = attack
+        self.validationLoss = validationLoss; self.validationSamples = validationSamples
     }
 }
 

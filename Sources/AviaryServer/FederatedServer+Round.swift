@@ -79,7 +79,9 @@ extension FederatedServer {
     /// evaluation beside the round's own.
     func mergeRecentCheckpoints(round: Int, isLast: Bool, eval: Evaluation, writer: AggregationLogWriter) throws {
         guard let settings = topology.merge.checkpointMerge else { return }
-        recentGlobals.append((round, global, eval.cleanLoss))
+        // Without a validation split this is the reported test loss: selection on the test set,
+        // which docs/TOPOLOGY.md warns about ([evaluation].validation_fraction avoids it).
+        recentGlobals.append((round, global, eval.validationLoss ?? eval.cleanLoss))
         if recentGlobals.count > settings.window { recentGlobals.removeFirst(recentGlobals.count - settings.window) }
         let due = isLast || (settings.every > 0 && round % settings.every == 0)
         guard due, recentGlobals.count >= 2 else { return }

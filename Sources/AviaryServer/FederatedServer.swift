@@ -59,7 +59,8 @@ public final class FederatedServer {
         data = try FederatedDataset(spec: topology.data)
         let test = data.globalTest()
         modelSpec = try topology.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
-        evaluator = try GlobalEvaluator(model: modelSpec, test: test, robust: topology.robustEvaluation,
+        evaluator = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
+                                        robust: topology.robustEvaluation,
                                         seed: topology.seeds.training)
         optimizer = try ServerOptimizer(spec: topology.merge.serverOptimizer)
         global = evaluator.initialParameters(seed: topology.seeds.training)

@@ -1,6 +1,7 @@
 import AviaryAdversarial
 import AviaryData
 import AviaryLog
+import AviaryMath
 import AviaryNN
 
 /// Evaluates the global model on the server's held-out split: clean loss and accuracy every
@@ -12,9 +13,23 @@ final class GlobalEvaluator {
     let seed: UInt64
     static let batchSize = 256
 
-    init(model: ModelSpec, test: Dataset, robust: RobustEvaluationSpec?, seed: UInt64) throws {
+    /// Held apart from `test` when a validation fraction is set; nil otherwise.
+    let validation: Dataset?
+
+    init(model: ModelSpec, test heldOut: Dataset, validationFraction: Double, robust: RobustEvaluationSpec?, seed: UInt64) throws {
         network = try Network(spec: model, maxBatch: Self.batchSize)
-        self.test = test
+        let k = Int((Double(heldOut.count) * validationFraction).rounded())
+        if k > 0 && k < heldOut.count {
+            // A seeded split of the held-out data: model selection (checkpoint merging by
+            // val_loss) never looks at the samples the reported accuracy comes from.
+            var rng = RandomStream(seed: seed, purpose: .evaluation, index: 1)
+            let order = rng.permutation(heldOut.count)
+            validation = heldOut.subset(Array(order[..<k]).sorted())
+            test = heldOut.subset(Array(order[k...]).sorted())
+        } else {
+            validation = nil
+            test = heldOut
+        }
         self.robust = robust
         self.seed = seed
     }
@@ -29,6 +44,11 @@ final class GlobalEvaluator {
         network.loadParameters(parameters)
         let clean = network.evaluate(features: test.features, labels: test.labels, batchSize: Self.batchSize)
         var result = Evaluation(cleanAccuracy: clean.accuracy, cleanLoss: clean.meanLoss, samples: clean.count)
+        if let validation {
+            let v = network.evaluate(features: validation.features, labels: validation.labels, batchSize: Self.batchSize)
+            result.validationLoss = v.meanLoss
+            result.validationSamples = v.count
+        }
         if robustRound, let robust {
             let adv = RobustEvaluation.evaluate(network: network, features: test.features, labels: test.labels,
                                                 attack: robust.attack, valueRange: test.valueRange,

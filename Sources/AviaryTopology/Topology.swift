@@ -18,6 +18,9 @@ public struct Topology: Sendable {
     /// Per-client adversarial settings that replace `adversarial` for the listed clients.
     public var clientOverrides: [ClientOverride]
     public var robustEvaluation: RobustEvaluationSpec?
+    /// Share of the server's held-out data kept apart as a validation split (seeded): the
+    /// reported metrics use the rest, and checkpoint merging by `val_loss` uses this part.
+    public var validationFraction: Double
     public var merge: MergeSettings
     public var processes: ProcessSettings
     /// The TOML text this was parsed from, copied into the run directory.

@@ -49,7 +49,7 @@ extension Topology {
         let model = try parseModel(try top.table("model"))
         let training = try parseTraining(try top.table("train"))
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
-        let robust = try parseEvaluation(try top.table("evaluation"))
+        let (robust, validationFraction) = try parseEvaluation(try top.table("evaluation"))
         let merge = try parseMerge(try top.table("merge"))
         let server = try parseServer(try top.table("server"), clients: data.clients, robust: robust)
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
@@ -57,7 +57,8 @@ extension Topology {
 
         return Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
                         model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
-                        robustEvaluation: robust, merge: merge, processes: processes, source: text)
+                        robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
+                        processes: processes, source: text)
     }
 
     enum DatasetKind: String, CaseIterable { case synthetic, fashionMNIST = "fashion-mnist", mnist, idx, csv, npy }
@@ -203,13 +204,14 @@ extension Topology {
         return (base, overrides)
     }
 
-    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> RobustEvaluationSpec? {
-        guard try t.bool("robust", default: false) else { try t.finish(); return nil }
+    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> (RobustEvaluationSpec?, Double) {
+        let validation = try t.double("validation_fraction", default: 0, range: 0...0.9)
+        guard try t.bool("robust", default: false) else { try t.finish(); return (nil, validation) }
         let spec = RobustEvaluationSpec(attack: try parseAttack(t, defaultSteps: 20),
                                         subset: try t.int("subset", default: 1000, range: 1...1_000_000),
                                         every: try t.int("every", default: 1, range: 1...1_000_000))
         try t.finish()
-        return spec
+        return (spec, validation)
     }
 
     enum StrategyKind: String, CaseIterable {

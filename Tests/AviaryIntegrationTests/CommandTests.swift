@@ -19,6 +19,9 @@ import AviaryLog
             window = 3
             metric = "val_loss"
             penalty = 1.0
+
+            [evaluation]
+            validation_fraction = 0.3
             """)
         try? text.write(toFile: topo, atomically: true, encoding: .utf8)
         guard let result = try? Harness.run("aviary", ["run", topo]) else { return nil }
@@ -47,6 +50,15 @@ import AviaryLog
         #expect(merge.rounds == [2, 3, 4])
         #expect(abs(merge.weights.values.reduce(0, +) - 1) < 1e-9)
         #expect(merge.lastEval != nil)
+        // Weighted by the validation split's loss (never the reported test loss): w ∝ loss^-1.
+        let losses = try merge.rounds.map { r in try #require(log.rounds[r - 1].eval?.validationLoss) }
+        let total = losses.reduce(0) { $0 + 1 / $1 }
+        for (r, loss) in zip(merge.rounds, losses) {
+            #expect(abs(merge.weights[String(r)]! - (1 / loss) / total) < 1e-9, "round \(r)")
+        }
+        let eval = try #require(log.rounds.last?.eval)
+        let validation = try #require(eval.validationSamples)
+        #expect(abs(Double(validation) / Double(validation + eval.samples) - 0.3) < 0.01)
         #expect(FileManager.default.fileExists(atPath: run.dir + "/cli/" + (merge.checkpoint ?? "-")))
     }
 
