@@ -69,10 +69,10 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
         var u1 = nextDouble()
         while u1 <= .leastNormalMagnitude { u1 = nextDouble() }
         let u2 = nextDouble()
-        let r = (-2.0 * Foundation_log(u1)).squareRoot()
+        let r = (-2.0 * libm_log(u1)).squareRoot()
         let theta = 2.0 * Double.pi * u2
-        spareNormal = r * Foundation_sin(theta)
-        return r * Foundation_cos(theta)
+        spareNormal = r * libm_sin(theta)
+        return r * libm_cos(theta)
     }
 
     /// Normal with the given mean and standard deviation.
@@ -81,7 +81,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     /// Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 uses the boost Gamma(shape+1)·U^(1/shape).
     /// Small shapes (Dirichlet α = 0.01) underflow to 0 in linear space, so callers that
     /// normalise should use `logGamma` instead.
-    public mutating func gamma(shape: Double) -> Double { Foundation_exp(logGamma(shape: shape)) }
+    public mutating func gamma(shape: Double) -> Double { libm_exp(logGamma(shape: shape)) }
 
     /// log of a Gamma(shape, 1) draw, finite even when the draw itself underflows.
     public mutating func logGamma(shape: Double) -> Double {
@@ -90,7 +90,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
             let boosted = logGamma(shape: shape + 1)
             var u = nextDouble()
             while u <= .leastNormalMagnitude { u = nextDouble() }
-            return boosted + Foundation_log(u) / shape
+            return boosted + libm_log(u) / shape
         }
         let d = shape - 1.0 / 3.0
         let c = 1.0 / (9.0 * d).squareRoot()
@@ -99,8 +99,8 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
             repeat { x = normal(); v = 1 + c * x } while v <= 0
             v = v * v * v
             let u = nextDouble()
-            if u < 1 - 0.0331 * x * x * x * x { return Foundation_log(d * v) }
-            if Foundation_log(u) < 0.5 * x * x + d * (1 - v + Foundation_log(v)) { return Foundation_log(d * v) }
+            if u < 1 - 0.0331 * x * x * x * x { return libm_log(d * v) }
+            if libm_log(u) < 0.5 * x * x + d * (1 - v + libm_log(v)) { return libm_log(d * v) }
         }
     }
 
@@ -108,7 +108,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     public mutating func dirichlet(_ alphas: [Double]) -> [Double] {
         let logs = alphas.map { logGamma(shape: $0) }
         let m = logs.max() ?? 0
-        let e = logs.map { Foundation_exp($0 - m) }
+        let e = logs.map { libm_exp($0 - m) }
         let s = e.reduce(0, +)
         return e.map { $0 / s }
     }
