@@ -117,3 +117,31 @@ import AviaryLog
         #expect(Date().timeIntervalSince(started) < 30, "the launcher waited for the registration timeout")
     }
 }
+
+@Suite struct MixedClientsTests {
+    /// Per-client overrides reach the right processes: robust and non-robust clients in one run.
+    @Test func robustAndCleanClientsInOneRun() throws {
+        let dir = Harness.temporaryDirectory("mixed")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "mixed", output: dir, clients: 3, rounds: 2, processes: 2, extra: """
+
+            [adversarial]
+            mode = "pgd"
+            epsilon = 0.1
+            step_size = 0.05
+            steps = 2
+
+            [[adversarial.clients]]
+            clients = [2]
+            mode = "none"
+            """).write(toFile: topo, atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", topo])
+        #expect(result.status == 0, "\(result.output)")
+        let log = try AggregationLog.read(path: dir + "/mixed/aggregation.jsonl")
+        for r in log.rounds {
+            #expect(r.clientMetrics["0"]?["adv_loss"] != nil && r.clientMetrics["1"]?["adv_loss"] != nil, "round \(r.round)")
+            #expect(r.clientMetrics["2"]?["adv_loss"] == nil, "client 2 trains clean")
+            #expect(r.accepted == [0, 1, 2])
+        }
+    }
+}
