@@ -72,11 +72,15 @@ public struct Topology: Sendable {
     public struct ClientOverride: Codable, Sendable, Hashable {
         public var clients: [Int]
         public var adversarial: AdversarialTrainingSpec
+
+        static func resolve(_ overrides: [ClientOverride], base: AdversarialTrainingSpec, client: Int) -> AdversarialTrainingSpec {
+            overrides.last(where: { $0.clients.contains(client) })?.adversarial ?? base
+        }
     }
 
-    /// The adversarial settings for one client after overrides.
+    /// The adversarial settings for one client after overrides (the last override naming it wins).
     public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
-        clientOverrides.last(where: { $0.clients.contains(index) })?.adversarial ?? adversarial
+        ClientOverride.resolve(clientOverrides, base: adversarial, client: index)
     }
 
     /// What every client needs to build its data and model and train: sent in WELCOME.
@@ -108,7 +112,7 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var blasThreads: Int
 
     public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
-        clientOverrides.last(where: { $0.clients.contains(index) })?.adversarial ?? adversarial
+        Topology.ClientOverride.resolve(clientOverrides, base: adversarial, client: index)
     }
 }
 
