@@ -6,17 +6,23 @@ import AviaryProtocol
 import AviaryTopology
 import AviaryTransport
 
-/// One OS process hosting one or more federated clients, each with its own DEALER socket and
-/// state machine, so the server cannot tell them from clients on separate machines. The data
-/// source is loaded once per process and shared. Runs synchronously on the calling thread.
+/// One OS process hosting any number of federated clients over ONE connection to the server
+/// (protocol version 2): clients are named by index in every message, the global model arrives
+/// once per round however many hosted clients were sampled, and a hosted client costs nothing
+/// but its index and token until it trains.
+///
+/// Two threads: this one runs the socket loop (registration, heartbeats, reconnects, stop
+/// requests), so the process stays responsive while a `TrainingWorker` thread trains the
+/// sampled clients one after another with one reused model and trainer.
 public final class ClientHost {
     public struct Options: Sendable {
         public var endpoint: String
         /// Client indices to host; nil entries ask the server to assign one.
         public var indices: [Int?]
         public var name: String
+        /// Seconds of server silence before giving up (reconnects are tried until then).
         public var serverTimeout: Double
-        /// Polled between messages and tasks; true makes `run()` throw `HostError.interrupted`.
+        /// Polled by the socket loop; true makes `run()` say goodbye and throw `HostError.interrupted`.
         public var shouldStop: @Sendable () -> Bool
         public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
                     shouldStop: @escaping @Sendable () -> Bool = { false }) {
@@ -25,130 +31,141 @@ public final class ClientHost {
         }
     }
 
-    final class Slot {
-        let endpoint: ClientEndpoint
-        var machine: ClientStateMachine
-        var client: LocalClient?
-        var pendingTask: Task?
-        init(endpoint: ClientEndpoint, machine: ClientStateMachine) { self.endpoint = endpoint; self.machine = machine }
-    }
+    /// Bound on flushing the last frames (BYE) when the process leaves.
+    static let exitFlush: Duration = .seconds(2)
+    /// Socket poll timeout: how soon a finished training result is sent.
+    static let pollInterval: Duration = .milliseconds(5)
 
     let options: Options
     let logger: Logger
-    private var dataset: FederatedDataset?
-    private var datasetSpec: DataSpec?
-    private let start = ContinuousClock.now
+    private let clock = SystemSecondsClock()
+    private var endpoint: ClientEndpoint?
+    private var machine: ClientStateMachine
+    private let worker = TrainingWorker()
+    /// The latest round's global model; TRAIN requests of that round start from it.
+    private var model: ModelMessage?
+    /// This round's finished updates, sent again after a re-registration (the old connection
+    /// may have lost them; the server ignores duplicates).
+    private var sentThisRound: [UpdateMessage] = []
+    private var exitError: HostError?
 
     public init(options: Options, logger: Logger) {
         self.options = options
         self.logger = logger
+        machine = ClientStateMachine(configuration: .init(
+            processName: options.name, claims: options.indices, serverTimeout: options.serverTimeout,
+            jitterSeed: UInt64(UInt32(bitPattern: getpid())) &* 0x9E37_79B9))
     }
 
-    var now: Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
-    /// Returns when every hosted client has exited; throws on the first client that cannot go on.
+    /// Returns when the server has shut the run down; throws if this process cannot go on.
     public func run() throws {
-        var slots: [Slot] = []
-        for (i, index) in options.indices.enumerated() {
-            let name = index.map { "\(options.name)/client-\($0)" } ?? "\(options.name)/\(i)"
-            // A stable identity lets a restarted client take over its slot (ROUTER_HANDOVER);
-            // server-assigned clients add the pid so two hosts of the same name never collide.
-            let identity = index.map { "\(options.name)/\($0)" } ?? "\(options.name)/pid\(getpid())/\(i)"
-            let endpoint = try ClientEndpoint(connect: options.endpoint, identity: identity)
-            slots.append(Slot(endpoint: endpoint, machine: ClientStateMachine(configuration: .init(
-                name: name, requestedIndex: index, helloInterval: 1, serverTimeout: options.serverTimeout))))
+        endpoint = try ClientEndpoint(connect: options.endpoint)
+        defer {
+            worker.stop()
+            endpoint?.close(flushingFor: Self.exitFlush)
         }
-        defer { for s in slots { s.endpoint.close() } }
-        for s in slots { try perform(s.machine.start(now: now), slot: s) }
-
-        while slots.contains(where: { !$0.machine.isDone }) {
-            if options.shouldStop() { throw HostError.interrupted }
-            var busy = false
-            for s in slots where !s.machine.isDone {
-                // Drain what arrived; train at most one task per pass so every socket stays serviced.
-                while let received = try s.endpoint.receive(timeout: .zero) {
-                    busy = true
-                    switch received {
-                    case let .success(message): try perform(s.machine.receive(message, now: now), slot: s)
-                    case let .failure(error): logger.warning("malformed message from server dropped", metadata: ["error": "\(error)"])
-                    }
-                    if s.machine.isDone { break }
-                }
-                if let task = s.pendingTask {
-                    s.pendingTask = nil
-                    busy = true
-                    try runTask(task, slot: s)
-                }
-                try perform(s.machine.tick(now: now), slot: s)
+        try perform(machine.start(now: clock.now))
+        while !machine.isDone {
+            if options.shouldStop() {
+                try? perform(machine.stop(reason: "interrupted by a signal"))
+                throw HostError.interrupted
             }
-            if !busy { Thread.sleep(forTimeInterval: 0.002) }
+            if let received = try endpoint!.receive(timeout: Self.pollInterval) {
+                switch received {
+                case let .success(message): try perform(machine.receive(message, now: clock.now))
+                case let .failure(error): logger.warning("malformed message from server dropped", metadata: ["error": "\(error)"])
+                }
+            }
+            for result in worker.takeResults() { try deliver(result) }
+            try perform(machine.tick(now: clock.now))
+        }
+        if let exitError { throw exitError }
+    }
+
+    private func deliver(_ result: TrainingWorker.Result) throws {
+        switch result.outcome {
+        case let .success(update):
+            logger.info("trained", metadata: ["client": "\(update.clientIndex)", "round": "\(update.round)",
+                                             "loss": "\(update.metrics["train_loss"] ?? update.metrics["adv_loss"] ?? .nan)",
+                                             "seconds": "\(String(format: "%.3f", result.seconds))"])
+            if update.round == model?.round { sentThisRound.append(update) }
+            try perform(machine.trained(update, now: clock.now))
+        case let .failure(error):
+            logger.error("training failed", metadata: ["client": "\(result.client)", "round": "\(result.round)", "error": "\(error)"])
+            try perform(machine.failed(round: result.round, client: result.client, reason: "\(error)", now: clock.now))
         }
     }
 
-    private func perform(_ actions: [ClientStateMachine.Action], slot: Slot) throws {
+    private func perform(_ actions: [ClientStateMachine.Action]) throws {
         for action in actions {
             switch action {
             case let .send(message):
-                try slot.endpoint.send(message)
-            case let .configure(index, runSpec):
-                slot.client = try makeClient(index: index, runSpec: runSpec)
-                logger.info("configured", metadata: ["client": "\(index)", "train": "\(slot.client!.data.train.count)", "test": "\(slot.client!.data.test.count)"])
-            case let .train(task):
-                slot.pendingTask = task
+                do { try endpoint!.send(message) } catch {
+                    // A send that times out means the server stopped reading; liveness notices.
+                    logger.warning("send failed", metadata: ["kind": "\(message.kind)", "error": "\(error)"])
+                }
+            case let .configure(runSpec):
+                worker.configure(try makeTraining(runSpec: runSpec))
+            case let .hosted(accepted, refused):
+                if !accepted.isEmpty {
+                    logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
+                }
+                for r in refused {
+                    logger.warning("claim refused", metadata: ["client": "\(r.index.map(String.init) ?? "any")", "reason": "\(r.reason)",
+                                                              "retry": "\(r.retry)"])
+                }
+            case let .model(m):
+                if m.round != model?.round { sentThisRound = [] }
+                model = m
+            case let .train(t):
+                guard let model, model.round == t.round else {
+                    for c in t.clients {
+                        try perform(machine.failed(round: t.round, client: c, reason: "TRAIN for round \(t.round) arrived without its MODEL", now: clock.now))
+                    }
+                    continue
+                }
+                worker.enqueue(t.clients.map { TrainingWorker.Job(client: $0, model: model, config: t.config) })
+            case let .reconnect(reason):
+                logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
+                endpoint?.close(flushingFor: .zero)
+                endpoint = try ClientEndpoint(connect: options.endpoint)
+            case .reregistered:
+                logger.info("registered again", metadata: ["resending": "\(sentThisRound.count)"])
+                for update in sentThisRound { try perform(machine.trained(update, now: clock.now)) }
             case let .exit(success, reason):
                 if success {
-                    logger.info("finished", metadata: ["client": "\(slot.machine.clientIndex ?? -1)", "reason": "\(reason)"])
+                    logger.info("finished", metadata: ["reason": "\(reason)"])
                 } else {
-                    throw HostError.clientStopped(client: slot.machine.clientIndex, reason: reason)
+                    exitError = .stopped(reason: reason)
                 }
             }
         }
     }
 
-    private func runTask(_ task: Task, slot: Slot) throws {
-        guard let client = slot.client else { return }
-        let started = ContinuousClock.now
-        do {
-            let update = try client.train(task)
-            logger.info("trained", metadata: ["client": "\(client.index)", "round": "\(task.round)",
-                                             "loss": "\(update.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - started)"])
-            try perform(slot.machine.trained(update, now: now), slot: slot)
-        } catch {
-            logger.error("training failed", metadata: ["client": "\(client.index)", "round": "\(task.round)", "error": "\(error)"])
-            try perform(slot.machine.failed(round: task.round, reason: "\(error)", now: now), slot: slot)
-        }
-    }
-
-    private func makeClient(index: Int, runSpec: [UInt8]) throws -> LocalClient {
+    private func makeTraining(runSpec: [UInt8]) throws -> LocalTraining {
         let spec: RunSpec
         do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(runSpec)) } catch {
             throw ClientError.badRunSpec(reason: "\(error)")
         }
-        if datasetSpec != spec.data {
-            BLAS.setThreads(spec.blasThreads)
-            do { dataset = try FederatedDataset(spec: spec.data) } catch {
-                throw ClientError.setup(client: index, reason: "\(error)")
-            }
-            datasetSpec = spec.data
+        BLAS.setThreads(spec.blasThreads)
+        let dataset: FederatedDataset
+        do { dataset = try FederatedDataset.shared(spec: spec.data) } catch {
+            throw ClientError.dataset(reason: "\(error)")
         }
-        do { return try LocalClient(index: index, spec: spec, dataset: dataset!) } catch let e as ClientError {
-            throw e
-        } catch {
-            throw ClientError.setup(client: index, reason: "\(error)")
+        if let outside = options.indices.compactMap({ $0 }).first(where: { $0 >= spec.data.clients }) {
+            throw ClientError.setup(client: outside, reason: "the topology has clients 0..<\(spec.data.clients)")
         }
+        return LocalTraining(spec: spec, dataset: dataset)
     }
 }
 
 public enum HostError: Error, CustomStringConvertible {
-    case clientStopped(client: Int?, reason: String)
+    case stopped(reason: String)
     case interrupted
     public var description: String {
         switch self {
         case .interrupted: "interrupted by a signal"
-        case let .clientStopped(client, reason): "client \(client.map(String.init) ?? "?") stopped: \(reason)"
+        case let .stopped(reason): reason
         }
     }
 }

@@ -28,7 +28,9 @@ public struct ServerCommand: ParsableCommand {
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
         do {
-            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, shouldStop: interrupted), logger: logger)
+            let printer = ProgressPrinter(rounds: topo.rounds)
+            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, progress: { printer.handle($0) },
+                                                                            shouldStop: interrupted), logger: logger)
             let summary = try server.run()
             if !summary.success {
                 FileHandle.standardError.write(Data("error: run failed: \(summary.reason)\n".utf8))

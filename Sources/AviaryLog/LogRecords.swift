@@ -109,6 +109,15 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// Spread of the received global model's accuracy over the answering clients' own test
     /// splits (`global_val_accuracy`); nil when no client has a local test split.
     public var fairness: Fairness?
+    /// Sampled clients whose process was lost (missed heartbeats, or its connection dropped)
+    /// before they answered; the round closed without waiting for them.
+    public var lost: [Int]? = nil
+    /// Protocol bytes the server sent and received during the round (all frames, heartbeats too).
+    public var bytesSent: Int? = nil
+    public var bytesReceived: Int? = nil
+    /// Seconds the server spent on its own work this round (merge, evaluation, checkpoint, log),
+    /// as opposed to waiting for client training.
+    public var serverSeconds: Double? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],

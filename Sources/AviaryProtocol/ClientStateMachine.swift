@@ -1,118 +1,248 @@
-/// One client's protocol logic as a value: HELLO until WELCOME, then TASK → train → UPDATE
-/// until SHUTDOWN. It decides when to re-send HELLO and when the server counts as gone; the
-/// client loop does the sockets and the training.
+/// One client process's protocol logic as a value: the process hosts many virtual clients over
+/// one connection. It registers them (HELLO until WELCOME), keeps their session tokens, hands
+/// TRAIN requests to the host, stamps UPDATEs with tokens, sends heartbeats, and notices a
+/// silent server: it then asks the host for a new connection and registers again with back-off
+/// (1 s doubling to 32 s, jittered), giving up after `serverTimeout` seconds of silence.
+/// The host does the sockets and the training.
 public struct ClientStateMachine: Sendable {
     public struct Configuration: Sendable {
-        public var name: String
-        public var requestedIndex: Int?
-        /// Seconds between HELLOs while no WELCOME has arrived (the server may not be up yet).
-        public var helloInterval: Double
-        /// Seconds of silence from the server after which the client gives up. The server sends
-        /// heartbeats while it works, so silence means it is gone.
+        public var processName: String
+        /// What to host: pinned indices, or nil entries for server-assigned ones.
+        public var claims: [Int?]
+        /// Seconds of server silence after which the process gives up.
         public var serverTimeout: Double
+        /// Liveness until the server's WELCOME says otherwise.
+        public var liveness: LivenessSettings
+        public var backoff: ReconnectBackoff
+        /// Seeds the back-off jitter (not part of any result).
+        public var jitterSeed: UInt64
 
-        public init(name: String, requestedIndex: Int?, helloInterval: Double = 1, serverTimeout: Double = 60) {
-            self.name = name; self.requestedIndex = requestedIndex
-            self.helloInterval = helloInterval; self.serverTimeout = serverTimeout
+        public init(processName: String, claims: [Int?], serverTimeout: Double = 120,
+                    liveness: LivenessSettings = LivenessSettings(), backoff: ReconnectBackoff = ReconnectBackoff(),
+                    jitterSeed: UInt64 = 1) {
+            self.processName = processName; self.claims = claims; self.serverTimeout = serverTimeout
+            self.liveness = liveness; self.backoff = backoff; self.jitterSeed = jitterSeed
         }
     }
 
     public enum Action: Sendable, Equatable {
         case send(Message)
-        /// Build the local partition and model from the run spec.
-        case configure(clientIndex: Int, runSpec: [UInt8])
-        /// Train on `task`, then call `trained(_:)` or `failed(round:reason:)`.
-        case train(Task)
+        /// The first WELCOME: build what the run spec describes (data, model).
+        case configure(runSpec: [UInt8])
+        /// A WELCOME's verdict on this process's claims, for the log.
+        case hosted(accepted: [Int], refused: [WelcomeMessage.Refused])
+        /// Keep this round's global model: TRAIN requests for the round start from it.
+        case model(ModelMessage)
+        /// Train these clients; report each with `trained(_:)` or `failed(...)`.
+        case train(TrainMessage)
+        /// Close the connection and open a new one; the HELLO that follows goes on the new one.
+        case reconnect(reason: String)
+        /// Registration was renewed after a RESET or reconnect: send again this round's
+        /// updates that may have been lost with the old connection.
+        case reregistered
         case exit(success: Bool, reason: String)
     }
 
-    enum Phase: Sendable, Equatable { case idle, joining, ready, done }
+    enum Phase: Sendable, Equatable {
+        case idle
+        /// HELLO sent, waiting for WELCOME; `attempt` counts connections tried since last heard.
+        case joining(attempt: Int, retryAt: Double)
+        case ready
+        case done
+    }
 
     public let configuration: Configuration
     private(set) var phase: Phase = .idle
-    public private(set) var clientIndex: Int?
-    private var lastHello: Double = 0
+    /// Hosted client index → its session token.
+    public private(set) var tokens: [Int: SessionToken] = [:]
+    /// Claims the server has not accepted yet (server-assigned ones stay nil).
+    private var pending: [Int?]
+    private var liveness: LivenessSettings
+    private var configured = false
+    /// When pending claims are asked for again while the hosted ones already work.
+    private var retryAt: Double?
     private var lastHeard: Double = 0
+    private var lastSent: Double = 0
+    private var jitter: SplitMix
 
-    public init(configuration: Configuration) { self.configuration = configuration }
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        pending = configuration.claims
+        liveness = configuration.liveness
+        jitter = SplitMix(state: configuration.jitterSeed)
+    }
 
     public var isDone: Bool { phase == .done }
 
+    /// Hosted client indices, ascending.
+    public var hostedClients: [Int] { tokens.keys.sorted() }
+
     public mutating func start(now: Double) -> [Action] {
-        phase = .joining
-        lastHello = now
         lastHeard = now
-        return [.send(hello)]
+        return sendHello(attempt: 0, now: now)
     }
 
-    private var hello: Message {
-        .hello(Hello(clientName: configuration.name, requestedIndex: clientIndex ?? configuration.requestedIndex))
+    private mutating func sendHello(attempt: Int, now: Double) -> [Action] {
+        phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit()))
+        lastSent = now
+        // Hosted clients are claimed again with their tokens (after RESET or a reconnect);
+        // the rest as first claims.
+        let claims = hostedClients.map { ClientClaim(index: $0, token: tokens[$0]!) }
+            + pending.map { ClientClaim(index: $0) }
+        return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
     }
 
     public mutating func receive(_ message: Message, now: Double) -> [Action] {
         lastHeard = now
-        switch (phase, message) {
-        case (.joining, .welcome(let w)):
-            phase = .ready
-            let first = clientIndex == nil
-            clientIndex = w.clientIndex
-            return first ? [.configure(clientIndex: w.clientIndex, runSpec: w.runSpec)] : []
-        case (.joining, .reject(let r)), (.ready, .reject(let r)):
+        if phase == .done { return [] }
+        switch message {
+        case let .welcome(w):
+            return welcome(w, now: now)
+        case let .reject(r):
             phase = .done
-            return [.exit(success: false, reason: "server refused this client: \(r.reason)")]
-        case (.ready, .task(let t)):
-            return [.train(t)]
-        case (_, .shutdown(let s)):
-            let was = phase
+            return [.exit(success: false, reason: "the server refused this process: \(r.reason)")]
+        case .reset:
+            // The server restarted or dropped us: register again on the same connection.
+            return sendHello(attempt: 0, now: now)
+        case let .model(m):
+            return phase == .ready ? [.model(m)] : []
+        case let .train(t):
+            guard phase == .ready else { return [] }
+            let mine = t.clients.filter { tokens[$0] != nil }
+            return mine.isEmpty ? [] : [.train(TrainMessage(round: t.round, clients: mine, config: t.config))]
+        case let .shutdown(s):
             phase = .done
             var actions: [Action] = []
-            if was == .ready, let index = clientIndex { actions.append(.send(.bye(Bye(clientIndex: index)))) }
+            if !tokens.isEmpty { actions.append(.send(.bye(ByeMessage(clients: hostedClients)))) }
             actions.append(.exit(success: true, reason: s.reason))
             return actions
-        case (.ready, .heartbeat):
-            // Answer while idle, so the server knows this client is alive between rounds.
-            return [.send(.heartbeat(Heartbeat()))]
-        case (_, .heartbeat):
+        case .heartbeat:
             return []
-        case (.joining, .task):
-            // A task before our WELCOME was processed cannot happen on one DEALER socket
-            // (ordered delivery); ignoring it is the safe answer.
-            return []
-        default:
+        case .hello, .update, .failure, .bye:
             return []
         }
     }
 
-    public mutating func trained(_ update: Update, now: Double) -> [Action] {
-        lastHeard = now  // training time is not server silence
-        return phase == .ready ? [.send(.update(update))] : []
+    private mutating func welcome(_ w: WelcomeMessage, now: Double) -> [Action] {
+        let attempt: Int
+        switch phase {
+        case let .joining(a, _): attempt = a
+        case .ready where !pending.isEmpty: attempt = 0  // the answer to a retry of pending claims
+        default: return []  // a duplicate WELCOME (repeated HELLO)
+        }
+        liveness = LivenessSettings(heartbeatIntervalSeconds: w.heartbeatInterval, missedHeartbeats: w.liveness)
+        var pinned = Set(pending.compactMap { $0 })
+        var assigned = pending.count - pinned.count
+        var acceptedNew: [Int] = []
+        for a in w.accepted {
+            let wasHosted = tokens[a.index] != nil
+            tokens[a.index] = a.token
+            if pinned.remove(a.index) != nil || wasHosted { if !wasHosted { acceptedNew.append(a.index) }; continue }
+            acceptedNew.append(a.index)
+            assigned = max(0, assigned - 1)  // a server-assigned claim was granted
+        }
+        // A claim the server refuses for good ends the process: a host that cannot host what it
+        // was asked to is misconfigured, and carrying on would silently change the federation.
+        if let fatal = w.refused.first(where: { !$0.retry }) {
+            phase = .done
+            let who = fatal.index.map { "client \($0)" } ?? "a server-assigned client"
+            return [.hosted(accepted: acceptedNew.sorted(), refused: w.refused),
+                    .exit(success: false, reason: "the server refused \(who): \(fatal.reason)")]
+        }
+        // Refused for now (the slot's holder may still be alive): ask again after the back-off.
+        for r in w.refused { if let i = r.index { tokens[i] = nil; pinned.insert(i) } }
+        pending = pinned.sorted().map { Optional($0) } + Array(repeating: nil, count: assigned)
+        var actions: [Action] = [.hosted(accepted: acceptedNew.sorted(), refused: w.refused)]
+        let first = !configured
+        if first, !tokens.isEmpty {
+            configured = true
+            actions.append(.configure(runSpec: w.runSpec))
+        }
+        if pending.isEmpty || !tokens.isEmpty {
+            phase = .ready
+            retryAt = pending.isEmpty ? nil : now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit())
+            if !first { actions.append(.reregistered) }
+        } else {
+            phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit()))
+        }
+        return actions
     }
 
-    public mutating func failed(round: Int, reason: String, now: Double) -> [Action] {
-        lastHeard = now
-        guard phase == .ready, let index = clientIndex else { return [] }
-        return [.send(.failure(Failure(round: round, clientIndex: index, reason: reason)))]
+    /// A hosted client finished training: its UPDATE, stamped with the client's token.
+    public mutating func trained(_ update: UpdateMessage, now: Double) -> [Action] {
+        guard phase != .done, let token = tokens[update.clientIndex] else { return [] }
+        var u = update
+        u.token = token
+        lastSent = now
+        return [.send(.update(u))]
+    }
+
+    public mutating func failed(round: Int, client: Int, reason: String, now: Double) -> [Action] {
+        guard phase != .done, let token = tokens[client] else { return [] }
+        lastSent = now
+        return [.send(.failure(FailureMessage(round: round, clientIndex: client, token: token, reason: reason)))]
+    }
+
+    /// The process is stopping (signal): say goodbye so the server drops its clients at once.
+    public mutating func stop(reason: String) -> [Action] {
+        guard phase != .done else { return [] }
+        phase = .done
+        var actions: [Action] = []
+        if !tokens.isEmpty { actions.append(.send(.bye(ByeMessage(clients: hostedClients)))) }
+        actions.append(.exit(success: false, reason: reason))
+        return actions
     }
 
     public mutating func tick(now: Double) -> [Action] {
+        let silence = now - lastHeard
         switch phase {
-        case .joining:
-            if now - lastHeard >= configuration.serverTimeout {
-                phase = .done
-                return [.exit(success: false, reason: "no answer from the server within \(Int(configuration.serverTimeout)) s (is it running, and is the address right?)")]
-            }
-            if now - lastHello >= configuration.helloInterval {
-                lastHello = now
-                return [.send(hello)]
-            }
-        case .ready:
-            if now - lastHeard >= configuration.serverTimeout {
-                phase = .done
-                return [.exit(success: false, reason: "the server has been silent for \(Int(configuration.serverTimeout)) s; giving up")]
-            }
         case .idle, .done:
-            break
+            return []
+        case let .joining(attempt, retryAt):
+            if silence >= configuration.serverTimeout {
+                phase = .done
+                return [.exit(success: false, reason: "no answer from the server for \(formatSeconds(configuration.serverTimeout)) s (is it running, and is the address right?)")]
+            }
+            if now >= retryAt {
+                return [.reconnect(reason: "no WELCOME yet (attempt \(attempt + 1))")] + sendHello(attempt: attempt + 1, now: now)
+            }
+            if !tokens.isEmpty, now - lastSent >= liveness.heartbeatIntervalSeconds {
+                lastSent = now
+                return [.send(.heartbeat)]
+            }
+            return []
+        case .ready:
+            if silence >= configuration.serverTimeout {
+                phase = .done
+                return [.exit(success: false, reason: "the server has been silent for \(formatSeconds(configuration.serverTimeout)) s; giving up")]
+            }
+            if silence > liveness.deadAfterSeconds {
+                return [.reconnect(reason: "the server has been silent for \(formatSeconds(silence.rounded())) s")] + sendHello(attempt: 0, now: now)
+            }
+            if let at = retryAt, now >= at {
+                retryAt = now + configuration.backoff.maximumSeconds
+                lastSent = now
+                let claims = pending.map { ClientClaim(index: $0) }
+                return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
+            }
+            if now - lastSent >= liveness.heartbeatIntervalSeconds {
+                lastSent = now
+                return [.send(.heartbeat)]
+            }
+            return []
         }
-        return []
     }
+}
+
+/// SplitMix64: a tiny generator for back-off jitter, kept inside the value type.
+struct SplitMix: Sendable {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

@@ -25,6 +25,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooManyMetrics(field: String, offset: Int, count: Int64, limit: Int)
     /// A float vector is longer than `CodecLimits.maxVectorCount`.
     case vectorTooLong(field: String, offset: Int, count: Int64, limit: Int)
+    /// A list (client indices, claims) has more entries than `CodecLimits.maxListEntries`.
+    case tooManyEntries(field: String, offset: Int, count: Int64, limit: Int)
     /// A string's bytes are not valid UTF-8.
     case invalidUTF8(field: String, offset: Int)
     /// An optional's presence tag is neither 0 nor 1.
@@ -33,6 +35,11 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case duplicateKey(field: String, offset: Int, key: String)
     /// The transport received a message split into `count` ZeroMQ frames; Aviary sends exactly one.
     case unexpectedFrames(count: Int)
+
+    /// The case name without its context ("crcMismatch"), for counting errors by kind.
+    public var category: String {
+        Mirror(reflecting: self).children.first?.label ?? "unknown"
+    }
 
     public var description: String {
         switch self {
@@ -61,6 +68,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(field) at byte \(offset) has \(count) entries, more than the limit of \(limit)"
         case .vectorTooLong(let field, let offset, let count, let limit):
             return "\(field) at byte \(offset) has \(count) floats, more than the limit of \(limit); raise CodecLimits.maxVectorCount for bigger models"
+        case .tooManyEntries(let field, let offset, let count, let limit):
+            return "\(field) at byte \(offset) has \(count) entries, more than the limit of \(limit)"
         case .invalidUTF8(let field, let offset):
             return "\(field) at byte \(offset) is not valid UTF-8"
         case .invalidOptionalTag(let field, let offset, let tag):

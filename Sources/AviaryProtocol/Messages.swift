@@ -1,25 +1,33 @@
-/// Every message the server and a client exchange. One enum, so a state machine's `switch`
-/// is exhaustive and the codec has one place to grow. docs/PROTOCOL.md is the contract.
+/// Every message the server and a client process exchange. One enum, so a state machine's
+/// `switch` is exhaustive and the codec has one place to grow. docs/PROTOCOL.md is the contract.
 ///
-/// Conversation (client = DEALER, server = ROUTER):
-///   client → HELLO            server → WELCOME (run spec, client index) | REJECT
-///   server → TASK (round k)   client → UPDATE (delta, metrics) | FAILURE (reason)
-///   either → HEARTBEAT        server → SHUTDOWN (run over)    client → BYE
+/// A client *process* holds one connection and hosts any number of virtual clients; messages
+/// that concern one client name its index (and, from the client, its session token).
+///
+///   process → HELLO (claims)          server → WELCOME (accepted, refused, run spec) | REJECT
+///   server  → MODEL (round k, once per process)  server → TRAIN (round k, which hosted clients)
+///   process → UPDATE / FAILURE (one per trained client)
+///   either  → HEARTBEAT               server → RESET (unknown connection: register again)
+///   server  → SHUTDOWN (run over)     process → BYE
 public enum Message: Sendable, Equatable {
-    case hello(Hello)
-    case welcome(Welcome)
-    case reject(Reject)
-    case task(Task)
-    case update(Update)
-    case failure(Failure)
-    case heartbeat(Heartbeat)
-    case shutdown(Shutdown)
-    case bye(Bye)
+    case hello(HelloMessage)
+    case welcome(WelcomeMessage)
+    case reject(RejectMessage)
+    case train(TrainMessage)
+    case update(UpdateMessage)
+    case failure(FailureMessage)
+    case heartbeat
+    case shutdown(ShutdownMessage)
+    case bye(ByeMessage)
+    case model(ModelMessage)
+    case reset(ResetMessage)
 
     /// One byte on the wire; values are part of the protocol and never reused.
+    /// (Version 1's TASK, kind 4, carried the model per client; version 2 splits it into MODEL
+    /// and TRAIN, and kind 4 is TRAIN.)
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case hello = 1, welcome = 2, reject = 3, task = 4, update = 5, failure = 6,
-             heartbeat = 7, shutdown = 8, bye = 9
+        case hello = 1, welcome = 2, reject = 3, train = 4, update = 5, failure = 6,
+             heartbeat = 7, shutdown = 8, bye = 9, model = 10, reset = 11
     }
 
     public var kind: Kind {
@@ -27,98 +35,138 @@ public enum Message: Sendable, Equatable {
         case .hello: .hello
         case .welcome: .welcome
         case .reject: .reject
-        case .task: .task
+        case .train: .train
         case .update: .update
         case .failure: .failure
         case .heartbeat: .heartbeat
         case .shutdown: .shutdown
         case .bye: .bye
+        case .model: .model
+        case .reset: .reset
         }
     }
 }
 
 /// Wire protocol version carried in every frame header; a peer with another version is rejected.
-public let protocolVersion: UInt16 = 1
+/// Version 2: one connection per client process (clients named by index in every message),
+/// the model sent once per process per round, session tokens, RESET.
+public let protocolVersion: UInt16 = 2
 
-/// A client asks to join. `requestedIndex` pins the client to a partition (topology-launched
-/// clients know theirs); nil lets the server assign the next free one.
-public struct Hello: Sendable, Equatable {
-    public var clientName: String
-    public var requestedIndex: Int?
-    public init(clientName: String, requestedIndex: Int?) {
-        self.clientName = clientName
-        self.requestedIndex = requestedIndex
+/// A session token: issued by the server in WELCOME for one client index, presented by the
+/// process in every later message about that client and in the HELLO that re-registers it after
+/// a reconnect. 0 means "none". It tells a reconnecting process from a stranger claiming a live
+/// client's slot; it is not a cryptographic credential (CURVE is the answer to eavesdroppers).
+public typealias SessionToken = UInt64
+
+/// One client a process asks to host: a pinned index (nil: the server assigns the lowest free
+/// one) and, when re-registering, the token the server issued for it.
+public struct ClientClaim: Sendable, Equatable, Hashable {
+    public var index: Int?
+    public var token: SessionToken
+    public init(index: Int?, token: SessionToken = 0) { self.index = index; self.token = token }
+}
+
+/// A process asks to host `claims`. Sent on connect and again after RESET or a reconnect.
+public struct HelloMessage: Sendable, Equatable {
+    public var processName: String
+    public var claims: [ClientClaim]
+    public init(processName: String, claims: [ClientClaim]) {
+        self.processName = processName
+        self.claims = claims
     }
 }
 
-/// The server accepts a client: its partition index and the run specification (JSON bytes of
-/// the topology's `RunSpec`; opaque here so the protocol does not depend on data or models).
-public struct Welcome: Sendable, Equatable {
-    public var clientIndex: Int
+/// The server's answer to HELLO: which claims it accepted (index + token), which it refused and
+/// why, the run specification (JSON of the topology's `RunSpec`, opaque to the protocol) and the
+/// liveness settings both sides use.
+public struct WelcomeMessage: Sendable, Equatable {
+    public struct Accepted: Sendable, Equatable {
+        public var index: Int
+        public var token: SessionToken
+        public init(index: Int, token: SessionToken) { self.index = index; self.token = token }
+    }
+    public struct Refused: Sendable, Equatable {
+        public var index: Int?
+        public var reason: String
+        /// True when asking again later may succeed (e.g. the slot's holder may be dead).
+        public var retry: Bool
+        public init(index: Int?, reason: String, retry: Bool) { self.index = index; self.reason = reason; self.retry = retry }
+    }
+    public var accepted: [Accepted]
+    public var refused: [Refused]
+    public var heartbeatInterval: Double
+    public var liveness: Int
     public var runSpec: [UInt8]
-    public init(clientIndex: Int, runSpec: [UInt8]) {
-        self.clientIndex = clientIndex
-        self.runSpec = runSpec
+    public init(accepted: [Accepted], refused: [Refused], heartbeatInterval: Double, liveness: Int, runSpec: [UInt8]) {
+        self.accepted = accepted; self.refused = refused
+        self.heartbeatInterval = heartbeatInterval; self.liveness = liveness; self.runSpec = runSpec
     }
 }
 
-public struct Reject: Sendable, Equatable {
+/// The whole process is refused (wrong protocol version, run over).
+public struct RejectMessage: Sendable, Equatable {
     public var reason: String
     public init(reason: String) { self.reason = reason }
 }
 
-/// Train one round. `parameters` is the full global vector (the layout is fixed by the run spec).
-/// `config` carries per-round scalars (learning rate, local epochs, …) as Flower's config does.
-public struct Task: Sendable, Equatable {
+/// The global model of round `round`, sent once per process per round before its TRAIN.
+public struct ModelMessage: Sendable, Equatable {
     public var round: Int
     public var parameters: [Float]
+    public init(round: Int, parameters: [Float]) { self.round = round; self.parameters = parameters }
+}
+
+/// Train these hosted clients in `round`, starting from that round's MODEL. `config` carries
+/// per-round scalars (learning rate, local epochs, …) as Flower's config does.
+public struct TrainMessage: Sendable, Equatable {
+    public var round: Int
+    public var clients: [Int]
     public var config: [String: Double]
-    public init(round: Int, parameters: [Float], config: [String: Double]) {
-        self.round = round
-        self.parameters = parameters
-        self.config = config
+    public init(round: Int, clients: [Int], config: [String: Double]) {
+        self.round = round; self.clients = clients; self.config = config
     }
 }
 
-/// A client's answer to TASK: `delta` = local − global, plus its metrics
-/// (samples, local_steps, train_loss, adv_loss, …). MWA weighs clients by these.
-public struct Update: Sendable, Equatable {
+/// One client's answer to TRAIN: `delta` = local − global, plus its metrics
+/// (local_steps, train_loss, adv_loss, …). MWA weighs clients by these.
+public struct UpdateMessage: Sendable, Equatable {
     public var round: Int
     public var clientIndex: Int
+    public var token: SessionToken
     public var samples: Int
     public var metrics: [String: Double]
     public var delta: [Float]
-    public init(round: Int, clientIndex: Int, samples: Int, metrics: [String: Double], delta: [Float]) {
-        self.round = round
-        self.clientIndex = clientIndex
-        self.samples = samples
-        self.metrics = metrics
-        self.delta = delta
+    public init(round: Int, clientIndex: Int, token: SessionToken = 0, samples: Int, metrics: [String: Double], delta: [Float]) {
+        self.round = round; self.clientIndex = clientIndex; self.token = token
+        self.samples = samples; self.metrics = metrics; self.delta = delta
     }
 }
 
 /// A client could not train this round (bad data, diverged, …); the server logs it and moves on.
-public struct Failure: Sendable, Equatable {
+public struct FailureMessage: Sendable, Equatable {
     public var round: Int
     public var clientIndex: Int
+    public var token: SessionToken
     public var reason: String
-    public init(round: Int, clientIndex: Int, reason: String) {
-        self.round = round
-        self.clientIndex = clientIndex
-        self.reason = reason
+    public init(round: Int, clientIndex: Int, token: SessionToken = 0, reason: String) {
+        self.round = round; self.clientIndex = clientIndex; self.token = token; self.reason = reason
     }
 }
 
-public struct Heartbeat: Sendable, Equatable {
-    public init() {}
-}
-
-public struct Shutdown: Sendable, Equatable {
+public struct ShutdownMessage: Sendable, Equatable {
     public var reason: String
     public init(reason: String) { self.reason = reason }
 }
 
-public struct Bye: Sendable, Equatable {
-    public var clientIndex: Int
-    public init(clientIndex: Int) { self.clientIndex = clientIndex }
+/// The process leaves; its clients are unregistered.
+public struct ByeMessage: Sendable, Equatable {
+    public var clients: [Int]
+    public init(clients: [Int]) { self.clients = clients }
+}
+
+/// "I do not know this connection": the server restarted, or dropped the process as dead.
+/// The process answers with a HELLO presenting its tokens.
+public struct ResetMessage: Sendable, Equatable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
 }

@@ -1,39 +1,51 @@
 import AviaryMath
 
-/// The server's protocol logic as a value: events in, actions out. It owns registration, client
-/// sampling, round deadlines and update validation; it never touches a socket, a clock or a file.
-/// The server loop feeds it messages and ticks (with a monotonic time in seconds) and carries out
-/// the actions it returns. Tested without ZeroMQ in Tests/AviaryProtocolTests.
+/// The server's protocol logic as a value: events in, actions out. It owns registration (with
+/// session tokens), liveness of client processes, client sampling, round deadlines and update
+/// validation; it never touches a socket, a clock or a file. The server loop feeds it messages
+/// and ticks (with a monotonic time in seconds) and carries out the actions it returns.
+///
+/// A `Peer` is one connection, i.e. one client process hosting any number of clients. The rules
+/// (sampling, deadlines, validation, rejection reasons) are per client, so clients hosted by one
+/// process cannot be told from clients on separate machines. State per client is two words
+/// (holder and token), so 100,000 registered clients cost about 2 MB.
 public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     public struct Configuration: Sendable {
         /// Number of client slots (partitions). Client indices are 0..<clients.
         public var clients: Int
-        /// Registrations needed before round 1 starts.
+        /// Registrations needed before the first round starts.
         public var minClientsToStart: Int
-        /// Clients sampled per round (capped at the number registered).
+        /// Clients sampled per round (capped at the number available).
         public var clientsPerRound: Int
+        /// The last round.
         public var rounds: Int
+        /// The first round to run: 1, or the round after the last completed one when resuming.
+        public var firstRound: Int
         /// Length of every global parameter vector and delta.
         public var parameterCount: Int
         /// Seconds a round waits for updates before closing with whatever arrived.
         public var roundTimeout: Double
         /// Seconds to wait for `minClientsToStart` registrations before giving up.
         public var registrationTimeout: Double
-        /// Seconds between server heartbeats to registered clients (any message counts as one).
-        public var heartbeatInterval: Double
+        public var liveness: LivenessSettings
         public var samplingSeed: UInt64
+        /// Seeds the session tokens. Tokens never influence results; the server draws this from
+        /// the system's random source so that tokens cannot be predicted.
+        public var tokenSeed: UInt64
         /// JSON of the run spec, sent verbatim in WELCOME.
         public var runSpec: [UInt8]
-        /// Per-round config sent with every TASK.
+        /// Per-round config sent with every TRAIN.
         public var taskConfig: [String: Double]
 
-        public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, parameterCount: Int,
-                    roundTimeout: Double, registrationTimeout: Double, heartbeatInterval: Double = 2,
-                    samplingSeed: UInt64, runSpec: [UInt8], taskConfig: [String: Double] = [:]) {
+        public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
+                    parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
+                    liveness: LivenessSettings = LivenessSettings(), samplingSeed: UInt64, tokenSeed: UInt64 = 0x5EED,
+                    runSpec: [UInt8], taskConfig: [String: Double] = [:]) {
             self.clients = clients; self.minClientsToStart = minClientsToStart
-            self.clientsPerRound = clientsPerRound; self.rounds = rounds; self.parameterCount = parameterCount
+            self.clientsPerRound = clientsPerRound; self.rounds = rounds; self.firstRound = firstRound
+            self.parameterCount = parameterCount
             self.roundTimeout = roundTimeout; self.registrationTimeout = registrationTimeout
-            self.heartbeatInterval = heartbeatInterval; self.samplingSeed = samplingSeed
+            self.liveness = liveness; self.samplingSeed = samplingSeed; self.tokenSeed = tokenSeed
             self.runSpec = runSpec; self.taskConfig = taskConfig
         }
     }
@@ -43,10 +55,14 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     public struct RoundOutcome: Sendable, Equatable {
         public var round: Int
         public var sampled: [Int]
-        public var updates: [Update]
-        public var failures: [Failure]
+        public var updates: [UpdateMessage]
+        public var failures: [FailureMessage]
         public var rejected: [Rejected]
+        /// Sampled clients that had not answered when the round deadline passed.
         public var timedOut: [Int]
+        /// Sampled clients whose process was lost (liveness expired, or its connection dropped)
+        /// before they answered; the round did not wait for them.
+        public var lost: [Int]
     }
 
     public struct Rejected: Sendable, Equatable {
@@ -54,104 +70,174 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         public var reason: String
     }
 
+    /// One HELLO's result, for the log: one record per HELLO, never one per client.
+    public struct Registration: Sendable, Equatable {
+        public var processName: String
+        /// Newly registered clients (never held before, or held by a process that was lost).
+        public var joined: [Int]
+        /// Clients re-registered under their session token by a reconnected process.
+        public var reconnected: [Int]
+        public var refused: [WelcomeMessage.Refused]
+    }
+
     public enum Action: Sendable {
         case send(Peer, Message)
-        case clientJoined(index: Int, name: String, rejoined: Bool)
-        case clientRefused(name: String, reason: String)
-        /// A message the machine ignored, with why (stale round, unknown peer, …): worth logging.
-        case ignored(String)
+        case registered(Peer, Registration)
+        /// A message the machine ignored or refused, with why; the loop counts these per peer and
+        /// logs a summary, never one line per message.
+        case ignored(Peer, String)
         case roundStarted(round: Int, sampled: [Int])
+        /// A process was declared dead (missed heartbeats, unreachable, or left with BYE); its
+        /// clients are unregistered until it (or a new process) registers them again.
+        case peerLost(Peer, clients: [Int], reason: String)
         /// These clients missed the round deadline; they are left out of sampling until heard from.
         case clientsUnresponsive([Int])
-        /// A client marked unresponsive was heard from again.
-        case clientResponsive(index: Int)
+        /// Clients marked unresponsive were heard from again.
+        case clientsResponsive([Int])
         /// The round is closed: merge `outcome`, then call `roundCompleted(parameters:now:)`.
         case aggregate(RoundOutcome)
-        /// The run is over; SHUTDOWN has been sent to every registered client in the same batch.
+        /// The run is over; SHUTDOWN has been sent to every live process in the same batch.
         case finished(success: Bool, reason: String)
+    }
+
+    struct Training: Sendable {
+        var round: Int
+        var sampled: [Int]
+        var deadline: Double
+        var pending: Set<Int>
+        var received: [Int: UpdateMessage] = [:]
+        var failures: [Int: FailureMessage] = [:]
+        var rejected: [Rejected] = []
+        var lost: [Int] = []
     }
 
     enum Phase: Sendable {
         case idle
         case registering(deadline: Double)
-        case training(round: Int, sampled: [Int], deadline: Double, received: [Int: Update], failures: [Int: Failure], rejected: [Rejected])
+        case training(Training)
         case aggregating(round: Int)
         case done
     }
 
+    struct PeerState: Sendable {
+        var peer: Peer
+        var name: String
+        var lastHeard: Double
+        /// Clients bound to this peer at some point; entries whose holder moved on are skipped.
+        var clients: [Int]
+    }
+
     public let configuration: Configuration
     private(set) var phase: Phase = .idle
-    /// Client index → the peer that registered it (last registration wins: a restarted client re-binds).
-    public private(set) var registered: [Int: Peer] = [:]
-    private var clientOfPeer: [Peer: Int] = [:]
+    /// Client index → slot in `peers` of the process hosting it, or -1.
+    private var holder: [Int32]
+    /// Client index → its current session token (0: never registered).
+    private var tokens: [SessionToken]
+    private var peers: [PeerState?] = []
+    private var slotOfPeer: [Peer: Int32] = [:]
+    private var freeSlots: [Int32] = []
+    /// Lowest index that may be free, for server-assigned claims (amortised O(1) per claim).
+    private var assignCursor = 0
+    public private(set) var registeredCount = 0
     /// Clients that missed a round deadline and have not been heard from since. They are not
-    /// sampled, so one dead client process does not cost every later round a full timeout.
-    /// Any message from the client (idle clients answer heartbeats) clears the mark.
+    /// sampled, so one stuck client does not cost every later round a full timeout. An UPDATE
+    /// or FAILURE for the client (even a late one) clears the mark.
     public private(set) var unresponsive: Set<Int> = []
     private var globalParameters: [Float] = []
     private var lastHeartbeat: Double = 0
+    private var tokenStream: RandomStream
 
     public init(configuration: Configuration) {
         precondition(configuration.clients > 0 && configuration.rounds > 0)
+        precondition(configuration.firstRound >= 1)
         self.configuration = configuration
+        holder = [Int32](repeating: -1, count: configuration.clients)
+        tokens = [SessionToken](repeating: 0, count: configuration.clients)
+        tokenStream = RandomStream(seed: configuration.tokenSeed, purpose: .other, index: 0x70CE)
     }
 
     public var currentRound: Int? {
         switch phase {
-        case let .training(round, _, _, _, _, _), let .aggregating(round): round
+        case let .training(t): t.round
+        case let .aggregating(round): round
         default: nil
         }
     }
 
     public var isFinished: Bool { if case .done = phase { true } else { false } }
 
-    /// Begin accepting registrations; `parameters` is the initial global model.
-    public mutating func start(parameters: [Float], now: Double) -> [Action] {
+    /// The round in training: how many sampled clients have answered (or were lost) so far.
+    public var roundProgress: (round: Int, answered: Int, sampled: Int)? {
+        guard case let .training(t) = phase else { return nil }
+        return (t.round, t.sampled.count - t.pending.count, t.sampled.count)
+    }
+
+    /// Number of live client processes.
+    public var peerCount: Int { slotOfPeer.count }
+
+    /// The process hosting `client`, if any.
+    public func peer(hosting client: Int) -> Peer? {
+        guard client >= 0, client < configuration.clients, holder[client] >= 0 else { return nil }
+        return peers[Int(holder[client])]?.peer
+    }
+
+    /// The session token of `client` (0 when unregistered); for tests and diagnostics.
+    public func token(of client: Int) -> SessionToken { tokens[client] }
+
+    /// Begin accepting registrations; `parameters` is the initial (or resumed) global model,
+    /// `unresponsive` the set carried over by a resumed run.
+    public mutating func start(parameters: [Float], unresponsive: Set<Int> = [], now: Double) -> [Action] {
         precondition(parameters.count == configuration.parameterCount)
         globalParameters = parameters
+        self.unresponsive = unresponsive.filter { $0 >= 0 && $0 < configuration.clients }
+        if configuration.firstRound > configuration.rounds {
+            return finish(success: true, reason: "all \(configuration.rounds) rounds were already complete")
+        }
         phase = .registering(deadline: now + configuration.registrationTimeout)
         lastHeartbeat = now
         return []
     }
 
     public mutating func receive(_ message: Message, from peer: Peer, now: Double) -> [Action] {
-        var actions: [Action] = []
-        if let index = clientOfPeer[peer], unresponsive.remove(index) != nil {
-            actions.append(.clientResponsive(index: index))
-        }
-        return actions + handle(message, from: peer, now: now)
-    }
-
-    private mutating func handle(_ message: Message, from peer: Peer, now: Double) -> [Action] {
+        if let slot = slotOfPeer[peer] { peers[Int(slot)]!.lastHeard = now }
         switch message {
         case let .hello(hello): return register(hello, peer: peer, now: now)
         case let .update(update): return accept(update, from: peer, now: now)
         case let .failure(failure): return recordFailure(failure, from: peer, now: now)
-        case let .bye(bye):
-            if let index = clientOfPeer[peer], index == bye.clientIndex {
-                registered[index] = nil
-                clientOfPeer[peer] = nil
-            }
-            return []
-        case .heartbeat: return []
-        case .welcome, .reject, .task, .shutdown:
-            return [.ignored("a client sent \(message.kind), which only the server sends")]
+        case let .bye(bye): return leave(bye, from: peer, now: now)
+        case .heartbeat:
+            return slotOfPeer[peer] == nil ? reset(peer) : []
+        case .welcome, .reject, .train, .model, .shutdown, .reset:
+            return [.ignored(peer, "sent \(message.kind), which only the server sends")]
         }
     }
 
-    /// Advance deadlines and heartbeats. Call at least every heartbeat interval.
+    /// A send to `peer` failed because its connection is gone (ZMQ_ROUTER_MANDATORY): the
+    /// process is lost now, not after the liveness window.
+    public mutating func peerUnreachable(_ peer: Peer, now: Double) -> [Action] {
+        guard let slot = slotOfPeer[peer] else { return [] }
+        return lose(slot: slot, reason: "its connection is gone", now: now)
+    }
+
+    /// Advance deadlines, liveness and heartbeats. Call at least every heartbeat interval.
     public mutating func tick(now: Double) -> [Action] {
         var actions: [Action] = []
         switch phase {
         case let .registering(deadline) where now >= deadline:
-            return finish(success: false, reason: "only \(registered.count) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
-        case let .training(round, sampled, deadline, received, failures, rejected) where now >= deadline:
-            return closeRound(round: round, sampled: sampled, received: received, failures: failures, rejected: rejected)
+            return finish(success: false, reason: "only \(registeredCount) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
+        case let .training(t) where now >= t.deadline:
+            return closeRound(t)
         default: break
         }
-        if now - lastHeartbeat >= configuration.heartbeatInterval, !isFinished {
+        if isFinished { return [] }
+        let deadAfter = configuration.liveness.deadAfterSeconds
+        for slot in slotOfPeer.values.sorted() where now - peers[Int(slot)]!.lastHeard > deadAfter {
+            actions += lose(slot: slot, reason: "no message for \(formatSeconds(deadAfter)) s (\(configuration.liveness.missedHeartbeats) heartbeats)", now: now)
+            if isFinished { return actions }
+        }
+        if now - lastHeartbeat >= configuration.liveness.heartbeatIntervalSeconds {
             lastHeartbeat = now
-            for index in registered.keys.sorted() { actions.append(.send(registered[index]!, .heartbeat(Heartbeat()))) }
+            for slot in slotOfPeer.values.sorted() { actions.append(.send(peers[Int(slot)]!.peer, .heartbeat)) }
         }
         return actions
     }
@@ -167,54 +253,173 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return startRound(round + 1, now: now)
     }
 
-    /// Stop now (signal, fatal server error). SHUTDOWN goes to every registered client.
+    /// Stop now (signal, fatal server error). SHUTDOWN goes to every live process.
     public mutating func abort(reason: String) -> [Action] { finish(success: false, reason: reason) }
 
     // MARK: - Registration
 
-    private mutating func register(_ hello: Hello, peer: Peer, now: Double) -> [Action] {
+    private mutating func slot(for peer: Peer, name: String, now: Double) -> Int32 {
+        if let s = slotOfPeer[peer] { return s }
+        let state = PeerState(peer: peer, name: name, lastHeard: now, clients: [])
+        let s: Int32
+        if let free = freeSlots.popLast() { s = free; peers[Int(s)] = state } else { s = Int32(peers.count); peers.append(state) }
+        slotOfPeer[peer] = s
+        return s
+    }
+
+    private mutating func bind(_ client: Int, to slot: Int32) {
+        if holder[client] < 0 { registeredCount += 1 }
+        holder[client] = slot
+        peers[Int(slot)]!.clients.append(client)
+    }
+
+    private mutating func newToken() -> SessionToken {
+        while true { let t = tokenStream.next(); if t != 0 { return t } }
+    }
+
+    private mutating func register(_ hello: HelloMessage, peer: Peer, now: Double) -> [Action] {
         if isFinished {
-            return [.send(peer, .reject(Reject(reason: "the run is over")))]
+            return [.send(peer, .reject(RejectMessage(reason: "the run is over")))]
         }
-        var index: Int
-        var rejoined = false
-        if let existing = clientOfPeer[peer] {
-            index = existing
-            rejoined = true
-        } else if let wanted = hello.requestedIndex {
-            guard (0..<configuration.clients).contains(wanted) else {
-                let reason = "client index \(wanted) is outside 0..<\(configuration.clients)"
-                return [.clientRefused(name: hello.clientName, reason: reason), .send(peer, .reject(Reject(reason: reason)))]
+        let n = configuration.clients
+        let slot = self.slot(for: peer, name: hello.processName, now: now)
+        var accepted: [WelcomeMessage.Accepted] = []
+        var registration = Registration(processName: hello.processName, joined: [], reconnected: [], refused: [])
+        accepted.reserveCapacity(hello.claims.count)
+        var seen = Set<Int>()
+        var previousHolders = Set<Int32>()
+        for claim in hello.claims {
+            guard let index = claim.index else {
+                while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
+                guard assignCursor < n else {
+                    registration.refused.append(.init(index: nil, reason: "all \(n) client slots are taken", retry: false))
+                    continue
+                }
+                let index = assignCursor
+                tokens[index] = newToken()
+                bind(index, to: slot)
+                seen.insert(index)
+                registration.joined.append(index)
+                accepted.append(.init(index: index, token: tokens[index]))
+                continue
             }
-            index = wanted
-            if let previous = registered[wanted] {
-                // A restarted client process reclaims its slot from its dead predecessor.
-                clientOfPeer[previous] = nil
-                rejoined = true
+            guard index >= 0, index < n else {
+                registration.refused.append(.init(index: index, reason: "client index \(index) is outside 0..<\(n)", retry: false))
+                continue
             }
-        } else {
-            guard let free = (0..<configuration.clients).first(where: { registered[$0] == nil }) else {
-                let reason = "all \(configuration.clients) client slots are taken"
-                return [.clientRefused(name: hello.clientName, reason: reason), .send(peer, .reject(Reject(reason: reason)))]
+            guard seen.insert(index).inserted else {
+                registration.refused.append(.init(index: index, reason: "client \(index) is claimed twice in one HELLO", retry: false))
+                continue
             }
-            index = free
+            let current = holder[index]
+            if current == slot {
+                // A repeated HELLO on the same connection: idempotent, same token.
+                accepted.append(.init(index: index, token: tokens[index]))
+            } else if current >= 0 {
+                if claim.token != 0 && claim.token == tokens[index] {
+                    previousHolders.insert(current)
+                    bind(index, to: slot)  // the process reconnected on a new connection
+                    registration.reconnected.append(index)
+                    accepted.append(.init(index: index, token: tokens[index]))
+                } else {
+                    let reason = "client \(index) is held by a live process (\(peers[Int(current)]!.name)); "
+                        + "re-registering it needs the session token issued to that process"
+                    registration.refused.append(.init(index: index, reason: reason, retry: true))
+                }
+            } else {
+                tokens[index] = newToken()
+                bind(index, to: slot)
+                registration.joined.append(index)
+                accepted.append(.init(index: index, token: tokens[index]))
+            }
         }
-        registered[index] = peer
-        clientOfPeer[peer] = index
         var actions: [Action] = [
-            .send(peer, .welcome(Welcome(clientIndex: index, runSpec: configuration.runSpec))),
-            .clientJoined(index: index, name: hello.clientName, rejoined: rejoined),
+            .send(peer, .welcome(WelcomeMessage(
+                accepted: accepted, refused: registration.refused,
+                heartbeatInterval: configuration.liveness.heartbeatIntervalSeconds,
+                liveness: configuration.liveness.missedHeartbeats, runSpec: configuration.runSpec))),
+            .registered(peer, registration),
         ]
-        if case .registering = phase, registered.count >= configuration.minClientsToStart {
-            actions += startRound(1, now: now)
+        // Connections left without clients keep no state: one that had nothing accepted, or the
+        // old connection of a process that re-registered everything on a new one.
+        for s in previousHolders.union([slot]) where clients(of: s).isEmpty { release(slot: s) }
+        if !registration.joined.isEmpty || !registration.reconnected.isEmpty {
+            let back = (registration.joined + registration.reconnected).filter { unresponsive.contains($0) }
+            if !back.isEmpty {
+                unresponsive.subtract(back)
+                actions.append(.clientsResponsive(back.sorted()))
+            }
+        }
+        switch phase {
+        case .registering where registeredCount >= configuration.minClientsToStart:
+            actions += startRound(configuration.firstRound, now: now)
+        case .training(let t):
+            // Re-registered clients that were sampled and have not answered lost their TRAIN
+            // with their old connection: send it again on the new one.
+            let again = registration.reconnected.filter { t.pending.contains($0) }.sorted()
+            if !again.isEmpty {
+                actions.append(.send(peer, .model(ModelMessage(round: t.round, parameters: globalParameters))))
+                actions.append(.send(peer, .train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))))
+            }
+        default: break
         }
         return actions
     }
 
+    private mutating func release(slot: Int32) {
+        guard let state = peers[Int(slot)] else { return }
+        slotOfPeer[state.peer] = nil
+        peers[Int(slot)] = nil
+        freeSlots.append(slot)
+    }
+
+    private func clients(of slot: Int32) -> [Int] {
+        guard let state = peers[Int(slot)] else { return [] }
+        return state.clients.filter { holder[$0] == slot }
+    }
+
+    private mutating func reset(_ peer: Peer) -> [Action] {
+        [.send(peer, .reset(ResetMessage(reason: "this server does not know this connection (it restarted, or dropped the process as dead); register again"))),
+         .ignored(peer, "message from an unregistered connection (answered with RESET)")]
+    }
+
+    private mutating func leave(_ bye: ByeMessage, from peer: Peer, now: Double) -> [Action] {
+        guard let slot = slotOfPeer[peer] else { return [] }
+        let leaving = Set(bye.clients)
+        let hosted = clients(of: slot)
+        if hosted.allSatisfy({ leaving.contains($0) }) {
+            return lose(slot: slot, reason: "it said goodbye", now: now)
+        }
+        for c in hosted where leaving.contains(c) { holder[c] = -1; registeredCount -= 1 }
+        return dropFromRound(hosted.filter { leaving.contains($0) }, now: now)
+    }
+
+    /// Unregisters every client of the process in `slot` and drops those pending in the round.
+    private mutating func lose(slot: Int32, reason: String, now: Double) -> [Action] {
+        guard let state = peers[Int(slot)] else { return [] }
+        let hosted = clients(of: slot)
+        for c in hosted { holder[c] = -1 }
+        registeredCount -= hosted.count
+        release(slot: slot)
+        var actions: [Action] = [.peerLost(state.peer, clients: hosted, reason: reason)]
+        actions += dropFromRound(hosted, now: now)
+        return actions
+    }
+
+    private mutating func dropFromRound(_ clients: [Int], now: Double) -> [Action] {
+        guard case var .training(t) = phase else { return [] }
+        let gone = clients.filter { t.pending.contains($0) }
+        guard !gone.isEmpty else { return [] }
+        t.pending.subtract(gone)
+        t.lost += gone
+        phase = .training(t)
+        return closeIfComplete(now: now)
+    }
+
     // MARK: - Rounds
 
-    /// Clients for `round`: a seeded sample without replacement from the registered indices,
-    /// returned ascending. Depends only on (sampling seed, round, registered set).
+    /// Clients for `round`: a seeded sample without replacement from the available indices,
+    /// returned ascending. Depends only on (sampling seed, round, available set).
     public static func sample(from candidates: [Int], count: Int, seed: UInt64, round: Int) -> [Int] {
         var pool = candidates.sorted()
         let k = min(count, pool.count)
@@ -227,52 +432,72 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     }
 
     private mutating func startRound(_ round: Int, now: Double) -> [Action] {
-        let candidates = registered.keys.filter { !unresponsive.contains($0) }
+        var candidates: [Int] = []
+        candidates.reserveCapacity(registeredCount)
+        for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) { candidates.append(i) }
         let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
-            return finish(success: false, reason: "no responsive clients left at round \(round) (\(unresponsive.count) missed a deadline and went silent)")
+            return finish(success: false, reason: "no responsive clients left at round \(round) (\(registeredCount) registered, \(unresponsive.count) missed a deadline and went silent)")
         }
-        phase = .training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout,
-                          received: [:], failures: [:], rejected: [])
+        phase = .training(Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout,
+                                   pending: Set(sampled)))
         var actions: [Action] = [.roundStarted(round: round, sampled: sampled)]
-        let task = Message.task(Task(round: round, parameters: globalParameters, config: configuration.taskConfig))
-        for index in sampled { actions.append(.send(registered[index]!, task)) }
+        // One MODEL and one TRAIN per process, however many of its clients were sampled.
+        var bySlot: [Int32: [Int]] = [:]
+        for i in sampled { bySlot[holder[i], default: []].append(i) }
+        let model = Message.model(ModelMessage(round: round, parameters: globalParameters))
+        for slot in bySlot.keys.sorted() {
+            let peer = peers[Int(slot)]!.peer
+            actions.append(.send(peer, model))
+            actions.append(.send(peer, .train(TrainMessage(round: round, clients: bySlot[slot]!, config: configuration.taskConfig))))
+        }
         lastHeartbeat = now
         return actions
     }
 
-    private mutating func accept(_ update: Update, from peer: Peer, now: Double) -> [Action] {
-        guard case .training(let round, let sampled, let deadline, var received, let failures, var rejected) = phase else {
-            return [.ignored("UPDATE for round \(update.round) from client \(update.clientIndex) arrived outside a round")]
+    /// Checks that `peer` hosts `client` under `token`; a reason when it does not.
+    private func authenticate(client: Int, token: SessionToken, peer: Peer) -> String? {
+        guard client >= 0, client < configuration.clients else { return "names client \(client), outside 0..<\(configuration.clients)" }
+        guard let slot = slotOfPeer[peer], holder[client] == slot else { return "names client \(client), which this connection does not host" }
+        guard token == tokens[client] else { return "carries the wrong session token for client \(client)" }
+        return nil
+    }
+
+    private mutating func heardFrom(_ client: Int) -> [Action] {
+        unresponsive.remove(client) != nil ? [.clientsResponsive([client])] : []
+    }
+
+    private mutating func accept(_ update: UpdateMessage, from peer: Peer, now: Double) -> [Action] {
+        if slotOfPeer[peer] == nil { return reset(peer) }
+        if let problem = authenticate(client: update.clientIndex, token: update.token, peer: peer) {
+            return [.ignored(peer, "UPDATE \(problem)")]
         }
-        guard let sender = clientOfPeer[peer] else {
-            return [.ignored("UPDATE from an unregistered peer claiming client \(update.clientIndex)")]
+        let sender = update.clientIndex
+        var actions = heardFrom(sender)
+        guard case var .training(t) = phase else {
+            return actions + [.ignored(peer, "UPDATE for round \(update.round) from client \(sender) arrived between rounds")]
         }
-        guard update.round == round else {
-            return [.ignored("stale UPDATE from client \(sender) for round \(update.round) (current round \(round))")]
+        guard update.round == t.round else {
+            return actions + [.ignored(peer, "stale UPDATE from client \(sender) for round \(update.round) (current round \(t.round))")]
         }
-        guard sampled.contains(sender) else {
-            return [.ignored("UPDATE from client \(sender), which was not sampled in round \(round)")]
+        guard t.pending.remove(sender) != nil else {
+            let why = t.sampled.contains(sender) ? "duplicate UPDATE from client \(sender)" : "UPDATE from client \(sender), which was not sampled"
+            return actions + [.ignored(peer, "\(why) in round \(t.round)")]
         }
-        guard received[sender] == nil, failures[sender] == nil, !rejected.contains(where: { $0.client == sender }) else {
-            return [.ignored("duplicate UPDATE from client \(sender) in round \(round)")]
-        }
-        if let reason = Self.problem(with: update, sender: sender, parameterCount: configuration.parameterCount) {
-            rejected.append(Rejected(client: sender, reason: reason))
+        if let reason = Self.problem(with: update, parameterCount: configuration.parameterCount) {
+            t.rejected.append(Rejected(client: sender, reason: reason))
         } else {
-            received[sender] = update
+            t.received[sender] = update
         }
-        phase = .training(round: round, sampled: sampled, deadline: deadline, received: received, failures: failures, rejected: rejected)
-        return closeIfComplete(now: now)
+        phase = .training(t)
+        actions += closeIfComplete(now: now)
+        return actions
     }
 
     /// Why an update cannot be merged, or nil. This is the edge: nothing past it sees a wrong
     /// shape, a NaN or a bad metric.
-    public static func problem(with update: Update, sender: Int, parameterCount: Int) -> String? {
-        if update.clientIndex != sender {
-            return "claims to be client \(update.clientIndex) but registered as \(sender)"
-        }
+    public static func problem(with update: UpdateMessage, parameterCount: Int) -> String? {
         if update.delta.count != parameterCount {
             return "delta has \(update.delta.count) values, the model has \(parameterCount)"
         }
@@ -288,33 +513,36 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return nil
     }
 
-    private mutating func recordFailure(_ failure: Failure, from peer: Peer, now: Double) -> [Action] {
-        guard case .training(let round, let sampled, let deadline, let received, var failures, let rejected) = phase,
-              let sender = clientOfPeer[peer], failure.round == round, sampled.contains(sender),
-              received[sender] == nil, failures[sender] == nil
-        else { return [.ignored("FAILURE from \(failure.clientIndex) for round \(failure.round) ignored")] }
-        failures[sender] = Failure(round: round, clientIndex: sender, reason: failure.reason)
-        phase = .training(round: round, sampled: sampled, deadline: deadline, received: received, failures: failures, rejected: rejected)
-        return closeIfComplete(now: now)
+    private mutating func recordFailure(_ failure: FailureMessage, from peer: Peer, now: Double) -> [Action] {
+        if slotOfPeer[peer] == nil { return reset(peer) }
+        if let problem = authenticate(client: failure.clientIndex, token: failure.token, peer: peer) {
+            return [.ignored(peer, "FAILURE \(problem)")]
+        }
+        let sender = failure.clientIndex
+        var actions = heardFrom(sender)
+        guard case var .training(t) = phase, failure.round == t.round, t.pending.remove(sender) != nil else {
+            return actions + [.ignored(peer, "FAILURE from client \(sender) for round \(failure.round) is not for a pending task")]
+        }
+        t.failures[sender] = failure
+        phase = .training(t)
+        actions += closeIfComplete(now: now)
+        return actions
     }
 
     private mutating func closeIfComplete(now: Double) -> [Action] {
-        guard case let .training(round, sampled, _, received, failures, rejected) = phase else { return [] }
-        if received.count + failures.count + rejected.count == sampled.count {
-            return closeRound(round: round, sampled: sampled, received: received, failures: failures, rejected: rejected)
-        }
-        return []
+        guard case let .training(t) = phase, t.pending.isEmpty else { return [] }
+        return closeRound(t)
     }
 
-    private mutating func closeRound(round: Int, sampled: [Int], received: [Int: Update], failures: [Int: Failure], rejected: [Rejected]) -> [Action] {
-        let answered = Set(received.keys).union(failures.keys).union(rejected.map(\.client))
+    private mutating func closeRound(_ t: Training) -> [Action] {
         let outcome = RoundOutcome(
-            round: round, sampled: sampled,
-            updates: received.keys.sorted().map { received[$0]! },
-            failures: failures.keys.sorted().map { failures[$0]! },
-            rejected: rejected.sorted { $0.client < $1.client },
-            timedOut: sampled.filter { !answered.contains($0) })
-        phase = .aggregating(round: round)
+            round: t.round, sampled: t.sampled,
+            updates: t.received.keys.sorted().map { t.received[$0]! },
+            failures: t.failures.keys.sorted().map { t.failures[$0]! },
+            rejected: t.rejected.sorted { $0.client < $1.client },
+            timedOut: t.pending.sorted(),
+            lost: t.lost.sorted())
+        phase = .aggregating(round: t.round)
         unresponsive.formUnion(outcome.timedOut)
         return outcome.timedOut.isEmpty ? [.aggregate(outcome)] : [.clientsUnresponsive(outcome.timedOut), .aggregate(outcome)]
     }
@@ -323,10 +551,15 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         if isFinished { return [] }
         phase = .done
         var actions: [Action] = []
-        for index in registered.keys.sorted() {
-            actions.append(.send(registered[index]!, .shutdown(Shutdown(reason: reason))))
+        for slot in slotOfPeer.values.sorted() {
+            actions.append(.send(peers[Int(slot)]!.peer, .shutdown(ShutdownMessage(reason: reason))))
         }
         actions.append(.finished(success: success, reason: reason))
         return actions
     }
+}
+
+/// Seconds as a short decimal ("6", "0.5").
+func formatSeconds(_ s: Double) -> String {
+    s == s.rounded() ? String(Int(s)) : String(s)
 }

@@ -38,7 +38,7 @@ public enum WireCodec {
         for b in magic { w.u8(b) }
         w.u16(protocolVersion)
         w.u8(m.kind.rawValue)
-        w.u8(0)  // flags: reserved in version 1
+        w.u8(0)  // flags: reserved (must be 0) in versions 1 and 2
         writeBody(m, &w)
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<w.offset]))
         w.u32(crc)
@@ -46,38 +46,55 @@ public enum WireCodec {
 
     private static func bodySize(_ m: Message) -> Int {
         switch m {
-        case .hello(let h): WireSize.string(h.clientName) + WireSize.optionalInt(h.requestedIndex)
-        case .welcome(let w): WireSize.int + WireSize.blob(w.runSpec)
+        case .hello(let h):
+            // Each claim: opt-int index + u64 token.
+            WireSize.string(h.processName) + 8 + h.claims.reduce(0) { $0 + WireSize.optionalInt($1.index) + 8 }
+        case .welcome(let w):
+            8 + 16 * w.accepted.count
+                + w.refused.reduce(8) { $0 + WireSize.optionalInt($1.index) + WireSize.string($1.reason) + 1 }
+                + WireSize.f64 + WireSize.int + WireSize.blob(w.runSpec)
         case .reject(let r): WireSize.string(r.reason)
-        case .task(let t): WireSize.int + WireSize.metrics(t.config) + WireSize.floats(t.parameters)
-        case .update(let u): 3 * WireSize.int + WireSize.metrics(u.metrics) + WireSize.floats(u.delta)
-        case .failure(let f): 2 * WireSize.int + WireSize.string(f.reason)
+        case .train(let t): WireSize.int + WireSize.ints(t.clients) + WireSize.metrics(t.config)
+        case .update(let u): 4 * WireSize.int + WireSize.metrics(u.metrics) + WireSize.floats(u.delta)
+        case .failure(let f): 3 * WireSize.int + WireSize.string(f.reason)
         case .heartbeat: 0
         case .shutdown(let s): WireSize.string(s.reason)
-        case .bye: WireSize.int
+        case .bye(let b): WireSize.ints(b.clients)
+        case .model(let m): WireSize.int + WireSize.floats(m.parameters)
+        case .reset(let r): WireSize.string(r.reason)
         }
     }
 
     private static func writeBody(_ m: Message, _ w: inout WireWriter) {
         switch m {
         case .hello(let h):
-            w.string(h.clientName); w.optionalInt(h.requestedIndex)
+            w.string(h.processName)
+            w.int(h.claims.count)
+            for c in h.claims { w.optionalInt(c.index); w.u64(c.token) }
         case .welcome(let x):
-            w.int(x.clientIndex); w.blob(x.runSpec)
+            w.int(x.accepted.count)
+            for a in x.accepted { w.int(a.index); w.u64(a.token) }
+            w.int(x.refused.count)
+            for r in x.refused { w.optionalInt(r.index); w.string(r.reason); w.u8(r.retry ? 1 : 0) }
+            w.f64(x.heartbeatInterval); w.int(x.liveness); w.blob(x.runSpec)
         case .reject(let r):
             w.string(r.reason)
-        case .task(let t):
-            w.int(t.round); w.metrics(t.config); w.floats(t.parameters)
+        case .train(let t):
+            w.int(t.round); w.ints(t.clients); w.metrics(t.config)
         case .update(let u):
-            w.int(u.round); w.int(u.clientIndex); w.int(u.samples); w.metrics(u.metrics); w.floats(u.delta)
+            w.int(u.round); w.int(u.clientIndex); w.u64(u.token); w.int(u.samples); w.metrics(u.metrics); w.floats(u.delta)
         case .failure(let f):
-            w.int(f.round); w.int(f.clientIndex); w.string(f.reason)
+            w.int(f.round); w.int(f.clientIndex); w.u64(f.token); w.string(f.reason)
         case .heartbeat:
             break
         case .shutdown(let s):
             w.string(s.reason)
         case .bye(let b):
-            w.int(b.clientIndex)
+            w.ints(b.clients)
+        case .model(let m):
+            w.int(m.round); w.floats(m.parameters)
+        case .reset(let r):
+            w.string(r.reason)
         }
     }
 
@@ -130,38 +147,72 @@ public enum WireCodec {
     private static func readBody(_ kind: Message.Kind, _ r: inout WireReader) throws(CodecError) -> Message {
         switch kind {
         case .hello:
-            let name = try r.string("hello.clientName")
-            let index = try r.optionalInt("hello.requestedIndex")
-            return .hello(Hello(clientName: name, requestedIndex: index))
+            let name = try r.string("hello.processName")
+            // A claim is at least 9 bytes (absent index tag + token).
+            let n = try r.listCount("hello.claims", minimumEntryBytes: 9)
+            var claims: [ClientClaim] = []
+            claims.reserveCapacity(n)
+            for _ in 0..<n {
+                let index = try r.optionalInt("hello.claims.index")
+                claims.append(ClientClaim(index: index, token: try r.u64("hello.claims.token")))
+            }
+            return .hello(HelloMessage(processName: name, claims: claims))
         case .welcome:
-            let index = try r.int("welcome.clientIndex")
+            let na = try r.listCount("welcome.accepted", minimumEntryBytes: 16)
+            var accepted: [WelcomeMessage.Accepted] = []
+            accepted.reserveCapacity(na)
+            for _ in 0..<na {
+                let index = try r.int("welcome.accepted.index")
+                accepted.append(.init(index: index, token: try r.u64("welcome.accepted.token")))
+            }
+            let nr = try r.listCount("welcome.refused", minimumEntryBytes: 10)
+            var refused: [WelcomeMessage.Refused] = []
+            for _ in 0..<nr {
+                let index = try r.optionalInt("welcome.refused.index")
+                let reason = try r.string("welcome.refused.reason")
+                let at = r.offset
+                let retry = try r.u8("welcome.refused.retry")
+                guard retry <= 1 else { throw .invalidOptionalTag(field: "welcome.refused.retry", offset: at, tag: retry) }
+                refused.append(.init(index: index, reason: reason, retry: retry == 1))
+            }
+            let interval = try r.f64("welcome.heartbeatInterval")
+            let liveness = try r.int("welcome.liveness")
             let spec = try r.blob("welcome.runSpec")
-            return .welcome(Welcome(clientIndex: index, runSpec: spec))
+            return .welcome(WelcomeMessage(accepted: accepted, refused: refused, heartbeatInterval: interval,
+                                           liveness: liveness, runSpec: spec))
         case .reject:
-            return .reject(Reject(reason: try r.string("reject.reason")))
-        case .task:
-            let round = try r.int("task.round")
-            let config = try r.metrics("task.config")
-            let parameters = try r.floats("task.parameters")
-            return .task(Task(round: round, parameters: parameters, config: config))
+            return .reject(RejectMessage(reason: try r.string("reject.reason")))
+        case .train:
+            let round = try r.int("train.round")
+            let clients = try r.ints("train.clients")
+            let config = try r.metrics("train.config")
+            return .train(TrainMessage(round: round, clients: clients, config: config))
         case .update:
             let round = try r.int("update.round")
             let index = try r.int("update.clientIndex")
+            let token = try r.u64("update.token")
             let samples = try r.int("update.samples")
             let metrics = try r.metrics("update.metrics")
             let delta = try r.floats("update.delta")
-            return .update(Update(round: round, clientIndex: index, samples: samples, metrics: metrics, delta: delta))
+            return .update(UpdateMessage(round: round, clientIndex: index, token: token, samples: samples,
+                                         metrics: metrics, delta: delta))
         case .failure:
             let round = try r.int("failure.round")
             let index = try r.int("failure.clientIndex")
+            let token = try r.u64("failure.token")
             let reason = try r.string("failure.reason")
-            return .failure(Failure(round: round, clientIndex: index, reason: reason))
+            return .failure(FailureMessage(round: round, clientIndex: index, token: token, reason: reason))
         case .heartbeat:
-            return .heartbeat(Heartbeat())
+            return .heartbeat
         case .shutdown:
-            return .shutdown(Shutdown(reason: try r.string("shutdown.reason")))
+            return .shutdown(ShutdownMessage(reason: try r.string("shutdown.reason")))
         case .bye:
-            return .bye(Bye(clientIndex: try r.int("bye.clientIndex")))
+            return .bye(ByeMessage(clients: try r.ints("bye.clients")))
+        case .model:
+            let round = try r.int("model.round")
+            return .model(ModelMessage(round: round, parameters: try r.floats("model.parameters")))
+        case .reset:
+            return .reset(ResetMessage(reason: try r.string("reset.reason")))
         }
     }
 }

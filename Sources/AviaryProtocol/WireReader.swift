@@ -34,6 +34,30 @@ struct WireReader {
 
     mutating func int(_ field: String) throws(CodecError) -> Int { Int(try i64(field)) }
 
+    mutating func u64(_ field: String) throws(CodecError) -> UInt64 { UInt64(bitPattern: try i64(field)) }
+
+    /// A list count for entries of at least `minimumEntryBytes` each, checked against
+    /// `CodecLimits.maxListEntries` and the bytes left before anything is reserved.
+    mutating func listCount(_ field: String, minimumEntryBytes: Int) throws(CodecError) -> Int {
+        let (n, at) = try count(field)
+        guard n <= limits.maxListEntries else {
+            throw .tooManyEntries(field: field, offset: at, count: Int64(n), limit: limits.maxListEntries)
+        }
+        guard n <= remaining / minimumEntryBytes else {
+            throw .truncated(field: field, offset: offset, needed: saturatingProduct(n, minimumEntryBytes), available: remaining)
+        }
+        return n
+    }
+
+    /// i64 count, then one i64 per element.
+    mutating func ints(_ field: String) throws(CodecError) -> [Int] {
+        let n = try listCount(field, minimumEntryBytes: 8)
+        var out: [Int] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try int(field)) }
+        return out
+    }
+
     mutating func f64(_ field: String) throws(CodecError) -> Double {
         Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: try take(8, field), as: UInt64.self)))
     }

@@ -50,6 +50,15 @@ struct WireWriter {
         if let v { u8(1); int(v) } else { u8(0) }
     }
 
+    /// u64 bit pattern (session tokens).
+    mutating func u64(_ v: UInt64) { i64(Int64(bitPattern: v)) }
+
+    /// i64 count, then one i64 per element (client index lists).
+    mutating func ints(_ v: [Int]) {
+        int(v.count)
+        for x in v { int(x) }
+    }
+
     /// i64 count, then (key string, f64) pairs sorted by key so equal maps give equal bytes.
     mutating func metrics(_ m: [String: Double]) {
         int(m.count)
@@ -86,4 +95,5 @@ enum WireSize {
         m.keys.reduce(8) { $0 + string($1) + f64 }
     }
     static func floats(_ v: [Float]) -> Int { 8 + 4 * v.count }
+    static func ints(_ v: [Int]) -> Int { 8 + 8 * v.count }
 }

@@ -12,4 +12,14 @@ struct Checkpointer {
                               metadata: metadata, to: directory.checkpoint(round: round))
         return "checkpoints/" + RunDirectory.checkpointName(round: round)
     }
+
+    /// A checkpoint merged across `rounds`, written beside the round's own.
+    func writeMerged(_ parameters: [Float], round: Int, rounds: [Int], run: String) throws -> String {
+        let name = RunDirectory.mergedCheckpointName(round: round)
+        try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
+                              metadata: ["run": run, "merged_rounds": rounds.map(String.init).joined(separator: ","),
+                                         "format": "aviary-checkpoint-v1"],
+                              to: directory.checkpoints + "/" + name)
+        return "checkpoints/" + name
+    }
 }

@@ -10,18 +10,32 @@ import AviaryProtocol
 import AviaryTopology
 import AviaryTransport
 
-/// Runs one federation: binds the ROUTER, drives `ServerStateMachine`, merges, evaluates,
-/// checkpoints and logs. Synchronous on the calling thread (never a Swift-concurrency task:
-/// the socket is polled with timeouts, see docs/ARCHITECTURE.md "Threads").
+/// Runs one federation. The calling thread runs the socket loop: it feeds `ServerStateMachine`
+/// and carries out its actions (sends, log notes), so registration and heartbeats never wait.
+/// Each closed round goes to a worker thread (`RoundProcessor`: merge, evaluation); the loop
+/// writes its results (checkpoint, log line, run state) when it is back. Never a
+/// Swift-concurrency task: sockets are polled with timeouts (docs/ARCHITECTURE.md, "Threads").
 public final class FederatedServer {
-    public struct Options: Sendable {
+    public struct Options {
         public var overwrite: Bool
-        /// Print one progress line per round to stdout.
-        public var progress: Bool
+        /// Continue the run in the run directory from its last completed round.
+        public var resume: Bool
+        /// Receives progress events (the command layer prints them); nil: silent.
+        public var progress: (@Sendable (RunProgress) -> Void)?
         /// Polled every loop iteration; true stops the run (SHUTDOWN to clients, `run_end` logged).
         public var shouldStop: @Sendable () -> Bool
-        public init(overwrite: Bool = false, progress: Bool = true, shouldStop: @escaping @Sendable () -> Bool = { false }) {
-            self.overwrite = overwrite; self.progress = progress; self.shouldStop = shouldStop
+        /// Time source; tests pass a manual clock together with an in-memory transport.
+        public var clock: any SecondsClock
+        /// Builds the transport from the bind address and the frame size limit; nil: ZeroMQ.
+        public var makeTransport: ((String, Int) throws -> any ServerTransport)?
+        /// Run merge and evaluation on a worker thread (true in production; tests may run them inline).
+        public var roundsOnWorkerThread: Bool
+
+        public init(overwrite: Bool = false, resume: Bool = false, progress: (@Sendable (RunProgress) -> Void)? = nil,
+                    shouldStop: @escaping @Sendable () -> Bool = { false }, clock: any SecondsClock = SystemSecondsClock(),
+                    makeTransport: ((String, Int) throws -> any ServerTransport)? = nil, roundsOnWorkerThread: Bool = true) {
+            self.overwrite = overwrite; self.resume = resume; self.progress = progress; self.shouldStop = shouldStop
+            self.clock = clock; self.makeTransport = makeTransport; self.roundsOnWorkerThread = roundsOnWorkerThread
         }
     }
 
@@ -33,23 +47,37 @@ public final class FederatedServer {
         public var runDirectory: String
     }
 
+    /// Bound on flushing SHUTDOWN to every process before the server exits.
+    static let shutdownFlush: Duration = .seconds(3)
+    /// A round that merged nothing in more than this share of rounds makes the run "degraded".
+    public static let maxUnmergedShare = 0.5
+
     let topology: Topology
     let options: Options
     let logger: Logger
     let directory: RunDirectory
     let data: FederatedDataset
     let modelSpec: ModelSpec
-    let evaluator: GlobalEvaluator
-    var optimizer: ServerOptimizer
-    var global: [Float]
-    var checkpointer: Checkpointer
-    private var logWriter: AggregationLogWriter?
-    private let start = ContinuousClock.now
-    var roundStarted = ContinuousClock.now
+    let processor: RoundProcessor
+    var state: ServerModelState
+    let checkpointer: Checkpointer
+    var writer: AggregationLogWriter!
+    var transport: (any ServerTransport)!
+    private var startTime = 0.0
+
+    // Per-round bookkeeping of the loop.
     var roundsCompleted = 0
     var lastEval: Evaluation?
-    /// Recent global models for checkpoint merging: (round, parameters, evaluation loss).
-    var recentGlobals: [(round: Int, parameters: [Float], loss: Double)] = []
+    var lastNothingMerged: String?
+    var roundStartedAt = 0.0
+    var aggregateStartedAt = 0.0
+    var bytesSent = 0
+    var bytesReceived = 0
+    var answered = 0
+    var sampledCount = 0
+    var encodedModel: (round: Int, message: EncodedMessage)?
+    /// Refused or ignored messages per connection since the last summary (never one log line each).
+    var issues = ProtocolIssueCounter()
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -59,113 +87,236 @@ public final class FederatedServer {
         data = try FederatedDataset(spec: topology.data)
         let test = data.globalTest()
         modelSpec = try topology.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
-        evaluator = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
-                                        robust: topology.robustEvaluation,
-                                        seed: topology.seeds.training)
-        optimizer = try ServerOptimizer(spec: topology.merge.serverOptimizer)
-        global = evaluator.initialParameters(seed: topology.seeds.training)
+        let evaluator = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
+                                            robust: topology.robustEvaluation, seed: topology.seeds.training)
+        processor = RoundProcessor(topology: topology, evaluator: evaluator)
+        state = ServerModelState(global: evaluator.initialParameters(seed: topology.seeds.training),
+                                 optimizer: try ServerOptimizer(spec: topology.merge.serverOptimizer), window: [])
         checkpointer = Checkpointer(directory: directory, layout: evaluator.network.layout)
     }
 
-    var now: Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    var now: Double { options.clock.now }
+
+    func report(_ event: RunProgress) { options.progress?(event) }
 
     public func run() throws -> Summary {
-        try directory.create(overwrite: options.overwrite)
-        try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
-        let writer = try AggregationLogWriter(path: directory.log)
-        logWriter = writer
+        startTime = now
+        var firstRound = 1
+        var unresponsive: Set<Int> = []
+        if options.resume {
+            let resumed = try resumeFromState()
+            firstRound = resumed.round + 1
+            unresponsive = resumed.unresponsive
+        } else {
+            try directory.create(overwrite: options.overwrite)
+            try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
+            writer = try AggregationLogWriter(path: directory.log)
+        }
 
-        let endpoint = try ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes)
-        defer { endpoint.close() }
-        try AtomicFile.write(Data((endpoint.boundEndpoint + "\n").utf8), to: directory.endpoint)
-        logger.info("listening", metadata: ["endpoint": "\(endpoint.boundEndpoint)", "run": "\(directory.path)"])
+        transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
+            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes)
+        defer { transport.close(flushingFor: Self.shutdownFlush) }
+        try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
+        logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)"])
+        report(.listening(endpoint: transport.boundEndpoint, runDirectory: directory.path))
 
-        let runSpec = topology.runSpec(model: modelSpec)
-        let specJSON = try JSONEncoder().encode(runSpec)
-        try writer.append(.runStart(runStartRecord()))
+        let specJSON = try JSONEncoder().encode(topology.runSpec(model: modelSpec))
+        if !options.resume { try writer.append(.runStart(runStartRecord())) }
 
+        var tokenSeed: UInt64 = 0
+        while tokenSeed == 0 { tokenSeed = UInt64.random(in: 1...UInt64.max) }
         var machine = ServerStateMachine<PeerID>(configuration: .init(
             clients: topology.data.clients, minClientsToStart: topology.server.minClients,
-            clientsPerRound: topology.server.clientsPerRound, rounds: topology.rounds,
-            parameterCount: global.count, roundTimeout: topology.server.roundTimeout,
+            clientsPerRound: topology.server.clientsPerRound, rounds: topology.rounds, firstRound: firstRound,
+            parameterCount: state.global.count, roundTimeout: topology.server.roundTimeout,
             registrationTimeout: topology.server.registrationTimeout,
-            heartbeatInterval: topology.server.heartbeatInterval,
-            samplingSeed: topology.seeds.sampling, runSpec: Array(specJSON)))
-        var queue = machine.start(parameters: global, now: now)
-        var encodedTask: (round: Int, message: EncodedMessage)?
+            liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
+            samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON)))
+        var queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
+        roundsCompleted = firstRound - 1
         var outcome: (success: Bool, reason: String) = (false, "not started")
+        let worker = RoundWorker(processor: processor, onThread: options.roundsOnWorkerThread)
 
-        while true {
+        loop: while true {
             while !queue.isEmpty {
-                switch queue.removeFirst() {
-                case let .send(peer, message):
-                    do {
-                        if case let .task(task) = message {
-                            // One TASK per round, many peers: encode the global vector once.
-                            if encodedTask?.round != task.round { encodedTask = (task.round, EncodedMessage(message)) }
-                            try endpoint.send(encodedTask!.message, to: peer)
-                        } else {
-                            try endpoint.send(message, to: peer)
-                        }
-                    } catch {
-                        logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                    }
-                case let .clientJoined(index, name, rejoined):
-                    logger.info(rejoined ? "client rejoined" : "client joined", metadata: ["client": "\(index)", "name": "\(name)"])
-                    try writer.append(.note(NoteRecord(event: rejoined ? "client_rejoined" : "client_joined",
-                                                       time: timestamp(), client: index, message: name)))
-                case let .clientRefused(name, reason):
-                    logger.warning("client refused", metadata: ["name": "\(name)", "reason": "\(reason)"])
-                case let .ignored(why):
-                    logger.notice("ignored message", metadata: ["why": "\(why)"])
-                case let .clientsUnresponsive(clients):
-                    logger.warning("clients missed the deadline; not sampled until heard from", metadata: ["clients": "\(clients)"])
-                    try writer.append(.note(NoteRecord(event: "clients_unresponsive", time: timestamp(),
-                                                       message: "missed the round deadline: \(clients); left out of sampling until heard from")))
-                case let .clientResponsive(index):
-                    logger.info("client responsive again", metadata: ["client": "\(index)"])
-                    try writer.append(.note(NoteRecord(event: "client_responsive", time: timestamp(), client: index,
-                                                       message: "heard from again; sampled from the next round")))
-                case let .roundStarted(round, sampled):
-                    roundStarted = .now
-                    logger.debug("round started", metadata: ["round": "\(round)", "sampled": "\(sampled)"])
-                case let .aggregate(result):
-                    try finishRound(result, writer: writer)
-                    queue += machine.roundCompleted(parameters: global, now: now)
-                case let .finished(success, reason):
+                let action = queue.removeFirst()
+                if case let .aggregate(result) = action {
+                    aggregateStartedAt = now
+                    report(.aggregating(round: result.round))
+                    worker.start(result, state: state)
+                } else if case let .finished(success, reason) = action {
                     outcome = (success, reason)
+                } else {
+                    queue += try carryOut(action, machine: &machine)
                 }
             }
-            if machine.isFinished { break }
+            if machine.isFinished { break loop }
+            if let result = worker.takeResult() {
+                try finishRound(result)
+                queue += machine.roundCompleted(parameters: state.global, now: now)
+                continue
+            }
             if options.shouldStop() {
                 queue += machine.abort(reason: "interrupted by a signal")
                 continue
             }
-            switch try endpoint.receive(timeout: .milliseconds(50)) {
-            case let .message(peer, message)?:
-                queue += machine.receive(message, from: peer, now: now)
-            case let .malformed(peer, error)?:
-                logger.warning("malformed message dropped", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                if case .unsupportedVersion = error {
-                    // Tell the peer why it is ignored, so its own log shows the version mismatch.
-                    try? endpoint.send(.reject(Reject(reason: "\(error)")), to: peer)
-                }
-            case nil:
-                break
+            // Drain what has arrived (bounded per pass so ticks still happen under a flood).
+            var budget = 10_000
+            var wait: Duration = worker.isBusy ? .milliseconds(5) : .milliseconds(20)
+            while budget > 0, let event = try transport.receive(timeout: wait) {
+                wait = .zero
+                budget -= 1
+                queue += receive(event, machine: &machine)
             }
             queue += machine.tick(now: now)
+            if let progress = machine.roundProgress, progress.answered != answered {
+                answered = progress.answered
+                report(.answered(round: progress.round, answered: progress.answered, sampled: progress.sampled))
+            }
         }
-        // Let SHUTDOWN frames leave before the socket closes (linger is bounded in the transport).
-        try writer.append(.runEnd(RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: now,
-                                               status: outcome.success ? "completed" : "failed: \(outcome.reason)",
-                                               finalEval: lastEval)))
-        return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: outcome.success,
-                       reason: outcome.reason, runDirectory: directory.path)
+        return try finishRun(outcome, machine: machine)
+    }
+
+    private func receive(_ event: ServerEvent, machine: inout ServerStateMachine<PeerID>) -> [ServerStateMachine<PeerID>.Action] {
+        switch event {
+        case let .message(peer, message, bytes):
+            bytesReceived += bytes
+            return machine.receive(message, from: peer, now: now)
+        case let .malformed(peer, error, bytes):
+            bytesReceived += bytes
+            issues.count(peer: peer, "malformed frame: \(error.category)", example: "\(error)")
+            if case .unsupportedVersion = error {
+                // Tell the peer why it is ignored, so its own log shows the version mismatch.
+                _ = try? transport.send(.reject(RejectMessage(reason: "\(error)")), to: peer)
+            }
+            return []
+        }
+    }
+
+    /// Carries out one action of the state machine; returns follow-up actions (a lost peer).
+    private func carryOut(_ action: ServerStateMachine<PeerID>.Action,
+                          machine: inout ServerStateMachine<PeerID>) throws -> [ServerStateMachine<PeerID>.Action] {
+        switch action {
+        case let .send(peer, message):
+            do {
+                if case let .model(m) = message {
+                    // One MODEL per round, many processes: encode the global vector once.
+                    if encodedModel?.round != m.round { encodedModel = (m.round, EncodedMessage(message)) }
+                    bytesSent += try transport.send(encodedModel!.message, to: peer)
+                } else {
+                    bytesSent += try transport.send(message, to: peer)
+                }
+            } catch .peerUnreachable {
+                return machine.peerUnreachable(peer, now: now)
+            } catch {
+                logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            }
+        case let .registered(peer, registration):
+            try logRegistration(registration, peer: peer)
+        case let .ignored(peer, why):
+            issues.count(peer: peer, ProtocolIssueCounter.category(of: why), example: why)
+        case let .clientsUnresponsive(clients):
+            logger.warning("clients missed the deadline; not sampled until heard from", metadata: ["clients": "\(CompactIndices(clients))"])
+            try writer.append(.note(NoteRecord(event: "clients_unresponsive", time: timestamp(), round: machine.currentRound,
+                                               message: "missed the round deadline: clients \(CompactIndices(clients)); left out of sampling until heard from")))
+        case let .clientsResponsive(clients):
+            try writer.append(.note(NoteRecord(event: "clients_responsive", time: timestamp(),
+                                               message: "heard from again: clients \(CompactIndices(clients)); sampled from the next round")))
+        case let .peerLost(peer, clients, reason):
+            logger.warning("process lost", metadata: ["peer": "\(peer)", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
+            try writer.append(.note(NoteRecord(event: "process_lost", time: timestamp(), round: machine.currentRound,
+                                               message: "the process hosting clients \(CompactIndices(clients)) was dropped: \(reason)")))
+        case let .roundStarted(round, sampled):
+            roundStartedAt = now
+            bytesSent = 0
+            bytesReceived = 0
+            answered = 0
+            sampledCount = sampled.count
+            logger.debug("round started", metadata: ["round": "\(round)", "sampled": "\(CompactIndices(sampled))"])
+            report(.roundStarted(round: round, sampled: sampled.count))
+        case .aggregate, .finished:
+            break  // handled by the loop
+        }
+        return []
+    }
+
+    private func logRegistration(_ r: ServerStateMachine<PeerID>.Registration, peer: PeerID) throws {
+        for refused in r.refused {
+            issues.count(peer: peer, "claim refused", example: refused.reason)
+        }
+        guard !r.joined.isEmpty || !r.reconnected.isEmpty else { return }
+        var parts: [String] = []
+        if !r.joined.isEmpty { parts.append("registered clients \(CompactIndices(r.joined))") }
+        if !r.reconnected.isEmpty { parts.append("re-registered clients \(CompactIndices(r.reconnected)) under their session tokens") }
+        let message = "\(r.processName): " + parts.joined(separator: "; ")
+        logger.info("registration", metadata: ["process": "\(r.processName)", "joined": "\(r.joined.count)", "reconnected": "\(r.reconnected.count)"])
+        try writer.append(.note(NoteRecord(event: r.reconnected.isEmpty ? "clients_registered" : "clients_reconnected",
+                                           time: timestamp(), message: message)))
+    }
+
+    /// Writes a finished round: checkpoint, merged checkpoint, log lines, run state.
+    private func finishRound(_ result: RoundResult) throws {
+        state = result.state
+        var record = result.record
+        let round = record.round
+        if let eval = record.eval { lastEval = eval }
+        if let note = result.merge.failureNote {
+            logger.warning("merge refused the round; global model kept", metadata: ["round": "\(round)", "reason": "\(note)"])
+            try writer.append(.note(NoteRecord(event: "merge_failed", time: timestamp(), round: round, message: note)))
+        }
+        if result.merge.nothingMerged != nil { lastNothingMerged = result.merge.nothingMerged }
+        let every = topology.server.checkpointEvery
+        if every > 0 && (round % every == 0 || round == topology.rounds) {
+            record.checkpoint = try checkpointer.write(state.global, round: round, metadata: [
+                "run": topology.name, "round": String(round), "model": modelSpec.name, "format": "aviary-checkpoint-v1",
+            ])
+        }
+        var mergeRecord: CheckpointMergeRecord?
+        if let merged = result.checkpointMerge {
+            var r = merged.record
+            r.time = timestamp()
+            r.checkpoint = try checkpointer.writeMerged(merged.parameters, round: round, rounds: r.rounds, run: topology.name)
+            mergeRecord = r
+        }
+        record.time = timestamp()
+        record.durationSeconds = now - roundStartedAt
+        record.bytesSent = bytesSent
+        record.bytesReceived = bytesReceived
+        record.serverSeconds = now - aggregateStartedAt
+        try writer.append(.round(record))
+        if let mergeRecord { try writer.append(.checkpointMerge(mergeRecord)) }
+        if let summary = issues.summary() {
+            try writer.append(.note(NoteRecord(event: "protocol_issues", time: timestamp(), round: round, message: summary)))
+        }
+        roundsCompleted = round
+        try saveState(round: round)
+        report(.roundFinished(record, nothingMerged: result.merge.nothingMerged))
+        if let mergeRecord { report(.checkpointMerged(mergeRecord)) }
+    }
+
+    /// The run's verdict: the state machine's, made stricter when rounds merged nothing.
+    private func finishRun(_ outcome: (success: Bool, reason: String), machine: ServerStateMachine<PeerID>) throws -> Summary {
+        var success = outcome.success
+        var status = success ? "completed" : "failed: \(outcome.reason)"
+        if success {
+            let unmerged = topology.rounds - state.roundsMerged
+            if state.roundsMerged == 0 {
+                success = false
+                status = "failed: no round merged any update (last reason: \(lastNothingMerged ?? "none"))"
+            } else if Double(unmerged) > Self.maxUnmergedShare * Double(topology.rounds) {
+                success = false
+                status = "degraded: \(unmerged) of \(topology.rounds) rounds merged nothing (last reason: \(lastNothingMerged ?? "none"))"
+            }
+        }
+        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: now - startTime,
+                               status: status, finalEval: lastEval)
+        try writer.append(.runEnd(end))
+        report(.finished(end))
+        return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
+                       reason: success ? outcome.reason : String(status.drop(while: { $0 != ":" }).dropFirst(2)),
+                       runDirectory: directory.path)
     }
 
     /// Messages larger than the model plus generous headroom are refused by libzmq itself.
-    var maxMessageBytes: Int { global.count * 4 + (1 << 20) }
+    var maxMessageBytes: Int { state.global.count * 4 + (1 << 20) }
 }

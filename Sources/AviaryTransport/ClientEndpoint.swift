@@ -7,18 +7,22 @@ import CZmq
 /// Swift-concurrency task — `receive` blocks in `zmq_poll` for up to its timeout.
 public final class ClientEndpoint: Sendable {
     private let socket: ZmqSocket
+    private let context: ZmqContext
+    private let ownsContext: Bool
     private let limits: CodecLimits
 
     /// Connects a DEALER to `endpoint`. `identity` becomes the server-visible `PeerID`
-    /// (ZMQ_ROUTING_ID; 1–255 bytes, not starting with NUL); nil lets libzmq pick one.
+    /// (ZMQ_ROUTING_ID; 1–255 bytes, not starting with NUL); nil (what Aviary's clients use)
+    /// lets the server's ROUTER pick a fresh one per connection, so a connection is never
+    /// mistaken for another: clients prove who they are with session tokens instead.
     /// Connecting is asynchronous: messages sent before the TCP link is up are queued.
-    public init(connect endpoint: String, identity: String?,
+    public init(connect endpoint: String, identity: String? = nil,
                 maxMessageBytes: Int = -1,
                 options: TransportOptions = TransportOptions(),
                 limits: CodecLimits = .default,
                 context: ZmqContext? = nil) throws(ZmqError) {
         let ctx: ZmqContext
-        if let context { ctx = context } else { ctx = try ZmqContext.shared() }
+        if let context { ctx = context } else { ctx = try ZmqContext() }
         let socket = try ZmqSocket(context: ctx, type: ZMQ_DEALER)
         try socket.applyCommon(options)
         try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
@@ -30,6 +34,8 @@ public final class ClientEndpoint: Sendable {
         }
         try socket.connect(endpoint)
         self.socket = socket
+        self.context = ctx
+        self.ownsContext = context == nil
         self.limits = limits
     }
 
@@ -61,11 +67,21 @@ public final class ClientEndpoint: Sendable {
     }
 
     /// Sends `m`, encoded straight into the outgoing ZeroMQ frame.
-    public func send(_ m: Message) throws(ZmqError) {
+    @discardableResult
+    public func send(_ m: Message) throws(ZmqError) -> Int {
         let size = WireCodec.encodedSize(m)
         try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+        return size
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
     public func close() { socket.close() }
+
+    /// Closes the socket and, when the endpoint made its context, terminates it: returns once
+    /// queued frames (the BYE) have left or `flushingFor` has passed, never later.
+    public func close(flushingFor: Duration) {
+        try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
+        socket.close()
+        if ownsContext { context.terminate() }
+    }
 }

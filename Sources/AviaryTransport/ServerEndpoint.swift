@@ -8,10 +8,31 @@ import Darwin
 
 /// What the server's socket loop gets from `ServerEndpoint.receive(timeout:)`.
 public enum ServerEvent: Sendable {
-    /// A well-formed message from a peer (semantic checks are the server's job).
-    case message(PeerID, Message)
+    /// A well-formed message from a peer (semantic checks are the server's job) and its size.
+    case message(PeerID, Message, bytes: Int)
     /// A peer sent bytes that are not a valid frame; the endpoint keeps serving.
-    case malformed(PeerID, CodecError)
+    case malformed(PeerID, CodecError, bytes: Int)
+
+    /// The connection the event came from.
+    public var peer: PeerID {
+        switch self { case let .message(p, _, _), let .malformed(p, _, _): p }
+    }
+}
+
+/// What the server loop needs from its socket: receive with a timeout, send to one peer, close
+/// with a bounded flush. `ServerEndpoint` is the ZeroMQ one; `InMemoryServerTransport` is its
+/// twin for tests that drive a whole server without sockets (as swift-nio's EmbeddedChannel).
+public protocol ServerTransport: AnyObject {
+    /// Where clients connect, e.g. "tcp://127.0.0.1:41237".
+    var boundEndpoint: String { get }
+    /// The next event, or nil if none arrived within `timeout`.
+    func receive(timeout: Duration) throws(ZmqError) -> ServerEvent?
+    /// Sends `m` to `peer` and returns the bytes sent; `.peerUnreachable` if it is gone.
+    func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int
+    /// Sends a message encoded once (the round's MODEL) to `peer`; returns the bytes sent.
+    func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int
+    /// Lets queued frames leave for at most `flushingFor`, then releases the socket.
+    func close(flushingFor: Duration)
 }
 
 /// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
@@ -19,8 +40,11 @@ public enum ServerEvent: Sendable {
 /// Threading: call it from ONE dedicated `Thread` (the server's socket loop), never from a
 /// Swift-concurrency task — `receive` blocks in `zmq_poll` for up to its timeout. It may be
 /// created on one thread and handed to another before use.
-public final class ServerEndpoint: Sendable {
+public final class ServerEndpoint: ServerTransport, Sendable {
     private let socket: ZmqSocket
+    private let context: ZmqContext
+    /// Only a context this endpoint made is terminated by `close(flushingFor:)`.
+    private let ownsContext: Bool
     /// The address actually bound (ZMQ_LAST_ENDPOINT), e.g. "tcp://127.0.0.1:41237" for port 0.
     public let boundEndpoint: String
     /// Frames larger than this are refused by libzmq, which disconnects the sender.
@@ -33,15 +57,18 @@ public final class ServerEndpoint: Sendable {
                 options: TransportOptions = TransportOptions(),
                 limits: CodecLimits = .default,
                 context: ZmqContext? = nil) throws(ZmqError) {
+        // Its own context by default, so closing the endpoint can terminate it and so flush
+        // the last frames (SHUTDOWN) before the process exits.
         let ctx: ZmqContext
-        if let context { ctx = context } else { ctx = try ZmqContext.shared() }
+        if let context { ctx = context } else { ctx = try ZmqContext() }
         let socket = try ZmqSocket(context: ctx, type: ZMQ_ROUTER)
         try socket.applyCommon(options)
         try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
         try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1), name: "ZMQ_ROUTER_MANDATORY")
-        try socket.setOption(ZMQ_ROUTER_HANDOVER, Int32(1), name: "ZMQ_ROUTER_HANDOVER")
         try socket.bind(endpoint)
         self.socket = socket
+        self.context = ctx
+        self.ownsContext = context == nil
         self.boundEndpoint = try socket.lastEndpoint()
         self.maxMessageBytes = maxMessageBytes
         self.limits = limits
@@ -62,18 +89,18 @@ public final class ServerEndpoint: Sendable {
     private func receiveQueued() throws(ZmqError) -> ServerEvent? {
         guard let (identity, more) = try socket.receiveFrame({ (Array($0), $1) }) else { return nil }
         let peer = PeerID(bytes: identity)
-        guard more else { return .malformed(peer, .unexpectedFrames(count: 0)) }
+        guard more else { return .malformed(peer, .unexpectedFrames(count: 0), bytes: 0) }
         let limits = self.limits
-        let decoded: (Result<Message, CodecError>, Bool)? = try socket.receiveFrame { bytes, more in
-            do throws(CodecError) { return (.success(try WireCodec.decode(bytes, limits: limits)), more) }
-            catch { return (.failure(error), more) }
+        let decoded: (Result<Message, CodecError>, Bool, Int)? = try socket.receiveFrame { bytes, more in
+            do throws(CodecError) { return (.success(try WireCodec.decode(bytes, limits: limits)), more, bytes.count) }
+            catch { return (.failure(error), more, bytes.count) }
         }
         // Parts of one ZeroMQ message arrive together, so the payload is already queued.
-        guard let (result, hasMore) = decoded else { return .malformed(peer, .unexpectedFrames(count: 0)) }
-        if hasMore { return .malformed(peer, .unexpectedFrames(count: 1 + (try drainFrames()))) }
+        guard let (result, hasMore, size) = decoded else { return .malformed(peer, .unexpectedFrames(count: 0), bytes: 0) }
+        if hasMore { return .malformed(peer, .unexpectedFrames(count: 1 + (try drainFrames())), bytes: size) }
         switch result {
-        case .success(let m): return .message(peer, m)
-        case .failure(let e): return .malformed(peer, e)
+        case .success(let m): return .message(peer, m, bytes: size)
+        case .failure(let e): return .malformed(peer, e, bytes: size)
         }
     }
 
@@ -88,16 +115,20 @@ public final class ServerEndpoint: Sendable {
     }
 
     /// Sends `m` to `peer`; `.peerUnreachable` if that peer is not connected (ZMQ_ROUTER_MANDATORY).
-    public func send(_ m: Message, to peer: PeerID) throws(ZmqError) {
+    @discardableResult
+    public func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
         let size = WireCodec.encodedSize(m)
         try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+        return size
     }
 
-    /// Sends a message encoded once (e.g. the round's TASK) to `peer` without copying it.
-    public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) {
+    /// Sends a message encoded once (e.g. the round's MODEL) to `peer` without copying it.
+    @discardableResult
+    public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
         try socket.send(sharing: encoded, more: false)
+        return encoded.count
     }
 
     /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here.
@@ -111,4 +142,12 @@ public final class ServerEndpoint: Sendable {
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
     public func close() { socket.close() }
+
+    /// Closes the socket and, when the endpoint made its context, terminates it: returns once
+    /// queued frames have left or `flushingFor` has passed (ZMQ_LINGER), never later.
+    public func close(flushingFor: Duration) {
+        try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
+        socket.close()
+        if ownsContext { context.terminate() }
+    }
 }

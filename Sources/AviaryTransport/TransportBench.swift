@@ -9,7 +9,7 @@ public enum TransportBench {
     /// Runs every measurement and returns a human-readable report (one line per figure).
     public static func run(floats: Int = 1_660_000, messages: Int = 40) -> String {
         let delta = (0..<floats).map { Float($0 % 1013) * 1e-4 }
-        let update = Message.update(Update(round: 1, clientIndex: 0, samples: 6000,
+        let update = Message.update(UpdateMessage(round: 1, clientIndex: 0, samples: 6000,
                                            metrics: ["train_loss": 0.3, "samples": 6000], delta: delta))
         let bytes = WireCodec.encodedSize(update)
         var lines = ["payload: \(floats) floats, \(bytes) bytes per UPDATE frame"]
@@ -52,9 +52,9 @@ public enum TransportBench {
             }.start()
             var received = 0
             while received < messages, let event = try server.receive(timeout: .seconds(30)) {
-                guard case .message(let peer, .update) = event else { return "\(label): unexpected \(event)" }
+                guard case .message(let peer, .update, _) = event else { return "\(label): unexpected \(event)" }
                 received += 1
-                if received == messages { try server.send(.heartbeat(Heartbeat()), to: peer) }
+                if received == messages { try server.send(.heartbeat, to: peer) }
             }
             let elapsed = clock.now - start
             _ = finished.wait(timeout: .now() + 30)

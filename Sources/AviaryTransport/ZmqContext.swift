@@ -12,6 +12,7 @@ import Darwin
 /// class only stores the immutable handle.
 public final class ZmqContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    private let terminated = Atomic<Bool>(false)
 
     /// A new context with its own I/O thread (tests and benchmarks use one per simulated process).
     public init() throws(ZmqError) {
@@ -19,8 +20,14 @@ public final class ZmqContext: @unchecked Sendable {
         handle = h
     }
 
-    deinit {
-        // Sockets are closed with a bounded linger, so termination cannot hang for long.
+    deinit { terminate() }
+
+    /// Terminates the context: blocks until every socket of it is closed and their queued frames
+    /// have left or their ZMQ_LINGER ran out (bounded, so this cannot hang for long). Without it,
+    /// frames queued just before exit (the server's SHUTDOWN, a client's BYE) are dropped.
+    /// Idempotent; close this context's sockets first.
+    public func terminate() {
+        guard terminated.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
     }
 

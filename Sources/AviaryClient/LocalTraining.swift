@@ -5,31 +5,48 @@ import AviaryNN
 import AviaryProtocol
 import AviaryTopology
 
-/// One federated client's training side: its partition, its model, its trainer. Built once
-/// from the WELCOME run spec; `train(_:)` turns a TASK into an UPDATE.
-final class LocalClient {
-    let index: Int
+/// Local training for every client a process hosts. A hosted client is only its index until it
+/// is sampled: its data comes from the shared `FederatedDataset` when it trains, and the model and
+/// trainer are one per distinct adversarial setting, reused by every client (loading the global
+/// parameters and resetting the optimiser makes each round independent of who trained before).
+/// No state survives from one round to the next, so nothing per client is kept.
+final class LocalTraining {
     let spec: RunSpec
-    let data: ClientData
-    let network: Network
-    let trainer: LocalTrainer
+    let dataset: FederatedDataset
+    private var trainers: [AdversarialTrainingSpec: LocalTrainer] = [:]
+    private var networks: [AdversarialTrainingSpec: Network] = [:]
 
-    init(index: Int, spec: RunSpec, dataset: FederatedDataset) throws {
-        self.index = index
+    init(spec: RunSpec, dataset: FederatedDataset) {
         self.spec = spec
-        data = try dataset.client(index)
-        network = try Network(spec: spec.model, maxBatch: spec.training.batchSize)
-        trainer = try LocalTrainer(network: network, spec: spec.adversarial(forClient: index), valueRange: data.train.valueRange)
+        self.dataset = dataset
     }
 
-    /// Local training for one round: deterministic in (training seed, client, round), whatever
-    /// else runs in this process.
-    func train(_ task: Task) throws(ClientError) -> Update {
-        guard task.parameters.count == network.parameterCount else {
-            throw .wrongParameterCount(got: task.parameters.count, expected: network.parameterCount)
+    private func trainer(for client: Int, valueRange: ClosedRange<Float>?) throws(ClientError) -> (Network, LocalTrainer) {
+        let adversarial = spec.adversarial(forClient: client)
+        if let t = trainers[adversarial], let n = networks[adversarial] { return (n, t) }
+        do {
+            let network = try Network(spec: spec.model, maxBatch: spec.training.batchSize)
+            let trainer = try LocalTrainer(network: network, spec: adversarial, valueRange: valueRange)
+            trainers[adversarial] = trainer
+            networks[adversarial] = network
+            return (network, trainer)
+        } catch {
+            throw .setup(client: client, reason: "\(error)")
+        }
+    }
+
+    /// Client `index`'s local training for one round, starting from `model`: deterministic in
+    /// (training seed, client, round), whatever else runs in this process.
+    func train(client index: Int, model: ModelMessage, config: [String: Double]) throws(ClientError) -> UpdateMessage {
+        let data: ClientData
+        do { data = try dataset.client(index) } catch { throw .setup(client: index, reason: "\(error)") }
+        let (network, trainer) = try trainer(for: index, valueRange: data.train.valueRange)
+        let round = model.round
+        guard model.parameters.count == network.parameterCount else {
+            throw .wrongParameterCount(got: model.parameters.count, expected: network.parameterCount)
         }
         guard data.train.count > 0 else { throw .noTrainingData(client: index) }
-        network.loadParameters(task.parameters)
+        network.loadParameters(model.parameters)
         // The received global model on this client's own test split, before any local step:
         // what the server's fairness summary (spread of accuracy across clients) is built from.
         var before: BatchStats? = nil
@@ -37,13 +54,13 @@ final class LocalClient {
             before = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
         }
         var sgd = spec.training.optimizer
-        if let lr = task.config["learning_rate"] { sgd.learningRate = Float(lr) }
-        network.setOptimizer(sgd, anchor: sgd.proximalMu > 0 ? task.parameters : nil)
+        if let lr = config["learning_rate"] { sgd.learningRate = Float(lr) }
+        network.setOptimizer(sgd, anchor: sgd.proximalMu > 0 ? model.parameters : nil)
 
-        let streamIndex = UInt64(index) << 32 | UInt64(task.round)
+        let streamIndex = UInt64(index) << 32 | UInt64(round)
         var seeds = RandomStream(seed: spec.trainingSeed, purpose: .shuffle, index: streamIndex)
         let shuffleSeed = seeds.next(), attackSeed = seeds.next()
-        let epochs = task.config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
+        let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         var stats = LocalTrainingStats()
         data.train.features.withUnsafeBufferPointer { x in
@@ -59,12 +76,12 @@ final class LocalClient {
         }
         var delta = network.parametersArray()
         delta.withUnsafeMutableBufferPointer { d in
-            task.parameters.withUnsafeBufferPointer { g in
+            model.parameters.withUnsafeBufferPointer { g in
                 BLAS.saxpy(d.count, alpha: -1, x: g.baseAddress!, y: d.baseAddress!)
             }
         }
         if let bad = validateFinite(delta) {
-            throw .diverged(client: index, round: task.round, index: bad)
+            throw .diverged(client: index, round: round, index: bad)
         }
         var metrics = stats.metrics
         if let before {
@@ -76,7 +93,7 @@ final class LocalClient {
             metrics["val_loss"] = v.meanLoss
             metrics["val_accuracy"] = v.accuracy
         }
-        return Update(round: task.round, clientIndex: index, samples: stats.samples, metrics: metrics, delta: delta)
+        return UpdateMessage(round: round, clientIndex: index, samples: stats.samples, metrics: metrics, delta: delta)
     }
 }
 
@@ -86,6 +103,7 @@ public enum ClientError: Error, CustomStringConvertible {
     case noTrainingData(client: Int)
     case diverged(client: Int, round: Int, index: Int)
     case setup(client: Int, reason: String)
+    case dataset(reason: String)
 
     public var description: String {
         switch self {
@@ -94,6 +112,7 @@ public enum ClientError: Error, CustomStringConvertible {
         case let .noTrainingData(client): "client \(client) has no training samples in its partition"
         case let .diverged(client, round, index): "client \(client) diverged in round \(round): parameter \(index) is not finite (lower the learning rate)"
         case let .setup(client, reason): "client \(client) could not start: \(reason)"
+        case let .dataset(reason): "the run's dataset could not be loaded: \(reason)"
         }
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import AviaryProtocol
+
+/// The thread that trains a process's sampled clients, one after another, so the socket loop
+/// never blocks on training (it keeps heartbeats flowing and notices stop requests at once).
+///
+/// `@unchecked Sendable`: every mutable field is guarded by `condition`; `training` is set once
+/// before the first job and used only by the worker thread afterwards.
+final class TrainingWorker: @unchecked Sendable {
+    struct Job {
+        var client: Int
+        var model: ModelMessage
+        var config: [String: Double]
+    }
+
+    struct Result {
+        var client: Int
+        var round: Int
+        var outcome: Swift.Result<UpdateMessage, ClientError>
+        var seconds: Double
+    }
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var results: [Result] = []
+    private var training: LocalTraining?
+    private var stopping = false
+    private var thread: Thread?
+
+    /// Gives the worker what it trains with and starts its thread.
+    func configure(_ training: LocalTraining) {
+        condition.withLock { self.training = training }
+        guard thread == nil else { return }
+        let t = Thread { [self] in loop() }
+        t.name = "aviary-training"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    func enqueue(_ new: [Job]) {
+        condition.withLock {
+            jobs += new
+            condition.signal()
+        }
+    }
+
+    /// Results finished since the last call, in the order they finished.
+    func takeResults() -> [Result] {
+        condition.withLock {
+            defer { results = [] }
+            return results
+        }
+    }
+
+    /// Asks the thread to exit after its current job (it is not waited for).
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+        }
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if stopping { condition.unlock(); return }
+            let job = jobs.removeFirst()
+            let training = self.training!
+            condition.unlock()
+
+            let started = ContinuousClock.now
+            let outcome: Swift.Result<UpdateMessage, ClientError>
+            do { outcome = .success(try training.train(client: job.client, model: job.model, config: job.config)) } catch {
+                outcome = .failure(error)
+            }
+            let d = ContinuousClock.now - started
+            let result = Result(client: job.client, round: job.model.round, outcome: outcome,
+                                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            condition.withLock { results.append(result) }
+        }
+    }
+}

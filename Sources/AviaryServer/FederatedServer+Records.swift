@@ -1,0 +1,25 @@
+import Foundation
+import AviaryLog
+
+extension FederatedServer {
+    func runStartRecord() -> RunStartRecord {
+        let stats = data.statistics()
+        return RunStartRecord(
+            run: topology.name, time: timestamp(), aviaryVersion: aviaryVersion,
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
+            model: modelSpec.name, parameters: state.global.count, strategy: topology.merge.strategy.name,
+            dataset: topology.data.dataset.name, partition: topology.data.partition.name,
+            partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
+                                             meanTotalVariation: stats.meanTotalVariation),
+            notes: data.notes)
+    }
+}
+
+public let aviaryVersion = "0.2.0"
+
+func timestamp() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
+}

@@ -1,0 +1,44 @@
+import AviaryMath
+import AviaryTransport
+
+/// Counts refused and ignored messages per connection and turns them into one log line per
+/// round, so a peer flooding the server with bad HELLOs or frames cannot grow the log (or
+/// cost an fsync) per message.
+struct ProtocolIssueCounter {
+    /// Connections tracked individually; the rest are summed under "other connections", so a
+    /// storm of connections cannot grow this table without bound either.
+    static let maxPeers = 64
+
+    private var counts: [String: [String: Int]] = [:]
+    private var examples: [String: String] = [:]
+
+    mutating func count(peer: PeerID, _ category: String, example: String) {
+        var key = peer.description
+        if counts[key] == nil && counts.count >= Self.maxPeers { key = "other connections" }
+        counts[key, default: [:]][category, default: 0] += 1
+        if examples[category] == nil { examples[category] = example }
+    }
+
+    /// One line for everything counted since the last call, or nil when nothing was; resets.
+    mutating func summary() -> String? {
+        guard !counts.isEmpty else { return nil }
+        defer { counts = [:]; examples = [:] }
+        let perPeer = counts.keys.sorted().map { peer in
+            let items = counts[peer]!.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }
+            return "\(peer): " + items.joined(separator: ", ")
+        }
+        let samples = examples.keys.sorted().map { "\($0): \(examples[$0]!)" }
+        return perPeer.joined(separator: "; ") + " (e.g. " + samples.joined(separator: "; ") + ")"
+    }
+
+    /// A stable category for an ignored-message reason (its first words, before any number).
+    static func category(of why: String) -> String {
+        var words: [Substring] = []
+        for w in why.split(separator: " ") {
+            if w.contains(where: \.isNumber) { break }
+            words.append(w)
+            if words.count == 4 { break }
+        }
+        return words.joined(separator: " ")
+    }
+}

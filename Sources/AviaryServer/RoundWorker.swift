@@ -1,0 +1,45 @@
+import Foundation
+import Synchronization
+import AviaryProtocol
+import AviaryTransport
+
+/// Runs one round's `RoundProcessor` on its own thread while the server's socket loop goes on,
+/// or inline (tests). At most one round is in flight: the protocol waits for it.
+///
+/// `@unchecked Sendable`: the processor is used by one thread at a time — the loop hands it to
+/// the round's thread in `start` and does not touch it until `takeResult` returned the result.
+final class RoundWorker: @unchecked Sendable {
+    private let processor: RoundProcessor
+    private let onThread: Bool
+    private let slot = Mutex<RoundResult?>(nil)
+    private(set) var isBusy = false
+
+    init(processor: RoundProcessor, onThread: Bool) {
+        self.processor = processor
+        self.onThread = onThread
+    }
+
+    func start(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState) {
+        precondition(!isBusy, "a round is already being processed")
+        isBusy = true
+        guard onThread else {
+            let result = processor.process(outcome, state: state)
+            slot.withLock { $0 = result }
+            return
+        }
+        let thread = Thread { [self] in
+            let result = processor.process(outcome, state: state)
+            slot.withLock { $0 = result }
+        }
+        thread.name = "aviary-round"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// The finished round, once; nil while it is still running (or none was started).
+    func takeResult() -> RoundResult? {
+        guard isBusy, let result = slot.withLock({ r -> RoundResult? in defer { r = nil }; return r }) else { return nil }
+        isBusy = false
+        return result
+    }
+}

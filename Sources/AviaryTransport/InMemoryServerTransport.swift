@@ -1,0 +1,48 @@
+import AviaryProtocol
+
+/// The server transport's in-memory twin (swift-nio's EmbeddedChannel is the model): tests put
+/// client messages in `inbox`, read what the server sent from `sent`, and script peers that
+/// answer with `respond`. A receive on an empty inbox advances the manual clock by its timeout
+/// instead of waiting, so a test of a 300 s deadline takes microseconds.
+public final class InMemoryServerTransport: ServerTransport {
+    public let boundEndpoint = "inmemory://server"
+    public let clock: ManualSecondsClock
+    /// Events the server will receive, in order.
+    public var inbox: [ServerEvent] = []
+    /// Every message the server sent, in order (encoded ones decoded back).
+    public private(set) var sent: [(peer: PeerID, message: Message)] = []
+    /// Peers whose sends fail with `.peerUnreachable` (a dropped connection).
+    public var unreachable: Set<PeerID> = []
+    /// Called for each sent message; returns what the peer answers (appended to `inbox`).
+    public var respond: ((PeerID, Message) -> [Message])?
+    public private(set) var closed = false
+
+    public init(clock: ManualSecondsClock) { self.clock = clock }
+
+    /// Queues `message` from `peer`.
+    public func deliver(_ message: Message, from peer: PeerID) {
+        inbox.append(.message(peer, message, bytes: WireCodec.encodedSize(message)))
+    }
+
+    public func receive(timeout: Duration) throws(ZmqError) -> ServerEvent? {
+        if !inbox.isEmpty { return inbox.removeFirst() }
+        let (s, atto) = timeout.components
+        clock.advance(by: Double(s) + Double(atto) * 1e-18)
+        return nil
+    }
+
+    public func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int {
+        if unreachable.contains(peer) { throw .peerUnreachable(peer) }
+        sent.append((peer, m))
+        if let respond { for answer in respond(peer, m) { deliver(answer, from: peer) } }
+        return WireCodec.encodedSize(m)
+    }
+
+    public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int {
+        let bytes = UnsafeRawBufferPointer(encoded.bytes)
+        guard let m = try? WireCodec.decode(bytes) else { preconditionFailure("EncodedMessage does not decode") }
+        return try send(m, to: peer)
+    }
+
+    public func close(flushingFor: Duration) { closed = true }
+}
