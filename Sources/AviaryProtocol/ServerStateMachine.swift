@@ -343,7 +343,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         // Connections left without clients keep no state: one that had nothing accepted, or the
         // old connection of a process that re-registered everything on a new one.
         for s in previousHolders.union([slot]) where clients(of: s).isEmpty { release(slot: s) }
-        if !registration.joined.isEmpty || !registration.reconnected.isEmpty {
+        // A registration after the run started is hearing from the client. The initial
+        // registration of a resumed run is not: the marks it restored stay, as they would have
+        // in the uninterrupted run, until the client answers a task.
+        var registering = false
+        if case .registering = phase { registering = true }
+        if !registering, !registration.joined.isEmpty || !registration.reconnected.isEmpty {
             let back = (registration.joined + registration.reconnected).filter { unresponsive.contains($0) }
             if !back.isEmpty {
                 unresponsive.subtract(back)

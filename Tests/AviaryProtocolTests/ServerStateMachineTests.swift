@@ -1,19 +1,24 @@
 import Testing
 import AviaryProtocol
 
+/// The server's protocol logic without sockets: registration with tokens, hijacks, liveness,
+/// rounds, per-process MODEL/TRAIN, resume's first round.
 @Suite struct ServerStateMachineTests {
     typealias Machine = ServerStateMachine<String>
 
-    func makeMachine(clients: Int = 3, perRound: Int = 3, rounds: Int = 2, params: Int = 4, timeout: Double = 10) -> Machine {
+    static let liveness = LivenessSettings(heartbeatIntervalSeconds: 1, missedHeartbeats: 3)
+
+    func makeMachine(clients: Int = 3, perRound: Int = 3, rounds: Int = 2, params: Int = 4, timeout: Double = 100,
+                     minClients: Int? = nil, firstRound: Int = 1) -> Machine {
         var m = Machine(configuration: .init(
-            clients: clients, minClientsToStart: clients, clientsPerRound: perRound, rounds: rounds,
-            parameterCount: params, roundTimeout: timeout, registrationTimeout: 30, heartbeatInterval: 1000,
-            samplingSeed: 7, runSpec: Array("{}".utf8)))
+            clients: clients, minClientsToStart: minClients ?? clients, clientsPerRound: perRound, rounds: rounds,
+            firstRound: firstRound, parameterCount: params, roundTimeout: timeout, registrationTimeout: 30,
+            liveness: Self.liveness, samplingSeed: 7, tokenSeed: 99, runSpec: Array("{}".utf8)))
         _ = m.start(parameters: [Float](repeating: 0, count: params), now: 0)
         return m
     }
 
-    func sends(_ actions: [Machine.Action]) -> [(String, Message)] {
+    func sends(_ actions: [Machine.Action]) -> [(peer: String, message: Message)] {
         actions.compactMap { if case let .send(p, m) = $0 { (p, m) } else { nil } }
     }
 
@@ -22,152 +27,243 @@ import AviaryProtocol
         return nil
     }
 
-    func update(_ client: Int, round: Int = 1, delta: [Float] = [1, 1, 1, 1], samples: Int = 10) -> Message {
-        .update(Update(round: round, clientIndex: client, samples: samples, metrics: ["train_loss": 0.5], delta: delta))
+    func welcome(_ actions: [Machine.Action], to peer: String) -> WelcomeMessage? {
+        for s in sends(actions) where s.peer == peer { if case let .welcome(w) = s.message { return w } }
+        return nil
     }
 
-    @Test func registersThenStartsRoundOneWithTasks() {
-        var m = makeMachine()
+    func hello(_ indices: [Int?], tokens: [SessionToken]? = nil, name: String = "proc") -> Message {
+        let claims = indices.enumerated().map { ClientClaim(index: $1, token: tokens?[$0] ?? 0) }
+        return .hello(HelloMessage(processName: name, claims: claims))
+    }
+
+    func update(_ m: Machine, _ client: Int, round: Int = 1, delta: [Float] = [1, 1, 1, 1], samples: Int = 10) -> Message {
+        .update(UpdateMessage(round: round, clientIndex: client, token: m.token(of: client), samples: samples,
+                              metrics: ["train_loss": 0.5], delta: delta))
+    }
+
+    /// Registers client i on peer "p<i>".
+    func registerEach(_ m: inout Machine, _ clients: Int, now: Double = 1) -> [Machine.Action] {
         var all: [Machine.Action] = []
-        for i in 0..<3 { all += m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        let welcomes = sends(all).filter { if case .welcome = $0.1 { true } else { false } }
-        let tasks = sends(all).filter { if case .task = $0.1 { true } else { false } }
-        #expect(welcomes.count == 3)
-        #expect(tasks.count == 3)
-        #expect(m.currentRound == 1)
+        for i in 0..<clients { all += m.receive(hello([i]), from: "p\(i)", now: now) }
+        return all
     }
 
-    @Test func outOfRangeAndTakenSlotsAreHandled() {
-        var m = makeMachine()
-        let a = m.receive(.hello(Hello(clientName: "x", requestedIndex: 9)), from: "p9", now: 1)
-        #expect(sends(a).contains { if case .reject = $0.1 { true } else { false } })
-        // Auto-assigned clients take the lowest free slot.
-        let b = m.receive(.hello(Hello(clientName: "y", requestedIndex: nil)), from: "py", now: 1)
-        #expect(sends(b).contains { if case let .welcome(w) = $0.1 { w.clientIndex == 0 } else { false } })
+    // MARK: Registration
+
+    @Test func oneProcessRegistersManyClientsAndGetsOneModelAndOneTrain() {
+        var m = makeMachine(clients: 6, perRound: 6)
+        let actions = m.receive(hello([0, 1, 2]), from: "a", now: 1) + m.receive(hello([3, 4, 5]), from: "b", now: 1)
+        #expect(welcome(actions, to: "a")?.accepted.map(\.index) == [0, 1, 2])
+        #expect(m.currentRound == 1)
+        let out = sends(actions)
+        let models = out.filter { if case .model = $0.message { true } else { false } }
+        let trains = out.compactMap { s -> (String, [Int])? in if case let .train(t) = s.message { (s.peer, t.clients) } else { nil } }
+        #expect(models.map(\.peer).sorted() == ["a", "b"])  // once per process, not per client
+        #expect(trains.sorted { $0.0 < $1.0 }.map(\.1) == [[0, 1, 2], [3, 4, 5]])
+        #expect(m.peerCount == 2)
     }
+
+    @Test func tokensAreDistinctNonZeroAndStableOnARepeatedHello() {
+        var m = makeMachine(clients: 3, minClients: 4)
+        let first = welcome(m.receive(hello([0, 1, 2]), from: "a", now: 1), to: "a")!
+        let tokens = first.accepted.map(\.token)
+        #expect(Set(tokens).count == 3 && !tokens.contains(0))
+        let again = m.receive(hello([0, 1, 2]), from: "a", now: 2)
+        #expect(welcome(again, to: "a")?.accepted.map(\.token) == tokens)
+        // A repeated HELLO registers nobody new, so the loop logs nothing for it.
+        let reg = again.compactMap { if case let .registered(_, r) = $0 { r } else { nil } }.first
+        #expect(reg?.joined == [] && reg?.reconnected == [])
+    }
+
+    @Test func outOfRangeDuplicateAndFullClaimsAreRefusedWithReasons() {
+        var m = makeMachine(clients: 2, minClients: 3)
+        let w = welcome(m.receive(hello([5, 0, 0, nil, nil]), from: "a", now: 1), to: "a")!
+        #expect(w.accepted.map(\.index) == [0, 1])  // the first nil takes the lowest free slot
+        #expect(w.refused.count == 3)
+        #expect(w.refused.contains { $0.index == 5 && $0.reason.contains("outside 0..<2") && !$0.retry })
+        #expect(w.refused.contains { $0.index == 0 && $0.reason.contains("claimed twice") })
+        #expect(w.refused.contains { $0.index == nil && $0.reason.contains("all 2 client slots are taken") })
+    }
+
+    @Test func aHelloForALiveClientWithoutItsTokenIsRefusedNotATakeover() {
+        var m = makeMachine(clients: 2, minClients: 3)
+        _ = m.receive(hello([0, 1]), from: "real", now: 1)
+        let stolen = m.receive(hello([1], tokens: [12345]), from: "thief", now: 2)
+        let w = welcome(stolen, to: "thief")!
+        #expect(w.accepted.isEmpty)
+        #expect(w.refused.first?.retry == true)
+        #expect(w.refused.first?.reason.contains("session token") == true)
+        #expect(m.peer(hosting: 1) == "real")
+        #expect(m.peerCount == 1)  // the refused connection keeps no state
+    }
+
+    @Test func aReconnectedProcessTakesItsClientsBackWithTheirTokens() {
+        var m = makeMachine(clients: 2, minClients: 3)
+        let tokens = welcome(m.receive(hello([0, 1]), from: "old", now: 1), to: "old")!.accepted.map(\.token)
+        let back = m.receive(hello([0, 1], tokens: tokens), from: "new", now: 2)
+        #expect(welcome(back, to: "new")?.accepted.map(\.token) == tokens)
+        let reg = back.compactMap { if case let .registered(_, r) = $0 { r } else { nil } }.first
+        #expect(reg?.reconnected == [0, 1])
+        #expect(m.peer(hosting: 0) == "new" && m.peerCount == 1)  // the old connection is forgotten
+    }
+
+    @Test func messagesFromAnUnknownConnectionAreAnsweredWithReset() {
+        var m = makeMachine()
+        let a = m.receive(.heartbeat, from: "stranger", now: 1)
+        #expect(sends(a).contains { if case .reset = $0.message { $0.peer == "stranger" } else { false } })
+        let b = m.receive(.update(UpdateMessage(round: 1, clientIndex: 0, samples: 1, metrics: [:], delta: [0, 0, 0, 0])), from: "stranger", now: 1)
+        #expect(sends(b).contains { if case .reset = $0.message { true } else { false } })
+    }
+
+    // MARK: Rounds
 
     @Test func roundClosesWhenAllAnsweredAndOrdersUpdatesByClient() {
         var m = makeMachine()
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        #expect(outcome(m.receive(update(2), from: "p2", now: 2)) == nil)
-        #expect(outcome(m.receive(update(0), from: "p0", now: 2)) == nil)
-        let o = outcome(m.receive(update(1), from: "p1", now: 2))
+        _ = registerEach(&m, 3)
+        #expect(outcome(m.receive(update(m, 2), from: "p2", now: 2)) == nil)
+        #expect(outcome(m.receive(update(m, 0), from: "p0", now: 2)) == nil)
+        let o = outcome(m.receive(update(m, 1), from: "p1", now: 2))
         #expect(o?.updates.map(\.clientIndex) == [0, 1, 2])
-        #expect(o?.timedOut == [])
+        #expect(o?.timedOut == [] && o?.lost == [])
+    }
+
+    @Test func updatesWithAWrongTokenOrFromAnotherProcessAreIgnored() {
+        var m = makeMachine()
+        _ = registerEach(&m, 3)
+        var forged = UpdateMessage(round: 1, clientIndex: 0, token: m.token(of: 0) &+ 1, samples: 1, metrics: [:], delta: [0, 0, 0, 0])
+        let a = m.receive(.update(forged), from: "p0", now: 2)
+        #expect(a.contains { if case let .ignored(_, why) = $0 { why.contains("wrong session token") } else { false } })
+        forged.token = m.token(of: 0)
+        let b = m.receive(.update(forged), from: "p1", now: 2)  // p1 does not host client 0
+        #expect(b.contains { if case let .ignored(_, why) = $0 { why.contains("does not host") } else { false } })
+        #expect(m.roundProgress?.answered == 0)
     }
 
     @Test func invalidUpdatesAreRejectedWithReasons() {
         var m = makeMachine()
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        _ = m.receive(update(0, delta: [1, 2, 3]), from: "p0", now: 2)            // wrong length
-        _ = m.receive(update(1, delta: [1, .nan, 3, 4]), from: "p1", now: 2)      // NaN
-        let stale = m.receive(update(2, round: 7), from: "p2", now: 2)             // stale round
-        #expect(stale.contains { if case .ignored = $0 { true } else { false } })
-        let spoof = m.receive(update(0), from: "p2", now: 2)                       // claims another index
-        let o = outcome(spoof)
-        #expect(o?.rejected.map(\.client) == [0, 1, 2])
-        #expect(o?.rejected[0].reason.contains("3 values") == true)
-        #expect(o?.rejected[1].reason.contains("delta[1]") == true)
-        #expect(o?.rejected[2].reason.contains("claims to be client 0") == true)
-        #expect(o?.updates.isEmpty == true)
+        _ = registerEach(&m, 3)
+        _ = m.receive(update(m, 0, delta: [1, 2]), from: "p0", now: 2)
+        _ = m.receive(update(m, 1, delta: [1, .nan, 0, 0]), from: "p1", now: 2)
+        let o = outcome(m.receive(update(m, 2, samples: 0), from: "p2", now: 2))!
+        #expect(o.updates.isEmpty)
+        #expect(o.rejected.map(\.client) == [0, 1, 2])
+        #expect(o.rejected[0].reason.contains("2 values, the model has 4"))
+        #expect(o.rejected[1].reason.contains("delta[1]"))
+        #expect(o.rejected[2].reason.contains("0 samples"))
     }
 
-    @Test func deadlineClosesRoundWithTimedOutClients() {
-        var m = makeMachine(timeout: 5)
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        _ = m.receive(update(1), from: "p1", now: 2)
-        #expect(outcome(m.tick(now: 5.9)) == nil)
-        let o = outcome(m.tick(now: 6.1))
-        #expect(o?.updates.map(\.clientIndex) == [1])
-        #expect(o?.timedOut == [0, 2])
+    @Test func deadlineClosesTheRoundAndTimedOutClientsSitOutUntilHeardFrom() {
+        var m = makeMachine(rounds: 3, timeout: 10)
+        _ = registerEach(&m, 3, now: 0)
+        _ = m.receive(update(m, 0), from: "p0", now: 1)
+        _ = m.receive(update(m, 1), from: "p1", now: 1)
+        // p2 keeps its connection alive but its client never answers.
+        _ = m.receive(.heartbeat, from: "p2", now: 9)
+        let closing = m.tick(now: 10)
+        #expect(outcome(closing)?.timedOut == [2])
+        #expect(closing.contains { if case .clientsUnresponsive([2]) = $0 { true } else { false } })
+        let next = m.roundCompleted(parameters: [1, 1, 1, 1], now: 10)
+        guard case let .roundStarted(2, sampled)? = next.first else { Issue.record("round 2 did not start"); return }
+        #expect(sampled == [0, 1])
+        // Its late UPDATE for round 1 proves the client is alive: sampled again from round 3.
+        let late = m.receive(update(m, 2, round: 1), from: "p2", now: 11)
+        #expect(late.contains { if case .clientsResponsive([2]) = $0 { true } else { false } })
     }
 
-    @Test func finishesAfterLastRoundAndShutsEveryoneDown() {
-        var m = makeMachine(rounds: 1)
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        for i in 0..<3 { _ = m.receive(update(i), from: "p\(i)", now: 2) }
-        let end = m.roundCompleted(parameters: [1, 1, 1, 1], now: 3)
-        #expect(sends(end).filter { if case .shutdown = $0.1 { true } else { false } }.count == 3)
+    @Test func aDeadProcessIsDroppedFromTheRoundAtOnceAndSampledAgainWhenBack() {
+        var m = makeMachine(rounds: 2)
+        _ = registerEach(&m, 3, now: 0)
+        _ = m.receive(update(m, 0), from: "p0", now: 1)
+        _ = m.receive(update(m, 1), from: "p1", now: 1)
+        _ = m.receive(.heartbeat, from: "p0", now: 3)
+        _ = m.receive(.heartbeat, from: "p1", now: 3)
+        // p2 is silent for more than 3 × 1 s: lost, and the round closes without waiting 100 s.
+        let actions = m.tick(now: 3.5)
+        #expect(actions.contains { if case let .peerLost(p, clients, _) = $0 { p == "p2" && clients == [2] } else { false } })
+        let o = outcome(actions)
+        #expect(o?.lost == [2] && o?.timedOut == [] && o?.updates.count == 2)
+        #expect(m.registeredCount == 2)
+        // A restarted process registers client 2 again (no token needed: its slot is free).
+        let back = m.receive(hello([2]), from: "p2-restarted", now: 4)
+        #expect(welcome(back, to: "p2-restarted")?.accepted.map(\.index) == [2])
+        let next = m.roundCompleted(parameters: [0, 0, 0, 0], now: 4)
+        guard case let .roundStarted(2, sampled)? = next.first else { Issue.record("round 2 did not start"); return }
+        #expect(sampled == [0, 1, 2])
+        #expect(sends(next).contains { $0.peer == "p2-restarted" })
+    }
+
+    @Test func anUnreachablePeerIsLostImmediately() {
+        var m = makeMachine()
+        _ = registerEach(&m, 3, now: 0)
+        let actions = m.peerUnreachable("p1", now: 0.1)
+        #expect(actions.contains { if case .peerLost("p1", [1], _) = $0 { true } else { false } })
+        #expect(m.roundProgress?.answered == 1)  // lost counts as answered for the round's progress
+    }
+
+    @Test func reconnectedClientsThatWerePendingGetTheirTrainAgain() {
+        var m = makeMachine(clients: 2, perRound: 2)
+        let tokens = welcome(m.receive(hello([0, 1]), from: "old", now: 0), to: "old")!.accepted.map(\.token)
+        #expect(m.currentRound == 1)
+        let back = m.receive(hello([0, 1], tokens: tokens), from: "new", now: 1)
+        let resent = sends(back).filter { $0.peer == "new" }.map(\.message)
+        #expect(resent.contains { if case .model(let mm) = $0 { mm.round == 1 } else { false } })
+        #expect(resent.contains { if case .train(let t) = $0 { t.clients == [0, 1] } else { false } })
+    }
+
+    @Test func heartbeatsGoOncePerProcessNotPerClient() {
+        var m = makeMachine(clients: 4, minClients: 5)
+        _ = m.receive(hello([0, 1, 2]), from: "a", now: 0)
+        _ = m.receive(hello([3]), from: "b", now: 0)
+        _ = m.receive(.heartbeat, from: "a", now: 0.9)
+        _ = m.receive(.heartbeat, from: "b", now: 0.9)
+        let beats = sends(m.tick(now: 1.0)).filter { $0.message == .heartbeat }
+        #expect(beats.map(\.peer).sorted() == ["a", "b"])
+    }
+
+    @Test func finishesAfterLastRoundAndShutsEveryProcessDownOnce() {
+        var m = makeMachine(clients: 4, perRound: 4, rounds: 1)
+        _ = m.receive(hello([0, 1]), from: "a", now: 0)
+        _ = m.receive(hello([2, 3]), from: "b", now: 0)
+        for (c, p) in [(0, "a"), (1, "a"), (2, "b"), (3, "b")] { _ = m.receive(update(m, c), from: p, now: 1) }
+        let end = m.roundCompleted(parameters: [0, 0, 0, 0], now: 1)
+        let shutdowns = sends(end).filter { if case .shutdown = $0.message { true } else { false } }
+        #expect(shutdowns.map(\.peer).sorted() == ["a", "b"])
         #expect(end.contains { if case .finished(true, _) = $0 { true } else { false } })
         #expect(m.isFinished)
     }
 
-    @Test func nextRoundCarriesNewParameters() {
-        var m = makeMachine(rounds: 2)
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        for i in 0..<3 { _ = m.receive(update(i), from: "p\(i)", now: 2) }
-        let next = m.roundCompleted(parameters: [9, 9, 9, 9], now: 3)
-        let tasks = sends(next).compactMap { if case let .task(t) = $0.1 { t } else { nil } }
-        #expect(tasks.count == 3)
-        #expect(tasks.allSatisfy { $0.round == 2 && $0.parameters == [9, 9, 9, 9] })
-    }
-
-    @Test func timedOutClientsSitOutUntilHeardFrom() {
-        var m = makeMachine(rounds: 3, timeout: 5)
-        for i in 0..<3 { _ = m.receive(.hello(Hello(clientName: "c\(i)", requestedIndex: i)), from: "p\(i)", now: 1) }
-        _ = m.receive(update(1), from: "p1", now: 2)
-        _ = m.receive(update(2), from: "p2", now: 2)
-        let closed = m.tick(now: 6.5)
-        #expect(closed.contains { if case .clientsUnresponsive([0]) = $0 { true } else { false } })
-        #expect(m.unresponsive == [0])
-        let round2 = m.roundCompleted(parameters: [0, 0, 0, 0], now: 7)
-        #expect(round2.contains { if case .roundStarted(2, [1, 2]) = $0 { true } else { false } }, "\(round2)")
-        // Client 0 answers a heartbeat: it is back in the pool for round 3.
-        let back = m.receive(.heartbeat(Heartbeat()), from: "p0", now: 8)
-        #expect(back.contains { if case .clientResponsive(0) = $0 { true } else { false } })
-        _ = m.receive(update(1, round: 2), from: "p1", now: 9)
-        _ = m.receive(update(2, round: 2), from: "p2", now: 9)
-        let round3 = m.roundCompleted(parameters: [0, 0, 0, 0], now: 10)
-        #expect(round3.contains { if case .roundStarted(3, [0, 1, 2]) = $0 { true } else { false } }, "\(round3)")
+    @Test func aResumedRunStartsAtItsFirstRoundWithTheUnresponsiveSetRestored() {
+        var m = Machine(configuration: .init(clients: 3, minClientsToStart: 3, clientsPerRound: 3, rounds: 5, firstRound: 4,
+                                              parameterCount: 1, roundTimeout: 10, registrationTimeout: 10,
+                                              liveness: Self.liveness, samplingSeed: 7, runSpec: []))
+        _ = m.start(parameters: [0], unresponsive: [1], now: 0)
+        _ = registerEach(&m, 3, now: 0)
+        #expect(m.currentRound == 4)
+        #expect(m.roundProgress?.sampled == 2)
     }
 
     @Test func registrationTimeoutFailsTheRun() {
         var m = makeMachine()
-        _ = m.receive(.hello(Hello(clientName: "c0", requestedIndex: 0)), from: "p0", now: 1)
+        _ = m.receive(hello([0]), from: "p0", now: 1)
         let a = m.tick(now: 31)
-        #expect(a.contains { if case .finished(false, _) = $0 { true } else { false } })
+        #expect(a.contains { if case let .finished(false, reason) = $0 { reason.contains("only 1 of 3") } else { false } })
     }
 
     @Test func samplingIsSeededSortedAndWithoutReplacement() {
-        let a = Machine.sample(from: Array(0..<100), count: 10, seed: 3, round: 4)
-        let b = Machine.sample(from: Array(0..<100).reversed(), count: 10, seed: 3, round: 4)
-        let c = Machine.sample(from: Array(0..<100), count: 10, seed: 3, round: 5)
-        #expect(a == b)
-        #expect(a != c)
-        #expect(Set(a).count == 10 && a == a.sorted())
-    }
-}
-
-@Suite struct ClientStateMachineTests {
-    @Test func helloWelcomeTaskShutdown() {
-        var m = ClientStateMachine(configuration: .init(name: "c", requestedIndex: 2, helloInterval: 1, serverTimeout: 10))
-        #expect(m.start(now: 0) == [.send(.hello(Hello(clientName: "c", requestedIndex: 2)))])
-        #expect(m.tick(now: 0.5) == [])
-        #expect(m.tick(now: 1.1) == [.send(.hello(Hello(clientName: "c", requestedIndex: 2)))])
-        #expect(m.receive(.welcome(Welcome(clientIndex: 2, runSpec: [1])), now: 2) == [.configure(clientIndex: 2, runSpec: [1])])
-        let t = Task(round: 1, parameters: [0], config: [:])
-        #expect(m.receive(.task(t), now: 3) == [.train(t)])
-        let u = Update(round: 1, clientIndex: 2, samples: 1, metrics: [:], delta: [0])
-        #expect(m.trained(u, now: 4) == [.send(.update(u))])
-        #expect(m.receive(.shutdown(Shutdown(reason: "done")), now: 5) == [.send(.bye(Bye(clientIndex: 2))), .exit(success: true, reason: "done")])
-        #expect(m.isDone)
+        let a = Machine.sample(from: Array(0..<100), count: 10, seed: 3, round: 5)
+        #expect(a == Machine.sample(from: Array(0..<100).reversed(), count: 10, seed: 3, round: 5))
+        #expect(a == a.sorted() && Set(a).count == 10)
+        #expect(a != Machine.sample(from: Array(0..<100), count: 10, seed: 3, round: 6))
     }
 
-    @Test func answersHeartbeatsOnlyWhenIdleAndJoined() {
-        var m = ClientStateMachine(configuration: .init(name: "c", requestedIndex: 0))
-        _ = m.start(now: 0)
-        #expect(m.receive(.heartbeat(Heartbeat()), now: 0.5) == [])
-        _ = m.receive(.welcome(Welcome(clientIndex: 0, runSpec: [])), now: 1)
-        #expect(m.receive(.heartbeat(Heartbeat()), now: 2) == [.send(.heartbeat(Heartbeat()))])
-    }
-
-    @Test func givesUpWhenServerIsSilent() {
-        var m = ClientStateMachine(configuration: .init(name: "c", requestedIndex: nil, helloInterval: 100, serverTimeout: 10))
-        _ = m.start(now: 0)
-        _ = m.receive(.welcome(Welcome(clientIndex: 0, runSpec: [])), now: 1)
-        #expect(m.tick(now: 10.5) == [])
-        let a = m.tick(now: 11.5)
-        #expect(a.count == 1)
-        if case .exit(false, _) = a[0] {} else { Issue.record("expected exit, got \(a)") }
+    @Test func registeringAHundredThousandClientsInTwoHellosIsLinear() {
+        var m = makeMachine(clients: 100_000, perRound: 100, params: 1, minClients: 100_000)
+        let a = m.receive(hello(Array(stride(from: 0, to: 100_000, by: 2))), from: "a", now: 0)
+        let b = m.receive(hello(Array(stride(from: 1, to: 100_000, by: 2))), from: "b", now: 0)
+        #expect(welcome(a, to: "a")?.accepted.count == 50_000)
+        #expect(welcome(b, to: "b")?.accepted.count == 50_000)
+        #expect(m.registeredCount == 100_000)
+        #expect(m.roundProgress?.sampled == 100)
     }
 }
