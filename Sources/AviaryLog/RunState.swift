@@ -26,6 +26,9 @@ public struct RunState: Sendable, Equatable {
     public var global: [Float]
     /// Spec, step count and moments m, v (the vectors are stored as tensors).
     public var optimizer: ServerOptimizer
+    /// Client indices registered when the round closed, ascending: sampling draws from these
+    /// (minus `unresponsive`), so a bit-for-bit resume waits for the same set before round + 1.
+    public var registered: [Int]
     /// Clients that missed a deadline and are left out of sampling until heard from, ascending.
     public var unresponsive: [Int]
     /// The checkpoint-merge window, oldest first: the last K global models with round and loss.
@@ -33,6 +36,9 @@ public struct RunState: Sendable, Equatable {
     /// Extension bags, so later features (simulated clock, per-client references) need no format change.
     public var integers: [String: [Int]]
     public var numbers: [String: Double]
+    public var strings: [String: [String]]
+    /// The most recent global evaluation (`run_end.final_eval` when the run ends before the next one).
+    public var lastEval: Evaluation?
     /// Extra named vectors of any length (e.g. per-client error-feedback residuals), stored as tensors.
     public var vectors: [String: [Float]]
     /// How much of aggregation.jsonl belongs to rounds ≤ `round` (see `LogRepair`).
@@ -41,12 +47,15 @@ public struct RunState: Sendable, Equatable {
     public var elapsedSeconds: Double
 
     public init(run: String, round: Int, topologyDigest: String, seeds: RunStartRecord.Seeds, global: [Float],
-                optimizer: ServerOptimizer, unresponsive: [Int] = [], mergeWindow: [MergeWindowEntry] = [],
-                integers: [String: [Int]] = [:], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:],
+                optimizer: ServerOptimizer, registered: [Int] = [], unresponsive: [Int] = [],
+                mergeWindow: [MergeWindowEntry] = [], integers: [String: [Int]] = [:], numbers: [String: Double] = [:],
+                strings: [String: [String]] = [:], lastEval: Evaluation? = nil, vectors: [String: [Float]] = [:],
                 log: LogPosition, elapsedSeconds: Double) {
         self.run = run; self.round = round; self.topologyDigest = topologyDigest; self.seeds = seeds
-        self.global = global; self.optimizer = optimizer; self.unresponsive = unresponsive.sorted()
-        self.mergeWindow = mergeWindow; self.integers = integers; self.numbers = numbers; self.vectors = vectors
+        self.global = global; self.optimizer = optimizer
+        self.registered = registered.sorted(); self.unresponsive = unresponsive.sorted()
+        self.mergeWindow = mergeWindow; self.integers = integers; self.numbers = numbers; self.strings = strings
+        self.lastEval = lastEval; self.vectors = vectors
         self.log = log; self.elapsedSeconds = elapsedSeconds
     }
 
@@ -76,6 +85,8 @@ public struct RunState: Sendable, Equatable {
         if optimizer.steps > round { return ("optimizer.steps", "\(optimizer.steps) steps in \(round) rounds") }
         if let bad = unresponsive.first(where: { $0 < 0 }) { return ("unresponsive", "client index \(bad)") }
         if Set(unresponsive).count != unresponsive.count { return ("unresponsive", "lists a client twice") }
+        if let bad = registered.first(where: { $0 < 0 }) { return ("registered", "client index \(bad)") }
+        if Set(registered).count != registered.count { return ("registered", "lists a client twice") }
         var previous = Int.min
         for (i, e) in mergeWindow.enumerated() {
             let field = "merge_window[\(i)]"

@@ -47,9 +47,10 @@ public struct RunStateStore: Sendable {
             vectors: .init(file: relative, bytes: written.bytes, crc32: Self.hex(written.crc32)),
             optimizer: .init(spec: state.optimizer.spec, steps: state.optimizer.steps,
                              m: state.optimizer.m.count, v: state.optimizer.v.count),
-            sampling: .init(unresponsive: state.unresponsive),
-            mergeWindow: state.mergeWindow.map { .init(round: $0.round, loss: $0.loss) },
-            integers: state.integers, numbers: state.numbers, extraVectors: state.vectors.mapValues(\.count),
+            sampling: .init(registered: state.registered, unresponsive: state.unresponsive),
+            mergeWindow: state.mergeWindow.map { .init(round: $0.round, loss: $0.loss) }, lastEval: state.lastEval,
+            integers: state.integers, numbers: state.numbers, strings: state.strings,
+            extraVectors: state.vectors.mapValues(\.count),
             log: state.log, elapsedSeconds: state.elapsedSeconds)
         do {
             let encoder = LogCoding.encoder()
@@ -132,8 +133,9 @@ public struct RunStateStore: Sendable {
         }
         let state = RunState(
             run: doc.run, round: doc.round, topologyDigest: doc.topologyDigest, seeds: doc.seeds, global: global,
-            optimizer: optimizer, unresponsive: doc.sampling.unresponsive, mergeWindow: window, integers: doc.integers,
-            numbers: doc.numbers, vectors: extra, log: doc.log, elapsedSeconds: doc.elapsedSeconds)
+            optimizer: optimizer, registered: doc.sampling.registered, unresponsive: doc.sampling.unresponsive,
+            mergeWindow: window, integers: doc.integers, numbers: doc.numbers, strings: doc.strings, lastEval: doc.lastEval,
+            vectors: extra, log: doc.log, elapsedSeconds: doc.elapsedSeconds)
         if let (field, reason) = state.problem() { throw .inconsistent(path: path, field: field, reason: reason) }
         return state
     }
@@ -182,14 +184,16 @@ struct StateDocument: Codable {
     var optimizer: Optimizer
     var sampling: Sampling
     var mergeWindow: [WindowEntry]
+    var lastEval: Evaluation?
     var integers: [String: [Int]]
     var numbers: [String: Double]
+    var strings: [String: [String]]
     var extraVectors: [String: Int]
     var log: LogPosition
     var elapsedSeconds: Double
 
     struct Vectors: Codable { var file: String; var bytes: Int; var crc32: String }
     struct Optimizer: Codable { var spec: ServerOptimizerSpec; var steps: Int; var m: Int; var v: Int }
-    struct Sampling: Codable { var unresponsive: [Int] }
+    struct Sampling: Codable { var registered: [Int]; var unresponsive: [Int] }
     struct WindowEntry: Codable { var round: Int; var loss: Double }
 }
