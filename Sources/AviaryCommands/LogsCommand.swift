@@ -29,7 +29,8 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
-        let runDirectory = directory.hasSuffix(".jsonl") ? String(path.dropLast("/aggregation.jsonl".count)) : directory
+        let parent = (path as NSString).deletingLastPathComponent
+        let runDirectory = directory.hasSuffix(".jsonl") ? (parent.isEmpty ? "." : parent) : directory
         if csv {
             do { print(LogTable.csv(try AggregationLog.read(path: path), round: round), terminator: "") }
             catch { throw fail(error) }

@@ -38,7 +38,9 @@ public final class AggregationLogWriter {
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             let end = try handle.seekToEnd()
             // Counted once at open (a resumed run's log already has records).
-            let existing = end == 0 ? 0 : (FileManager.default.contents(atPath: path) ?? Data()).prefix(Int(end)).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            let existing = end == 0 ? 0 : (FileManager.default.contents(atPath: path) ?? Data()).prefix(Int(end)).withUnsafeBytes { raw in
+                raw.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            }
             position = LogPosition(records: existing, bytes: Int(end))
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
