@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge, AviaryProtocol, AviaryLog)
+//   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge → AviaryLog, AviaryProtocol)
 //   → AviaryAdversarial, AviaryTopology → AviaryTransport → AviaryServer / AviaryClient → executables.
 // docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
@@ -42,7 +42,8 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
-        .target(name: "AviaryLog", dependencies: ["AviaryMath"]),
+        // It knows AviaryMerge's optimiser type because the run state persists it.
+        .target(name: "AviaryLog", dependencies: ["AviaryMath", "AviaryMerge"]),
 
         // The one module that owns sockets.
         .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
@@ -77,7 +78,7 @@ let package = Package(
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
-        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog"]),
+        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
     ]

@@ -29,9 +29,18 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
+        let parent = (path as NSString).deletingLastPathComponent
+        let runDirectory = directory.hasSuffix(".jsonl") ? (parent.isEmpty ? "." : parent) : directory
         if csv {
-            do { print(LogTable.csv(try AggregationLog.read(path: path).rounds.filter { round == nil || $0.round == round }), terminator: "") }
+            do { print(LogTable.csv(try AggregationLog.read(path: path), round: round), terminator: "") }
             catch { throw fail(error) }
+            return
+        }
+        if !follow {
+            let log: AggregationLog
+            do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
+            print(LogTable.text(log, directory: runDirectory, round: round, weights: weights), terminator: "")
+            for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             return
         }
         var shown = 0
@@ -40,11 +49,7 @@ struct LogsCommand: ParsableCommand {
             let log: AggregationLog
             do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
             if !headerPrinted {
-                if let s = log.runStart {
-                    print("run \(s.run): \(s.model) (\(s.parameters) parameters), \(s.strategy), \(s.dataset) / \(s.partition), \(s.clients) clients (\(s.clientsPerRound) per round)")
-                    print("seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)")
-                    for n in s.notes { print("note: \(n)") }
-                }
+                for line in LogTable.runHeader(log) { print(line) }
                 print(LogTable.header)
                 headerPrinted = true
             }
@@ -56,16 +61,54 @@ struct LogsCommand: ParsableCommand {
             shown = rounds.count
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if let end = log.runEnd {
-                print("end: \(end.status), \(end.roundsCompleted) rounds in \(String(format: "%.1f", end.durationSeconds)) s")
+                print(LogTable.endLine(end))
                 return
             }
-            guard follow else { return }
             Thread.sleep(forTimeInterval: 0.5)
         }
     }
 }
 
 enum LogTable {
+    /// A log without `run_end`: the server crashed, was killed, or is still writing.
+    static func incomplete(directory: String) -> String {
+        "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
+    }
+
+    /// The lines above the table: run summary, seeds, partition notes.
+    static func runHeader(_ log: AggregationLog) -> [String] {
+        guard let s = log.runStart else { return [] }
+        return ["run \(s.run): \(s.model) (\(s.parameters) parameters), \(s.strategy), \(s.dataset) / \(s.partition), \(s.clients) clients (\(s.clientsPerRound) per round)",
+                "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
+            + s.notes.map { "note: \($0)" }
+    }
+
+    static func endLine(_ end: RunEndRecord) -> String {
+        "end: \(end.status), \(end.roundsCompleted) rounds in \(String(format: "%.1f", end.durationSeconds)) s"
+    }
+
+    /// What `aviary logs` prints without --follow: header, status when incomplete, one row per
+    /// round (with a line where the run was resumed), and the end line.
+    static func text(_ log: AggregationLog, directory: String, round: Int? = nil, weights: Bool = false) -> String {
+        var lines = runHeader(log)
+        if log.runEnd == nil { lines.append("status: " + incomplete(directory: directory)) }
+        lines.append(header)
+        for record in log.records {
+            switch record {
+            case let .round(r) where round == nil || r.round == round:
+                lines.append(row(r))
+                if weights { lines.append(self.weights(r)) }
+            case let .resumed(r) where round == nil:
+                lines.append("       resumed after round \(r.fromRound) (\(r.reason))"
+                             + (r.cut.isEmpty ? "" : "; cut from the log: " + r.cut.map(\.description).joined(separator: ", ")))
+            default:
+                break
+            }
+        }
+        if let end = log.runEnd { lines.append(endLine(end)) }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
     static let header = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
 
     static func row(_ r: RoundRecord) -> String {
@@ -78,17 +121,26 @@ enum LogTable {
             + (r.modelKept ? "  (model kept)" : "")
     }
 
-    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept"
+    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,run_status"
 
-    /// One line per round; empty fields where a value was not measured that round.
-    static func csv(_ rounds: [RoundRecord]) -> String {
+    /// The run's status as one CSV token: `completed`, `failed` (run_end with another status) or
+    /// `incomplete` (no run_end: crashed or still running).
+    static func csvStatus(_ log: AggregationLog) -> String {
+        guard let end = log.runEnd else { return "incomplete" }
+        return end.status == "completed" ? "completed" : "failed"
+    }
+
+    /// One line per round; empty fields where a value was not measured that round. The last
+    /// column repeats the run's status on every row, so a concatenation of runs stays readable.
+    static func csv(_ log: AggregationLog, round: Int? = nil) -> String {
         func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+        let status = csvStatus(log)
         var out = csvHeader + "\n"
-        for r in rounds {
+        for r in log.rounds where round == nil || r.round == round {
             let fields = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
                           String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
                           f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
-                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
+                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false", status]
             out += fields.joined(separator: ",") + "\n"
         }
         return out

@@ -5,12 +5,15 @@ public enum RunFileError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
     case badLine(path: String, line: Int, reason: String)
+    /// The file disagrees with what another run file recorded about it (e.g. the run state's log position).
+    case mismatch(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): "cannot open \(path): \(reason)"
         case let .cannotWrite(path, reason): "cannot write \(path): \(reason)"
         case let .badLine(path, line, reason): "\(path):\(line): \(reason)"
+        case let .mismatch(path, reason): "\(path): \(reason)"
         }
     }
 }
@@ -21,6 +24,8 @@ public final class AggregationLogWriter {
     public let path: String
     private let handle: FileHandle
     private let encoder: JSONEncoder
+    /// The log's length after the last append: what `RunState.log` records after a round.
+    public private(set) var position: LogPosition
 
     public init(path: String) throws(RunFileError) {
         self.path = path
@@ -31,7 +36,12 @@ public final class AggregationLogWriter {
         }
         do {
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.seekToEnd()
+            let end = try handle.seekToEnd()
+            // Counted once at open (a resumed run's log already has records).
+            let existing = end == 0 ? 0 : (FileManager.default.contents(atPath: path) ?? Data()).prefix(Int(end)).withUnsafeBytes { raw in
+                raw.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            }
+            position = LogPosition(records: existing, bytes: Int(end))
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
@@ -48,6 +58,7 @@ public final class AggregationLogWriter {
             case let .round(r): line = try encoder.encode(r)
             case let .runEnd(r): line = try encoder.encode(r)
             case let .checkpointMerge(r): line = try encoder.encode(r)
+            case let .resumed(r): line = try encoder.encode(r)
             case let .note(r): line = try encoder.encode(r)
             }
         } catch {
@@ -60,6 +71,8 @@ public final class AggregationLogWriter {
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }
+        position.records += 1
+        position.bytes += line.count
     }
 }
 
@@ -82,6 +95,9 @@ public struct AggregationLog: Sendable {
     }
     public var checkpointMerges: [CheckpointMergeRecord] {
         records.compactMap { if case let .checkpointMerge(m) = $0 { m } else { nil } }
+    }
+    public var resumptions: [ResumedRecord] {
+        records.compactMap { if case let .resumed(r) = $0 { r } else { nil } }
     }
     public var notes: [NoteRecord] {
         records.compactMap { if case let .note(n) = $0 { n } else { nil } }
@@ -116,6 +132,7 @@ public struct AggregationLog: Sendable {
                 case "round": records.append(.round(try decoder.decode(RoundRecord.self, from: line)))
                 case "run_end": records.append(.runEnd(try decoder.decode(RunEndRecord.self, from: line)))
                 case "checkpoint_merge": records.append(.checkpointMerge(try decoder.decode(CheckpointMergeRecord.self, from: line)))
+                case "resumed": records.append(.resumed(try decoder.decode(ResumedRecord.self, from: line)))
                 default: records.append(.note(try decoder.decode(NoteRecord.self, from: line)))
                 }
             } catch {

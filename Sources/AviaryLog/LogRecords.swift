@@ -5,7 +5,40 @@ public enum LogRecord: Sendable, Equatable {
     case round(RoundRecord)
     case runEnd(RunEndRecord)
     case checkpointMerge(CheckpointMergeRecord)
+    case resumed(ResumedRecord)
     case note(NoteRecord)
+}
+
+/// The server resumed the run from its saved state after `fromRound`; records of later rounds
+/// (and a torn last line) were cut from the log first, so no round appears twice.
+public struct ResumedRecord: Codable, Sendable, Equatable {
+    public var event = "resumed"
+    public var time: String
+    /// The last completed round the state was saved after; the next round is `fromRound + 1`.
+    public var fromRound: Int
+    /// What `LogRepair` removed, in file order.
+    public var cut: [LogCut]
+    /// Why the run was resumed, e.g. "aviary-server --resume".
+    public var reason: String
+    public init(time: String, fromRound: Int, cut: [LogCut], reason: String) {
+        self.time = time; self.fromRound = fromRound; self.cut = cut; self.reason = reason
+    }
+}
+
+/// One line cut from the log on resume.
+public struct LogCut: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based line number in the file before the cut.
+    public var line: Int
+    /// The record's `event`, or "torn_line" for an incomplete or unparsable last line.
+    public var event: String
+    public var round: Int?
+    public var bytes: Int
+    public init(line: Int, event: String, round: Int?, bytes: Int) {
+        self.line = line; self.event = event; self.round = round; self.bytes = bytes
+    }
+    public var description: String {
+        "line \(line): \(event)" + (round.map { " round \($0)" } ?? "") + " (\(bytes) bytes)"
+    }
 }
 
 /// A merge of the last few global checkpoints (the MWA paper's own setting), evaluated and

@@ -6,6 +6,8 @@ import Foundation
 ///     aggregation.jsonl      one JSON line per round plus tagged events
 ///     checkpoints/round-NNNN.safetensors
 ///     endpoint               the address the server bound (for launchers when port 0 was asked)
+///     state.json             what resume needs after the last completed round (RunStateStore)
+///     state/round-NNNN.safetensors   the vectors state.json refers to
 ///     logs/server.log, logs/client-P.log
 public struct RunDirectory: Sendable {
     public let path: String
@@ -18,6 +20,10 @@ public struct RunDirectory: Sendable {
     public var logs: String { path + "/logs" }
     public var endpoint: String { path + "/endpoint" }
     public var report: String { path + "/report.html" }
+    public var state: String { path + "/state.json" }
+    public var stateDirectory: String { path + "/state" }
+    /// Relative to the run directory, as state.json records it.
+    public static func stateVectorsName(round: Int) -> String { "state/" + checkpointName(round: round) }
 
     public func checkpoint(round: Int) -> String { checkpoints + "/" + Self.checkpointName(round: round) }
     public static func mergedCheckpointName(round: Int) -> String { "merged-" + checkpointName(round: round) }
@@ -33,7 +39,8 @@ public struct RunDirectory: Sendable {
             guard overwrite else {
                 throw .cannotWrite(path: path, reason: "a run already exists here; pass --overwrite or change [run].name")
             }
-            for item in [log, endpoint, checkpoints] { try? fm.removeItem(atPath: item) }
+            // The state goes too: resuming an overwritten run from the old run's state would mix two runs.
+            for item in [log, endpoint, checkpoints, state, stateDirectory] { try? fm.removeItem(atPath: item) }
         }
         do {
             for dir in [path, checkpoints, logs] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }

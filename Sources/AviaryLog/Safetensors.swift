@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AviaryMath
 
 /// Reads and writes the safetensors format (https://huggingface.co/docs/safetensors): an 8-byte
 /// little-endian header length N, N bytes of JSON header
@@ -18,6 +19,44 @@ public enum Safetensors {
     /// file in the same directory is written, fsynced, then renamed over `path`.
     public static func write(tensors: [(name: String, shape: [Int])], values: [Float],
                              metadata: [String: String] = [:], to path: String) throws {
+        let (prefix, count) = try header(tensors: tensors, metadata: metadata, path: path)
+        guard count == values.count else {
+            throw SafetensorsError.invalidInput(path: path, reason: "the shapes hold \(count) values but \(values.count) were given")
+        }
+        try SafetensorsFileIO.write(path: path) { sink in
+            try sink(prefix)
+            try writeLittleEndian(values, to: sink)
+        }
+    }
+
+    /// Writes each tensor from its own array (no concatenated copy), atomically like `write(tensors:values:)`.
+    /// Returns the file's size and CRC-32, computed as it streams out.
+    @discardableResult
+    public static func write(arrays: [(name: String, shape: [Int], values: [Float])],
+                             metadata: [String: String] = [:], to path: String) throws -> (bytes: Int, crc32: UInt32) {
+        for a in arrays where a.shape.allSatisfy({ $0 >= 0 }) && a.shape.reduce(1, *) != a.values.count {
+            throw SafetensorsError.invalidInput(
+                path: path, reason: "tensor '\(a.name)' has shape \(a.shape) but \(a.values.count) values")
+        }
+        let (prefix, _) = try header(tensors: arrays.map { ($0.name, $0.shape) }, metadata: metadata, path: path)
+        var size = 0
+        var crc: UInt32 = 0
+        try SafetensorsFileIO.write(path: path) { sink in
+            func counted(_ chunk: [UInt8]) throws {
+                crc = chunk.withUnsafeBytes { CRC32.checksum($0, initial: crc) }
+                size += chunk.count
+                try sink(chunk)
+            }
+            try counted(prefix)
+            for a in arrays { try writeLittleEndian(a.values, to: counted) }
+        }
+        return (size, crc)
+    }
+
+    /// The length prefix and padded JSON header for F32 `tensors` stored back to back, and the
+    /// number of values they hold.
+    private static func header(tensors: [(name: String, shape: [Int])], metadata: [String: String],
+                               path: String) throws -> (bytes: [UInt8], values: Int) {
         var seen = Set<String>()
         var offset = 0
         var entries: [String] = []
@@ -33,10 +72,6 @@ public enum Safetensors {
                 + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
-        guard offset == values.count * 4 else {
-            throw SafetensorsError.invalidInput(
-                path: path, reason: "the shapes hold \(offset / 4) values but \(values.count) were given")
-        }
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             entries.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
@@ -47,16 +82,16 @@ public enum Safetensors {
 
         var prefix = [UInt8](repeating: 0, count: 8)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { prefix = Array($0) }
-        try SafetensorsFileIO.write(path: path) { sink in
-            try sink(prefix)
-            try sink(header)
-            try writeLittleEndian(values, to: sink)
-        }
+        return (prefix + header, offset / 4)
     }
 
     /// Reads and validates a whole file; throws `SafetensorsError` naming the file and tensor.
     public static func read(path: String) throws -> SafetensorsFile {
-        let bytes = try SafetensorsFileIO.readAll(path: path)
+        try parse(SafetensorsFileIO.readAll(path: path), path: path)
+    }
+
+    /// Validates a whole file already in memory; `path` names it in errors.
+    public static func parse(_ bytes: [UInt8], path: String) throws -> SafetensorsFile {
         guard bytes.count >= 8 else { throw SafetensorsError.truncated(path: path, size: bytes.count, needed: 8) }
         var length: UInt64 = 0
         for i in 0..<8 { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }

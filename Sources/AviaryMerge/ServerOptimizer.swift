@@ -69,6 +69,38 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
         steps = 0
     }
 
+    /// Restores a saved optimiser (resume). Throws `MergeConfigError` for an invalid spec and
+    /// `ServerOptimizerError.invalidState` when the vectors do not fit the rule: m and v must be
+    /// empty before the first step; after it m has one value per parameter, and v too for the
+    /// adaptive rules (empty otherwise).
+    public init(spec: ServerOptimizerSpec, m: [Float], v: [Float], steps: Int) throws {
+        try spec.validate()
+        guard steps >= 0 else { throw ServerOptimizerError.invalidState(reason: "steps is \(steps)") }
+        let adaptive: Bool
+        switch spec {
+        case .sgd: adaptive = false
+            guard m.isEmpty else { throw ServerOptimizerError.invalidState(reason: "sgd keeps no momentum but m has \(m.count) values") }
+        case .fedavgm: adaptive = false
+        case .fedadam, .fedyogi: adaptive = true
+        }
+        if steps == 0 || m.isEmpty {
+            guard v.isEmpty else { throw ServerOptimizerError.invalidState(reason: "v has \(v.count) values but m is empty") }
+        } else if adaptive {
+            guard v.count == m.count else {
+                throw ServerOptimizerError.invalidState(reason: "m has \(m.count) values but v has \(v.count)")
+            }
+        } else {
+            guard v.isEmpty else { throw ServerOptimizerError.invalidState(reason: "\(spec.name) keeps no second moment but v has \(v.count) values") }
+        }
+        guard !(steps == 0 && !m.isEmpty) else {
+            throw ServerOptimizerError.invalidState(reason: "m has \(m.count) values before the first step")
+        }
+        self.spec = spec
+        self.m = m
+        self.v = v
+        self.steps = steps
+    }
+
     /// Applies one merged delta to `global`. Throws when the lengths differ from each other or
     /// from the optimiser's state (e.g. state resumed from another model).
     public mutating func apply(delta: [Float], to global: inout [Float]) throws {
@@ -121,9 +153,13 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
 /// Why the server optimiser could not step.
 public enum ServerOptimizerError: Error, CustomStringConvertible, Sendable, Equatable {
     case lengthMismatch(what: String, length: Int, expected: Int)
+    /// A restored state that no sequence of steps could have produced.
+    case invalidState(reason: String)
 
     public var description: String {
         switch self {
+        case .invalidState(let reason):
+            return "server optimiser: the saved state is inconsistent (\(reason))"
         case .lengthMismatch(let what, let length, let expected):
             return "server optimiser: \(what) has \(length) values but the global model has \(expected); "
                 + "resume only from a state saved for the same model"

@@ -1,0 +1,49 @@
+import Testing
+import AviaryLog
+@testable import AviaryCommands
+
+/// `aviary logs` formatting without processes: incomplete runs are labelled, resumes are shown.
+@Suite struct LogTableTests {
+    static func round(_ r: Int) -> LogRecord {
+        .round(RoundRecord(round: r, time: "t", durationSeconds: 1, sampled: [0, 1], accepted: [0, 1], rejected: [], failed: [],
+                           timedOut: [], weights: ["0": 0.5, "1": 0.5], clientMetrics: [:], updateNorm: 0.25,
+                           eval: Evaluation(cleanAccuracy: 0.5, cleanLoss: 1, samples: 10), checkpoint: nil, modelKept: false))
+    }
+    static let start = LogRecord.runStart(RunStartRecord(
+        run: "t", time: "t", aviaryVersion: "0", seeds: .init(partition: 1, sampling: 2, training: 3), rounds: 3, clients: 2,
+        clientsPerRound: 2, model: "mlp", parameters: 10, strategy: "fedavg", dataset: "synthetic", partition: "iid",
+        partitionStats: nil, notes: []))
+    static let end = LogRecord.runEnd(RunEndRecord(time: "t", roundsCompleted: 3, durationSeconds: 3, status: "completed", finalEval: nil))
+
+    @Test func runWithoutRunEndIsShownAsIncompleteWithTheResumeCommand() {
+        let log = AggregationLog(records: [Self.start, Self.round(1), Self.round(2)])
+        let text = LogTable.text(log, directory: "runs/t")
+        let lines = text.split(separator: "\n").map(String.init)
+        let status = "status: incomplete (no run_end: crashed or still running; resume with `aviary run --resume runs/t`)"
+        #expect(lines.firstIndex(of: status) == lines.firstIndex(of: LogTable.header).map { $0 - 1 }, "\(text)")
+        #expect(!text.contains("\nend:"))
+        let csv = LogTable.csv(log).split(separator: "\n").map(String.init)
+        #expect(csv[0].hasSuffix(",run_status"))
+        #expect(csv.dropFirst().allSatisfy { $0.hasSuffix(",incomplete") } && csv.count == 3)
+    }
+
+    @Test func completedRunHasNoStatusLineAndCompletedColumn() {
+        let log = AggregationLog(records: [Self.start, Self.round(1), Self.round(2), Self.round(3), Self.end])
+        let text = LogTable.text(log, directory: "runs/t")
+        #expect(!text.contains("incomplete") && text.hasSuffix("end: completed, 3 rounds in 3.0 s\n"))
+        #expect(LogTable.csv(log, round: 2).split(separator: "\n").map(String.init).dropFirst() == [
+            "2,2,2,0,0,0,0.5,1.0,,0.25,1.0,,,,false,completed"])
+        let failed = AggregationLog(records: [Self.start, .runEnd(RunEndRecord(time: "t", roundsCompleted: 0, durationSeconds: 1,
+                                                                              status: "failed: no clients, registration timed out", finalEval: nil))])
+        #expect(LogTable.csvStatus(failed) == "failed")
+    }
+
+    @Test func resumeIsShownWhereItHappened() {
+        let resumed = LogRecord.resumed(ResumedRecord(time: "t", fromRound: 1, cut: [LogCut(line: 5, event: "torn_line", round: nil, bytes: 30)],
+                                                      reason: "aviary-server --resume"))
+        let log = AggregationLog(records: [Self.start, Self.round(1), resumed, Self.round(2)])
+        let lines = LogTable.text(log, directory: "runs/t").split(separator: "\n").map(String.init)
+        let at = lines.firstIndex { $0.contains("resumed after round 1 (aviary-server --resume); cut from the log: line 5: torn_line (30 bytes)") }
+        #expect(at != nil && lines[at! - 1].hasPrefix("    1 ") && lines[at! + 1].hasPrefix("    2 "), "\(lines)")
+    }
+}
