@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
+        .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
     ]

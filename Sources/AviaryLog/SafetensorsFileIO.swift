@@ -1,3 +1,4 @@
+import AviaryMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,6 +31,8 @@ enum SafetensorsFileIO {
                     done += n
                 }
             }
+            // A crash here leaves a complete-looking temp file and no rename: what resume cleans up.
+            FaultInjection.crashPoint("write:" + (path.split(separator: "/").last.map(String.init) ?? path))
             guard fsync(fd) == 0 else { throw failure(temp, "fsync") }
             closed = true
             guard close(fd) == 0 else { throw failure(temp, "close") }

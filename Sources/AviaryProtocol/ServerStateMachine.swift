@@ -181,6 +181,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return peers[Int(holder[client])]?.peer
     }
 
+    /// Registered client indices, ascending (O(clients); for the run state after a round).
+    public var registeredClients: [Int] { (0..<configuration.clients).filter { holder[$0] >= 0 } }
+
     /// The session token of `client` (0 when unregistered); for tests and diagnostics.
     public func token(of client: Int) -> SessionToken { tokens[client] }
 

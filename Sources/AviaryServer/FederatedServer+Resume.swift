@@ -1,17 +1,75 @@
 import Foundation
 import AviaryLog
+import AviaryMath
+import AviaryMerge
 
 extension FederatedServer {
     struct ResumePoint {
         var round: Int
         var unresponsive: Set<Int>
+        var registered: Int
     }
 
-    /// Opens the existing run directory and restores the state of its last completed round.
+    /// Opens the existing run directory and restores the state of its last completed round:
+    /// leftover temp files go, the log is cut back to that round (a torn last line or records
+    /// of an unfinished round are reported in a `resumed` record, never merged into the
+    /// history), and the model, optimiser and checkpoint-merge window come back bit for bit.
+    /// A run killed before its first round completed has no state yet and starts over at round 1
+    /// with the same log.
     func resumeFromState() throws -> ResumePoint {
-        throw RunFileError.cannotWrite(path: directory.path, reason: "resume is not available yet")
+        guard FileManager.default.fileExists(atPath: directory.log) else {
+            throw RunFileError.cannotOpen(path: directory.log, reason: "nothing to resume: no run was started in \(directory.path)")
+        }
+        let removed = try TemporaryFiles.removeLeftovers(in: directory)
+        let store = RunStateStore(directory: directory)
+        var point = ResumePoint(round: 0, unresponsive: [], registered: 0)
+        var position: LogPosition? = nil
+        if store.exists {
+            let saved = try store.load(topology: Array(topology.source.utf8))
+            guard saved.global.count == state.global.count else {
+                throw RunStateError.inconsistent(path: directory.state, field: "global",
+                                             reason: "has \(saved.global.count) values, the topology's model has \(state.global.count)")
+            }
+            state = ServerModelState(global: saved.global, optimizer: saved.optimizer,
+                                     window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
+                                     roundsMerged: saved.integers["rounds_merged"]?.first ?? saved.round)
+            lastEval = saved.lastEval
+            elapsedBeforeResume = saved.elapsedSeconds
+            point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registered.count)
+            position = saved.log
+        }
+        if point.round >= topology.rounds {
+            throw RunFileError.cannotWrite(path: directory.path, reason: "all \(topology.rounds) rounds of this run are complete; nothing to resume")
+        }
+        // A run_end of an interrupted or failed run is cut with the rest of the unfinished round.
+        let plan = try LogRepair.repair(path: directory.log, round: point.round, position: position)
+        writer = try AggregationLogWriter(path: directory.log)
+        var notes: [String] = []
+        if !plan.isClean { notes.append(plan.summary) }
+        if !removed.isEmpty { notes.append("removed \(removed.count) leftover temporary file\(removed.count == 1 ? "" : "s")") }
+        try writer.append(.resumed(ResumedRecord(time: timestamp(), fromRound: point.round, cut: plan.cut,
+                                                 reason: "aviary-server --resume" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))))
+        logger.notice("resuming", metadata: ["after_round": "\(point.round)", "cut": "\(plan.cut.count)", "removed": "\(removed.count)"])
+        report(.resumed(fromRound: point.round + 1, notes: notes))
+        return point
     }
 
-    /// Records what resume needs after round `round` (written atomically after the log line).
-    func saveState(round: Int) throws {}
+    /// Records what resume needs after round `round`, atomically, after the round's log lines.
+    func saveState(round: Int, machine: ServerStateMachineSnapshot) throws {
+        let saved = RunState(
+            run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            global: state.global, optimizer: state.optimizer, registered: machine.registered,
+            unresponsive: machine.unresponsive.sorted(),
+            mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
+            integers: ["rounds_merged": [state.roundsMerged]], lastEval: lastEval,
+            log: writer.position, elapsedSeconds: elapsedBeforeResume + (now - startTime))
+        try RunStateStore(directory: directory).save(saved)
+    }
+}
+
+/// What the run state needs from the protocol state machine after a round.
+struct ServerStateMachineSnapshot {
+    var registered: [Int]
+    var unresponsive: Set<Int>
 }

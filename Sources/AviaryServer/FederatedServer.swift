@@ -63,7 +63,9 @@ public final class FederatedServer {
     let checkpointer: Checkpointer
     var writer: AggregationLogWriter!
     var transport: (any ServerTransport)!
-    private var startTime = 0.0
+    var startTime = 0.0
+    /// Wall time of the run before this process resumed it.
+    var elapsedBeforeResume = 0.0
 
     // Per-round bookkeeping of the loop.
     var roundsCompleted = 0
@@ -78,6 +80,8 @@ public final class FederatedServer {
     var encodedModel: (round: Int, message: EncodedMessage)?
     /// Refused or ignored messages per connection since the last summary (never one log line each).
     var issues = ProtocolIssueCounter()
+    /// A fault-injection point reached once the current batch of sends has gone out.
+    var crashAfterSends: String?
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -103,10 +107,13 @@ public final class FederatedServer {
         startTime = now
         var firstRound = 1
         var unresponsive: Set<Int> = []
+        var minClients = topology.server.minClients
         if options.resume {
             let resumed = try resumeFromState()
             firstRound = resumed.round + 1
             unresponsive = resumed.unresponsive
+            // Sampling draws from the registered set: wait for as many as the interrupted run had.
+            minClients = min(topology.data.clients, max(minClients, resumed.registered))
         } else {
             try directory.create(overwrite: options.overwrite)
             try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
@@ -126,7 +133,7 @@ public final class FederatedServer {
         var tokenSeed: UInt64 = 0
         while tokenSeed == 0 { tokenSeed = UInt64.random(in: 1...UInt64.max) }
         var machine = ServerStateMachine<PeerID>(configuration: .init(
-            clients: topology.data.clients, minClientsToStart: topology.server.minClients,
+            clients: topology.data.clients, minClientsToStart: minClients,
             clientsPerRound: topology.server.clientsPerRound, rounds: topology.rounds, firstRound: firstRound,
             parameterCount: state.global.count, roundTimeout: topology.server.roundTimeout,
             registrationTimeout: topology.server.registrationTimeout,
@@ -150,9 +157,13 @@ public final class FederatedServer {
                     queue += try carryOut(action, machine: &machine)
                 }
             }
+            if let point = crashAfterSends { crashAfterSends = nil; FaultInjection.crashPoint(point) }
             if machine.isFinished { break loop }
             if let result = worker.takeResult() {
                 try finishRound(result)
+                try saveState(round: roundsCompleted, machine: ServerStateMachineSnapshot(
+                    registered: machine.registeredClients, unresponsive: machine.unresponsive))
+                FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
                 queue += machine.roundCompleted(parameters: state.global, now: now)
                 continue
             }
@@ -234,6 +245,7 @@ public final class FederatedServer {
             sampledCount = sampled.count
             logger.debug("round started", metadata: ["round": "\(round)", "sampled": "\(CompactIndices(sampled))"])
             report(.roundStarted(round: round, sampled: sampled.count))
+            crashAfterSends = "round-started:\(round)"  // once the round's MODEL/TRAIN are out
         case .aggregate, .finished:
             break  // handled by the loop
         }
@@ -252,6 +264,7 @@ public final class FederatedServer {
         logger.info("registration", metadata: ["process": "\(r.processName)", "joined": "\(r.joined.count)", "reconnected": "\(r.reconnected.count)"])
         try writer.append(.note(NoteRecord(event: r.reconnected.isEmpty ? "clients_registered" : "clients_reconnected",
                                            time: timestamp(), message: message)))
+        FaultInjection.crashPoint("registered")
     }
 
     /// Writes a finished round: checkpoint, merged checkpoint, log lines, run state.
@@ -289,7 +302,7 @@ public final class FederatedServer {
             try writer.append(.note(NoteRecord(event: "protocol_issues", time: timestamp(), round: round, message: summary)))
         }
         roundsCompleted = round
-        try saveState(round: round)
+        FaultInjection.crashPoint("round-logged:\(round)")
         report(.roundFinished(record, nothingMerged: result.merge.nothingMerged))
         if let mergeRecord { report(.checkpointMerged(mergeRecord)) }
     }
@@ -308,7 +321,7 @@ public final class FederatedServer {
                 status = "degraded: \(unmerged) of \(topology.rounds) rounds merged nothing (last reason: \(lastNothingMerged ?? "none"))"
             }
         }
-        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: now - startTime,
+        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
                                status: status, finalEval: lastEval)
         try writer.append(.runEnd(end))
         report(.finished(end))
