@@ -29,6 +29,9 @@ let package = Package(
         .systemLibrary(name: "CZmq", path: "Sources/CZmq"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Header-only: prctl for the launcher's children, and the commit `make` records.
+        .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
+        .systemLibrary(name: "CBuildInfo", path: "Sources/CBuildInfo"),
 
         // Numerics and pure logic: no sockets, no run directory.
         .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),
@@ -60,7 +63,7 @@ let package = Package(
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
-            "AviaryData", "AviaryAdversarial",
+            "AviaryData", "AviaryAdversarial", "CProcessControl", "CBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),

@@ -1,3 +1,4 @@
+import CProcessControl
 import Foundation
 
 /// Set from the signal handler, read by the launcher, server and client loops (a plain flag:
@@ -15,3 +16,16 @@ func installInterruptHandler() {
 }
 
 let interrupted: @Sendable () -> Bool = { interruptRequested != 0 }
+
+/// A process started by `aviary run` (which sets AVIARY_PARENT_PID) asks the kernel for SIGTERM
+/// when the launcher dies, even by SIGKILL, so no server or client outlives it. Linux only; a
+/// no-op elsewhere and for processes started by hand.
+func dieWithLauncher() {
+    guard let text = ProcessInfo.processInfo.environment[ProcessLauncher.parentVariable], let launcher = Int32(text) else { return }
+    _ = aviary_set_parent_death_signal(SIGTERM)
+    // The launcher may have died before the request took effect: then nobody will signal us.
+    if getppid() != launcher {
+        FileHandle.standardError.write(Data("error: the launcher (pid \(launcher)) has already exited; not starting\n".utf8))
+        exit(1)
+    }
+}

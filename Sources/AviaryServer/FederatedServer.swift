@@ -20,8 +20,11 @@ public final class FederatedServer {
         public var progress: Bool
         /// Polled every loop iteration; true stops the run (SHUTDOWN to clients, `run_end` logged).
         public var shouldStop: @Sendable () -> Bool
-        public init(overwrite: Bool = false, progress: Bool = true, shouldStop: @escaping @Sendable () -> Bool = { false }) {
-            self.overwrite = overwrite; self.progress = progress; self.shouldStop = shouldStop
+        /// Continue the run already in the run directory (`--resume`) instead of starting one.
+        public var resume: Bool
+        public init(overwrite: Bool = false, progress: Bool = true, shouldStop: @escaping @Sendable () -> Bool = { false },
+                    resume: Bool = false) {
+            self.overwrite = overwrite; self.progress = progress; self.shouldStop = shouldStop; self.resume = resume
         }
     }
 
