@@ -29,9 +29,10 @@ let package = Package(
         .systemLibrary(name: "CZmq", path: "Sources/CZmq"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        // Header-only: prctl for the launcher's children, and the commit `make` records.
+        // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
-        .systemLibrary(name: "CBuildInfo", path: "Sources/CBuildInfo"),
+        // The commit `make build` records for --version (see build_info.c).
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
 
         // Numerics and pure logic: no sockets, no run directory.
         .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),

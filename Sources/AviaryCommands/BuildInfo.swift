@@ -1,10 +1,12 @@
+import AviaryServer
 import CBuildInfo
 import Foundation
 
 /// What `--version` prints: the release and the git commit this build came from (see
 /// Sources/CBuildInfo/build_info.h for how the commit gets in without being hard-coded).
 public enum BuildInfo {
-    public static let version = "0.1.0"
+    /// The release, as the server records it in `run_start`.
+    public static var version: String { aviaryVersion }
     public static var commit: String { String(cString: aviary_build_commit()) }
     public static var versionLine: String { "\(version) (commit \(commit))" }
 }

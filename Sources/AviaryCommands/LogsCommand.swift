@@ -6,7 +6,8 @@ import AviaryLog
 struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.")
+        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.",
+        discussion: "Lines fit \(LogTable.width) columns; --wide prints every column at full width.")
 
     @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
     var directory: String
@@ -23,40 +24,61 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "Print one CSV row per round instead (for pandas, R, a spreadsheet).")
     var csv = false
 
+    @Flag(help: "Full-width rows (the default fits \(LogTable.width) columns).")
+    var wide = false
+
     func validate() throws {
         if csv && (follow || weights) { throw ValidationError("--csv cannot be combined with --follow or --weights") }
+    }
+
+    /// `--round N` names a round the log has; while following an unfinished run it may still come.
+    private func checkRound(_ log: AggregationLog) throws {
+        guard let round, !log.rounds.contains(where: { $0.round == round }) else { return }
+        if follow && log.runEnd == nil && round <= (log.runStart?.rounds ?? Int.max) { return }
+        let have = log.rounds.map(\.round)
+        let range = have.isEmpty ? "it has no rounds yet" : "its rounds are \(have.min()!)…\(have.max()!)"
+        throw LogsError.noSuchRound(round: round, path: directory, available: range)
     }
 
     func run() throws {
         let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
         if csv {
-            do { print(LogTable.csv(try AggregationLog.read(path: path).rounds.filter { round == nil || $0.round == round }), terminator: "") }
-            catch { throw fail(error) }
+            do {
+                let log = try AggregationLog.read(path: path)
+                try checkRound(log)
+                print(LogTable.csv(log.rounds.filter { round == nil || $0.round == round }), terminator: "")
+            } catch { throw fail(error) }
             return
         }
+        let width = wide ? Int.max : LogTable.width
         var shown = 0
         var headerPrinted = false
         while true {
             let log: AggregationLog
-            do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
+            do {
+                log = try AggregationLog.read(path: path)
+                try checkRound(log)
+            } catch { throw fail(error) }
             if !headerPrinted {
                 if let s = log.runStart {
-                    print("run \(s.run): \(s.model) (\(s.parameters) parameters), \(s.strategy), \(s.dataset) / \(s.partition), \(s.clients) clients (\(s.clientsPerRound) per round)")
-                    print("seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)")
-                    for n in s.notes { print("note: \(n)") }
+                    let lines = ["run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)",
+                                 "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
+                                 "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
+                        + s.notes.map { "note: \($0)" }
+                    for line in lines { print(LogTable.wrap(line, width: width, indent: "  ")) }
                 }
-                print(LogTable.header)
+                print(wide ? LogTable.wideHeader : LogTable.header)
                 headerPrinted = true
             }
             let rounds = log.rounds.filter { round == nil || $0.round == round }
             for r in rounds.dropFirst(shown) {
-                print(LogTable.row(r))
-                if weights { print(LogTable.weights(r)) }
+                print(wide ? LogTable.wideRow(r) : LogTable.row(r))
+                if weights { print(LogTable.weights(r, width: width)) }
             }
             shown = rounds.count
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if let end = log.runEnd {
-                print("end: \(end.status), \(end.roundsCompleted) rounds in \(String(format: "%.1f", end.durationSeconds)) s")
+                print("end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))")
                 return
             }
             guard follow else { return }
@@ -65,10 +87,35 @@ struct LogsCommand: ParsableCommand {
     }
 }
 
-enum LogTable {
-    static let header = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+enum LogsError: Error, CustomStringConvertible {
+    case noSuchRound(round: Int, path: String, available: String)
+    var description: String {
+        switch self {
+        case let .noSuchRound(round, path, available): "--round \(round): \(path) has no round \(round); \(available)"
+        }
+    }
+}
 
+enum LogTable {
+    /// Default line width: fits a 100-column terminal without wrapping.
+    static let width = 100
+
+    static let header = "round    clients  rej  t/o  accuracy     loss  robust  |Δ|          sec  client acc min/mean"
+
+    /// At most 89 columns (fairness and the model-kept mark included), so rows fit `width`.
     static func row(_ r: RoundRecord) -> String {
+        let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
+        let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
+        let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
+        return String(format: "%5d  %4d/%-4d  %3d  %3d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
+            + "  \(acc)  \(loss)  \(robust)  " + String(format: "%-8.3g %7.2f", r.updateNorm, r.durationSeconds)
+            + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
+            + (r.modelKept ? "  kept" : "")
+    }
+
+    static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+
+    static func wideRow(_ r: RoundRecord) -> String {
         let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
         let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
         let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
@@ -94,11 +141,30 @@ enum LogTable {
         return out
     }
 
-    static func weights(_ r: RoundRecord) -> String {
+    static func weights(_ r: RoundRecord, width: Int = .max) -> String {
         let parts = r.weights.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key):\(String(format: "%.3f", $0.value))" }
-        var s = "       weights " + parts.joined(separator: " ")
-        for x in r.rejected { s += "\n       rejected \(x.client): \(x.reason)" }
-        for x in r.failed { s += "\n       failed \(x.client): \(x.reason)" }
-        return s
+        var lines = [wrap("       weights " + parts.joined(separator: " "), width: width, indent: String(repeating: " ", count: 15))]
+        for x in r.rejected { lines.append(wrap("       rejected \(x.client): \(x.reason)", width: width, indent: "         ")) }
+        for x in r.failed { lines.append(wrap("       failed \(x.client): \(x.reason)", width: width, indent: "         ")) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Breaks `line` at spaces so no piece is wider than `width`; continuation lines start with
+    /// `indent`. A single word longer than the width stays whole.
+    static func wrap(_ line: String, width: Int, indent: String) -> String {
+        guard line.count > width else { return line }
+        var out: [String] = []
+        var current = ""
+        for word in line.split(separator: " ", omittingEmptySubsequences: false) {
+            let candidate = current.isEmpty ? String(word) : current + " " + word
+            if candidate.count > width && !current.trimmingCharacters(in: .whitespaces).isEmpty {
+                out.append(current)
+                current = indent + word
+            } else {
+                current = candidate
+            }
+        }
+        out.append(current)
+        return out.joined(separator: "\n")
     }
 }
