@@ -114,13 +114,21 @@ struct ProcessLauncher {
             }
         }
 
+        var allGoneSince: Date?
         while server.isRunning && !LaunchedProcesses.shared.interrupted {
             collectExits()
             // Every client process is gone and some failed: the server can only wait out its
-            // timeouts now, so stop it instead of making the user wait.
+            // timeouts now, so stop it instead of making the user wait. If some left cleanly
+            // (on SHUTDOWN), the server may be finishing: give it `clientGrace` first, so the
+            // verdict does not depend on which process the kernel lets exit first.
             if !lost.isEmpty && clients.allSatisfy({ !$0.process.isRunning }) {
-                LaunchedProcesses.shared.stopAll(grace: stopGrace)
-                throw .everyClientExited(lost: lost)
+                let since = allGoneSince ?? Date()
+                allGoneSince = since
+                let someLeftCleanly = lost.count < clients.count
+                if !someLeftCleanly || Date().timeIntervalSince(since) > clientGrace {
+                    LaunchedProcesses.shared.stopAll(grace: stopGrace)
+                    throw .everyClientExited(lost: lost)
+                }
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
