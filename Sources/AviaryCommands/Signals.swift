@@ -13,6 +13,13 @@ func installInterruptHandler() {
     let handler: @convention(c) (Int32) -> Void = { _ in interruptRequested = 1 }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A blocked mask is inherited across exec (a test runner's spawning thread blocks these,
+    // for one): a handler behind a blocked signal would never run, so unblock them here.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 let interrupted: @Sendable () -> Bool = { interruptRequested != 0 }

@@ -36,7 +36,7 @@ import AviaryLog
             """)
         let topo = dir + "/t.toml"
         try Harness.topology(name: "lost", output: dir, clients: 4, rounds: 2, processes: 2, roundTimeout: 3,
-                             server: "min_clients = 2").write(toFile: topo, atomically: true, encoding: .utf8)
+                             server: "clients_per_round = 2\nmin_clients = 2").write(toFile: topo, atomically: true, encoding: .utf8)
         let out = try Harness.run("aviary", ["run", topo], timeout: 120, bin: bin)
         #expect(out.status != 0, "\(out.output)")
         #expect(out.output.contains("run complete"), "the server completed:\n\(out.output)")
