@@ -146,10 +146,15 @@ struct ProcessLauncher {
             Thread.sleep(forTimeInterval: 0.05)
         }
         collectExits()
+        let lingering = clients.filter { $0.process.isRunning }
+        for c in lingering { c.stopped = true }
         var stragglers: [String] = []
-        for c in clients where c.process.isRunning {
-            c.stopped = true
-            stragglers.append("\(c.name) had not exited \(Int(clientGrace)) s after the server; it was stopped")
+        if lingering.count == 1 {
+            stragglers.append("\(lingering[0].name) had not exited \(Int(clientGrace)) s after the server; it was stopped")
+        } else if lingering.count > 1 {
+            // One line for all of them: with many processes, one line each buries the summary.
+            stragglers.append("client processes \(ClientSet.compact(lingering.map(\.number))) had not exited "
+                              + "\(Int(clientGrace)) s after the server; they were stopped (logs in \(dir.logs))")
         }
         LaunchedProcesses.shared.stopAll(grace: stopGrace)
         collectExits()

@@ -83,6 +83,10 @@ import AviaryLog
         #expect(out.status != 0)
         #expect(out.output.contains("[run].output") && out.output.contains("/proc/aviary-cannot-exist"), "\(out.output)")
         #expect(!out.output.contains("Error Domain"), "\(out.output)")
+        let server = try Harness.run("aviary-server", ["--topology", topo])
+        #expect(server.status != 0)
+        #expect(server.output.contains("[run].output") && server.output.contains("/proc/aviary-cannot-exist/x"), "\(server.output)")
+        #expect(!server.output.contains("Error Domain"), "\(server.output)")
     }
 
     @Test func everyExecutableHasVersionAndItsOwnUsageName() throws {
