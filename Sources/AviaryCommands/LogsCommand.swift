@@ -100,15 +100,27 @@ enum LogTable {
     /// Default line width: fits a 100-column terminal without wrapping.
     static let width = 100
 
-    static let header = "round    clients  rej  t/o  accuracy     loss  robust  |Δ|          sec  client acc min/mean"
+    /// Column widths of the default table; header and rows are built from the same list.
+    private static let widths = [5, 9, 3, 3, 8, 7, 6, 8, 7]
 
-    /// At most 89 columns (fairness and the model-kept mark included), so rows fit `width`.
+    private static func columns(_ cells: [String]) -> String {
+        zip(cells, widths).enumerated().map { i, cw in
+            let pad = String(repeating: " ", count: max(0, cw.1 - cw.0.count))
+            return i == 7 ? cw.0 + pad : pad + cw.0  // |Δ| reads best left-aligned
+        }.joined(separator: "  ")
+    }
+
+    static let header = columns(["round", "clients", "rej", "t/o", "accuracy", "loss", "robust", "|Δ|", "sec"])
+        + "  client acc min/mean"
+
+    /// At most 91 columns (fairness and the model-kept mark included), so rows fit `width`.
     static func row(_ r: RoundRecord) -> String {
-        let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
-        let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
-        let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
-        return String(format: "%5d  %4d/%-4d  %3d  %3d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
-            + "  \(acc)  \(loss)  \(robust)  " + String(format: "%-8.3g %7.2f", r.updateNorm, r.durationSeconds)
+        columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
+                 String(r.rejected.count), String(r.timedOut.count),
+                 r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "-",
+                 r.eval.map { String(format: "%.4f", $0.cleanLoss) } ?? "-",
+                 r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+                 String(format: "%.3g", r.updateNorm), String(format: "%.2f", r.durationSeconds)])
             + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
             + (r.modelKept ? "  kept" : "")
     }
