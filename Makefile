@@ -7,6 +7,10 @@ CONFIG       ?= release
 BUILD_DIR    := .build/$(CONFIG)
 AVIARY       := $(BUILD_DIR)/aviary
 TOPOLOGY     ?= topologies/quickstart.toml
+PREFIX       ?= /usr/local
+BINDIR       := $(DESTDIR)$(PREFIX)/bin
+EXECUTABLES  := aviary aviary-server aviary-client
+BUILD_COMMIT := Sources/CBuildInfo/build_commit.h
 
 # Debian package → a file it installs (how we tell it is present without dpkg-query races).
 DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
@@ -16,12 +20,13 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
 # Only the tests need these (compose validation).
 DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose
 
-.PHONY: all setup setup-test build demo test bench experiments clean help
+.PHONY: all setup setup-test build build-info install demo test bench experiments clean help
 
 all: build
 
 help:
 	@echo "make demo         install missing packages, build (release), run $(TOPOLOGY)"
+	@echo "make install      build, then copy $(EXECUTABLES) to $(BINDIR) (PREFIX, DESTDIR)"
 	@echo "make test         install missing packages, run the test suite"
 	@echo "make bench        speed benchmarks (aviary bench)"
 	@echo "make experiments  long runs that are not part of the tests"
@@ -33,8 +38,20 @@ setup-test: setup
 	@sh .ci/ensure-packages $(DEB_TEST_PACKAGES)
 	@sh .ci/ensure-python-numpy
 
-build: setup
+# The commit for `--version`, in a git-ignored header that Sources/CBuildInfo/build_info.c
+# falls back from when absent (a plain `swift build`, a tarball). Rewritten only when it
+# changes (then the .c is touched so SwiftPM recompiles it), so an unchanged tree does not rebuild.
+build-info:
+	@c=$$(git describe --always --dirty --abbrev=12 2>/dev/null) || exit 0; \
+	line="#define AVIARY_BUILD_COMMIT \"$$c\""; \
+	[ "$$(cat $(BUILD_COMMIT) 2>/dev/null)" = "$$line" ] || { echo "$$line" > $(BUILD_COMMIT); touch Sources/CBuildInfo/build_info.c; }
+
+build: setup build-info
 	$(SWIFT) build -c $(CONFIG)
+
+install: build
+	install -d $(BINDIR)
+	install -m 755 $(addprefix $(BUILD_DIR)/,$(EXECUTABLES)) $(BINDIR)/
 
 demo: build
 	$(AVIARY) run $(TOPOLOGY) --overwrite

@@ -29,6 +29,10 @@ let package = Package(
         .systemLibrary(name: "CZmq", path: "Sources/CZmq"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Header-only prctl wrapper for the launcher's children.
+        .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
+        // The commit `make build` records for --version (see build_info.c).
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
 
         // Numerics and pure logic: no sockets, no run directory.
         .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),
@@ -61,7 +65,7 @@ let package = Package(
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
-            "AviaryData", "AviaryAdversarial",
+            "AviaryData", "AviaryAdversarial", "CProcessControl", "CBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),

@@ -11,6 +11,7 @@ public struct AviaryCLI: ParsableCommand {
         Start with `aviary run topologies/quickstart.toml`, then `aviary logs runs/quickstart`.
         Preview a non-IID split before training with `aviary partition <topology>`.
         """,
+        version: BuildInfo.versionLine,
         subcommands: [RunCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
                       TrainCommand.self, MergeCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self])
 
@@ -53,4 +54,9 @@ func fail(_ error: Error) -> ExitCode {
 /// (`print` is block-buffered when stdout is a pipe).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// `1 round`, `2 rounds`, `1,250 clients`: counts in messages, with the right plural.
+public func plural(_ n: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
+    "\(ClientSet.grouped(n)) \(n == 1 ? singular : (pluralForm ?? singular + "s"))"
 }

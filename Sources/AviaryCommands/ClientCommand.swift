@@ -6,16 +6,28 @@ import AviaryClient
 /// `aviary-client` (also `aviary client`): hosts one or more clients in one process.
 public struct ClientCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "client",
-        abstract: "Run federated clients that connect to a server.")
+        commandName: standaloneName("aviary-client", subcommand: "client"),
+        abstract: "Run federated clients that connect to a server.",
+        discussion: """
+        Which clients to host: --clients 0-99,200 (an explicit list), --shard I/N --of C (every index
+        i < C with i ≡ I mod N: the share `aviary run` gives process I of N), or --count K (the
+        server assigns K free indices).
+        """,
+        version: BuildInfo.versionLine)
 
     @Option(help: "Server endpoint, e.g. tcp://10.0.0.5:5555.")
     var connect: String
 
-    @Option(help: "Client indices to host, comma-separated (e.g. 0,4,8). Default: one client, index assigned by the server.")
+    @Option(help: "Client indices to host: a list with ranges, e.g. 0,4,8 or 0-99,200.")
     var clients: String?
 
-    @Option(help: "How many server-assigned clients to host when --clients is not given.")
+    @Option(help: ArgumentHelp("Host share I of N of the clients (indices ≡ I mod N); needs --of.", valueName: "I/N"))
+    var shard: String?
+
+    @Option(name: .customLong("of"), help: ArgumentHelp("The topology's client count, for --shard.", valueName: "clients"))
+    var clientsTotal: Int?
+
+    @Option(help: "How many server-assigned clients to host when neither --clients nor --shard is given.")
     var count: Int = 1
 
     @Option(help: "Name shown in the server's log.")
@@ -26,18 +38,49 @@ public struct ClientCommand: ParsableCommand {
 
     public init() {}
 
+    /// The `I/N` of `--shard`, checked: N ≥ 1 and I in 0..<N.
+    static func parseShard(_ text: String) throws -> (index: Int, of: Int) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
+            throw ValidationError("--shard: '\(text)' is not I/N; e.g. --shard 0/8 hosts clients 0, 8, 16, …")
+        }
+        guard n >= 1 else { throw ValidationError("--shard \(text): N must be at least 1") }
+        guard (0..<n).contains(i) else { throw ValidationError("--shard \(text): I must be in 0..<\(n) (0…\(n - 1))") }
+        return (i, n)
+    }
+
     public func validate() throws {
+        if clients != nil && shard != nil { throw ValidationError("give either --clients or --shard, not both") }
         if let clients {
-            for part in clients.split(separator: ",") where Int(part.trimmingCharacters(in: .whitespaces)).map({ $0 < 0 }) ?? true {
-                throw ValidationError("--clients: '\(part)' is not a client index; give non-negative integers like 0,4,8")
+            do { _ = try ClientSet.parse(clients) } catch { throw ValidationError("--clients: \(error)") }
+        }
+        if let shard {
+            let (i, n) = try Self.parseShard(shard)
+            guard let total = clientsTotal else {
+                throw ValidationError("--shard needs --of <clients>, the topology's client count (e.g. --shard \(shard) --of 1000)")
             }
+            guard total >= 1 else { throw ValidationError("--of \(total): the topology has at least 1 client") }
+            guard i < total else {
+                throw ValidationError("--shard \(shard) --of \(total): share \(i) is empty (clients are 0..<\(total)); use at most \(total) shares")
+            }
+            _ = n
+        } else if clientsTotal != nil {
+            throw ValidationError("--of only goes with --shard")
         }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
     }
 
     public func run() throws {
-        let indices: [Int?] = clients.map { $0.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) } }
-            ?? Array(repeating: nil, count: count)
+        dieWithLauncher()
+        let indices: [Int?]
+        if let clients {
+            indices = try ClientSet.parse(clients)
+        } else if let shard, let total = clientsTotal {
+            let (i, n) = try Self.parseShard(shard)
+            indices = ClientSet.shard(i, of: n, clients: total)
+        } else {
+            indices = Array(repeating: nil, count: count)
+        }
         installInterruptHandler()
         let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
                                              shouldStop: interrupted),

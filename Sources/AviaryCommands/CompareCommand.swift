@@ -11,8 +11,8 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "Run directories (runs/<name>) or their aggregation.jsonl files.")
     var directories: [String]
 
-    @Option(name: .shortAndLong, help: "Where to write the page.")
-    var output: String = "compare.html"
+    @Option(name: .shortAndLong, help: "Where to write the page (default: compare.html in the runs' common parent directory).")
+    var output: String?
 
     @Option(help: "Metric to plot per round: \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", ")).")
     var metric: String = ComparisonMetric.cleanAccuracy.rawValue
@@ -34,10 +34,31 @@ struct CompareCommand: ParsableCommand {
             }
             let comparison = RunComparison(runs: runs, metric: ComparisonMetric(rawValue: metric)!)
             print(comparison.textTable(), terminator: "")
-            try AtomicFile.write(Data(comparison.html().utf8), to: output)
+            let path = output ?? Self.commonParent(of: directories.map(Self.runDirectory)) + "/compare.html"
+            try AtomicFile.write(Data(comparison.html().utf8), to: path)
+            print("comparison: \(path)")
         } catch {
             throw fail(error)
         }
-        print("comparison: \(output)")
+    }
+
+    /// The run directory a command-line argument names (a run, or its aggregation.jsonl).
+    static func runDirectory(_ argument: String) -> String {
+        var dir = argument.hasSuffix(".jsonl") ? (argument as NSString).deletingLastPathComponent : argument
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        return dir.isEmpty ? "." : dir
+    }
+
+    /// The deepest directory holding every run: `runs` for runs/a and runs/b. Kept as typed
+    /// when the runs share it literally, so the printed path reads like the arguments.
+    static func commonParent(of runs: [String]) -> String {
+        let parents = runs.map { ($0 as NSString).deletingLastPathComponent }.map { $0.isEmpty ? "." : $0 }
+        if let first = parents.first, parents.allSatisfy({ $0 == first }) { return first }
+        let absolute = parents.map { URL(fileURLWithPath: $0).standardizedFileURL.pathComponents }
+        var common = absolute[0]
+        for components in absolute.dropFirst() {
+            common = Array(zip(common, components).prefix { $0.0 == $0.1 }.map(\.0))
+        }
+        return common.count <= 1 ? "/" : "/" + common.dropFirst().joined(separator: "/")
     }
 }

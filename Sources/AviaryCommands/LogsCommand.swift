@@ -6,7 +6,8 @@ import AviaryLog
 struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.")
+        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.",
+        discussion: "Lines fit \(LogTable.width) columns; --wide prints every column at full width.")
 
     @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
     var directory: String
@@ -23,8 +24,20 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "Print one CSV row per round instead (for pandas, R, a spreadsheet).")
     var csv = false
 
+    @Flag(help: "Full-width rows (the default fits \(LogTable.width) columns).")
+    var wide = false
+
     func validate() throws {
         if csv && (follow || weights) { throw ValidationError("--csv cannot be combined with --follow or --weights") }
+    }
+
+    /// `--round N` names a round the log has; while following an unfinished run it may still come.
+    private func checkRound(_ log: AggregationLog) throws {
+        guard let round, !log.rounds.contains(where: { $0.round == round }) else { return }
+        if follow && log.runEnd == nil && round <= (log.runStart?.rounds ?? Int.max) { return }
+        let have = log.rounds.map(\.round)
+        let range = have.isEmpty ? "it has no rounds yet" : "its rounds are \(have.min()!)…\(have.max()!)"
+        throw LogsError.noSuchRound(round: round, path: directory, available: range)
     }
 
     func run() throws {
@@ -32,14 +45,21 @@ struct LogsCommand: ParsableCommand {
         let parent = (path as NSString).deletingLastPathComponent
         let runDirectory = directory.hasSuffix(".jsonl") ? (parent.isEmpty ? "." : parent) : directory
         if csv {
-            do { print(LogTable.csv(try AggregationLog.read(path: path), round: round), terminator: "") }
-            catch { throw fail(error) }
+            do {
+                let log = try AggregationLog.read(path: path)
+                try checkRound(log)
+                print(LogTable.csv(log, round: round), terminator: "")
+            } catch { throw fail(error) }
             return
         }
+        let width = wide ? Int.max : LogTable.width
         if !follow {
             let log: AggregationLog
-            do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
-            print(LogTable.text(log, directory: runDirectory, round: round, weights: weights), terminator: "")
+            do {
+                log = try AggregationLog.read(path: path)
+                try checkRound(log)
+            } catch { throw fail(error) }
+            print(LogTable.text(log, directory: runDirectory, round: round, weights: weights, wide: wide), terminator: "")
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             return
         }
@@ -47,16 +67,19 @@ struct LogsCommand: ParsableCommand {
         var headerPrinted = false
         while true {
             let log: AggregationLog
-            do { log = try AggregationLog.read(path: path) } catch { throw fail(error) }
+            do {
+                log = try AggregationLog.read(path: path)
+                try checkRound(log)
+            } catch { throw fail(error) }
             if !headerPrinted {
-                for line in LogTable.runHeader(log) { print(line) }
-                print(LogTable.header)
+                for line in LogTable.runHeader(log, width: width) { print(line) }
+                print(wide ? LogTable.wideHeader : LogTable.header)
                 headerPrinted = true
             }
             let rounds = log.rounds.filter { round == nil || $0.round == round }
             for r in rounds.dropFirst(shown) {
-                print(LogTable.row(r))
-                if weights { print(LogTable.weights(r)) }
+                print(wide ? LogTable.wideRow(r) : LogTable.row(r))
+                if weights { print(LogTable.weights(r, width: width)) }
             }
             shown = rounds.count
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
@@ -69,38 +92,54 @@ struct LogsCommand: ParsableCommand {
     }
 }
 
+enum LogsError: Error, CustomStringConvertible {
+    case noSuchRound(round: Int, path: String, available: String)
+    var description: String {
+        switch self {
+        case let .noSuchRound(round, path, available): "--round \(round): \(path) has no round \(round); \(available)"
+        }
+    }
+}
+
 enum LogTable {
+    /// Default line width: fits a 100-column terminal without wrapping.
+    static let width = 100
+
     /// A log without `run_end`: the server crashed, was killed, or is still writing.
     static func incomplete(directory: String) -> String {
         "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
     }
 
-    /// The lines above the table: run summary, seeds, partition notes.
-    static func runHeader(_ log: AggregationLog) -> [String] {
+    /// The lines above the table: run summary, seeds, partition notes, wrapped to `width`.
+    static func runHeader(_ log: AggregationLog, width: Int = width) -> [String] {
         guard let s = log.runStart else { return [] }
-        return ["run \(s.run): \(s.model) (\(s.parameters) parameters), \(s.strategy), \(s.dataset) / \(s.partition), \(s.clients) clients (\(s.clientsPerRound) per round)",
-                "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
+        let lines = ["run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)",
+                     "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
+                     "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
             + s.notes.map { "note: \($0)" }
+        return lines.map { wrap($0, width: width, indent: "  ") }
     }
 
     static func endLine(_ end: RunEndRecord) -> String {
-        "end: \(end.status), \(end.roundsCompleted) rounds in \(String(format: "%.1f", end.durationSeconds)) s"
+        "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
     }
 
     /// What `aviary logs` prints without --follow: header, status when incomplete, one row per
     /// round (with a line where the run was resumed), and the end line.
-    static func text(_ log: AggregationLog, directory: String, round: Int? = nil, weights: Bool = false) -> String {
-        var lines = runHeader(log)
-        if log.runEnd == nil { lines.append("status: " + incomplete(directory: directory)) }
-        lines.append(header)
+    static func text(_ log: AggregationLog, directory: String, round: Int? = nil, weights: Bool = false, wide: Bool = false) -> String {
+        let width = wide ? Int.max : Self.width
+        var lines = runHeader(log, width: width)
+        if log.runEnd == nil { lines.append(wrap("status: " + incomplete(directory: directory), width: width, indent: "  ")) }
+        lines.append(wide ? wideHeader : header)
         for record in log.records {
             switch record {
             case let .round(r) where round == nil || r.round == round:
-                lines.append(row(r))
-                if weights { lines.append(self.weights(r)) }
+                lines.append(wide ? wideRow(r) : row(r))
+                if weights { lines.append(self.weights(r, width: width)) }
             case let .resumed(r) where round == nil:
-                lines.append("       resumed after round \(r.fromRound) (\(r.reason))"
-                             + (r.cut.isEmpty ? "" : "; cut from the log: " + r.cut.map(\.description).joined(separator: ", ")))
+                lines.append(wrap("       resumed after round \(r.fromRound) (\(r.reason))"
+                                  + (r.cut.isEmpty ? "" : "; cut from the log: " + r.cut.map(\.description).joined(separator: ", ")),
+                                  width: width, indent: "         "))
             default:
                 break
             }
@@ -109,9 +148,34 @@ enum LogTable {
         return lines.map { $0 + "\n" }.joined()
     }
 
-    static let header = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+    /// Column widths of the default table; header and rows are built from the same list.
+    private static let widths = [5, 9, 3, 3, 8, 7, 6, 8, 7]
 
+    private static func columns(_ cells: [String]) -> String {
+        zip(cells, widths).enumerated().map { i, cw in
+            let pad = String(repeating: " ", count: max(0, cw.1 - cw.0.count))
+            return i == 7 ? cw.0 + pad : pad + cw.0  // |Δ| reads best left-aligned
+        }.joined(separator: "  ")
+    }
+
+    static let header = columns(["round", "clients", "rej", "t/o", "accuracy", "loss", "robust", "|Δ|", "sec"])
+        + "  client acc min/mean"
+
+    /// At most 91 columns (fairness and the model-kept mark included), so rows fit `width`.
     static func row(_ r: RoundRecord) -> String {
+        columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
+                 String(r.rejected.count), String(r.timedOut.count),
+                 r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "-",
+                 r.eval.map { String(format: "%.4f", $0.cleanLoss) } ?? "-",
+                 r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+                 String(format: "%.3g", r.updateNorm), String(format: "%.2f", r.durationSeconds)])
+            + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
+            + (r.modelKept ? "  kept" : "")
+    }
+
+    static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+
+    static func wideRow(_ r: RoundRecord) -> String {
         let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
         let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
         let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
@@ -146,11 +210,30 @@ enum LogTable {
         return out
     }
 
-    static func weights(_ r: RoundRecord) -> String {
+    static func weights(_ r: RoundRecord, width: Int = .max) -> String {
         let parts = r.weights.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key):\(String(format: "%.3f", $0.value))" }
-        var s = "       weights " + parts.joined(separator: " ")
-        for x in r.rejected { s += "\n       rejected \(x.client): \(x.reason)" }
-        for x in r.failed { s += "\n       failed \(x.client): \(x.reason)" }
-        return s
+        var lines = [wrap("       weights " + parts.joined(separator: " "), width: width, indent: String(repeating: " ", count: 15))]
+        for x in r.rejected { lines.append(wrap("       rejected \(x.client): \(x.reason)", width: width, indent: "         ")) }
+        for x in r.failed { lines.append(wrap("       failed \(x.client): \(x.reason)", width: width, indent: "         ")) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Breaks `line` at spaces so no piece is wider than `width`; continuation lines start with
+    /// `indent`. A single word longer than the width stays whole.
+    static func wrap(_ line: String, width: Int, indent: String) -> String {
+        guard line.count > width else { return line }
+        var out: [String] = []
+        var current = ""
+        for word in line.split(separator: " ", omittingEmptySubsequences: false) {
+            let candidate = current.isEmpty ? String(word) : current + " " + word
+            if candidate.count > width && !current.trimmingCharacters(in: .whitespaces).isEmpty {
+                out.append(current)
+                current = indent + word
+            } else {
+                current = candidate
+            }
+        }
+        out.append(current)
+        return out.joined(separator: "\n")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import AviaryData
+import AviaryLog
 import AviaryTopology
 
 /// `aviary partition <topology>`: see the non-IID split before spending an hour training.
@@ -12,7 +13,8 @@ struct PartitionCommand: ParsableCommand {
     @Argument(help: "Topology file.")
     var topology: String
 
-    @Option(help: "Where to write the heatmap SVG (default: runs/<name>/partition.svg).")
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("svg")],
+            help: "Where to write the heatmap SVG (default: <name>-partition.svg in the working directory).")
     var svg: String?
 
     @Option(help: "Show at most this many clients in the table.")
@@ -25,9 +27,13 @@ struct PartitionCommand: ParsableCommand {
             let stats = data.statistics()
             print(renderTable(stats, maxRows: limit))
             for n in data.notes { print("note: \(n)") }
-            let path = svg ?? "\(topo.output)/\(topo.name)/partition.svg"
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try renderHeatmapSVG(stats).write(toFile: path, atomically: true, encoding: .utf8)
+            // A preview, not a run: it never creates runs/<name>/, so the run keeps a fresh directory.
+            let path = svg ?? "\(topo.name)-partition.svg"
+            do {
+                try renderHeatmapSVG(stats).write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw RunFileError.cannotWrite(path: path, reason: ProcessLauncher.reason(error))
+            }
             print("heatmap: \(path)")
         } catch {
             throw fail(error)

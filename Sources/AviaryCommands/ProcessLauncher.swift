@@ -5,147 +5,239 @@ import AviaryTopology
 /// Starts a topology as separate OS processes on this machine: one `aviary-server`, then
 /// `client_processes` × `aviary-client`, each hosting a share of the client indices. The
 /// processes share nothing but ZeroMQ messages (and the server's run directory, which only
-/// the server writes). Any process that fails is named, with its log file.
+/// the server writes).
+///
+/// The server's exit status decides whether the run completed. After it exits 0, clients get
+/// `clientGrace` seconds to leave on SHUTDOWN; stragglers are then stopped and reported as a
+/// warning. A client process that exits non-zero or by a signal on its own, before the launcher
+/// stopped it, is *lost*: named in the outcome, and the run exits non-zero.
 struct ProcessLauncher {
+    /// How the server is asked to start; the run directory is `topology.output/topology.name`.
+    enum Mode {
+        /// A directory this launcher has just claimed (it did not exist before).
+        case fresh(topologyPath: String)
+        /// Replace the run there (`--overwrite`): the user asked for its files to go.
+        case overwrite(topologyPath: String)
+        /// Continue the run there: process logs are appended to, never truncated.
+        case resume
+    }
+
+    /// A completed run (the server exited 0), with what went wrong on the side.
+    struct Outcome {
+        var lost: [String]
+        var stragglers: [String]
+    }
+
     let topology: Topology
-    let topologyPath: String
-    let overwrite: Bool
+    let mode: Mode
     let binDirectory: String
+    /// Seconds clients get to exit on their own after the server has exited 0.
+    var clientGrace: Double = 15
+    /// Seconds between SIGTERM and SIGKILL when stopping a process.
+    var stopGrace: Double = 5
 
-    struct Failure: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
+    /// The variable that tells children who launched them (they ask to die with it).
+    static let parentVariable = "AVIARY_PARENT_PID"
+
+    final class Child {
+        let process: Process
+        let number: Int
+        let log: String
+        let clients: [Int]
+        /// Set once the launcher has sent it a signal: its exit is then ours, not a loss.
+        var stopped = false
+        var reported = false
+        init(process: Process, number: Int, log: String, clients: [Int]) {
+            self.process = process; self.number = number; self.log = log; self.clients = clients
+        }
+        var name: String { "client process \(number) (clients \(ClientSet.compact(clients)))" }
+        var failedOnItsOwn: Bool {
+            !stopped && (process.terminationReason == .uncaughtSignal || process.terminationStatus != 0)
+        }
     }
 
-    /// Client indices for process p of P: round-robin, so sampled clients spread over processes.
-    static func indices(process p: Int, of processes: Int, clients: Int) -> [Int] {
-        Array(stride(from: p, to: clients, by: processes))
-    }
+    var directory: RunDirectory { RunDirectory(path: topology.output + "/" + topology.name) }
 
-    func run() throws {
-        let dir = RunDirectory(path: topology.output + "/" + topology.name)
-        try FileManager.default.createDirectory(atPath: dir.logs, withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: dir.endpoint)
-
-        var serverArgs = ["--topology", topologyPath]
-        if overwrite { serverArgs.append("--overwrite") }
-        let server = try spawn(binDirectory + "/aviary-server", serverArgs, log: dir.serverLog, passStdout: true)
+    func run() throws(LaunchError) -> Outcome {
+        let dir = directory
+        do {
+            try FileManager.default.createDirectory(atPath: dir.logs, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotCreateRunDirectory(key: "[run].output", path: dir.logs, reason: Self.reason(error))
+        }
+        var serverArgs: [String]
+        switch mode {
+        case let .fresh(path): serverArgs = ["--topology", path, "--name", topology.name]
+        case let .overwrite(path): serverArgs = ["--topology", path, "--name", topology.name, "--overwrite"]
+        case .resume: serverArgs = ["--resume", dir.path]
+        }
+        if case .fresh = mode {} else {
+            // Only with the user's consent (--overwrite or --resume): a stale endpoint would
+            // send the clients to a server that is gone.
+            try? FileManager.default.removeItem(atPath: dir.endpoint)
+        }
+        let server = try spawn("aviary-server", serverArgs, log: dir.serverLog, passStdout: true)
         LaunchedProcesses.shared.add(server)
 
-        // Wait for the server to bind (it writes the endpoint when it listens).
-        let endpoint = try waitForEndpoint(dir: dir, server: server)
-        var clients: [(process: Process, index: Int, log: String, clients: [Int])] = []
-        for p in 0..<topology.processes.clientProcesses {
-            let ids = Self.indices(process: p, of: topology.processes.clientProcesses, clients: topology.data.clients)
+        let endpoint: String
+        do { endpoint = try waitForEndpoint(dir: dir, server: server) } catch {
+            LaunchedProcesses.shared.stopAll(grace: stopGrace)
+            throw error
+        }
+        var clients: [Child] = []
+        let processes = topology.processes.clientProcesses
+        for p in 0..<processes {
+            let ids = ClientSet.shard(p, of: processes, clients: topology.data.clients)
             let log = dir.clientLog(process: p)
-            let proc = try spawn(binDirectory + "/aviary-client",
-                                 ["--connect", endpoint, "--clients", ids.map(String.init).joined(separator: ","), "--name", "proc-\(p)"],
+            let proc: Process
+            do {
+                proc = try spawn("aviary-client", ["--connect", endpoint, "--shard", "\(p)/\(processes)",
+                                                   "--of", String(topology.data.clients), "--name", "proc-\(p)"],
                                  log: log, passStdout: false)
+            } catch {
+                LaunchedProcesses.shared.stopAll(grace: stopGrace)
+                throw error
+            }
             LaunchedProcesses.shared.add(proc)
-            clients.append((proc, p, log, ids))
+            clients.append(Child(process: proc, number: p, log: log, clients: ids))
         }
 
-        var reported = Set<Int>()
-        var failures: [String] = []
-        while server.isRunning {
-            for c in clients where !c.process.isRunning && !reported.contains(c.index) {
-                reported.insert(c.index)
-                if c.process.terminationStatus != 0 || c.process.terminationReason == .uncaughtSignal {
-                    let msg = "client process \(c.index) (clients \(c.clients.map(String.init).joined(separator: ","))) \(describe(c.process)); see \(c.log)"
-                    FileHandle.standardError.write(Data("aviary: \(msg)\n\(tail(c.log))".utf8))
-                    failures.append(msg)
+        var lost: [String] = []
+        func collectExits() {
+            for c in clients where !c.process.isRunning && !c.reported {
+                c.reported = true
+                if c.failedOnItsOwn {
+                    let msg = "\(c.name) \(Self.describe(c.process)) on its own; see \(c.log)"
+                    FileHandle.standardError.write(Data("aviary: lost \(msg)\n\(Self.tail(c.log))".utf8))
+                    lost.append(msg)
                 }
             }
-            if LaunchedProcesses.shared.interrupted { break }
+        }
+
+        var allGoneSince: Date?
+        while server.isRunning && !LaunchedProcesses.shared.interrupted {
+            collectExits()
             // Every client process is gone and some failed: the server can only wait out its
-            // timeouts now, so stop it instead of making the user wait.
-            if !failures.isEmpty && clients.allSatisfy({ !$0.process.isRunning }) {
-                stop(server)
-                throw Failure(message: "every client process has exited, \(failures.count) with an error; the server was stopped:\n  "
-                              + failures.joined(separator: "\n  "))
+            // timeouts now, so stop it instead of making the user wait. If some left cleanly
+            // (on SHUTDOWN), the server may be finishing: give it `clientGrace` first, so the
+            // verdict does not depend on which process the kernel lets exit first.
+            if !lost.isEmpty && clients.allSatisfy({ !$0.process.isRunning }) {
+                let since = allGoneSince ?? Date()
+                allGoneSince = since
+                let someLeftCleanly = lost.count < clients.count
+                if !someLeftCleanly || Date().timeIntervalSince(since) > clientGrace {
+                    LaunchedProcesses.shared.stopAll(grace: stopGrace)
+                    throw .everyClientExited(lost: lost)
+                }
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
         if LaunchedProcesses.shared.interrupted {
-            LaunchedProcesses.shared.terminateAll()
-            throw Failure(message: "interrupted; processes stopped. The log so far is in \(dir.log)")
+            for c in clients { c.stopped = true }
+            LaunchedProcesses.shared.stopAll(grace: stopGrace)
+            throw .interrupted(log: dir.log)
         }
         server.waitUntilExit()
-        // Clients leave on SHUTDOWN; give them a moment, then stop stragglers.
-        let deadline = Date().addingTimeInterval(10)
-        while clients.contains(where: { $0.process.isRunning }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        for c in clients where c.process.isRunning { stop(c.process) }
-        for c in clients {
-            c.process.waitUntilExit()
-            if !reported.contains(c.index), c.process.terminationStatus != 0 {
-                failures.append("client process \(c.index) \(describe(c.process)); see \(c.log)")
-            }
+
+        // Clients leave on SHUTDOWN; give them time before any signal.
+        let deadline = Date().addingTimeInterval(clientGrace)
+        while clients.contains(where: { $0.process.isRunning }) && Date() < deadline && !LaunchedProcesses.shared.interrupted {
+            collectExits()
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        if server.terminationStatus != 0 || server.terminationReason == .uncaughtSignal {
-            throw Failure(message: "aviary-server \(describe(server)); see \(dir.serverLog)\n\(tail(dir.serverLog))")
+        collectExits()
+        let lingering = clients.filter { $0.process.isRunning }
+        for c in lingering { c.stopped = true }
+        var stragglers: [String] = []
+        if lingering.count == 1 {
+            stragglers.append("\(lingering[0].name) had not exited \(Int(clientGrace)) s after the server; it was stopped")
+        } else if lingering.count > 1 {
+            // One line for all of them: with many processes, one line each buries the summary.
+            stragglers.append("client processes \(ClientSet.compact(lingering.map(\.number))) had not exited "
+                              + "\(Int(clientGrace)) s after the server; they were stopped (logs in \(dir.logs))")
         }
-        if !failures.isEmpty {
-            throw Failure(message: "the run finished, but \(failures.count) client process(es) failed:\n  " + failures.joined(separator: "\n  "))
+        LaunchedProcesses.shared.stopAll(grace: stopGrace)
+        collectExits()
+
+        if server.terminationReason == .uncaughtSignal || server.terminationStatus != 0 {
+            throw .serverFailed(status: Self.describe(server), log: dir.serverLog, tail: Self.tail(dir.serverLog), lost: lost)
         }
-        say("run complete: \(dir.path)  (inspect with: aviary logs \(dir.path))")
+        return Outcome(lost: lost, stragglers: stragglers)
     }
 
-    /// SIGTERM, then SIGKILL after a grace period: a stuck child must not hang the launcher.
-    private func stop(_ p: Process, grace: Double = 5) {
-        guard p.isRunning else { return }
-        p.terminate()
-        let deadline = Date().addingTimeInterval(grace)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-    }
-
-    private func waitForEndpoint(dir: RunDirectory, server: Process) throws -> String {
-        let deadline = Date().addingTimeInterval(max(60, topology.server.registrationTimeout))
+    private func waitForEndpoint(dir: RunDirectory, server: Process) throws(LaunchError) -> String {
+        let seconds = max(60, topology.server.registrationTimeout)
+        let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
+            if LaunchedProcesses.shared.interrupted { throw .interrupted(log: dir.log) }
             if let text = try? String(contentsOfFile: dir.endpoint, encoding: .utf8), text.hasSuffix("\n") {
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             if !server.isRunning {
-                throw Failure(message: "aviary-server \(describe(server)) before listening; see \(dir.serverLog)\n\(tail(dir.serverLog))")
+                throw .serverExitedBeforeListening(status: Self.describe(server), log: dir.serverLog, tail: Self.tail(dir.serverLog))
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        stop(server)
-        throw Failure(message: "aviary-server did not start listening within the registration timeout; see \(dir.serverLog)")
+        throw .serverNeverListened(seconds: seconds, log: dir.serverLog)
     }
 
-    private func spawn(_ path: String, _ args: [String], log: String, passStdout: Bool) throws -> Process {
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw Failure(message: "cannot find \(path) (build with `swift build -c release`, or run from the build directory)")
-        }
+    private func spawn(_ tool: String, _ args: [String], log: String, passStdout: Bool) throws(LaunchError) -> Process {
+        let path = binDirectory + "/" + tool
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw .missingExecutable(path: path) }
+        let handle = try openLog(log)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardError = handle
         p.standardOutput = passStdout ? FileHandle.standardOutput : handle
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = String(topology.processes.blasThreads)
+        env[Self.parentVariable] = String(getpid())
         p.environment = env
-        try p.run()
+        do { try p.run() } catch { throw .cannotStart(executable: path, reason: Self.reason(error)) }
+        try? handle.close()  // the child holds its own copy
         return p
     }
 
-    private func describe(_ p: Process) -> String {
+    /// A fresh or overwritten run truncates its process logs; a resumed one appends after a
+    /// separator line, so the crash evidence stays.
+    private func openLog(_ path: String) throws(LaunchError) -> FileHandle {
+        let append: Bool
+        if case .resume = mode { append = true } else { append = false }
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { throw .cannotOpenLog(path: path, reason: posixReason(errno)) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        if append {
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            handle.write(Data("\n----- aviary run --resume, \(stamp) -----\n".utf8))
+        }
+        return handle
+    }
+
+    static func describe(_ p: Process) -> String {
         p.terminationReason == .uncaughtSignal ? "was killed by signal \(p.terminationStatus)" : "exited with status \(p.terminationStatus)"
     }
 
-    private func tail(_ path: String, lines: Int = 8) -> String {
+    /// The POSIX reason inside a Foundation error, not its whole dump.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return posixReason(Int32(underlying.code))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return posixReason(Int32(ns.code)) }
+        return ns.localizedDescription
+    }
+
+    static func tail(_ path: String, lines: Int = 8) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
         let last = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines)
         return last.isEmpty ? "" : last.map { "    | " + $0 }.joined(separator: "\n") + "\n"
     }
 }
 
-/// Children to stop on Ctrl-C. The signal handler only sets `interruptRequested`; the launcher
-/// loop acts on it.
+/// Every child the launcher started, so any path out of it (error, Ctrl-C, SIGTERM) can stop
+/// them all. The signal handler only sets `interruptRequested`; the launcher loop acts on it.
 final class LaunchedProcesses: @unchecked Sendable {
     // @unchecked: all access to `processes` goes through `lock`.
     static let shared = LaunchedProcesses()
@@ -154,7 +246,15 @@ final class LaunchedProcesses: @unchecked Sendable {
 
     var interrupted: Bool { interruptRequested != 0 }
     func add(_ p: Process) { lock.withLock { processes.append(p) } }
-    func terminateAll() {
-        for p in lock.withLock({ processes }) where p.isRunning { p.terminate() }
+
+    /// SIGTERM to every running child at once, then SIGKILL to any still running after
+    /// `grace` seconds; returns when all have been reaped, so none is left behind.
+    func stopAll(grace: Double) {
+        let all = lock.withLock { processes }
+        for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while all.contains(where: { $0.isRunning }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        for p in all { p.waitUntilExit() }
     }
 }

@@ -7,11 +7,15 @@ import AviaryTopology
 /// `aviary-server` (also `aviary server`): one federation's server process.
 public struct ServerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "server",
-        abstract: "Run the federation server for a topology (binds, waits for clients, runs the rounds).")
+        commandName: standaloneName("aviary-server", subcommand: "server"),
+        abstract: "Run the federation server for a topology (binds, waits for clients, runs the rounds).",
+        version: BuildInfo.versionLine)
 
-    @Option(name: .shortAndLong, help: "Topology file.")
-    var topology: String
+    @Option(name: .shortAndLong, help: "Topology file (not with --resume).")
+    var topology: String?
+
+    @Option(help: "Run name: the directory under [run].output (default: the topology's [run].name).")
+    var name: String?
 
     @Option(help: "Override [server].bind, e.g. tcp://*:5555 to accept clients from other machines.")
     var bind: String?
@@ -19,17 +23,43 @@ public struct ServerCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
+    @Option(help: ArgumentHelp("Continue the run in this directory (e.g. runs/quickstart), from its topology.toml.",
+                               valueName: "run-directory"))
+    var resume: String?
+
     public init() {}
 
+    public func validate() throws {
+        if resume != nil {
+            guard topology == nil, name == nil, !overwrite else {
+                throw ValidationError("--resume takes the topology and name from the run directory; give no --topology, --name or --overwrite with it")
+            }
+        } else if topology == nil {
+            throw ValidationError("Give --topology <file>, or --resume <run directory>.")
+        }
+    }
+
     public func run() throws {
+        dieWithLauncher()
         var topo: Topology
-        do { topo = try Topology.load(path: topology) } catch { throw fail(error) }
+        do {
+            if let resume {
+                topo = try RunPlacement.resumable(resume)
+            } else {
+                topo = try Topology.load(path: topology!)
+                if let name {
+                    try RunPlacement.checkName(name)
+                    topo.name = name
+                }
+            }
+        } catch { throw fail(error) }
         if let bind { topo.server.bind = bind }
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
         do {
             let printer = ProgressPrinter(rounds: topo.rounds)
-            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, progress: { printer.handle($0) },
+            let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, resume: resume != nil,
+                                                                            progress: { printer.handle($0) },
                                                                             shouldStop: interrupted), logger: logger)
             let summary = try server.run()
             if !summary.success {
@@ -37,7 +67,8 @@ public struct ServerCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             if let e = summary.finalEval {
-                print(String(format: "final: accuracy %.4f, loss %.4f after %d rounds", e.cleanAccuracy, e.cleanLoss, summary.roundsCompleted)
+                print(String(format: "final: accuracy %.4f, loss %.4f after %@", e.cleanAccuracy, e.cleanLoss,
+                             plural(summary.roundsCompleted, "round"))
                       + (e.robustAccuracy.map { String(format: ", robust accuracy %.4f", $0) } ?? ""))
             }
         } catch let e as ExitCode {

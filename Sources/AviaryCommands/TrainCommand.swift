@@ -36,7 +36,7 @@ struct TrainCommand: ParsableCommand {
             let net = try Network(spec: spec, maxBatch: max(topo.training.batchSize, 256))
             net.initialise(seed: topo.seeds.training)
             net.setOptimizer(topo.training.optimizer, anchor: nil)
-            print("centralised \(spec.name) on \(train.count) samples (\(data.spec.clients) clients pooled), batch \(topo.training.batchSize), lr \(topo.training.optimizer.learningRate)")
+            print("centralised \(spec.name) on \(plural(train.count, "sample")) (\(plural(data.spec.clients, "client")) pooled), batch_size \(topo.training.batchSize), learning_rate \(topo.training.optimizer.learningRate)")
             for epoch in 0..<epochs {
                 let t0 = ContinuousClock.now
                 let s = trainEpoch(network: net, features: train.features, labels: train.labels,

@@ -14,7 +14,7 @@ struct ValidateCommand: ParsableCommand {
         for path in topologies {
             do {
                 let t = try Topology.load(path: path)
-                print("ok  \(path): \(t.name), \(t.data.clients) clients, \(t.rounds) rounds, \(t.merge.strategy.name)")
+                print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)")
             } catch {
                 bad += 1
                 print("bad \(error)")

@@ -50,7 +50,7 @@ public final class FederatedDataset: Sendable {
             throw DatasetError.invalidParameter(source: "data spec", problem: "localTestFraction must be in [0, 1), got \(spec.localTestFraction)")
         }
         if let limit = spec.trainLimit, limit < 1 {
-            throw DatasetError.invalidParameter(source: "data spec", problem: "trainLimit must be positive, got \(limit)")
+            throw DatasetError.invalidParameter(source: "data spec", problem: "train_limit must be positive, got \(limit)")
         }
         self.spec = spec
         var notes: [String] = []

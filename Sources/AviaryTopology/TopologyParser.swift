@@ -30,8 +30,8 @@ extension Topology {
 
         let run = try top.table("run")
         let name = try run.requiredString("name")
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.' (it names the run directory)")
+        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.' (it names the run directory, so not \".\" or \"..\")")
         }
         let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
         let output = try run.string("output", default: "runs")

@@ -60,7 +60,7 @@ import Testing
                             clients: 20, partitionSeed: 4, trainLimit: 2000)
         let fed = try FederatedDataset(spec: spec)
         #expect(fed.trainPool.count == 2000)
-        #expect(fed.notes.contains { $0.contains("trainLimit") })
+        #expect(fed.notes.contains { $0.contains("train_limit") })
         let stats = fed.statistics()
         #expect(stats.clients.map(\.count).reduce(0, +) + stats.dropped == 2000)
         #expect(stats.minCount >= 10)

@@ -29,11 +29,13 @@ enum Harness {
     }
 
     /// Runs an executable to completion (bounded by `timeout`, then killed) and returns its output.
-    static func run(_ tool: String, _ args: [String], timeout: Double = 300, environment: [String: String] = [:]) throws -> Result {
-        guard let bin = binDirectory else { throw HarnessError.noBinaries }
+    static func run(_ tool: String, _ args: [String], timeout: Double = 300, environment: [String: String] = [:],
+                    in directory: String? = nil, bin: String? = nil) throws -> Result {
+        guard let bin = bin ?? binDirectory else { throw HarnessError.noBinaries }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin + "/" + tool)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, b in b }
         p.environment = env
@@ -79,7 +81,7 @@ enum Harness {
 
     /// A small synthetic topology for tests; `extra` is appended verbatim.
     static func topology(name: String, output: String, clients: Int, rounds: Int, processes: Int,
-                         roundTimeout: Double = 60, epochs: Int = 2, extra: String = "") -> String {
+                         roundTimeout: Double = 60, epochs: Int = 2, server: String = "", extra: String = "") -> String {
         """
         [run]
         name = "\(name)"
@@ -109,11 +111,51 @@ enum Harness {
         [server]
         round_timeout = \(roundTimeout)
         registration_timeout = 60
+        \(server)
 
         [processes]
         client_processes = \(processes)
         \(extra)
         """
+    }
+}
+
+extension Harness {
+    /// A bin directory with copies of aviary and aviary-server and `clientScript` as
+    /// aviary-client (a shell script; `$REAL` in it is the real aviary-client). Copies, not
+    /// symlinks: the launcher finds its siblings next to its resolved path.
+    static func fakeBin(in dir: String, clientScript: String) throws -> String {
+        guard let bin = binDirectory else { throw HarnessError.noBinaries }
+        let fake = dir + "/bin"
+        try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
+        for tool in ["aviary", "aviary-server"] { try FileManager.default.copyItem(atPath: bin + "/" + tool, toPath: fake + "/" + tool) }
+        let script = "#!/bin/sh\nREAL='\(bin)/aviary-client'\n" + clientScript
+        try script.write(toFile: fake + "/aviary-client", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake + "/aviary-client")
+        return fake
+    }
+
+    /// Pids whose parent is `pid`, from /proc.
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { parent(of: $0) == pid }
+    }
+
+    /// Field 4 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces).
+    static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// True once `pid` no longer runs: `kill(pid, 0)` fails, or it is a zombie waiting for a
+    /// reaper (in a container, pid 1 may never reap it).
+    static func isGone(_ pid: Int32) -> Bool {
+        if kill(pid, 0) != 0 { return true }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
     }
 }
 

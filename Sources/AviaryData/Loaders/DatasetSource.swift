@@ -58,7 +58,7 @@ enum DatasetSource {
         test.classes = classes
         if let range = train.valueRange, test.valueRange != range { test.valueRange = nil; train.valueRange = nil }
         if let limit = spec.trainLimit, limit < train.count {
-            notes.append("trainLimit: using the first \(limit) of \(train.count) training samples")
+            notes.append("train_limit: using the first \(limit) of \(train.count) training samples")
             train = train.prefix(limit)
         }
         return Loaded(train: train, test: test, isSynthetic: false)

@@ -1,0 +1,30 @@
+import Foundation
+import AviaryLog
+
+/// The end-of-run summary, read back from the run's aggregation.jsonl.
+enum RunSummary {
+    static func lines(logPath: String, wallSeconds: Double, runDirectory dir: String) -> [String] {
+        var out: [String] = []
+        if let log = try? AggregationLog.read(path: logPath) {
+            let evaluated = log.rounds.filter { $0.eval != nil }
+            if let best = evaluated.max(by: { $0.eval!.cleanAccuracy < $1.eval!.cleanAccuracy }) {
+                out.append(String(format: "best round %d: accuracy %.4f", best.round, best.eval!.cleanAccuracy))
+            }
+            if let last = evaluated.last, let e = last.eval {
+                out.append(String(format: "final (round %d): accuracy %.4f", last.round, e.cleanAccuracy)
+                           + (e.robustAccuracy.map { String(format: ", robust accuracy %.4f", $0) } ?? ", robust accuracy not measured"))
+            }
+        }
+        out.append("wall time " + duration(wallSeconds))
+        out.append("report: aviary report \(dir)   (per round: aviary logs \(dir))")
+        return out
+    }
+
+    /// `42.1 s`, `12 min 5 s`, `2 h 3 min`.
+    static func duration(_ s: Double) -> String {
+        if s < 60 { return String(format: "%.1f s", s) }
+        let total = Int(s.rounded())
+        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
+        return "\(total / 3600) h \((total % 3600) / 60) min"
+    }
+}
