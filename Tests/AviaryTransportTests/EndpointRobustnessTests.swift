@@ -71,9 +71,9 @@ import Testing
             guard let big = try? ClientEndpoint(connect: endpoint, identity: "big"),
                   let small = try? ClientEndpoint(connect: endpoint, identity: "small") else { return }
             // 2 MiB of floats, twice the limit: libzmq drops the frame and disconnects "big".
-            try? big.send(.update(UpdateMessage(round: 1, clientIndex: 0, samples: 1, metrics: [:],
+            _ = try? big.send(.update(UpdateMessage(round: 1, clientIndex: 0, samples: 1, metrics: [:],
                                                 delta: [Float](repeating: 1, count: 512 * 1024))))
-            try? small.send(.heartbeat)
+            _ = try? small.send(.heartbeat)
             _ = try? small.receive(timeout: .seconds(10))  // hold the connection until the server answers
             big.close(); small.close()
         }

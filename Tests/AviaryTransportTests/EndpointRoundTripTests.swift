@@ -99,8 +99,8 @@ import Testing
             guard let a = try? ClientEndpoint(connect: endpoint),
                   let b = try? ClientEndpoint(connect: endpoint) else { return }
             defer { a.close(); b.close() }
-            try? a.send(.hello(HelloMessage(processName: "a", claims: [ClientClaim(index: nil)])))
-            try? b.send(.hello(HelloMessage(processName: "b", claims: [ClientClaim(index: nil)])))
+            _ = try? a.send(.hello(HelloMessage(processName: "a", claims: [ClientClaim(index: nil)])))
+            _ = try? b.send(.hello(HelloMessage(processName: "b", claims: [ClientClaim(index: nil)])))
             ready.update { $0 = true }
             for (name, c) in [("a", a), ("b", b)] {
                 if case .success(let m)? = try? c.receive(timeout: .seconds(10)) { answers.update { $0[name] = m } }
@@ -134,7 +134,7 @@ import Testing
         let worker = Worker {
             guard let client = try? ClientEndpoint(connect: endpoint) else { return }
             defer { client.close() }
-            try? client.send(.update(UpdateMessage(round: 3, clientIndex: 0, token: 99, samples: 6000, metrics: [:], delta: vector)))
+            _ = try? client.send(.update(UpdateMessage(round: 3, clientIndex: 0, token: 99, samples: 6000, metrics: [:], delta: vector)))
             if case .success(.model(let m))? = try? client.receive(timeout: .seconds(20)) {
                 echoed.update { $0 = m.parameters }
             }
@@ -163,7 +163,7 @@ import Testing
         }
         let worker = Worker {
             guard let c = try? ClientEndpoint(connect: path, identity: nil) else { return }
-            try? c.send(.bye(ByeMessage(clients: [9, 4])))
+            _ = try? c.send(.bye(ByeMessage(clients: [9, 4])))
             c.close(flushingFor: .seconds(2))
         }
         let event = try #require(try server.receive(timeout: .seconds(10)))
@@ -188,7 +188,7 @@ import Testing
             Worker {
                 guard let c = try? ClientEndpoint(connect: endpoint) else { return }
                 defer { c.close() }
-                try? c.send(.hello(HelloMessage(processName: "c\(i)", claims: [ClientClaim(index: i)])))
+                _ = try? c.send(.hello(HelloMessage(processName: "c\(i)", claims: [ClientClaim(index: i)])))
                 let got = try? c.receive(timeout: .seconds(10))
                 let same = (try? got?.get()) == model
                 intact.update { $0[i] = same }
