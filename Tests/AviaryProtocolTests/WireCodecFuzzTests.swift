@@ -17,7 +17,7 @@ import AviaryProtocol
         case 2:  // overwrite an 8-byte window with an extreme length
             if f.count >= 16 {
                 let at = 8 + rng.nextInt(below: f.count - 15)
-                let v: Int64 = [Int64.max, Int64.min, -1, 1 << 31, 1 << 40, 65_537, 257][rng.nextInt(below: 7)]
+                let v: Int64 = [Int64.max, Int64.min, -1, 1 << 31, 1 << 40, 65_537, 257, 1 << 21 + 1, 2][rng.nextInt(below: 9)]
                 for k in 0..<8 { f[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
             }
         case 3:  // insert random bytes
@@ -80,26 +80,51 @@ import AviaryProtocol
 
     static func int(_ rng: inout RandomStream) -> Int { Int(truncatingIfNeeded: rng.next()) }
 
+    static func optionalInt(_ rng: inout RandomStream) -> Int? { rng.nextInt(below: 2) == 0 ? nil : int(&rng) }
+
+    static func token(_ rng: inout RandomStream) -> SessionToken { rng.nextInt(below: 4) == 0 ? 0 : rng.next() }
+
+    static func ints(_ rng: inout RandomStream) -> [Int] { (0..<rng.nextInt(below: 10)).map { _ in int(&rng) } }
+
     static func message(_ rng: inout RandomStream) -> Message {
         switch Message.Kind.allCases[rng.nextInt(below: Message.Kind.allCases.count)] {
-        case .hello: .hello(Hello(clientName: string(&rng), requestedIndex: rng.nextInt(below: 2) == 0 ? nil : int(&rng)))
-        case .welcome: .welcome(Welcome(clientIndex: int(&rng), runSpec: (0..<rng.nextInt(below: 50)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
-        case .reject: .reject(Reject(reason: string(&rng)))
-        case .task: .task(Task(round: int(&rng), parameters: floats(&rng), config: metrics(&rng)))
-        case .update: .update(Update(round: int(&rng), clientIndex: int(&rng), samples: int(&rng), metrics: metrics(&rng), delta: floats(&rng)))
-        case .failure: .failure(Failure(round: int(&rng), clientIndex: int(&rng), reason: string(&rng)))
-        case .heartbeat: .heartbeat(Heartbeat())
-        case .shutdown: .shutdown(Shutdown(reason: string(&rng)))
-        case .bye: .bye(Bye(clientIndex: int(&rng)))
+        case .hello:
+            .hello(HelloMessage(processName: string(&rng), claims: (0..<rng.nextInt(below: 6)).map { _ in
+                ClientClaim(index: optionalInt(&rng), token: token(&rng))
+            }))
+        case .welcome:
+            .welcome(WelcomeMessage(
+                accepted: (0..<rng.nextInt(below: 5)).map { _ in .init(index: int(&rng), token: token(&rng)) },
+                refused: (0..<rng.nextInt(below: 4)).map { _ in
+                    .init(index: optionalInt(&rng), reason: string(&rng), retry: rng.nextInt(below: 2) == 1)
+                },
+                heartbeatInterval: Double(bitPattern: rng.next()), liveness: int(&rng),
+                runSpec: (0..<rng.nextInt(below: 50)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
+        case .reject: .reject(RejectMessage(reason: string(&rng)))
+        case .train: .train(TrainMessage(round: int(&rng), clients: ints(&rng), config: metrics(&rng)))
+        case .update:
+            .update(UpdateMessage(round: int(&rng), clientIndex: int(&rng), token: token(&rng), samples: int(&rng),
+                                  metrics: metrics(&rng), delta: floats(&rng)))
+        case .failure: .failure(FailureMessage(round: int(&rng), clientIndex: int(&rng), token: token(&rng), reason: string(&rng)))
+        case .heartbeat: .heartbeat
+        case .shutdown: .shutdown(ShutdownMessage(reason: string(&rng)))
+        case .bye: .bye(ByeMessage(clients: ints(&rng)))
+        case .model: .model(ModelMessage(round: int(&rng), parameters: floats(&rng)))
+        case .reset: .reset(ResetMessage(reason: string(&rng)))
         }
     }
 
     @Test func randomMessagesRoundTrip() throws {
         var rng = RandomStream(seed: 77, purpose: .other, index: 2)
+        var kinds: Set<Message.Kind> = []
         for _ in 0..<3_000 {
             let m = Self.message(&rng)
-            let decoded = try WireCodec.decode(WireCodec.encode(m))
+            kinds.insert(m.kind)
+            let bytes = WireCodec.encode(m)
+            #expect(bytes.count == WireCodec.encodedSize(m))
+            let decoded = try WireCodec.decode(bytes)
             #expect(bitwiseEqual(decoded, m), "\(m)")
         }
+        #expect(kinds == Set(Message.Kind.allCases))
     }
 }

@@ -1,6 +1,14 @@
 import Testing
 import AviaryProtocol
 
+/// A message and its frame assembled by hand from docs/PROTOCOL.md's body table.
+struct ReferenceFrame: Sendable, CustomTestStringConvertible {
+    let name: String
+    let message: Message
+    let frame: [UInt8]
+    var testDescription: String { name }
+}
+
 @Suite struct WireCodecRoundTripTests {
     @Test(arguments: SampleMessages.all)
     func everyMessageRoundTripsBitwise(_ message: Message) throws {
@@ -13,52 +21,115 @@ import AviaryProtocol
     }
 
     @Test func everyKindIsCovered() {
-        let kinds = Set(SampleMessages.all.map(\.kind))
-        #expect(kinds == Set(Message.Kind.allCases))
+        #expect(Set(SampleMessages.all.map(\.kind)) == Set(Message.Kind.allCases))
+        #expect(Set(Self.referenceFrames.map(\.message.kind)) == Set(Message.Kind.allCases))
+    }
+
+    @Test func kindBytesAreTheDocumentedOnes() {
+        let bytes: [Message.Kind: UInt8] = [.hello: 1, .welcome: 2, .reject: 3, .train: 4, .update: 5, .failure: 6,
+                                            .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11]
+        for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
+        #expect(protocolVersion == 2)
+    }
+
+    /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
+    static var referenceFrames: [ReferenceFrame] {
+        var out: [ReferenceFrame] = []
+        func add(_ name: String, _ m: Message, kind: UInt8, _ body: (inout FrameBuilder) -> Void) {
+            var b = FrameBuilder(kind: kind)
+            body(&b)
+            out.append(ReferenceFrame(name: name, message: m, frame: b.sealed()))
+        }
+        add("HELLO with pinned, absent and token claims",
+            .hello(HelloMessage(processName: "p1", claims: [ClientClaim(index: 5), ClientClaim(index: nil, token: 9),
+                                                            ClientClaim(index: 2, token: 0xFEDC_BA98_7654_3210)])),
+            kind: 1) { b in
+            b.string("p1"); b.i64(3)
+            b.u8(1); b.i64(5); b.u64(0)
+            b.u8(0); b.u64(9)
+            b.u8(1); b.i64(2); b.u64(0xFEDC_BA98_7654_3210)
+        }
+        add("WELCOME with accepted and refused (retry 1 and 0)",
+            .welcome(WelcomeMessage(accepted: [.init(index: 0, token: 11), .init(index: 4, token: .max)],
+                                    refused: [.init(index: 3, reason: "taken", retry: true),
+                                              .init(index: nil, reason: "full", retry: false)],
+                                    heartbeatInterval: 2.5, liveness: 3, runSpec: Array("{}".utf8))),
+            kind: 2) { b in
+            b.i64(2); b.i64(0); b.u64(11); b.i64(4); b.u64(.max)
+            b.i64(2)
+            b.u8(1); b.i64(3); b.string("taken"); b.u8(1)
+            b.u8(0); b.string("full"); b.u8(0)
+            b.f64(2.5); b.i64(3); b.rawString(Array("{}".utf8))
+        }
+        add("REJECT", .reject(RejectMessage(reason: "vX")), kind: 3) { b in b.string("vX") }
+        add("TRAIN with a client list and sorted config",
+            .train(TrainMessage(round: 7, clients: [2, 0, 9], config: ["lr": 0.05, "epochs": 2])), kind: 4) { b in
+            b.i64(7); b.i64(3); b.i64(2); b.i64(0); b.i64(9)
+            b.i64(2); b.string("epochs"); b.f64(2); b.string("lr"); b.f64(0.05)
+        }
+        add("UPDATE with token, sorted metrics, raw floats",
+            .update(UpdateMessage(round: 2, clientIndex: 1, token: 0xAB, samples: 100,
+                                  metrics: ["b": -2.5, "a": 1.0], delta: [1, -0.5, 3e-8])), kind: 5) { b in
+            b.i64(2); b.i64(1); b.u64(0xAB); b.i64(100)
+            b.i64(2); b.string("a"); b.f64(1.0); b.string("b"); b.f64(-2.5)
+            b.i64(3); b.f32(1); b.f32(-0.5); b.f32(3e-8)
+        }
+        add("FAILURE with token", .failure(FailureMessage(round: 9, clientIndex: 4, token: 77, reason: "NaN")), kind: 6) { b in
+            b.i64(9); b.i64(4); b.u64(77); b.string("NaN")
+        }
+        add("HEARTBEAT", .heartbeat, kind: 7) { _ in }
+        add("SHUTDOWN", .shutdown(ShutdownMessage(reason: "done")), kind: 8) { b in b.string("done") }
+        add("BYE with two clients", .bye(ByeMessage(clients: [3, 12])), kind: 9) { b in b.i64(2); b.i64(3); b.i64(12) }
+        add("MODEL", .model(ModelMessage(round: 4, parameters: [0.25, -1, .infinity])), kind: 10) { b in
+            b.i64(4); b.i64(3); b.f32(0.25); b.f32(-1); b.f32(.infinity)
+        }
+        add("RESET", .reset(ResetMessage(reason: "who?")), kind: 11) { b in b.string("who?") }
+        return out
+    }
+
+    @Test(arguments: referenceFrames)
+    func encodingMatchesHandAssembledFrame(_ ref: ReferenceFrame) throws {
+        #expect(WireCodec.encode(ref.message) == ref.frame)
+        #expect(WireCodec.encodedSize(ref.message) == ref.frame.count)
+        #expect(try WireCodec.decode(ref.frame) == ref.message)
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 1, kind 7, flags 0, CRC-32 0x43a83473 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x01, 0x00, 0x07, 0x00, 0x73, 0x34, 0xA8, 0x43]
-        #expect(WireCodec.encode(.heartbeat(Heartbeat())) == expected)
+        // "AVRY", version 2, kind 7, flags 0, CRC-32 0x511d9b9d (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x02, 0x00, 0x07, 0x00, 0x9D, 0x9B, 0x1D, 0x51]
+        #expect(WireCodec.encode(.heartbeat) == expected)
+        #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0xb7a43554 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x02, 0x00, 0x09, 0x00,
+                                 0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
+                                 0x54, 0x35, 0xA4, 0xB7]
+        #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
-        b.i64(3)
-        let frame = b.sealed()
-        #expect(frame.suffix(4) == [0x11, 0x4E, 0x8B, 0x61])  // zlib.crc32 = 0x618b4e11
-        #expect(WireCodec.encode(.bye(Bye(clientIndex: 3))) == frame)
+        b.ints([3])
+        #expect(b.sealed() == expected)
     }
 
-    @Test func helloLayoutIsNameThenOptionalIndex() throws {
-        var b = FrameBuilder(kind: 1)
-        b.string("c1"); b.u8(1); b.i64(5)
-        let frame = b.sealed()
-        #expect(frame.count == 31)
-        #expect(WireCodec.encode(.hello(Hello(clientName: "c1", requestedIndex: 5))) == frame)
-        #expect(try WireCodec.decode(frame) == .hello(Hello(clientName: "c1", requestedIndex: 5)))
-    }
-
-    @Test func updateLayoutSortsMetricsAndEndsWithRawFloats() throws {
-        var b = FrameBuilder(kind: 5)
-        b.i64(2); b.i64(1); b.i64(100)
-        b.i64(2); b.string("a"); b.f64(1.0); b.string("b"); b.f64(-2.5)
-        b.i64(3); b.f32(1); b.f32(-0.5); b.f32(3e-8)
-        let m = Message.update(Update(round: 2, clientIndex: 1, samples: 100,
-                                      metrics: ["b": -2.5, "a": 1.0], delta: [1, -0.5, 3e-8]))
-        #expect(WireCodec.encode(m) == b.sealed())
+    @Test func helloSizeIsNameThenClaims() throws {
+        // 8 header + (8 + 2) name + 8 count + (9 + 8) pinned claim + (1 + 8) absent claim + 4 CRC.
+        let m = Message.hello(HelloMessage(processName: "c1", claims: [ClientClaim(index: 5), ClientClaim(index: nil)]))
+        #expect(WireCodec.encodedSize(m) == 8 + 10 + 8 + 17 + 9 + 4)
     }
 
     @Test func bigVectorRoundTrips() throws {
         let n = 1_660_000
         let delta = (0..<n).map { Float($0 % 977) * 0.001 - 0.3 }
-        let m = Message.update(Update(round: 1, clientIndex: 0, samples: 6000, metrics: ["samples": 6000], delta: delta))
+        let m = Message.update(UpdateMessage(round: 1, clientIndex: 0, token: 5, samples: 6000,
+                                             metrics: ["samples": 6000], delta: delta))
         let bytes = WireCodec.encode(m)
-        #expect(bytes.count == 8 + 24 + 8 + (8 + 7 + 8) + 8 + 4 * n + 4)
+        // header + round, index, token, samples + map{samples} + count + floats + CRC.
+        #expect(bytes.count == 8 + 32 + (8 + 15 + 8) + 8 + 4 * n + 4)
         guard case .update(let u) = try WireCodec.decode(bytes) else { Issue.record("wrong kind"); return }
         let intact = u.delta == delta  // a Bool, so a failure does not print 1.66M floats
         #expect(intact)
+        #expect(u.token == 5)
     }
 
     @Test func encodeIntoBufferMatchesArrayEncoding() {
@@ -72,11 +143,13 @@ import AviaryProtocol
     }
 
     @Test func decodeFromUnalignedBuffer() throws {
-        let m = Message.task(Task(round: 3, parameters: [1, 2, 3], config: ["lr": 0.1]))
-        let padded = [0xEE] + WireCodec.encode(m)
-        let decoded = try padded.withUnsafeBytes { raw throws(CodecError) in
-            try WireCodec.decode(UnsafeRawBufferPointer(rebasing: raw[1...]))
+        for m in [Message.model(ModelMessage(round: 3, parameters: [1, 2, 3])),
+                  .hello(HelloMessage(processName: "u", claims: [ClientClaim(index: 1, token: 0x0102_0304_0506_0708)]))] {
+            let padded = [0xEE] + WireCodec.encode(m)
+            let decoded = try padded.withUnsafeBytes { raw throws(CodecError) in
+                try WireCodec.decode(UnsafeRawBufferPointer(rebasing: raw[1...]))
+            }
+            #expect(decoded == m)
         }
-        #expect(decoded == m)
     }
 }

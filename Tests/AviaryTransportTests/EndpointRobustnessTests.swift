@@ -32,29 +32,35 @@ import Testing
         let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
         defer { server.close() }
         let raw = try RawDealer(connect: server.boundEndpoint)
-        let heartbeat = WireCodec.encode(.heartbeat(Heartbeat()))
+        let heartbeat = WireCodec.encode(.heartbeat)
         raw.send([Array("garbage!".utf8)])
         raw.send([[]])
         raw.send([heartbeat, [1, 2], [3]])
-        var corrupted = WireCodec.encode(.bye(Bye(clientIndex: 1)))
+        var corrupted = WireCodec.encode(.bye(ByeMessage(clients: [1])))
         corrupted[9] ^= 0xFF
         raw.send([corrupted])
         raw.send([heartbeat])
 
         var errors: [CodecError] = []
+        var errorBytes: [Int] = []
         var messages: [Message] = []
+        var peers: Set<PeerID> = []
         while messages.isEmpty, let event = try server.receive(timeout: .seconds(10)) {
+            peers.insert(event.peer)
             switch event {
-            case .malformed(_, let e): errors.append(e)
-            case .message(_, let m): messages.append(m)
+            case .malformed(_, let e, let bytes): errors.append(e); errorBytes.append(bytes)
+            case .message(_, let m, let bytes): messages.append(m); #expect(bytes == 12)
             }
         }
+        #expect(peers.count == 1, "every event names the one raw connection")
+        // The size of the (first) payload frame, whatever was wrong with it.
+        #expect(errorBytes == [8, 0, heartbeat.count, corrupted.count])
         #expect(errors.count == 4)
         #expect(errors.first == .badMagic(found: Array("garb".utf8)))
         #expect(errors.dropFirst().first == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(errors.dropFirst(2).first == .unexpectedFrames(count: 3))
         if case .crcMismatch? = errors.dropFirst(3).first {} else { Issue.record("expected CRC mismatch, got \(errors)") }
-        #expect(messages == [.heartbeat(Heartbeat())])
+        #expect(messages == [.heartbeat])
     }
 
     @Test func oversizeMessageIsDroppedAndTheServerSurvives() throws {
@@ -65,9 +71,9 @@ import Testing
             guard let big = try? ClientEndpoint(connect: endpoint, identity: "big"),
                   let small = try? ClientEndpoint(connect: endpoint, identity: "small") else { return }
             // 2 MiB of floats, twice the limit: libzmq drops the frame and disconnects "big".
-            try? big.send(.update(Update(round: 1, clientIndex: 0, samples: 1, metrics: [:],
-                                         delta: [Float](repeating: 1, count: 512 * 1024))))
-            try? small.send(.heartbeat(Heartbeat()))
+            _ = try? big.send(.update(UpdateMessage(round: 1, clientIndex: 0, samples: 1, metrics: [:],
+                                                delta: [Float](repeating: 1, count: 512 * 1024))))
+            _ = try? small.send(.heartbeat)
             _ = try? small.receive(timeout: .seconds(10))  // hold the connection until the server answers
             big.close(); small.close()
         }
@@ -77,12 +83,12 @@ import Testing
         var seen: [String] = []
         var quietAfter: Duration = .seconds(15)
         while let event = try server.receive(timeout: quietAfter) {
-            guard case .message(let peer, let m) = event else { Issue.record("unexpected \(event)"); continue }
+            guard case .message(let peer, let m, _) = event else { Issue.record("unexpected \(event)"); continue }
             seen.append("\(peer):\(m.kind)")
             if peer == small { quietAfter = .seconds(1) }
         }
         #expect(seen == ["small:heartbeat"])
-        try server.send(.shutdown(Shutdown(reason: "bye")), to: small)
+        try server.send(.shutdown(ShutdownMessage(reason: "bye")), to: small)
         #expect(worker.join())
     }
 
@@ -108,7 +114,7 @@ import Testing
         let server = try ServerEndpoint(bind: "tcp://127.0.0.1:0", maxMessageBytes: 1 << 20)
         defer { server.close() }
         let nobody = PeerID(bytes: Array("nobody".utf8))
-        #expect(throws: ZmqError.peerUnreachable(nobody)) { try server.send(.heartbeat(Heartbeat()), to: nobody) }
+        #expect(throws: ZmqError.peerUnreachable(nobody)) { try server.send(.heartbeat, to: nobody) }
     }
 
     @Test func setupErrorsAreTypedAndHelpful() throws {
@@ -134,8 +140,12 @@ import Testing
         let client = try ClientEndpoint(connect: server.boundEndpoint, identity: "c")
         client.close()
         client.close()  // idempotent
-        #expect(throws: ZmqError.socketClosed(call: "zmq_msg_send")) { try client.send(.heartbeat(Heartbeat())) }
+        #expect(throws: ZmqError.socketClosed(call: "zmq_msg_send")) { try client.send(.heartbeat) }
+        client.close(flushingFor: .zero)  // after close(): still safe, terminates the context once
+        server.close(flushingFor: .zero)
+        server.close(flushingFor: .zero)  // idempotent, context terminated once
         server.close()
-        #expect(throws: ZmqError.self) { try server.receive(timeout: .milliseconds(10)) }
+        #expect(throws: ZmqError.socketClosed(call: "zmq_msg_recv")) { try server.receive(timeout: .milliseconds(10)) }
+        #expect(throws: ZmqError.socketClosed(call: "zmq_msg_send")) { try server.send(.heartbeat, to: PeerID(bytes: [1])) }
     }
 }
