@@ -1,6 +1,6 @@
 import AviaryProtocol
 
-/// A message encoded once, to send to many peers without re-encoding (the round's TASK carries
+/// A message encoded once, to send to many peers without re-encoding (the round's MODEL carries
 /// the whole global vector; encoding costs a CRC pass of ~1.5 ms per 6.6 MB). libzmq sends
 /// straight from this buffer (zero-copy) and keeps it alive until every send has left.
 public final class EncodedMessage {

@@ -4,7 +4,7 @@ import CZmq
 import Foundation
 
 /// Measures the wire path for one full-size UPDATE (1.66M floats ≈ 6.6 MB): codec alone, then
-/// encode + send + receive + decode over loopback, to compare with FACTS.md's raw 1.1–1.8 GB/s.
+/// encode + send + receive + decode over loopback, beside a raw libzmq stream of the same bytes.
 public enum TransportBench {
     /// Runs every measurement and returns a human-readable report (one line per figure).
     public static func run(floats: Int = 1_660_000, messages: Int = 40) -> String {

@@ -54,7 +54,7 @@ enum Harness {
         return Result(status: p.terminationStatus, output: String(decoding: collected.data, as: UTF8.self))
     }
 
-    static func start(_ tool: String, _ args: [String], log: String) throws -> Process {
+    static func start(_ tool: String, _ args: [String], log: String, environment: [String: String] = [:]) throws -> Process {
         guard let bin = binDirectory else { throw HarnessError.noBinaries }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin + "/" + tool)
@@ -65,6 +65,7 @@ enum Harness {
         p.standardError = h
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"
+        env.merge(environment) { _, b in b }
         p.environment = env
         try p.run()
         return p

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+import AviaryLog
+
+/// Runs that survive crashes, with real processes and sockets: the server killed with SIGKILL
+/// at three points and resumed to the byte-identical final checkpoint, a killed client dropped
+/// within the liveness window and sampled again once restarted, hand-started clients riding
+/// through a server restart, and a 1,000-client run that exits 0.
+@Suite(.serialized) struct ReliabilityTests {
+    static let resumeTopologyExtra = """
+        checkpoint_every = 1
+        heartbeat_interval = 0.5
+        """
+
+    func checkpoint(_ dir: String, _ name: String, round: Int) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name)/checkpoints/" + String(format: "round-%04d.safetensors", round)))
+    }
+
+    @Test(arguments: ["registered", "round-started:3", "write:round-0003.safetensors"])
+    func serverKilledAtAnyPointResumesToTheSameFinalCheckpoint(_ crashPoint: String) throws {
+        let rounds = 5
+        let reference = Harness.temporaryDirectory("resume-ref")
+        try Harness.topology(name: "r", output: reference, clients: 4, rounds: rounds, processes: 2, server: Self.resumeTopologyExtra)
+            .write(toFile: reference + "/t.toml", atomically: true, encoding: .utf8)
+        let full = try Harness.run("aviary", ["run", reference + "/t.toml"])
+        #expect(full.status == 0, "\(full.output)")
+
+        let dir = Harness.temporaryDirectory("resume")
+        try Harness.topology(name: "r", output: dir, clients: 4, rounds: rounds, processes: 2, server: Self.resumeTopologyExtra)
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": crashPoint])
+        #expect(crashed.status != 0, "the crash point \(crashPoint) was never reached:\n\(crashed.output)")
+        #expect(crashed.output.contains("signal 9"), "\(crashed.output)")
+        let before = try AggregationLog.read(path: dir + "/r/aggregation.jsonl")
+        #expect(before.runEnd == nil)
+
+        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/r"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        #expect(try checkpoint(dir, "r", round: rounds) == checkpoint(reference, "r", round: rounds), "after a crash at \(crashPoint)")
+        let a = try AggregationLog.read(path: reference + "/r/aggregation.jsonl")
+        let b = try AggregationLog.read(path: dir + "/r/aggregation.jsonl")
+        #expect(b.rounds.map(\.round) == Array(1...rounds), "each round exactly once")
+        #expect(a.rounds.map(\.eval) == b.rounds.map(\.eval))
+        #expect(a.rounds.map(\.weights) == b.rounds.map(\.weights))
+        #expect(b.records.contains { if case .resumed = $0 { true } else { false } })
+        #expect(b.runEnd?.status == "completed")
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: dir + "/r").filter { $0.contains(".tmp") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test func aKilledClientIsDroppedWithinTheLivenessWindowAndSampledAgainWhenRestarted() throws {
+        let dir = Harness.temporaryDirectory("liveness")
+        let topo = dir + "/t.toml"
+        // Long local training so the victim is surely mid-round when it dies; a round timeout
+        // far longer than the test, so only liveness can close the round in time.
+        try Harness.topology(name: "live", output: dir, clients: 2, rounds: 6, processes: 2, roundTimeout: 600, epochs: 200,
+                             server: "heartbeat_interval = 0.5\nmin_clients = 2")
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        defer { if server.isRunning { server.terminate() } }
+        let endpoint = try #require(Harness.waitForFile(dir + "/live/endpoint", timeout: 30), "server never listened")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0"], log: dir + "/c0.out")
+        defer { if survivor.isRunning { survivor.terminate() } }
+        var victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1"], log: dir + "/c1.out")
+        defer { if victim.isRunning { victim.terminate() } }
+        func log() -> AggregationLog? { try? AggregationLog.read(path: dir + "/live/aggregation.jsonl") }
+        func waitFor(_ what: String, _ condition: (AggregationLog) -> Bool) throws {
+            let deadline = Date().addingTimeInterval(90)
+            while Date() < deadline { if let l = log(), condition(l) { return }; Thread.sleep(forTimeInterval: 0.02) }
+            Issue.record("timed out waiting for \(what)")
+            throw HarnessError.timedOut(tool: what, seconds: 90)
+        }
+        try waitFor("round 1") { !$0.rounds.isEmpty }
+        let killedAt = Date()
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        try waitFor("the lost process") { $0.notes.contains { $0.event == "process_lost" } }
+        #expect(Date().timeIntervalSince(killedAt) < 10, "liveness (3 × 0.5 s) should notice within seconds")
+        victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1"], log: dir + "/c1-restarted.out")
+        let finish = Date().addingTimeInterval(120)
+        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(server.terminationStatus == 0, "see \(dir)/server.out")
+        let final = try #require(log())
+        #expect(final.rounds.count == 6)
+        #expect(final.rounds.allSatisfy { $0.durationSeconds < 60 }, "no round waited for the 600 s timeout")
+        let lostRound = final.rounds.firstIndex { ($0.lost ?? []).contains(1) }
+        // The restarted client is sampled again in the round after it registered.
+        #expect(final.rounds.last?.sampled == [0, 1], "\(final.rounds.map(\.sampled))")
+        #expect(final.rounds.last?.accepted == [0, 1])
+        if let lostRound { #expect(final.rounds[lostRound].accepted == [0]) }
+        victim.waitUntilExit()
+        survivor.waitUntilExit()
+        #expect(survivor.terminationStatus == 0 && victim.terminationStatus == 0, "clients exit 0 on SHUTDOWN")
+    }
+
+    @Test func handStartedClientsReconnectAfterTheServerIsRestartedWithResume() throws {
+        let dir = Harness.temporaryDirectory("restart")
+        let topo = dir + "/t.toml"
+        let socket = "ipc://" + dir + "/server.sock"
+        try Harness.topology(name: "rs", output: dir, clients: 3, rounds: 5, processes: 1,
+                             server: "bind = \"\(socket)\"\nheartbeat_interval = 0.5")
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let first = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server1.out", environment: ["AVIARY_CRASH_AT": "round-started:3"])
+        let clients = try (0..<3).map { try Harness.start("aviary-client", ["--connect", socket, "--clients", "\($0)"], log: dir + "/c\($0).out") }
+        defer { for c in clients where c.isRunning { c.terminate() } }
+        first.waitUntilExit()
+        #expect(first.terminationReason == .uncaughtSignal && first.terminationStatus == SIGKILL)
+        Thread.sleep(forTimeInterval: 2)  // the clients notice the silence and start reconnecting
+        #expect(clients.allSatisfy(\.isRunning), "clients must wait for the server to come back")
+        let second = try Harness.start("aviary-server", ["--resume", dir + "/rs"], log: dir + "/server2.out")
+        defer { if second.isRunning { second.terminate() } }
+        let deadline = Date().addingTimeInterval(90)
+        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(second.terminationStatus == 0, "see \(dir)/server2.out")
+        for c in clients { c.waitUntilExit() }
+        #expect(clients.allSatisfy { $0.terminationStatus == 0 }, "every client finished cleanly")
+        let log = try AggregationLog.read(path: dir + "/rs/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3, 4, 5])
+        #expect(log.runEnd?.status == "completed")
+    }
+
+    @Test func aThousandClientsInEightProcessesCompleteAndExitZero() throws {
+        let dir = Harness.temporaryDirectory("thousand")
+        try Harness.topology(name: "k", output: dir, clients: 1000, rounds: 3, processes: 8, epochs: 1,
+                             server: "clients_per_round = 100")
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        let started = Date()
+        let result = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 300)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(!result.output.contains("had not exited"), "every client heard SHUTDOWN:\n\(result.output)")
+        #expect(Date().timeIntervalSince(started) < 120)
+        let log = try AggregationLog.read(path: dir + "/k/aggregation.jsonl")
+        #expect(log.rounds.allSatisfy { $0.accepted.count == 100 })
+    }
+}
