@@ -1,3 +1,4 @@
+import AviaryMath
 import Foundation
 
 /// Client index sets as people read and type them. Pure: no I/O.
@@ -19,25 +20,11 @@ public enum ClientSet {
     /// an ellipsis and the last one, then the count in parentheses once anything was left out,
     /// e.g. `0,8,…,9992 (1,250)`. Contiguous sets print as ranges: `0-99 (100)`.
     public static func compact(_ indices: [Int], shown: Int = 2) -> String {
-        let sorted = Array(Set(indices)).sorted()
-        guard let first = sorted.first, let last = sorted.last else { return "none" }
-        if sorted.count > 2 && last - first + 1 == sorted.count {
-            return "\(first)-\(last) (\(grouped(sorted.count)))"
-        }
-        if sorted.count <= shown + 1 { return sorted.map(String.init).joined(separator: ",") }
-        return sorted.prefix(shown).map(String.init).joined(separator: ",") + ",…,\(last) (\(grouped(sorted.count)))"
+        CompactIndices(indices, shown: shown).description
     }
 
-    /// `1,250` for 1250: counts in messages read at a glance.
-    public static func grouped(_ n: Int) -> String {
-        let digits = Array(String(n))
-        var out = ""
-        for (i, d) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(d)
-        }
-        return out
-    }
+    /// `1,250` for 1250.
+    public static func grouped(_ n: Int) -> String { CompactIndices.grouped(n) }
 
     /// Parses `0,4,8` or `0-99,200` into indices, in the order given (ranges ascending).
     public static func parse(_ text: String) throws(ParseError) -> [Int] {

@@ -26,6 +26,7 @@ struct ProcessLauncher {
     struct Outcome {
         var lost: [String]
         var stragglers: [String]
+        var memory: ProcessMemory
     }
 
     let topology: Topology
@@ -115,8 +116,10 @@ struct ProcessLauncher {
         }
 
         var allGoneSince: Date?
+        var memory = ProcessMemory()
         while server.isRunning && !LaunchedProcesses.shared.interrupted {
             collectExits()
+            memory.sample(server: server, clients: clients.map(\.process))
             // Every client process is gone and some failed: the server can only wait out its
             // timeouts now, so stop it instead of making the user wait. If some left cleanly
             // (on SHUTDOWN), the server may be finishing: give it `clientGrace` first, so the
@@ -162,7 +165,7 @@ struct ProcessLauncher {
         if server.terminationReason == .uncaughtSignal || server.terminationStatus != 0 {
             throw .serverFailed(status: Self.describe(server), log: dir.serverLog, tail: Self.tail(dir.serverLog), lost: lost)
         }
-        return Outcome(lost: lost, stragglers: stragglers)
+        return Outcome(lost: lost, stragglers: stragglers, memory: memory)
     }
 
     private func waitForEndpoint(dir: RunDirectory, server: Process) throws(LaunchError) -> String {

@@ -66,6 +66,7 @@ struct RunCommand: ParsableCommand {
         let outcome: ProcessLauncher.Outcome
         do { outcome = try launcher.run() } catch { throw fail(error) }
         for s in outcome.stragglers { FileHandle.standardError.write(Data("warning: \(s)\n".utf8)) }
+        if let memory = outcome.memory.summary { say(memory) }
         let dir = launcher.directory.path
         say("run complete: \(dir)")
         for line in RunSummary.lines(logPath: launcher.directory.log, wallSeconds: Date().timeIntervalSince(started), runDirectory: dir) {
