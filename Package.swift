@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
 //   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge, AviaryProtocol, AviaryLog)
-//   → AviaryAdversarial, AviaryTopology → AviaryTransport → AviaryServer / AviaryClient → executables.
+//   → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport → AviaryBench,
+//   AviaryServer / AviaryClient → AviaryCommands → executables.
 // docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
 
@@ -43,9 +44,19 @@ let package = Package(
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
         .target(name: "AviaryLog", dependencies: ["AviaryMath"]),
+        // Presentation: SVG plots, the HTML report, the partition table and heatmap. Data and
+        // run-file modules stay free of it.
+        .target(name: "AviaryReport", dependencies: ["AviaryLog", "AviaryData"]),
 
         // The one module that owns sockets.
         .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
+
+        // Benchmarks (`aviary bench`): the only place timing code lives, so library modules
+        // carry none.
+        .target(name: "AviaryBench", dependencies: [
+            "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
+            "AviaryTransport", "CZmq",
+        ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
@@ -60,7 +71,7 @@ let package = Package(
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
-            "AviaryData", "AviaryAdversarial",
+            "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
@@ -78,7 +89,9 @@ let package = Package(
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog"]),
+        .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
+        .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
-        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
     ]
 )

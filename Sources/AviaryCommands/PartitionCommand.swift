@@ -1,3 +1,4 @@
+import AviaryReport
 import ArgumentParser
 import Foundation
 import AviaryData
@@ -23,11 +24,11 @@ struct PartitionCommand: ParsableCommand {
             let topo = try Topology.load(path: topology)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
-            print(renderTable(stats, maxRows: limit))
+            print(PartitionTable.text(stats, maxRows: limit))
             for n in data.notes { print("note: \(n)") }
             let path = svg ?? "\(topo.output)/\(topo.name)/partition.svg"
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try renderHeatmapSVG(stats).write(toFile: path, atomically: true, encoding: .utf8)
+            try PartitionHeatmap.svg(stats).write(toFile: path, atomically: true, encoding: .utf8)
             print("heatmap: \(path)")
         } catch {
             throw fail(error)

@@ -1,3 +1,4 @@
+import AviaryReport
 import Foundation
 import Testing
 import AviaryLog

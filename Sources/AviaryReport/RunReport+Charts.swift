@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 
 /// The report's charts, each a plain function of the log.
 extension RunReport {
