@@ -16,6 +16,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let topo: Topology
         do { topo = try Topology.load(path: topology) } catch { throw fail(error) }
+        warnAbout(topo)
         say("aviary: \(topo.name): \(topo.data.clients) clients in \(topo.processes.clientProcesses) processes, \(topo.rounds) rounds, \(topo.merge.strategy.name)")
         installInterruptHandler()
         do {

@@ -24,6 +24,7 @@ public struct ServerCommand: ParsableCommand {
     public func run() throws {
         var topo: Topology
         do { topo = try Topology.load(path: topology) } catch { throw fail(error) }
+        warnAbout(topo)
         if let bind { topo.server.bind = bind }
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
