@@ -46,6 +46,7 @@ struct LogsCommand: ParsableCommand {
                     for n in s.notes { print("note: \(n)") }
                 }
                 print(LogTable.header)
+                print(LogTable.legend)
                 headerPrinted = true
             }
             let rounds = log.rounds.filter { round == nil || $0.round == round }
@@ -67,6 +68,8 @@ struct LogsCommand: ParsableCommand {
 
 enum LogTable {
     static let header = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+    /// The per-client figures are measured before local training, on the model the client received.
+    static let legend = "(client acc: the global model each client received — the previous round's — on its own test split, before local training)"
 
     static func row(_ r: RoundRecord) -> String {
         let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"

@@ -8,11 +8,12 @@ extension RunReport {
         var series = [LinePlot.Series(name: "clean accuracy", points: evals.map { PlotPoint(x: $0.round, y: $0.eval.cleanAccuracy) })]
         let robust = evals.compactMap { e in e.eval.robustAccuracy.map { PlotPoint(x: e.round, y: $0) } }
         if !robust.isEmpty { series.append(.init(name: "robust accuracy", points: robust)) }
-        // The received global model on the answering clients' own test splits (fairness).
+        // The received global model (the previous round's) on the answering clients' own test
+        // splits, measured before local training (fairness); the label says so.
         let fair = log.rounds.compactMap { r in r.fairness.map { (round: Double(r.round), f: $0) } }
         if !fair.isEmpty {
-            series.append(.init(name: "client mean (own test split)", points: fair.map { PlotPoint(x: $0.round, y: $0.f.mean) }, dashed: true))
-            series.append(.init(name: "worst 10% of clients", points: fair.map { PlotPoint(x: $0.round, y: $0.f.worst10Mean) }, dashed: true))
+            series.append(.init(name: "client mean, model received (previous round's), own test split", points: fair.map { PlotPoint(x: $0.round, y: $0.f.mean) }, dashed: true))
+            series.append(.init(name: "worst 10% of clients, model received (previous round's)", points: fair.map { PlotPoint(x: $0.round, y: $0.f.worst10Mean) }, dashed: true))
         }
         let merges = log.checkpointMerges
         if !merges.isEmpty {

@@ -68,11 +68,11 @@ import AviaryLog
         let log = try AggregationLog.read(path: dir + "/kill/aggregation.jsonl")
         #expect(log.rounds.count == 3)
         let missed = try #require(log.rounds.firstIndex { $0.timedOut.contains(1) }, "the killed client never timed out")
-        if missed + 1 < log.rounds.count {
-            // A client that missed a deadline and went silent sits out: no second timeout.
-            #expect(log.rounds[missed + 1].sampled == [0])
-            #expect(log.rounds[missed + 1].timedOut.isEmpty)
-        }
+        // Killed after round 1, it misses round 2; round 3 must show it sitting out.
+        try #require(missed + 1 < log.rounds.count, "client 1 first timed out in round \(log.rounds[missed].round), the last one")
+        // A client that missed a deadline and went silent sits out: no second timeout.
+        #expect(log.rounds[missed + 1].sampled == [0])
+        #expect(log.rounds[missed + 1].timedOut.isEmpty)
         #expect(log.rounds.last?.accepted.contains(0) == true)
     }
 
