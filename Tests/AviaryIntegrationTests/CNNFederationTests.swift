@@ -31,6 +31,7 @@ struct CNNFederationTests {
         [evaluation]
         robust = true
         steps = 2
+        step_size = 0.05
         subset = 50
         [merge]
         strategy = "median"
