@@ -60,14 +60,6 @@ extension RunReport {
     /// Clients × classes; a cell is the class's share of that client's samples.
     func partitionHeatmap() -> Heatmap? {
         guard let stats = log.runStart?.partitionStats, !stats.labelHistograms.isEmpty else { return nil }
-        let classes = stats.labelHistograms.map(\.count).max() ?? 0
-        let values: [[Double?]] = stats.labelHistograms.map { h in
-            let n = Double(max(1, h.reduce(0, +)))
-            return (0..<classes).map { $0 < h.count && h[$0] > 0 ? Double(h[$0]) / n : nil }
-        }
-        return Heatmap(title: "Label distribution: \(values.count) clients × \(classes) classes",
-                       rowName: "client", columnName: "class",
-                       rowLabels: values.indices.map(String.init), columnLabels: (0..<classes).map(String.init),
-                       values: values, valueName: "share of the client's samples (blank: none)", domain: 0...1)
+        return PartitionHeatmap.heatmap(labelHistograms: stats.labelHistograms)
     }
 }
