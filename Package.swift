@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
 //   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge → AviaryLog, AviaryProtocol)
-//   → AviaryAdversarial, AviaryTopology → AviaryTransport → AviaryServer / AviaryClient → executables.
+//   → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport → AviaryBench,
+//   AviaryServer / AviaryClient → AviaryCommands → executables.
 // docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
 
@@ -48,9 +49,19 @@ let package = Package(
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
         // It knows AviaryMerge's optimiser type because the run state persists it.
         .target(name: "AviaryLog", dependencies: ["AviaryMath", "AviaryMerge"]),
+        // Presentation: SVG plots, the HTML report, the partition table and heatmap. Data and
+        // run-file modules stay free of it.
+        .target(name: "AviaryReport", dependencies: ["AviaryLog", "AviaryData"]),
 
         // The one module that owns sockets.
         .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
+
+        // Benchmarks (`aviary bench`): the only place timing code lives, so library modules
+        // carry none.
+        .target(name: "AviaryBench", dependencies: [
+            "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
+            "AviaryTransport", "CZmq",
+        ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
@@ -65,7 +76,7 @@ let package = Package(
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
-            "AviaryData", "AviaryAdversarial", "CProcessControl", "CBuildInfo",
+            "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport", "AviaryMath", "CProcessControl", "CBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
@@ -84,7 +95,9 @@ let package = Package(
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog"]),
+        .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
+        .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
-        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
     ]
 )

@@ -84,6 +84,7 @@ final class LocalTraining {
             throw .diverged(client: index, round: round, index: bad)
         }
         var metrics = stats.metrics
+        metrics["dataset_size"] = Double(data.train.count)  // FedAvg's default weight n_k
         if let before {
             metrics["global_val_loss"] = before.meanLoss
             metrics["global_val_accuracy"] = before.accuracy

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import AviaryTopology
 import Logging
 
 /// `aviary`: the umbrella command.
@@ -52,6 +53,11 @@ func fail(_ error: Error) -> ExitCode {
 
 /// A status line, written unbuffered so it keeps its place among the children's output
 /// (`print` is block-buffered when stdout is a pipe).
+/// Prints a topology's warnings to standard error, one per line, before anything runs.
+func warnAbout(_ topology: Topology) {
+    for w in topology.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+}
+
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -1,3 +1,4 @@
+import AviaryBench
 import ArgumentParser
 import AviaryData
 import AviaryTransport

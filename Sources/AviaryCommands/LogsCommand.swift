@@ -74,6 +74,7 @@ struct LogsCommand: ParsableCommand {
             if !headerPrinted {
                 for line in LogTable.runHeader(log, width: width) { print(line) }
                 print(wide ? LogTable.wideHeader : LogTable.header)
+                print(LogTable.wrap(LogTable.legend, width: width, indent: " "))
                 headerPrinted = true
             }
             let rounds = log.rounds.filter { round == nil || $0.round == round }
@@ -105,6 +106,9 @@ enum LogTable {
     /// Default line width: fits a 100-column terminal without wrapping.
     static let width = 100
 
+    /// The per-client figures are measured before local training, on the model the client received.
+    static let legend = "(client acc: the global model each client received — the previous round's — on its own test split, before local training)"
+
     /// A log without `run_end`: the server crashed, was killed, or is still writing.
     static func incomplete(directory: String) -> String {
         "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
@@ -131,6 +135,7 @@ enum LogTable {
         var lines = runHeader(log, width: width)
         if log.runEnd == nil { lines.append(wrap("status: " + incomplete(directory: directory), width: width, indent: "  ")) }
         lines.append(wide ? wideHeader : header)
+        lines.append(wrap(legend, width: width, indent: " "))
         for record in log.records {
             switch record {
             case let .round(r) where round == nil || r.round == round:

@@ -1,3 +1,4 @@
+import AviaryReport
 import ArgumentParser
 import Foundation
 import AviaryData
@@ -25,12 +26,12 @@ struct PartitionCommand: ParsableCommand {
             let topo = try Topology.load(path: topology)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
-            print(renderTable(stats, maxRows: limit))
+            print(PartitionTable.text(stats, maxRows: limit))
             for n in data.notes { print("note: \(n)") }
             // A preview, not a run: it never creates runs/<name>/, so the run keeps a fresh directory.
             let path = svg ?? "\(topo.name)-partition.svg"
             do {
-                try renderHeatmapSVG(stats).write(toFile: path, atomically: true, encoding: .utf8)
+                try PartitionHeatmap.svg(stats).write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
                 throw RunFileError.cannotWrite(path: path, reason: ProcessLauncher.reason(error))
             }

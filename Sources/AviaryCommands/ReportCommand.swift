@@ -1,3 +1,4 @@
+import AviaryReport
 import ArgumentParser
 import Foundation
 import AviaryLog

@@ -57,6 +57,7 @@ struct RunCommand: ParsableCommand {
         let topo: Topology
         let mode: ProcessLauncher.Mode
         do { (topo, mode) = try placement() } catch { throw fail(error) }
+        warnAbout(topo)
         let verb = resume == nil ? "" : "resuming "
         say("aviary: \(verb)\(topo.name): \(plural(topo.data.clients, "client")) in \(plural(topo.processes.clientProcesses, "process", "processes")), "
             + "\(plural(topo.rounds, "round")), \(topo.merge.strategy.name)")

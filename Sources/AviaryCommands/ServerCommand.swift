@@ -53,6 +53,7 @@ public struct ServerCommand: ParsableCommand {
                 }
             }
         } catch { throw fail(error) }
+        warnAbout(topo)
         if let bind { topo.server.bind = bind }
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()

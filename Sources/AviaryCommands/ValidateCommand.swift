@@ -1,23 +1,38 @@
 import ArgumentParser
+import AviaryData
 import AviaryTopology
 
 /// `aviary validate <topology…>`: parse and check topologies without running anything.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "validate", abstract: "Check topology files: syntax, keys, ranges.")
+        commandName: "validate",
+        abstract: "Check topology files: syntax, keys, ranges and combinations that cannot run.",
+        discussion: "Warnings (ignored keys, weak training attacks, large adaptive server_lr) are printed but do not fail.")
 
     @Argument(help: "Topology files.")
     var topologies: [String]
+
+    @Flag(help: "Also open and parse the dataset files, partition them and check the model against the real sample shape.")
+    var data = false
 
     func run() throws {
         var bad = 0
         for path in topologies {
             do {
                 let t = try Topology.load(path: path)
-                print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)")
+                var detail = ""
+                if data {
+                    let loaded = try FederatedDataset(spec: t.data)
+                    let shape = loaded.trainPool.sampleShape, classes = loaded.trainPool.classes
+                    _ = try t.model.resolve(sampleShape: shape, classes: classes)
+                    try t.checkModelFits(sampleShape: shape, classes: classes, file: path)
+                    detail = ", data ok (\(plural(loaded.trainPool.count, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
+                }
+                print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)\(detail)")
+                for w in t.warnings { print("    warning: \(w)") }
             } catch {
                 bad += 1
-                print("bad \(error)")
+                print(error is TopologyError ? "bad \(error)" : "bad \(path): \(error)")
             }
         }
         if bad > 0 { throw ExitCode.failure }

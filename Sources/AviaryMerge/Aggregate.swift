@@ -10,7 +10,8 @@ import Darwin
 /// 1. Updates are sorted by client index (so any arrival order gives a bit-identical result);
 ///    a duplicate index or a delta length differing from the lowest-index client's is an error.
 /// 2. Updates the strategy cannot weigh are rejected with a reason: MWA needs its metric
-///    finite and > 0; FedAvg (and MWA × FedAvg) needs samples > 0.
+///    finite and > 0 (a missing one follows `MWAConfig.missingMetric`); FedAvg needs a positive
+///    `dataset_size` metric (or samples > 0 with `samples_processed`, as MWA × FedAvg does).
 /// 3. With `clipNorm` c, each delta is scaled by min(1, c/‖Δ_i‖₂) before the strategy sees it
 ///    (applied as a factor inside the kernels, no copies); the original norms are reported.
 /// 4. The strategy runs on the accepted updates, see `AggregationStrategy` and
@@ -37,14 +38,23 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 
     var accepted: [ClientUpdate] = []
     var rejected: [Rejection] = []
+    var fallbacks: [Rejection] = []
     for u in ordered {
         if let reason = rejectionReason(u, strategy: strategy) {
-            rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
+            if case .mwa(let config) = strategy, config.missingMetric == .uniform,
+               u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
+                fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: reason + ": round merged uniformly (missing_metric = \"uniform\")"))
+                accepted.append(u)
+            } else {
+                rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
+            }
         } else {
             accepted.append(u)
         }
     }
     guard !accepted.isEmpty else { throw MergeError.noAcceptedUpdates(rejected: rejected) }
+    // MWA's weights are only comparable when every merged update reports the metric.
+    let effective: AggregationStrategy = fallbacks.isEmpty ? strategy : .uniform
 
     let count = reference.delta.count
     let deltas = accepted.map(\.delta)
@@ -60,10 +70,10 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
                 }
             }
         }
-        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, count: count, strategy: strategy)
+        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, count: count, strategy: effective)
         var byClient: [Int: Double] = [:]
         for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
-        return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped)
+        return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped, fallbacks: fallbacks)
     }
 }
 
@@ -71,6 +81,11 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 func rejectionReason(_ update: ClientUpdate, strategy: AggregationStrategy) -> String? {
     switch strategy {
     case .fedavg:
+        guard let size = update.metrics["dataset_size"] else {
+            return "FedAvg weights by dataset size but the update has no 'dataset_size' metric"
+        }
+        return size.isFinite && size > 0 ? nil : "FedAvg needs a positive 'dataset_size' but the update reports \(size)"
+    case .fedavgSamplesProcessed:
         return update.samples > 0 ? nil : "FedAvg needs a positive sample count but the update reports \(update.samples)"
     case .mwa(let config):
         let key = config.metric.rawValue
@@ -91,6 +106,11 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
     let n = accepted.count
     switch strategy {
     case .fedavg:
+        let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
+        let total = sizes.reduce(0, +)
+        let weights = sizes.map { $0 / total }
+        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+    case .fedavgSamplesProcessed:
         let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
         let weights = accepted.map { Double($0.samples) / total }
         return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
@@ -115,7 +135,7 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
         return select(KrumScores.best(scores, m: 1), inputs: inputs, scales: scales, count: count)
     case .multiKrum(let f, let m):
         let required = max(2 * f + 3, m + f)
-        guard n >= required else { throw MergeError.tooFewUpdates(strategy: "multi_krum", required: required, got: n) }
+        guard n >= required else { throw MergeError.tooFewUpdates(strategy: "multi-krum", required: required, got: n) }
         let scores = KrumScores.compute(inputs: inputs, scales: scales, count: count, byzantine: f)
         return select(KrumScores.best(scores, m: m), inputs: inputs, scales: scales, count: count)
     }

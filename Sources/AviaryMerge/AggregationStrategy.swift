@@ -1,10 +1,15 @@
 /// How the server merges one round's accepted updates into one delta.
 ///
 /// Encoded flat for configs and logs, e.g. `{"name":"mwa","metric":"train_loss","penalty":2,
-/// "combineWithSamples":false}` or `{"name":"trimmed_mean","beta":0.1}`.
+/// "combineWithSamples":false}` or `{"name":"trimmed-mean","beta":0.1}`. Names are spelled as in
+/// the topology (`trimmed-mean`, `multi-krum`); the older `trimmed_mean`/`multi_krum` still decode.
 public enum AggregationStrategy: Codable, Sendable, Hashable {
-    /// Weighted by sample count (McMahan et al. 2017).
+    /// Weighted by each client's local dataset size n_k (McMahan et al. 2017, as Flower does):
+    /// read from the update's `dataset_size` metric.
     case fedavg
+    /// FedAvg weighted by the samples the client processed this round (epochs × dataset size,
+    /// cut by `max_local_steps`): the update's `samples` field.
+    case fedavgSamplesProcessed
     /// Every accepted update counts 1/n.
     case uniform
     /// Metrics-weighted averaging, see `MetricsWeightedAverage`.
@@ -21,13 +26,22 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
     /// The strategy's name as it appears in configs and logs.
     public var name: String {
         switch self {
-        case .fedavg: return "fedavg"
+        case .fedavg, .fedavgSamplesProcessed: return "fedavg"
         case .uniform: return "uniform"
         case .mwa: return "mwa"
         case .median: return "median"
-        case .trimmedMean: return "trimmed_mean"
+        case .trimmedMean: return "trimmed-mean"
         case .krum: return "krum"
-        case .multiKrum: return "multi_krum"
+        case .multiKrum: return "multi-krum"
+        }
+    }
+
+    /// What FedAvg weights by, or nil for the other strategies.
+    public var fedavgWeight: FedAvgWeight? {
+        switch self {
+        case .fedavg: return .datasetSize
+        case .fedavgSamplesProcessed: return .samplesProcessed
+        default: return nil
         }
     }
 
@@ -35,7 +49,7 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
     /// count (Krum's n ≥ 2f + 3) happen in `aggregate`.
     public func validate() throws {
         switch self {
-        case .fedavg, .uniform, .median:
+        case .fedavg, .fedavgSamplesProcessed, .uniform, .median:
             return
         case .mwa(let config):
             try config.validate()
@@ -50,30 +64,34 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, metric, penalty, combineWithSamples, beta, byzantine, selected
+        case name, metric, penalty, combineWithSamples, missingMetric, beta, byzantine, selected, weight
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .name)
         switch name {
-        case "fedavg": self = .fedavg
+        case "fedavg":
+            // Logs written before the weight was recorded weighted by samples processed.
+            let weight = try c.decodeIfPresent(FedAvgWeight.self, forKey: .weight) ?? .samplesProcessed
+            self = weight == .datasetSize ? .fedavg : .fedavgSamplesProcessed
         case "uniform": self = .uniform
         case "median": self = .median
         case "mwa":
             self = .mwa(MWAConfig(
                 metric: try c.decode(MWAMetric.self, forKey: .metric),
                 penalty: try c.decode(Double.self, forKey: .penalty),
-                combineWithSamples: try c.decodeIfPresent(Bool.self, forKey: .combineWithSamples) ?? false))
-        case "trimmed_mean": self = .trimmedMean(beta: try c.decode(Double.self, forKey: .beta))
+                combineWithSamples: try c.decodeIfPresent(Bool.self, forKey: .combineWithSamples) ?? false,
+                missingMetric: try c.decodeIfPresent(MissingMetricPolicy.self, forKey: .missingMetric) ?? .refuse))
+        case "trimmed-mean", "trimmed_mean": self = .trimmedMean(beta: try c.decode(Double.self, forKey: .beta))
         case "krum": self = .krum(byzantine: try c.decode(Int.self, forKey: .byzantine))
-        case "multi_krum":
+        case "multi-krum", "multi_krum":
             self = .multiKrum(byzantine: try c.decode(Int.self, forKey: .byzantine),
                               selected: try c.decode(Int.self, forKey: .selected))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .name, in: c,
-                debugDescription: "unknown strategy '\(name)'; use fedavg, uniform, mwa, median, trimmed_mean, krum or multi_krum")
+                debugDescription: "unknown strategy '\(name)'; use fedavg, uniform, mwa, median, trimmed-mean, krum or multi-krum")
         }
     }
 
@@ -81,11 +99,13 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         switch self {
-        case .fedavg, .uniform, .median: break
+        case .fedavg, .fedavgSamplesProcessed: try c.encode(fedavgWeight, forKey: .weight)
+        case .uniform, .median: break
         case .mwa(let config):
             try c.encode(config.metric, forKey: .metric)
             try c.encode(config.penalty, forKey: .penalty)
             try c.encode(config.combineWithSamples, forKey: .combineWithSamples)
+            try c.encode(config.missingMetric, forKey: .missingMetric)
         case .trimmedMean(let beta): try c.encode(beta, forKey: .beta)
         case .krum(let f): try c.encode(f, forKey: .byzantine)
         case .multiKrum(let f, let m):
@@ -93,4 +113,12 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
             try c.encode(m, forKey: .selected)
         }
     }
+}
+
+/// What `fedavg` weights each client by (`[merge] fedavg_weight`).
+public enum FedAvgWeight: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The client's number of local training samples n_k (McMahan et al. 2017; Flower). Default.
+    case datasetSize = "dataset_size"
+    /// Samples processed this round: epochs × n_k, fewer when `max_local_steps` cuts the epoch.
+    case samplesProcessed = "samples_processed"
 }

@@ -2,9 +2,10 @@
 public struct ClientUpdate: Sendable, Hashable {
     /// The client's stable index; merges run in ascending index order.
     public var clientIndex: Int
-    /// Training samples seen this round (FedAvg's weight).
+    /// Training samples processed this round (the `samples_processed` FedAvg weight).
     public var samples: Int
-    /// Named metrics, e.g. `train_loss`, `adv_loss`, `local_steps` (MWA's weight).
+    /// Named metrics, e.g. `train_loss`, `adv_loss`, `local_steps` (MWA's weight) and
+    /// `dataset_size` (FedAvg's default weight).
     public var metrics: [String: Double]
     /// local − global, over the model's one flat parameter vector.
     public var delta: [Float]
@@ -48,11 +49,16 @@ public struct AggregationResult: Sendable {
     public var rejected: [Rejection]
     /// Client → its ℓ2 norm before clipping, for the clients that were clipped.
     public var clipped: [Int: Double]
+    /// Accepted updates merged by a fallback rule rather than the strategy's own (MWA's
+    /// `missing_metric = "uniform"`), with the reason, in client-index order.
+    public var fallbacks: [Rejection]
 
-    public init(delta: [Float], weights: [Int: Double], rejected: [Rejection], clipped: [Int: Double]) {
+    public init(delta: [Float], weights: [Int: Double], rejected: [Rejection], clipped: [Int: Double],
+                fallbacks: [Rejection] = []) {
         self.delta = delta
         self.weights = weights
         self.rejected = rejected
         self.clipped = clipped
+        self.fallbacks = fallbacks
     }
 }

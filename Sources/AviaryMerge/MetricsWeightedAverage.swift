@@ -37,17 +37,34 @@ public struct MWAConfig: Codable, Sendable, Hashable {
     public var penalty: Double
     /// Multiply each MWA weight by the client's sample count and renormalise (MWA × FedAvg).
     public var combineWithSamples: Bool
+    /// What a round does with updates that lack the metric (e.g. `adv_loss` from a clean client).
+    public var missingMetric: MissingMetricPolicy
 
-    public init(metric: MWAMetric, penalty: Double, combineWithSamples: Bool = false) {
+    public init(metric: MWAMetric, penalty: Double, combineWithSamples: Bool = false,
+                missingMetric: MissingMetricPolicy = .refuse) {
         self.metric = metric
         self.penalty = penalty
         self.combineWithSamples = combineWithSamples
+        self.missingMetric = missingMetric
     }
 
     /// Throws `MergeConfigError.penaltyOutOfRange` unless p is finite and in 0…10.
     public func validate() throws {
         try MetricsWeightedAverage.validatePenalty(penalty)
     }
+}
+
+/// MWA's policy for updates without its metric (`[merge] missing_metric`). Only a missing
+/// metric is covered: a metric that is present but not finite or ≤ 0 is always rejected.
+public enum MissingMetricPolicy: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The topology is refused when a client can lack the metric (MWA on `adv_loss` with clients
+    /// on `mode = "none"`); should an update lack it anyway, it is rejected with the reason.
+    case refuse
+    /// A round in which any accepted update lacks the metric merges all of them uniformly (1/n);
+    /// each such update is listed in `AggregationResult.fallbacks` with the reason.
+    case uniform
+    /// Updates without the metric are rejected with the reason; the others are merged by MWA.
+    case skip
 }
 
 /// Metrics-weighted averaging (MWA), after Yu & Choi 2025, "Parameter-Efficient Checkpoint

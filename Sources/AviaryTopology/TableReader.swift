@@ -5,12 +5,26 @@ import TOMLKit
 final class TableReader {
     let file: String
     let prefix: String
+    /// Shared by a reader and every reader it opens: what `Topology.warnings` returns.
+    let warnings: WarningSink
     private let table: TOMLTable?
     private var used: Set<String> = []
 
-    init(_ table: TOMLTable?, file: String, prefix: String) {
-        self.table = table; self.file = file; self.prefix = prefix
+    init(_ table: TOMLTable?, file: String, prefix: String, warnings: WarningSink = WarningSink()) {
+        self.table = table; self.file = file; self.prefix = prefix; self.warnings = warnings
     }
+
+    /// Accepts `keys` that do not apply under the current settings: each one present is a
+    /// warning naming it and `reason`, never an unknown-key error (keys do not appear and vanish
+    /// with other settings).
+    func ignore(_ keys: [String], because reason: String) {
+        for k in keys {
+            used.insert(k)
+            if has(k) { warnings.add("\(file): '\(key(k))' is ignored: \(reason)") }
+        }
+    }
+
+    func warn(_ message: String) { warnings.add("\(file): \(message)") }
 
     func key(_ k: String) -> String { prefix.isEmpty ? k : "\(prefix).\(k)" }
 
@@ -84,9 +98,9 @@ final class TableReader {
     }
 
     func table(_ k: String) throws(TopologyError) -> TableReader {
-        guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k)) }
+        guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k), warnings: warnings) }
         guard let t = v.table else { throw .wrongType(file: file, key: key(k), expected: "a table [\(key(k))]") }
-        return TableReader(t, file: file, prefix: key(k))
+        return TableReader(t, file: file, prefix: key(k), warnings: warnings)
     }
 
     func tables(_ k: String) throws(TopologyError) -> [TableReader] {
@@ -95,7 +109,7 @@ final class TableReader {
         var out: [TableReader] = []
         for (i, e) in a.enumerated() {
             guard let t = e.table else { throw .wrongType(file: file, key: "\(key(k))[\(i)]", expected: "a table") }
-            out.append(TableReader(t, file: file, prefix: "\(key(k))[\(i)]"))
+            out.append(TableReader(t, file: file, prefix: "\(key(k))[\(i)]", warnings: warnings))
         }
         return out
     }
@@ -119,4 +133,10 @@ final class TableReader {
             throw .unknownKey(file: file, key: key(k), known: Array(used))
         }
     }
+}
+
+/// Warnings collected while reading a topology, in the order they were found.
+final class WarningSink {
+    private(set) var list: [String] = []
+    func add(_ message: String) { list.append(message) }
 }

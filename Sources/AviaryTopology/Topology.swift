@@ -25,6 +25,9 @@ public struct Topology: Sendable {
     public var processes: ProcessSettings
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
+    /// Settings that run but deserve attention (ignored keys, weak training attacks, large
+    /// adaptive server_lr), each naming the file and key; `aviary validate` and `run` print them.
+    public var warnings: [String]
 
     /// Three independent seeds, recorded in the log: changing one never changes the others' streams.
     public struct Seeds: Codable, Sendable, Hashable {

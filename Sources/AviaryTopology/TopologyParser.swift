@@ -31,7 +31,7 @@ extension Topology {
         let run = try top.table("run")
         let name = try run.requiredString("name")
         guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.' (it names the run directory, so not \".\" or \"..\")")
+            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.', not \".\" or \"..\" (it names the run directory under output)")
         }
         let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
         let output = try run.string("output", default: "runs")
@@ -49,16 +49,20 @@ extension Topology {
         let model = try parseModel(try top.table("model"))
         let training = try parseTraining(try top.table("train"))
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
-        let (robust, validationFraction) = try parseEvaluation(try top.table("evaluation"))
         let merge = try parseMerge(try top.table("merge"))
-        let server = try parseServer(try top.table("server"), clients: data.clients, robust: robust)
+        let server = try parseServer(try top.table("server"), clients: data.clients)
+        let (robust, validationFraction) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
+                                                                checkpointMerge: merge.checkpointMerge)
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
         try top.finish()
 
-        return Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
-                        model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
-                        robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
-                        processes: processes, source: text)
+        var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
+                                model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
+                                robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
+                                processes: processes, source: text, warnings: [])
+        try topology.checkCombinations(file: file, warnings: top.warnings)
+        topology.warnings = top.warnings.list
+        return topology
     }
 
     enum DatasetKind: String, CaseIterable { case synthetic, fashionMNIST = "fashion-mnist", mnist, idx, csv, npy }
@@ -69,6 +73,26 @@ extension Topology {
     static func parseData(_ t: TableReader, partitionSeed: UInt64) throws(TopologyError) -> DataSpec {
         let kind = try t.choice("dataset", default: DatasetKind.synthetic)
         let clients = try t.int("clients", default: 10, range: 1...100_000)
+        let partitionDefault: PartitionKind = kind == .synthetic ? .natural : .iid
+        let partitionKind = try t.choice("partition", default: partitionDefault)
+        // Keys of the other datasets and partitioners are accepted and ignored with a warning.
+        let datasetKeys: [DatasetKind: [String]] = [
+            .synthetic: ["alpha", "beta"], .fashionMNIST: ["directory"],
+            .mnist: ["train_images", "train_labels", "test_images", "test_labels"],
+            .idx: ["train_images", "train_labels", "test_images", "test_labels"],
+            .csv: ["train", "test", "label_column", "owner_column"], .npy: ["train_x", "train_y", "test_x", "test_y"],
+        ]
+        let partitionKeys: [PartitionKind: [String]] = [
+            .iid: ["sizes"], .dirichlet: ["alpha", "min_size"], .shards: ["shards_per_client", "shards_total"],
+            .classes: ["classes_per_client"], .quantity: ["quantity", "sigma", "exponent"], .natural: [],
+        ]
+        let applicable = Set(datasetKeys[kind, default: []] + partitionKeys[partitionKind, default: []])
+        for (other, keys) in datasetKeys where other != kind {
+            t.ignore(keys.filter { !applicable.contains($0) }, because: "it applies to dataset = \"\(other.rawValue)\", not \"\(kind.rawValue)\"")
+        }
+        for (other, keys) in partitionKeys where other != partitionKind {
+            t.ignore(keys.filter { !applicable.contains($0) }, because: "it applies to partition = \"\(other.rawValue)\", not \"\(partitionKind.rawValue)\"")
+        }
         let dataset: DatasetSpec
         switch kind {
         case .synthetic:
@@ -86,8 +110,6 @@ extension Topology {
             dataset = .npy(trainX: try t.requiredString("train_x"), trainY: try t.requiredString("train_y"),
                            testX: try t.string("test_x"), testY: try t.string("test_y"))
         }
-        let defaultPartition: PartitionKind = kind == .synthetic ? .natural : .iid
-        let partitionKind = try t.choice("partition", default: defaultPartition)
         if kind == .synthetic && partitionKind != .natural {
             throw t.invalid("partition", "\"\(partitionKind.rawValue)\"", expected: "\"natural\": Synthetic(α,β) generates one device per client")
         }
@@ -145,7 +167,6 @@ extension Topology {
 
     /// `brightness = 0.2` means a per-client shift in ±0.2; an array [lo, hi] gives the range.
     static func brightness(_ t: TableReader) throws(TopologyError) -> ClosedRange<Double>? {
-        guard t.has("brightness") else { return nil }
         let b = try t.double("brightness", default: 0, range: 0...1)
         return b > 0 ? -b...b : nil
     }
@@ -163,20 +184,12 @@ extension Topology {
         return spec
     }
 
-    static func parseAttack(_ t: TableReader, defaultSteps: Int) throws(TopologyError) -> AttackSpec {
-        let kind = try t.choice("attack", default: AttackSpec.Kind.pgd)
-        let norm = try t.choice("norm", default: AttackSpec.Norm.linf)
-        return AttackSpec(kind: kind, norm: norm,
-                          epsilon: Float(try t.double("epsilon", default: 0.1, range: 0...100)),
-                          stepSize: Float(try t.double("step_size", default: 0.01, range: 0...100)),
-                          steps: try t.int("steps", default: defaultSteps, range: 1...10_000),
-                          randomStart: try t.bool("random_start", default: true))
-    }
-
     static func parseAdversarialBody(_ t: TableReader, base: AdversarialTrainingSpec?) throws(TopologyError) -> AdversarialTrainingSpec {
         var spec = base ?? AdversarialTrainingSpec()
         spec.mode = try t.choice("mode", default: spec.mode)
-        if t.has("attack") || t.has("norm") || t.has("epsilon") || t.has("step_size") || t.has("steps") || t.has("random_start") || base == nil {
+        // An override's absent attack keys take the base's values (every key is read, so each
+        // one is known to the unknown-key check).
+        do {
             let b = spec.attack
             spec.attack = AttackSpec(kind: try t.choice("attack", default: b.kind), norm: try t.choice("norm", default: b.norm),
                                      epsilon: Float(try t.double("epsilon", default: Double(b.epsilon), range: 0...100)),
@@ -186,6 +199,9 @@ extension Topology {
         }
         spec.mixLambda = Float(try t.double("mix_lambda", default: Double(spec.mixLambda), range: 0...1))
         spec.tradesBeta = Float(try t.double("trades_beta", default: Double(spec.tradesBeta), range: 0...100))
+        if spec.mode != .none {
+            try checkAttack(spec.attack, t, evaluation: false, allowWeak: true)
+        }
         return spec
     }
 
@@ -204,76 +220,7 @@ extension Topology {
         return (base, overrides)
     }
 
-    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> (RobustEvaluationSpec?, Double) {
-        let validation = try t.double("validation_fraction", default: 0, range: 0...0.9)
-        guard try t.bool("robust", default: false) else { try t.finish(); return (nil, validation) }
-        let spec = RobustEvaluationSpec(attack: try parseAttack(t, defaultSteps: 20),
-                                        subset: try t.int("subset", default: 1000, range: 1...1_000_000),
-                                        every: try t.int("every", default: 1, range: 1...1_000_000))
-        try t.finish()
-        return (spec, validation)
-    }
-
-    enum StrategyKind: String, CaseIterable {
-        case fedavg, uniform, mwa, median, trimmedMean = "trimmed-mean", krum, multiKrum = "multi-krum"
-    }
-    enum OptimizerKind: String, CaseIterable { case sgd, fedavgm, fedadam, fedyogi }
-
-    static func parseMerge(_ t: TableReader) throws(TopologyError) -> MergeSettings {
-        let kind = try t.choice("strategy", default: StrategyKind.fedavg)
-        let strategy: AggregationStrategy
-        switch kind {
-        case .fedavg: strategy = .fedavg
-        case .uniform: strategy = .uniform
-        case .mwa:
-            let metric = try t.choice("metric", default: MWAMetric.trainLoss)
-            let combine = try t.string("combine", default: "none")
-            guard combine == "none" || combine == "samples" else {
-                throw t.invalid("combine", "\"\(combine)\"", expected: "\"none\" or \"samples\"")
-            }
-            strategy = .mwa(MWAConfig(metric: metric, penalty: try t.double("penalty", default: 1, range: 0...10),
-                                      combineWithSamples: combine == "samples"))
-        case .median: strategy = .median
-        case .trimmedMean: strategy = .trimmedMean(beta: try t.double("trim_beta", default: 0.1, range: 0...0.499))
-        case .krum: strategy = .krum(byzantine: try t.int("byzantine", default: 1, range: 0...10_000))
-        case .multiKrum:
-            strategy = .multiKrum(byzantine: try t.int("byzantine", default: 1, range: 0...10_000),
-                                  selected: try t.int("selected", default: 2, range: 1...10_000))
-        }
-        let lr = try t.double("server_lr", default: 1, range: 0...1000)
-        let optimizer: ServerOptimizerSpec
-        switch try t.choice("server_optimizer", default: OptimizerKind.sgd) {
-        case .sgd: optimizer = .sgd(lr: lr)
-        case .fedavgm: optimizer = .fedavgm(lr: lr, momentum: try t.double("server_momentum", default: 0.9, range: 0...0.999))
-        case .fedadam:
-            optimizer = .fedadam(lr: lr, beta1: try t.double("beta1", default: 0.9, range: 0...0.999999),
-                                 beta2: try t.double("beta2", default: 0.99, range: 0...0.999999),
-                                 tau: try t.double("tau", default: 1e-3, range: 1e-12...10))
-        case .fedyogi:
-            optimizer = .fedyogi(lr: lr, beta1: try t.double("beta1", default: 0.9, range: 0...0.999999),
-                                 beta2: try t.double("beta2", default: 0.99, range: 0...0.999999),
-                                 tau: try t.double("tau", default: 1e-3, range: 1e-12...10))
-        }
-        var clip: Double? = nil
-        if t.has("clip_norm") { clip = try t.double("clip_norm", default: 0, range: 1e-12...1e12) }
-        let c = try t.table("checkpoints")
-        var checkpointMerge: CheckpointMergeSettings? = nil
-        if c.exists {
-            let metric = try c.string("metric", default: "val_loss")
-            guard metric == "val_loss" || metric == "round" else {
-                throw c.invalid("metric", "\"\(metric)\"", expected: "\"val_loss\" or \"round\"")
-            }
-            checkpointMerge = CheckpointMergeSettings(window: try c.int("window", default: 5, range: 2...10_000), metric: metric,
-                                                      penalty: try c.double("penalty", default: 1, range: 0...10),
-                                                      every: try c.int("every", default: 0, range: 0...1_000_000))
-            try c.finish()
-        }
-        try t.finish()
-        do { try strategy.validate() } catch { throw t.invalid("strategy", "\"\(kind.rawValue)\"", expected: "\(error)") }
-        return MergeSettings(strategy: strategy, serverOptimizer: optimizer, clipNorm: clip, checkpointMerge: checkpointMerge)
-    }
-
-    static func parseServer(_ t: TableReader, clients: Int, robust: RobustEvaluationSpec?) throws(TopologyError) -> ServerSettings {
+    static func parseServer(_ t: TableReader, clients: Int) throws(TopologyError) -> ServerSettings {
         let perRound = try t.int("clients_per_round", default: clients, range: 1...clients)
         let s = ServerSettings(
             bind: try t.string("bind", default: "tcp://127.0.0.1:0"),
@@ -286,6 +233,11 @@ extension Topology {
             checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000))
         guard s.bind.hasPrefix("tcp://") || s.bind.hasPrefix("ipc://") else {
             throw t.invalid("bind", "\"\(s.bind)\"", expected: "a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\" or \"tcp://*:0\"")
+        }
+        // libzmq would take a port past 65535 modulo 2^16 and bind another port without a word.
+        if s.bind.hasPrefix("tcp://"), let colon = s.bind.lastIndex(of: ":"), let port = Int(s.bind[s.bind.index(after: colon)...]),
+           !(0...65_535).contains(port) {
+            throw t.invalid("bind", "\"\(s.bind)\"", expected: "a TCP port in 0...65535 (0 picks a free one)")
         }
         try t.finish()
         return s

@@ -4,7 +4,7 @@ import AviaryNN
 import Testing
 @testable import AviaryAdversarial
 
-@Suite(.enabled(if: FashionMNISTFixture.isAvailable, FashionMNISTFixture.skipReason))
+@Suite(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
 struct AttackStrengthTests {
     /// Clean loss ≤ FGSM loss ≤ PGD-10 loss (means over 500 test images) for ℓ∞ and ℓ2 on an
     /// MLP trained for 3 epochs on 6,000 Fashion-MNIST images.

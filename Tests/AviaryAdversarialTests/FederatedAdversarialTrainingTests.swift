@@ -4,7 +4,7 @@ import AviaryNN
 import Testing
 @testable import AviaryAdversarial
 
-@Suite(.enabled(if: FashionMNISTFixture.isAvailable, FashionMNISTFixture.skipReason))
+@Suite(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
 struct FederatedAdversarialTrainingTests {
     static let clients = 4, perClient = 1000, rounds = 6, localEpochs = 2, learningRate: Float = 0.1
 

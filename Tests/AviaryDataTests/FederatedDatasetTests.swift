@@ -39,8 +39,8 @@ import Testing
         #expect(sizes.max()! - sizes.min()! <= 1)
     }
 
-    @Test func fashionMNISTIIDTenClientsOf6000() throws {
-        guard Self.haveFashion else { print("skipping fashionMNISTIIDTenClientsOf6000: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"); return }
+    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"))
+    func fashionMNISTIIDTenClientsOf6000() throws {
         let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),
                             partition: .iid(sizes: nil), clients: 10, partitionSeed: 0, localTestFraction: 0)
         let fed = try FederatedDataset.shared(spec: spec)
@@ -52,8 +52,8 @@ import Testing
         #expect(fed.statistics().meanTotalVariation < 0.03)
     }
 
-    @Test func fashionMNISTDirichletWithTrainLimitAndFeatureSkew() throws {
-        guard Self.haveFashion else { print("skipping fashionMNISTDirichletWithTrainLimitAndFeatureSkew: Fashion-MNIST not installed"); return }
+    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"))
+    func fashionMNISTDirichletWithTrainLimitAndFeatureSkew() throws {
         let skew = FeatureSkew(maxRotationDegrees: 30, noiseStd: 0.1, brightnessRange: -0.1...0.1)
         let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),
                             partition: .dirichlet(alpha: 0.1, minSize: 10), featureSkew: skew,

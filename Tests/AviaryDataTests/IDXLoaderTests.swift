@@ -7,11 +7,8 @@ import Testing
     static let fashionDirectory = DatasetSpec.defaultFashionMNISTDirectory
     static let haveFashion = FileManager.default.fileExists(atPath: fashionDirectory + "/train-images-idx3-ubyte.gz")
 
-    @Test func realFashionMNISTHasExpectedCounts() throws {
-        guard Self.haveFashion else {
-            print("skipping realFashionMNISTHasExpectedCounts: \(Self.fashionDirectory) is missing (apt-get install dataset-fashion-mnist)")
-            return
-        }
+    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)"))
+    func realFashionMNISTHasExpectedCounts() throws {
         let (train, test) = try IDXLoader.loadFashionMNIST(directory: Self.fashionDirectory)
         #expect(train.count == 60_000 && test.count == 10_000)
         #expect(train.sampleShape == [1, 28, 28] && train.classes == 10 && train.valueRange == 0...1)

@@ -23,26 +23,4 @@ import Testing
         let decoded = try JSONDecoder().decode(PartitionStats.self, from: JSONEncoder().encode(s))
         #expect(decoded == s)
     }
-
-    @Test func tableHasOneRowPerClientAndSummary() {
-        let s = PartitionStats(partition: Self.partition, labels: Self.labels, classes: 3)
-        let table = renderTable(s)
-        let lines = table.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines[0].contains("client") && lines[0].contains("samples"))
-        #expect(lines[1].contains("█··"))            // client 0: only class 0
-        #expect(lines[2].contains("·██"))            // client 1: classes 1 and 2 equally
-        #expect(table.contains("size min/median/max 0/2/2"))
-        #expect(table.contains("note: n"))
-        #expect(renderTable(s, maxRows: 1).contains("… 2 more clients"))
-    }
-
-    @Test func svgHasOneCellPerNonEmptyClientClassPair() {
-        let s = PartitionStats(partition: Self.partition, labels: Self.labels, classes: 3)
-        let svg = renderHeatmapSVG(s)
-        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
-        #expect(svg.hasSuffix("</svg>\n"))
-        #expect(svg.components(separatedBy: "fill=\"#08519c\"").count - 1 == 3)
-        #expect(svg.contains("client 1, class 2: 1"))
-        #expect(svg.contains("fill-opacity=\"0.500\""))
-    }
 }

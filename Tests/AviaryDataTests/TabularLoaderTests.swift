@@ -105,17 +105,28 @@ func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
         }
     }
 
-    @Test func readsFilesWrittenByNumPy() throws {
+    /// Whether python3 with NumPy runs here (checked once).
+    static let haveNumPy: Bool = {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import numpy"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    @Test(.enabled(if: Prerequisite.enabled(haveNumPy), "python3 with NumPy is not installed (apt-get install python3-numpy)"))
+    func readsFilesWrittenByNumPy() throws {
         // The reference writer: numpy itself, when python3 with numpy is on PATH.
         let dir = try TemporaryDirectory()
         let script = "import numpy as np; np.save('\(dir.path)/x.npy', np.arange(12, dtype=np.float64).reshape(3, 4) / 11); np.save('\(dir.path)/y.npy', np.array([1, 0, 2]))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script]
-        do { try process.run(); process.waitUntilExit() } catch {
-            print("skipping readsFilesWrittenByNumPy: python3 not runnable (\(error))"); return
-        }
-        guard process.terminationStatus == 0 else { print("skipping readsFilesWrittenByNumPy: numpy unavailable"); return }
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "python3 -c 'import numpy; …' failed")
         let d = try NPYLoader.load(x: dir.path + "/x.npy", y: dir.path + "/y.npy")
         #expect(d.sampleShape == [4] && d.labels == [1, 0, 2])
         #expect(abs(d.features[11] - 1) < 1e-7 && abs(d.features[5] - 5.0 / 11) < 1e-7)

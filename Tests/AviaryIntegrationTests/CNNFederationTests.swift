@@ -4,7 +4,7 @@ import AviaryLog
 
 /// The CNN, PGD local training, a robust aggregator and robust evaluation, through the real
 /// processes on real Fashion-MNIST: every layer of the system at once, kept small.
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"),
+@Suite(.enabled(if: Prerequisite.enabled(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")),
                 "Fashion-MNIST not found in /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"))
 struct CNNFederationTests {
     @Test func cnnWithPGDAndMedianRunsEndToEnd() throws {
@@ -31,6 +31,7 @@ struct CNNFederationTests {
         [evaluation]
         robust = true
         steps = 2
+        step_size = 0.05
         subset = 50
         [merge]
         strategy = "median"

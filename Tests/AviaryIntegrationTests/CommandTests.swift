@@ -1,3 +1,4 @@
+import AviaryReport
 import Foundation
 import Testing
 import AviaryLog
@@ -141,5 +142,25 @@ import AviaryLog
         #expect(out.status != 0)
         #expect(out.output.contains("ok  \(dir)/ok.toml"))
         #expect(out.output.contains("train.learning_rate"))
+    }
+
+    /// `--data` opens and parses the dataset files, so a bad file fails validation rather than
+    /// a run that would leave a half-made run directory; warnings are printed and do not fail.
+    @Test func validateDataParsesTheDatasetFilesAndPrintsWarnings() throws {
+        let dir = Harness.temporaryDirectory("valdata")
+        try "label,a,b\n0,0.1,0.2\n1,0.3,oops\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        try "label,a,b\n0,0.1,0.2\n1,0.3,0.4\n0,0.5,0.6\n1,0.7,0.8\n".write(toFile: dir + "/good.csv", atomically: true, encoding: .utf8)
+        for name in ["bad", "good"] {
+            try "[run]\nname = \"\(name)\"\n[data]\ndataset = \"csv\"\ntrain = \"\(dir)/\(name).csv\"\nclients = 2\nlocal_test_fraction = 0.0\n[merge]\npenalty = 2\n"
+                .write(toFile: dir + "/\(name).toml", atomically: true, encoding: .utf8)
+        }
+        let plain = try Harness.run("aviary", ["validate", dir + "/bad.toml"])
+        #expect(plain.status == 0, "\(plain.output)")
+        #expect(plain.output.contains("warning:") && plain.output.contains("merge.penalty"), "\(plain.output)")
+        let bad = try Harness.run("aviary", ["validate", "--data", dir + "/bad.toml"])
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("bad.csv"), "\(bad.output)")
+        let good = try Harness.run("aviary", ["validate", "--data", dir + "/good.toml"])
+        #expect(good.status == 0 && good.output.contains("data ok"), "\(good.output)")
     }
 }

@@ -5,11 +5,11 @@ import Testing
 @Suite struct ComposeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test func composeFileIsValid() throws {
-        guard let tool = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            print("skipped: docker-compose is not installed (make test installs it)")
-            return
-        }
+    static let tool = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+
+    @Test(.enabled(if: Prerequisite.enabled(tool != nil), "docker-compose is not installed (make test installs it)"))
+    func composeFileIsValid() throws {
+        let tool = try #require(Self.tool, "docker-compose is not installed (make test installs it)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = ["-f", Self.root + "/docker-compose.yml", "config", "--services"]

@@ -28,7 +28,7 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    @Test(.enabled(if: python != nil, "python3 with numpy not found; run `make setup-test` to install it"))
+    @Test(.enabled(if: Prerequisite.enabled(python != nil), "python3 with numpy not found; run `make setup-test` to install it"))
     func numpyReadsWhatSwiftWrote() throws {
         let dir = try SafetensorsTestDirectory()
         let path = dir.file("model.safetensors")
@@ -51,7 +51,7 @@ import Testing
             out['tensors'][name] = {'shape': list(arr.shape), 'bits': arr.view('<u4').ravel().tolist()}
         print(json.dumps(out))
         """
-        let result = try Self.run(Self.python!, ["-c", script, path])
+        let result = try Self.run(try #require(Self.python, "python3 with numpy not found"), ["-c", script, path])
         try #require(result.status == 0, "\(result.output)")
         struct Dump: Decodable { var meta: [String: String]; var tensors: [String: Entry] }
         struct Entry: Decodable { var shape: [Int]; var bits: [UInt32] }
@@ -63,7 +63,7 @@ import Testing
         #expect(flat == values.map(\.bitPattern))
     }
 
-    @Test(.enabled(if: python != nil, "python3 with numpy not found; run `make setup-test` to install it"))
+    @Test(.enabled(if: Prerequisite.enabled(python != nil), "python3 with numpy not found; run `make setup-test` to install it"))
     func swiftReadsWhatNumpyWrote() throws {
         let dir = try SafetensorsTestDirectory()
         let path = dir.file("numpy.safetensors")
@@ -88,7 +88,7 @@ import Testing
         with open(sys.argv[1], 'wb') as fh:
             fh.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
         """
-        let result = try Self.run(Self.python!, ["-c", script, path])
+        let result = try Self.run(try #require(Self.python, "python3 with numpy not found"), ["-c", script, path])
         try #require(result.status == 0, "\(result.output)")
         let file = try Safetensors.read(path: path)
         #expect(file.metadata == ["source": "numpy"])

@@ -15,7 +15,7 @@ import AviaryMath
         for i in 0..<(honestCount + byzantineCount) {
             let byzantine = i % 5 == 2  // scattered through the index order: clients 2, 7, 12
             let delta = center.map { c in byzantine ? Float(1e6 * rng.normal()) : c + Float(0.1 * rng.normal()) }
-            updates.append(ClientUpdate(clientIndex: i, samples: 100, metrics: ["train_loss": 1], delta: delta))
+            updates.append(ClientUpdate(clientIndex: i, samples: 100, metrics: ["train_loss": 1, "dataset_size": 100], delta: delta))
         }
         let honest = updates.filter { $0.clientIndex % 5 != 2 }
         let mean = (0..<p).map { j in honest.reduce(Float(0)) { $0 + $1.delta[j] } / Float(honest.count) }

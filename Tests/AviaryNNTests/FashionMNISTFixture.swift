@@ -1,11 +1,12 @@
 import Foundation
 import AviaryData
+import Testing
 
 /// Fashion-MNIST from Debian's dataset-fashion-mnist, read once per test process with the project's
 /// own `IDXLoader`, so the tests train on exactly what the simulator loads.
 enum FashionMNISTFixture {
     static let directory = "/usr/share/datasets/fashion-mnist"
-    static let skipMessage = "skipping: Fashion-MNIST not found in \(directory) (apt-get install dataset-fashion-mnist)"
+    static let skipMessage: Comment = "Fashion-MNIST not found in /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"
 
     /// True when all four IDX files are present, gzipped or inflated (as `IDXLoader` accepts them).
     static var isAvailable: Bool {

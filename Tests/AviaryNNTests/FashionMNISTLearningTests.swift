@@ -7,15 +7,11 @@ import AviaryMath
 /// Thresholds sit well below what the engine reaches (MLP ≈ 0.79 after 10 epochs, CNN ≈ 0.74 after 5) and well
 /// above chance (0.10), so a broken gradient or update fails them.
 @Suite(.serialized) struct FashionMNISTLearningTests {
-    @Test(arguments: [
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipMessage), arguments: [
         (ModelSpec.mcMahan2NN, 10, 0.72),
         (ModelSpec.mcMahanCNN, 5, 0.70),
     ])
     func centralisedTrainingLearns(spec: ModelSpec, epochs: Int, minimumAccuracy: Double) throws {
-        guard FashionMNISTFixture.isAvailable else {
-            print(FashionMNISTFixture.skipMessage)
-            return
-        }
         BLAS.setThreads(1)
         let data = try FashionMNISTFixture.splits()
         let train = data.train.prefix(2_000), test = data.test.prefix(1_000)

@@ -3,7 +3,7 @@ import AviaryData
 import AviaryMath
 @testable import AviaryNN
 
-/// The benchmark configuration of /work/shared/FACTS.md ("Peers on the benchmark configuration"):
+/// The peer benchmark configuration of docs/PEERS.md:
 /// 10 IID clients × 6,000 Fashion-MNIST images, 2NN, 1 local epoch, batch 32, SGD lr 0.05,
 /// FedAvg (equal shards, so the plain mean), 5 rounds. PyTorch, NumPy and Flower all reach
 /// test accuracy .663 .758 .786 .797 .817 there. Our init draws differ from PyTorch's, so
@@ -11,11 +11,8 @@ import AviaryMath
 @Suite(.serialized) struct FedAvgReferenceTests {
     static let peerAccuracy = [0.663, 0.758, 0.786, 0.797, 0.817]
 
-    @Test func fedAvgOnTheBenchmarkConfigurationMatchesPeers() throws {
-        guard FashionMNISTFixture.isAvailable else {
-            print(FashionMNISTFixture.skipMessage)
-            return
-        }
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipMessage))
+    func fedAvgOnTheBenchmarkConfigurationMatchesPeers() throws {
         BLAS.setThreads(1)
         let (train, test) = try FashionMNISTFixture.splits()
         let d = 784, clients = 10, shard = 6_000

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AviaryLog
+@testable import AviaryReport
+import AviaryLog
 
 /// The hand-written SVG writers: axis ranges, gaps, coordinates, escaping, determinism.
 @Suite struct PlotTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AviaryLog
+@testable import AviaryReport
+import AviaryLog
 
 /// The HTML report and comparison built from hand-made logs.
 @Suite struct ReportTests {

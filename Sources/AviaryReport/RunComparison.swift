@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 
 /// The per-round metric `aviary compare` overlays.
 public enum ComparisonMetric: String, CaseIterable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 
 /// `runs/<name>/report.html`: one self-contained page describing a run, built from
 /// `aggregation.jsonl` alone (the log is the truth; nothing is recomputed or read elsewhere).

@@ -1,4 +1,5 @@
 import AviaryMath
+import AviaryData
 
 /// Partitioning speed: 60,000 labels (6,000 per class, shuffled) over 1,000 clients, median of
 /// repeated runs. Run by `aviary bench`; unit tests assert no timings.

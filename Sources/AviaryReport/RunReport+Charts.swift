@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 
 /// The report's charts, each a plain function of the log.
 extension RunReport {
@@ -7,11 +8,12 @@ extension RunReport {
         var series = [LinePlot.Series(name: "clean accuracy", points: evals.map { PlotPoint(x: $0.round, y: $0.eval.cleanAccuracy) })]
         let robust = evals.compactMap { e in e.eval.robustAccuracy.map { PlotPoint(x: e.round, y: $0) } }
         if !robust.isEmpty { series.append(.init(name: "robust accuracy", points: robust)) }
-        // The received global model on the answering clients' own test splits (fairness).
+        // The received global model (the previous round's) on the answering clients' own test
+        // splits, measured before local training (fairness); the label says so.
         let fair = log.rounds.compactMap { r in r.fairness.map { (round: Double(r.round), f: $0) } }
         if !fair.isEmpty {
-            series.append(.init(name: "client mean (own test split)", points: fair.map { PlotPoint(x: $0.round, y: $0.f.mean) }, dashed: true))
-            series.append(.init(name: "worst 10% of clients", points: fair.map { PlotPoint(x: $0.round, y: $0.f.worst10Mean) }, dashed: true))
+            series.append(.init(name: "client mean, model received (previous round's), own test split", points: fair.map { PlotPoint(x: $0.round, y: $0.f.mean) }, dashed: true))
+            series.append(.init(name: "worst 10% of clients, model received (previous round's)", points: fair.map { PlotPoint(x: $0.round, y: $0.f.worst10Mean) }, dashed: true))
         }
         let merges = log.checkpointMerges
         if !merges.isEmpty {
@@ -58,14 +60,6 @@ extension RunReport {
     /// Clients × classes; a cell is the class's share of that client's samples.
     func partitionHeatmap() -> Heatmap? {
         guard let stats = log.runStart?.partitionStats, !stats.labelHistograms.isEmpty else { return nil }
-        let classes = stats.labelHistograms.map(\.count).max() ?? 0
-        let values: [[Double?]] = stats.labelHistograms.map { h in
-            let n = Double(max(1, h.reduce(0, +)))
-            return (0..<classes).map { $0 < h.count && h[$0] > 0 ? Double(h[$0]) / n : nil }
-        }
-        return Heatmap(title: "Label distribution: \(values.count) clients × \(classes) classes",
-                       rowName: "client", columnName: "class",
-                       rowLabels: values.indices.map(String.init), columnLabels: (0..<classes).map(String.init),
-                       values: values, valueName: "share of the client's samples (blank: none)", domain: 0...1)
+        return PartitionHeatmap.heatmap(labelHistograms: stats.labelHistograms)
     }
 }

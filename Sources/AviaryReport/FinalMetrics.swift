@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 
 /// A run's end state as the log records it: `run_end.final_eval` when present, otherwise the
 /// last evaluated round (a run still going, or one that stopped without `run_end`).

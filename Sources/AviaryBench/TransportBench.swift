@@ -1,10 +1,12 @@
 import AviaryMath
 import AviaryProtocol
+import AviaryTransport
 import CZmq
 import Foundation
 
 /// Measures the wire path for one full-size UPDATE (1.66M floats ≈ 6.6 MB): codec alone, then
-/// encode + send + receive + decode over loopback, beside a raw libzmq stream of the same bytes.
+/// encode + send + receive + decode over loopback, next to bare libzmq sockets carrying the same
+/// bytes in the same run (the floor the transport can reach on this machine).
 public enum TransportBench {
     /// Runs every measurement and returns a human-readable report (one line per figure).
     public static func run(floats: Int = 1_660_000, messages: Int = 40) -> String {
@@ -65,41 +67,54 @@ public enum TransportBench {
         }
     }
 
-    /// The floor on this machine right now: the same bytes through bare sockets, no codec.
+    /// The floor on this machine right now: the same bytes through bare libzmq sockets, no codec.
+    /// Written against the C API directly: the transport's socket wrapper is internal to it.
     private static func rawStreaming(_ endpoint: String, _ frame: [UInt8], messages: Int) -> String {
         let label = "raw libzmq stream " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
-        do {
-            let server = try ZmqSocket(context: ZmqContext(), type: ZMQ_ROUTER)
-            defer { server.close() }
-            try server.applyCommon(TransportOptions())
-            try server.bind(endpoint)
-            let bound = try server.lastEndpoint()
-            let finished = DispatchSemaphore(value: 0)
-            let clock = ContinuousClock()
-            let start = clock.now
-            Thread {
-                defer { finished.signal() }
-                guard let client = try? ZmqSocket(context: ZmqContext(), type: ZMQ_DEALER),
-                      (try? client.applyCommon(TransportOptions())) != nil,
-                      (try? client.setOption(ZMQ_ROUTING_ID, Array("bench".utf8), name: "ZMQ_ROUTING_ID")) != nil,
-                      (try? client.connect(bound)) != nil else { return }
-                for _ in 0..<messages { try? client.send(frame, more: false) }
-                _ = try? client.waitReadable(timeout: .seconds(30))
-                client.close()
-            }.start()
-            var frames = 0
-            while frames < 2 * messages, try server.waitReadable(timeout: .seconds(30)) {
-                while let _ = try server.receiveFrame({ _, _ in () }) { frames += 1 }
-            }
-            let elapsed = clock.now - start
-            try server.send(Array("bench".utf8), more: true)
-            try server.send([0], more: false)
-            _ = finished.wait(timeout: .now() + 30)
-            guard frames == 2 * messages else { return "\(label): only \(frames / 2)/\(messages) arrived" }
-            return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
-        } catch {
-            return "\(label): \(error)"
+        guard let serverContext = zmq_ctx_new(), let clientContext = zmq_ctx_new() else { return "\(label): zmq_ctx_new failed" }
+        defer { zmq_ctx_term(serverContext); zmq_ctx_term(clientContext) }
+        guard let server = zmq_socket(serverContext, ZMQ_ROUTER) else { return "\(label): zmq_socket failed" }
+        var linger: Int32 = 500
+        zmq_setsockopt(server, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+        guard zmq_bind(server, endpoint) == 0 else { zmq_close(server); return "\(label): bind \(endpoint) failed" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        var length = buffer.count
+        zmq_getsockopt(server, ZMQ_LAST_ENDPOINT, &buffer, &length)
+        let bound = String(cString: buffer)
+        let finished = DispatchSemaphore(value: 0)
+        let clock = ContinuousClock()
+        let start = clock.now
+        nonisolated(unsafe) let context = clientContext
+        Thread {
+            defer { finished.signal() }
+            guard let client = zmq_socket(context, ZMQ_DEALER) else { return }
+            var linger: Int32 = 500
+            zmq_setsockopt(client, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+            let identity = Array("bench".utf8)
+            zmq_setsockopt(client, ZMQ_ROUTING_ID, identity, identity.count)
+            guard zmq_connect(client, bound) == 0 else { zmq_close(client); return }
+            for _ in 0..<messages { _ = frame.withUnsafeBytes { zmq_send(client, $0.baseAddress, $0.count, 0) } }
+            var item = zmq_pollitem_t(socket: client, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+            _ = zmq_poll(&item, 1, 30_000)  // wait for the server's ack before closing
+            zmq_close(client)
+        }.start()
+        var frames = 0
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        var item = zmq_pollitem_t(socket: server, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        while frames < 2 * messages, zmq_poll(&item, 1, 30_000) > 0 {
+            while zmq_msg_recv(&message, server, ZMQ_DONTWAIT) >= 0 { frames += 1 }
         }
+        zmq_msg_close(&message)
+        let elapsed = clock.now - start
+        let identity = Array("bench".utf8)
+        _ = identity.withUnsafeBytes { zmq_send(server, $0.baseAddress, $0.count, ZMQ_SNDMORE) }
+        var ack: UInt8 = 0
+        zmq_send(server, &ack, 1, 0)
+        _ = finished.wait(timeout: .now() + 30)
+        zmq_close(server)
+        guard frames == 2 * messages else { return "\(label): only \(frames / 2)/\(messages) arrived" }
+        return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
     }
 
     private static func best(of runs: Int, _ body: () -> Void) -> Duration {

@@ -1,5 +1,5 @@
 import Testing
-@testable import AviaryData
+import AviaryBench
 
 @Suite struct PartitionBenchTests {
     /// Only the report's shape is checked; the timings themselves belong to `aviary bench`.

@@ -59,7 +59,7 @@ public enum MergeBench {
         return (0..<n).map { i in
             let a = Float(rng.uniform(0.5, 1.5))
             let salt = UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9
-            return ClientUpdate(clientIndex: i, samples: 100 + i, metrics: ["train_loss": rng.uniform(0.1, 2)],
+            return ClientUpdate(clientIndex: i, samples: 100 + i, metrics: ["train_loss": rng.uniform(0.1, 2), "dataset_size": Double(100 + i)],
                                 delta: (0..<p).map { j in
                                     let h = (UInt32(truncatingIfNeeded: j) ^ salt) &* 0x85EB_CA6B
                                     return a * (Float(h >> 16) - 32768) * 3e-8

@@ -1,4 +1,4 @@
-import AviaryTransport
+import AviaryBench
 import Foundation
 import Testing
 
