@@ -151,6 +151,11 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// Seconds the server spent on its own work this round (merge, evaluation, checkpoint, log),
     /// as opposed to waiting for client training.
     public var serverSeconds: Double? = nil
+    /// Accepted clients merged by a fallback rule rather than the strategy's own (MWA's
+    /// `missing_metric = "uniform"`), with why.
+    public var fallbacks: [ClientReason]? = nil
+    /// The server process's resident memory after the round, in bytes (Linux; nil elsewhere).
+    public var serverRSSBytes: Int? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],

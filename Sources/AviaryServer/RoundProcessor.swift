@@ -28,6 +28,8 @@ struct MergeStep: Sendable {
     var optimizer: ServerOptimizer
     var weights: [String: Double] = [:]
     var rejected: [ClientReason]
+    /// Clients merged by a fallback rule (MWA's `missing_metric = "uniform"`), with why.
+    var fallbacks: [ClientReason] = []
     var updateNorm = 0.0
     var modelKept = true
     /// Why the round merged nothing, when it did not (for the progress line, the log and the verdict).
@@ -66,6 +68,7 @@ enum RoundLogic {
         do {
             let merged = try aggregate(updates, strategy: spec.strategy, clipNorm: spec.clipNorm)
             step.rejected += merged.rejected.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
+            step.fallbacks = merged.fallbacks.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
             if let bad = validateFinite(merged.delta) {
                 // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
                 // the global model must never become non-finite.
@@ -147,6 +150,7 @@ final class RoundProcessor {
             timedOut: outcome.timedOut, weights: step.weights, clientMetrics: clientMetrics, updateNorm: step.updateNorm,
             eval: eval, checkpoint: nil, modelKept: step.modelKept)
         record.lost = outcome.lost.isEmpty ? nil : outcome.lost
+        record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,
                            computeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)

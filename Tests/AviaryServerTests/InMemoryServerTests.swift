@@ -55,6 +55,8 @@ import AviaryTransport
         var models: [String: ModelMessage] = [:]
         /// Processes that stopped answering anything (a hung or killed process).
         var silent: Set<String> = []
+        /// Report a non-finite loss, which the server rejects at the edge.
+        var poisonMetrics = false
 
         func respond(_ peer: PeerID, _ m: Message) -> [Message] {
             let p = peer.description
@@ -73,7 +75,7 @@ import AviaryTransport
                         Float(((i * 7 + c * 13 + t.round * 5) % 11) - 5) * 0.001 - 0.01 * w
                     }
                     return .update(UpdateMessage(round: t.round, clientIndex: c, token: tokens[c] ?? 0, samples: 10 + c,
-                                                 metrics: ["train_loss": 1.0 / Double(c + 1)], delta: delta))
+                                                 metrics: ["train_loss": poisonMetrics ? .infinity : 1.0 / Double(c + 1), "dataset_size": Double(20 + c)], delta: delta))
                 }
             case .heartbeat:
                 return [.heartbeat]
@@ -159,6 +161,21 @@ import AviaryTransport
         #expect(issues.count == 1, "one summary line, not one per HELLO")
         #expect(issues.first?.message.contains("25 × claim refused") == true, "\(issues.first?.message ?? "")")
         #expect(log.rounds.first?.accepted == [0, 1])
+    }
+
+    @Test func aRunThatMergesNothingFailsWithTheReason() throws {
+        let dir = Self.temporaryDirectory()
+        let run = try Self.makeRun(try Self.topology(dir: dir, clients: 2, rounds: 3))
+        run.scripted.poisonMetrics = true
+        run.transport.deliver(Self.hello([0, 1]), from: PeerID(bytes: Array("a".utf8)))
+        let summary = try run.server.run()
+        #expect(!summary.success)
+        #expect(summary.reason.contains("no round merged any update"), "\(summary.reason)")
+        #expect(summary.reason.contains("metric train_loss is inf"), "\(summary.reason)")
+        let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
+        #expect(log.runEnd?.status.hasPrefix("failed: no round merged") == true)
+        let allKept = log.rounds.allSatisfy { $0.modelKept }
+        #expect(allKept)
     }
 
     @Test func anInterruptedRunResumesToTheByteIdenticalFinalCheckpoint() throws {
