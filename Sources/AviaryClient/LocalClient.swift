@@ -6,20 +6,33 @@ import AviaryProtocol
 import AviaryTopology
 
 /// One federated client's training side: its partition, its model, its trainer. Built once
-/// from the WELCOME run spec; `train(_:)` turns a TASK into an UPDATE.
+/// from the WELCOME run spec; `train(_:)` turns a TASK into an UPDATE. Holds no samples: its
+/// data (index lists into the process's shared storage, or a generated synthetic device) is
+/// fetched from the dataset for each task.
 final class LocalClient {
     let index: Int
     let spec: RunSpec
-    let data: ClientData
+    let dataset: FederatedDataset
     let network: Network
     let trainer: LocalTrainer
 
     init(index: Int, spec: RunSpec, dataset: FederatedDataset) throws {
+        guard index >= 0, index < dataset.spec.clients else {
+            throw PartitionError.clientOutOfRange(index: index, clients: dataset.spec.clients)
+        }
         self.index = index
         self.spec = spec
-        data = try dataset.client(index)
+        self.dataset = dataset
         network = try Network(spec: spec.model, maxBatch: spec.training.batchSize)
-        trainer = try LocalTrainer(network: network, spec: spec.adversarial(forClient: index), valueRange: data.train.valueRange)
+        trainer = try LocalTrainer(network: network, spec: spec.adversarial(forClient: index), valueRange: dataset.valueRange)
+    }
+
+    /// This client's data, built on each call (index views; a synthetic device is generated).
+    /// For logging sizes use `dataset.clientSizes(index)`, which builds nothing.
+    var data: ClientData {
+        // Cannot throw: the index was checked in init, and the only other failure (rotation of
+        // non-image samples) is rejected when the dataset is built.
+        try! dataset.client(index)
     }
 
     /// Local training for one round: deterministic in (training seed, client, round), whatever
@@ -28,13 +41,15 @@ final class LocalClient {
         guard task.parameters.count == network.parameterCount else {
             throw .wrongParameterCount(got: task.parameters.count, expected: network.parameterCount)
         }
+        let data: ClientData
+        do { data = try dataset.client(index) } catch { throw .setup(client: index, reason: "\(error)") }
         guard data.train.count > 0 else { throw .noTrainingData(client: index) }
         network.loadParameters(task.parameters)
         // The received global model on this client's own test split, before any local step:
         // what the server's fairness summary (spread of accuracy across clients) is built from.
         var before: BatchStats? = nil
         if data.test.count > 0 {
-            before = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+            before = network.evaluate(samples: data.test.samples, batchSize: spec.training.batchSize)
         }
         var sgd = spec.training.optimizer
         if let lr = task.config["learning_rate"] { sgd.learningRate = Float(lr) }
@@ -46,16 +61,12 @@ final class LocalClient {
         let epochs = task.config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         var stats = LocalTrainingStats()
-        data.train.features.withUnsafeBufferPointer { x in
-            data.train.labels.withUnsafeBufferPointer { y in
-                for epoch in 0..<epochs {
-                    if let r = remaining, r <= 0 { break }
-                    let s = trainer.trainEpoch(features: x, labels: y, batchSize: spec.training.batchSize,
-                                               shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
-                    stats.add(s)
-                    if let r = remaining { remaining = r - s.steps }
-                }
-            }
+        for epoch in 0..<epochs {
+            if let r = remaining, r <= 0 { break }
+            let s = trainer.trainEpoch(samples: data.train.samples, batchSize: spec.training.batchSize,
+                                       shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
+            stats.add(s)
+            if let r = remaining { remaining = r - s.steps }
         }
         var delta = network.parametersArray()
         delta.withUnsafeMutableBufferPointer { d in
@@ -72,7 +83,7 @@ final class LocalClient {
             metrics["global_val_accuracy"] = before.accuracy
         }
         if data.test.count > 0 {
-            let v = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+            let v = network.evaluate(samples: data.test.samples, batchSize: spec.training.batchSize)
             metrics["val_loss"] = v.meanLoss
             metrics["val_accuracy"] = v.accuracy
         }
