@@ -88,7 +88,7 @@ public final class FederatedDataset: Sendable {
             valueRange = nil
             let pool = (0..<devices.count).reduce(0) { $0 + devices.serverTestCount($1) }
             notes.append(Self.testNote(pool: pool, limit: spec.testSamples,
-                                       what: "half of each device's test split (the other half is the device's local validation data)"))
+                                       what: "whole devices' server halves in a seeded device order; each device's test split is halved between the server and the device's local validation"))
         } else {
             let source = try DatasetSource.load(spec, notes: &notes)
             let pool = source.train

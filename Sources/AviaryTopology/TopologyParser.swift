@@ -45,11 +45,12 @@ extension Topology {
             training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
         try seedTable.finish()
 
-        let data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
+        var data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
         let model = try parseModel(try top.table("model"))
         let training = try parseTraining(try top.table("train"))
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
-        let (robust, validationFraction) = try parseEvaluation(try top.table("evaluation"))
+        let (robust, validationFraction, testSamples) = try parseEvaluation(try top.table("evaluation"))
+        data.testSamples = testSamples
         let merge = try parseMerge(try top.table("merge"))
         let server = try parseServer(try top.table("server"), clients: data.clients, robust: robust)
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
@@ -204,14 +205,16 @@ extension Topology {
         return (base, overrides)
     }
 
-    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> (RobustEvaluationSpec?, Double) {
+    static func parseEvaluation(_ t: TableReader) throws(TopologyError) -> (RobustEvaluationSpec?, Double, Int?) {
         let validation = try t.double("validation_fraction", default: 0, range: 0...0.9)
-        guard try t.bool("robust", default: false) else { try t.finish(); return (nil, validation) }
+        let testSamples = try t.int("test_samples")
+        if let n = testSamples, n < 1 { throw t.invalid("test_samples", "\(n)", expected: "a positive number of samples") }
+        guard try t.bool("robust", default: false) else { try t.finish(); return (nil, validation, testSamples) }
         let spec = RobustEvaluationSpec(attack: try parseAttack(t, defaultSteps: 20),
                                         subset: try t.int("subset", default: 1000, range: 1...1_000_000),
                                         every: try t.int("every", default: 1, range: 1...1_000_000))
         try t.finish()
-        return (spec, validation)
+        return (spec, validation, testSamples)
     }
 
     enum StrategyKind: String, CaseIterable {

@@ -58,37 +58,38 @@ struct SyntheticDevices: Sendable {
         return (all.subset(Array(0..<trainCount(k))), all.subset(testShares(k).client.map { split + $0 }))
     }
 
-    /// The server's held-out pool, or a seeded subset of `limit` of its samples (first `limit` of a
-    /// permutation from `RandomStream(partitionSeed, .evaluation, 2)`, in pool order), generating
-    /// only the devices that subset touches.
+    /// The server's held-out pool (every device's server share, in device order), or a seeded
+    /// subset of about `limit` samples of it: whole server shares of devices taken in a seeded
+    /// order (`RandomStream(partitionSeed, .evaluation, 2)`) until `limit` is reached, the last
+    /// one cut, then put back in device order. Sampling devices rather than samples keeps the
+    /// cost to the few devices the subset touches (a per-sample draw would hit nearly every
+    /// large device, and a device must be generated whole).
     func heldOut(limit: Int?) -> Dataset {
-        let perDevice = (0..<count).map { serverTestCount($0) }
-        let total = perDevice.reduce(0, +)
-        var wanted: [Int]? = nil  // sorted pool positions; nil = all
-        if let limit, limit < total {
+        var take = [Int](repeating: 0, count: count)  // server-share samples used per device
+        if let limit {
+            var order = Array(0..<count)
             var rng = RandomStream(seed: partitionSeed, purpose: .evaluation, index: 2)
-            wanted = rng.permutation(total)[..<limit].sorted()
-        }
-        var parts: [Dataset] = []
-        var start = 0, cursor = 0
-        for k in 0..<count {
-            let n = perDevice[k]
-            defer { start += n }
-            guard n > 0 else { continue }
-            var local: [Int]
-            if let wanted {
-                local = []
-                while cursor < wanted.count, wanted[cursor] < start + n { local.append(wanted[cursor] - start); cursor += 1 }
-                if local.isEmpty { continue }
-            } else {
-                local = Array(0..<n)
+            rng.shuffle(&order)
+            var remaining = limit
+            for k in order where remaining > 0 {
+                take[k] = min(serverTestCount(k), remaining)
+                remaining -= take[k]
             }
-            let device = generate(k)
-            let shares = testShares(k).server
-            parts.append(device.subset(local.map { trainSplit(k) + shares[$0] }))
+        } else {
+            for k in 0..<count { take[k] = serverTestCount(k) }
         }
-        return Dataset.concatenating(parts, sampleShape: [SyntheticGenerator.dimension], classes: SyntheticGenerator.classes,
-                                     valueRange: nil)
+        var features: [Float] = [], labels: [Int32] = [], owners: [Int32] = []
+        for k in 0..<count where take[k] > 0 {
+            let device = generate(k)
+            let split = trainSplit(k)
+            // Copy out the few rows needed so the whole device's storage is freed right away.
+            let part = device.subset(testShares(k).server.prefix(take[k]).map { split + $0 })
+            features += part.features
+            labels += part.labels
+            owners += [Int32](repeating: Int32(k), count: part.count)
+        }
+        return Dataset(features: features, labels: labels, sampleShape: [SyntheticGenerator.dimension],
+                       classes: SyntheticGenerator.classes, valueRange: nil, owners: owners)
     }
 
     /// Partition statistics: sizes of every device, label histograms of the first `listed` devices.
