@@ -23,8 +23,7 @@ struct PartitionCommand: ParsableCommand {
             let topo = try Topology.load(path: topology)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
-            print(renderTable(stats, maxRows: limit))
-            for n in data.notes { print("note: \(n)") }
+            print(renderTable(stats, maxRows: limit))  // ends with the build notes (stats.notes)
             let path = svg ?? "\(topo.output)/\(topo.name)/partition.svg"
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try renderHeatmapSVG(stats).write(toFile: path, atomically: true, encoding: .utf8)
