@@ -56,20 +56,20 @@ public final class LocalTrainer {
     /// One pass over the data in a seeded shuffled order (like AviaryNN's trainEpoch), stopping after `maxSteps` batches if given.
     /// The optimizer must already be set on the network (setOptimizer). Attack randomness from (attackSeed, epoch, batch):
     /// batch i of the epoch draws from `RandomStream(seed: attackSeed, purpose: .attack, index: attackStreamIndex(epoch:batch:))`.
-    public func trainEpoch(features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, batchSize: Int,
-                           shuffleSeed: UInt64, epoch: Int, attackSeed: UInt64, maxSteps: Int?) -> LocalTrainingStats {
-        let n = labels.count, d = network.spec.inputCount
-        precondition(features.count == n * d, "trainEpoch: \(features.count) features for \(n) labels of \(d) inputs each")
+    /// `samples` is a view of shared storage (a client's partition): batches are gathered by index.
+    public func trainEpoch(samples: SampleView, batchSize: Int, shuffleSeed: UInt64, epoch: Int, attackSeed: UInt64,
+                           maxSteps: Int?) -> LocalTrainingStats {
+        let n = samples.count, d = network.spec.inputCount
+        precondition(samples.width == d, "trainEpoch: samples have \(samples.width) values each, the model takes \(d)")
         precondition(batchSize >= 1 && batchSize <= network.maxBatch, "trainEpoch: batch size \(batchSize) is outside 1...\(network.maxBatch)")
         precondition(maxSteps.map { $0 >= 0 } ?? true, "trainEpoch: maxSteps must not be negative")
-        guard n > 0, let x = features.baseAddress, let y = labels.baseAddress else { return LocalTrainingStats() }
+        guard n > 0 else { return LocalTrainingStats() }
         let batches = (n + batchSize - 1) / batchSize
         let limit = min(batches, maxSteps ?? batches)
 
         if spec.mode == .none, limit == batches {
             // The engine's own epoch: clean local training costs exactly what plain training costs.
-            let stats = network.trainEpoch(features: features, labels: labels, batchSize: batchSize,
-                                           shuffleSeed: shuffleSeed, epoch: epoch)
+            let stats = network.trainEpoch(samples: samples, batchSize: batchSize, shuffleSeed: shuffleSeed, epoch: epoch)
             return LocalTrainingStats(steps: batches, samples: n, clean: stats)
         }
 
@@ -77,19 +77,26 @@ public final class LocalTrainer {
         var shuffle = RandomStream(seed: shuffleSeed, purpose: .shuffle, index: UInt64(epoch))
         let order = shuffle.permutation(n)
         var total = LocalTrainingStats()
-        for batchIndex in 0..<limit {
-            let start = batchIndex * batchSize
-            let b = min(batchSize, n - start)
-            for i in 0..<b {
-                let s = order[start + i]
-                (batchInputs + i * d).update(from: x + s * d, count: d)
-                batchLabels[i] = y[s]
+        order.withUnsafeBufferPointer { o in
+            for batchIndex in 0..<limit {
+                let start = batchIndex * batchSize
+                let b = min(batchSize, n - start)
+                samples.gather(order: o.baseAddress!, start: start, count: b, inputs: batchInputs, labels: batchLabels)
+                var rng = RandomStream(seed: attackSeed, purpose: .attack,
+                                       index: Self.attackStreamIndex(epoch: epoch, batch: batchIndex))
+                total.add(trainBatch(batch: b, rng: &rng))
             }
-            var rng = RandomStream(seed: attackSeed, purpose: .attack,
-                                   index: Self.attackStreamIndex(epoch: epoch, batch: batchIndex))
-            total.add(trainBatch(batch: b, rng: &rng))
         }
         return total
+    }
+
+    /// Buffer-pointer form of `trainEpoch(samples:…)` over row-per-sample features (copied once into a view).
+    public func trainEpoch(features: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, batchSize: Int,
+                           shuffleSeed: UInt64, epoch: Int, attackSeed: UInt64, maxSteps: Int?) -> LocalTrainingStats {
+        let d = network.spec.inputCount
+        precondition(features.count == labels.count * d, "trainEpoch: \(features.count) features for \(labels.count) labels of \(d) inputs each")
+        return trainEpoch(samples: SampleView(features: Array(features), labels: Array(labels), width: d), batchSize: batchSize,
+                          shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: maxSteps)
     }
 
     /// Array convenience for `trainEpoch(features:labels:…)`.

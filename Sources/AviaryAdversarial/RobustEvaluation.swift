@@ -7,11 +7,12 @@ public enum RobustEvaluation {
     /// Adversarial loss/accuracy of the network's current parameters on the first `subset` samples of a seeded permutation of the data.
     /// The permutation is `RandomStream(seed:, purpose: .evaluation, index: 0)`; chunk i's attack
     /// start draws from `RandomStream(seed:, purpose: .attack, index: i)`. Loss and accuracy are
-    /// measured on the inference path at the final adversarial point.
-    public static func evaluate(network: Network, features: [Float], labels: [Int32], attack: AttackSpec, valueRange: ClosedRange<Float>?,
+    /// measured on the inference path at the final adversarial point. `samples` is a view of
+    /// shared storage; chunks are gathered by index.
+    public static func evaluate(network: Network, samples: SampleView, attack: AttackSpec, valueRange: ClosedRange<Float>?,
                                 subset: Int, batchSize: Int, seed: UInt64) -> BatchStats {
-        let n = labels.count, d = network.spec.inputCount, c = network.spec.classes
-        precondition(features.count == n * d, "RobustEvaluation: \(features.count) features for \(n) labels of \(d) inputs each")
+        let n = samples.count, d = network.spec.inputCount, c = network.spec.classes
+        precondition(samples.width == d, "RobustEvaluation: samples have \(samples.width) values each, the model takes \(d)")
         let total = min(max(subset, 0), n)
         guard total > 0 else { return BatchStats() }
         var permutation = RandomStream(seed: seed, purpose: .evaluation, index: 0)
@@ -25,15 +26,11 @@ public enum RobustEvaluation {
             inputs.deallocate(); adversarial.deallocate(); logits.deallocate(); batchLabels.deallocate()
         }
         var stats = BatchStats()
-        features.withUnsafeBufferPointer { f in
+        order.withUnsafeBufferPointer { o in
             var start = 0, chunkIndex: UInt64 = 0
             while start < total {
                 let b = min(chunk, total - start)
-                for i in 0..<b {
-                    let s = order[start + i]
-                    (inputs + i * d).update(from: f.baseAddress! + s * d, count: d)
-                    batchLabels[i] = labels[s]
-                }
+                samples.gather(order: o.baseAddress!, start: start, count: b, inputs: inputs, labels: batchLabels)
                 var rng = RandomStream(seed: seed, purpose: .attack, index: chunkIndex)
                 attacker.perturb(inputs: inputs, labels: batchLabels, batch: b, into: adversarial, rng: &rng)
                 network.predictLogits(inputs: adversarial, batch: b, into: logits)
@@ -43,6 +40,15 @@ public enum RobustEvaluation {
             }
         }
         return stats
+    }
+
+    /// Array form of `evaluate(network:samples:…)` (the arrays are copied once into a view).
+    public static func evaluate(network: Network, features: [Float], labels: [Int32], attack: AttackSpec, valueRange: ClosedRange<Float>?,
+                                subset: Int, batchSize: Int, seed: UInt64) -> BatchStats {
+        let d = network.spec.inputCount
+        precondition(features.count == labels.count * d, "RobustEvaluation: \(features.count) features for \(labels.count) labels of \(d) inputs each")
+        return evaluate(network: network, samples: SampleView(features: features, labels: labels, width: d), attack: attack,
+                        valueRange: valueRange, subset: subset, batchSize: batchSize, seed: seed)
     }
 
     /// `evaluate` with the attack and subset size of a `RobustEvaluationSpec`.

@@ -33,10 +33,11 @@ public enum AdversarialBench {
         }
         network.initialise(seed: 1)
         network.setOptimizer(SGDConfig(learningRate: 0.05), anchor: nil)
+        let samples = SampleView(features: features, labels: labels, width: d)  // as a client holds its data: a view
 
         func seconds(_ trainer: LocalTrainer, epoch: Int) -> Double {
             let start = ContinuousClock.now
-            _ = trainer.trainEpoch(features: features, labels: labels, batchSize: batch, shuffleSeed: 1, epoch: epoch,
+            _ = trainer.trainEpoch(samples: samples, batchSize: batch, shuffleSeed: 1, epoch: epoch,
                                    attackSeed: 2, maxSteps: nil)
             let c = (ContinuousClock.now - start).components
             return Double(c.seconds) + Double(c.attoseconds) * 1e-18

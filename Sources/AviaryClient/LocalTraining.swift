@@ -38,20 +38,22 @@ final class LocalTraining {
     /// Client `index`'s local training for one round, starting from `model`: deterministic in
     /// (training seed, client, round), whatever else runs in this process.
     func train(client index: Int, model: ModelMessage, config: [String: Double]) throws(ClientError) -> UpdateMessage {
-        let data: ClientData
-        do { data = try dataset.client(index) } catch { throw .setup(client: index, reason: "\(error)") }
-        let (network, trainer) = try trainer(for: index, valueRange: data.train.valueRange)
+        let (network, trainer) = try trainer(for: index, valueRange: dataset.valueRange)
         let round = model.round
         guard model.parameters.count == network.parameterCount else {
             throw .wrongParameterCount(got: model.parameters.count, expected: network.parameterCount)
         }
+        // The client's data only while it trains: index views into the process's shared
+        // storage, or a synthetic device generated now.
+        let data: ClientData
+        do { data = try dataset.client(index) } catch { throw .setup(client: index, reason: "\(error)") }
         guard data.train.count > 0 else { throw .noTrainingData(client: index) }
         network.loadParameters(model.parameters)
         // The received global model on this client's own test split, before any local step:
         // what the server's fairness summary (spread of accuracy across clients) is built from.
         var before: BatchStats? = nil
         if data.test.count > 0 {
-            before = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+            before = network.evaluate(samples: data.test.samples, batchSize: spec.training.batchSize)
         }
         var sgd = spec.training.optimizer
         if let lr = config["learning_rate"] { sgd.learningRate = Float(lr) }
@@ -63,16 +65,12 @@ final class LocalTraining {
         let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         var stats = LocalTrainingStats()
-        data.train.features.withUnsafeBufferPointer { x in
-            data.train.labels.withUnsafeBufferPointer { y in
-                for epoch in 0..<epochs {
-                    if let r = remaining, r <= 0 { break }
-                    let s = trainer.trainEpoch(features: x, labels: y, batchSize: spec.training.batchSize,
-                                               shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
-                    stats.add(s)
-                    if let r = remaining { remaining = r - s.steps }
-                }
-            }
+        for epoch in 0..<epochs {
+            if let r = remaining, r <= 0 { break }
+            let s = trainer.trainEpoch(samples: data.train.samples, batchSize: spec.training.batchSize,
+                                       shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
+            stats.add(s)
+            if let r = remaining { remaining = r - s.steps }
         }
         var delta = network.parametersArray()
         delta.withUnsafeMutableBufferPointer { d in
@@ -90,7 +88,7 @@ final class LocalTraining {
             metrics["global_val_accuracy"] = before.accuracy
         }
         if data.test.count > 0 {
-            let v = network.evaluate(features: data.test.features, labels: data.test.labels, batchSize: spec.training.batchSize)
+            let v = network.evaluate(samples: data.test.samples, batchSize: spec.training.batchSize)
             metrics["val_loss"] = v.meanLoss
             metrics["val_accuracy"] = v.accuracy
         }
@@ -109,7 +107,7 @@ public enum ClientError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .badRunSpec(reason): "the server's run spec could not be read: \(reason)"
-        case let .wrongParameterCount(got, expected): "TASK carried \(got) parameters; this client's model has \(expected)"
+        case let .wrongParameterCount(got, expected): "MODEL carried \(got) parameters; this client's model has \(expected)"
         case let .noTrainingData(client): "client \(client) has no training samples in its partition"
         case let .diverged(client, round, index): "client \(client) diverged in round \(round): parameter \(index) is not finite (lower the learning rate)"
         case let .setup(client, reason): "client \(client) could not start: \(reason)"

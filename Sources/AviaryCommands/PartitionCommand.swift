@@ -26,8 +26,7 @@ struct PartitionCommand: ParsableCommand {
             let topo = try Topology.load(path: topology)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
-            print(PartitionTable.text(stats, maxRows: limit))
-            for n in data.notes { print("note: \(n)") }
+            print(PartitionTable.text(stats, maxRows: limit))  // ends with the build notes (stats.notes)
             // A preview, not a run: it never creates runs/<name>/, so the run keeps a fresh directory.
             let path = svg ?? "\(topo.name)-partition.svg"
             do {

@@ -39,10 +39,10 @@ struct TrainCommand: ParsableCommand {
             print("centralised \(spec.name) on \(plural(train.count, "sample")) (\(plural(data.spec.clients, "client")) pooled), batch_size \(topo.training.batchSize), learning_rate \(topo.training.optimizer.learningRate)")
             for epoch in 0..<epochs {
                 let t0 = ContinuousClock.now
-                let s = trainEpoch(network: net, features: train.features, labels: train.labels,
-                                   batchSize: topo.training.batchSize, shuffleSeed: topo.seeds.training, epoch: epoch)
+                let s = net.trainEpoch(samples: train.samples, batchSize: topo.training.batchSize,
+                                       shuffleSeed: topo.seeds.training, epoch: epoch)
                 let dt = ContinuousClock.now - t0
-                let e = net.evaluate(features: test.features, labels: test.labels, batchSize: 256)
+                let e = net.evaluate(samples: test.samples, batchSize: 256)
                 let seconds = Double(dt.components.seconds) + Double(dt.components.attoseconds) * 1e-18
                 print(String(format: "epoch %d  train loss %.4f  test acc %.4f  test loss %.4f  (%.2f s)", epoch + 1, s.meanLoss, e.accuracy, e.meanLoss, seconds))
             }

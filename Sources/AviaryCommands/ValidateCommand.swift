@@ -23,10 +23,12 @@ struct ValidateCommand: ParsableCommand {
                 var detail = ""
                 if data {
                     let loaded = try FederatedDataset(spec: t.data)
-                    let shape = loaded.trainPool.sampleShape, classes = loaded.trainPool.classes
+                    let test = loaded.globalTest()
+                    let shape = test.sampleShape, classes = test.classes
                     _ = try t.model.resolve(sampleShape: shape, classes: classes)
                     try t.checkModelFits(sampleShape: shape, classes: classes, file: path)
-                    detail = ", data ok (\(plural(loaded.trainPool.count, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
+                    let samples = loaded.statistics().samples
+                    detail = ", data ok (\(plural(samples, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
                 }
                 print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)\(detail)")
                 for w in t.warnings { print("    warning: \(w)") }

@@ -37,4 +37,27 @@ extension Network {
         }
         return stats
     }
+
+    /// `trainEpoch` over a view of shared storage: batches are gathered by index (UInt8 rows are
+    /// scaled to Float32 while gathering), in the same permutation, so the result is bit-identical
+    /// to the array form over the same values.
+    public func trainEpoch(samples: SampleView, batchSize: Int, shuffleSeed: UInt64, epoch: Int) -> BatchStats {
+        let n = samples.count, d = spec.inputCount
+        precondition(samples.width == d, "trainEpoch: samples have \(samples.width) values each, the model takes \(d)")
+        precondition(batchSize >= 1 && batchSize <= maxBatch, "trainEpoch: batch size \(batchSize) is outside 1...\(maxBatch)")
+        guard n > 0 else { return BatchStats() }
+        var rng = RandomStream(seed: shuffleSeed, purpose: .shuffle, index: UInt64(epoch))
+        let order = rng.permutation(n)
+        var stats = BatchStats()
+        order.withUnsafeBufferPointer { o in
+            var start = 0
+            while start < n {
+                let b = min(batchSize, n - start)
+                samples.gather(order: o.baseAddress!, start: start, count: b, inputs: batchInputs, labels: batchLabels)
+                stats.add(trainStep(inputs: batchInputs, labels: batchLabels, batch: b))
+                start += b
+            }
+        }
+        return stats
+    }
 }

@@ -1,3 +1,5 @@
+import AviaryMath
+
 extension Network {
     /// Loss and accuracy over a whole dataset (row-per-sample features) on the inference path,
     /// in chunks of min(batchSize, maxBatch). Invalidates a pending `backward`.
@@ -12,6 +14,28 @@ extension Network {
             let b = min(chunk, n - start)
             let logits = runForward(input: x + start * d, batch: b, training: false)
             stats.add(SoftmaxCrossEntropy.forward(logits: logits, labels: y + start, batch: b, classes: spec.classes))
+            start += b
+        }
+        return stats
+    }
+
+    /// `evaluate` over a view of shared storage: whole Float32 storage is read in place; other
+    /// views are gathered chunk by chunk into the network's batch buffer (same values, same order).
+    public func evaluate(samples: SampleView, batchSize: Int) -> BatchStats {
+        let n = samples.count, d = spec.inputCount
+        precondition(samples.width == d, "evaluate: samples have \(samples.width) values each, the model takes \(d)")
+        if let x = samples.contiguousFloats {
+            return evaluate(features: UnsafeBufferPointer(start: x, count: n * d),
+                            labels: UnsafeBufferPointer(start: samples.storage.labels, count: n), batchSize: batchSize)
+        }
+        let chunk = max(1, min(batchSize, maxBatch))
+        var stats = BatchStats()
+        var start = 0
+        while start < n {
+            let b = min(chunk, n - start)
+            samples.gather(order: nil, start: start, count: b, inputs: batchInputs, labels: batchLabels)
+            let logits = runForward(input: batchInputs, batch: b, training: false)
+            stats.add(SoftmaxCrossEntropy.forward(logits: logits, labels: batchLabels, batch: b, classes: spec.classes))
             start += b
         }
         return stats

@@ -29,9 +29,10 @@ public enum PartitionTable {
                          + pad(String(format: "%.3f", c.totalVariation), 7) + "  "
                          + spark.padding(toLength: sparkWidth, withPad: " ", startingAt: 0) + "  " + bar)
         }
+        hidden += stats.clientCount - stats.clients.count
         if hidden > 0 { lines.append("… \(hidden) more clients") }
         lines.append("")
-        lines.append("clients \(stats.clients.count), samples \(stats.samples) (dropped \(stats.dropped)), size min/median/max \(stats.minCount)/\(formatMedian(stats.medianCount))/\(stats.maxCount)")
+        lines.append("clients \(stats.clientCount), samples \(stats.samples) (dropped \(stats.dropped)), size min/median/max \(stats.minCount)/\(formatMedian(stats.medianCount))/\(stats.maxCount)")
         lines.append(String(format: "mean TV distance %.3f, mean label entropy %.2f bits (uniform: %.2f)",
                             stats.meanTotalVariation, stats.meanEntropyBits, log2(Double(max(1, stats.classes)))))
         for note in stats.notes { lines.append("note: \(note)") }

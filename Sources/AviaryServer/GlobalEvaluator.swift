@@ -42,15 +42,15 @@ final class GlobalEvaluator {
 
     func evaluate(_ parameters: [Float], robustRound: Bool) -> Evaluation {
         network.loadParameters(parameters)
-        let clean = network.evaluate(features: test.features, labels: test.labels, batchSize: Self.batchSize)
+        let clean = network.evaluate(samples: test.samples, batchSize: Self.batchSize)
         var result = Evaluation(cleanAccuracy: clean.accuracy, cleanLoss: clean.meanLoss, samples: clean.count)
         if let validation {
-            let v = network.evaluate(features: validation.features, labels: validation.labels, batchSize: Self.batchSize)
+            let v = network.evaluate(samples: validation.samples, batchSize: Self.batchSize)
             result.validationLoss = v.meanLoss
             result.validationSamples = v.count
         }
         if robustRound, let robust {
-            let adv = RobustEvaluation.evaluate(network: network, features: test.features, labels: test.labels,
+            let adv = RobustEvaluation.evaluate(network: network, samples: test.samples,
                                                 attack: robust.attack, valueRange: test.valueRange,
                                                 subset: robust.subset, batchSize: Self.batchSize, seed: seed)
             result.robustAccuracy = adv.accuracy

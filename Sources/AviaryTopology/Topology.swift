@@ -11,6 +11,7 @@ public struct Topology: Sendable {
     public var output: String
     public var seeds: Seeds
     public var server: ServerSettings
+    /// The federation's data; `data.testSamples` comes from `[evaluation] test_samples`.
     public var data: DataSpec
     public var model: ModelChoice
     public var training: TrainingSpec
@@ -106,6 +107,7 @@ public struct TrainingSpec: Codable, Sendable, Hashable {
 /// The run description clients receive (JSON) in WELCOME.
 public struct RunSpec: Codable, Sendable, Hashable {
     public var name: String
+    /// The federation's data; `data.testSamples` comes from `[evaluation] test_samples`.
     public var data: DataSpec
     public var model: ModelSpec
     public var training: TrainingSpec

@@ -113,7 +113,11 @@ extension Topology {
     /// Checkpoint merging on `val_loss` defaults `validation_fraction` to 0.1 and refuses 0, so
     /// it never selects on the reported test set.
     static func parseEvaluation(_ t: TableReader, evalEvery: Int,
-                                checkpointMerge: CheckpointMergeSettings?) throws(TopologyError) -> (RobustEvaluationSpec?, Double) {
+                                checkpointMerge: CheckpointMergeSettings?) throws(TopologyError) -> (RobustEvaluationSpec?, Double, Int?) {
+        // A seeded subset of the held-out data keeps the server's evaluation bounded for huge
+        // (synthetic) populations.
+        let testSamples = try t.int("test_samples")
+        if let n = testSamples, n < 1 { throw t.invalid("test_samples", "\(n)", expected: "a positive number of samples") }
         let needsValidation = checkpointMerge?.metric == "val_loss"
         let validation = try t.double("validation_fraction", default: needsValidation ? 0.1 : 0, range: 0...0.9)
         if needsValidation && validation == 0 {
@@ -128,14 +132,14 @@ extension Topology {
             t.ignore(["attack", "norm", "epsilon", "step_size", "steps", "random_start", "subset", "every", "allow_weak_attack"],
                      because: "robust evaluation is off (robust = false)")
             try t.finish()
-            return (nil, validation)
+            return (nil, validation, testSamples)
         }
         guard every % evalEvery == 0 else {
             throw t.invalid("every", "\(every)", expected: "a multiple of [server] eval_every = \(evalEvery): robust accuracy is measured on evaluation rounds")
         }
         try checkAttack(attack, t, evaluation: true, allowWeak: allowWeak)
         try t.finish()
-        return (RobustEvaluationSpec(attack: attack, subset: subset, every: every), validation)
+        return (RobustEvaluationSpec(attack: attack, subset: subset, every: every), validation, testSamples)
     }
 
     static func parseAttack(_ t: TableReader, defaultSteps: Int) throws(TopologyError) -> AttackSpec {

@@ -45,14 +45,15 @@ extension Topology {
             training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
         try seedTable.finish()
 
-        let data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
+        var data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
         let model = try parseModel(try top.table("model"))
         let training = try parseTraining(try top.table("train"))
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
         let merge = try parseMerge(try top.table("merge"))
         let server = try parseServer(try top.table("server"), clients: data.clients)
-        let (robust, validationFraction) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
-                                                                checkpointMerge: merge.checkpointMerge)
+        let (robust, validationFraction, testSamples) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
+                                                                             checkpointMerge: merge.checkpointMerge)
+        data.testSamples = testSamples
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
         try top.finish()
 

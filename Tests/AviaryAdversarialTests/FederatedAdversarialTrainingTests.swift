@@ -18,12 +18,13 @@ struct FederatedAdversarialTrainingTests {
         let net = try makeNetwork(.mcMahan2NN, learningRate: Self.learningRate)
         let trainer = try LocalTrainer(network: net, spec: spec, valueRange: 0...1)
         var global = net.parametersArray()
+        let trainX = data.train.features, trainY = data.train.labels  // one copy of each view
         for round in 0..<Self.rounds {
             var sum = [Float](repeating: 0, count: global.count)
             for client in 0..<Self.clients {
                 let range = (client * Self.perClient)..<((client + 1) * Self.perClient)
-                let x = Array(data.train.features[(range.lowerBound * d)..<(range.upperBound * d)])
-                let y = Array(data.train.labels[range])
+                let x = Array(trainX[(range.lowerBound * d)..<(range.upperBound * d)])
+                let y = Array(trainY[range])
                 net.loadParameters(global)
                 net.setOptimizer(SGDConfig(learningRate: Self.learningRate), anchor: nil)
                 for epoch in 0..<Self.localEpochs {
@@ -36,7 +37,7 @@ struct FederatedAdversarialTrainingTests {
             for i in global.indices { global[i] += sum[i] / Float(Self.clients) }
         }
         net.loadParameters(global)
-        let testX = Array(data.test.features[0..<(1000 * d)]), testY = Array(data.test.labels[0..<1000])
+        let testX = Array(data.test.prefix(1000).features), testY = data.test.prefix(1000).labels
         let clean = net.evaluate(features: testX, labels: testY, batchSize: 32)
         let robust = RobustEvaluation.evaluate(network: net, features: testX, labels: testY, spec: RobustEvaluationSpec(),
                                                valueRange: 0...1, batchSize: 32, seed: 7)

@@ -5,22 +5,92 @@ import Testing
 @Suite struct FederatedDatasetTests {
     static let haveFashion = FileManager.default.fileExists(atPath: DatasetSpec.defaultFashionMNISTDirectory + "/train-images-idx3-ubyte.gz")
 
-    @Test func syntheticNaturalUsesDeviceSplits() throws {
+    @Test func syntheticNaturalKeepsDeviceTrainAndHalvesTheTestSplit() throws {
         let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .natural, clients: 6, partitionSeed: 1)
         let fed = try FederatedDataset(spec: spec)
-        var trainTotal = 0, testTotal = 0
+        var trainTotal = 0, serverTotal = 0
+        let server = fed.globalTest()
         for k in 0..<6 {
             let device = SyntheticGenerator.device(k, alpha: 1, beta: 1, seed: 3)
             let client = try fed.client(k)
             #expect(client.train == device.train)
-            #expect(client.test == device.test)
+            let sizes = try fed.clientSizes(k)
+            #expect(sizes.train == client.train.count && sizes.test == client.test.count)
+            // The device's test split is cut in two: the client's validation rows and the server's rows.
+            let deviceRows = Set(rows(device.test))
+            let clientRows = Set(rows(client.test))
+            let serverRows = Set(rows(server).filter { deviceRows.contains($0) })
+            #expect(clientRows.isSubset(of: deviceRows))
+            #expect(clientRows.isDisjoint(with: serverRows))
+            #expect(clientRows.count + serverRows.count == device.test.count)
+            #expect(serverRows.count == device.test.count / 2)
             trainTotal += client.train.count
-            testTotal += client.test.count
+            serverTotal += serverRows.count
         }
-        #expect(fed.globalTest().count == testTotal)
+        #expect(server.count == serverTotal)
         #expect(fed.centralisedTrain.count == trainTotal)
         #expect(fed.statistics().clients.map(\.count) == (0..<6).map { try! fed.client($0).train.count })
         #expect(throws: PartitionError.clientOutOfRange(index: 6, clients: 6)) { try fed.client(6) }
+    }
+
+    /// Each sample's feature values as a hashable row (synthetic features are continuous, so rows are unique).
+    private func rows(_ d: Dataset) -> [[Float]] {
+        let f = d.features, w = d.featureCount
+        return (0..<d.count).map { Array(f[($0 * w)..<(($0 + 1) * w)]) }
+    }
+
+    @Test func clientValidationNeverOverlapsTheServerTestSet() throws {
+        let dir = try TemporaryDirectory()
+        var text = "x,y,label,owner\n"
+        for i in 0..<300 { text += "\(i),\(Double(i) / 3),\(i % 3),u\(i % 5)\n" }
+        let path = try dir.write("train.csv", text: text)
+        let specs = [
+            DataSpec(dataset: .synthetic(alpha: 0.5, beta: 0.5, seed: 7), partition: .natural, clients: 12, partitionSeed: 2),
+            DataSpec(dataset: .synthetic(alpha: 0.5, beta: 0.5, seed: 7), partition: .iid(sizes: nil), clients: 4, partitionSeed: 2),
+            DataSpec(dataset: .csv(train: path, test: nil, labelColumn: "label", ownerColumn: "owner"),
+                     partition: .natural, clients: 5, partitionSeed: 1, localTestFraction: 0.2),
+        ]
+        for spec in specs {
+            let fed = try FederatedDataset(spec: spec)
+            let server = Set(rows(fed.globalTest()))
+            for k in 0..<spec.clients {
+                let c = try fed.client(k)
+                #expect(Set(rows(c.test)).isDisjoint(with: server), "\(spec.dataset.name) client \(k)")
+                #expect(Set(rows(c.train)).isDisjoint(with: server), "\(spec.dataset.name) client \(k)")
+            }
+        }
+    }
+
+    @Test func testSamplesIsASeededSubsetOfTheHeldOutData() throws {
+        let full = try FederatedDataset(spec: DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .iid(sizes: nil),
+                                                       clients: 4, partitionSeed: 1))
+        var spec = full.spec
+        let half = full.globalTest().count / 2
+        spec.testSamples = half
+        let a = try FederatedDataset(spec: spec), b = try FederatedDataset(spec: spec)
+        #expect(a.globalTest().count == half && a.globalTest() == b.globalTest())
+        #expect(Set(rows(a.globalTest())).isSubset(of: Set(rows(full.globalTest()))))
+        #expect(a.notes.contains { $0.contains("server test set: \(half) of \(full.globalTest().count)") })
+
+        var natural = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .natural, clients: 40, partitionSeed: 1)
+        let allHeldOut = Set(rows(try FederatedDataset(spec: natural).globalTest()))
+        natural.testSamples = 30
+        let subset = try FederatedDataset(spec: natural).globalTest()
+        #expect(subset.count == 30)
+        #expect(Set(rows(subset)).isSubset(of: allHeldOut))
+    }
+
+    @Test func hugeSyntheticPopulationsAreBuiltOnDemandWithBoundedStatistics() throws {
+        let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 5), partition: .natural, clients: 20_000,
+                            partitionSeed: 1, trainLimit: 20, testSamples: 100)
+        let fed = try FederatedDataset(spec: spec)
+        #expect(fed.trainPool == nil && fed.partition == nil)
+        #expect(try fed.client(19_999).train == SyntheticGenerator.device(19_999, alpha: 1, beta: 1, seed: 5).train.prefix(20))
+        let stats = fed.statistics()
+        #expect(stats.clientCount == 20_000 && stats.clients.count == PartitionStats.listedClientLimit)
+        #expect(stats.maxCount == 20 && stats.minCount == 20 && stats.samples == 400_000)
+        #expect(stats.notes.contains { $0.contains("first 1000 of 20000 devices") })
+        #expect(fed.globalTest().count == 100)
     }
 
     @Test func syntheticTrainLimitCapsEachDevice() throws {
@@ -33,7 +103,7 @@ import Testing
         let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .iid(sizes: nil), clients: 5,
                             partitionSeed: 2, localTestFraction: 0.2)
         let fed = try FederatedDataset(spec: spec)
-        let pool = fed.trainPool.count
+        let pool = fed.trainPool!.count
         let sizes = try (0..<5).map { try fed.client($0) }.map { $0.train.count + $0.test.count }
         #expect(sizes.reduce(0, +) == pool)
         #expect(sizes.max()! - sizes.min()! <= 1)
@@ -59,14 +129,14 @@ import Testing
                             partition: .dirichlet(alpha: 0.1, minSize: 10), featureSkew: skew,
                             clients: 20, partitionSeed: 4, trainLimit: 2000)
         let fed = try FederatedDataset(spec: spec)
-        #expect(fed.trainPool.count == 2000)
+        #expect(fed.trainPool!.count == 2000)
         #expect(fed.notes.contains { $0.contains("train_limit") })
         let stats = fed.statistics()
         #expect(stats.clients.map(\.count).reduce(0, +) + stats.dropped == 2000)
         #expect(stats.minCount >= 10)
         let client = try fed.client(5)
         #expect(client.train.features.allSatisfy { $0 >= 0 && $0 <= 1 })
-        let raw = fed.trainPool.subset(LocalSplit.split(fed.partition.clientIndices[5], testFraction: 0.1, seed: 4, client: 5).train)
+        let raw = fed.trainPool!.subset(LocalSplit.split(fed.partition!.clientIndices[5], testFraction: 0.1, seed: 4, client: 5).train)
         #expect(raw.labels == client.train.labels)
         #expect(raw.features != client.train.features)
     }
@@ -79,13 +149,13 @@ import Testing
         let spec = DataSpec(dataset: .csv(train: path, test: nil, labelColumn: "label", ownerColumn: "owner"),
                             partition: .natural, clients: 4, partitionSeed: 1, localTestFraction: 0.1)
         let fed = try FederatedDataset(spec: spec)
-        #expect(fed.globalTest().count == 20 && fed.trainPool.count == 180)
+        #expect(fed.globalTest().count == 20 && fed.trainPool!.count == 180)
         #expect(fed.notes.contains { $0.contains("held out 20") })
         for k in 0..<4 {
             let c = try fed.client(k)
             #expect(Set(c.train.owners! + c.test.owners!).count == 1)
         }
-        #expect(fed.trainPool.classes == 3)
+        #expect(fed.trainPool!.classes == 3)
     }
 
     @Test func invalidSpecsAreRejected() throws {

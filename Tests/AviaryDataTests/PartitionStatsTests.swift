@@ -23,4 +23,14 @@ import Testing
         let decoded = try JSONDecoder().decode(PartitionStats.self, from: JSONEncoder().encode(s))
         #expect(decoded == s)
     }
+
+    @Test func perClientEntriesAreBoundedButSizesCoverEveryClient() {
+        let clients = PartitionStats.listedClientLimit + 500
+        let labels = (0..<(2 * clients)).map { Int32($0 % 3) }
+        var parts = (0..<clients).map { [2 * $0, 2 * $0 + 1] }
+        parts[clients - 1] = [2 * (clients - 1)]  // the last client, beyond the listed ones, is smallest
+        let s = PartitionStats(partition: Partition(clientIndices: parts, dropped: 1), labels: labels, classes: 3)
+        #expect(s.clientCount == clients && s.clients.count == PartitionStats.listedClientLimit)
+        #expect(s.minCount == 1 && s.maxCount == 2)
+    }
 }

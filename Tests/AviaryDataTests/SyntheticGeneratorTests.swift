@@ -34,8 +34,9 @@ import Testing
         for k in 0..<30 {
             let d = SyntheticGenerator.samples(k, alpha: 1, beta: 1, seed: 5)
             guard d.count > 1 else { continue }
+            let features = d.features  // one copy: `features` materialises the view on each access
             for j in 0..<60 {
-                let column = (0..<d.count).map { Double(d.features[$0 * 60 + j]) }
+                let column = (0..<d.count).map { Double(features[$0 * 60 + j]) }
                 let mean = column.reduce(0, +) / Double(d.count)
                 sumSq[j] += column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
             }

@@ -15,14 +15,16 @@ import AviaryMath
     func fedAvgOnTheBenchmarkConfigurationMatchesPeers() throws {
         BLAS.setThreads(1)
         let (train, test) = try FashionMNISTFixture.splits()
+        // Materialise once: `Dataset.features` / `.labels` copy the view on every access.
+        let trainX = train.features, trainY = train.labels, testX = test.features, testY = test.labels
         let d = 784, clients = 10, shard = 6_000
         var rng = RandomStream(seed: 1, purpose: .partition)
-        let order = rng.permutation(train.labels.count)
+        let order = rng.permutation(trainY.count)
         let shards: [(features: [Float], labels: [Int32])] = (0..<clients).map { c in
             let idx = order[(c * shard)..<((c + 1) * shard)]
             var f = [Float](); f.reserveCapacity(shard * d)
-            for i in idx { f.append(contentsOf: train.features[(i * d)..<((i + 1) * d)]) }
-            return (f, idx.map { train.labels[$0] })
+            for i in idx { f.append(contentsOf: trainX[(i * d)..<((i + 1) * d)]) }
+            return (f, idx.map { trainY[$0] })
         }
         let net = try Network(spec: .mcMahan2NN, maxBatch: 32)
         net.initialise(seed: 1)
@@ -40,7 +42,7 @@ import AviaryMath
             }
             global = sum.map { Float($0 / Double(clients)) }
             net.loadParameters(global)
-            accuracies.append(net.evaluate(features: test.features, labels: test.labels, batchSize: 32).accuracy)
+            accuracies.append(net.evaluate(features: testX, labels: testY, batchSize: 32).accuracy)
         }
         print("FedAvg 2NN test accuracy by round: \(accuracies.map { ($0 * 1000).rounded() / 1000 }) (peers \(Self.peerAccuracy))")
         for (ours, peer) in zip(accuracies, Self.peerAccuracy) {

@@ -39,6 +39,13 @@ import AviaryAdversarial
         #expect([t.seeds.partition, t.seeds.sampling, t.seeds.training] == [1, 2, 3])
     }
 
+    @Test func testSamplesBoundsTheServerTestSet() throws {
+        #expect(try Topology.parse("[run]\nname = \"d\"\n").data.testSamples == nil)
+        let t = try Topology.parse("[run]\nname = \"d\"\n[evaluation]\ntest_samples = 2000\n")
+        #expect(t.data.testSamples == 2000)
+        #expect(throws: TopologyError.self) { try Topology.parse("[run]\nname = \"d\"\n[evaluation]\ntest_samples = 0\n") }
+    }
+
     @Test func perClientAdversarialOverrides() throws {
         let t = try Topology.parse("""
         [run]

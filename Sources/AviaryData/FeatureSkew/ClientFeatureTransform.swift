@@ -15,15 +15,18 @@ public struct ClientFeatureTransform: Codable, Sendable, Hashable {
     /// Rotates (bilinear, about the image centre, zero fill; positive degrees turn clockwise as displayed), shifts brightness, adds noise, then
     /// clamps to the dataset's `valueRange`. Throws when rotation is asked of non-image data.
     public func apply(to data: Dataset, split: Split) throws -> Dataset {
-        var out = data
+        // A skewed client gets its own Float32 copy (the noise stream runs over the whole split
+        // in order, so it cannot be applied batch by batch without changing the values).
+        let source = data.features
+        var values = source
         let width = data.featureCount
         if rotationDegrees != 0 {
             guard data.sampleShape.count >= 2 else {
                 throw DatasetError.invalidParameter(source: "feature skew", problem: "rotation needs image samples (shape [C,H,W] or [H,W]) but samples have shape \(data.sampleShape); set max rotation to 0")
             }
             let h = data.sampleShape[data.sampleShape.count - 2], w = data.sampleShape[data.sampleShape.count - 1]
-            out.features.withUnsafeMutableBufferPointer { dst in
-                data.features.withUnsafeBufferPointer { src in
+            values.withUnsafeMutableBufferPointer { dst in
+                source.withUnsafeBufferPointer { src in
                     for plane in 0..<(data.count * width / (h * w)) {
                         rotate(src.baseAddress! + plane * h * w, dst.baseAddress! + plane * h * w, h: h, w: w)
                     }
@@ -33,16 +36,17 @@ public struct ClientFeatureTransform: Codable, Sendable, Hashable {
         if brightnessShift != 0 || noiseStd != 0 {
             var rng = RandomStream(seed: seed, purpose: .featureSkew, index: UInt64(client) &* 3 &+ split.rawValue)
             let shift = Float(brightnessShift)
-            for i in out.features.indices {
-                var v = out.features[i] + shift
+            for i in values.indices {
+                var v = values[i] + shift
                 if noiseStd != 0 { v += Float(noiseStd * rng.normal()) }
-                out.features[i] = v
+                values[i] = v
             }
         }
         if let range = data.valueRange {
-            for i in out.features.indices { out.features[i] = min(max(out.features[i], range.lowerBound), range.upperBound) }
+            for i in values.indices { values[i] = min(max(values[i], range.lowerBound), range.upperBound) }
         }
-        return out
+        return Dataset(features: values, labels: data.labels, sampleShape: data.sampleShape, classes: data.classes,
+                       valueRange: data.valueRange, owners: data.owners)
     }
 
     /// Inverse-maps each output pixel into the source and interpolates bilinearly.

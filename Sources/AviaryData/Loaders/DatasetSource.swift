@@ -1,6 +1,8 @@
 import AviaryMath
 
-/// Turns a `DatasetSpec` into a training pool and a held-out test set.
+/// Turns a `DatasetSpec` into a training pool and a held-out test set. IDX sources come from
+/// the memory-mapped `DatasetCache`; CSV and NPY are parsed into memory (Float32) as before.
+/// Synthetic data under the natural partition never comes here: see `SyntheticDevices`.
 enum DatasetSource {
     struct Loaded {
         var train: Dataset
@@ -29,9 +31,14 @@ enum DatasetSource {
                           test: .concatenating(tests, sampleShape: shape, classes: c, valueRange: nil),
                           isSynthetic: true)
         case .fashionMNIST(let directory):
-            (train, test) = try IDXLoader.loadFashionMNIST(directory: directory)
+            let p = try IDXLoader.fashionMNISTPaths(directory: directory)
+            (train, test) = try DatasetCache.loadIDX(trainImages: p[0], trainLabels: p[1], testImages: p[2], testLabels: p[3],
+                                                     classes: 10, hint: IDXLoader.fashionMNISTHint,
+                                                     directory: DatasetCache.defaultDirectory(), notes: &notes)
         case .idx(let ti, let tl, let vi, let vl):
-            (train, test) = try IDXLoader.loadSplits(trainImages: ti, trainLabels: tl, testImages: vi, testLabels: vl)
+            (train, test) = try DatasetCache.loadIDX(trainImages: ti, trainLabels: tl, testImages: vi, testLabels: vl,
+                                                     classes: nil, hint: IDXLoader.idxHint,
+                                                     directory: DatasetCache.defaultDirectory(), notes: &notes)
         case .csv(let trainPath, let testPath, let labelColumn, let ownerColumn):
             train = try CSVLoader.load(path: trainPath, labelColumn: labelColumn, ownerColumn: ownerColumn)
             if let testPath {

@@ -1,3 +1,5 @@
+import AviaryMath
+
 /// Reads IDX image/label pairs (MNIST, Fashion-MNIST), gzipped or raw, scaling pixels to [0, 1].
 public enum IDXLoader {
     /// Magic numbers: two zero bytes, type 0x08 (unsigned byte), then the number of dimensions.
@@ -13,17 +15,21 @@ public enum IDXLoader {
 
     /// Loads Fashion-MNIST's train and test splits from `directory` (`.gz` or already inflated files).
     public static func loadFashionMNIST(directory: String) throws -> (train: Dataset, test: Dataset) {
+        let p = try fashionMNISTPaths(directory: directory)
+        return try loadSplits(trainImages: p[0], trainLabels: p[1], testImages: p[2], testLabels: p[3],
+                              classes: 10, hint: fashionMNISTHint)
+    }
+
+    /// The four Fashion-MNIST files in `directory` (train images, train labels, test images, test labels).
+    static func fashionMNISTPaths(directory: String) throws -> [String] {
         func locate(_ name: String) throws -> String {
             let base = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             if SourceFile.exists(base + ".gz") { return base + ".gz" }
             if SourceFile.exists(base) { return base }
             throw DatasetError.fileMissing(path: base + ".gz", hint: fashionMNISTHint)
         }
-        return try loadSplits(trainImages: locate("train-images-idx3-ubyte"),
-                              trainLabels: locate("train-labels-idx1-ubyte"),
-                              testImages: locate("t10k-images-idx3-ubyte"),
-                              testLabels: locate("t10k-labels-idx1-ubyte"),
-                              classes: 10, hint: fashionMNISTHint)
+        return try ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                    "t10k-labels-idx1-ubyte"].map(locate)
     }
 
     /// Loads two IDX pairs; `classes` nil infers `max label + 1` over both splits.
@@ -42,8 +48,32 @@ public enum IDXLoader {
         return (train, test)
     }
 
-    /// Loads one images/labels pair; labels are checked against `classes` when given.
+    /// Pixel bytes scale to [0, 1] by this factor (Float arithmetic: `Float(byte) * pixelScale`).
+    public static let pixelScale: Float = 1.0 / 255.0
+
+    /// One decoded images/labels pair, still as bytes.
+    struct DecodedPair {
+        /// The whole inflated image file; pixels start at `pixelOffset`.
+        var imageFile: [UInt8]
+        var pixelOffset: Int
+        var labels: [UInt8]
+        var count: Int, rows: Int, cols: Int
+        var pixelCount: Int { count * rows * cols }
+    }
+
+    /// Loads one images/labels pair; labels are checked against `classes` when given. Pixels
+    /// stay bytes in memory and are scaled to Float32 per batch.
     public static func loadPair(images: String, labels: String, classes: Int?, hint: String = idxHint) throws -> Dataset {
+        let pair = try decodePair(images: images, labels: labels, classes: classes, hint: hint)
+        let labelValues = pair.labels.map { Int32($0) }
+        let storage = SampleStorage(bytes: Array(pair.imageFile[pair.pixelOffset..<(pair.pixelOffset + pair.pixelCount)]),
+                                    scale: pixelScale, labels: labelValues, width: pair.rows * pair.cols)
+        return Dataset(samples: SampleView(storage: storage), sampleShape: [1, pair.rows, pair.cols],
+                       classes: classes ?? Int(labelValues.max()!) + 1, valueRange: 0...1)
+    }
+
+    /// Reads and validates one pair without converting pixels.
+    static func decodePair(images: String, labels: String, classes: Int?, hint: String) throws -> DecodedPair {
         let imageBytes = try SourceFile.bytes(images, hint: hint)
         let labelBytes = try SourceFile.bytes(labels, hint: hint)
 
@@ -63,25 +93,13 @@ public enum IDXLoader {
             throw DatasetError.countMismatch(images: images, labels: labels, imageCount: n, labelCount: labelDims[0])
         }
         guard n > 0 else { throw DatasetError.empty(path: images) }
-
-        var labelValues = [Int32](repeating: 0, count: n)
-        for i in 0..<n {
-            let l = labelBytes[labelOffset + i]
-            if let classes, Int(l) >= classes {
+        let labelValues = Array(labelBytes[labelOffset..<(labelOffset + n)])
+        if let classes {
+            for (i, l) in labelValues.enumerated() where Int(l) >= classes {
                 throw DatasetError.labelOutOfRange(path: labels, sample: i, label: Int64(l), classes: classes)
             }
-            labelValues[i] = Int32(l)
         }
-        let width = rows * cols
-        var features = [Float](repeating: 0, count: n * width)
-        imageBytes.withUnsafeBufferPointer { src in
-            features.withUnsafeMutableBufferPointer { dst in
-                let scale: Float = 1.0 / 255.0
-                for i in 0..<(n * width) { dst[i] = Float(src[imageOffset + i]) * scale }
-            }
-        }
-        return Dataset(features: features, labels: labelValues, sampleShape: [1, rows, cols],
-                       classes: classes ?? Int(labelValues.max()!) + 1, valueRange: 0...1)
+        return DecodedPair(imageFile: imageBytes, pixelOffset: imageOffset, labels: labelValues, count: n, rows: rows, cols: cols)
     }
 
     /// Validates the magic number and returns the big-endian dimension sizes.

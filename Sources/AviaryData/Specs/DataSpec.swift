@@ -14,9 +14,13 @@ public struct DataSpec: Codable, Sendable, Hashable {
     /// applies per device (each device keeps at most N local training samples), so the natural
     /// partition survives. The test split is not limited.
     public var trainLimit: Int?
+    /// Size of the server's test set: a seeded subset of the held-out data (`[evaluation]
+    /// test_samples`); nil = all of it. Synthetic devices generate only what the subset needs.
+    public var testSamples: Int?
 
     public init(dataset: DatasetSpec, partition: PartitionSpec, featureSkew: FeatureSkew? = nil,
-                clients: Int, partitionSeed: UInt64 = 0, localTestFraction: Double = 0.1, trainLimit: Int? = nil) {
+                clients: Int, partitionSeed: UInt64 = 0, localTestFraction: Double = 0.1, trainLimit: Int? = nil,
+                testSamples: Int? = nil) {
         self.dataset = dataset
         self.partition = partition
         self.featureSkew = featureSkew
@@ -24,5 +28,6 @@ public struct DataSpec: Codable, Sendable, Hashable {
         self.partitionSeed = partitionSeed
         self.localTestFraction = localTestFraction
         self.trainLimit = trainLimit
+        self.testSamples = testSamples
     }
 }

@@ -15,17 +15,27 @@ public struct ClientPartitionStats: Codable, Sendable, Hashable {
 }
 
 /// Per-client and summary statistics of a partition; Codable so the server can log it.
+/// Bounded for huge populations: per-client entries are listed for the first
+/// `listedClientLimit` clients only; sizes (min/median/max) always cover every client.
 public struct PartitionStats: Codable, Sendable, Hashable {
+    /// Clients listed individually in `clients` at most (and so in the run log's run_start).
+    public static let listedClientLimit = 1000
+
     public var classes: Int
     /// Samples in the pool that was partitioned.
     public var samples: Int
     public var dropped: Int
-    /// Samples per class over the whole pool.
+    /// Samples per class over the whole pool (synthetic devices on demand: over the listed clients).
     public var globalLabelCounts: [Int]
+    /// Number of clients in the partition (`clients` may list fewer).
+    public var clientCount: Int
+    /// Clients 0..<min(clientCount, listedClientLimit).
     public var clients: [ClientPartitionStats]
     public var minCount: Int
     public var medianCount: Double
     public var maxCount: Int
+    /// Means over the clients whose label histograms were computed (all, except for synthetic
+    /// devices generated on demand, where it is the listed ones).
     public var meanTotalVariation: Double
     public var meanEntropyBits: Double
     /// The partition's notes (fallbacks etc.).
@@ -33,20 +43,31 @@ public struct PartitionStats: Codable, Sendable, Hashable {
 
     /// Computes the statistics of `partition` over `labels`.
     public init(partition: Partition, labels: [Int32], classes: Int) {
-        self.classes = classes
-        samples = labels.count
-        dropped = partition.dropped
-        notes = partition.notes
         var global = [Int](repeating: 0, count: classes)
         for l in labels where l >= 0 && Int(l) < classes { global[Int(l)] += 1 }
+        let histograms = partition.clientIndices.map { indices in
+            var counts = [Int](repeating: 0, count: classes)
+            for i in indices where labels[i] >= 0 && Int(labels[i]) < classes { counts[Int(labels[i])] += 1 }
+            return counts
+        }
+        self.init(classes: classes, samples: labels.count, dropped: partition.dropped, globalLabelCounts: global,
+                  sizes: partition.sizes, histograms: histograms, notes: partition.notes)
+    }
+
+    /// From per-client sizes (all clients) and label histograms of clients `0..<histograms.count`.
+    public init(classes: Int, samples: Int, dropped: Int, globalLabelCounts global: [Int], sizes: [Int],
+                histograms: [[Int]], notes: [String]) {
+        self.classes = classes
+        self.samples = samples
+        self.dropped = dropped
+        self.notes = notes
         globalLabelCounts = global
+        clientCount = sizes.count
         let globalTotal = Double(max(1, global.reduce(0, +)))
         let q = global.map { Double($0) / globalTotal }
 
-        clients = partition.clientIndices.enumerated().map { client, indices in
-            var counts = [Int](repeating: 0, count: classes)
-            for i in indices where labels[i] >= 0 && Int(labels[i]) < classes { counts[Int(labels[i])] += 1 }
-            let n = indices.count
+        let all = histograms.enumerated().map { client, counts in
+            let n = counts.reduce(0, +)
             guard n > 0 else {
                 return ClientPartitionStats(client: client, count: 0, labelCounts: counts, entropyBits: 0,
                                             totalVariation: 1, earthMovers: 0)
@@ -59,18 +80,19 @@ public struct PartitionStats: Codable, Sendable, Hashable {
             return ClientPartitionStats(client: client, count: n, labelCounts: counts, entropyBits: max(0, entropy),
                                         totalVariation: tv, earthMovers: emd)
         }
-        let sizes = clients.map(\.count).sorted()
-        minCount = sizes.first ?? 0
-        maxCount = sizes.last ?? 0
-        if sizes.isEmpty {
+        clients = Array(all.prefix(Self.listedClientLimit))
+        let sorted = sizes.sorted()
+        minCount = sorted.first ?? 0
+        maxCount = sorted.last ?? 0
+        if sorted.isEmpty {
             medianCount = 0
-        } else if sizes.count % 2 == 1 {
-            medianCount = Double(sizes[sizes.count / 2])
+        } else if sorted.count % 2 == 1 {
+            medianCount = Double(sorted[sorted.count / 2])
         } else {
-            medianCount = Double(sizes[sizes.count / 2 - 1] + sizes[sizes.count / 2]) / 2
+            medianCount = Double(sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
-        let k = Double(max(1, clients.count))
-        meanTotalVariation = clients.reduce(0) { $0 + $1.totalVariation } / k
-        meanEntropyBits = clients.reduce(0) { $0 + $1.entropyBits } / k
+        let k = Double(max(1, all.count))
+        meanTotalVariation = all.reduce(0) { $0 + $1.totalVariation } / k
+        meanEntropyBits = all.reduce(0) { $0 + $1.entropyBits } / k
     }
 }
