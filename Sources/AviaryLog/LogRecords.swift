@@ -148,8 +148,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// Protocol bytes the server sent and received during the round (all frames, heartbeats too).
     public var bytesSent: Int? = nil
     public var bytesReceived: Int? = nil
-    /// Seconds the server spent on its own work this round (merge, evaluation, checkpoint, log),
-    /// as opposed to waiting for client training.
+    /// Seconds the clients waited for the server after this round: from its close to the next
+    /// round's tasks leaving (merge, evaluation, next sampling). The log line, checkpoint and
+    /// run state are written while the next round trains, so they are not in it.
     public var serverSeconds: Double? = nil
     /// Accepted clients merged by a fallback rule rather than the strategy's own (MWA's
     /// `missing_metric = "uniform"`), with why.

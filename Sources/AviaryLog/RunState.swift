@@ -26,9 +26,10 @@ public struct RunState: Sendable, Equatable {
     public var global: [Float]
     /// Spec, step count and moments m, v (the vectors are stored as tensors).
     public var optimizer: ServerOptimizer
-    /// Client indices registered when the round closed, ascending: sampling draws from these
-    /// (minus `unresponsive`), so a bit-for-bit resume waits for the same set before round + 1.
-    public var registered: [Int]
+    /// How many clients were registered when the round closed: a resumed run waits for as many
+    /// before round + 1 (sampling draws from the registered set). A count, not a list, so the
+    /// state of a 100,000-client run stays small and cheap to write every round.
+    public var registeredCount: Int
     /// Clients that missed a deadline and are left out of sampling until heard from, ascending.
     public var unresponsive: [Int]
     /// The checkpoint-merge window, oldest first: the last K global models with round and loss.
@@ -47,13 +48,13 @@ public struct RunState: Sendable, Equatable {
     public var elapsedSeconds: Double
 
     public init(run: String, round: Int, topologyDigest: String, seeds: RunStartRecord.Seeds, global: [Float],
-                optimizer: ServerOptimizer, registered: [Int] = [], unresponsive: [Int] = [],
+                optimizer: ServerOptimizer, registeredCount: Int = 0, unresponsive: [Int] = [],
                 mergeWindow: [MergeWindowEntry] = [], integers: [String: [Int]] = [:], numbers: [String: Double] = [:],
                 strings: [String: [String]] = [:], lastEval: Evaluation? = nil, vectors: [String: [Float]] = [:],
                 log: LogPosition, elapsedSeconds: Double) {
         self.run = run; self.round = round; self.topologyDigest = topologyDigest; self.seeds = seeds
         self.global = global; self.optimizer = optimizer
-        self.registered = registered.sorted(); self.unresponsive = unresponsive.sorted()
+        self.registeredCount = registeredCount; self.unresponsive = unresponsive.sorted()
         self.mergeWindow = mergeWindow; self.integers = integers; self.numbers = numbers; self.strings = strings
         self.lastEval = lastEval; self.vectors = vectors
         self.log = log; self.elapsedSeconds = elapsedSeconds
@@ -85,8 +86,7 @@ public struct RunState: Sendable, Equatable {
         if optimizer.steps > round { return ("optimizer.steps", "\(optimizer.steps) steps in \(round) rounds") }
         if let bad = unresponsive.first(where: { $0 < 0 }) { return ("unresponsive", "client index \(bad)") }
         if Set(unresponsive).count != unresponsive.count { return ("unresponsive", "lists a client twice") }
-        if let bad = registered.first(where: { $0 < 0 }) { return ("registered", "client index \(bad)") }
-        if Set(registered).count != registered.count { return ("registered", "lists a client twice") }
+        if registeredCount < 0 { return ("registered_count", "is \(registeredCount)") }
         var previous = Int.min
         for (i, e) in mergeWindow.enumerated() {
             let field = "merge_window[\(i)]"

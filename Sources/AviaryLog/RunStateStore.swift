@@ -47,7 +47,7 @@ public struct RunStateStore: Sendable {
             vectors: .init(file: relative, bytes: written.bytes, crc32: Self.hex(written.crc32)),
             optimizer: .init(spec: state.optimizer.spec, steps: state.optimizer.steps,
                              m: state.optimizer.m.count, v: state.optimizer.v.count),
-            sampling: .init(registered: state.registered, unresponsive: state.unresponsive),
+            sampling: .init(registeredCount: state.registeredCount, unresponsive: state.unresponsive),
             mergeWindow: state.mergeWindow.map { .init(round: $0.round, loss: $0.loss) }, lastEval: state.lastEval,
             integers: state.integers, numbers: state.numbers, strings: state.strings,
             extraVectors: state.vectors.mapValues(\.count),
@@ -133,7 +133,7 @@ public struct RunStateStore: Sendable {
         }
         let state = RunState(
             run: doc.run, round: doc.round, topologyDigest: doc.topologyDigest, seeds: doc.seeds, global: global,
-            optimizer: optimizer, registered: doc.sampling.registered, unresponsive: doc.sampling.unresponsive,
+            optimizer: optimizer, registeredCount: doc.sampling.registeredCount, unresponsive: doc.sampling.unresponsive,
             mergeWindow: window, integers: doc.integers, numbers: doc.numbers, strings: doc.strings, lastEval: doc.lastEval,
             vectors: extra, log: doc.log, elapsedSeconds: doc.elapsedSeconds)
         if let (field, reason) = state.problem() { throw .inconsistent(path: path, field: field, reason: reason) }
@@ -194,6 +194,6 @@ struct StateDocument: Codable {
 
     struct Vectors: Codable { var file: String; var bytes: Int; var crc32: String }
     struct Optimizer: Codable { var spec: ServerOptimizerSpec; var steps: Int; var m: Int; var v: Int }
-    struct Sampling: Codable { var registered: [Int]; var unresponsive: [Int] }
+    struct Sampling: Codable { var registeredCount: Int; var unresponsive: [Int] }
     struct WindowEntry: Codable { var round: Int; var loss: Double }
 }

@@ -181,9 +181,6 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return peers[Int(holder[client])]?.peer
     }
 
-    /// Registered client indices, ascending (O(clients); for the run state after a round).
-    public var registeredClients: [Int] { (0..<configuration.clients).filter { holder[$0] >= 0 } }
-
     /// The session token of `client` (0 when unregistered); for tests and diagnostics.
     public func token(of client: Int) -> SessionToken { tokens[client] }
 
@@ -429,6 +426,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Clients for `round`: a seeded sample without replacement from the available indices,
     /// returned ascending. Depends only on (sampling seed, round, available set).
     public static func sample(from candidates: [Int], count: Int, seed: UInt64, round: Int) -> [Int] {
+        // Callers pass ascending indices (startRound does); sorting them is then a linear check.
         var pool = candidates.sorted()
         let k = min(count, pool.count)
         var rng = RandomStream(seed: seed, purpose: .sampling, index: UInt64(round))
@@ -442,7 +440,11 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     private mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
-        for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) { candidates.append(i) }
+        if unresponsive.isEmpty {
+            for i in 0..<configuration.clients where holder[i] >= 0 { candidates.append(i) }
+        } else {
+            for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) { candidates.append(i) }
+        }
         let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {

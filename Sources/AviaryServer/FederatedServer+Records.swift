@@ -18,8 +18,12 @@ extension FederatedServer {
 
 public let aviaryVersion = "0.2.0"
 
-func timestamp() -> String {
+/// One formatter for every log timestamp: building one costs more than formatting a date.
+/// Only the server's loop thread uses it.
+nonisolated(unsafe) private let timestampFormatter: ISO8601DateFormatter = {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: Date())
-}
+    return f
+}()
+
+func timestamp() -> String { timestampFormatter.string(from: Date()) }

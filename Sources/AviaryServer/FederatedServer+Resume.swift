@@ -35,7 +35,7 @@ extension FederatedServer {
                                      roundsMerged: saved.integers["rounds_merged"]?.first ?? saved.round)
             lastEval = saved.lastEval
             elapsedBeforeResume = saved.elapsedSeconds
-            point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registered.count)
+            point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registeredCount)
             position = saved.log
         }
         if point.round >= topology.rounds {
@@ -59,7 +59,7 @@ extension FederatedServer {
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
             seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
-            global: state.global, optimizer: state.optimizer, registered: machine.registered,
+            global: state.global, optimizer: state.optimizer, registeredCount: machine.registeredCount,
             unresponsive: machine.unresponsive.sorted(),
             mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
             integers: ["rounds_merged": [state.roundsMerged]], lastEval: lastEval,
@@ -70,6 +70,6 @@ extension FederatedServer {
 
 /// What the run state needs from the protocol state machine after a round.
 struct ServerStateMachineSnapshot {
-    var registered: [Int]
+    var registeredCount: Int
     var unresponsive: Set<Int>
 }

@@ -82,6 +82,7 @@ public final class FederatedServer {
     var issues = ProtocolIssueCounter()
     /// A fault-injection point reached once the current batch of sends has gone out.
     var crashAfterSends: String?
+    var pendingWrite: PendingRound?
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -158,12 +159,23 @@ public final class FederatedServer {
                 }
             }
             if let point = crashAfterSends { crashAfterSends = nil; FaultInjection.crashPoint(point) }
+            if var written = pendingWrite {
+                // The next round's tasks are out: clients train while the finished round is
+                // written. A crash before its state is saved resumes one round earlier, which
+                // replays it bit for bit.
+                pendingWrite = nil
+                written.serverSeconds = now - written.closedAt
+                try finishRound(written)
+                try saveState(round: roundsCompleted, machine: written.snapshot)
+                FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
+            }
             if machine.isFinished { break loop }
             if let result = worker.takeResult() {
-                try finishRound(result)
-                try saveState(round: roundsCompleted, machine: ServerStateMachineSnapshot(
-                    registered: machine.registeredClients, unresponsive: machine.unresponsive))
-                FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
+                state = result.state
+                pendingWrite = PendingRound(
+                    result: result, duration: now - roundStartedAt, bytesSent: bytesSent, bytesReceived: bytesReceived,
+                    closedAt: aggregateStartedAt, serverSeconds: 0,
+                    snapshot: ServerStateMachineSnapshot(registeredCount: machine.registeredCount, unresponsive: machine.unresponsive))
                 queue += machine.roundCompleted(parameters: state.global, now: now)
                 continue
             }
@@ -173,7 +185,9 @@ public final class FederatedServer {
             }
             // Drain what has arrived (bounded per pass so ticks still happen under a flood).
             var budget = 10_000
-            var wait: Duration = worker.isBusy ? .milliseconds(5) : .milliseconds(20)
+            // While a round is being merged, look for its result every millisecond: the merge of a
+            // small model takes less than that, and the loop must not add latency to every round.
+            var wait: Duration = worker.isBusy ? .milliseconds(1) : .milliseconds(20)
             while budget > 0, let event = try transport.receive(timeout: wait) {
                 wait = .zero
                 budget -= 1
@@ -267,9 +281,22 @@ public final class FederatedServer {
         FaultInjection.crashPoint("registered")
     }
 
-    /// Writes a finished round: checkpoint, merged checkpoint, log lines, run state.
-    private func finishRound(_ result: RoundResult) throws {
-        state = result.state
+    /// A merged round waiting to be written once the next round's tasks are out.
+    struct PendingRound {
+        var result: RoundResult
+        /// From the round's start to its merge result; the round's own bytes.
+        var duration: Double
+        var bytesSent: Int
+        var bytesReceived: Int
+        /// When the round closed; `serverSeconds` runs from there to the next round's sends.
+        var closedAt: Double
+        var serverSeconds: Double
+        var snapshot: ServerStateMachineSnapshot
+    }
+
+    /// Writes a finished round: checkpoint, merged checkpoint, log lines (the run state follows).
+    private func finishRound(_ pending: PendingRound) throws {
+        let result = pending.result
         var record = result.record
         let round = record.round
         if let eval = record.eval { lastEval = eval }
@@ -292,10 +319,10 @@ public final class FederatedServer {
             mergeRecord = r
         }
         record.time = timestamp()
-        record.durationSeconds = now - roundStartedAt
-        record.bytesSent = bytesSent
-        record.bytesReceived = bytesReceived
-        record.serverSeconds = now - aggregateStartedAt
+        record.durationSeconds = pending.duration
+        record.bytesSent = pending.bytesSent
+        record.bytesReceived = pending.bytesReceived
+        record.serverSeconds = pending.serverSeconds
         record.serverRSSBytes = residentBytes()
         try writer.append(.round(record))
         if let mergeRecord { try writer.append(.checkpointMerge(mergeRecord)) }

@@ -19,7 +19,7 @@ import AviaryMerge
         return RunState(
             run: "t", round: round, topologyDigest: RunState.digest(topology: topology),
             seeds: .init(partition: 1, sampling: UInt64.max, training: 0x8000_0000_0000_0001),
-            global: global, optimizer: optimizer, registered: [9, 0, 2, 7], unresponsive: [7, 2],
+            global: global, optimizer: optimizer, registeredCount: 9, unresponsive: [7, 2],
             mergeWindow: [MergeWindowEntry(round: round - 1, loss: 0.5, parameters: global.map { $0 * 0.5 }),
                           MergeWindowEntry(round: round, loss: .infinity, parameters: global)],
             integers: ["clock_ticks": [3, 1]], numbers: ["simulated_seconds": 12.25], strings: ["session_token": ["a1", "b2"]],
@@ -40,7 +40,7 @@ import AviaryMerge
         #expect(Self.bits(loaded.optimizer.v) == Self.bits(state.optimizer.v))
         #expect(loaded.mergeWindow.map { Self.bits($0.parameters) } == state.mergeWindow.map { Self.bits($0.parameters) })
         #expect(loaded == state)
-        #expect(loaded.unresponsive == [2, 7] && loaded.registered == [0, 2, 7, 9])
+        #expect(loaded.unresponsive == [2, 7] && loaded.registeredCount == 9)
         #expect(loaded.lastEval?.robustAccuracy == 0.25 && loaded.strings["session_token"] == ["a1", "b2"])
         #expect(loaded.seeds.sampling == UInt64.max)
         // The restored optimiser continues exactly as the original would.
