@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import AviaryLog
+import AviaryProtocol
+import AviaryTransport
 
 /// Runs that survive crashes, with real processes and sockets: the server killed with SIGKILL
 /// at three points and resumed to the byte-identical final checkpoint, a killed client dropped
@@ -135,5 +137,73 @@ import AviaryLog
         #expect(Date().timeIntervalSince(started) < 120)
         let log = try AggregationLog.read(path: dir + "/k/aggregation.jsonl")
         #expect(log.rounds.allSatisfy { $0.accepted.count == 100 })
+    }
+}
+
+/// A live server under a HELLO storm over real sockets: hundreds of connections claiming
+/// duplicate, out-of-range and live indices are refused per client with a reason, the log gets
+/// one summary line per round instead of one per attempt, and the honest clients finish.
+@Suite(.serialized) struct HelloStormTests {
+    @Test func aHelloStormIsRefusedPerClientAndSummarised() throws {
+        let dir = Harness.temporaryDirectory("storm")
+        let topo = dir + "/t.toml"
+        // Long enough rounds that the storm is answered while the run is still going.
+        try Harness.topology(name: "storm", output: dir, clients: 2, rounds: 4, processes: 1, epochs: 4000)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        defer { if server.isRunning { server.terminate() } }
+        let endpoint = try #require(Harness.waitForFile(dir + "/storm/endpoint", timeout: 30), "server never listened")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let honest = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,1"], log: dir + "/honest.out")
+        defer { if honest.isRunning { honest.terminate() } }
+        // Wait until the honest process holds both slots, then storm.
+        let registered = Date().addingTimeInterval(30)
+        while Date() < registered {
+            if let log = try? AggregationLog.read(path: dir + "/storm/aggregation.jsonl"),
+               log.notes.contains(where: { $0.event == "clients_registered" }) { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        var stormers: [ClientEndpoint] = []
+        var refusals = 0
+        for i in 0..<300 {
+            let c = try ClientEndpoint(connect: endpoint)
+            let claims: [ClientClaim] = [ClientClaim(index: i % 2, token: UInt64(i) + 1), ClientClaim(index: 5 + i), ClientClaim(index: 0)]
+            try c.send(.hello(HelloMessage(processName: "storm-\(i)", claims: claims)))
+            stormers.append(c)
+        }
+        let answered = Date().addingTimeInterval(30)
+        for c in stormers {
+            let left = max(0.01, answered.timeIntervalSinceNow)
+            if case let .success(.welcome(w))? = try c.receive(timeout: .milliseconds(Int(left * 1000))) {
+                #expect(w.accepted.isEmpty)
+                refusals += w.refused.count
+            }
+            c.close()
+        }
+        #expect(refusals == 900, "every claim of every stormer refused with a reason")
+        let finish = Date().addingTimeInterval(120)
+        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(server.terminationStatus == 0, "see \(dir)/server.out")
+        honest.waitUntilExit()
+        #expect(honest.terminationStatus == 0)
+        let log = try AggregationLog.read(path: dir + "/storm/aggregation.jsonl")
+        #expect(log.rounds.allSatisfy { $0.accepted == [0, 1] })
+        let issues = log.notes.filter { $0.event == "protocol_issues" }
+        #expect(!issues.isEmpty && issues.count <= 3, "one summary per round, not one line per HELLO: \(issues.count)")
+        #expect(log.notes.count < 20, "the log did not grow with the storm: \(log.notes.count) notes")
+    }
+
+    @Test func aProcessAskingForClientsOutsideTheTopologyIsToldTheRange() throws {
+        let dir = Harness.temporaryDirectory("range")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "range", output: dir, clients: 2, rounds: 1, processes: 1)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        defer { if server.isRunning { server.terminate() } }
+        let endpoint = try #require(Harness.waitForFile(dir + "/range/endpoint", timeout: 30), "server never listened")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try Harness.run("aviary-client", ["--connect", endpoint, "--clients", "1,7"], timeout: 60)
+        #expect(result.status != 0)
+        #expect(result.output.contains("client index 7 is outside 0..<2"), "\(result.output)")
     }
 }
