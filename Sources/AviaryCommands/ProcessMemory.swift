@@ -1,4 +1,5 @@
 import Foundation
+import AviaryMath
 
 /// Resident memory of the launched processes, sampled while they run (Linux `/proc`): what a
 /// simulation of N clients costs, reported at the end of `aviary run`.
@@ -8,19 +9,9 @@ struct ProcessMemory {
     private(set) var clientsPeak = 0
     private(set) var samples = 0
 
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-
-    /// Resident bytes of `pid`, or nil where `/proc` is unavailable or the process is gone.
-    static func residentBytes(_ pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * pageSize
-    }
-
     mutating func sample(server: Process, clients: [Process]) {
-        if server.isRunning, let s = Self.residentBytes(server.processIdentifier) { serverPeak = max(serverPeak, s) }
-        let total = clients.filter(\.isRunning).compactMap { Self.residentBytes($0.processIdentifier) }.reduce(0, +)
+        if server.isRunning, let s = ResidentMemory.bytes(pid: server.processIdentifier) { serverPeak = max(serverPeak, s) }
+        let total = clients.filter(\.isRunning).compactMap { ResidentMemory.bytes(pid: $0.processIdentifier) }.reduce(0, +)
         clientsPeak = max(clientsPeak, total)
         samples += 1
     }

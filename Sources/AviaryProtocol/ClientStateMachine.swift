@@ -1,3 +1,5 @@
+import AviaryMath
+
 /// One client process's protocol logic as a value: the process hosts many virtual clients over
 /// one connection. It registers them (HELLO until WELCOME), keeps their session tokens, hands
 /// TRAIN requests to the host, stamps UPDATEs with tokens, sends heartbeats, and notices a
@@ -63,13 +65,13 @@ public struct ClientStateMachine: Sendable {
     private var retryAt: Double?
     private var lastHeard: Double = 0
     private var lastSent: Double = 0
-    private var jitter: SplitMix
+    private var jitter: RandomStream
 
     public init(configuration: Configuration) {
         self.configuration = configuration
         pending = configuration.claims
         liveness = configuration.liveness
-        jitter = SplitMix(state: configuration.jitterSeed)
+        jitter = RandomStream(seed: configuration.jitterSeed, purpose: .other, index: 0xB0FF)
     }
 
     public var isDone: Bool { phase == .done }
@@ -83,7 +85,7 @@ public struct ClientStateMachine: Sendable {
     }
 
     private mutating func sendHello(attempt: Int, now: Double) -> [Action] {
-        phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit()))
+        phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble()))
         lastSent = now
         // Hosted clients are claimed again with their tokens (after RESET or a reconnect);
         // the rest as first claims.
@@ -160,10 +162,10 @@ public struct ClientStateMachine: Sendable {
         }
         if pending.isEmpty || !tokens.isEmpty {
             phase = .ready
-            retryAt = pending.isEmpty ? nil : now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit())
+            retryAt = pending.isEmpty ? nil : now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble())
             if !first { actions.append(.reregistered) }
         } else {
-            phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextUnit()))
+            phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble()))
         }
         return actions
     }
@@ -232,17 +234,4 @@ public struct ClientStateMachine: Sendable {
             return []
         }
     }
-}
-
-/// SplitMix64: a tiny generator for back-off jitter, kept inside the value type.
-struct SplitMix: Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

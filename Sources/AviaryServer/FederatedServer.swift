@@ -323,7 +323,7 @@ public final class FederatedServer {
         record.bytesSent = pending.bytesSent
         record.bytesReceived = pending.bytesReceived
         record.serverSeconds = pending.serverSeconds
-        record.serverRSSBytes = residentBytes()
+        record.serverRSSBytes = ResidentMemory.bytes()
         try writer.append(.round(record))
         if let mergeRecord { try writer.append(.checkpointMerge(mergeRecord)) }
         if let summary = issues.summary() {
@@ -356,14 +356,6 @@ public final class FederatedServer {
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
                        reason: success ? outcome.reason : String(status.drop(while: { $0 != ":" }).dropFirst(2)),
                        runDirectory: directory.path)
-    }
-
-    /// This process's resident memory (Linux `/proc/self/statm`), for the round record.
-    func residentBytes() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Messages larger than the model plus generous headroom are refused by libzmq itself.
