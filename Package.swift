@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
-        .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog"]),
+        .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
         .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),

@@ -124,6 +124,16 @@ enum LogTable {
         return lines.map { wrap($0, width: width, indent: "  ") }
     }
 
+    /// Why a round kept the model: its first rejection (and how many more), or the failures.
+    static func nothingMerged(_ r: RoundRecord) -> String? {
+        if let first = r.rejected.first {
+            return "client \(first.client): \(first.reason)" + (r.rejected.count > 1 ? " (and \(r.rejected.count - 1) more rejected)" : "")
+        }
+        if let first = r.failed.first { return "client \(first.client) failed: \(first.reason)" }
+        if !r.timedOut.isEmpty || !(r.lost ?? []).isEmpty { return "no sampled client answered in time" }
+        return nil
+    }
+
     static func endLine(_ end: RunEndRecord) -> String {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
     }
@@ -140,6 +150,9 @@ enum LogTable {
             switch record {
             case let .round(r) where round == nil || r.round == round:
                 lines.append(wide ? wideRow(r) : row(r))
+                if r.modelKept, let why = nothingMerged(r) {
+                    lines.append(wrap("       merged nothing: " + why, width: width, indent: "         "))
+                }
                 if weights { lines.append(self.weights(r, width: width)) }
             case let .resumed(r) where round == nil:
                 lines.append(wrap("       resumed after round \(r.fromRound) (\(r.reason))"

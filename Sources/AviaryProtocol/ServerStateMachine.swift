@@ -63,11 +63,18 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Sampled clients whose process was lost (liveness expired, or its connection dropped)
         /// before they answered; the round did not wait for them.
         public var lost: [Int]
+
+        public init(round: Int, sampled: [Int], updates: [UpdateMessage], failures: [FailureMessage],
+                    rejected: [Rejected], timedOut: [Int], lost: [Int]) {
+            self.round = round; self.sampled = sampled; self.updates = updates; self.failures = failures
+            self.rejected = rejected; self.timedOut = timedOut; self.lost = lost
+        }
     }
 
     public struct Rejected: Sendable, Equatable {
         public var client: Int
         public var reason: String
+        public init(client: Int, reason: String) { self.client = client; self.reason = reason }
     }
 
     /// One HELLO's result, for the log: one record per HELLO, never one per client.

@@ -49,8 +49,6 @@ public final class FederatedServer {
 
     /// Bound on flushing SHUTDOWN to every process before the server exits.
     static let shutdownFlush: Duration = .seconds(3)
-    /// A round that merged nothing in more than this share of rounds makes the run "degraded".
-    public static let maxUnmergedShare = 0.5
 
     let topology: Topology
     let options: Options
@@ -344,7 +342,7 @@ public final class FederatedServer {
             if state.roundsMerged == 0 {
                 success = false
                 status = "failed: no round merged any update (last reason: \(lastNothingMerged ?? "none"))"
-            } else if Double(unmerged) > Self.maxUnmergedShare * Double(topology.rounds) {
+            } else if Double(unmerged) > topology.server.maxUnmergedShare * Double(topology.rounds) {
                 success = false
                 status = "degraded: \(unmerged) of \(topology.rounds) rounds merged nothing (last reason: \(lastNothingMerged ?? "none"))"
             }

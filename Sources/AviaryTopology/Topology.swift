@@ -47,6 +47,9 @@ public struct Topology: Sendable {
         public var heartbeatInterval: Double
         public var evalEvery: Int
         public var checkpointEvery: Int
+        /// A completed run in which more than this share of rounds merged nothing ends
+        /// "degraded" and exits non-zero (a run in which no round merged ends "failed").
+        public var maxUnmergedShare: Double = 0.5
     }
 
     public struct MergeSettings: Sendable, Hashable {

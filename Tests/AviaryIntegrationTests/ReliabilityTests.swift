@@ -52,21 +52,22 @@ import AviaryTransport
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    /// Two processes host two clients each (one connection per process); one process dies.
     @Test func aKilledClientIsDroppedWithinTheLivenessWindowAndSampledAgainWhenRestarted() throws {
         let dir = Harness.temporaryDirectory("liveness")
         let topo = dir + "/t.toml"
         // Long local training so the victim is surely mid-round when it dies; a round timeout
         // far longer than the test, so only liveness can close the round in time.
-        try Harness.topology(name: "live", output: dir, clients: 2, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
-                             server: "heartbeat_interval = 0.5\nmin_clients = 2")
+        try Harness.topology(name: "live", output: dir, clients: 4, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
+                             server: "heartbeat_interval = 0.5\nmin_clients = 4")
             .write(toFile: topo, atomically: true, encoding: .utf8)
         let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }
         let endpoint = try #require(Harness.waitForFile(dir + "/live/endpoint", timeout: 30), "server never listened")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0"], log: dir + "/c0.out")
+        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
         defer { if survivor.isRunning { survivor.terminate() } }
-        var victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1"], log: dir + "/c1.out")
+        var victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1.out")
         defer { if victim.isRunning { victim.terminate() } }
         func log() -> AggregationLog? { try? AggregationLog.read(path: dir + "/live/aggregation.jsonl") }
         func waitFor(_ what: String, _ condition: (AggregationLog) -> Bool) throws {
@@ -81,7 +82,7 @@ import AviaryTransport
         victim.waitUntilExit()
         try waitFor("the lost process") { $0.notes.contains { $0.event == "process_lost" } }
         #expect(Date().timeIntervalSince(killedAt) < 10, "liveness (3 × 0.5 s) should notice within seconds")
-        victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1"], log: dir + "/c1-restarted.out")
+        victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1-restarted.out")
         let finish = Date().addingTimeInterval(120)
         while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
         #expect(server.terminationStatus == 0, "see \(dir)/server.out")
@@ -90,9 +91,10 @@ import AviaryTransport
         #expect(final.rounds.allSatisfy { $0.durationSeconds < 60 }, "no round waited for the 600 s timeout")
         let lostRound = try #require(final.rounds.firstIndex { ($0.lost ?? []).contains(1) }, "the victim was killed mid-round")
         // The restarted client is sampled again in the round after it registered.
-        #expect(final.rounds.last?.sampled == [0, 1], "\(final.rounds.map(\.sampled))")
-        #expect(final.rounds.last?.accepted == [0, 1])
-        #expect(final.rounds[lostRound].accepted == [0])
+        #expect(final.rounds.last?.sampled == [0, 1, 2, 3], "\(final.rounds.map(\.sampled))")
+        #expect(final.rounds.last?.accepted == [0, 1, 2, 3])
+        #expect(final.rounds[lostRound].accepted == [0, 2])
+        #expect(final.rounds[lostRound].lost == [1, 3])
         victim.waitUntilExit()
         survivor.waitUntilExit()
         #expect(survivor.terminationStatus == 0 && victim.terminationStatus == 0, "clients exit 0 on SHUTDOWN")
