@@ -10,17 +10,11 @@ public enum ResidentMemory {
         let path = "/proc/" + (pid.map(String.init) ?? "self") + "/statm"
         guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
-        var size = 0, resident = 0
-        guard fscanfTwo(file, &size, &resident) else { return nil }
-        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    private static func fscanfTwo(_ file: UnsafeMutablePointer<FILE>, _ a: inout Int, _ b: inout Int) -> Bool {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
-        let fields = String(cString: buffer).split(separator: " ")
-        guard fields.count > 1, let x = Int(fields[0]), let y = Int(fields[1]) else { return false }
-        a = x; b = y
-        return true
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = fread(&buffer, 1, buffer.count, file)
+        // statm: size resident shared text lib data dt, in pages.
+        let fields = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
