@@ -64,6 +64,17 @@ import AviaryLog
         #expect(FileManager.default.fileExists(atPath: run.dir + "/cli/" + (merge.checkpoint ?? "-")))
     }
 
+    /// Not a terminal (a pipe here): plain lines, no control codes; a checkpoint merge is printed
+    /// right after the round it belongs to.
+    @Test func progressIsPlainLinesWithMergesAfterTheirRound() throws {
+        let run = try #require(Self.run)
+        let out = run.result.output
+        #expect(!out.contains("\u{1B}") && !out.contains("\r"), "control codes in piped output")
+        let lines = out.split(separator: "\n").map(String.init)
+        let merge = try #require(lines.firstIndex { $0.contains("merged checkpoints of rounds 2-4") }, "\(out)")
+        #expect(merge > 0 && lines[merge - 1].hasPrefix("round 4/4"), "\(lines)")
+    }
+
     @Test func logsCommandShowsEveryRoundAndWeights() throws {
         let run = try #require(Self.run)
         let out = try Harness.run("aviary", ["logs", run.dir + "/cli", "--weights"])
