@@ -17,8 +17,9 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 libopenblas-dev:/usr/include/x86_64-linux-gnu/cblas.h \
                 zlib1g-dev:/usr/include/zlib.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-# Only the tests need these (compose validation).
-DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose
+# Only the tests need these (compose validation, rendering the report in a browser).
+DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
+                     chromium:/usr/bin/chromium
 
 .PHONY: all setup setup-test build build-info install demo test bench experiments scale clean help
 

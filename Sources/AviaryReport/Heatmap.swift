@@ -14,8 +14,7 @@ public struct Heatmap: Sendable {
     public var values: [[Double?]]
     /// What the colour means, shown beside the legend.
     public var valueName: String
-    /// Colour range; nil = 0…largest value.
-    public var domain: ClosedRange<Double>?
+    public var scale: HeatmapScale
     public var maxPlotWidth: Double
     public var maxPlotHeight: Double
 
@@ -24,18 +23,38 @@ public struct Heatmap: Sendable {
     static let tooltipLimit = 20_000
 
     public init(title: String, rowName: String, columnName: String, rowLabels: [String], columnLabels: [String],
-                values: [[Double?]], valueName: String, domain: ClosedRange<Double>? = nil,
+                values: [[Double?]], valueName: String, domain: ClosedRange<Double>? = nil, scale: HeatmapScale? = nil,
                 maxPlotWidth: Double = 760, maxPlotHeight: Double = 640) {
         self.title = title; self.rowName = rowName; self.columnName = columnName
         self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.values = values
-        self.valueName = valueName; self.domain = domain
+        self.valueName = valueName; self.scale = scale ?? .sequential(domain)
         self.maxPlotWidth = maxPlotWidth; self.maxPlotHeight = maxPlotHeight
+    }
+
+    /// Hatching for blank cells (and their legend swatch), so "none" never reads as a colour.
+    static let blankPattern = "<defs><pattern id=\"aviary-blank\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fff\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#e4e4e4\" stroke-width=\"1.5\"/></pattern></defs>\n"
+
+    /// The colour of the cell at `column` holding `v`, and the tooltip's extra words.
+    private func paint(_ v: Double, column: Int, range: ClosedRange<Double>, spread: Double) -> (color: String, note: String) {
+        switch scale {
+        case .sequential:
+            return (HeatmapScale.sequentialColor(v, in: range), "")
+        case let .diverging(centers):
+            let center = column < centers.count ? centers[column] : .nan
+            let n = center > 0 ? Int((1 / center).rounded()) : 0
+            return (HeatmapScale.divergingColor(ratio: v / center, spread: spread), " (\(Markup.value(v / center))× 1/n, n = \(n))")
+        }
     }
 
     public func svg() -> String {
         let rows = rowLabels.count, cols = columnLabels.count
         let finite = values.flatMap { $0.compactMap { $0 } }.filter(\.isFinite)
-        let range = domain ?? 0...max(finite.max() ?? 1, 1e-12)
+        var range = 0...max(finite.max() ?? 1, 1e-12)
+        var spread = 1.0
+        switch scale {
+        case let .sequential(domain): range = domain ?? range
+        case let .diverging(centers): spread = HeatmapScale.spread(values: values, centers: centers)
+        }
         let cellW = min(28, max(1, maxPlotWidth / Double(max(1, cols))))
         let cellH = min(16, max(1, maxPlotHeight / Double(max(1, rows))))
         let fs = PlotFrame.fontSize
@@ -43,21 +62,22 @@ public struct Heatmap: Sendable {
         let left = max(44, rowLabelWidth + 30), top = 30.0
         let plotW = cellW * Double(cols), plotH = cellH * Double(rows)
         let legendY = top + plotH + 46
-        let legendWidth = 5 * 24 + 110 + Markup.textWidth(valueName, fontSize: fs)
-        let width = max(left + plotW + 16, left + Markup.textWidth(title, fontSize: PlotFrame.titleSize) + 16, left + legendWidth)
-        let height = legendY + 24
+        let legend = legend(x: left, y: legendY, range: range, spread: spread)
+        let width = max(left + plotW + 16, left + Markup.textWidth(title, fontSize: PlotFrame.titleSize) + 16, left + legend.width + 16)
+        let height = legendY + legend.height + 8
         let w = Markup.coordinate(width), h = Markup.coordinate(height)
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" viewBox=\"0 0 \(w) \(h)\" font-family=\"sans-serif\" font-size=\"\(Markup.coordinate(fs))\">\n"
-        s += "<title>\(Markup.escape(title))</title>\n<rect width=\"\(w)\" height=\"\(h)\" fill=\"#fff\"/>\n"
+        s += "<title>\(Markup.escape(title))</title>\n<rect width=\"\(w)\" height=\"\(h)\" fill=\"#fff\"/>\n" + Self.blankPattern
         s += "<text x=\"\(Markup.coordinate(left))\" y=\"18\" font-size=\"\(Markup.coordinate(PlotFrame.titleSize))\" font-weight=\"bold\">\(Markup.escape(title))</text>\n"
-        s += "<rect x=\"\(Markup.coordinate(left))\" y=\"\(Markup.coordinate(top))\" width=\"\(Markup.coordinate(plotW))\" height=\"\(Markup.coordinate(plotH))\" fill=\"#fafafa\"/>\n"
+        s += "<rect x=\"\(Markup.coordinate(left))\" y=\"\(Markup.coordinate(top))\" width=\"\(Markup.coordinate(plotW))\" height=\"\(Markup.coordinate(plotH))\" fill=\"url(#aviary-blank)\"/>\n"
         let drawn = values.reduce(0) { $0 + $1.lazy.filter { $0?.isFinite == true }.count }
         let tooltips = drawn <= Self.tooltipLimit
         for r in 0..<rows {
             for c in 0..<cols {
                 guard c < values[r].count, let v = values[r][c], v.isFinite else { continue }
-                s += "<rect x=\"\(Markup.coordinate(left + cellW * Double(c)))\" y=\"\(Markup.coordinate(top + cellH * Double(r)))\" width=\"\(Markup.coordinate(cellW))\" height=\"\(Markup.coordinate(cellH))\" fill=\"\(Self.color(v, in: range))\""
-                s += tooltips ? "><title>\(Markup.escape(rowName)) \(Markup.escape(rowLabels[r])), \(Markup.escape(columnName)) \(Markup.escape(columnLabels[c])): \(Markup.value(v))</title></rect>\n" : "/>\n"
+                let cell = paint(v, column: c, range: range, spread: spread)
+                s += "<rect x=\"\(Markup.coordinate(left + cellW * Double(c)))\" y=\"\(Markup.coordinate(top + cellH * Double(r)))\" width=\"\(Markup.coordinate(cellW))\" height=\"\(Markup.coordinate(cellH))\" fill=\"\(cell.color)\""
+                s += tooltips ? "><title>\(Markup.escape(rowName)) \(Markup.escape(rowLabels[r])), \(Markup.escape(columnName)) \(Markup.escape(columnLabels[c])): \(Markup.value(v))\(cell.note)</title></rect>\n" : "/>\n"
             }
         }
         let rowEvery = Self.labelStride(needed: 12, cell: cellH)
@@ -73,24 +93,37 @@ public struct Heatmap: Sendable {
         s += "<text x=\"\(Markup.coordinate(left + plotW / 2))\" y=\"\(Markup.coordinate(top + plotH + 30))\" text-anchor=\"middle\" fill=\"#444\">\(Markup.escape(columnName))</text>\n"
         let midY = Markup.coordinate(top + plotH / 2)
         s += "<text x=\"14\" y=\"\(midY)\" text-anchor=\"middle\" fill=\"#444\" transform=\"rotate(-90 14 \(midY))\">\(Markup.escape(rowName))</text>\n"
-        s += legend(x: left, y: legendY, range: range)
+        s += legend.markup
         return s + "</svg>\n"
     }
 
-    private func legend(x: Double, y: Double, range: ClosedRange<Double>) -> String {
-        let lowText = Markup.value(range.lowerBound)
-        var s = "<text x=\"\(Markup.coordinate(x))\" y=\"\(Markup.coordinate(y + 11))\">\(Markup.escape(lowText))</text>\n"
-        var cx = x + Markup.textWidth(lowText, fontSize: PlotFrame.fontSize) + 6
-        for i in 0..<5 {
-            let v = range.lowerBound + (range.upperBound - range.lowerBound) * Double(i) / 4
-            s += "<rect x=\"\(Markup.coordinate(cx))\" y=\"\(Markup.coordinate(y))\" width=\"24\" height=\"14\" fill=\"\(Self.color(v, in: range))\"/>\n"
-            cx += 24
+    /// The colour scale: swatches with their values, a hatched "blank" swatch, then `valueName`.
+    private func legend(x: Double, y: Double, range: ClosedRange<Double>, spread: Double) -> (markup: String, width: Double, height: Double) {
+        let fs = PlotFrame.fontSize, sw = 30.0
+        var swatches: [(color: String, label: String)] = []
+        switch scale {
+        case .sequential:
+            swatches = (0..<5).map { i in
+                let v = range.lowerBound + (range.upperBound - range.lowerBound) * Double(i) / 4
+                return (HeatmapScale.sequentialColor(v, in: range), Markup.value(v))
+            }
+        case .diverging:
+            let k = Int(spread)
+            swatches = (-k...k).map { p in
+                let ratio = pow(2, Double(p))
+                return (HeatmapScale.divergingColor(ratio: ratio, spread: spread), p == 0 ? "1/n" : "\(Markup.value(ratio))×")
+            }
         }
-        let highText = Markup.value(range.upperBound)
-        s += "<text x=\"\(Markup.coordinate(cx + 6))\" y=\"\(Markup.coordinate(y + 11))\">\(Markup.escape(highText))</text>\n"
-        cx += 6 + Markup.textWidth(highText, fontSize: PlotFrame.fontSize) + 14
-        s += "<text x=\"\(Markup.coordinate(cx))\" y=\"\(Markup.coordinate(y + 11))\" fill=\"#444\">\(Markup.escape(valueName))</text>\n"
-        return s
+        swatches.append(("url(#aviary-blank)", "blank"))
+        var s = "", cx = x
+        for (i, e) in swatches.enumerated() {
+            if i == swatches.count - 1 { cx += 8 }
+            s += "<rect x=\"\(Markup.coordinate(cx))\" y=\"\(Markup.coordinate(y))\" width=\"\(Markup.coordinate(sw))\" height=\"14\" fill=\"\(e.color)\" stroke=\"#999\" stroke-width=\"0.5\"/>"
+            s += "<text x=\"\(Markup.coordinate(cx + sw / 2))\" y=\"\(Markup.coordinate(y + 27))\" text-anchor=\"middle\">\(Markup.escape(e.label))</text>\n"
+            cx += sw + 2
+        }
+        s += "<text x=\"\(Markup.coordinate(cx + 10))\" y=\"\(Markup.coordinate(y + 11))\" fill=\"#444\">\(Markup.escape(valueName))</text>\n"
+        return (s, cx + 10 - x + Markup.textWidth(valueName, fontSize: fs), 30)
     }
 
     /// Show every k-th label so labels `needed` wide do not overlap; k is 1, 2 or 5 × 10^n.
@@ -100,15 +133,8 @@ public struct Heatmap: Sendable {
         return Int(AxisScale.niceStep(Double(raw)).rounded())
     }
 
-    /// Sequential blue scale; the low end is a visible pale blue so a 0 cell differs from a blank one.
+    /// The sequential colour (kept for callers that colour outside a heatmap).
     static func color(_ v: Double, in range: ClosedRange<Double>) -> String {
-        let span = range.upperBound - range.lowerBound
-        let t = span > 0 ? min(1, max(0, (v - range.lowerBound) / span)) : 1
-        let stops: [(Double, Double, Double)] = [(198, 219, 239), (107, 174, 214), (8, 48, 107)]
-        let scaled = t * Double(stops.count - 1)
-        let i = min(stops.count - 2, Int(scaled)), f = scaled - Double(i)
-        let a = stops[i], b = stops[i + 1]
-        func mix(_ x: Double, _ y: Double) -> Int { Int((x + (y - x) * f).rounded()) }
-        return String(format: "#%02x%02x%02x", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+        HeatmapScale.sequentialColor(v, in: range)
     }
 }

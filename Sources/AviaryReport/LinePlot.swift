@@ -13,9 +13,15 @@ public struct LinePlot: Sendable {
     public struct Series: Sendable {
         public var name: String
         public var points: [PlotPoint]
-        public var dashed: Bool
-        public init(name: String, points: [PlotPoint], dashed: Bool = false) {
-            self.name = name; self.points = points; self.dashed = dashed
+        /// From `PlotPalette`, so a metric has the same colour in every chart.
+        public var color: String
+        /// SVG dash pattern; "" = solid.
+        public var dash: String
+        public init(name: String, color: String, points: [PlotPoint], dashed: Bool = false) {
+            self.init(name: name, color: color, points: points, dash: dashed ? "5,3" : "")
+        }
+        public init(name: String, color: String, points: [PlotPoint], dash: String) {
+            self.name = name; self.points = points; self.color = color; self.dash = dash
         }
     }
 
@@ -41,16 +47,16 @@ public struct LinePlot: Sendable {
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         let frame = PlotFrame(
             width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-            legend: series.enumerated().map { (name: $0.element.name, color: PlotPalette.color($0.offset), dashed: $0.element.dashed) },
+            legend: series.map { (name: $0.name, color: $0.color, dash: $0.dash) },
             x: AxisScale(covering: all.map(\.x), integer: integerX, targetTicks: 8),
             y: AxisScale(covering: all.map(\.y)))
         var s = frame.open()
         if all.isEmpty {
             s += "<text x=\"\(Markup.coordinate(frame.left + frame.plotWidth / 2))\" y=\"\(Markup.coordinate(frame.top + frame.plotHeight / 2))\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n"
         }
-        for (i, line) in series.enumerated() {
-            let color = PlotPalette.color(i)
-            let dash = line.dashed ? " stroke-dasharray=\"5,3\"" : ""
+        for line in series {
+            let color = line.color
+            let dash = line.dash.isEmpty ? "" : " stroke-dasharray=\"\(line.dash)\""
             for segment in Self.segments(line.points) {
                 if segment.count == 1 {
                     s += "<circle cx=\"\(Markup.coordinate(frame.px(segment[0].x)))\" cy=\"\(Markup.coordinate(frame.py(segment[0].y)))\" r=\"2.5\" fill=\"\(color)\"/>\n"

@@ -14,7 +14,7 @@ public enum PartitionHeatmap {
         return Heatmap(title: title ?? "Label distribution: \(values.count) clients × \(classes) classes",
                        rowName: "client", columnName: "class",
                        rowLabels: values.indices.map(String.init), columnLabels: (0..<classes).map(String.init),
-                       values: values, valueName: "share of the client's samples (blank: none)", domain: 0...1)
+                       values: values, valueName: "share of the client's samples (blank: class not held)", scale: .sequential(0...1))
     }
 
     public static func svg(_ stats: PartitionStats) -> String {

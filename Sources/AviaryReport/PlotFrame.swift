@@ -8,7 +8,7 @@ struct PlotFrame {
     var title: String
     var xLabel: String
     var yLabel: String
-    var legend: [(name: String, color: String, dashed: Bool)]
+    var legend: [(name: String, color: String, dash: String)]
     var x: AxisScale
     var y: AxisScale
 
@@ -25,15 +25,15 @@ struct PlotFrame {
     func py(_ v: Double) -> Double { top + (1 - y.fraction(v)) * plotHeight }
 
     /// Legend entries wrapped into rows that fit the width.
-    var legendRows: [[(name: String, color: String, dashed: Bool, x: Double)]] {
-        var rows: [[(name: String, color: String, dashed: Bool, x: Double)]] = [[]]
+    var legendRows: [[(name: String, color: String, dash: String, x: Double)]] {
+        var rows: [[(name: String, color: String, dash: String, x: Double)]] = [[]]
         var cursor = left
         for e in legend {
             let w = 22 + Markup.textWidth(e.name, fontSize: Self.fontSize) + 14
             if cursor + w > width - right && !rows[rows.count - 1].isEmpty {
                 rows.append([]); cursor = left
             }
-            rows[rows.count - 1].append((e.name, e.color, e.dashed, cursor))
+            rows[rows.count - 1].append((e.name, e.color, e.dash, cursor))
             cursor += w
         }
         return rows
@@ -48,7 +48,7 @@ struct PlotFrame {
         for (i, row) in legendRows.enumerated() {
             let ly = 34 + Double(i) * 16
             for e in row {
-                let dash = e.dashed ? " stroke-dasharray=\"5,3\"" : ""
+                let dash = e.dash.isEmpty ? "" : " stroke-dasharray=\"\(e.dash)\""
                 s += "<line x1=\"\(Markup.coordinate(e.x))\" y1=\"\(Markup.coordinate(ly - 4))\" x2=\"\(Markup.coordinate(e.x + 18))\" y2=\"\(Markup.coordinate(ly - 4))\" stroke=\"\(e.color)\" stroke-width=\"3\"\(dash)/>"
                 s += "<text x=\"\(Markup.coordinate(e.x + 22))\" y=\"\(Markup.coordinate(ly))\">\(Markup.escape(e.name))</text>\n"
             }

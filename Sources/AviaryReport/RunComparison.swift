@@ -7,6 +7,15 @@ public enum ComparisonMetric: String, CaseIterable, Sendable {
     case cleanLoss = "clean_loss"
     case robustAccuracy = "robust_accuracy"
 
+    /// The palette key, so the comparison draws the metric in the report's colour.
+    public var plotMetric: PlotMetric {
+        switch self {
+        case .cleanAccuracy: .cleanAccuracy
+        case .cleanLoss: .cleanLoss
+        case .robustAccuracy: .robustAccuracy
+        }
+    }
+
     func value(_ e: Evaluation) -> Double? {
         switch self {
         case .cleanAccuracy: e.cleanAccuracy
@@ -40,12 +49,17 @@ public struct RunComparison: Sendable {
         return Set(names).count == names.count ? names : runs.map(\.path)
     }
 
+    /// Every run in the metric's colour (run 0 exactly, the others darker or lighter shades),
+    /// told apart by shade and dash pattern as the legend shows.
     public func plot() -> LinePlot {
-        let series = zip(labels, runs).map { label, run in
+        let series = zip(labels, runs).enumerated().map { i, pair in
+            let (label, run) = pair
             let points = run.log.rounds.compactMap { r in
                 r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) }
             }
-            return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label, points: points)
+            return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label,
+                                   color: PlotPalette.shade(metric.plotMetric, run: i, of: runs.count), points: points,
+                                   dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
         }
         return LinePlot(title: "\(metric.rawValue) per round", xLabel: "round", yLabel: metric.rawValue,
                         series: series, width: 760, height: 380)

@@ -87,19 +87,26 @@ public struct RunReport: Sendable {
         let others = Set(last.clientMetrics.values.flatMap(\.keys)).subtracting(preferred).sorted()
         let keys = preferred + others
         let clients = status.keys.sorted()
+        let formats = keys.map(ColumnFormat.forMetric)
         let rows = clients.prefix(Self.clientRowLimit).map { c -> [String] in
             let m = last.clientMetrics[String(c)] ?? [:]
-            return [String(c), status[c]!, Markup.value(last.weights[String(c)])] + keys.map { Markup.value(m[$0]) }
+            return [String(c), status[c]!, ColumnFormat.weight.format(last.weights[String(c)])]
+                + zip(keys, formats).map { $1.format(m[$0]) }
         }
         var footer: [[String]] = []
         if !last.clientMetrics.isEmpty {
-            let mean = keys.map { k -> String in
+            // Same format as the column above (a count's mean is rounded), so the column lines up.
+            let mean = zip(keys, formats).map { k, f -> String in
                 let vs = last.clientMetrics.values.compactMap { $0[k] }.filter(\.isFinite)
-                return vs.isEmpty ? "-" : Markup.value(vs.reduce(0, +) / Double(vs.count))
+                return vs.isEmpty ? "-" : f.format(vs.reduce(0, +) / Double(vs.count))
             }
             footer.append(["mean", "\(last.accepted.count) of \(last.sampled.count) accepted", "-"] + mean)
         }
-        page.table(header: ["client", "status", "weight"] + keys, rows: rows, footer: footer)
+        let headers = keys.map { $0.hasPrefix("global_val_") ? "\($0) (model received)" : $0 }
+        page.table(header: ["client", "status", "weight"] + headers, rows: rows, footer: footer)
+        if keys.contains(where: { $0.hasPrefix("global_val_") }) {
+            page.paragraph("model received: the global model each client received in round \(last.round) (round \(last.round - 1)'s merge), on its own validation split before local training", className: "note")
+        }
         if clients.count > Self.clientRowLimit {
             page.paragraph("showing \(Self.clientRowLimit) of \(clients.count) clients (lowest indices); the mean covers all", className: "note")
         }
@@ -109,13 +116,13 @@ public struct RunReport: Sendable {
         let merges = log.checkpointMerges
         guard !merges.isEmpty else { return }
         page.heading("Checkpoint merges")
+        let f = ColumnFormat.metric
         let rows = merges.map { m -> [String] in
             let delta = m.lastEval.map { m.eval.cleanAccuracy - $0.cleanAccuracy }
             return [String(m.round), m.rounds.map(String.init).joined(separator: ","), "\(m.metric), p=\(Markup.value(m.penalty))",
-                    Markup.fixed(m.eval.cleanAccuracy), Markup.fixed(m.lastEval?.cleanAccuracy),
-                    delta.map { String(format: "%+.4f", $0) } ?? "-",
-                    Markup.fixed(m.eval.cleanLoss), Markup.fixed(m.lastEval?.cleanLoss),
-                    Markup.fixed(m.eval.robustAccuracy), Markup.fixed(m.lastEval?.robustAccuracy)]
+                    f.format(m.eval.cleanAccuracy), f.format(m.lastEval?.cleanAccuracy), ColumnFormat.signed(4).format(delta),
+                    f.format(m.eval.cleanLoss), f.format(m.lastEval?.cleanLoss),
+                    f.format(m.eval.robustAccuracy), f.format(m.lastEval?.robustAccuracy)]
         }
         page.table(header: ["round", "merged rounds", "weighting", "merged acc", "round's acc", "Δ acc",
                             "merged loss", "round's loss", "merged robust", "round's robust"], rows: rows)

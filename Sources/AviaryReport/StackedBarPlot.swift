@@ -30,7 +30,7 @@ public struct StackedBarPlot: Sendable {
         let padded = xs.isEmpty ? [] : [xs.min()! - 0.5, xs.max()! + 0.5]
         let frame = PlotFrame(
             width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-            legend: categories.map { (name: $0.name, color: $0.color, dashed: false) },
+            legend: categories.map { (name: $0.name, color: $0.color, dash: "") },
             x: AxisScale(covering: padded, integer: true, exact: true, targetTicks: 8),
             y: AxisScale(covering: totals, includeZero: true, integer: true))
         var s = frame.open()

@@ -36,6 +36,39 @@ import AviaryLog
         #expect(FileManager.default.fileExists(atPath: custom))
     }
 
+    /// Debian's headless browser, to look at the pages as a user would.
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// A screenshot of `page` (PNG bytes), from a fresh browser profile.
+    static func screenshot(_ page: String, browser: String, in dir: String) throws -> Data {
+        let png = page + ".png"
+        let out = try Harness.run((browser as NSString).lastPathComponent, [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(dir)/chromium-profile",
+            "--screenshot=\(png)", "--window-size=1200,900", URL(fileURLWithPath: page).absoluteString,
+        ], timeout: 120, bin: (browser as NSString).deletingLastPathComponent)
+        #expect(out.status == 0, "\(out.output)")
+        return try Data(contentsOf: URL(fileURLWithPath: png))
+    }
+
+    /// The report and comparison pages render to something visibly richer than a blank page
+    /// (charts, heatmaps, tables): their PNGs are over five times a blank page's (a 1200×900 white page is ~5 kB, the tiny comparison ~45 kB).
+    @Test(.enabled(if: Prerequisite.enabled(chromium != nil), "chromium is not installed (make test installs it)"))
+    func reportAndComparisonRenderInABrowser() throws {
+        let browser = try #require(Self.chromium, "chromium is not installed (make test installs it)")
+        let runs = try #require(Self.runs)
+        let blank = runs.dir + "/blank.html", report = runs.dir + "/rendered-report.html", compare = runs.dir + "/rendered-compare.html"
+        try "<!DOCTYPE html><html><body></body></html>\n".write(toFile: blank, atomically: true, encoding: .utf8)
+        #expect(try Harness.run("aviary", ["report", runs.dir + "/long", "-o", report]).status == 0)
+        #expect(try Harness.run("aviary", ["compare", runs.dir + "/short", runs.dir + "/long", "-o", compare]).status == 0)
+        let empty = try Self.screenshot(blank, browser: browser, in: runs.dir)
+        #expect(empty.starts(with: [0x89, 0x50, 0x4e, 0x47]), "not a PNG")
+        for page in [report, compare] {
+            let png = try Self.screenshot(page, browser: browser, in: runs.dir)
+            #expect(png.starts(with: [0x89, 0x50, 0x4e, 0x47]), "\(page): not a PNG")
+            #expect(png.count > 5 * empty.count, "\(page) renders nearly blank: \(png.count) bytes, blank page \(empty.count)")
+        }
+    }
+
     @Test func compareTablesTheLogsFinalEvaluation() throws {
         let runs = try #require(Self.runs)
         let page = runs.dir + "/compare.html"

@@ -37,14 +37,14 @@ import AviaryLog
 
     @Test func pointsLandWhereHandComputed() {
         // Frame: left 58, right 16, top 30 + one legend row of 16, bottom 42 → plot 486 × 212 at (58, 46).
-        let plot = LinePlot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "s", points: [.init(x: 0, y: 0), .init(x: 10, y: 1)])])
+        let plot = LinePlot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "s", color: "#123456", points: [.init(x: 0, y: 0), .init(x: 10, y: 1)])])
         #expect(plot.svg().contains("points=\"58,258 544,46\""))
     }
 
     @Test func nonFinitePointsBreakTheLine() {
         let ys: [Double] = [1, 2, .nan, 3, 4, .infinity, 5]
         let plot = LinePlot(title: "t", xLabel: "x", yLabel: "y",
-                            series: [.init(name: "s", points: ys.enumerated().map { PlotPoint(x: Double($0.offset), y: $0.element) })])
+                            series: [.init(name: "s", color: "#123456", points: ys.enumerated().map { PlotPoint(x: Double($0.offset), y: $0.element) })])
         let svg = plot.svg()
         let lines = polylines(svg)
         #expect(lines.map(\.count) == [2, 2], "\(lines)")
@@ -58,7 +58,7 @@ import AviaryLog
         let escaped = "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"
         #expect(Markup.escape(evil) == escaped)
         #expect(Markup.escape("x\u{1}y") == "x\u{FFFD}y")
-        let line = LinePlot(title: evil, xLabel: evil, yLabel: evil, series: [.init(name: evil, points: [.init(x: 1, y: 1)])]).svg()
+        let line = LinePlot(title: evil, xLabel: evil, yLabel: evil, series: [.init(name: evil, color: "#123456", points: [.init(x: 1, y: 1)])]).svg()
         let heat = Heatmap(title: evil, rowName: evil, columnName: evil, rowLabels: [evil], columnLabels: [evil],
                            values: [[0.5]], valueName: evil).svg()
         let bars = StackedBarPlot(title: evil, xLabel: evil, yLabel: evil, categories: [(evil, "#000")],
@@ -72,8 +72,8 @@ import AviaryLog
     @Test func outputIsDeterministic() {
         func make() -> String {
             LinePlot(title: "acc", xLabel: "round", yLabel: "y",
-                     series: [.init(name: "a", points: (1...30).map { PlotPoint(x: Double($0), y: 1 / Double($0)) }),
-                              .init(name: "b", points: [.init(x: 3, y: 0.2)], dashed: true)]).svg()
+                     series: [.init(name: "a", color: "#123456", points: (1...30).map { PlotPoint(x: Double($0), y: 1 / Double($0)) }),
+                              .init(name: "b", color: "#123456", points: [.init(x: 3, y: 0.2)], dashed: true)]).svg()
         }
         #expect(make() == make())
     }

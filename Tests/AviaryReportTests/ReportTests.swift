@@ -45,7 +45,7 @@ import AviaryLog
     @Test func accuracyPlotHasOnePointPerEvalRound() throws {
         let report = RunReport(log: Self.log(), source: "runs/x/aggregation.jsonl")
         let plot = report.accuracyPlot()
-        #expect(plot.series.map(\.name) == ["clean accuracy", "robust accuracy", "checkpoint merge (clean)"])
+        #expect(plot.series.map(\.name) == ["clean accuracy", "robust accuracy", "checkpoint merge (clean accuracy)"])
         #expect(plot.series[0].points == [PlotPoint(x: 2, y: 0.7), PlotPoint(x: 4, y: 0.9)])
         // The clean-accuracy line is the first polyline; robust and merge have one point each (dots).
         #expect(polylines(plot.svg()).map(\.count) == [2])
@@ -72,9 +72,9 @@ import AviaryLog
         let rows = page.body.components(separatedBy: "<tr>").filter { $0.contains("<td") }
         // Clients 0, 1 (accepted), 2 (rejected), 5 (timed out) and the mean footer.
         #expect(rows.count == 5)
-        #expect(rows[0].hasPrefix("<td class=\"t\">0</td><td class=\"t\">accepted</td><td>0.5</td><td>100</td><td>0.5</td><td>0.9</td>"), "\(rows[0])")
+        #expect(rows[0].hasPrefix("<td class=\"t\">0</td><td class=\"t\">accepted</td><td>0.500</td><td>100</td><td>0.5000</td><td>0.9000</td>"), "\(rows[0])")
         #expect(rows[3].hasPrefix("<td class=\"t\">5</td><td class=\"t\">timed out</td><td>-</td>"))
-        #expect(rows[4].contains("<td class=\"t\">mean</td><td class=\"t\">2 of 4 accepted</td><td>-</td><td>101</td><td>1.5</td>"))
+        #expect(rows[4].contains("<td class=\"t\">mean</td><td class=\"t\">2 of 4 accepted</td><td>-</td><td>101</td><td>1.5000</td>"))
     }
 
     @Test func weightsHeatmapHasOnlyMergedClientsAndParticipationCounts() throws {
