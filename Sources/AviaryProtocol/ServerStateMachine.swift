@@ -135,24 +135,24 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     }
 
     public let configuration: Configuration
-    private(set) var phase: Phase = .idle
+    var phase: Phase = .idle
     /// Client index → slot in `peers` of the process hosting it, or -1.
-    private var holder: [Int32]
+    var holder: [Int32]
     /// Client index → its current session token (0: never registered).
-    private var tokens: [SessionToken]
-    private var peers: [PeerState?] = []
-    private var slotOfPeer: [Peer: Int32] = [:]
-    private var freeSlots: [Int32] = []
+    var tokens: [SessionToken]
+    var peers: [PeerState?] = []
+    var slotOfPeer: [Peer: Int32] = [:]
+    var freeSlots: [Int32] = []
     /// Lowest index that may be free, for server-assigned claims (amortised O(1) per claim).
-    private var assignCursor = 0
-    public private(set) var registeredCount = 0
+    var assignCursor = 0
+    public internal(set) var registeredCount = 0
     /// Clients that missed a round deadline and have not been heard from since. They are not
     /// sampled, so one stuck client does not cost every later round a full timeout. An UPDATE
     /// or FAILURE for the client (even a late one) clears the mark.
-    public private(set) var unresponsive: Set<Int> = []
-    private var globalParameters: [Float] = []
-    private var lastHeartbeat: Double = 0
-    private var tokenStream: RandomStream
+    public internal(set) var unresponsive: Set<Int> = []
+    var globalParameters: [Float] = []
+    var lastHeartbeat: Double = 0
+    var tokenStream: RandomStream
 
     public init(configuration: Configuration) {
         precondition(configuration.clients > 0 && configuration.rounds > 0)
@@ -263,171 +263,6 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Stop now (signal, fatal server error). SHUTDOWN goes to every live process.
     public mutating func abort(reason: String) -> [Action] { finish(success: false, reason: reason) }
 
-    // MARK: - Registration
-
-    private mutating func slot(for peer: Peer, name: String, now: Double) -> Int32 {
-        if let s = slotOfPeer[peer] { return s }
-        let state = PeerState(peer: peer, name: name, lastHeard: now, clients: [])
-        let s: Int32
-        if let free = freeSlots.popLast() { s = free; peers[Int(s)] = state } else { s = Int32(peers.count); peers.append(state) }
-        slotOfPeer[peer] = s
-        return s
-    }
-
-    private mutating func bind(_ client: Int, to slot: Int32) {
-        if holder[client] < 0 { registeredCount += 1 }
-        holder[client] = slot
-        peers[Int(slot)]!.clients.append(client)
-    }
-
-    private mutating func newToken() -> SessionToken {
-        while true { let t = tokenStream.next(); if t != 0 { return t } }
-    }
-
-    private mutating func register(_ hello: HelloMessage, peer: Peer, now: Double) -> [Action] {
-        if isFinished {
-            return [.send(peer, .reject(RejectMessage(reason: "the run is over")))]
-        }
-        let n = configuration.clients
-        let slot = self.slot(for: peer, name: hello.processName, now: now)
-        var accepted: [WelcomeMessage.Accepted] = []
-        var registration = Registration(processName: hello.processName, joined: [], reconnected: [], refused: [])
-        accepted.reserveCapacity(hello.claims.count)
-        var seen = Set<Int>()
-        var previousHolders = Set<Int32>()
-        for claim in hello.claims {
-            guard let index = claim.index else {
-                while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
-                guard assignCursor < n else {
-                    registration.refused.append(.init(index: nil, reason: "all \(n) client slots are taken", retry: false))
-                    continue
-                }
-                let index = assignCursor
-                tokens[index] = newToken()
-                bind(index, to: slot)
-                seen.insert(index)
-                registration.joined.append(index)
-                accepted.append(.init(index: index, token: tokens[index]))
-                continue
-            }
-            guard index >= 0, index < n else {
-                registration.refused.append(.init(index: index, reason: "client index \(index) is outside 0..<\(n)", retry: false))
-                continue
-            }
-            guard seen.insert(index).inserted else {
-                registration.refused.append(.init(index: index, reason: "client \(index) is claimed twice in one HELLO", retry: false))
-                continue
-            }
-            let current = holder[index]
-            if current == slot {
-                // A repeated HELLO on the same connection: idempotent, same token.
-                accepted.append(.init(index: index, token: tokens[index]))
-            } else if current >= 0 {
-                if claim.token != 0 && claim.token == tokens[index] {
-                    previousHolders.insert(current)
-                    bind(index, to: slot)  // the process reconnected on a new connection
-                    registration.reconnected.append(index)
-                    accepted.append(.init(index: index, token: tokens[index]))
-                } else {
-                    let reason = "client \(index) is held by a live process (\(peers[Int(current)]!.name)); "
-                        + "re-registering it needs the session token issued to that process"
-                    registration.refused.append(.init(index: index, reason: reason, retry: true))
-                }
-            } else {
-                tokens[index] = newToken()
-                bind(index, to: slot)
-                registration.joined.append(index)
-                accepted.append(.init(index: index, token: tokens[index]))
-            }
-        }
-        var actions: [Action] = [
-            .send(peer, .welcome(WelcomeMessage(
-                accepted: accepted, refused: registration.refused,
-                heartbeatInterval: configuration.liveness.heartbeatIntervalSeconds,
-                liveness: configuration.liveness.missedHeartbeats, runSpec: configuration.runSpec))),
-            .registered(peer, registration),
-        ]
-        // Connections left without clients keep no state: one that had nothing accepted, or the
-        // old connection of a process that re-registered everything on a new one.
-        for s in previousHolders.union([slot]) where clients(of: s).isEmpty { release(slot: s) }
-        // A registration after the run started is hearing from the client. The initial
-        // registration of a resumed run is not: the marks it restored stay, as they would have
-        // in the uninterrupted run, until the client answers a task.
-        var registering = false
-        if case .registering = phase { registering = true }
-        if !registering, !registration.joined.isEmpty || !registration.reconnected.isEmpty {
-            let back = (registration.joined + registration.reconnected).filter { unresponsive.contains($0) }
-            if !back.isEmpty {
-                unresponsive.subtract(back)
-                actions.append(.clientsResponsive(back.sorted()))
-            }
-        }
-        switch phase {
-        case .registering where registeredCount >= configuration.minClientsToStart:
-            actions += startRound(configuration.firstRound, now: now)
-        case .training(let t):
-            // Re-registered clients that were sampled and have not answered lost their TRAIN
-            // with their old connection: send it again on the new one.
-            let again = registration.reconnected.filter { t.pending.contains($0) }.sorted()
-            if !again.isEmpty {
-                actions.append(.send(peer, .model(ModelMessage(round: t.round, parameters: globalParameters))))
-                actions.append(.send(peer, .train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))))
-            }
-        default: break
-        }
-        return actions
-    }
-
-    private mutating func release(slot: Int32) {
-        guard let state = peers[Int(slot)] else { return }
-        slotOfPeer[state.peer] = nil
-        peers[Int(slot)] = nil
-        freeSlots.append(slot)
-    }
-
-    private func clients(of slot: Int32) -> [Int] {
-        guard let state = peers[Int(slot)] else { return [] }
-        return state.clients.filter { holder[$0] == slot }
-    }
-
-    private mutating func reset(_ peer: Peer) -> [Action] {
-        [.send(peer, .reset(ResetMessage(reason: "this server does not know this connection (it restarted, or dropped the process as dead); register again"))),
-         .ignored(peer, "message from an unregistered connection (answered with RESET)")]
-    }
-
-    private mutating func leave(_ bye: ByeMessage, from peer: Peer, now: Double) -> [Action] {
-        guard let slot = slotOfPeer[peer] else { return [] }
-        let leaving = Set(bye.clients)
-        let hosted = clients(of: slot)
-        if hosted.allSatisfy({ leaving.contains($0) }) {
-            return lose(slot: slot, reason: "it said goodbye", now: now)
-        }
-        for c in hosted where leaving.contains(c) { holder[c] = -1; registeredCount -= 1 }
-        return dropFromRound(hosted.filter { leaving.contains($0) }, now: now)
-    }
-
-    /// Unregisters every client of the process in `slot` and drops those pending in the round.
-    private mutating func lose(slot: Int32, reason: String, now: Double) -> [Action] {
-        guard let state = peers[Int(slot)] else { return [] }
-        let hosted = clients(of: slot)
-        for c in hosted { holder[c] = -1 }
-        registeredCount -= hosted.count
-        release(slot: slot)
-        var actions: [Action] = [.peerLost(state.peer, clients: hosted, reason: reason)]
-        actions += dropFromRound(hosted, now: now)
-        return actions
-    }
-
-    private mutating func dropFromRound(_ clients: [Int], now: Double) -> [Action] {
-        guard case var .training(t) = phase else { return [] }
-        let gone = clients.filter { t.pending.contains($0) }
-        guard !gone.isEmpty else { return [] }
-        t.pending.subtract(gone)
-        t.lost += gone
-        phase = .training(t)
-        return closeIfComplete(now: now)
-    }
-
     // MARK: - Rounds
 
     /// Clients for `round`: a seeded sample without replacement from the available indices,
@@ -444,7 +279,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return Array(pool[0..<k]).sorted()
     }
 
-    private mutating func startRound(_ round: Int, now: Double) -> [Action] {
+    mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
         if unresponsive.isEmpty {
@@ -481,7 +316,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return nil
     }
 
-    private mutating func heardFrom(_ client: Int) -> [Action] {
+    mutating func heardFrom(_ client: Int) -> [Action] {
         unresponsive.remove(client) != nil ? [.clientsResponsive([client])] : []
     }
 
@@ -546,12 +381,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return actions
     }
 
-    private mutating func closeIfComplete(now: Double) -> [Action] {
+    mutating func closeIfComplete(now: Double) -> [Action] {
         guard case let .training(t) = phase, t.pending.isEmpty else { return [] }
         return closeRound(t)
     }
 
-    private mutating func closeRound(_ t: Training) -> [Action] {
+    mutating func closeRound(_ t: Training) -> [Action] {
         let outcome = RoundOutcome(
             round: t.round, sampled: t.sampled,
             updates: t.received.keys.sorted().map { t.received[$0]! },
@@ -564,7 +399,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return outcome.timedOut.isEmpty ? [.aggregate(outcome)] : [.clientsUnresponsive(outcome.timedOut), .aggregate(outcome)]
     }
 
-    private mutating func finish(success: Bool, reason: String) -> [Action] {
+    mutating func finish(success: Bool, reason: String) -> [Action] {
         if isFinished { return [] }
         phase = .done
         var actions: [Action] = []

@@ -74,7 +74,6 @@ public final class FederatedServer {
     var bytesSent = 0
     var bytesReceived = 0
     var answered = 0
-    var sampledCount = 0
     var encodedModel: (round: Int, message: EncodedMessage)?
     /// Refused or ignored messages per connection since the last summary (never one log line each).
     var issues = ProtocolIssueCounter()
@@ -254,7 +253,6 @@ public final class FederatedServer {
             bytesSent = 0
             bytesReceived = 0
             answered = 0
-            sampledCount = sampled.count
             logger.debug("round started", metadata: ["round": "\(round)", "sampled": "\(CompactIndices(sampled))"])
             report(.roundStarted(round: round, sampled: sampled.count))
             crashAfterSends = "round-started:\(round)"  // once the round's MODEL/TRAIN are out
