@@ -2,7 +2,6 @@ import AviaryMath
 
 /// Registration: claims, session tokens, hijack refusals, RESET, and losing a process.
 extension ServerStateMachine {
-
     mutating func slot(for peer: Peer, name: String, now: Double) -> Int32 {
         if let s = slotOfPeer[peer] { return s }
         let state = PeerState(peer: peer, name: name, lastHeard: now, clients: [])
