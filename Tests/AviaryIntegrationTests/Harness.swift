@@ -71,6 +71,14 @@ enum Harness {
         return p
     }
 
+    /// Starts `aviary-server` on `topology` and waits until it listens; returns the process and
+    /// the endpoint it wrote to `<runDirectory>/endpoint` (nil endpoint: it never listened).
+    static func startServer(topology: String, runDirectory: String, log: String) throws -> (Process, String?) {
+        let server = try start("aviary-server", ["--topology", topology], log: log)
+        let endpoint = waitForFile(runDirectory + "/endpoint", timeout: 30)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (server, endpoint)
+    }
+
     static func waitForFile(_ path: String, timeout: Double) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

@@ -61,10 +61,9 @@ import AviaryTransport
         try Harness.topology(name: "live", output: dir, clients: 4, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
                              server: "heartbeat_interval = 0.5\nmin_clients = 4")
             .write(toFile: topo, atomically: true, encoding: .utf8)
-        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/live", log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(Harness.waitForFile(dir + "/live/endpoint", timeout: 30), "server never listened")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try #require(listening, "server never listened")
         let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
         defer { if survivor.isRunning { survivor.terminate() } }
         var victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1.out")
@@ -152,10 +151,9 @@ import AviaryTransport
         // Long enough rounds that the storm is answered while the run is still going.
         try Harness.topology(name: "storm", output: dir, clients: 2, rounds: 4, processes: 1, epochs: 4000)
             .write(toFile: topo, atomically: true, encoding: .utf8)
-        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/storm", log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(Harness.waitForFile(dir + "/storm/endpoint", timeout: 30), "server never listened")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try #require(listening, "server never listened")
         let honest = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,1"], log: dir + "/honest.out")
         defer { if honest.isRunning { honest.terminate() } }
         // Wait until the honest process holds both slots, then storm.
@@ -200,10 +198,9 @@ import AviaryTransport
         let topo = dir + "/t.toml"
         try Harness.topology(name: "range", output: dir, clients: 2, rounds: 1, processes: 1)
             .write(toFile: topo, atomically: true, encoding: .utf8)
-        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/range", log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(Harness.waitForFile(dir + "/range/endpoint", timeout: 30), "server never listened")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try #require(listening, "server never listened")
         let result = try Harness.run("aviary-client", ["--connect", endpoint, "--clients", "1,7"], timeout: 60)
         #expect(result.status != 0)
         #expect(result.output.contains("client index 7 is outside 0..<2"), "\(result.output)")

@@ -12,10 +12,9 @@ import AviaryTransport
         let topo = dir + "/t.toml"
         try Harness.topology(name: "rogue", output: dir, clients: 2, rounds: 3, processes: 1, roundTimeout: 20)
             .write(toFile: topo, atomically: true, encoding: .utf8)
-        let server = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server.out")
+        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/rogue", log: dir + "/server.out")
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(Harness.waitForFile(dir + "/rogue/endpoint", timeout: 30), "server never listened")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let endpoint = try #require(listening, "server never listened")
         let honest = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0"], log: dir + "/c0.out")
         defer { if honest.isRunning { honest.terminate() } }
 
