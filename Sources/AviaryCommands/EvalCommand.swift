@@ -42,8 +42,16 @@ struct EvalCommand: ParsableCommand {
     struct Row: Codable {
         var attack: String
         var accuracy: Double
-        var loss: Double
+        /// nil (JSON null) when not finite; `nonFinite` then says what it was.
+        var loss: Double?
         var samples: Int
+        var nonFinite: String?
+
+        init(attack: String, accuracy: Double, loss: Double, samples: Int) {
+            self.attack = attack; self.accuracy = accuracy; self.samples = samples
+            self.loss = loss.isFinite ? loss : nil
+            nonFinite = loss.isFinite ? nil : "loss is \(loss)"
+        }
     }
 
     struct Report: Codable {
@@ -98,12 +106,13 @@ struct EvalCommand: ParsableCommand {
         print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples")
         for r in rows {
             print(r.attack.padding(toLength: 36, withPad: " ", startingAt: 0)
-                  + String(format: "%8.4f %9.4f %8d", r.accuracy, r.loss, r.samples))
+                  + String(format: "%8.4f ", r.accuracy) + (r.loss.map { String(format: "%9.4f", $0) } ?? (r.nonFinite ?? "-"))
+                  + String(format: " %8d", r.samples))
         }
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            encoder.keyEncodingStrategy = .convertToSnakeCase
             let report = Report(checkpoint: checkpoint, topology: topology, model: spec.name, rows: rows)
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }

@@ -23,7 +23,7 @@ import AviaryLog
         return (dir, topo, result)
     }()
 
-    struct Row: Decodable { var attack: String; var accuracy: Double; var loss: Double; var samples: Int }
+    struct Row: Decodable { var attack: String; var accuracy: Double; var loss: Double?; var samples: Int }
     struct Report: Decodable { var rows: [Row] }
 
     /// JSONDecoder, not JSONSerialization: the latter can round the last digit of a double.
