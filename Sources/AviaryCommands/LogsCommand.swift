@@ -24,11 +24,15 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "Print one CSV row per round instead (for pandas, R, a spreadsheet).")
     var csv = false
 
+    @Flag(help: "With --csv: one row per (round, sampled client) instead, every client metric a column.")
+    var clients = false
+
     @Flag(help: "Full-width rows (the default fits \(LogTable.width) columns).")
     var wide = false
 
     func validate() throws {
         if csv && (follow || weights) { throw ValidationError("--csv cannot be combined with --follow or --weights") }
+        if clients && !csv { throw ValidationError("--clients needs --csv (aviary logs DIR --clients --csv)") }
     }
 
     /// `--round N` names a round the log has; while following an unfinished run it may still come.
@@ -48,7 +52,7 @@ struct LogsCommand: ParsableCommand {
             do {
                 let log = try AggregationLog.read(path: path)
                 try checkRound(log)
-                print(LogTable.csv(log, round: round), terminator: "")
+                print(clients ? ClientCSV.csv(log, round: round) : LogTable.csv(log, round: round), terminator: "")
             } catch { throw fail(error) }
             return
         }

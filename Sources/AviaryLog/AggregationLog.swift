@@ -45,7 +45,7 @@ public final class AggregationLogWriter {
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
-        encoder = LogCoding.encoder()
+        encoder = LogCoding.logEncoder()
     }
 
     deinit { try? handle.close() }
@@ -64,6 +64,7 @@ public final class AggregationLogWriter {
         } catch {
             throw .cannotWrite(path: path, reason: "encoding failed: \(error)")
         }
+        line = NonFiniteJSON.nulled(line)
         line.append(0x0A)
         do {
             try handle.write(contentsOf: line)
@@ -126,6 +127,7 @@ public struct AggregationLog: Sendable {
             let lineNumber = i + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
             do {
+                let line = NonFiniteJSON.decodable(line)
                 let tag = try decoder.decode(EventTag.self, from: line)
                 switch tag.event {
                 case "run_start": records.append(.runStart(try decoder.decode(RunStartRecord.self, from: line)))
@@ -159,6 +161,15 @@ enum LogCoding {
         return e
     }
 
+    /// The log's encoder: non-finite numbers become sentinels that `NonFiniteJSON.nulled` turns into `null`.
+    static func logEncoder() -> JSONEncoder {
+        let e = encoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: NonFiniteJSON.sentinel("inf"),
+                                                                negativeInfinity: NonFiniteJSON.sentinel("-inf"),
+                                                                nan: NonFiniteJSON.sentinel("nan"))
+        return e
+    }
+
     static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
@@ -183,5 +194,66 @@ enum LogCoding {
 
     private static func path(_ ctx: DecodingError.Context) -> String {
         ctx.codingPath.isEmpty ? "" : " at " + ctx.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+}
+
+/// Non-finite numbers in `aggregation.jsonl` (an evaluation loss can overflow to inf): JSON has
+/// no such numbers, so each is written as `null` and the record gains a `non_finite` object
+/// naming the path and the value, e.g. `"non_finite":{"eval.clean_loss":"inf"}`. Reading turns
+/// every bare `null` back into NaN (an optional field reads as NaN, not nil). Older logs wrote
+/// the strings "nan", "inf" and "-inf"; the decoder still reads them.
+enum NonFiniteJSON {
+    static let prefix = "aviary.non_finite:"
+    static func sentinel(_ value: String) -> String { prefix + value }
+
+    /// `line` (one encoded record) with its sentinels replaced by `null` and the note added.
+    static func nulled(_ line: Data) -> Data {
+        let marker = Data(("\"" + prefix).utf8)
+        guard line.range(of: marker) != nil,
+              let tree = try? JSONSerialization.jsonObject(with: line) else { return line }
+        var found: [String: String] = [:]
+        collect(tree, path: "", into: &found)
+        var text = String(decoding: line, as: UTF8.self)
+        for value in ["inf", "-inf", "nan"] {
+            text = text.replacingOccurrences(of: "\"" + sentinel(value) + "\"", with: "null")
+        }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard text.first == "{", let note = try? e.encode(found) else { return Data(text.utf8) }
+        return Data(("{\"non_finite\":" + String(decoding: note, as: UTF8.self) + "," + text.dropFirst()).utf8)
+    }
+
+    private static func collect(_ node: Any, path: String, into found: inout [String: String]) {
+        if let s = node as? String, s.hasPrefix(prefix) {
+            found[path] = String(s.dropFirst(prefix.count))
+        } else if let d = node as? [String: Any] {
+            for (k, v) in d { collect(v, path: path.isEmpty ? k : path + "." + k, into: &found) }
+        } else if let a = node as? [Any] {
+            for (i, v) in a.enumerated() { collect(v, path: path + "[\(i)]", into: &found) }
+        }
+    }
+
+    /// `line` with every `null` outside a string replaced by `"nan"`, which the decoder reads as NaN.
+    static func decodable(_ line: Data) -> Data {
+        let null = Array("null".utf8)
+        guard line.range(of: Data(null)) != nil else { return line }
+        let bytes = Array(line)
+        var out = [UInt8](), inString = false, escaped = false, i = 0
+        out.reserveCapacity(bytes.count + 8)
+        while i < bytes.count {
+            let b = bytes[i]
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+            } else if b == 0x22 {
+                inString = true
+            } else if b == 0x6E, i + 4 <= bytes.count, Array(bytes[i..<i + 4]) == null {
+                out += Array("\"nan\"".utf8)
+                i += 4
+                continue
+            }
+            out.append(b)
+            i += 1
+        }
+        return Data(out)
     }
 }

@@ -1,0 +1,144 @@
+import ArgumentParser
+import AviaryAdversarial
+import AviaryData
+import AviaryLog
+import AviaryMath
+import AviaryNN
+import AviaryTopology
+import Foundation
+
+/// `aviary eval`: scores any safetensors checkpoint of a topology's model on the server's test
+/// set, clean and under a list of attacks.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a safetensors checkpoint: clean accuracy and loss, robust accuracy under attacks.",
+        discussion: """
+        The model and test set are the topology's, built as the server builds them (same test_samples,
+        same validation split held apart), so a round's checkpoint scores exactly what the log says.
+        Attacks: pgd:eps=0.1,steps=40,step=0.01  fgsm:eps=0.1  (norm=l2, random_start=false allowed).
+        Default: the topology's [evaluation] attack when robust = true, else none.
+        """)
+
+    @Argument(help: "The .safetensors checkpoint.")
+    var checkpoint: String
+
+    @Option(help: "The topology whose model and test set to use.")
+    var topology: String
+
+    @Option(name: .customLong("attack"), help: "An attack to score under (repeatable), e.g. pgd:eps=0.1,steps=40,step=0.01.")
+    var attacks: [String] = []
+
+    @Flag(name: .customLong("allow-weak"), help: "Allow PGD attacks whose steps × step < eps.")
+    var allowWeak = false
+
+    @Option(help: "Test samples each attack uses (a seeded subset; default the topology's [evaluation] subset, else 1000).")
+    var samples: Int?
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    /// One line of the table / one object of the JSON.
+    struct Row: Codable {
+        var attack: String
+        var accuracy: Double
+        /// nil (JSON null) when not finite; `nonFinite` then says what it was.
+        var loss: Double?
+        var samples: Int
+        var nonFinite: String?
+
+        init(attack: String, accuracy: Double, loss: Double, samples: Int) {
+            self.attack = attack; self.accuracy = accuracy; self.samples = samples
+            self.loss = loss.isFinite ? loss : nil
+            nonFinite = loss.isFinite ? nil : "loss is \(loss)"
+        }
+    }
+
+    struct Report: Codable {
+        var checkpoint: String
+        var topology: String
+        var model: String
+        var rows: [Row]
+    }
+
+    enum Failure: Error, CustomStringConvertible {
+        case mismatch(file: String, detail: String)
+        var description: String {
+            switch self {
+            case let .mismatch(file, detail): return "\(file) does not fit the topology's model: \(detail)"
+            }
+        }
+    }
+
+    func validate() throws {
+        if let samples, samples < 1 { throw ValidationError("--samples must be ≥ 1, got \(samples).") }
+        for a in attacks {
+            do { _ = try EvalAttack.parse(a, allowWeak: allowWeak) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func run() throws {
+        let topo = try Topology.load(path: topology)
+        let attackSpecs: [AttackSpec] = attacks.isEmpty
+            ? (topo.robustEvaluation.map { [$0.attack] } ?? [])
+            : try attacks.map { try EvalAttack.parse($0, allowWeak: allowWeak) }
+        let data = try FederatedDataset(spec: topo.data)
+        let test = Self.reportedTestSet(data.globalTest(), validationFraction: topo.validationFraction, seed: topo.seeds.training)
+        let spec = try topo.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
+        let batch = 256
+        let network = try Network(spec: spec, maxBatch: batch)
+        let file = try Safetensors.read(path: checkpoint)
+        if let detail = Self.mismatch(expected: network.layout, found: file.tensors) {
+            throw Failure.mismatch(file: checkpoint, detail: detail)
+        }
+        network.loadParameters(try file.flatValues(order: network.layout.tensors.map(\.name)))
+        var rows = [Row]()
+        let clean = network.evaluate(samples: test.samples, batchSize: batch)
+        rows.append(Row(attack: "clean", accuracy: clean.accuracy, loss: clean.meanLoss, samples: clean.count))
+        let subset = samples ?? topo.robustEvaluation?.subset ?? 1000
+        for attack in attackSpecs {
+            // The server's seed and subset order: the topology's own attack reproduces its robust accuracy.
+            let s = RobustEvaluation.evaluate(network: network, samples: test.samples, attack: attack, valueRange: test.valueRange,
+                                              subset: subset, batchSize: batch, seed: topo.seeds.training)
+            rows.append(Row(attack: attack.summary, accuracy: s.accuracy, loss: s.meanLoss, samples: s.count))
+        }
+        print("\(checkpoint) on \(topo.name)'s test set (\(spec.name)):")
+        print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples")
+        for r in rows {
+            print(r.attack.padding(toLength: 36, withPad: " ", startingAt: 0)
+                  + String(format: "%8.4f ", r.accuracy) + (r.loss.map { String(format: "%9.4f", $0) } ?? (r.nonFinite ?? "-"))
+                  + String(format: " %8d", r.samples))
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let report = Report(checkpoint: checkpoint, topology: topology, model: spec.name, rows: rows)
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// The server's reported test set: the held-out data minus its seeded validation split
+    /// (the same draw as the server's evaluator, so accuracies agree exactly).
+    static func reportedTestSet(_ heldOut: Dataset, validationFraction: Double, seed: UInt64) -> Dataset {
+        let k = Int((Double(heldOut.count) * validationFraction).rounded())
+        guard k > 0 && k < heldOut.count else { return heldOut }
+        var rng = RandomStream(seed: seed, purpose: .evaluation, index: 1)
+        let order = rng.permutation(heldOut.count)
+        return heldOut.subset(Array(order[k...]).sorted())
+    }
+
+    /// The first tensor, in the model's order, that is missing or shaped differently; then any extra one.
+    static func mismatch(expected: ParameterLayout, found: [SafetensorsTensor]) -> String? {
+        let byName = Dictionary(found.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        for t in expected.tensors {
+            guard let shape = byName[t.name] else { return "tensor '\(t.name)' (expected shape \(t.shape)) is missing" }
+            if shape != t.shape { return "tensor '\(t.name)' has shape \(shape), expected \(t.shape)" }
+        }
+        let names = Set(expected.tensors.map(\.name))
+        if let extra = found.first(where: { !names.contains($0.name) }) {
+            return "extra tensor '\(extra.name)' (shape \(extra.shape)) is not in the model"
+        }
+        return nil
+    }
+}
