@@ -83,7 +83,8 @@ struct EvalCommand: ParsableCommand {
             ? (topo.robustEvaluation.map { [$0.attack] } ?? [])
             : try attacks.map { try EvalAttack.parse($0, allowWeak: allowWeak) }
         let data = try FederatedDataset(spec: topo.data)
-        let test = Self.reportedTestSet(data.globalTest(), validationFraction: topo.validationFraction, seed: topo.seeds.training)
+        // The server's reported test set: the same seeded validation share is held apart.
+        let test = ValidationSplit.split(data.globalTest(), fraction: topo.validationFraction, seed: topo.seeds.training).test
         let spec = try topo.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
         let batch = 256
         let network = try Network(spec: spec, maxBatch: batch)
@@ -116,16 +117,6 @@ struct EvalCommand: ParsableCommand {
             let report = Report(checkpoint: checkpoint, topology: topology, model: spec.name, rows: rows)
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }
-    }
-
-    /// The server's reported test set: the held-out data minus its seeded validation split
-    /// (the same draw as the server's evaluator, so accuracies agree exactly).
-    static func reportedTestSet(_ heldOut: Dataset, validationFraction: Double, seed: UInt64) -> Dataset {
-        let k = Int((Double(heldOut.count) * validationFraction).rounded())
-        guard k > 0 && k < heldOut.count else { return heldOut }
-        var rng = RandomStream(seed: seed, purpose: .evaluation, index: 1)
-        let order = rng.permutation(heldOut.count)
-        return heldOut.subset(Array(order[k...]).sorted())
     }
 
     /// The first tensor, in the model's order, that is missing or shaped differently; then any extra one.

@@ -18,18 +18,7 @@ final class GlobalEvaluator {
 
     init(model: ModelSpec, test heldOut: Dataset, validationFraction: Double, robust: RobustEvaluationSpec?, seed: UInt64) throws {
         network = try Network(spec: model, maxBatch: Self.batchSize)
-        let k = Int((Double(heldOut.count) * validationFraction).rounded())
-        if k > 0 && k < heldOut.count {
-            // A seeded split of the held-out data: model selection (checkpoint merging by
-            // val_loss) never looks at the samples the reported accuracy comes from.
-            var rng = RandomStream(seed: seed, purpose: .evaluation, index: 1)
-            let order = rng.permutation(heldOut.count)
-            validation = heldOut.subset(Array(order[..<k]).sorted())
-            test = heldOut.subset(Array(order[k...]).sorted())
-        } else {
-            validation = nil
-            test = heldOut
-        }
+        (test, validation) = ValidationSplit.split(heldOut, fraction: validationFraction, seed: seed)
         self.robust = robust
         self.seed = seed
     }
