@@ -18,8 +18,10 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 zlib1g-dev:/usr/include/zlib.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Only the tests need these (compose validation, rendering the report in a browser).
+# Chromium is installed without recommends, so its usual font comes along explicitly.
 DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
-                     chromium:/usr/bin/chromium
+                     chromium:/usr/bin/chromium \
+                     fonts-liberation:/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
 
 .PHONY: all setup setup-test build build-info install demo test bench experiments scale clean help
 
