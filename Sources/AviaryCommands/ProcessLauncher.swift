@@ -36,6 +36,8 @@ struct ProcessLauncher {
     var clientGrace: Double = 15
     /// Seconds between SIGTERM and SIGKILL when stopping a process.
     var stopGrace: Double = 5
+    /// `--set` overrides, passed on to the server (which saves the resolved topology).
+    var overrides: [String] = []
 
     /// The variable that tells children who launched them (they ask to die with it).
     static let parentVariable = "AVIARY_PARENT_PID"
@@ -72,6 +74,7 @@ struct ProcessLauncher {
         case let .overwrite(path): serverArgs = ["--topology", path, "--name", topology.name, "--overwrite"]
         case .resume: serverArgs = ["--resume", dir.path]
         }
+        for o in overrides { serverArgs += ["--set", o] }
         if case .fresh = mode {} else {
             // Only with the user's consent (--overwrite or --resume): a stale endpoint would
             // send the clients to a server that is gone.

@@ -20,14 +20,19 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a topology key, validated like the file (repeatable), e.g. --set merge.penalty=0.5.",
+                                                         valueName: "key.path=value"))
+    var overrides: [String] = []
+
+
     @Option(help: ArgumentHelp("Continue the run in this directory (e.g. runs/quickstart) from its topology.toml.",
                                valueName: "run-directory"))
     var resume: String?
 
     func validate() throws {
         if resume != nil {
-            guard topology == nil, name == nil, !overwrite else {
-                throw ValidationError("--resume takes the topology and name from the run directory; give no topology file, --name or --overwrite with it")
+            guard topology == nil, name == nil, !overwrite, overrides.isEmpty else {
+                throw ValidationError("--resume takes the topology and name from the run directory; give no topology file, --name, --set or --overwrite with it")
             }
         } else if topology == nil {
             throw ValidationError("Name a topology file (e.g. `aviary run topologies/quickstart.toml`) or a run to continue with --resume runs/<name>.")
@@ -39,7 +44,7 @@ struct RunCommand: ParsableCommand {
     private func placement() throws -> (Topology, ProcessLauncher.Mode) {
         if let resume { return (try RunPlacement.resumable(resume), .resume) }
         let path = topology!
-        var topo = try Topology.load(path: path)
+        var topo = try Topology.load(path: path, overrides: overrides)
         if let name {
             try RunPlacement.checkName(name)
             topo.name = name
@@ -63,7 +68,8 @@ struct RunCommand: ParsableCommand {
             + "\(plural(topo.rounds, "round")), \(topo.merge.strategy.name)")
         installInterruptHandler()
         let started = Date()
-        let launcher = ProcessLauncher(topology: topo, mode: mode, binDirectory: executableDirectory())
+        var launcher = ProcessLauncher(topology: topo, mode: mode, binDirectory: executableDirectory())
+        launcher.overrides = overrides
         let outcome: ProcessLauncher.Outcome
         do { outcome = try launcher.run() } catch { throw fail(error) }
         for s in outcome.stragglers { FileHandle.standardError.write(Data("warning: \(s)\n".utf8)) }

@@ -23,6 +23,11 @@ public struct ServerCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a topology key, validated like the file (repeatable), e.g. --set merge.penalty=0.5.",
+                                                         valueName: "key.path=value"))
+    var overrides: [String] = []
+
+
     @Option(help: ArgumentHelp("Continue the run in this directory (e.g. runs/quickstart), from its topology.toml.",
                                valueName: "run-directory"))
     var resume: String?
@@ -31,8 +36,8 @@ public struct ServerCommand: ParsableCommand {
 
     public func validate() throws {
         if resume != nil {
-            guard topology == nil, name == nil, !overwrite else {
-                throw ValidationError("--resume takes the topology and name from the run directory; give no --topology, --name or --overwrite with it")
+            guard topology == nil, name == nil, !overwrite, overrides.isEmpty else {
+                throw ValidationError("--resume takes the topology and name from the run directory; give no --topology, --name, --set or --overwrite with it")
             }
         } else if topology == nil {
             throw ValidationError("Give --topology <file>, or --resume <run directory>.")
@@ -46,7 +51,7 @@ public struct ServerCommand: ParsableCommand {
             if let resume {
                 topo = try RunPlacement.resumable(resume)
             } else {
-                topo = try Topology.load(path: topology!)
+                topo = try Topology.load(path: topology!, overrides: overrides)
                 if let name {
                     try RunPlacement.checkName(name)
                     topo.name = name

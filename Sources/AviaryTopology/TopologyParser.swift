@@ -7,14 +7,16 @@ import AviaryNN
 
 extension Topology {
     /// Reads and validates a topology file. Every error names the file and the key.
-    public static func load(path: String) throws(TopologyError) -> Topology {
+    public static func load(path: String, overrides: [String] = []) throws(TopologyError) -> Topology {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .unreadable(file: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file (topologies/ has examples)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .unreadable(file: path, reason: "not UTF-8 text")
         }
-        return try parse(text, file: path)
+        guard !overrides.isEmpty else { return try parse(text, file: path) }
+        // The resolved text (file plus overrides) is what the run directory keeps.
+        return try parse(try applying(overrides, to: text, file: path), file: path + " with --set")
     }
 
     public static func parse(_ text: String, file: String = "<topology>") throws(TopologyError) -> Topology {

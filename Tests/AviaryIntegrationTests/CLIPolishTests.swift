@@ -163,3 +163,21 @@ import AviaryLog
         #expect(out.output.contains("one, 1 client, 1 round,"), "\(out.output)")
     }
 }
+
+/// `aviary run --set`: the override reaches the server, and the run keeps the resolved topology.
+@Suite(.serialized) struct OverrideCommandTests {
+    @Test func overridesReachTheServerAndTheRunKeepsThem() throws {
+        let dir = Harness.temporaryDirectory("set")
+        try Harness.topology(name: "set", output: dir, clients: 2, rounds: 2, processes: 1)
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", dir + "/t.toml", "--set", "merge.strategy=uniform", "--set", "run.rounds=3"])
+        #expect(result.status == 0, "\(result.output)")
+        let log = try AggregationLog.read(path: dir + "/set/aggregation.jsonl")
+        #expect(log.runStart?.strategy == "uniform")
+        #expect(log.rounds.count == 3)
+        let saved = try String(contentsOfFile: dir + "/set/topology.toml", encoding: .utf8)
+        #expect(saved.contains("uniform") && saved.contains("rounds = 3"), "\(saved)")
+        let bad = try Harness.run("aviary", ["run", dir + "/t.toml", "--set", "merge.strategyx=uniform"])
+        #expect(bad.status != 0 && bad.output.contains("merge.strategyx"), "\(bad.output)")
+    }
+}
