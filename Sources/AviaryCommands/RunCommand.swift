@@ -20,9 +20,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a topology key, validated like the file (repeatable), e.g. --set merge.penalty=0.5.",
-                                                         valueName: "key.path=value"))
-    var overrides: [String] = []
+    @OptionGroup var set: OverrideOptions
 
 
     @Option(help: ArgumentHelp("Continue the run in this directory (e.g. runs/quickstart) from its topology.toml.",
@@ -31,7 +29,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if resume != nil {
-            guard topology == nil, name == nil, !overwrite, overrides.isEmpty else {
+            guard topology == nil, name == nil, !overwrite, set.overrides.isEmpty else {
                 throw ValidationError("--resume takes the topology and name from the run directory; give no topology file, --name, --set or --overwrite with it")
             }
         } else if topology == nil {
@@ -44,7 +42,7 @@ struct RunCommand: ParsableCommand {
     private func placement() throws -> (Topology, ProcessLauncher.Mode) {
         if let resume { return (try RunPlacement.resumable(resume), .resume) }
         let path = topology!
-        var topo = try Topology.load(path: path, overrides: overrides)
+        var topo = try Topology.load(path: path, overrides: set.overrides)
         if let name {
             try RunPlacement.checkName(name)
             topo.name = name
@@ -69,7 +67,7 @@ struct RunCommand: ParsableCommand {
         installInterruptHandler()
         let started = Date()
         var launcher = ProcessLauncher(topology: topo, mode: mode, binDirectory: executableDirectory())
-        launcher.overrides = overrides
+        launcher.overrides = set.overrides
         let outcome: ProcessLauncher.Outcome
         do { outcome = try launcher.run() } catch { throw fail(error) }
         for s in outcome.stragglers { FileHandle.standardError.write(Data("warning: \(s)\n".utf8)) }

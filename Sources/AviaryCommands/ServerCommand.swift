@@ -23,9 +23,7 @@ public struct ServerCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a topology key, validated like the file (repeatable), e.g. --set merge.penalty=0.5.",
-                                                         valueName: "key.path=value"))
-    var overrides: [String] = []
+    @OptionGroup var set: OverrideOptions
 
 
     @Option(help: ArgumentHelp("Continue the run in this directory (e.g. runs/quickstart), from its topology.toml.",
@@ -36,7 +34,7 @@ public struct ServerCommand: ParsableCommand {
 
     public func validate() throws {
         if resume != nil {
-            guard topology == nil, name == nil, !overwrite, overrides.isEmpty else {
+            guard topology == nil, name == nil, !overwrite, set.overrides.isEmpty else {
                 throw ValidationError("--resume takes the topology and name from the run directory; give no --topology, --name, --set or --overwrite with it")
             }
         } else if topology == nil {
@@ -51,7 +49,7 @@ public struct ServerCommand: ParsableCommand {
             if let resume {
                 topo = try RunPlacement.resumable(resume)
             } else {
-                topo = try Topology.load(path: topology!, overrides: overrides)
+                topo = try Topology.load(path: topology!, overrides: set.overrides)
                 if let name {
                     try RunPlacement.checkName(name)
                     topo.name = name
@@ -69,7 +67,7 @@ public struct ServerCommand: ParsableCommand {
                                                                             shouldStop: interrupted), logger: logger)
             let summary = try server.run()
             if !summary.success {
-                FileHandle.standardError.write(Data("error: run failed: \(summary.reason)\n".utf8))
+                FileHandle.standardError.write(Data("error: run \(summary.reason)\n".utf8))
                 throw ExitCode.failure
             }
             if let e = summary.finalEval {

@@ -333,24 +333,24 @@ public final class FederatedServer {
 
     /// The run's verdict: the state machine's, made stricter when rounds merged nothing.
     private func finishRun(_ outcome: (success: Bool, reason: String), machine: ServerStateMachine<PeerID>) throws -> Summary {
-        var success = outcome.success
-        var status = success ? "completed" : "failed: \(outcome.reason)"
-        if success {
+        // The state machine's verdict, made stricter when rounds merged nothing.
+        var verdict: (status: String, reason: String) = outcome.success ? ("completed", outcome.reason) : ("failed", outcome.reason)
+        if outcome.success {
             let unmerged = topology.rounds - state.roundsMerged
+            let last = "last reason: \(lastNothingMerged ?? "none")"
             if state.roundsMerged == 0 {
-                success = false
-                status = "failed: no round merged any update (last reason: \(lastNothingMerged ?? "none"))"
+                verdict = ("failed", "no round merged any update (\(last))")
             } else if Double(unmerged) > topology.server.maxUnmergedShare * Double(topology.rounds) {
-                success = false
-                status = "degraded: \(unmerged) of \(topology.rounds) rounds merged nothing (last reason: \(lastNothingMerged ?? "none"))"
+                verdict = ("degraded", "\(unmerged) of \(topology.rounds) rounds merged nothing (\(last))")
             }
         }
+        let success = verdict.status == "completed"
         let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
-                               status: status, finalEval: lastEval)
+                               status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
         try writer.append(.runEnd(end))
         report(.finished(end))
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
-                       reason: success ? outcome.reason : String(status.drop(while: { $0 != ":" }).dropFirst(2)),
+                       reason: success ? verdict.reason : "\(verdict.status): \(verdict.reason)",
                        runDirectory: directory.path)
     }
 
