@@ -17,6 +17,8 @@ public struct LinePlot: Sendable {
         public var color: String
         /// SVG dash pattern; "" = solid.
         public var dash: String
+        /// A shaded band around the line (e.g. mean ± std over seeds): x, low, high.
+        public var band: [(x: Double, low: Double, high: Double)] = []
         public init(name: String, color: String, points: [PlotPoint], dashed: Bool = false) {
             self.init(name: name, color: color, points: points, dash: dashed ? "5,3" : "")
         }
@@ -44,7 +46,8 @@ public struct LinePlot: Sendable {
     static let markerLimit = 60
 
     public func svg() -> String {
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
+        let bandEdges = series.flatMap { line in line.band.flatMap { [PlotPoint(x: $0.x, y: $0.low), PlotPoint(x: $0.x, y: $0.high)] } }
+        let all = (series.flatMap(\.points) + bandEdges).filter { $0.x.isFinite && $0.y.isFinite }
         let frame = PlotFrame(
             width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
             legend: series.map { (name: $0.name, color: $0.color, dash: $0.dash) },
@@ -53,6 +56,12 @@ public struct LinePlot: Sendable {
         var s = frame.open()
         if all.isEmpty {
             s += "<text x=\"\(Markup.coordinate(frame.left + frame.plotWidth / 2))\" y=\"\(Markup.coordinate(frame.top + frame.plotHeight / 2))\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n"
+        }
+        // Bands first, so every line stays visible on top of every band.
+        for line in series where line.band.count > 1 {
+            let upper = line.band.map { "\(Markup.coordinate(frame.px($0.x))),\(Markup.coordinate(frame.py($0.high)))" }
+            let lower = line.band.reversed().map { "\(Markup.coordinate(frame.px($0.x))),\(Markup.coordinate(frame.py($0.low)))" }
+            s += "<polygon fill=\"\(line.color)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
         }
         for line in series {
             let color = line.color

@@ -36,10 +36,28 @@ public struct RunComparison: Sendable {
 
     public var runs: [Run]
     public var metric: ComparisonMetric
+    /// Runs that differ only by seed, as indices into `runs`, with a label each; when any group
+    /// holds more than one run, the table and plot show means ± std across seeds.
+    public var groups: [SeedGroup]
+    /// How many of the last evaluated rounds the "last K" columns average.
+    public var lastK: Int
 
-    public init(runs: [Run], metric: ComparisonMetric) {
-        self.runs = runs; self.metric = metric
+    public struct SeedGroup: Sendable, Equatable {
+        public var label: String
+        public var members: [Int]
+        public init(label: String, members: [Int]) { self.label = label; self.members = members }
     }
+
+    public init(runs: [Run], metric: ComparisonMetric, groups: [SeedGroup]? = nil, lastK: Int = 10) {
+        self.runs = runs; self.metric = metric; self.lastK = lastK
+        self.groups = groups ?? []
+        if self.groups.isEmpty {
+            self.groups = labels.enumerated().map { SeedGroup(label: $1, members: [$0]) }
+        }
+    }
+
+    /// True when some group has several seeds, so the comparison is by group.
+    public var isGrouped: Bool { groups.contains { $0.members.count > 1 } }
 
     public var finals: [FinalMetrics] { runs.map { FinalMetrics(log: $0.log, path: $0.path) } }
 
@@ -52,6 +70,7 @@ public struct RunComparison: Sendable {
     /// Every run in the metric's colour (run 0 exactly, the others darker or lighter shades),
     /// told apart by shade and dash pattern as the legend shows.
     public func plot() -> LinePlot {
+        if isGrouped { return groupedPlot() }
         let series = zip(labels, runs).enumerated().map { i, pair in
             let (label, run) = pair
             let points = run.log.rounds.compactMap { r in
@@ -76,8 +95,8 @@ public struct RunComparison: Sendable {
 
     /// The final-metrics table as aligned text (first column left-aligned, numbers right-aligned).
     public func textTable() -> String {
-        let all = [Self.columns] + rows()
-        let widths = Self.columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        let all = isGrouped ? [Self.groupColumns(lastK: lastK)] + groupRows() : [Self.columns] + rows()
+        let widths = all[0].indices.map { c in all.map { $0[c].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
@@ -90,6 +109,11 @@ public struct RunComparison: Sendable {
         var page = HTMLPage(title: "Aviary comparison: \(labels.joined(separator: ", "))")
         page.heading("Comparison of \(runs.count) runs", level: 1)
         page.figures([plot().svg()])
+        if isGrouped {
+            page.heading("Mean ± std across seeds")
+            page.paragraph("Runs whose settings differ only in [seeds] are grouped; last \(lastK) = the mean of each run's last \(lastK) evaluated rounds, then mean ± sample std across the group's runs.")
+            page.table(header: Self.groupColumns(lastK: lastK), rows: groupRows())
+        }
         page.heading("Final metrics")
         page.table(header: Self.columns, rows: rows())
         page.heading("Runs")

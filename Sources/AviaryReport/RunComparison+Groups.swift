@@ -1,0 +1,42 @@
+import Foundation
+import AviaryLog
+
+/// `aviary compare` over runs that differ only by seed: one line per group (the mean over its
+/// runs) with a ±1 std band, and a table of means ± std.
+extension RunComparison {
+    static func groupColumns(lastK: Int) -> [String] {
+        ["group", "seeds", "clean_acc", "clean_acc last \(lastK)", "robust_acc", "robust_acc last \(lastK)", "completed"]
+    }
+
+    public var groupSummaries: [SeedGroupSummary] {
+        groups.map { g in
+            SeedGroupSummary(label: g.label, outcomes: g.members.map { RunOutcome(log: runs[$0].log, lastK: lastK) })
+        }
+    }
+
+    func groupRows() -> [[String]] {
+        groupSummaries.map { s in
+            [s.label, String(s.seeds), s.finalClean?.text() ?? "-", s.lastKClean?.text() ?? "-",
+             s.finalRobust?.text() ?? "-", s.lastKRobust?.text() ?? "-", "\(s.seeds - s.incomplete)/\(s.seeds)"]
+        }
+    }
+
+    func points(_ run: Run) -> [PlotPoint] {
+        run.log.rounds.compactMap { r in r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) } }
+    }
+
+    func groupedPlot() -> LinePlot {
+        let series = groups.enumerated().map { i, g -> LinePlot.Series in
+            let bands = RoundBand.bands(g.members.map { points(runs[$0]) })
+            var line = LinePlot.Series(
+                name: bands.isEmpty ? "\(g.label) (no \(metric.rawValue))" : "\(g.label) (n=\(g.members.count))",
+                color: PlotPalette.shade(metric.plotMetric, run: i, of: groups.count),
+                points: bands.map { PlotPoint(x: Double($0.round), y: $0.stats.mean) },
+                dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
+            line.band = bands.compactMap { b in b.stats.std.map { (x: Double(b.round), low: b.stats.mean - $0, high: b.stats.mean + $0) } }
+            return line
+        }
+        return LinePlot(title: "\(metric.rawValue) per round, mean ± std across seeds", xLabel: "round",
+                        yLabel: metric.rawValue, series: series, width: 760, height: 380)
+    }
+}
