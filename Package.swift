@@ -78,6 +78,7 @@ let package = Package(
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
             "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport", "AviaryMath", "CProcessControl", "CBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
 

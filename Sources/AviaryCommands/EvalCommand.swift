@@ -82,6 +82,27 @@ struct EvalCommand: ParsableCommand {
         let attackSpecs: [AttackSpec] = attacks.isEmpty
             ? (topo.robustEvaluation.map { [$0.attack] } ?? [])
             : try attacks.map { try EvalAttack.parse($0, allowWeak: allowWeak) }
+        let (model, rows) = try Self.evaluate(checkpoint: checkpoint, topology: topo, attacks: attackSpecs, samples: samples)
+        print("\(checkpoint) on \(topo.name)'s test set (\(model)):")
+        print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples")
+        for r in rows {
+            print(r.attack.padding(toLength: 36, withPad: " ", startingAt: 0)
+                  + String(format: "%8.4f ", r.accuracy) + (r.loss.map { String(format: "%9.4f", $0) } ?? (r.nonFinite ?? "-"))
+                  + String(format: " %8d", r.samples))
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let report = Report(checkpoint: checkpoint, topology: topology, model: model, rows: rows)
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// Scores `checkpoint` on `topology`'s test set, clean and under each attack: the model's
+    /// name and one row per line (clean first). Shared with `aviary results`.
+    static func evaluate(checkpoint: String, topology topo: Topology, attacks attackSpecs: [AttackSpec],
+                         samples: Int?) throws -> (model: String, rows: [Row]) {
         let data = try FederatedDataset(spec: topo.data)
         // The server's reported test set: the same seeded validation share is held apart.
         let test = ValidationSplit.split(data.globalTest(), fraction: topo.validationFraction, seed: topo.seeds.training).test
@@ -103,20 +124,7 @@ struct EvalCommand: ParsableCommand {
                                               subset: subset, batchSize: batch, seed: topo.seeds.training)
             rows.append(Row(attack: attack.summary, accuracy: s.accuracy, loss: s.meanLoss, samples: s.count))
         }
-        print("\(checkpoint) on \(topo.name)'s test set (\(spec.name)):")
-        print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples")
-        for r in rows {
-            print(r.attack.padding(toLength: 36, withPad: " ", startingAt: 0)
-                  + String(format: "%8.4f ", r.accuracy) + (r.loss.map { String(format: "%9.4f", $0) } ?? (r.nonFinite ?? "-"))
-                  + String(format: " %8d", r.samples))
-        }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let report = Report(checkpoint: checkpoint, topology: topology, model: spec.name, rows: rows)
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
-        }
+        return (spec.name, rows)
     }
 
     /// The first tensor, in the model's order, that is missing or shaped differently; then any extra one.

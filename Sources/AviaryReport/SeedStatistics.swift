@@ -43,6 +43,11 @@ public struct RunOutcome: Sendable, Equatable {
     public var lastKRobust: Double?
     public var durationSeconds: Double?
     public var completed: Bool
+    /// The last across-round checkpoint merge (`[merge.checkpoints]`): its model's accuracies.
+    public var mergedClean: Double?
+    public var mergedRobust: Double?
+    /// Robust accuracy of the final checkpoint under further attacks (`aviary results --attack`), by attack.
+    public var extraRobust: [String: Double] = [:]
 
     public init(log: AggregationLog, lastK k: Int) {
         let evals = log.rounds.compactMap(\.eval)
@@ -56,6 +61,9 @@ public struct RunOutcome: Sendable, Equatable {
         lastKRobust = lastRobust.isEmpty ? nil : lastRobust.reduce(0, +) / Double(lastRobust.count)
         durationSeconds = log.runEnd?.durationSeconds
         completed = log.runEnd?.status == "completed"
+        let merge = log.checkpointMerges.last
+        mergedClean = merge?.eval.cleanAccuracy
+        mergedRobust = merge?.eval.robustAccuracy
     }
 }
 
@@ -67,6 +75,10 @@ public struct SeedGroupSummary: Sendable, Equatable {
     public var lastKClean: MeanStd?
     public var finalRobust: MeanStd?
     public var lastKRobust: MeanStd?
+    public var mergedClean: MeanStd?
+    public var mergedRobust: MeanStd?
+    /// By attack, as `RunOutcome.extraRobust`.
+    public var extraRobust: [String: MeanStd]
     /// Summed wall time of the group's runs.
     public var totalSeconds: Double
     public var incomplete: Int
@@ -78,6 +90,12 @@ public struct SeedGroupSummary: Sendable, Equatable {
         lastKClean = MeanStd(outcomes.compactMap(\.lastKClean))
         finalRobust = MeanStd(outcomes.compactMap(\.finalRobust))
         lastKRobust = MeanStd(outcomes.compactMap(\.lastKRobust))
+        mergedClean = MeanStd(outcomes.compactMap(\.mergedClean))
+        mergedRobust = MeanStd(outcomes.compactMap(\.mergedRobust))
+        let attacks = Set(outcomes.flatMap(\.extraRobust.keys))
+        extraRobust = Dictionary(uniqueKeysWithValues: attacks.compactMap { a in
+            MeanStd(outcomes.compactMap { $0.extraRobust[a] }).map { (a, $0) }
+        })
         totalSeconds = outcomes.compactMap(\.durationSeconds).reduce(0, +)
         incomplete = outcomes.filter { !$0.completed }.count
     }

@@ -1,0 +1,40 @@
+import Testing
+@testable import AviaryCommands
+
+/// The study plan `aviary results` reads: bad keys and types are refused naming the key.
+@Suite struct StudyPlanTests {
+    @Test func readsStudies() throws {
+        let plan = try StudyPlan(text: """
+            last_k = 5
+            [[study]]
+            title = "A"
+            runs = ["runs/a", "runs/b"]
+            baseline = "merge.strategy=fedavg"
+            attacks = ["pgd:eps=0.1,steps=40,step=0.01"]
+            skew = true
+            [[study]]
+            title = "B"
+            runs = ["runs/c"]
+            """, file: "s.toml")
+        #expect(plan.lastK == 5 && plan.studies.count == 2)
+        #expect(plan.studies[0] == .init(title: "A", runs: ["runs/a", "runs/b"], baseline: "merge.strategy=fedavg",
+                                         attacks: ["pgd:eps=0.1,steps=40,step=0.01"], skew: true))
+        #expect(plan.studies[1].baseline == nil && plan.studies[1].attacks.isEmpty && !plan.studies[1].skew)
+    }
+
+    @Test(arguments: [
+        ("last_k = 0\n[[study]]\ntitle = \"A\"\nruns = [\"r\"]", "last_k"),
+        ("[[study]]\ntitle = \"A\"\nruns = []", "study[0].runs"),
+        ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nbaseline = 1", "study[0].baseline"),
+        ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nrobust = true", "study[0].robust"),
+        ("[[study]]\nruns = [\"r\"]", "study[0].title"),
+        ("studies = 1", "studies"),
+    ])
+    func refusesNamingTheKey(text: String, key: String) {
+        #expect {
+            try StudyPlan(text: text, file: "s.toml")
+        } throws: { error in
+            "\(error)".contains("s.toml: \(key):")
+        }
+    }
+}

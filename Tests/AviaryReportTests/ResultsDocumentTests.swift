@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import AviaryReport
+import AviaryLog
+
+/// The generated results document: its statistics and the sentences computed from them.
+@Suite struct ResultsDocumentTests {
+    @Test func welchTestMatchesAHandComputation() throws {
+        // a = 0.70 ± 0.01, b = 0.60 ± 0.01, n = 3 each: t = 0.1 / sqrt(2 · 0.0001/3) = 12.247, df = 4.
+        let a = try #require(MeanStd([0.69, 0.70, 0.71])), b = try #require(MeanStd([0.59, 0.60, 0.61]))
+        let t = try #require(WelchTest(a, b))
+        #expect(abs(t.t - 12.2474) < 1e-3 && abs(t.degreesOfFreedom - 4) < 1e-9)
+        #expect(t.critical == 2.776 && t.significant)
+        // Overlapping seeds: not significant.
+        let c = try #require(MeanStd([0.60, 0.70, 0.65])), d = try #require(MeanStd([0.62, 0.66, 0.64]))
+        #expect(WelchTest(c, d)?.significant == false)
+        #expect(WelchTest(try #require(MeanStd([0.5])), d) == nil)
+        #expect(WelchTest.critical(df: 200) == 1.96 && WelchTest.critical(df: 0.5) == 12.706)
+    }
+
+    @Test func entropyAndWeightSkew() throws {
+        #expect(WeightSkew.entropy([5, 5]) == 1 && WeightSkew.entropy([10, 0]) == 0 && WeightSkew.entropy([]) == 0)
+        // The shared fixture: client 0 holds one class (0 bits), client 1 three classes (1.522 bits).
+        var log = ReportTests.log(name: "a")
+        for i in log.records.indices {
+            guard case var .round(r) = log.records[i] else { continue }
+            r.accepted = [0, 1]; r.weights = ["0": 0.75, "1": 0.25]
+            log.records[i] = .round(r)
+        }
+        let skew = try #require(WeightSkew(log: log))
+        let h1 = WeightSkew.entropy([1, 2, 2])
+        // Weighted 0.25 · h1 against plain h1 / 2: a gap of −h1 / 4 every round.
+        #expect(abs(skew.entropyGap + h1 / 4) < 1e-12 && abs(skew.meanEntropy - h1 / 2) < 1e-12)
+        #expect(skew.lowEntropyShare == 0.75 && skew.rounds == 4)
+    }
+
+    static func group(_ label: String, _ values: [Double]) -> ResultsDocument.Group {
+        // Runs whose every evaluation equals `value`: last-K and final are that value.
+        let outcomes = values.map { v -> RunOutcome in
+            var o = RunOutcome(log: ReportTests.log(name: label), lastK: 10)
+            o.finalClean = v; o.lastKClean = v; o.finalRobust = nil; o.lastKRobust = nil
+            return o
+        }
+        return .init(label: label, summary: SeedGroupSummary(label: label, outcomes: outcomes), skew: nil)
+    }
+
+    @Test func markdownTablesAndComparisonsComeFromTheNumbers() {
+        let study = ResultsDocument.Study(
+            title: "MWA vs FedAvg", sources: ["runs/x"], fixed: [(key: "data.clients", value: "100")],
+            groups: [Self.group("fedavg", [0.60, 0.61, 0.62]), Self.group("mwa p=1", [0.50, 0.51, 0.52]),
+                     Self.group("mwa p=0", [0.59, 0.62, 0.60])],
+            baseline: "fedavg", robustAttack: nil)
+        let md = ResultsDocument(studies: [study], lastK: 10, command: "make experiments", build: "abc123",
+                                 date: "2026-11-29", suiteSeconds: 1500).markdown()
+        #expect(md.contains("## 1. MWA vs FedAvg"))
+        #expect(md.contains("the whole suite took 25 min"))
+        #expect(md.contains("| **fedavg** (baseline) | 3/3 | 0.610 ± 0.010 |"))
+        #expect(md.contains("0 setting(s) significantly above, 1 significantly below, 1 not distinguishable from seed noise"))
+        #expect(md.contains("- Below: mwa p=1: −0.100"))
+        #expect(md.contains("- Within noise: mwa p=0: "))
+        #expect(md.contains("| `data.clients` | `100` |"))
+        #expect(!md.contains("robust"))   // no robust column when no run measured it
+    }
+}
