@@ -78,12 +78,13 @@ struct ResultsCommand: ParsableCommand {
                 }
                 // One row per source when a source holds one setting: its directory names it.
                 let label = grouping.count == 1 ? (source as NSString).lastPathComponent : g.label
-                groups.append(.init(label: label, summary: SeedGroupSummary(label: label, outcomes: outcomes), skew: WeightSkew.mean(skews)))
+                groups.append(.init(label: label, summary: SeedGroupSummary(label: label, outcomes: outcomes),
+                                    skew: WeightSkew.mean(skews), settings: g.settings))
             }
         }
         let fixed = (sharedSettings ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
         return ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
-                                     baseline: s.baseline, robustAttack: robustAttack)
+                                     baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
     }
 
     /// Robust accuracy of the run's last checkpoint under each attack, computed once and kept in

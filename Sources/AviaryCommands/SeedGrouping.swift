@@ -24,8 +24,10 @@ enum SeedGrouping {
             if let g = keys.firstIndex(of: s) { members[g].append(i) } else { keys.append(s); members.append([i]) }
         }
         let labels = TopologySettings.distinguishingLabels(keys)
-        return zip(labels, members).map { label, m in
-            RunComparison.SeedGroup(label: label.isEmpty ? (runDirectories[m[0]] as NSString).lastPathComponent : label, members: m)
+        let distinct = TopologySettings.distinguishingSettings(keys)
+        return zip(zip(labels, distinct), members).map { pair, m in
+            RunComparison.SeedGroup(label: pair.0.isEmpty ? (runDirectories[m[0]] as NSString).lastPathComponent : pair.0,
+                                    members: m, settings: pair.1)
         }
     }
 }

@@ -9,8 +9,10 @@ public struct ResultsDocument: Sendable {
         public var summary: SeedGroupSummary
         /// Averaged over the group's runs; nil without per-client label histograms.
         public var skew: WeightSkew?
-        public init(label: String, summary: SeedGroupSummary, skew: WeightSkew?) {
-            self.label = label; self.summary = summary; self.skew = skew
+        /// The settings that tell this row from the study's other rows (for a pivot table).
+        public var settings: [String: String]
+        public init(label: String, summary: SeedGroupSummary, skew: WeightSkew?, settings: [String: String] = [:]) {
+            self.label = label; self.summary = summary; self.skew = skew; self.settings = settings
         }
     }
 
@@ -24,10 +26,12 @@ public struct ResultsDocument: Sendable {
         public var baseline: String?
         /// The attack the runs' own robust evaluation used (from the log), for the column title.
         public var robustAttack: String?
+        /// A setting whose values become the columns of an extra table of last-K clean accuracy.
+        public var pivot: String?
         public init(title: String, sources: [String], fixed: [(key: String, value: String)], groups: [Group],
-                    baseline: String?, robustAttack: String?) {
+                    baseline: String?, robustAttack: String?, pivot: String? = nil) {
             self.title = title; self.sources = sources; self.fixed = fixed; self.groups = groups
-            self.baseline = baseline; self.robustAttack = robustAttack
+            self.baseline = baseline; self.robustAttack = robustAttack; self.pivot = pivot
         }
     }
 
@@ -60,6 +64,9 @@ public struct ResultsDocument: Sendable {
     func section(_ s: Study, number: Int) -> String {
         var md = "## \(number). \(s.title)\n\n"
         md += "Runs: " + s.sources.map { "`\($0)`" }.joined(separator: ", ") + ".\n\n"
+        if let pivot = s.pivot, let p = pivotTable(s, key: pivot) {
+            md += p + "\n"
+        }
         md += table(s) + "\n"
         md += comparisons(s)
         md += skewLines(s)
@@ -100,6 +107,27 @@ public struct ResultsDocument: Sendable {
             let name = group.label == s.baseline ? "**\(group.label)** (baseline)" : group.label
             md += "| \(name) | " + columns.map { $0.1(group.summary) }.joined(separator: " | ") + " |\n"
         }
+        return md
+    }
+
+    /// Rows: the other settings; columns: the values of `key`; cells: clean accuracy, last K.
+    func pivotTable(_ s: Study, key: String) -> String? {
+        let keyed = s.groups.filter { $0.settings[key] != nil }
+        guard !keyed.isEmpty else { return nil }
+        var columns: [String] = [], rows: [String] = []
+        var cells: [String: [String: String]] = [:]
+        for g in keyed {
+            let column = g.settings[key]!
+            let row = g.settings.filter { $0.key != key }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            let rowName = row.isEmpty ? "-" : row
+            if !columns.contains(column) { columns.append(column) }
+            if !rows.contains(rowName) { rows.append(rowName) }
+            cells[rowName, default: [:]][column] = Self.cell(g.summary.lastKClean)
+        }
+        var md = "Clean accuracy, last \(lastK), by `\(key)`:\n\n"
+        md += "| setting | " + columns.map { "\(key)=\($0)" }.joined(separator: " | ") + " |\n"
+        md += "|---|" + columns.map { _ in "---:" }.joined(separator: "|") + "|\n"
+        for r in rows { md += "| \(r) | " + columns.map { cells[r]?[$0] ?? "-" }.joined(separator: " | ") + " |\n" }
         return md
     }
 

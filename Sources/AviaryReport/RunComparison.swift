@@ -45,7 +45,11 @@ public struct RunComparison: Sendable {
     public struct SeedGroup: Sendable, Equatable {
         public var label: String
         public var members: [Int]
-        public init(label: String, members: [Int]) { self.label = label; self.members = members }
+        /// The settings that tell this group from the others (`merge.penalty` → `0.5`).
+        public var settings: [String: String]
+        public init(label: String, members: [Int], settings: [String: String] = [:]) {
+            self.label = label; self.members = members; self.settings = settings
+        }
     }
 
     public init(runs: [Run], metric: ComparisonMetric, groups: [SeedGroup]? = nil, lastK: Int = 10) {

@@ -52,9 +52,16 @@ public struct TopologySettings: Sendable, Equatable {
     /// For each group of equal experiments, the `key=value` pairs in which it differs from the
     /// other groups (sorted by key): short labels for a table of runs that vary a few settings.
     public static func distinguishingLabels(_ groups: [[String: String]]) -> [String] {
+        distinguishingSettings(groups).map { g in g.keys.sorted().map { "\($0)=\(g[$0]!)" }.joined(separator: ", ") }
+    }
+
+    /// For each group, its values (plain, unquoted) of the keys whose values differ between groups.
+    public static func distinguishingSettings(_ groups: [[String: String]]) -> [[String: String]] {
         let keys = Set(groups.flatMap(\.keys)).sorted()
         let varying = keys.filter { k in Set(groups.map { $0[k] ?? "(default)" }).count > 1 }
-        return groups.map { g in varying.map { "\($0)=\(Self.plain(g[$0] ?? "(default)"))" }.joined(separator: ", ") }
+        return groups.map { g in
+            Dictionary(uniqueKeysWithValues: varying.map { ($0, Self.plain(g[$0] ?? "(default)")) })
+        }
     }
 
     /// `"mwa"` → `mwa` for labels.

@@ -34,6 +34,21 @@ import AviaryLog
         #expect(skew.lowEntropyShare == 0.75 && skew.rounds == 4)
     }
 
+    @Test func pivotTableSpreadsASettingOverColumns() {
+        func g(_ strategy: String, _ kind: String, _ v: Double) -> ResultsDocument.Group {
+            var group = Self.group("\(kind) \(strategy)", [v, v + 0.02])
+            group.settings = ["merge.strategy": strategy, "attackers.kind": kind]
+            return group
+        }
+        let study = ResultsDocument.Study(
+            title: "Byzantine", sources: ["runs/b"], fixed: [],
+            groups: [g("fedavg", "none", 0.70), g("median", "none", 0.68), g("fedavg", "sign_flip", 0.10), g("median", "sign_flip", 0.66)],
+            baseline: nil, robustAttack: nil, pivot: "merge.strategy")
+        let md = ResultsDocument(studies: [study], lastK: 5, command: "make experiments", build: "b", date: "d", suiteSeconds: nil).markdown()
+        #expect(md.contains("| setting | merge.strategy=fedavg | merge.strategy=median |"), "\(md)")
+        #expect(md.contains("| attackers.kind=sign_flip | 0.110 ± 0.014 | 0.670 ± 0.014 |"), "\(md)")
+    }
+
     static func group(_ label: String, _ values: [Double]) -> ResultsDocument.Group {
         // Runs whose every evaluation equals `value`: last-K and final are that value.
         let outcomes = values.map { v -> RunOutcome in
