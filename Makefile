@@ -33,7 +33,7 @@ help:
 	@echo "make test         install missing packages, run the test suite"
 	@echo "make scale        the README's scale runs (100,000 and 1,000 clients)"
 	@echo "make bench        speed benchmarks (aviary bench)"
-	@echo "make experiments  long runs that are not part of the tests"
+	@echo "make experiments  the studies of docs/RESULTS.md (sweeps, 3 seeds; regenerates the file)"
 
 setup:
 	@sh .ci/ensure-packages $(DEB_PACKAGES)
@@ -67,13 +67,22 @@ test: setup-test
 bench: build
 	$(AVIARY) bench all
 
-# The runs whose numbers the README reports (minutes, not part of the tests).
-EXPERIMENTS := topologies/benchmark-fmnist-iid.toml topologies/benchmark-fmnist-iid-pgd.toml \
-               topologies/fmnist-dirichlet.toml topologies/fmnist-dirichlet-pgd.toml \
-               topologies/fmnist-dirichlet-pgd-mwa.toml
+# docs/RESULTS.md: the studies of topologies/experiments/plan.toml, 3 seeds each, as sweeps into
+# runs/exp-*; an interrupted `make experiments` resumes (completed runs are skipped). The file is
+# then written from the logs with the suite's wall time. SEEDS and PARALLEL can be overridden.
+SEEDS    ?= 1,2,3
+PARALLEL ?= 2
+SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)
+CKPT_MERGE := --set merge.checkpoints.window=10 --set merge.checkpoints.metric=val_loss
 
 experiments: build
-	@for t in $(EXPERIMENTS); do $(AVIARY) run $$t --overwrite || exit 1; done
+	@start=$$(date +%s); set -e; \
+	$(SWEEP) topologies/fmnist-dirichlet.toml --name exp-partition --grid data.partition=iid,dirichlet,shards; \
+	$(SWEEP) topologies/fmnist-dirichlet-pgd.toml --name exp-adversarial --grid adversarial.mode=none,pgd; \
+	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa-baselines $(CKPT_MERGE) --grid merge.strategy=fedavg,uniform; \
+	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa $(CKPT_MERGE) \
+	    --grid merge.metric=train_loss,adv_loss,local_steps --grid merge.penalty=0.5,1,2; \
+	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in
 # 8 processes (aviary run prints peak memory; the logs hold server time and memory per round).
