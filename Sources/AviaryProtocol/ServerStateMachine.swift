@@ -353,12 +353,15 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         // Decoded here, on arrival: everything past this point sees a dense, checked f32 delta.
         var update = update
         let format = configuration.deltaFormat ?? .f32(parameterCount: configuration.parameterCount)
-        do throws(DeltaDecodingError) {
-            update.payload = .f32(try DeltaCodec.decode(update.payload, format: format))
-        } catch {
-            t.rejected.append(Rejected(client: sender, reason: "\(error)"))
-            phase = .training(t)
-            return actions + closeIfComplete(now: now)
+        // (An f32 delta in an f32 run goes straight to `problem(with:)`, whose reasons name it.)
+        if update.payload.tag != 0 || format.encoding != .f32 {
+            do throws(DeltaDecodingError) {
+                update.payload = .f32(try DeltaCodec.decode(update.payload, format: format))
+            } catch {
+                t.rejected.append(Rejected(client: sender, reason: "\(error)"))
+                phase = .training(t)
+                return actions + closeIfComplete(now: now)
+            }
         }
         if let reason = Self.problem(with: update, parameterCount: configuration.parameterCount) {
             t.rejected.append(Rejected(client: sender, reason: reason))
