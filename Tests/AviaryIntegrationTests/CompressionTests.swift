@@ -9,8 +9,8 @@ import AviaryProtocol
     /// The Harness topology's model: a 60-32-10 MLP.
     static let tensorSizes = [32 * 60, 32, 10 * 32, 10]
 
-    func run(_ name: String, encoding: String, processes: Int = 4) throws -> (log: AggregationLog, checkpoint: Data) {
-        let dir = Harness.temporaryDirectory(name)
+    func run(_ name: String, encoding: String, processes: Int = 4, directory: String? = nil) throws -> (log: AggregationLog, checkpoint: Data) {
+        let dir = Harness.temporaryDirectory(directory ?? name)
         let topo = dir + "/t.toml"
         try Harness.topology(name: name, output: dir, clients: 4, rounds: 3, processes: processes,
                              extra: "\n[compression]\n\(encoding)\n")
@@ -65,7 +65,8 @@ import AviaryProtocol
 
         // Error feedback is per client, not per process: one process instead of four (another
         // arrival order, every residual in one place) gives the same model bit for bit.
-        let topkOne = try run("cmp-topk1", encoding: "encoding = \"topk\"\ntopk_fraction = 0.1", processes: 1)
+        // (Same run name: the checkpoint's metadata names the run.)
+        let topkOne = try run("cmp-topk", encoding: "encoding = \"topk\"\ntopk_fraction = 0.1", processes: 1, directory: "cmp-topk1")
         #expect(topkOne.checkpoint == topk.checkpoint)
     }
 }
