@@ -24,12 +24,17 @@ final class TrainingWorker: @unchecked Sendable {
     private var jobs: [Job] = []
     private var results: [Result] = []
     private var training: LocalTraining?
+    private var compressor: DeltaCompressor?
     private var stopping = false
     private var thread: Thread?
 
     /// Gives the worker what it trains with and starts its thread.
     func configure(_ training: LocalTraining) {
-        condition.withLock { self.training = training }
+        condition.withLock {
+            self.training = training
+            // Residuals must outlive a reconfiguration, so the first run spec's encoding stays.
+            if compressor == nil { compressor = DeltaCompressor(spec: training.spec) }
+        }
         guard thread == nil else { return }
         let t = Thread { [self] in loop() }
         t.name = "aviary-training"
@@ -68,12 +73,18 @@ final class TrainingWorker: @unchecked Sendable {
             if stopping { condition.unlock(); return }
             let job = jobs.removeFirst()
             let training = self.training!
+            let compressor = self.compressor!
             condition.unlock()
 
             let started = ContinuousClock.now
             let outcome: Swift.Result<UpdateMessage, ClientError>
-            do { outcome = .success(try training.train(client: job.client, model: job.model, config: job.config)) } catch {
-                outcome = .failure(error)
+            // Encoded here, on the training thread, in the run's encoding.
+            if let again = compressor.alreadySent(client: job.client, round: job.model.round) {
+                outcome = .success(again)
+            } else {
+                do { outcome = .success(compressor.encode(try training.train(client: job.client, model: job.model, config: job.config))) } catch {
+                    outcome = .failure(error)
+                }
             }
             let d = ContinuousClock.now - started
             let result = Result(client: job.client, round: job.model.round, outcome: outcome,

@@ -83,6 +83,9 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// Per-client partition statistics (count, label histogram, entropy, distance to global).
     public var partitionStats: PartitionSummary?
     public var notes: [String]
+    /// The run's delta encoding (`[compression]`), e.g. "int8" or "topk(0.01)"; nil in logs
+    /// written before encodings existed (f32).
+    public var encoding: String? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64
@@ -157,6 +160,12 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var fallbacks: [ClientReason]? = nil
     /// The server process's resident memory after the round, in bytes (Linux; nil elsewhere).
     public var serverRSSBytes: Int? = nil
+    /// Per sampled client (keyed by index): its UPDATE bytes up and MODEL + TRAIN bytes down.
+    public var clientTraffic: [String: ClientTraffic]? = nil
+    /// Sum of the clients' `bytes_up`: the round's UPDATE and FAILURE frames.
+    public var bytesUp: Int? = nil
+    /// MODEL and TRAIN frames actually sent this round (one of each per process with sampled clients).
+    public var bytesDown: Int? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],

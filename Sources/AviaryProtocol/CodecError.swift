@@ -35,6 +35,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case duplicateKey(field: String, offset: Int, key: String)
     /// The transport received a message split into `count` ZeroMQ frames; Aviary sends exactly one.
     case unexpectedFrames(count: Int)
+    /// An UPDATE's delta names an encoding this version does not know (0 f32, 1 f16, 2 int8, 3 top-k).
+    case unknownEncoding(field: String, offset: Int, tag: UInt8)
 
     /// The case name without its context ("crcMismatch"), for counting errors by kind.
     public var category: String {
@@ -78,6 +80,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(field) at byte \(offset) repeats key \"\(key)\""
         case .unexpectedFrames(let count):
             return "message arrived as \(count) ZeroMQ frames, Aviary sends exactly one; the peer is not an Aviary endpoint"
+        case .unknownEncoding(let field, let offset, let tag):
+            return "\(field) at byte \(offset) has encoding tag \(tag), expected 0 (f32), 1 (f16), 2 (int8) or 3 (top-k)"
         }
     }
 }

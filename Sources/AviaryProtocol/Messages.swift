@@ -50,7 +50,8 @@ public enum Message: Sendable, Equatable {
 /// Wire protocol version carried in every frame header; a peer with another version is rejected.
 /// Version 2: one connection per client process (clients named by index in every message),
 /// the model sent once per process per round, session tokens, RESET.
-public let protocolVersion: UInt16 = 2
+/// Version 3: UPDATE carries its delta in the run's encoding (f32, f16, int8, top-k) behind a tag.
+public let protocolVersion: UInt16 = 3
 
 /// A session token: issued by the server in WELCOME for one client index, presented by the
 /// process in every later message about that client and in the HELLO that re-registers it after
@@ -127,7 +128,7 @@ public struct TrainMessage: Sendable, Equatable {
     }
 }
 
-/// One client's answer to TRAIN: `delta` = local − global, plus its metrics
+/// One client's answer to TRAIN: delta = local − global in the run's encoding, plus its metrics
 /// (local_steps, train_loss, adv_loss, …). MWA weighs clients by these.
 public struct UpdateMessage: Sendable, Equatable {
     public var round: Int
@@ -135,10 +136,22 @@ public struct UpdateMessage: Sendable, Equatable {
     public var token: SessionToken
     public var samples: Int
     public var metrics: [String: Double]
-    public var delta: [Float]
+    /// The delta as it travels (docs/PROTOCOL.md, "Delta encodings").
+    public var payload: DeltaPayload
     public init(round: Int, clientIndex: Int, token: SessionToken = 0, samples: Int, metrics: [String: Double], delta: [Float]) {
+        self.init(round: round, clientIndex: clientIndex, token: token, samples: samples, metrics: metrics, payload: .f32(delta))
+    }
+    public init(round: Int, clientIndex: Int, token: SessionToken = 0, samples: Int, metrics: [String: Double], payload: DeltaPayload) {
         self.round = round; self.clientIndex = clientIndex; self.token = token
-        self.samples = samples; self.metrics = metrics; self.delta = delta
+        self.samples = samples; self.metrics = metrics; self.payload = payload
+    }
+
+    /// The dense delta: the payload when it is f32, which is always so once the server has
+    /// decoded it (`ServerStateMachine` does on arrival); empty for a payload not yet decoded.
+    /// Setting it makes the payload f32.
+    public var delta: [Float] {
+        get { if case let .f32(v) = payload { v } else { [] } }
+        set { payload = .f32(newValue) }
     }
 }
 

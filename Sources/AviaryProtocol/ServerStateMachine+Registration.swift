@@ -107,8 +107,13 @@ extension ServerStateMachine {
             // with their old connection: send it again on the new one.
             let again = registration.reconnected.filter { t.pending.contains($0) }.sorted()
             if !again.isEmpty {
-                actions.append(.send(peer, .model(ModelMessage(round: t.round, parameters: globalParameters))))
-                actions.append(.send(peer, .train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))))
+                let model = Message.model(ModelMessage(round: t.round, parameters: globalParameters))
+                let train = Message.train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))
+                actions.append(.send(peer, model))
+                actions.append(.send(peer, train))
+                var t = t
+                t.traffic.downSent += WireCodec.encodedSize(model) + WireCodec.encodedSize(train)
+                phase = .training(t)
             }
         default: break
         }

@@ -36,17 +36,20 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         public var runSpec: [UInt8]
         /// Per-round config sent with every TRAIN.
         public var taskConfig: [String: Double]
+        /// How UPDATE deltas are encoded and the model's tensor sizes they are checked against;
+        /// nil: f32 over one tensor of `parameterCount`.
+        public var deltaFormat: DeltaFormat? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
                     liveness: LivenessSettings = LivenessSettings(), samplingSeed: UInt64, tokenSeed: UInt64 = 0x5EED,
-                    runSpec: [UInt8], taskConfig: [String: Double] = [:]) {
+                    runSpec: [UInt8], taskConfig: [String: Double] = [:], deltaFormat: DeltaFormat? = nil) {
             self.clients = clients; self.minClientsToStart = minClientsToStart
             self.clientsPerRound = clientsPerRound; self.rounds = rounds; self.firstRound = firstRound
             self.parameterCount = parameterCount
             self.roundTimeout = roundTimeout; self.registrationTimeout = registrationTimeout
             self.liveness = liveness; self.samplingSeed = samplingSeed; self.tokenSeed = tokenSeed
-            self.runSpec = runSpec; self.taskConfig = taskConfig
+            self.runSpec = runSpec; self.taskConfig = taskConfig; self.deltaFormat = deltaFormat
         }
     }
 
@@ -63,6 +66,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Sampled clients whose process was lost (liveness expired, or its connection dropped)
         /// before they answered; the round did not wait for them.
         public var lost: [Int]
+        /// Frame bytes per client, up and down (encoded sizes, so deterministic).
+        public var traffic = RoundTraffic()
 
         public init(round: Int, sampled: [Int], updates: [UpdateMessage], failures: [FailureMessage],
                     rejected: [Rejected], timedOut: [Int], lost: [Int]) {
@@ -116,6 +121,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         var failures: [Int: FailureMessage] = [:]
         var rejected: [Rejected] = []
         var lost: [Int] = []
+        var traffic = RoundTraffic()
     }
 
     enum Phase: Sendable {
@@ -292,18 +298,24 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         guard !sampled.isEmpty else {
             return finish(success: false, reason: "no responsive clients left at round \(round) (\(registeredCount) registered, \(unresponsive.count) missed a deadline and went silent)")
         }
-        phase = .training(Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout,
-                                   pending: Set(sampled)))
+        var t = Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout, pending: Set(sampled))
         var actions: [Action] = [.roundStarted(round: round, sampled: sampled)]
         // One MODEL and one TRAIN per process, however many of its clients were sampled.
         var bySlot: [Int32: [Int]] = [:]
         for i in sampled { bySlot[holder[i], default: []].append(i) }
         let model = Message.model(ModelMessage(round: round, parameters: globalParameters))
+        let modelBytes = WireCodec.encodedSize(model)
         for slot in bySlot.keys.sorted() {
             let peer = peers[Int(slot)]!.peer
+            let train = Message.train(TrainMessage(round: round, clients: bySlot[slot]!, config: configuration.taskConfig))
             actions.append(.send(peer, model))
-            actions.append(.send(peer, .train(TrainMessage(round: round, clients: bySlot[slot]!, config: configuration.taskConfig))))
+            actions.append(.send(peer, train))
+            t.traffic.downSent += modelBytes + WireCodec.encodedSize(train)
         }
+        // A TRAIN naming one client has the same size whichever client it names.
+        let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: configuration.taskConfig)))
+        for i in sampled { t.traffic.down[i] = alone }
+        phase = .training(t)
         lastHeartbeat = now
         return actions
     }
@@ -336,6 +348,20 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         guard t.pending.remove(sender) != nil else {
             let why = t.sampled.contains(sender) ? "duplicate UPDATE from client \(sender)" : "UPDATE from client \(sender), which was not sampled"
             return actions + [.ignored(peer, "\(why) in round \(t.round)")]
+        }
+        t.traffic.up[sender] = WireCodec.encodedSize(.update(update))
+        // Decoded here, on arrival: everything past this point sees a dense, checked f32 delta.
+        var update = update
+        let format = configuration.deltaFormat ?? .f32(parameterCount: configuration.parameterCount)
+        // (An f32 delta in an f32 run goes straight to `problem(with:)`, whose reasons name it.)
+        if update.payload.tag != 0 || format.encoding != .f32 {
+            do throws(DeltaDecodingError) {
+                update.payload = .f32(try DeltaCodec.decode(update.payload, format: format))
+            } catch {
+                t.rejected.append(Rejected(client: sender, reason: "\(error)"))
+                phase = .training(t)
+                return actions + closeIfComplete(now: now)
+            }
         }
         if let reason = Self.problem(with: update, parameterCount: configuration.parameterCount) {
             t.rejected.append(Rejected(client: sender, reason: reason))
@@ -376,6 +402,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
             return actions + [.ignored(peer, "FAILURE from client \(sender) for round \(failure.round) is not for a pending task")]
         }
         t.failures[sender] = failure
+        t.traffic.up[sender] = WireCodec.encodedSize(.failure(failure))
         phase = .training(t)
         actions += closeIfComplete(now: now)
         return actions
@@ -387,13 +414,14 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     }
 
     mutating func closeRound(_ t: Training) -> [Action] {
-        let outcome = RoundOutcome(
+        var outcome = RoundOutcome(
             round: t.round, sampled: t.sampled,
             updates: t.received.keys.sorted().map { t.received[$0]! },
             failures: t.failures.keys.sorted().map { t.failures[$0]! },
             rejected: t.rejected.sorted { $0.client < $1.client },
             timedOut: t.pending.sorted(),
             lost: t.lost.sorted())
+        outcome.traffic = t.traffic
         phase = .aggregating(round: t.round)
         unresponsive.formUnion(outcome.timedOut)
         return outcome.timedOut.isEmpty ? [.aggregate(outcome)] : [.clientsUnresponsive(outcome.timedOut), .aggregate(outcome)]

@@ -38,7 +38,7 @@ public enum WireCodec {
         for b in magic { w.u8(b) }
         w.u16(protocolVersion)
         w.u8(m.kind.rawValue)
-        w.u8(0)  // flags: reserved (must be 0) in versions 1 and 2
+        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 3
         writeBody(m, &w)
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<w.offset]))
         w.u32(crc)
@@ -55,7 +55,7 @@ public enum WireCodec {
                 + WireSize.f64 + WireSize.int + WireSize.blob(w.runSpec)
         case .reject(let r): WireSize.string(r.reason)
         case .train(let t): WireSize.int + WireSize.ints(t.clients) + WireSize.metrics(t.config)
-        case .update(let u): 4 * WireSize.int + WireSize.metrics(u.metrics) + WireSize.floats(u.delta)
+        case .update(let u): 4 * WireSize.int + WireSize.metrics(u.metrics) + WireSize.payload(u.payload)
         case .failure(let f): 3 * WireSize.int + WireSize.string(f.reason)
         case .heartbeat: 0
         case .shutdown(let s): WireSize.string(s.reason)
@@ -82,7 +82,7 @@ public enum WireCodec {
         case .train(let t):
             w.int(t.round); w.ints(t.clients); w.metrics(t.config)
         case .update(let u):
-            w.int(u.round); w.int(u.clientIndex); w.u64(u.token); w.int(u.samples); w.metrics(u.metrics); w.floats(u.delta)
+            w.int(u.round); w.int(u.clientIndex); w.u64(u.token); w.int(u.samples); w.metrics(u.metrics); w.payload(u.payload)
         case .failure(let f):
             w.int(f.round); w.int(f.clientIndex); w.u64(f.token); w.string(f.reason)
         case .heartbeat:
@@ -193,9 +193,9 @@ public enum WireCodec {
             let token = try r.u64("update.token")
             let samples = try r.int("update.samples")
             let metrics = try r.metrics("update.metrics")
-            let delta = try r.floats("update.delta")
+            let payload = try r.payload("update.delta")
             return .update(UpdateMessage(round: round, clientIndex: index, token: token, samples: samples,
-                                         metrics: metrics, delta: delta))
+                                         metrics: metrics, payload: payload))
         case .failure:
             let round = try r.int("failure.round")
             let index = try r.int("failure.clientIndex")

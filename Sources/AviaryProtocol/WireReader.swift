@@ -122,6 +122,21 @@ struct WireReader {
         return m
     }
 
+    /// An i64 element count, then `count × elementBytes` bytes returned in place (no copy),
+    /// checked against `CodecLimits.maxVectorCount` and the bytes left first. The delta
+    /// encodings' arrays (f16, int8, u32 indices) read through this.
+    mutating func elements(_ field: String, elementBytes: Int) throws(CodecError) -> (count: Int, bytes: UnsafeRawBufferPointer) {
+        let (n, at) = try count(field)
+        guard n <= limits.maxVectorCount else {
+            throw .vectorTooLong(field: field, offset: at, count: Int64(n), limit: limits.maxVectorCount)
+        }
+        guard n <= remaining / elementBytes else {
+            throw .truncated(field: field, offset: offset, needed: saturatingProduct(n, elementBytes), available: remaining)
+        }
+        let start = try take(n * elementBytes, field)
+        return (n, UnsafeRawBufferPointer(start: base + start, count: n * elementBytes))
+    }
+
     /// One bulk copy into a freshly allocated array; NaN payloads survive bit for bit.
     mutating func floats(_ field: String) throws(CodecError) -> [Float] {
         let (n, at) = try count(field)

@@ -136,7 +136,8 @@ public final class FederatedServer {
             parameterCount: state.global.count, roundTimeout: topology.server.roundTimeout,
             registrationTimeout: topology.server.registrationTimeout,
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
-            samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON)))
+            samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
+            deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count))))
         var queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
         var outcome: (success: Bool, reason: String) = (false, "not started")

@@ -150,6 +150,13 @@ final class RoundProcessor {
             timedOut: outcome.timedOut, weights: step.weights, clientMetrics: clientMetrics, updateNorm: step.updateNorm,
             eval: eval, checkpoint: nil, modelKept: step.modelKept)
         record.lost = outcome.lost.isEmpty ? nil : outcome.lost
+        var traffic: [String: ClientTraffic] = [:]
+        for i in outcome.sampled {
+            traffic[String(i)] = ClientTraffic(bytesUp: outcome.traffic.up[i] ?? 0, bytesDown: outcome.traffic.down[i] ?? 0)
+        }
+        record.clientTraffic = traffic
+        record.bytesUp = outcome.traffic.upTotal
+        record.bytesDown = outcome.traffic.downSent
         record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,

@@ -2,6 +2,7 @@ import AviaryAdversarial
 import AviaryData
 import AviaryMerge
 import AviaryNN
+import AviaryProtocol
 
 /// A validated run description, parsed from `topologies/*.toml`. docs/TOPOLOGY.md lists every key.
 public struct Topology: Sendable {
@@ -24,6 +25,8 @@ public struct Topology: Sendable {
     public var validationFraction: Double
     public var merge: MergeSettings
     public var processes: ProcessSettings
+    /// How clients encode their UPDATE deltas (`[compression]`; f32 unless set).
+    public var compression: DeltaEncoding = .f32
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large
@@ -94,7 +97,8 @@ public struct Topology: Sendable {
     /// The model's input and class counts come from the loaded data.
     public func runSpec(model: ModelSpec) -> RunSpec {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
-                clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads)
+                clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
+                compression: compression)
     }
 }
 
@@ -118,6 +122,8 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var clientOverrides: [Topology.ClientOverride]
     public var trainingSeed: UInt64
     public var blasThreads: Int
+    /// The run's delta encoding: clients encode every UPDATE with it, the server accepts no other.
+    public var compression: DeltaEncoding = .f32
 
     public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
         Topology.ClientOverride.resolve(clientOverrides, base: adversarial, client: index)

@@ -5,7 +5,7 @@ import AviaryProtocol
 struct FrameBuilder {
     var bytes: [UInt8]
 
-    init(kind: UInt8, version: UInt16 = 2, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
+    init(kind: UInt8, version: UInt16 = 3, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
         bytes = magic
         bytes += [UInt8(version & 0xFF), UInt8(version >> 8), kind, flags]
     }
@@ -81,6 +81,11 @@ enum SampleMessages {
                                   metrics: ["train_loss": 0.42, "adv_loss": .nan, "ε": -1e300],
                                   delta: [nanPayload, signallingNaN, .greatestFiniteMagnitude, .leastNonzeroMagnitude])),
             .update(UpdateMessage(round: Int.max, clientIndex: Int.min, token: .max, samples: 0, metrics: [:], delta: [])),
+            .update(UpdateMessage(round: 3, clientIndex: 1, samples: 10, metrics: [:], payload: .f16([0x3C00, 0xFC00, 0x7E01, 0]))),
+            .update(UpdateMessage(round: 3, clientIndex: 1, samples: 10, metrics: [:],
+                                  payload: .int8(scales: [0.5, 0], values: [127, -127, 0, -128]))),
+            .update(UpdateMessage(round: 3, clientIndex: 1, samples: 10, metrics: [:],
+                                  payload: .topk(length: 1 << 40, indices: [7, 3, .max], values: [1, -2]))),
             .failure(FailureMessage(round: 9, clientIndex: 1, token: 42, reason: "loss diverged (NaN) at step 17")),
             .failure(FailureMessage(round: -1, clientIndex: 0, reason: "")),
             .heartbeat,
@@ -108,7 +113,8 @@ func bitwiseEqual(_ a: Message, _ b: Message) -> Bool {
         return x.round == y.round && x.clients == y.clients && same(x.config, y.config)
     case (.update(let x), .update(let y)):
         return x.round == y.round && x.clientIndex == y.clientIndex && x.token == y.token && x.samples == y.samples
-            && same(x.metrics, y.metrics) && same(x.delta, y.delta)
+            && same(x.metrics, y.metrics) && x.payload.tag == y.payload.tag
+            && (x.payload.tag == 0 ? same(x.delta, y.delta) : x.payload == y.payload)
     case (.model(let x), .model(let y)):
         return x.round == y.round && same(x.parameters, y.parameters)
     default:

@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [2, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [3, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -19,10 +19,11 @@ import AviaryProtocol
     }
 
     @Test func unsupportedVersion() {
-        // A version-1 peer (the previous protocol) is told so, not given a confusing field error.
-        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 2))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 2))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0200).sealed()) == .unsupportedVersion(found: 512, supported: 2))
+        // A peer of an earlier protocol is told so, not given a confusing field error.
+        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 3))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 3))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 4).sealed()) == .unsupportedVersion(found: 4, supported: 3))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0300).sealed()) == .unsupportedVersion(found: 768, supported: 3))
     }
 
     @Test func unknownKindAndFlags() {
@@ -205,14 +206,14 @@ import AviaryProtocol
 
     @Test func hugeVectorCountWithTinyFrameIsTruncatedNotAllocated() {
         var b = FrameBuilder(kind: 5)
-        b.i64(1); b.i64(0); b.u64(0); b.i64(1); b.i64(0); b.i64(Int64(1) << 27)
+        b.i64(1); b.i64(0); b.u64(0); b.i64(1); b.i64(0); b.u8(0); b.i64(Int64(1) << 27)
         b.f32(1)
         #expect(decodeError(b.sealed()) ==
-                .truncated(field: "update.delta", offset: 56, needed: 4 << 27, available: 4))
+                .truncated(field: "update.delta.f32", offset: 57, needed: 4 << 27, available: 4))
         // Unbounded limits must not overflow the size arithmetic.
         let unbounded = CodecLimits(maxVectorCount: .max, maxListEntries: .max)
         var c = FrameBuilder(kind: 5)
-        c.i64(1); c.i64(0); c.u64(0); c.i64(1); c.i64(0); c.i64(.max)
+        c.i64(1); c.i64(0); c.u64(0); c.i64(1); c.i64(0); c.u8(0); c.i64(.max)
         guard case .truncated = decodeError(c.sealed(), limits: unbounded) else { Issue.record("expected truncated"); return }
         var l = FrameBuilder(kind: 9)
         l.i64(.max)

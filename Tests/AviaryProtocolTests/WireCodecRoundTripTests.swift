@@ -29,7 +29,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
         let bytes: [Message.Kind: UInt8] = [.hello: 1, .welcome: 2, .reject: 3, .train: 4, .update: 5, .failure: 6,
                                             .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11]
         for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
-        #expect(protocolVersion == 2)
+        #expect(protocolVersion == 3)
     }
 
     /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
@@ -72,7 +72,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
                                   metrics: ["b": -2.5, "a": 1.0], delta: [1, -0.5, 3e-8])), kind: 5) { b in
             b.i64(2); b.i64(1); b.u64(0xAB); b.i64(100)
             b.i64(2); b.string("a"); b.f64(1.0); b.string("b"); b.f64(-2.5)
-            b.i64(3); b.f32(1); b.f32(-0.5); b.f32(3e-8)
+            b.u8(0); b.i64(3); b.f32(1); b.f32(-0.5); b.f32(3e-8)
         }
         add("FAILURE with token", .failure(FailureMessage(round: 9, clientIndex: 4, token: 77, reason: "NaN")), kind: 6) { b in
             b.i64(9); b.i64(4); b.u64(77); b.string("NaN")
@@ -95,17 +95,17 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 2, kind 7, flags 0, CRC-32 0x511d9b9d (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x02, 0x00, 0x07, 0x00, 0x9D, 0x9B, 0x1D, 0x51]
+        // "AVRY", version 3, kind 7, flags 0, CRC-32 0xe9a1fcf8 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x03, 0x00, 0x07, 0x00, 0xF8, 0xFC, 0xA1, 0xE9]
         #expect(WireCodec.encode(.heartbeat) == expected)
         #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
-        // BYE(clients: [3]): count 1, then 3; CRC-32 0xb7a43554 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x02, 0x00, 0x09, 0x00,
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0xd2c30e12 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x03, 0x00, 0x09, 0x00,
                                  0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-                                 0x54, 0x35, 0xA4, 0xB7]
+                                 0x12, 0x0E, 0xC3, 0xD2]
         #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
         b.ints([3])
@@ -124,8 +124,8 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
         let m = Message.update(UpdateMessage(round: 1, clientIndex: 0, token: 5, samples: 6000,
                                              metrics: ["samples": 6000], delta: delta))
         let bytes = WireCodec.encode(m)
-        // header + round, index, token, samples + map{samples} + count + floats + CRC.
-        #expect(bytes.count == 8 + 32 + (8 + 15 + 8) + 8 + 4 * n + 4)
+        // header + round, index, token, samples + map{samples} + encoding tag + count + floats + CRC.
+        #expect(bytes.count == 8 + 32 + (8 + 15 + 8) + 1 + 8 + 4 * n + 4)
         guard case .update(let u) = try WireCodec.decode(bytes) else { Issue.record("wrong kind"); return }
         let intact = u.delta == delta  // a Bool, so a failure does not print 1.66M floats
         #expect(intact)

@@ -145,7 +145,7 @@ import Testing
         #expect(deltaIntact)
         #expect(u.token == 99)
         #expect(bytes == WireCodec.encodedSize(.update(u)))
-        #expect(bytes == 8 + 32 + 8 + 8 + 4 * n + 4)
+        #expect(bytes == 8 + 32 + 8 + 1 + 8 + 4 * n + 4)  // … empty metrics, encoding tag, f32 count
         let model = Message.model(ModelMessage(round: 4, parameters: u.delta))
         #expect(try server.send(model, to: peer) == WireCodec.encodedSize(model))
         #expect(worker.join())

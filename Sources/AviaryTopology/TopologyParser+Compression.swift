@@ -1,0 +1,28 @@
+import AviaryProtocol
+
+extension Topology {
+    enum EncodingKind: String, CaseIterable { case f32, f16, int8, topk }
+
+    /// `[compression]`: how clients encode their UPDATE deltas (docs/TOPOLOGY.md).
+    ///
+    ///     encoding = "topk"       # "f32" (default), "f16", "int8" or "topk"
+    ///     topk_fraction = 0.01    # topk only: share of the parameters sent each round
+    static func parseCompression(_ t: TableReader) throws(TopologyError) -> DeltaEncoding {
+        let kind = try t.choice("encoding", default: EncodingKind.f32)
+        let encoding: DeltaEncoding
+        switch kind {
+        case .f32: encoding = .f32
+        case .f16: encoding = .f16
+        case .int8: encoding = .int8
+        case .topk:
+            let fraction = try t.double("topk_fraction", default: 0.01, range: 1e-6...1)
+            guard fraction > 0 else { throw t.invalid("topk_fraction", "\(fraction)", expected: "a share in 1e-6...1") }
+            encoding = .topk(fraction: fraction)
+        }
+        if kind != .topk {
+            t.ignore(["topk_fraction"], because: "it applies to encoding = \"topk\", not \"\(kind.rawValue)\"")
+        }
+        try t.finish()
+        return encoding
+    }
+}

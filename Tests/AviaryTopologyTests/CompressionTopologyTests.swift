@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import AviaryTopology
+import AviaryNN
+import AviaryProtocol
+
+/// `[compression]`: parsed, overridable with --set, refused with the key named, and carried to
+/// clients in the run spec.
+@Suite struct CompressionTopologyTests {
+    static let base = OverrideTests.base
+
+    func parse(_ overrides: [String]) throws -> Topology {
+        try Topology.parse(try Topology.applying(overrides, to: Self.base, file: "t.toml"), file: "t.toml")
+    }
+
+    @Test func defaultIsF32AndEveryEncodingParses() throws {
+        #expect(try parse([]).compression == .f32)
+        #expect(try parse(["compression.encoding=f16"]).compression == .f16)
+        #expect(try parse(["compression.encoding=int8"]).compression == .int8)
+        #expect(try parse(["compression.encoding=topk"]).compression == .topk(fraction: 0.01))
+        #expect(try parse(["compression.encoding=topk", "compression.topk_fraction=0.25"]).compression == .topk(fraction: 0.25))
+    }
+
+    @Test func badValuesNameTheKey() throws {
+        for (overrides, key) in [(["compression.encoding=zip"], "compression.encoding"),
+                                 (["compression.encoding=topk", "compression.topk_fraction=0"], "compression.topk_fraction"),
+                                 (["compression.encoding=topk", "compression.topk_fraction=1.5"], "compression.topk_fraction"),
+                                 (["compression.encodings=f16"], "compression.encodings")] {
+            do {
+                _ = try parse(overrides)
+                Issue.record("\(overrides) was accepted")
+            } catch {
+                #expect("\(error)".contains(key), "\(error)")
+            }
+        }
+        let t = try parse(["compression.encoding=int8", "compression.topk_fraction=0.1"])
+        #expect(t.warnings.contains { $0.contains("compression.topk_fraction") && $0.contains("ignored") })
+    }
+
+    @Test func theRunSpecCarriesTheEncodingToClients() throws {
+        let t = try parse(["compression.encoding=topk", "compression.topk_fraction=0.05"])
+        let spec = t.runSpec(model: .mlp(inputs: 60, hidden: [8], classes: 10))
+        let decoded = try JSONDecoder().decode(RunSpec.self, from: JSONEncoder().encode(spec))
+        #expect(decoded.compression == .topk(fraction: 0.05))
+    }
+}
