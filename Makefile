@@ -82,6 +82,7 @@ experiments: build
 	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa-baselines $(CKPT_MERGE) --grid merge.strategy=fedavg,uniform; \
 	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa $(CKPT_MERGE) \
 	    --grid merge.metric=train_loss,adv_loss,local_steps --grid merge.penalty=0.5,1,2; \
+	$(SWEEP) topologies/compression.toml --name exp-compression --grid compression.encoding=f32,f16,int8,topk; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in

@@ -100,6 +100,9 @@ public struct ResultsDocument: Sendable {
                 columns.append(("checkpoint merge: robust", { Self.cell($0.mergedRobust) }))
             }
         }
+        if g.contains(where: { $0.bytesUp != nil }) {
+            columns.append(("MB up per run", { s in s.bytesUp.map { String(format: "%.1f", $0.mean / 1e6) } ?? "-" }))
+        }
         columns.append(("s/run", { $0.seeds > 0 ? String(format: "%.0f", $0.totalSeconds / Double($0.seeds)) : "-" }))
         var md = "| setting | " + columns.map(\.0).joined(separator: " | ") + " |\n"
         md += "|---|" + columns.map { _ in "---:" }.joined(separator: "|") + "|\n"

@@ -48,6 +48,8 @@ public struct RunOutcome: Sendable, Equatable {
     public var mergedRobust: Double?
     /// Robust accuracy of the final checkpoint under further attacks (`aviary results --attack`), by attack.
     public var extraRobust: [String: Double] = [:]
+    /// Client-to-server bytes over the run (the rounds' `bytes_up`: encoded UPDATE frames); nil when not logged.
+    public var bytesUp: Double?
 
     public init(log: AggregationLog, lastK k: Int) {
         let evals = log.rounds.compactMap(\.eval)
@@ -64,6 +66,8 @@ public struct RunOutcome: Sendable, Equatable {
         let merge = log.checkpointMerges.last
         mergedClean = merge?.eval.cleanAccuracy
         mergedRobust = merge?.eval.robustAccuracy
+        let up = log.rounds.compactMap(\.bytesUp)
+        bytesUp = up.isEmpty ? nil : Double(up.reduce(0, +))
     }
 }
 
@@ -77,6 +81,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
     public var lastKRobust: MeanStd?
     public var mergedClean: MeanStd?
     public var mergedRobust: MeanStd?
+    public var bytesUp: MeanStd?
     /// By attack, as `RunOutcome.extraRobust`.
     public var extraRobust: [String: MeanStd]
     /// Summed wall time of the group's runs.
@@ -92,6 +97,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
         lastKRobust = MeanStd(outcomes.compactMap(\.lastKRobust))
         mergedClean = MeanStd(outcomes.compactMap(\.mergedClean))
         mergedRobust = MeanStd(outcomes.compactMap(\.mergedRobust))
+        bytesUp = MeanStd(outcomes.compactMap(\.bytesUp))
         let attacks = Set(outcomes.flatMap(\.extraRobust.keys))
         extraRobust = Dictionary(uniqueKeysWithValues: attacks.compactMap { a in
             MeanStd(outcomes.compactMap { $0.extraRobust[a] }).map { (a, $0) }
