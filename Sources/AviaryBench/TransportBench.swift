@@ -54,7 +54,7 @@ public enum TransportBench {
             }.start()
             var received = 0
             while received < messages, let event = try server.receive(timeout: .seconds(30)) {
-                guard case .message(let peer, .update, _) = event else { return "\(label): unexpected \(event)" }
+                guard case .message(let peer, .update, _, _) = event else { return "\(label): unexpected \(event)" }
                 received += 1
                 if received == messages { try server.send(.heartbeat, to: peer) }
             }

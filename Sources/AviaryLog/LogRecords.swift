@@ -83,6 +83,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// Per-client partition statistics (count, label histogram, entropy, distance to global).
     public var partitionStats: PartitionSummary?
     public var notes: [String]
+    /// Whether every connection was CURVE-encrypted and authenticated (nil in older logs).
+    public var curve: Bool?
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -24,6 +24,8 @@ public struct Topology: Sendable {
     public var validationFraction: Double
     public var merge: MergeSettings
     public var processes: ProcessSettings
+    /// `[security]`: CURVE on or off, and where the server's keys are.
+    public var security = SecuritySettings()
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large
