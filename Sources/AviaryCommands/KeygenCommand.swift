@@ -8,12 +8,15 @@ struct KeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Write CURVE key pairs (NAME.secret, mode 0600, and NAME.public) for encrypted, authenticated runs.",
         discussion: """
-        aviary keygen --dir keys alice bob          keys/alice.secret, keys/alice.public, …
+        aviary keygen --dir keys alice bob
+          writes keys/alice.secret, keys/alice.public, keys/bob.*
         aviary keygen --dir keys --processes 3 --clients 30
-            keys/server.*, keys/client-0.* … keys/client-2.*, and keys/allowed.txt binding
-            client-I's key to the clients of aviary-client --shard I/3 --of 30.
-        Then: aviary-server --curve-secret keys/server.secret --allow keys/allowed.txt …
-              aviary-client --curve-secret keys/client-0.secret --server-public keys/server.public …
+          writes keys/server.*, keys/client-0.* … keys/client-2.* and
+          keys/allowed.txt, binding client-I's key to the clients of
+          aviary-client --shard I/3 --of 30.
+        Then start the server with --curve-secret keys/server.secret
+        --allow keys/allowed.txt, and client I with --curve-secret
+        keys/client-I.secret --server-public keys/server.public.
         Existing key files are never replaced unless --force.
         """)
 

@@ -126,7 +126,8 @@ public final class FederatedServer {
             ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
         defer { transport.close(flushingFor: Self.shutdownFlush) }
         try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
-        logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)"])
+        logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)",
+                                            "curve": "\(options.security.isCurve)"])
         report(.listening(endpoint: transport.boundEndpoint, runDirectory: directory.path))
 
         let specJSON = try JSONEncoder().encode(topology.runSpec(model: modelSpec))
