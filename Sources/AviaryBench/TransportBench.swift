@@ -29,17 +29,23 @@ public enum TransportBench {
         for endpoint in ["tcp://127.0.0.1:0", "ipc:///tmp/aviary-bench-\(getpid()).sock"] {
             lines.append(rawStreaming(endpoint, frame, messages: messages))
             lines.append(streaming(endpoint, update, bytes: bytes, messages: messages))
+            if endpoint.hasPrefix("tcp"), CurveKeyPair.isAvailable {
+                lines.append(streaming(endpoint, update, bytes: bytes, messages: messages, curve: true))
+            }
             if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst("ipc://".count))) }
         }
         return lines.joined(separator: "\n")
     }
 
     /// One client streams `messages` UPDATEs; the server receives and decodes each.
-    private static func streaming(_ endpoint: String, _ update: Message, bytes: Int, messages: Int) -> String {
-        let label = "send+recv+decode " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
+    private static func streaming(_ endpoint: String, _ update: Message, bytes: Int, messages: Int, curve: Bool = false) -> String {
+        let label = "send+recv+decode " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc") + (curve ? " CURVE" : "")
         do {
+            let keys = curve ? (server: try CurveKeyPair.generate(), client: try CurveKeyPair.generate()) : nil
+            let security: ServerSecurity = keys.map { .curve(server: $0.server, allowList: AllowList(bindings: [$0.client.publicKey: .any])) } ?? .plaintext
+            let clientCurve = keys.map { ClientCurve(client: $0.client, serverPublicKey: $0.server.publicKey) }
             // Separate contexts, as in separate processes: each side gets its own I/O thread.
-            let server = try ServerEndpoint(bind: endpoint, maxMessageBytes: 2 * bytes, context: ZmqContext())
+            let server = try ServerEndpoint(bind: endpoint, maxMessageBytes: 2 * bytes, context: ZmqContext(), security: security)
             defer { server.close() }
             let bound = server.boundEndpoint
             let finished = DispatchSemaphore(value: 0)
@@ -47,14 +53,14 @@ public enum TransportBench {
             let start = clock.now
             Thread {
                 defer { finished.signal() }
-                guard let client = try? ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext()) else { return }
+                guard let client = try? ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve) else { return }
                 defer { client.close() }
                 for _ in 0..<messages { try? client.send(update) }
                 _ = try? client.receive(timeout: .seconds(30))  // wait for the server's ack before closing
             }.start()
             var received = 0
             while received < messages, let event = try server.receive(timeout: .seconds(30)) {
-                guard case .message(let peer, .update, _) = event else { return "\(label): unexpected \(event)" }
+                guard case .message(let peer, .update, _, _) = event else { return "\(label): unexpected \(event)" }
                 received += 1
                 if received == messages { try server.send(.heartbeat, to: peer) }
             }

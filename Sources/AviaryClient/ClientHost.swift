@@ -24,10 +24,12 @@ public final class ClientHost {
         public var serverTimeout: Double
         /// Polled by the socket loop; true makes `run()` say goodbye and throw `HostError.interrupted`.
         public var shouldStop: @Sendable () -> Bool
+        /// CURVE keys (this process's pair and the server's public key); nil: plaintext.
+        public var curve: ClientCurve?
         public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
-                    shouldStop: @escaping @Sendable () -> Bool = { false }) {
+                    shouldStop: @escaping @Sendable () -> Bool = { false }, curve: ClientCurve? = nil) {
             self.endpoint = endpoint; self.indices = indices; self.name = name; self.serverTimeout = serverTimeout
-            self.shouldStop = shouldStop
+            self.shouldStop = shouldStop; self.curve = curve
         }
     }
 
@@ -59,7 +61,7 @@ public final class ClientHost {
 
     /// Returns when the server has shut the run down; throws if this process cannot go on.
     public func run() throws {
-        endpoint = try ClientEndpoint(connect: options.endpoint)
+        endpoint = try ClientEndpoint(connect: options.endpoint, curve: options.curve)
         defer {
             worker.stop()
             endpoint?.close(flushingFor: Self.exitFlush)
@@ -128,7 +130,7 @@ public final class ClientHost {
             case let .reconnect(reason):
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)
-                endpoint = try ClientEndpoint(connect: options.endpoint)
+                endpoint = try ClientEndpoint(connect: options.endpoint, curve: options.curve)
             case .reregistered:
                 logger.info("registered again", metadata: ["resending": "\(sentThisRound.count)"])
                 for update in sentThisRound { try perform(machine.trained(update, now: clock.now)) }

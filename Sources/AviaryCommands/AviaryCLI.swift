@@ -14,7 +14,7 @@ public struct AviaryCLI: ParsableCommand {
         """,
         version: BuildInfo.versionLine,
         subcommands: [RunCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
-                      TrainCommand.self, MergeCommand.self, EvalCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self, ResultsCommand.self])
+                      TrainCommand.self, MergeCommand.self, EvalCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self, ResultsCommand.self, KeygenCommand.self])
 
     public init() {}
 }

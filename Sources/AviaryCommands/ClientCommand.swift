@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import AviaryClient
+import AviaryTransport
 
 /// `aviary-client` (also `aviary client`): hosts one or more clients in one process.
 public struct ClientCommand: ParsableCommand {
@@ -36,6 +37,12 @@ public struct ClientCommand: ParsableCommand {
     @Option(help: "Seconds of server silence before giving up.")
     var serverTimeout: Double = 120
 
+    @Option(help: ArgumentHelp("CURVE: this process's secret key file (aviary keygen); needs --server-public.", valueName: "file"))
+    var curveSecret: String?
+
+    @Option(help: ArgumentHelp("CURVE: the server's public key file (server.public from aviary keygen).", valueName: "file"))
+    var serverPublic: String?
+
     public init() {}
 
     /// The `I/N` of `--shard`, checked: N ≥ 1 and I in 0..<N.
@@ -68,6 +75,9 @@ public struct ClientCommand: ParsableCommand {
             throw ValidationError("--of only goes with --shard")
         }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        if (curveSecret == nil) != (serverPublic == nil) {
+            throw ValidationError("--curve-secret and --server-public go together: this process's secret key and the server's public key")
+        }
     }
 
     public func run() throws {
@@ -81,9 +91,15 @@ public struct ClientCommand: ParsableCommand {
         } else {
             indices = Array(repeating: nil, count: count)
         }
+        var curve: ClientCurve?
+        if let curveSecret, let serverPublic {
+            do {
+                curve = ClientCurve(client: try CurveKeyFile.readSecret(curveSecret), serverPublicKey: try CurveKeyFile.readPublic(serverPublic))
+            } catch { throw fail(error) }
+        }
         installInterruptHandler()
         let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
-                                             shouldStop: interrupted),
+                                             shouldStop: interrupted, curve: curve),
                               logger: Logger(label: "aviary.client"))
         do { try host.run() } catch { throw fail(error) }
     }

@@ -15,6 +15,8 @@ enum LaunchError: Error, CustomStringConvertible {
     case serverFailed(status: String, log: String, tail: String, lost: [String])
     case everyClientExited(lost: [String])
     case interrupted(log: String)
+    /// `[security] curve = true`: the run's ephemeral keys could not be written.
+    case cannotCreateKeys(path: String, reason: String)
 
     var description: String {
         switch self {
@@ -41,6 +43,8 @@ enum LaunchError: Error, CustomStringConvertible {
                 + lost.joined(separator: "\n  ")
         case let .interrupted(log):
             "interrupted; every process was stopped. The log so far is in \(log)"
+        case let .cannotCreateKeys(path, reason):
+            "cannot write the run's CURVE keys to \(path) ([security] curve = true): \(reason)"
         }
     }
 }

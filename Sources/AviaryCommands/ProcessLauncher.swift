@@ -75,6 +75,16 @@ struct ProcessLauncher {
         case .resume: serverArgs = ["--resume", dir.path]
         }
         for o in overrides { serverArgs += ["--set", o] }
+        // With [security] curve = true: fresh keys for this launch, bound to each process's share.
+        let keys = topology.security.curve ? dir.path + "/keys" : nil
+        if let keys {
+            do {
+                try CurveKeyFile.writeFederation(in: keys, processes: topology.processes.clientProcesses,
+                                                 clients: topology.data.clients, force: true)
+                _ = chmod(keys, 0o700)
+            } catch { throw .cannotCreateKeys(path: keys, reason: "\(error)") }
+            serverArgs += ["--curve-secret", keys + "/server.secret", "--allow", keys + "/allowed.txt"]
+        }
         if case .fresh = mode {} else {
             // Only with the user's consent (--overwrite or --resume): a stale endpoint would
             // send the clients to a server that is gone.
@@ -94,10 +104,10 @@ struct ProcessLauncher {
             let ids = ClientSet.shard(p, of: processes, clients: topology.data.clients)
             let log = dir.clientLog(process: p)
             let proc: Process
+            var args = ["--connect", endpoint, "--shard", "\(p)/\(processes)", "--of", String(topology.data.clients), "--name", "proc-\(p)"]
+            if let keys { args += ["--curve-secret", "\(keys)/client-\(p).secret", "--server-public", keys + "/server.public"] }
             do {
-                proc = try spawn("aviary-client", ["--connect", endpoint, "--shard", "\(p)/\(processes)",
-                                                   "--of", String(topology.data.clients), "--name", "proc-\(p)"],
-                                 log: log, passStdout: false)
+                proc = try spawn("aviary-client", args, log: log, passStdout: false)
             } catch {
                 LaunchedProcesses.shared.stopAll(grace: stopGrace)
                 throw error

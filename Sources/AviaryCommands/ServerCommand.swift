@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import AviaryServer
 import AviaryTopology
+import AviaryTransport
 
 /// `aviary-server` (also `aviary server`): one federation's server process.
 public struct ServerCommand: ParsableCommand {
@@ -23,6 +24,14 @@ public struct ServerCommand: ParsableCommand {
     @Flag(help: "Replace an existing run directory of the same name.")
     var overwrite = false
 
+    @Option(help: ArgumentHelp("CURVE: this server's secret key file (aviary keygen); with --allow, encrypts and authenticates every connection.",
+                               valueName: "file"))
+    var curveSecret: String?
+
+    @Option(help: ArgumentHelp("CURVE: the allow-list of client public keys (one per line, optionally bound to client indices).",
+                               valueName: "file"))
+    var allow: String?
+
     @OptionGroup var set: OverrideOptions
 
 
@@ -39,6 +48,9 @@ public struct ServerCommand: ParsableCommand {
             }
         } else if topology == nil {
             throw ValidationError("Give --topology <file>, or --resume <run directory>.")
+        }
+        if (curveSecret == nil) != (allow == nil) {
+            throw ValidationError("--curve-secret and --allow go together: the server's secret key and the client keys it accepts")
         }
     }
 
@@ -58,13 +70,18 @@ public struct ServerCommand: ParsableCommand {
         } catch { throw fail(error) }
         warnAbout(topo)
         if let bind { topo.server.bind = bind }
+        let security: ServerSecurity
+        do { security = try CurveOptions.server(topology: topo, curveSecret: curveSecret, allow: allow) } catch { throw fail(error) }
+        if let warning = CurveOptions.plaintextWarning(bind: topo.server.bind, security: security) {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
         do {
             let printer = ProgressPrinter(rounds: topo.rounds)
             let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, resume: resume != nil,
                                                                             progress: { printer.handle($0) },
-                                                                            shouldStop: interrupted), logger: logger)
+                                                                            shouldStop: interrupted, security: security), logger: logger)
             let summary = try server.run()
             if !summary.success {
                 FileHandle.standardError.write(Data("error: run \(summary.reason)\n".utf8))

@@ -86,6 +86,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// The run's delta encoding (`[compression]`), e.g. "int8" or "topk(0.01)"; nil in logs
     /// written before encodings existed (f32).
     public var encoding: String? = nil
+    /// Whether every connection was CURVE-encrypted and authenticated (nil in older logs).
+    public var curve: Bool?
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

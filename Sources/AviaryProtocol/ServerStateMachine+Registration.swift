@@ -21,9 +21,28 @@ extension ServerStateMachine {
         while true { let t = tokenStream.next(); if t != 0 { return t } }
     }
 
-    mutating func register(_ hello: HelloMessage, peer: Peer, now: Double) -> [Action] {
+    /// What `clientKey` may register under the allow-list, or why nothing: `.any` without one.
+    func keyBinding(_ clientKey: String?) -> (binding: AllowList.Binding, refusal: String?) {
+        guard let list = configuration.allowList else { return (.any, nil) }
+        guard let key = clientKey else {
+            return (.indices([]), "this connection is not authenticated with a CURVE key, and the server only admits allow-listed keys")
+        }
+        guard let binding = list.binding(for: key) else {
+            return (.indices([]), "client key \(key.prefix(8))… is not on the server's allow-list")
+        }
+        return (binding, nil)
+    }
+
+    mutating func register(_ hello: HelloMessage, peer: Peer, clientKey: String? = nil, now: Double) -> [Action] {
         if isFinished {
             return [.send(peer, .reject(RejectMessage(reason: "the run is over")))]
+        }
+        let (binding, keyRefusal) = keyBinding(clientKey)
+        /// Why the key may not register `index`, if it may not.
+        func bound(_ index: Int?) -> String? {
+            if let keyRefusal { return keyRefusal }
+            guard let index, !binding.allows(index) else { return nil }
+            return "client key \(clientKey.map { String($0.prefix(8)) } ?? "")… is bound to clients \(binding.short) by the allow-list, not to client \(index)"
         }
         let n = configuration.clients
         let slot = self.slot(for: peer, name: hello.processName, now: now)
@@ -34,12 +53,26 @@ extension ServerStateMachine {
         var previousHolders = Set<Int32>()
         for claim in hello.claims {
             guard let index = claim.index else {
-                while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
-                guard assignCursor < n else {
-                    registration.refused.append(.init(index: nil, reason: "all \(n) client slots are taken", retry: false))
+                if let why = bound(nil) {
+                    registration.refused.append(.init(index: nil, reason: why, retry: false))
                     continue
                 }
-                let index = assignCursor
+                let index: Int
+                if let ranges = binding.ranges {
+                    // A bound key gets the lowest free index of its own binding.
+                    guard let free = ranges.lazy.flatMap({ $0 }).first(where: { $0 < n && self.holder[$0] < 0 && !seen.contains($0) }) else {
+                        registration.refused.append(.init(index: nil, reason: "no free client slot among clients \(binding.short), which the allow-list binds this key to", retry: false))
+                        continue
+                    }
+                    index = free
+                } else {
+                    while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
+                    guard assignCursor < n else {
+                        registration.refused.append(.init(index: nil, reason: "all \(n) client slots are taken", retry: false))
+                        continue
+                    }
+                    index = assignCursor
+                }
                 tokens[index] = newToken()
                 bind(index, to: slot)
                 seen.insert(index)
@@ -53,6 +86,10 @@ extension ServerStateMachine {
             }
             guard seen.insert(index).inserted else {
                 registration.refused.append(.init(index: index, reason: "client \(index) is claimed twice in one HELLO", retry: false))
+                continue
+            }
+            if let why = bound(index) {
+                registration.refused.append(.init(index: index, reason: why, retry: false))
                 continue
             }
             let current = holder[index]

@@ -39,17 +39,20 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// How UPDATE deltas are encoded and the model's tensor sizes they are checked against;
         /// nil: f32 over one tensor of `parameterCount`.
         public var deltaFormat: DeltaFormat? = nil
+        /// With CURVE: the allow-list, whose index bindings HELLO claims must respect (the
+        /// transport authenticates the key; this checks what the key may register). nil: none.
+        public var allowList: AllowList?
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
                     liveness: LivenessSettings = LivenessSettings(), samplingSeed: UInt64, tokenSeed: UInt64 = 0x5EED,
-                    runSpec: [UInt8], taskConfig: [String: Double] = [:], deltaFormat: DeltaFormat? = nil) {
+                    runSpec: [UInt8], taskConfig: [String: Double] = [:], deltaFormat: DeltaFormat? = nil, allowList: AllowList? = nil) {
             self.clients = clients; self.minClientsToStart = minClientsToStart
             self.clientsPerRound = clientsPerRound; self.rounds = rounds; self.firstRound = firstRound
             self.parameterCount = parameterCount
             self.roundTimeout = roundTimeout; self.registrationTimeout = registrationTimeout
             self.liveness = liveness; self.samplingSeed = samplingSeed; self.tokenSeed = tokenSeed
-            self.runSpec = runSpec; self.taskConfig = taskConfig; self.deltaFormat = deltaFormat
+            self.runSpec = runSpec; self.taskConfig = taskConfig; self.deltaFormat = deltaFormat; self.allowList = allowList
         }
     }
 
@@ -211,10 +214,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         return []
     }
 
-    public mutating func receive(_ message: Message, from peer: Peer, now: Double) -> [Action] {
+    /// `clientKey` is the CURVE public key the transport authenticated the connection with
+    /// (nil without CURVE); with an allow-list it decides which indices a HELLO may claim.
+    public mutating func receive(_ message: Message, from peer: Peer, clientKey: String? = nil, now: Double) -> [Action] {
         if let slot = slotOfPeer[peer] { peers[Int(slot)]!.lastHeard = now }
         switch message {
-        case let .hello(hello): return register(hello, peer: peer, now: now)
+        case let .hello(hello): return register(hello, peer: peer, clientKey: clientKey, now: now)
         case let .update(update): return accept(update, from: peer, now: now)
         case let .failure(failure): return recordFailure(failure, from: peer, now: now)
         case let .bye(bye): return leave(bye, from: peer, now: now)

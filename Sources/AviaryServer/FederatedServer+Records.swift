@@ -14,6 +14,7 @@ extension FederatedServer {
                                              meanTotalVariation: stats.meanTotalVariation),
             notes: data.notes)
         record.encoding = topology.compression.description
+        record.curve = options.security.isCurve
         return record
     }
 }

@@ -30,12 +30,16 @@ public final class FederatedServer {
         public var makeTransport: ((String, Int) throws -> any ServerTransport)?
         /// Run merge and evaluation on a worker thread (true in production; tests may run them inline).
         public var roundsOnWorkerThread: Bool
+        /// CURVE keys and allow-list, or plaintext (docs/PROTOCOL.md, "Security").
+        public var security: ServerSecurity
 
         public init(overwrite: Bool = false, resume: Bool = false, progress: (@Sendable (RunProgress) -> Void)? = nil,
                     shouldStop: @escaping @Sendable () -> Bool = { false }, clock: any SecondsClock = SystemSecondsClock(),
-                    makeTransport: ((String, Int) throws -> any ServerTransport)? = nil, roundsOnWorkerThread: Bool = true) {
+                    makeTransport: ((String, Int) throws -> any ServerTransport)? = nil, roundsOnWorkerThread: Bool = true,
+                    security: ServerSecurity = .plaintext) {
             self.overwrite = overwrite; self.resume = resume; self.progress = progress; self.shouldStop = shouldStop
             self.clock = clock; self.makeTransport = makeTransport; self.roundsOnWorkerThread = roundsOnWorkerThread
+            self.security = security
         }
     }
 
@@ -119,10 +123,11 @@ public final class FederatedServer {
         }
 
         transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
-            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes)
+            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
         defer { transport.close(flushingFor: Self.shutdownFlush) }
         try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
-        logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)"])
+        logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)",
+                                            "curve": "\(options.security.isCurve)"])
         report(.listening(endpoint: transport.boundEndpoint, runDirectory: directory.path))
 
         let specJSON = try JSONEncoder().encode(topology.runSpec(model: modelSpec))
@@ -137,7 +142,8 @@ public final class FederatedServer {
             registrationTimeout: topology.server.registrationTimeout,
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
-            deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count))))
+            deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
+            allowList: options.security.allowList))
         var queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
         var outcome: (success: Bool, reason: String) = (false, "not started")
@@ -191,6 +197,10 @@ public final class FederatedServer {
                 budget -= 1
                 queue += receive(event, machine: &machine)
             }
+            for refused in transport.takeRefusedHandshakes() {
+                issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,
+                             example: "key \(refused.key) from \(refused.address) is not on the allow-list")
+            }
             queue += machine.tick(now: now)
             if let progress = machine.roundProgress, progress.answered != answered {
                 answered = progress.answered
@@ -202,9 +212,9 @@ public final class FederatedServer {
 
     private func receive(_ event: ServerEvent, machine: inout ServerStateMachine<PeerID>) -> [ServerStateMachine<PeerID>.Action] {
         switch event {
-        case let .message(peer, message, bytes):
+        case let .message(peer, message, bytes, clientKey):
             bytesReceived += bytes
-            return machine.receive(message, from: peer, now: now)
+            return machine.receive(message, from: peer, clientKey: clientKey, now: now)
         case let .malformed(peer, error, bytes):
             bytesReceived += bytes
             issues.count(peer: peer, "malformed frame: \(error.category)", example: "\(error)")

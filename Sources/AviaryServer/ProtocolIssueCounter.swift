@@ -13,9 +13,15 @@ struct ProtocolIssueCounter {
     private var examples: [String: String] = [:]
 
     mutating func count(peer: PeerID, _ category: String, example: String) {
-        var key = peer.description
+        count(source: peer.description, category, example: example)
+    }
+
+    /// Counts `times` issues from `source`: a connection, or the address of a peer that never
+    /// got one (a refused CURVE handshake).
+    mutating func count(source: String, _ category: String, times: Int = 1, example: String) {
+        var key = source
         if counts[key] == nil && counts.count >= Self.maxPeers { key = "other connections" }
-        counts[key, default: [:]][category, default: 0] += 1
+        counts[key, default: [:]][category, default: 0] += times
         if examples[category] == nil { examples[category] = example }
     }
 

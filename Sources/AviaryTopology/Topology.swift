@@ -27,6 +27,8 @@ public struct Topology: Sendable {
     public var processes: ProcessSettings
     /// How clients encode their UPDATE deltas (`[compression]`; f32 unless set).
     public var compression: DeltaEncoding = .f32
+    /// `[security]`: CURVE on or off, and where the server's keys are.
+    public var security = SecuritySettings()
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large

@@ -58,12 +58,13 @@ extension Topology {
         data.testSamples = testSamples
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
         let compression = try parseCompression(try top.table("compression"))
+        let security = try parseSecurity(try top.table("security"))
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
                                 model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
-                                processes: processes, source: text, warnings: [])
+                                processes: processes, security: security, source: text, warnings: [])
         topology.compression = compression
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list

@@ -1,5 +1,6 @@
 import AviaryProtocol
 import CZmq
+import Synchronization
 
 /// A client's DEALER socket: connects to the server, sends and receives whole messages.
 ///
@@ -10,6 +11,11 @@ public final class ClientEndpoint: Sendable {
     private let context: ZmqContext
     private let ownsContext: Bool
     private let limits: CodecLimits
+    private let endpoint: String
+    /// With CURVE: a PAIR socket receiving this socket's handshake-failure events, so a refused
+    /// key is an error at once instead of silence until the server timeout.
+    private let monitor: ZmqSocket?
+    private static let monitorCounter = Atomic<Int>(0)
 
     /// Connects a DEALER to `endpoint`. `identity` becomes the server-visible `PeerID`
     /// (ZMQ_ROUTING_ID; 1–255 bytes, not starting with NUL); nil (what Aviary's clients use)
@@ -20,7 +26,8 @@ public final class ClientEndpoint: Sendable {
                 maxMessageBytes: Int = -1,
                 options: TransportOptions = TransportOptions(),
                 limits: CodecLimits = .default,
-                context: ZmqContext? = nil) throws(ZmqError) {
+                context: ZmqContext? = nil,
+                curve: ClientCurve? = nil) throws(ZmqError) {
         let ctx: ZmqContext
         if let context { ctx = context } else { ctx = try ZmqContext() }
         let socket = try ZmqSocket(context: ctx, type: ZMQ_DEALER)
@@ -32,7 +39,26 @@ public final class ClientEndpoint: Sendable {
             guard (1...255).contains(bytes.count), bytes[0] != 0 else { throw .invalidIdentity(identity) }
             try socket.setOption(ZMQ_ROUTING_ID, bytes, name: "ZMQ_ROUTING_ID")
         }
+        if let curve {
+            try CurveKeyPair.requireAvailable()
+            for (key, role) in [(curve.serverPublicKey, "server public key"), (curve.client.publicKey, "client public key"),
+                                (curve.client.secretKey, "client secret key")] where !CurveKeyPair.isZ85Key(key) {
+                throw .invalidCurveKey(role: role)
+            }
+            try socket.setOption(ZMQ_CURVE_SERVERKEY, Array(curve.serverPublicKey.utf8), name: "ZMQ_CURVE_SERVERKEY")
+            try socket.setOption(ZMQ_CURVE_PUBLICKEY, Array(curve.client.publicKey.utf8), name: "ZMQ_CURVE_PUBLICKEY")
+            try socket.setOption(ZMQ_CURVE_SECRETKEY, Array(curve.client.secretKey.utf8), name: "ZMQ_CURVE_SECRETKEY")
+            let address = "inproc://aviary-client-monitor-\(Self.monitorCounter.add(1, ordering: .relaxed).newValue)"
+            try socket.monitor(address, events: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            let pair = try ZmqSocket(context: ctx, type: ZMQ_PAIR)
+            try pair.setOption(ZMQ_LINGER, Int32(0), name: "ZMQ_LINGER")
+            try pair.connect(address)
+            monitor = pair
+        } else {
+            monitor = nil
+        }
         try socket.connect(endpoint)
+        self.endpoint = endpoint
         self.socket = socket
         self.context = ctx
         self.ownsContext = context == nil
@@ -44,9 +70,34 @@ public final class ClientEndpoint: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while true {
+            try checkMonitor()
             if let r = try receiveQueued() { return r }
             let left = deadline - clock.now
-            guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+            if let monitor {
+                let ready = left > .zero ? try socket.waitReadable(alsoWatching: monitor, timeout: left) : (mine: false, other: false)
+                guard ready.mine || ready.other else {
+                    try checkMonitor()
+                    return try receiveQueued()
+                }
+            } else {
+                guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+            }
+        }
+    }
+
+    /// Throws `.authenticationRefused` once the server refused this client's key. A monitor
+    /// event is two frames: u16 event and u32 value (the ZAP status), then the endpoint.
+    private func checkMonitor() throws(ZmqError) {
+        guard let monitor else { return }
+        while let (event, more) = try monitor.receiveFrame({ bytes, more -> ((UInt16, UInt32)?, Bool) in
+            guard bytes.count >= 6 else { return (nil, more) }
+            return ((bytes.loadUnaligned(as: UInt16.self), bytes.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), more)
+        }) {
+            var hasMore = more
+            while hasMore, let next = try monitor.receiveFrame({ $1 }) { hasMore = next }
+            if let (kind, value) = event, Int32(kind) == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH {
+                throw .authenticationRefused(endpoint: endpoint, status: Int(value))
+            }
         }
     }
 
@@ -75,13 +126,14 @@ public final class ClientEndpoint: Sendable {
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
-    public func close() { socket.close() }
+    public func close() { socket.close(); monitor?.close() }
 
     /// Closes the socket and, when the endpoint made its context, terminates it: returns once
     /// queued frames (the BYE) have left or `flushingFor` has passed, never later.
     public func close(flushingFor: Duration) {
         try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
         socket.close()
+        monitor?.close()
         if ownsContext { context.terminate() }
     }
 }

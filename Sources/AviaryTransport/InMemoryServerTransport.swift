@@ -19,9 +19,20 @@ public final class InMemoryServerTransport: ServerTransport {
 
     public init(clock: ManualSecondsClock) { self.clock = clock }
 
-    /// Queues `message` from `peer`.
-    public func deliver(_ message: Message, from peer: PeerID) {
-        inbox.append(.message(peer, message, bytes: WireCodec.encodedSize(message)))
+    /// CURVE handshakes the simulated ZAP handler refused, until the server takes them.
+    public var refusedHandshakes: [RefusedHandshake] = []
+    /// The CURVE key each simulated connection authenticated with (used when `deliver` names none).
+    public var keyOfPeer: [PeerID: String] = [:]
+
+    /// Queues `message` from `peer`; `clientKey` simulates a CURVE connection authenticated
+    /// with that public key (what the ZAP handler's User-Id carries).
+    public func deliver(_ message: Message, from peer: PeerID, clientKey: String? = nil) {
+        inbox.append(.message(peer, message, bytes: WireCodec.encodedSize(message), clientKey: clientKey ?? keyOfPeer[peer]))
+    }
+
+    public func takeRefusedHandshakes() -> [RefusedHandshake] {
+        defer { refusedHandshakes = [] }
+        return refusedHandshakes
     }
 
     public func receive(timeout: Duration) throws(ZmqError) -> ServerEvent? {

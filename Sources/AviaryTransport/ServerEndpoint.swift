@@ -8,14 +8,16 @@ import Darwin
 
 /// What the server's socket loop gets from `ServerEndpoint.receive(timeout:)`.
 public enum ServerEvent: Sendable {
-    /// A well-formed message from a peer (semantic checks are the server's job) and its size.
-    case message(PeerID, Message, bytes: Int)
+    /// A well-formed message from a peer (semantic checks are the server's job), its size, and
+    /// the CURVE public key (Z85) the server's ZAP handler authenticated the connection with
+    /// (nil without CURVE).
+    case message(PeerID, Message, bytes: Int, clientKey: String? = nil)
     /// A peer sent bytes that are not a valid frame; the endpoint keeps serving.
     case malformed(PeerID, CodecError, bytes: Int)
 
     /// The connection the event came from.
     public var peer: PeerID {
-        switch self { case let .message(p, _, _), let .malformed(p, _, _): p }
+        switch self { case let .message(p, _, _, _), let .malformed(p, _, _): p }
     }
 }
 
@@ -33,6 +35,12 @@ public protocol ServerTransport: AnyObject {
     func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int
     /// Lets queued frames leave for at most `flushingFor`, then releases the socket.
     func close(flushingFor: Duration)
+    /// CURVE handshakes refused since the last call (keys not on the allow-list).
+    func takeRefusedHandshakes() -> [RefusedHandshake]
+}
+
+extension ServerTransport {
+    public func takeRefusedHandshakes() -> [RefusedHandshake] { [] }
 }
 
 /// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
@@ -50,13 +58,18 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     /// Frames larger than this are refused by libzmq, which disconnects the sender.
     public let maxMessageBytes: Int
     private let limits: CodecLimits
+    /// Answers CURVE handshakes (nil in plaintext).
+    private let zap: ZapHandler?
+    /// True when every connection is CURVE-encrypted and authenticated.
+    public var isCurve: Bool { zap != nil }
 
     /// Binds a ROUTER to `endpoint` ("tcp://127.0.0.1:5555", "tcp://*:0", "ipc:///tmp/x").
     /// `maxMessageBytes` sets ZMQ_MAXMSGSIZE so a bad peer cannot make the server allocate GBs.
     public init(bind endpoint: String, maxMessageBytes: Int,
                 options: TransportOptions = TransportOptions(),
                 limits: CodecLimits = .default,
-                context: ZmqContext? = nil) throws(ZmqError) {
+                context: ZmqContext? = nil,
+                security: ServerSecurity = .plaintext) throws(ZmqError) {
         // Its own context by default, so closing the endpoint can terminate it and so flush
         // the last frames (SHUTDOWN) before the process exits.
         let ctx: ZmqContext
@@ -65,6 +78,17 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         try socket.applyCommon(options)
         try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
         try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1), name: "ZMQ_ROUTER_MANDATORY")
+        if case let .curve(keys, allowList) = security {
+            try CurveKeyPair.requireAvailable()
+            guard CurveKeyPair.isZ85Key(keys.secretKey) else { throw .invalidCurveKey(role: "server secret key") }
+            // The handler must be bound before the first handshake, so before the ROUTER binds.
+            zap = try ZapHandler(context: ctx, allowed: allowList.keys)
+            try socket.setOption(ZMQ_CURVE_SERVER, Int32(1), name: "ZMQ_CURVE_SERVER")
+            try socket.setOption(ZMQ_CURVE_SECRETKEY, Array(keys.secretKey.utf8), name: "ZMQ_CURVE_SECRETKEY")
+            try socket.setOption(ZMQ_ZAP_DOMAIN, Array("aviary".utf8), name: "ZMQ_ZAP_DOMAIN")
+        } else {
+            zap = nil
+        }
         try socket.bind(endpoint)
         self.socket = socket
         self.context = ctx
@@ -79,11 +103,24 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while true {
+            try zap?.serveQueued()
             if let event = try receiveQueued() { return event }
             let left = deadline - clock.now
-            guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+            if let zap {
+                // Handshakes wait for the ZAP answer: serve it whenever it asks, even mid-wait.
+                let ready = left > .zero ? try socket.waitReadable(alsoWatching: zap.socket, timeout: left) : (mine: false, other: false)
+                guard ready.mine || ready.other else {
+                    try zap.serveQueued()
+                    return try receiveQueued()
+                }
+            } else {
+                guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+            }
         }
     }
+
+    /// CURVE handshakes refused since the last call.
+    public func takeRefusedHandshakes() -> [RefusedHandshake] { zap?.takeRefused() ?? [] }
 
     /// One queued ROUTER message: [identity][payload], decoded straight from libzmq's buffer.
     private func receiveQueued() throws(ZmqError) -> ServerEvent? {
@@ -91,15 +128,15 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         let peer = PeerID(bytes: identity)
         guard more else { return .malformed(peer, .unexpectedFrames(count: 0), bytes: 0) }
         let limits = self.limits
-        let decoded: (Result<Message, CodecError>, Bool, Int)? = try socket.receiveFrame { bytes, more in
-            do throws(CodecError) { return (.success(try WireCodec.decode(bytes, limits: limits)), more, bytes.count) }
-            catch { return (.failure(error), more, bytes.count) }
+        let decoded: (Result<Message, CodecError>, Bool, Int, String?)? = try socket.receiveFrameWithUserId { bytes, more, userId in
+            do throws(CodecError) { return (.success(try WireCodec.decode(bytes, limits: limits)), more, bytes.count, userId) }
+            catch { return (.failure(error), more, bytes.count, userId) }
         }
         // Parts of one ZeroMQ message arrive together, so the payload is already queued.
-        guard let (result, hasMore, size) = decoded else { return .malformed(peer, .unexpectedFrames(count: 0), bytes: 0) }
+        guard let (result, hasMore, size, userId) = decoded else { return .malformed(peer, .unexpectedFrames(count: 0), bytes: 0) }
         if hasMore { return .malformed(peer, .unexpectedFrames(count: 1 + (try drainFrames())), bytes: size) }
         switch result {
-        case .success(let m): return .message(peer, m, bytes: size)
+        case .success(let m): return .message(peer, m, bytes: size, clientKey: userId)
         case .failure(let e): return .malformed(peer, e, bytes: size)
         }
     }
@@ -141,13 +178,14 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
-    public func close() { socket.close() }
+    public func close() { socket.close(); zap?.close() }
 
     /// Closes the socket and, when the endpoint made its context, terminates it: returns once
     /// queued frames have left or `flushingFor` has passed (ZMQ_LINGER), never later.
     public func close(flushingFor: Duration) {
         try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
         socket.close()
+        zap?.close()
         if ownsContext { context.terminate() }
     }
 }

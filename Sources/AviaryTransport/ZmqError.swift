@@ -19,6 +19,13 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
     case contextTerminated(call: String)
     /// A DEALER identity must be 1–255 bytes and must not start with a zero byte (libzmq reserves those).
     case invalidIdentity(String)
+    /// This libzmq was built without CURVE (no libsodium), so encrypted transport is impossible.
+    case curveUnavailable
+    /// A CURVE key given to an endpoint is not 40 characters of Z85.
+    case invalidCurveKey(role: String)
+    /// The server refused this client's CURVE key during the handshake (ZAP status, e.g. 400):
+    /// the key is not on the server's allow-list.
+    case authenticationRefused(endpoint: String, status: Int)
 
     /// The error libzmq reports for the call that just failed on this thread.
     static func last(_ call: String) -> ZmqError {
@@ -44,6 +51,12 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(call) interrupted: the ZeroMQ context was terminated (process shutting down)"
         case .invalidIdentity(let identity):
             return "client identity \"\(identity)\" is invalid: it must be 1–255 bytes of UTF-8 and must not start with a NUL byte"
+        case .curveUnavailable:
+            return "this libzmq has no CURVE support (zmq_has(\"curve\") is 0); install a libzmq built with libsodium (Debian's libzmq5 is) or run without CURVE"
+        case .invalidCurveKey(let role):
+            return "the \(role) is not a CURVE key (40 characters of Z85, as `aviary keygen` writes)"
+        case .authenticationRefused(let endpoint, let status):
+            return "the server at \(endpoint) refused this client's CURVE key (ZAP status \(status)): its public key is not on the server's allow-list; add the .public key file's key to the list given to aviary-server --allow"
         }
     }
 }

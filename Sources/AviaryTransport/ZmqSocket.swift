@@ -120,6 +120,12 @@ final class ZmqSocket: @unchecked Sendable {
     /// Receives one frame without blocking and lends its bytes to `body` (no copy).
     /// Returns nil when nothing is queued (EAGAIN).
     func receiveFrame<T>(_ body: (UnsafeRawBufferPointer, _ more: Bool) -> T) throws(ZmqError) -> T? {
+        try receiveFrameWithUserId { bytes, more, _ in body(bytes, more) }
+    }
+
+    /// As `receiveFrame`, also lending the frame's ZAP "User-Id" property (set by the server's
+    /// ZAP handler for CURVE connections; nil without one).
+    func receiveFrameWithUserId<T>(_ body: (UnsafeRawBufferPointer, _ more: Bool, _ userId: String?) -> T) throws(ZmqError) -> T? {
         try withHandle("zmq_msg_recv") { (h) throws(ZmqError) -> T? in
             zmq_msg_init(frame)
             defer { zmq_msg_close(frame) }
@@ -129,7 +135,36 @@ final class ZmqSocket: @unchecked Sendable {
                 if code != EINTR { throw ZmqError.last("zmq_msg_recv") }
             }
             let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(frame), count: zmq_msg_size(frame))
-            return body(bytes, zmq_msg_more(frame) != 0)
+            // zmq_msg_gets fails (EINVAL) on frames without that property: plaintext peers.
+            let userId = zmq_msg_gets(frame, "User-Id").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            return body(bytes, zmq_msg_more(frame) != 0, userId)
+        }
+    }
+
+    /// Waits until this socket or `other` has a frame, or `timeout` passes. Both sockets must
+    /// belong to the calling thread.
+    func waitReadable(alsoWatching other: ZmqSocket, timeout: Duration) throws(ZmqError) -> (mine: Bool, other: Bool) {
+        try withHandle("zmq_poll") { (h) throws(ZmqError) in
+            try other.withHandle("zmq_poll") { (o) throws(ZmqError) in
+                let clock = ContinuousClock()
+                let deadline = clock.now + timeout
+                while true {
+                    let left = max(deadline - clock.now, .zero)
+                    var items = [zmq_pollitem_t(socket: h, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+                                 zmq_pollitem_t(socket: o, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)]
+                    let rc = zmq_poll(&items, 2, left.roundedUpMilliseconds)
+                    if rc > 0 { return (items[0].revents & Int16(ZMQ_POLLIN) != 0, items[1].revents & Int16(ZMQ_POLLIN) != 0) }
+                    if rc == 0 { return (false, false) }
+                    if zmq_errno() != EINTR { throw ZmqError.last("zmq_poll") }
+                }
+            }
+        }
+    }
+
+    /// Publishes this socket's `events` (ZMQ_EVENT_*) on the inproc PAIR endpoint `address`.
+    func monitor(_ address: String, events: Int32) throws(ZmqError) {
+        try withHandle("zmq_socket_monitor") { (h) throws(ZmqError) in
+            _ = try retrying("zmq_socket_monitor") { zmq_socket_monitor(h, address, events) }
         }
     }
 

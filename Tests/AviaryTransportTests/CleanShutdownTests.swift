@@ -52,7 +52,7 @@ import Testing
 
         var peers: [Int: PeerID] = [:]
         while peers.count < clientCount, let event = try server.receive(timeout: .seconds(20)) {
-            guard case .message(let peer, .hello(let h), _) = event, let i = Int(h.processName.dropFirst()) else {
+            guard case .message(let peer, .hello(let h), _, _) = event, let i = Int(h.processName.dropFirst()) else {
                 Issue.record("unexpected event from \(event.peer)"); continue
             }
             peers[i] = peer

@@ -49,7 +49,7 @@ import Testing
             peers.insert(event.peer)
             switch event {
             case .malformed(_, let e, let bytes): errors.append(e); errorBytes.append(bytes)
-            case .message(_, let m, let bytes): messages.append(m); #expect(bytes == 12)
+            case .message(_, let m, let bytes, _): messages.append(m); #expect(bytes == 12)
             }
         }
         #expect(peers.count == 1, "every event names the one raw connection")
@@ -83,7 +83,7 @@ import Testing
         var seen: [String] = []
         var quietAfter: Duration = .seconds(15)
         while let event = try server.receive(timeout: quietAfter) {
-            guard case .message(let peer, let m, _) = event else { Issue.record("unexpected \(event)"); continue }
+            guard case .message(let peer, let m, _, _) = event else { Issue.record("unexpected \(event)"); continue }
             seen.append("\(peer):\(m.kind)")
             if peer == small { quietAfter = .seconds(1) }
         }

@@ -67,7 +67,7 @@ import Testing
         var byPeer: [PeerID: [Message]] = [:]
         for _ in 0..<(clientCount * Self.clientMessages(0).count) {
             let event = try #require(try server.receive(timeout: .seconds(10)), "server timed out waiting")
-            guard case .message(let peer, let m, let bytes) = event else { Issue.record("unexpected \(event)"); continue }
+            guard case .message(let peer, let m, let bytes, _) = event else { Issue.record("unexpected \(event)"); continue }
             #expect(bytes == WireCodec.encodedSize(m), "ServerEvent.bytes of \(m.kind)")
             #expect(event.peer == peer)
             byPeer[peer, default: []].append(m)
@@ -108,7 +108,7 @@ import Testing
         }
         var peers: [String: PeerID] = [:]
         while peers.count < 2, let event = try server.receive(timeout: .seconds(10)) {
-            guard case .message(let peer, .hello(let h), _) = event else { Issue.record("got \(event)"); continue }
+            guard case .message(let peer, .hello(let h), _, _) = event else { Issue.record("got \(event)"); continue }
             peers[h.processName] = peer
         }
         let a = try #require(peers["a"]), b = try #require(peers["b"])
@@ -140,7 +140,7 @@ import Testing
             }
         }
         let event = try #require(try server.receive(timeout: .seconds(20)))
-        guard case .message(let peer, .update(let u), let bytes) = event else { Issue.record("got \(event.peer)"); return }
+        guard case .message(let peer, .update(let u), let bytes, _) = event else { Issue.record("got \(event.peer)"); return }
         let deltaIntact = u.delta == vector  // a Bool, so a failure does not print 1.66M floats
         #expect(deltaIntact)
         #expect(u.token == 99)
@@ -167,7 +167,7 @@ import Testing
             c.close(flushingFor: .seconds(2))
         }
         let event = try #require(try server.receive(timeout: .seconds(10)))
-        guard case .message(let peer, let m, let bytes) = event else { Issue.record("got \(event)"); return }
+        guard case .message(let peer, let m, let bytes, _) = event else { Issue.record("got \(event)"); return }
         #expect(m == .bye(ByeMessage(clients: [9, 4])))
         #expect(bytes == 8 + 24 + 4)
         #expect(peer.bytes.count == 5 && peer.bytes[0] == 0, "libzmq-generated identity")
@@ -196,7 +196,7 @@ import Testing
         }
         var peers: [PeerID] = []
         while peers.count < 3, let event = try server.receive(timeout: .seconds(10)) {
-            if case .message(let peer, .hello, _) = event { peers.append(peer) }
+            if case .message(let peer, .hello, _, _) = event { peers.append(peer) }
         }
         #expect(peers.count == 3)
         #expect(Set(peers).count == 3)

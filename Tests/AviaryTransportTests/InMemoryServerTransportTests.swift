@@ -18,7 +18,7 @@ import Testing
         t.deliver(update, from: a)
         var got: [(PeerID, Message)] = []
         while let event = try t.receive(timeout: .seconds(1)) {
-            guard case .message(let peer, let m, let bytes) = event else { Issue.record("malformed"); continue }
+            guard case .message(let peer, let m, let bytes, _) = event else { Issue.record("malformed"); continue }
             #expect(bytes == WireCodec.encodedSize(m))
             #expect(event.peer == peer)
             got.append((peer, m))
@@ -101,7 +101,7 @@ import Testing
         _ = try t.send(.shutdown(ShutdownMessage(reason: "done")), to: a)
         var answers: [Message] = []
         while let event = try t.receive(timeout: .seconds(1)) {
-            guard case .message(let peer, let m, let bytes) = event else { Issue.record("malformed"); continue }
+            guard case .message(let peer, let m, let bytes, _) = event else { Issue.record("malformed"); continue }
             #expect(peer == a)
             #expect(bytes == WireCodec.encodedSize(m))
             answers.append(m)
