@@ -74,4 +74,30 @@ import Testing
             }
         }
     }
+
+    /// The keygen command from the compose file's header, run for real: every key file a service
+    /// names exists, and the secrets are private.
+    @Test(.enabled(if: Prerequisite.enabled(tool != nil), "docker-compose is not installed (make test installs it)"),
+          .enabled(if: CurveBuild.keygenAvailable, CurveBuild.missing))
+    func composeKeyFilesAreWhatKeygenWrites() throws {
+        let tool = try #require(Self.tool, "docker-compose is not installed (make test installs it)")
+        let config = try ComposeConfig(tool: tool, file: Self.root + "/docker-compose.yml")
+        let header = try String(contentsOfFile: Self.root + "/docker-compose.yml", encoding: .utf8)
+        let keygen = try #require(header.split(separator: "\n").first { $0.contains("aviary keygen") })
+        var args = keygen.split(separator: " ").map(String.init).drop { $0 != "keygen" }.map { $0 }
+        let dir = Harness.temporaryDirectory("compose-keys")
+        if let i = args.firstIndex(of: "--dir"), i + 1 < args.count { args[i + 1] = dir + "/keys" }
+        let result = try Harness.run("aviary", args)
+        try #require(result.status == 0, "aviary \(args.joined(separator: " ")): \(result.output)")
+        for (name, service) in config.services {
+            for file in service.command where file.hasPrefix("/keys/") {
+                let path = dir + "/keys/" + file.dropFirst("/keys/".count)
+                #expect(FileManager.default.fileExists(atPath: path), "\(name) names \(file), which keygen did not write")
+                if file.hasSuffix(".secret") {
+                    let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
+                    #expect(mode & 0o077 == 0, "\(file) is private")
+                }
+            }
+        }
+    }
 }

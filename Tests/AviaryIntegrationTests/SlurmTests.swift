@@ -8,9 +8,22 @@ import AviaryLog
 @Suite(.serialized) struct SlurmTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test(.enabled(if: getuid() == 0, "needs root to start munged, slurmctld and slurmd"),
-          .enabled(if: Prerequisite.enabled(SlurmCluster.installed), "slurm-wlm and munge are not installed (make test installs them)"))
+    static let rootTrait = Testing.ConditionTrait.enabled(if: getuid() == 0, "needs root to start munged, slurmctld and slurmd")
+    static let installedTrait = Testing.ConditionTrait.enabled(if: Prerequisite.enabled(SlurmCluster.installed),
+                                                                "slurm-wlm and munge are not installed (make test installs them)")
+
+    @Test(rootTrait, installedTrait)
     func theSbatchScriptRunsAFederationOnASingleNodeCluster() throws {
+        try runJob(keys: false)
+    }
+
+    /// The same job with AVIARY_KEYS: the server and clients use CURVE key files from keygen.
+    @Test(rootTrait, installedTrait, .enabled(if: CurveBuild.keygenAvailable, CurveBuild.missing))
+    func theSbatchScriptRunsAFederationWithCurveKeys() throws {
+        try runJob(keys: true)
+    }
+
+    func runJob(keys: Bool) throws {
         let bin = try #require(Harness.binDirectory, "aviary executables not built")
         let cluster = try SlurmCluster()
         defer { cluster.stop() }
@@ -19,16 +32,22 @@ import AviaryLog
 
         let dir = Harness.temporaryDirectory("slurm-run")
         let rounds = 3
+        var environment = ["AVIARY_TOPOLOGY": "topologies/quickstart.toml",
+                           "AVIARY_SET": "run.rounds=\(rounds) run.output=\(dir)",
+                           "AVIARY_BIN": bin,
+                           "AVIARY_PORT": "\(Int.random(in: 40000..<50000))"]
+        if keys {
+            let generated = try Harness.run("aviary", ["keygen", "--dir", dir + "/keys", "--processes", "2", "--clients", "10"])
+            try #require(generated.status == 0, "\(generated.output)")
+            environment["AVIARY_KEYS"] = dir + "/keys"
+        }
         let job = try cluster.submit(Self.root + "/deploy/slurm/aviary.sbatch",
                                      ["--ntasks", "3", "--overcommit", "--output", dir + "/job.out", "--chdir", Self.root],
-                                     environment: ["AVIARY_TOPOLOGY": "topologies/quickstart.toml",
-                                                   "AVIARY_SET": "run.rounds=\(rounds) run.output=\(dir)",
-                                                   "AVIARY_BIN": bin,
-                                                   "AVIARY_PORT": "\(Int.random(in: 40000..<50000))"])
+                                     environment: environment)
         let state = try cluster.wait(forJob: job, timeout: 90)
         let output = (try? String(contentsOfFile: dir + "/job.out", encoding: .utf8)) ?? ""
         #expect(state == "COMPLETED", "job \(job) ended \(state):\n\(output)")
-        #expect(output.contains("2 client processes, 10 clients"), "\(output)")
+        #expect(output.contains("2 client processes, 10 clients" + (keys ? ", CURVE keys from" : "")), "\(output)")
 
         let log = try AggregationLog.read(path: dir + "/quickstart/aggregation.jsonl")
         #expect(log.runEnd?.status == "completed")
@@ -37,4 +56,14 @@ import AviaryLog
         let checkpoint = dir + "/quickstart/checkpoints/" + String(format: "round-%04d.safetensors", rounds)
         #expect(FileManager.default.fileExists(atPath: checkpoint))
     }
+}
+
+/// Whether this build has `aviary keygen` (CURVE). The CURVE variants of the Slurm and compose
+/// tests run once it does; until then they skip with this reason.
+enum CurveBuild {
+    static let missing: Comment = "this build has no `aviary keygen` (CURVE support not merged yet)"
+    static let keygenAvailable: Bool = {
+        guard let result = try? Harness.run("aviary", ["keygen", "--help"], timeout: 30) else { return false }
+        return result.status == 0
+    }()
 }
