@@ -29,18 +29,18 @@ final class NamespaceNetwork {
         switchNamespace = id + "-sw"
         do {
             try add(namespace: switchNamespace)
-            try Self.ip(["-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
-            try Self.ip(["-n", switchNamespace, "link", "set", "br0", "up"])
+            try Self.runIP(["-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
+            try Self.runIP(["-n", switchNamespace, "link", "set", "br0", "up"])
             for (i, name) in names.enumerated() {
                 let ns = id + "-" + name
                 let port = "p-" + name
                 let address = "10.213.0.\(i + 1)"
                 try add(namespace: ns)
-                try Self.ip(["-n", switchNamespace, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
-                try Self.ip(["-n", switchNamespace, "link", "set", port, "master", "br0"])
-                try Self.ip(["-n", switchNamespace, "link", "set", port, "up"])
-                try Self.ip(["-n", ns, "addr", "add", address + "/24", "dev", "eth0"])
-                try Self.ip(["-n", ns, "link", "set", "eth0", "up"])
+                try Self.runIP(["-n", switchNamespace, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
+                try Self.runIP(["-n", switchNamespace, "link", "set", port, "master", "br0"])
+                try Self.runIP(["-n", switchNamespace, "link", "set", port, "up"])
+                try Self.runIP(["-n", ns, "addr", "add", address + "/24", "dev", "eth0"])
+                try Self.runIP(["-n", ns, "link", "set", "eth0", "up"])
                 hosts[name] = Host(namespace: ns, address: address, switchPort: port)
             }
         } catch {
@@ -50,13 +50,13 @@ final class NamespaceNetwork {
     }
 
     private func add(namespace: String) throws {
-        try Self.ip(["netns", "add", namespace])
+        try Self.runIP(["netns", "add", namespace])
         namespaces.append(namespace)
-        try Self.ip(["-n", namespace, "link", "set", "lo", "up"])
+        try Self.runIP(["-n", namespace, "link", "set", "lo", "up"])
     }
 
     func host(_ name: String) throws -> Host {
-        guard let h = hosts[name] else { throw NamespaceError.command("no host \(name) in \(id)", "") }
+        guard let h = hosts[name] else { throw NamespaceError.noHost(name) }
         return h
     }
 
@@ -69,8 +69,8 @@ final class NamespaceNetwork {
     /// netem on both ends of every link, so each direction gets the delay, jitter and loss.
     func netem(_ spec: [String]) throws {
         for h in hosts.values {
-            try Self.tc(["-n", h.namespace, "qdisc", "add", "dev", "eth0", "root", "netem"] + spec)
-            try Self.tc(["-n", switchNamespace, "qdisc", "add", "dev", h.switchPort, "root", "netem"] + spec)
+            try Self.runTC(["-n", h.namespace, "qdisc", "add", "dev", "eth0", "root", "netem"] + spec)
+            try Self.runTC(["-n", switchNamespace, "qdisc", "add", "dev", h.switchPort, "root", "netem"] + spec)
         }
     }
 
@@ -84,7 +84,7 @@ final class NamespaceNetwork {
 
     /// Pulls `name`'s cable out of the switch (the host's own interface stays up), or plugs it back.
     func setLink(_ name: String, up: Bool) throws {
-        try Self.ip(["-n", switchNamespace, "link", "set", try host(name).switchPort, up ? "up" : "down"])
+        try Self.runIP(["-n", switchNamespace, "link", "set", try host(name).switchPort, up ? "up" : "down"])
     }
 
     /// Kills whatever still runs in the namespaces, then deletes them (their veths go with them).
@@ -118,56 +118,40 @@ final class NamespaceNetwork {
 
     /// Whether this kernel has sch_netem: tried on a veth in a throwaway namespace.
     static let netemAvailable: Bool = {
-        guard isRoot, ip != nil, tc != nil else { return false }
-        let ns = prefix + "\(getpid())-probe"
-        defer { remove(namespace: ns) }
+        guard NamespaceNetwork.isRoot, NamespaceNetwork.ip != nil, NamespaceNetwork.tc != nil else { return false }
+        let ns = NamespaceNetwork.prefix + "\(getpid())-probe"
+        defer { NamespaceNetwork.remove(namespace: ns) }
         do {
-            try Self.ip(["netns", "add", ns])
-            try Self.ip(["-n", ns, "link", "add", "a", "type", "veth", "peer", "name", "b"])
-            try Self.tc(["-n", ns, "qdisc", "add", "dev", "a", "root", "netem", "delay", "1ms"])
+            try NamespaceNetwork.runIP(["netns", "add", ns])
+            try NamespaceNetwork.runIP(["-n", ns, "link", "add", "a", "type", "veth", "peer", "name", "b"])
+            try NamespaceNetwork.runTC(["-n", ns, "qdisc", "add", "dev", "a", "root", "netem", "delay", "1ms"])
             return true
         } catch { return false }
     }()
 
-    static func ip(_ args: [String]) throws {
+    static func runIP(_ args: [String]) throws {
         guard let ip else { throw NamespaceError.noIproute2 }
         try run(ip, args)
     }
 
-    static func tc(_ args: [String]) throws {
+    static func runTC(_ args: [String]) throws {
         guard let tc else { throw NamespaceError.noIproute2 }
         try run(tc, args)
     }
 
-    /// Runs a short command to completion; throws with its output when it fails.
     @discardableResult
     static func run(_ tool: String, _ args: [String], input: String? = nil) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        let stdin = Pipe()
-        p.standardInput = stdin
-        try p.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw NamespaceError.command(([tool] + args).joined(separator: " "), text) }
-        return text
+        try Spawn.check([tool] + args, input: input)
     }
 }
 
 enum NamespaceError: Error, CustomStringConvertible {
     case noIproute2
-    case command(String, String)
+    case noHost(String)
     var description: String {
         switch self {
         case .noIproute2: "iproute2 (ip, tc) or nftables is not installed"
-        case let .command(command, output): "`\(command)` failed: \(output)"
+        case let .noHost(name): "no host \(name) in this network"
         }
     }
 }

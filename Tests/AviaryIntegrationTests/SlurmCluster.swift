@@ -161,53 +161,26 @@ final class SlurmCluster {
         return Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 1_048_576
     }
 
-    /// Runs a daemon's start command, which returns once it forked. Its output goes to a file:
-    /// a daemon that kept a pipe open would make a reader wait for it to exit.
+    /// Runs a daemon's start command (it returns once the daemon forked), with a clean signal
+    /// mask so the daemon answers SIGTERM; its output is appended to `log`.
     static func startDaemon(_ tool: String, _ args: [String], log: String) throws {
+        let r = try Spawn.run([tool] + args)
         if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? h.close() }
-        h.seekToEndOfFile()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        p.standardOutput = h
-        p.standardError = h
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw SlurmError.command(([tool] + args).joined(separator: " "), (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-        }
+        if let h = FileHandle(forWritingAtPath: log) { h.seekToEndOfFile(); h.write(Data(r.output.utf8)); try? h.close() }
+        guard r.status == 0 else { throw SpawnError.failed(([tool] + args).joined(separator: " "), status: r.status, output: r.output) }
     }
 
-    /// Runs a short command to completion; throws with its output when it fails.
     @discardableResult
     static func run(_ tool: String, _ args: [String], environment: [String: String] = [:]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw SlurmError.command(([tool] + args).joined(separator: " "), text) }
-        return text
+        try Spawn.check([tool] + args, environment: environment)
     }
 }
 
 enum SlurmError: Error, CustomStringConvertible {
-    case command(String, String)
     case notReady(node: String, state: String, logs: String)
     case jobTimedOut(id: String, state: String, seconds: Double)
     var description: String {
         switch self {
-        case let .command(command, output): "`\(command)` failed: \(output)"
         case let .notReady(node, state, logs): "node \(node) never became idle (logs in \(logs)): \(state)"
         case let .jobTimedOut(id, state, seconds): "job \(id) still \(state) after \(seconds) s"
         }

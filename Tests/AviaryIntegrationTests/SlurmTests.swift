@@ -63,7 +63,12 @@ import AviaryLog
 enum CurveBuild {
     static let missing: Comment = "this build has no `aviary keygen` (CURVE support not merged yet)"
     static let keygenAvailable: Bool = {
-        guard let result = try? Harness.run("aviary", ["keygen", "--help"], timeout: 30) else { return false }
-        return result.status == 0
+        // `aviary keygen --help` would print the top-level help and exit 0 without the
+        // subcommand, so the probe generates a tiny key directory for real.
+        let dir = Harness.temporaryDirectory("keygen-probe")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let result = try? Harness.run("aviary", ["keygen", "--dir", dir + "/keys", "--processes", "1", "--clients", "1"], timeout: 30)
+        else { return false }
+        return result.status == 0 && FileManager.default.fileExists(atPath: dir + "/keys/server.public")
     }()
 }
