@@ -44,11 +44,10 @@ import AviaryLog
 
         let dir = Harness.temporaryDirectory("multihost-\(links.rawValue)")
         let topo = dir + "/t.toml"
-        // Rounds of about a second (c0 alone trains two clients for about 0.5 s each), so the
-        // run outlasts the cut and the reconnect; a short heartbeat so both sides notice the
-        // silence within 2 s.
-        try Harness.topology(name: "mh", output: dir, clients: 4, rounds: Self.rounds, processes: 2, epochs: 600,
-                             server: "bind = \"tcp://*:5555\"\nheartbeat_interval = 0.5\nmin_clients = 4")
+        // Rounds of about a second even with c1 gone (every device cut to 40 samples, so each of
+        // c0's two clients trains about 0.5 s), so the run outlasts the cut and the reconnect; a
+        // short heartbeat so both sides notice the silence within 2 s.
+        try Self.topology(output: dir)
             .write(toFile: topo, atomically: true, encoding: .utf8)
 
         var processes: [Process] = []
@@ -102,6 +101,40 @@ import AviaryLog
         let c1 = c1Output()
         #expect(c1.contains("reconnecting") && c1.contains("registered again"), "c1's log:\n\(c1)")
         print("multi-host (\(links.rawValue)): link down \(String(format: "%.1f", down)) s; rounds lost \(final.rounds.map { $0.lost ?? [] })")
+    }
+
+    static func topology(output: String) -> String {
+        """
+        [run]
+        name = "mh"
+        rounds = \(rounds)
+        output = "\(output)"
+
+        [seeds]
+        partition = 11
+        sampling = 12
+        training = 13
+
+        [data]
+        dataset = "synthetic"
+        clients = 4
+        train_limit = 40
+
+        [model]
+        kind = "mlp"
+        hidden = [32]
+
+        [train]
+        local_epochs = 6000
+        batch_size = 10
+        learning_rate = 0.05
+
+        [server]
+        bind = "tcp://*:5555"
+        heartbeat_interval = 0.5
+        round_timeout = 60
+        registration_timeout = 30
+        """
     }
 
     /// Starts `command` (from `NamespaceNetwork.command`) with its output in `log`.
