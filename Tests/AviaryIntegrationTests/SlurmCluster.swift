@@ -62,16 +62,18 @@ final class SlurmCluster {
 
     private func writeConfiguration() throws {
         for sub in ["state", "spool"] { try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true) }
-        // Ports away from Slurm's 6817/6818, so a real Slurm on this machine is not disturbed.
-        let port = Int.random(in: 20000..<40000)
+        // Free ports rather than Slurm's 6817/6818, so a real Slurm on this machine is not disturbed.
+        let controllerPort = try Self.freePort()
+        var nodePort = try Self.freePort()
+        while nodePort == controllerPort { nodePort = try Self.freePort() }
         let memoryMiB = max(512, Self.memTotalKiB() / 1024 / 2)
         let text = """
             ClusterName=aviarytest
             SlurmctldHost=\(node)
             SlurmUser=root
             SlurmdUser=root
-            SlurmctldPort=\(port)
-            SlurmdPort=\(port + 1)
+            SlurmctldPort=\(controllerPort)
+            SlurmdPort=\(nodePort)
             AuthType=auth/munge
             ProctrackType=proctrack/linuxproc
             TaskPlugin=task/none
@@ -146,6 +148,23 @@ final class SlurmCluster {
         }
     }
 
+    /// A TCP port nothing listens on now: the kernel's pick for port 0 on a socket closed again.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SlurmError.noPort(errno: errno) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = 0
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw SlurmError.noPort(errno: errno) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     static func pid(in file: String) -> Int32? {
         (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
@@ -178,9 +197,11 @@ final class SlurmCluster {
 
 enum SlurmError: Error, CustomStringConvertible {
     case notReady(node: String, state: String, logs: String)
+    case noPort(errno: Int32)
     case jobTimedOut(id: String, state: String, seconds: Double)
     var description: String {
         switch self {
+        case let .noPort(e): "no free TCP port: \(String(cString: strerror(e)))"
         case let .notReady(node, state, logs): "node \(node) never became idle (logs in \(logs)): \(state)"
         case let .jobTimedOut(id, state, seconds): "job \(id) still \(state) after \(seconds) s"
         }

@@ -35,7 +35,7 @@ import AviaryLog
         var environment = ["AVIARY_TOPOLOGY": "topologies/quickstart.toml",
                            "AVIARY_SET": "run.rounds=\(rounds) run.output=\(dir)",
                            "AVIARY_BIN": bin,
-                           "AVIARY_PORT": "\(Int.random(in: 40000..<50000))"]
+                           "AVIARY_PORT": "\(try SlurmCluster.freePort())"]
         if keys {
             let generated = try Harness.run("aviary", ["keygen", "--dir", dir + "/keys", "--processes", "2", "--clients", "10"])
             try #require(generated.status == 0, "\(generated.output)")
