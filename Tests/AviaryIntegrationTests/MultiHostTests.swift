@@ -4,8 +4,9 @@ import AviaryLog
 
 /// The server and two client processes on three "hosts": separate network namespaces behind a
 /// switch (NamespaceNetwork), talking TCP over impaired links. Mid-run one client's cable is
-/// pulled for a few seconds: the server drops its clients from the round, the process reconnects
-/// and registers them again with its session tokens, and the run completes.
+/// pulled until both sides have noticed the silence (about 2 s): the server drops its clients
+/// from the round, the process reconnects once the cable is back and registers them again, they
+/// train in the later rounds, and the run completes.
 @Suite(.serialized) struct MultiHostTests {
     enum Links: String {
         /// 1 % random loss at the switch (nftables): needs no sch_netem.
