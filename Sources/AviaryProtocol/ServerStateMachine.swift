@@ -36,6 +36,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         public var runSpec: [UInt8]
         /// Per-round config sent with every TRAIN.
         public var taskConfig: [String: Double]
+        /// Sampled clients not asked to train (the simulated clock's predicted stragglers under
+        /// `[system] straggler_policy = "drop"`); they stay in the round's `sampled`. nil: all train.
+        public var notAsked: (@Sendable (_ sampled: [Int]) -> [Int])? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -150,6 +153,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// sampled, so one stuck client does not cost every later round a full timeout. An UPDATE
     /// or FAILURE for the client (even a late one) clears the mark.
     public internal(set) var unresponsive: Set<Int> = []
+    /// Clients left out of the next sampling for simulated system reasons (offline, or still
+    /// busy with a late update); the server sets it before each round starts.
+    public var excluded: Set<Int> = []
     var globalParameters: [Float] = []
     var lastHeartbeat: Double = 0
     var tokenStream: RandomStream
@@ -282,22 +288,25 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
-        if unresponsive.isEmpty {
+        if unresponsive.isEmpty && excluded.isEmpty {
             for i in 0..<configuration.clients where holder[i] >= 0 { candidates.append(i) }
         } else {
-            for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) { candidates.append(i) }
+            for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
         }
         let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
             return finish(success: false, reason: "no responsive clients left at round \(round) (\(registeredCount) registered, \(unresponsive.count) missed a deadline and went silent)")
         }
-        phase = .training(Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout,
-                                   pending: Set(sampled)))
+        let notAsked = Set(configuration.notAsked?(sampled) ?? [])
+        let asked = notAsked.isEmpty ? sampled : sampled.filter { !notAsked.contains($0) }
+        let training = Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout, pending: Set(asked))
+        phase = .training(training)
         var actions: [Action] = [.roundStarted(round: round, sampled: sampled)]
+        if asked.isEmpty { return actions + closeRound(training) }
         // One MODEL and one TRAIN per process, however many of its clients were sampled.
         var bySlot: [Int32: [Int]] = [:]
-        for i in sampled { bySlot[holder[i], default: []].append(i) }
+        for i in asked { bySlot[holder[i], default: []].append(i) }
         let model = Message.model(ModelMessage(round: round, parameters: globalParameters))
         for slot in bySlot.keys.sorted() {
             let peer = peers[Int(slot)]!.peer

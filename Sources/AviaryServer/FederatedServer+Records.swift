@@ -6,7 +6,8 @@ extension FederatedServer {
         let stats = data.statistics()
         return RunStartRecord(
             run: topology.name, time: timestamp(), aviaryVersion: aviaryVersion,
-            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training,
+                         system: topology.system?.seed),
             rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
             model: modelSpec.name, parameters: state.global.count, strategy: topology.merge.strategy.name,
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
