@@ -234,15 +234,20 @@ enum LogTable {
         let status = csvStatus(log)
         var out = csvHeader + "\n"
         for r in log.rounds where round == nil || r.round == round {
-            let fields = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
+            let base: [String] = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
                           String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
                           f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
-                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false",
-                          f(r.system?.roundSeconds), f(r.system?.clockSeconds), r.system.map { String($0.offlineCount) } ?? "",
-                          r.system.map { String($0.stragglers.count) } ?? "", status]
+                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
+            let fields = base + simulatedFields(r) + [status]
             out += fields.joined(separator: ",") + "\n"
         }
         return out
+    }
+
+    /// `sim_round_seconds,sim_clock_seconds,offline,stragglers`: empty without `[system]`.
+    static func simulatedFields(_ r: RoundRecord) -> [String] {
+        guard let s = r.system else { return ["", "", "", ""] }
+        return [String(s.roundSeconds), String(s.clockSeconds), String(s.offlineCount), String(s.stragglers.count)]
     }
 
     static func weights(_ r: RoundRecord, width: Int = .max) -> String {

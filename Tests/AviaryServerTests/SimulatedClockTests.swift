@@ -246,7 +246,7 @@ import AviaryTransport
                              offline: [], busy: [1], policy: .stale, stalenessExponent: 0.5)
         let rec3 = r3.apply(to: &o3, buffer: &buffer)
         #expect(buffer.isEmpty && o3.updates.map(\.clientIndex) == [1, 2])
-        let scale = 1 / Double(3).squareRoot()
+        let scale = pow(3.0, -0.5)
         #expect(rec3.staleMerged == [StaleMergedUpdate(client: 1, fromRound: 1, scale: scale)])
         #expect(o3.updates[0].delta == [4 * Float(scale), 8 * Float(scale)])
     }
