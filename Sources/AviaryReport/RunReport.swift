@@ -80,6 +80,7 @@ public struct RunReport: Sendable {
         page.heading("Clients in the last round (\(last.round))")
         var status: [Int: String] = [:]
         for c in last.sampled { status[c] = "no reply" }
+        for c in last.system?.stragglers ?? [] { status[c] = "straggler (simulated clock)" }
         for c in last.timedOut { status[c] = "timed out" }
         for x in last.failed { status[x.client] = "failed: \(x.reason)" }
         for x in last.rejected { status[x.client] = "rejected: \(x.reason)" }
