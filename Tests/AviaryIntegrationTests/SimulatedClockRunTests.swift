@@ -43,6 +43,18 @@ import AviaryLog
         #expect(html.contains("Accuracy against simulated time") && html.contains("Stragglers and offline clients per round"))
     }
 
+    @Test func aBadTraceRowIsRefusedWithFileAndLineBeforeAnythingRuns() throws {
+        let dir = Harness.temporaryDirectory("simclock-bad")
+        try "0,10,100,200,0.1,1\n1,10,100,200,0.1\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        try Harness.topology(name: "bad", output: dir, clients: 2, rounds: 1, processes: 1, extra: "[system]\ntrace = \"\(dir)/bad.csv\"\n")
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        for args in [["validate", dir + "/t.toml"], ["run", dir + "/t.toml"]] {
+            let result = try Harness.run("aviary", args)
+            #expect(result.status != 0)
+            #expect(result.output.contains("bad.csv:2: bad system trace row: 5 fields"), "\(args[0]): \(result.output)")
+        }
+    }
+
     /// The server killed with SIGKILL while a late update is held ("stale") and the availability
     /// chain is mid-way: the resumed run ends with the same checkpoint and the same clock.
     @Test func aServerKilledOnTheSimulatedClockResumesToTheSameCheckpointAndClock() throws {
