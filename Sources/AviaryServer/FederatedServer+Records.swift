@@ -13,7 +13,7 @@ extension FederatedServer {
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
-            notes: data.notes)
+            notes: data.notes + systemNote())
     }
 }
 

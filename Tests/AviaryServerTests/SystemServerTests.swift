@@ -53,6 +53,8 @@ import AviaryTransport
             #expect(s.clockSeconds == clock)
         }
         #expect(log.runStart?.seeds.system == 4)
+        let note = log.runStart?.notes.first { $0.hasPrefix("simulated clock:") } ?? "none"
+        #expect(note.hasPrefix("simulated clock: deadline 100.0 s, stragglers drop; profiles from ") && note.contains("mean availability 0.750"), "\(note)")
     }
 
     @Test func staleMergesALateUpdateScaledInTheRoundItArrivesIn() throws {
