@@ -211,8 +211,9 @@ enum LogTable {
 
     static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,run_status"
 
-    /// The simulated clock (`[system]` runs): header and cell, after the fairness column.
-    static let simHeader = "  sim clock"
+    /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
+    /// cell names itself ("sim 16.6m") so the header stays within `width`.
+    static let simHeader = "  sim"
     static func simCell(_ r: RoundRecord) -> String {
         guard let s = r.system else { return "" }
         let c = s.clockSeconds
