@@ -296,6 +296,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
+            if !excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) }) {
+                // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
+                let empty = Training(round: round, sampled: [], deadline: now, pending: [])
+                phase = .training(empty)
+                return [.roundStarted(round: round, sampled: [])] + closeRound(empty)
+            }
             return finish(success: false, reason: "no responsive clients left at round \(round) (\(registeredCount) registered, \(unresponsive.count) missed a deadline and went silent)")
         }
         let notAsked = Set(configuration.notAsked?(sampled) ?? [])

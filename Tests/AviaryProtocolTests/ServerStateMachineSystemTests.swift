@@ -41,4 +41,16 @@ import AviaryProtocol
         let outcome = actions.compactMap { a -> Machine.RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
         #expect(outcome?.sampled == [0, 1, 2, 3] && outcome?.updates.isEmpty == true && outcome?.timedOut.isEmpty == true)
     }
+
+    @Test func aRoundWithEveryClientOfflineIsEmptyNotTheEndOfTheRun() {
+        var m = makeMachine()
+        m.excluded = [0, 1, 2, 3]
+        let actions = m.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
+                                from: "p", now: 1)
+        let outcome = actions.compactMap { a -> Machine.RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
+        #expect(outcome?.round == 1 && outcome?.sampled == [] && !m.isFinished)
+        m.excluded = []
+        let next = m.roundCompleted(parameters: [0, 0], now: 2)
+        #expect(trained(next) == [0, 1, 2, 3])
+    }
 }
