@@ -12,7 +12,7 @@ import AviaryTransport
 @Suite struct SystemServerTests {
     /// Four clients from a trace: 0 and 1 finish in about 30 s (latency 15 s each way), 2 is
     /// never online, 3 takes about 150 s; the deadline is 100 s.
-    static func topology(dir: String, policy: String, rounds: Int = 6) throws -> Topology {
+    static func topology(dir: String, policy: String, rounds: Int = 6, close: String = "deadline = 100") throws -> Topology {
         let trace = dir + "/trace.csv"
         try """
         client,speed,up_bps,down_bps,latency_s,availability
@@ -24,7 +24,7 @@ import AviaryTransport
         return try InMemoryServerTests.topology(dir: dir, rounds: rounds, optimizer: """
         [system]
         trace = "\(trace)"
-        deadline = 100
+        \(close)
         straggler_policy = "\(policy)"
         """)
     }
@@ -55,6 +55,20 @@ import AviaryTransport
         #expect(log.runStart?.seeds.system == 4)
         let note = log.runStart?.notes.first { $0.hasPrefix("simulated clock:") } ?? "none"
         #expect(note.hasPrefix("simulated clock: deadline 100.0 s, stragglers drop; profiles from ") && note.contains("mean availability 0.750"), "\(note)")
+    }
+
+    @Test func kFastestClosesAtTheFirstArrivalAndAsksOnlyThatClient() throws {
+        let dir = InMemoryServerTests.temporaryDirectory()
+        let (summary, run) = try Self.run(try Self.topology(dir: dir, policy: "drop", rounds: 3, close: "k_fastest = 1"))
+        #expect(summary.success, "\(summary.reason)")
+        let trained = run.transport.sent.compactMap { s -> [Int]? in if case let .train(t) = s.message { t.clients } else { nil } }
+        #expect(trained.count == 3 && trained.allSatisfy { $0.count == 1 && $0[0] != 3 })
+        let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
+        for r in log.rounds {
+            let s = try #require(r.system)
+            #expect(r.accepted.count == 1 && s.stragglers.count == 2 && s.stragglers.contains(3))
+            #expect(s.roundSeconds > 30 && s.roundSeconds < 31)  // the first arrival: 2 × 15 s latency plus transfers
+        }
     }
 
     @Test func staleMergesALateUpdateScaledInTheRoundItArrivesIn() throws {
