@@ -137,6 +137,7 @@ enum LogTable {
         }
         if let first = r.failed.first { return "client \(first.client) failed: \(first.reason)" }
         if !r.timedOut.isEmpty || !(r.lost ?? []).isEmpty { return "no sampled client answered in time" }
+        if let s = r.system, !s.stragglers.isEmpty { return "\(s.stragglers.count) of \(r.sampled.count) sampled clients straggled on the simulated clock" }
         return nil
     }
 

@@ -127,7 +127,10 @@ final class RoundProcessor {
         var state = state
         var outcome = answered
         let systemRecord = system?.apply(to: &outcome, buffer: &state.stale)
-        let step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        var step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
+            step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"
+        }
         state.global = step.global
         state.optimizer = step.optimizer
         if !step.modelKept { state.roundsMerged += 1 }

@@ -71,6 +71,14 @@ import AviaryTransport
         }
     }
 
+    @Test func aRunWhoseClientsAllStraggleFailsAndSaysWhy() throws {
+        let dir = InMemoryServerTests.temporaryDirectory()
+        let (summary, run) = try Self.run(try Self.topology(dir: dir, policy: "drop", rounds: 2, close: "deadline = 1"))
+        #expect(!summary.success)
+        #expect(summary.reason.contains("3 of 3 sampled clients straggled on the simulated clock"), "\(summary.reason)")
+        #expect(!run.transport.sent.contains { if case .train = $0.message { true } else { false } })
+    }
+
     @Test func staleMergesALateUpdateScaledInTheRoundItArrivesIn() throws {
         let dir = InMemoryServerTests.temporaryDirectory()
         let (summary, _) = try Self.run(try Self.topology(dir: dir, policy: "stale"))
