@@ -27,6 +27,7 @@ enum ClientCSV {
         if let x = r.failed.first(where: { $0.client == client }) { return ("failed", x.reason) }
         if r.timedOut.contains(client) { return ("timed_out", "") }
         if r.lost?.contains(client) == true { return ("lost", "") }
+        if r.system?.stragglers.contains(client) == true { return ("straggler", "missed the simulated round close") }
         return ("", "")
     }
 

@@ -77,7 +77,9 @@ struct LogsCommand: ParsableCommand {
             } catch { throw fail(error) }
             if !headerPrinted {
                 for line in LogTable.runHeader(log, width: width) { print(line) }
-                print(wide ? LogTable.wideHeader : LogTable.header)
+                // A live run's first rounds may not be written yet: the topology says whether it simulates.
+                let simulated = log.rounds.contains { $0.system != nil } || log.runStart?.seeds.system != nil
+                print((wide ? LogTable.wideHeader : LogTable.header) + (simulated ? LogTable.simHeader : ""))
                 print(LogTable.wrap(LogTable.legend, width: width, indent: " "))
                 headerPrinted = true
             }
@@ -135,6 +137,7 @@ enum LogTable {
         }
         if let first = r.failed.first { return "client \(first.client) failed: \(first.reason)" }
         if !r.timedOut.isEmpty || !(r.lost ?? []).isEmpty { return "no sampled client answered in time" }
+        if let s = r.system, !s.stragglers.isEmpty { return "\(s.stragglers.count) of \(r.sampled.count) sampled clients straggled on the simulated clock" }
         return nil
     }
 
@@ -148,7 +151,7 @@ enum LogTable {
         let width = wide ? Int.max : Self.width
         var lines = runHeader(log, width: width)
         if log.runEnd == nil { lines.append(wrap("status: " + incomplete(directory: directory), width: width, indent: "  ")) }
-        lines.append(wide ? wideHeader : header)
+        lines.append((wide ? wideHeader : header) + (log.rounds.contains { $0.system != nil } ? simHeader : ""))
         lines.append(wrap(legend, width: width, indent: " "))
         for record in log.records {
             switch record {
@@ -192,7 +195,7 @@ enum LogTable {
                  r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
                  String(format: "%.3g", r.updateNorm), String(format: "%.2f", r.durationSeconds)])
             + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
-            + (r.modelKept ? "  kept" : "")
+            + simCell(r) + (r.modelKept ? "  kept" : "")
     }
 
     static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
@@ -204,10 +207,20 @@ enum LogTable {
         return String(format: "%5d  %3d/%-3d  %8d  %9d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
             + "\(acc)  \(loss)  \(robust)  " + String(format: "%-8.4g %7.2f", r.updateNorm, r.durationSeconds)
             + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
-            + (r.modelKept ? "  (model kept)" : "")
+            + simCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
-    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,run_status"
+    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,run_status"
+
+    /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
+    /// cell names itself ("sim 16.6m") so the header stays within `width`.
+    static let simHeader = "  sim"
+    static func simCell(_ r: RoundRecord) -> String {
+        guard let s = r.system else { return "" }
+        let c = s.clockSeconds
+        let text = c < 100 ? String(format: "%.1fs", c) : c < 6000 ? String(format: "%.1fm", c / 60) : String(format: "%.1fh", c / 3600)
+        return "  sim " + text
+    }
 
     /// The run's status as one CSV token: `completed`, `failed` (run_end with another status) or
     /// `incomplete` (no run_end: crashed or still running).
@@ -223,13 +236,20 @@ enum LogTable {
         let status = csvStatus(log)
         var out = csvHeader + "\n"
         for r in log.rounds where round == nil || r.round == round {
-            let fields = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
+            let base: [String] = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
                           String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
                           f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
-                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false", status]
+                          f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
+            let fields = base + simulatedFields(r) + [status]
             out += fields.joined(separator: ",") + "\n"
         }
         return out
+    }
+
+    /// `sim_round_seconds,sim_clock_seconds,offline,stragglers`: empty without `[system]`.
+    static func simulatedFields(_ r: RoundRecord) -> [String] {
+        guard let s = r.system else { return ["", "", "", ""] }
+        return [String(s.roundSeconds), String(s.clockSeconds), String(s.offlineCount), String(s.stragglers.count)]
     }
 
     static func weights(_ r: RoundRecord, width: Int = .max) -> String {

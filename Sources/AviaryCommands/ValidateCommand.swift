@@ -1,5 +1,6 @@
 import ArgumentParser
 import AviaryData
+import AviaryServer
 import AviaryTopology
 
 /// `aviary validate <topology…>`: parse and check topologies without running anything.
@@ -21,6 +22,10 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let t = try Topology.load(path: path)
                 var detail = ""
+                if let trace = t.system?.trace {
+                    _ = try SystemTrace.load(path: trace, clients: t.data.clients)
+                    detail += ", system trace ok"
+                }
                 if data {
                     let loaded = try FederatedDataset(spec: t.data)
                     let test = loaded.globalTest()
@@ -28,7 +33,7 @@ struct ValidateCommand: ParsableCommand {
                     _ = try t.model.resolve(sampleShape: shape, classes: classes)
                     try t.checkModelFits(sampleShape: shape, classes: classes, file: path)
                     let samples = loaded.statistics().samples
-                    detail = ", data ok (\(plural(samples, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
+                    detail += ", data ok (\(plural(samples, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
                 }
                 print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)\(detail)")
                 for w in t.warnings { print("    warning: \(w)") }

@@ -93,8 +93,10 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
         public var partition: UInt64
         public var sampling: UInt64
         public var training: UInt64
-        public init(partition: UInt64, sampling: UInt64, training: UInt64) {
-            self.partition = partition; self.sampling = sampling; self.training = training
+        /// `[seeds] system`, recorded when the topology has a `[system]` section.
+        public var system: UInt64? = nil
+        public init(partition: UInt64, sampling: UInt64, training: UInt64, system: UInt64? = nil) {
+            self.partition = partition; self.sampling = sampling; self.training = training; self.system = system
         }
     }
 
@@ -168,6 +170,8 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var bytesUp: Int? = nil
     /// MODEL and TRAIN frames actually sent this round (one of each per process with sampled clients).
     public var bytesDown: Int? = nil
+    /// The simulated clock's view of the round (`[system]` topologies): duration, clock, offline, stragglers.
+    public var system: SystemRoundRecord? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],

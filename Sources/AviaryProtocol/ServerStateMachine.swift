@@ -42,6 +42,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// With CURVE: the allow-list, whose index bindings HELLO claims must respect (the
         /// transport authenticates the key; this checks what the key may register). nil: none.
         public var allowList: AllowList?
+        /// Sampled clients not asked to train (the simulated clock's predicted stragglers under
+        /// `[system] straggler_policy = "drop"`); they stay in the round's `sampled`. nil: all train.
+        public var notAsked: (@Sendable (_ sampled: [Int]) -> [Int])? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -159,6 +162,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// sampled, so one stuck client does not cost every later round a full timeout. An UPDATE
     /// or FAILURE for the client (even a late one) clears the mark.
     public internal(set) var unresponsive: Set<Int> = []
+    /// Clients left out of the next sampling for simulated system reasons (offline, or still
+    /// busy with a late update); the server sets it before each round starts.
+    public var excluded: Set<Int> = []
     var globalParameters: [Float] = []
     var lastHeartbeat: Double = 0
     var tokenStream: RandomStream
@@ -293,21 +299,31 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
-        if unresponsive.isEmpty {
+        if unresponsive.isEmpty && excluded.isEmpty {
             for i in 0..<configuration.clients where holder[i] >= 0 { candidates.append(i) }
         } else {
-            for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) { candidates.append(i) }
+            for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
         }
         let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
                                   seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
+            if !excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) }) {
+                // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
+                let empty = Training(round: round, sampled: [], deadline: now, pending: [])
+                phase = .training(empty)
+                return [.roundStarted(round: round, sampled: [])] + closeRound(empty)
+            }
             return finish(success: false, reason: "no responsive clients left at round \(round) (\(registeredCount) registered, \(unresponsive.count) missed a deadline and went silent)")
         }
-        var t = Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout, pending: Set(sampled))
+        let notAsked = Set(configuration.notAsked?(sampled) ?? [])
+        let asked = notAsked.isEmpty ? sampled : sampled.filter { !notAsked.contains($0) }
+        var t = Training(round: round, sampled: sampled, deadline: now + configuration.roundTimeout, pending: Set(asked))
+        phase = .training(t)
         var actions: [Action] = [.roundStarted(round: round, sampled: sampled)]
+        if asked.isEmpty { return actions + closeRound(t) }
         // One MODEL and one TRAIN per process, however many of its clients were sampled.
         var bySlot: [Int32: [Int]] = [:]
-        for i in sampled { bySlot[holder[i], default: []].append(i) }
+        for i in asked { bySlot[holder[i], default: []].append(i) }
         let model = Message.model(ModelMessage(round: round, parameters: globalParameters))
         let modelBytes = WireCodec.encodedSize(model)
         for slot in bySlot.keys.sorted() {
@@ -319,7 +335,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         }
         // A TRAIN naming one client has the same size whichever client it names.
         let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: configuration.taskConfig)))
-        for i in sampled { t.traffic.down[i] = alone }
+        for i in asked { t.traffic.down[i] = alone }
         phase = .training(t)
         lastHeartbeat = now
         return actions

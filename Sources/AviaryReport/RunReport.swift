@@ -30,6 +30,7 @@ public struct RunReport: Sendable {
         page.figures([accuracyPlot().svg(), lossPlot().svg()])
         page.heading("Participation and update size")
         page.figures([participationPlot().svg(), updateNormPlot().svg()])
+        systemSection(into: &page)
         page.heading("Merge weights")
         if let heatmap = weightsHeatmap() {
             page.figures([heatmap.svg()])
@@ -56,7 +57,8 @@ public struct RunReport: Sendable {
         if let s = log.runStart {
             rows += [("run", s.run), ("model", "\(s.model) (\(s.parameters) parameters)"), ("strategy", s.strategy),
                      ("data", "\(s.dataset) / \(s.partition)"),
-                     ("seeds", "partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"),
+                     ("seeds", "partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"
+                                + (s.seeds.system.map { ", system \($0)" } ?? "")),
                      ("clients", "\(s.clients) (\(s.clientsPerRound) per round)"),
                      ("rounds", "\(log.runEnd?.roundsCompleted ?? log.rounds.count) of \(s.rounds)"),
                      ("started", s.time), ("aviary", s.aviaryVersion)]
@@ -78,6 +80,7 @@ public struct RunReport: Sendable {
         page.heading("Clients in the last round (\(last.round))")
         var status: [Int: String] = [:]
         for c in last.sampled { status[c] = "no reply" }
+        for c in last.system?.stragglers ?? [] { status[c] = "straggler (simulated clock)" }
         for c in last.timedOut { status[c] = "timed out" }
         for x in last.failed { status[x.client] = "failed: \(x.reason)" }
         for x in last.rejected { status[x.client] = "rejected: \(x.reason)" }

@@ -6,13 +6,14 @@ extension FederatedServer {
         let stats = data.statistics()
         var record = RunStartRecord(
             run: topology.name, time: timestamp(), aviaryVersion: aviaryVersion,
-            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training,
+                         system: topology.system?.seed),
             rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
             model: modelSpec.name, parameters: state.global.count, strategy: topology.merge.strategy.name,
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
-            notes: data.notes)
+            notes: data.notes + systemNote())
         record.encoding = topology.compression.description
         record.curve = options.security.isCurve
         return record

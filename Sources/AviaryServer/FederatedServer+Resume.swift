@@ -34,6 +34,7 @@ extension FederatedServer {
                                      window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
                                      roundsMerged: saved.integers["rounds_merged"]?.first ?? saved.round)
             lastEval = saved.lastEval
+            try restoreSystemState(from: saved)
             elapsedBeforeResume = saved.elapsedSeconds
             point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registeredCount)
             position = saved.log
@@ -55,14 +56,17 @@ extension FederatedServer {
     }
 
     /// Records what resume needs after round `round`, atomically, after the round's log lines.
-    func saveState(round: Int, machine: ServerStateMachineSnapshot) throws {
+    func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil) throws {
+        var integers = ["rounds_merged": [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
+        Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
-            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
+            seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training,
+                         system: topology.system?.seed),
             global: state.global, optimizer: state.optimizer, registeredCount: machine.registeredCount,
             unresponsive: machine.unresponsive.sorted(),
             mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
-            integers: ["rounds_merged": [state.roundsMerged]], lastEval: lastEval,
+            integers: integers, numbers: numbers, lastEval: lastEval, vectors: vectors,
             log: writer.position, elapsedSeconds: elapsedBeforeResume + (now - startTime))
         try RunStateStore(directory: directory).save(saved)
     }

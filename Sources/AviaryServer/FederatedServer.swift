@@ -84,6 +84,9 @@ public final class FederatedServer {
     /// A fault-injection point reached once the current batch of sends has gone out.
     var crashAfterSends: String?
     var pendingWrite: PendingRound?
+    /// `[system]`'s simulated clock (nil without one), and the offline/busy clients of the round it entered.
+    var simulatedClock: SimulatedClock?
+    var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -99,6 +102,8 @@ public final class FederatedServer {
         state = ServerModelState(global: evaluator.initialParameters(seed: topology.seeds.training),
                                  optimizer: try ServerOptimizer(spec: topology.merge.serverOptimizer), window: [])
         checkpointer = Checkpointer(directory: directory, layout: evaluator.network.layout)
+        simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
+                                                     tensorSizes: modelSpec.layout.tensors.map(\.count))
     }
 
     var now: Double { options.clock.now }
@@ -135,7 +140,7 @@ public final class FederatedServer {
 
         var tokenSeed: UInt64 = 0
         while tokenSeed == 0 { tokenSeed = UInt64.random(in: 1...UInt64.max) }
-        var machine = ServerStateMachine<PeerID>(configuration: .init(
+        var machine = ServerStateMachine<PeerID>(configuration: withSystem(.init(
             clients: topology.data.clients, minClientsToStart: minClients,
             clientsPerRound: topology.server.clientsPerRound, rounds: topology.rounds, firstRound: firstRound,
             parameterCount: state.global.count, roundTimeout: topology.server.roundTimeout,
@@ -143,7 +148,8 @@ public final class FederatedServer {
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
             deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
-            allowList: options.security.allowList))
+            allowList: options.security.allowList)))
+        enterSystemRound(firstRound, machine: &machine)
         var queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
         var outcome: (success: Bool, reason: String) = (false, "not started")
@@ -155,7 +161,7 @@ public final class FederatedServer {
                 if case let .aggregate(result) = action {
                     aggregateStartedAt = now
                     report(.aggregating(round: result.round))
-                    worker.start(result, state: state)
+                    worker.start(result, state: state, system: closeSystemRound(result))
                 } else if case let .finished(success, reason) = action {
                     outcome = (success, reason)
                 } else {
@@ -170,7 +176,7 @@ public final class FederatedServer {
                 pendingWrite = nil
                 written.serverSeconds = now - written.closedAt
                 try finishRound(written)
-                try saveState(round: roundsCompleted, machine: written.snapshot)
+                try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock)
                 FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
             }
             if machine.isFinished { break loop }
@@ -179,7 +185,9 @@ public final class FederatedServer {
                 pendingWrite = PendingRound(
                     result: result, duration: now - roundStartedAt, bytesSent: bytesSent, bytesReceived: bytesReceived,
                     closedAt: aggregateStartedAt, serverSeconds: 0,
-                    snapshot: ServerStateMachineSnapshot(registeredCount: machine.registeredCount, unresponsive: machine.unresponsive))
+                    snapshot: ServerStateMachineSnapshot(registeredCount: machine.registeredCount, unresponsive: machine.unresponsive),
+                    clock: simulatedClock)
+                enterSystemRound(result.record.round + 1, machine: &machine)
                 queue += machine.roundCompleted(parameters: state.global, now: now)
                 continue
             }
@@ -299,6 +307,8 @@ public final class FederatedServer {
         var closedAt: Double
         var serverSeconds: Double
         var snapshot: ServerStateMachineSnapshot
+        /// The simulated clock after this round (saved with the run state).
+        var clock: SimulatedClock?
     }
 
     /// Writes a finished round: checkpoint, merged checkpoint, log lines (the run state follows).

@@ -14,6 +14,8 @@ struct ServerModelState: Sendable {
     var window: [CheckpointWindowEntry]
     /// Rounds so far that merged at least one update (for the run's final verdict).
     var roundsMerged: Int = 0
+    /// Stragglers' updates held back for a later round (`[system] straggler_policy = "stale"`).
+    var stale: [StaleUpdate] = []
 }
 
 struct CheckpointWindowEntry: Sendable, Equatable {
@@ -119,17 +121,22 @@ final class RoundProcessor {
         self.evaluator = evaluator
     }
 
-    func process(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState) -> RoundResult {
+    func process(_ answered: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState, system: SystemRound? = nil) -> RoundResult {
         let started = ContinuousClock.now
-        let round = outcome.round
+        let round = answered.round
         var state = state
-        let step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        var outcome = answered
+        let systemRecord = system?.apply(to: &outcome, buffer: &state.stale)
+        var step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
+            step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"
+        }
         state.global = step.global
         state.optimizer = step.optimizer
         if !step.modelKept { state.roundsMerged += 1 }
 
         var clientMetrics: [String: [String: Double]] = [:]
-        for u in outcome.updates {
+        for u in answered.updates {
             var m = u.metrics
             m["samples"] = Double(u.samples)
             clientMetrics[String(u.clientIndex)] = m
@@ -158,6 +165,7 @@ final class RoundProcessor {
         record.bytesUp = outcome.traffic.upTotal
         record.bytesDown = outcome.traffic.downSent
         record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks
+        record.system = systemRecord
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,
                            computeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)

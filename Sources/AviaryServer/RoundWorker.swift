@@ -19,16 +19,16 @@ final class RoundWorker: @unchecked Sendable {
         self.onThread = onThread
     }
 
-    func start(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState) {
+    func start(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState, system: SystemRound? = nil) {
         precondition(!isBusy, "a round is already being processed")
         isBusy = true
         guard onThread else {
-            let result = processor.process(outcome, state: state)
+            let result = processor.process(outcome, state: state, system: system)
             slot.withLock { $0 = result }
             return
         }
         let thread = Thread { [self] in
-            let result = processor.process(outcome, state: state)
+            let result = processor.process(outcome, state: state, system: system)
             slot.withLock { $0 = result }
         }
         thread.name = "aviary-round"

@@ -34,6 +34,8 @@ public struct Topology: Sendable {
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large
     /// adaptive server_lr), each naming the file and key; `aviary validate` and `run` print them.
     public var warnings: [String]
+    /// `[system]`: simulated device speeds, bandwidth, availability and round deadlines; nil: none.
+    public var system: SystemSettings? = nil
 
     /// Three independent seeds, recorded in the log: changing one never changes the others' streams.
     public struct Seeds: Codable, Sendable, Hashable {

@@ -45,6 +45,7 @@ extension Topology {
             partition: UInt64(try seedTable.int("partition", default: base + 1, range: 0...Int.max)),
             sampling: UInt64(try seedTable.int("sampling", default: base + 2, range: 0...Int.max)),
             training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
+        let systemSeed = UInt64(try seedTable.int("system", default: base + 4, range: 0...Int.max))
         try seedTable.finish()
 
         var data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
@@ -59,12 +60,13 @@ extension Topology {
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
         let compression = try parseCompression(try top.table("compression"))
         let security = try parseSecurity(try top.table("security"))
+        let system = try parseSystem(try top.table("system"), seed: systemSeed, clientsPerRound: server.clientsPerRound)
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
                                 model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
-                                processes: processes, security: security, source: text, warnings: [])
+                                processes: processes, security: security, source: text, warnings: [], system: system)
         topology.compression = compression
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list

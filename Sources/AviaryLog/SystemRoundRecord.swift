@@ -1,0 +1,38 @@
+/// The simulated clock's view of one round (`[system]` topologies only): the round record's
+/// `system` object (docs/LOG.md).
+public struct SystemRoundRecord: Codable, Sendable, Equatable {
+    /// Simulated seconds from the round's start to its close.
+    public var roundSeconds: Double
+    /// The simulated clock at the round's close (cumulative, from the run's start).
+    public var clockSeconds: Double
+    /// How many clients were offline (not candidates for sampling) this round.
+    public var offlineCount: Int
+    /// The offline clients, ascending; omitted when more than `offlineListLimit` (availability
+    /// is a pure function of the system seed, so they can be recomputed).
+    public var offline: [Int]?
+    /// Sampled clients that would miss the round's close, ascending ("drop": not asked to train).
+    public var stragglers: [Int]
+    /// Late updates of earlier rounds merged into this one ("stale" policy).
+    public var staleMerged: [StaleMergedUpdate]?
+    /// Clients still training for an earlier round ("stale" policy), left out of sampling.
+    public var busy: [Int]?
+
+    public static let offlineListLimit = 1000
+
+    public init(roundSeconds: Double, clockSeconds: Double, offline: [Int], stragglers: [Int],
+                staleMerged: [StaleMergedUpdate]? = nil, busy: [Int]? = nil) {
+        self.roundSeconds = roundSeconds; self.clockSeconds = clockSeconds; self.offlineCount = offline.count
+        self.offline = offline.count <= Self.offlineListLimit ? offline : nil
+        self.stragglers = stragglers; self.staleMerged = staleMerged; self.busy = busy
+    }
+}
+
+/// A straggler's update merged late, scaled by its staleness weight.
+public struct StaleMergedUpdate: Codable, Sendable, Equatable {
+    public var client: Int
+    /// The round it trained for.
+    public var fromRound: Int
+    /// (1 + rounds late)^(−staleness_exponent): the factor its delta was scaled by.
+    public var scale: Double
+    public init(client: Int, fromRound: Int, scale: Double) { self.client = client; self.fromRound = fromRound; self.scale = scale }
+}
