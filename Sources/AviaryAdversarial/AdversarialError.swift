@@ -18,6 +18,8 @@ public enum AdversarialError: Error, CustomStringConvertible, Equatable, Sendabl
     case invalidTargets(Int)
     /// APGD attacks evaluate; local training crafts its examples with FGSM or PGD.
     case evaluationOnlyAttack(AttackSpec.Kind)
+    /// The DLR losses need the 3rd (targeted: 4th) largest logit.
+    case tooFewClasses(AttackSpec.Kind, classes: Int, needed: Int)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum AdversarialError: Error, CustomStringConvertible, Equatable, Sendabl
             return "APGD restarts is \(r), but must be at least 1; set e.g. restarts = 1"
         case let .invalidTargets(t):
             return "APGD-T targets is \(t), but must be at least 1; set e.g. targets = 9"
+        case let .tooFewClasses(kind, classes, needed):
+            return "attack '\(kind.rawValue)' needs a model with at least \(needed) classes (its DLR loss uses the \(needed == 4 ? "4th" : "3rd") largest logit), but this one has \(classes); use apgd-ce"
         case let .evaluationOnlyAttack(kind):
             return "attack '\(kind.rawValue)' is for evaluation only; adversarial training uses fgsm or pgd"
         }
@@ -51,6 +55,12 @@ extension AttackSpec {
         guard kind == .fgsm || steps >= 1 else { throw AdversarialError.invalidSteps(steps) }
         guard restarts >= 1 else { throw AdversarialError.invalidRestarts(restarts) }
         guard targets >= 1 else { throw AdversarialError.invalidTargets(targets) }
+    }
+
+    /// Throws when the attack's loss is undefined for a model with `classes` outputs.
+    public func validate(classes: Int) throws {
+        let needed = APGDAttacker.losses(of: kind).map(\.minimumClasses).max() ?? 2
+        guard classes >= needed else { throw AdversarialError.tooFewClasses(kind, classes: classes, needed: needed) }
     }
 
     /// Steps actually taken: FGSM always takes one, whatever `steps` says.
