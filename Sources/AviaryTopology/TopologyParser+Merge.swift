@@ -160,15 +160,16 @@ extension Topology {
     /// cannot reach the ε-ball's boundary from the clean point: a loud warning for training,
     /// refused for evaluation (it would overstate robust accuracy) unless `allow_weak_attack`.
     /// APGD kinds are evaluation-only; they choose their own step size (η starts at 2ε), so
-    /// `step_size` and `random_start` are refused with them, and `restarts`/`targets` without them.
+    /// `step_size` and `random_start` are ignored (with a warning) with them, and
+    /// `restarts`/`targets` refused without them.
     static func checkAttack(_ a: AttackSpec, _ t: TableReader, evaluation: Bool, allowWeak: Bool) throws(TopologyError) {
         if a.kind.isAPGD {
             guard evaluation else {
                 throw t.invalid("attack", "\"\(a.kind.rawValue)\"", expected: "\"fgsm\" or \"pgd\": APGD attacks are for [evaluation] only")
             }
-            for k in ["step_size", "random_start"] where t.has(k) {
-                throw t.invalid(k, "(set)", expected: "no '\(k)' with attack = \"\(a.kind.rawValue)\": APGD sets its own step size (2ε, halved adaptively) and always starts at a random point")
-            }
+            // Ignored with a warning rather than refused, so `--set evaluation.attack=apgd-ce` works on a PGD topology.
+            t.ignore(["step_size", "random_start", "allow_weak_attack"],
+                     because: "attack = \"\(a.kind.rawValue)\" sets its own step size (2ε, halved adaptively) and always starts at a random point")
             if a.kind != .apgdT, t.has("targets") {
                 throw t.invalid("targets", "(set)", expected: "no 'targets' with attack = \"\(a.kind.rawValue)\"; only \"apgd-t\" has target classes")
             }

@@ -32,9 +32,6 @@ import AviaryTopology
     }
 
     @Test func keysThatDoNotBelongAreRefusedByName() {
-        // APGD picks its own step and always starts at random.
-        #expect(error("[evaluation]\nrobust = true\nattack = \"apgd-ce\"\nstep_size = 0.01\n").contains("evaluation.step_size"))
-        #expect(error("[evaluation]\nrobust = true\nattack = \"apgd-ce\"\nrandom_start = false\n").contains("evaluation.random_start"))
         #expect(error("[evaluation]\nrobust = true\nattack = \"apgd-ce\"\ntargets = 3\n").contains("evaluation.targets"))
         #expect(error("[evaluation]\nrobust = true\nattack = \"pgd\"\nrestarts = 2\n").contains("evaluation.restarts"))
         #expect(error("[evaluation]\nrobust = true\nattack = \"apgd-ce\"\nrestarts = 0\n").contains("evaluation.restarts"))
@@ -42,6 +39,13 @@ import AviaryTopology
         let e = error("[adversarial]\nmode = \"pgd\"\nattack = \"apgd-ce\"\n")
         #expect(e.contains("adversarial.attack") && e.contains("evaluation"), "\(e)")
         #expect(error("[adversarial]\nmode = \"pgd\"\nrestarts = 2\n").contains("adversarial.restarts"))
+    }
+
+    @Test func pgdKeysAreIgnoredWithAWarning() throws {
+        // APGD picks its own step and always starts at random; a PGD topology switched by --set still parses.
+        let t = try parse("[evaluation]\nrobust = true\nattack = \"apgd-ce\"\nstep_size = 0.01\nrandom_start = false\n")
+        #expect(t.warnings.contains { $0.contains("evaluation.step_size") && $0.contains("ignored") }, "\(t.warnings)")
+        #expect(t.warnings.contains { $0.contains("evaluation.random_start") }, "\(t.warnings)")
     }
 
     @Test func apgdNeedsNoWeakAttackCheck() throws {
