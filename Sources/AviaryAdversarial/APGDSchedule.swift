@@ -7,6 +7,8 @@
 /// 1. the loss rose from one iterate to the next in fewer than ρ·(w_j − w_{j−1}) of the
 ///    interval's steps (ρ = 0.75), or
 /// 2. η^(w_{j−1}) = η^(w_j) and the best loss is the same as at the previous checkpoint.
+/// As in the paper (not the authors' code), condition 2 applies from the first checkpoint on
+/// (w_0 = 0, where η = 2ε), and the first step's loss is compared with the random start's.
 public enum APGDSchedule {
     /// ρ of condition 1.
     public static let rho = 0.75
