@@ -12,6 +12,14 @@ public enum AdversarialError: Error, CustomStringConvertible, Equatable, Sendabl
     case invalidTradesBeta(Float)
     /// The valid input range must be finite and non-empty.
     case invalidValueRange(lower: Float, upper: Float)
+    /// APGD needs at least one run.
+    case invalidRestarts(Int)
+    /// APGD-T needs at least one target class.
+    case invalidTargets(Int)
+    /// APGD attacks evaluate; local training crafts its examples with FGSM or PGD.
+    case evaluationOnlyAttack(AttackSpec.Kind)
+    /// The DLR losses need the 3rd (targeted: 4th) largest logit.
+    case tooFewClasses(AttackSpec.Kind, classes: Int, needed: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +35,14 @@ public enum AdversarialError: Error, CustomStringConvertible, Equatable, Sendabl
             return "TRADES beta is \(b), but must be a finite number ≥ 0; Zhang et al. use 6"
         case let .invalidValueRange(lower, upper):
             return "input value range \(lower)...\(upper) is not a finite, non-empty interval; images use 0...1"
+        case let .invalidRestarts(r):
+            return "APGD restarts is \(r), but must be at least 1; set e.g. restarts = 1"
+        case let .invalidTargets(t):
+            return "APGD-T targets is \(t), but must be at least 1; set e.g. targets = 9"
+        case let .tooFewClasses(kind, classes, needed):
+            return "attack '\(kind.rawValue)' needs a model with at least \(needed) classes (its DLR loss uses the \(needed == 4 ? "4th" : "3rd") largest logit), but this one has \(classes); use apgd-ce"
+        case let .evaluationOnlyAttack(kind):
+            return "attack '\(kind.rawValue)' is for evaluation only; adversarial training uses fgsm or pgd"
         }
     }
 }
@@ -37,6 +53,14 @@ extension AttackSpec {
         guard epsilon.isFinite, epsilon >= 0 else { throw AdversarialError.invalidEpsilon(epsilon) }
         guard stepSize.isFinite, stepSize >= 0 else { throw AdversarialError.invalidStepSize(stepSize) }
         guard kind == .fgsm || steps >= 1 else { throw AdversarialError.invalidSteps(steps) }
+        guard restarts >= 1 else { throw AdversarialError.invalidRestarts(restarts) }
+        guard targets >= 1 else { throw AdversarialError.invalidTargets(targets) }
+    }
+
+    /// Throws when the attack's loss is undefined for a model with `classes` outputs.
+    public func validate(classes: Int) throws {
+        let needed = APGDAttacker.losses(of: kind).map(\.minimumClasses).max() ?? 2
+        guard classes >= needed else { throw AdversarialError.tooFewClasses(kind, classes: classes, needed: needed) }
     }
 
     /// Steps actually taken: FGSM always takes one, whatever `steps` says.
@@ -50,7 +74,10 @@ extension AttackSpec {
 extension AdversarialTrainingSpec {
     /// Throws the first invalid field (the attack is checked only when a mode uses it).
     public func validate() throws {
-        if mode != .none { try attack.validate() }
+        if mode != .none {
+            try attack.validate()
+            guard !attack.kind.isAPGD else { throw AdversarialError.evaluationOnlyAttack(attack.kind) }
+        }
         if mode == .mix { guard mixLambda >= 0, mixLambda <= 1 else { throw AdversarialError.invalidMixLambda(mixLambda) } }
         if mode == .trades { guard tradesBeta.isFinite, tradesBeta >= 0 else { throw AdversarialError.invalidTradesBeta(tradesBeta) } }
     }

@@ -19,8 +19,9 @@ public final class Attacker {
         do {
             try attack.validate()
             try validateValueRange(valueRange)
+            guard !attack.kind.isAPGD else { throw AdversarialError.evaluationOnlyAttack(attack.kind) }
         } catch {
-            preconditionFailure("Attacker: \(error)")
+            preconditionFailure("Attacker: \(error) (APGD runs through APGDAttacker)")
         }
         self.network = network
         self.attack = attack

@@ -9,6 +9,9 @@ public enum RobustEvaluation {
     /// start draws from `RandomStream(seed:, purpose: .attack, index: i)`. Loss and accuracy are
     /// measured on the inference path at the final adversarial point. `samples` is a view of
     /// shared storage; chunks are gathered by index.
+    /// APGD kinds (`APGDAttacker`): accuracy counts the samples no iterate misclassified; the loss
+    /// is the cross-entropy at the points the attacker returns (first misclassified iterate, else
+    /// the best point of its last run).
     public static func evaluate(network: Network, samples: SampleView, attack: AttackSpec, valueRange: ClosedRange<Float>?,
                                 subset: Int, batchSize: Int, seed: UInt64) -> BatchStats {
         let n = samples.count, d = network.spec.inputCount, c = network.spec.classes
@@ -18,12 +21,15 @@ public enum RobustEvaluation {
         var permutation = RandomStream(seed: seed, purpose: .evaluation, index: 0)
         let order = permutation.permutation(n)
         let chunk = max(1, min(batchSize, network.maxBatch))
-        let attacker = Attacker(network: network, attack: attack, valueRange: valueRange)
+        let attacker = attack.kind.isAPGD ? nil : Attacker(network: network, attack: attack, valueRange: valueRange)
+        let apgd = attack.kind.isAPGD ? APGDAttacker(network: network, attack: attack, valueRange: valueRange) : nil
+        let robust = UnsafeMutablePointer<Bool>.allocate(capacity: chunk)
+        robust.initialize(repeating: false, count: chunk)
         let inputs = allocateAlignedFloats(chunk * d), adversarial = allocateAlignedFloats(chunk * d)
         let logits = allocateAlignedFloats(chunk * c)
         let batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: chunk)
         defer {
-            inputs.deallocate(); adversarial.deallocate(); logits.deallocate(); batchLabels.deallocate()
+            inputs.deallocate(); adversarial.deallocate(); logits.deallocate(); batchLabels.deallocate(); robust.deallocate()
         }
         var stats = BatchStats()
         order.withUnsafeBufferPointer { o in
@@ -32,9 +38,12 @@ public enum RobustEvaluation {
                 let b = min(chunk, total - start)
                 samples.gather(order: o.baseAddress!, start: start, count: b, inputs: inputs, labels: batchLabels)
                 var rng = RandomStream(seed: seed, purpose: .attack, index: chunkIndex)
-                attacker.perturb(inputs: inputs, labels: batchLabels, batch: b, into: adversarial, rng: &rng)
+                attacker?.perturb(inputs: inputs, labels: batchLabels, batch: b, into: adversarial, rng: &rng)
+                apgd?.perturb(inputs: inputs, labels: batchLabels, batch: b, into: adversarial, robust: robust, rng: &rng)
                 network.predictLogits(inputs: adversarial, batch: b, into: logits)
-                stats.add(SoftmaxCrossEntropy.forward(logits: logits, labels: batchLabels, batch: b, classes: c))
+                var chunkStats = SoftmaxCrossEntropy.forward(logits: logits, labels: batchLabels, batch: b, classes: c)
+                if apgd != nil { chunkStats.correct = (0..<b).reduce(0) { $0 + (robust[$1] ? 1 : 0) } }
+                stats.add(chunkStats)
                 start += b
                 chunkIndex += 1
             }

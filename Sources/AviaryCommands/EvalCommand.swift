@@ -16,7 +16,10 @@ struct EvalCommand: ParsableCommand {
         discussion: """
         The model and test set are the topology's, built as the server builds them (same test_samples,
         same validation split held apart), so a round's checkpoint scores exactly what the log says.
-        Attacks: pgd:eps=0.1,steps=40,step=0.01  fgsm:eps=0.1  (norm=l2, random_start=false allowed).
+        Attacks: pgd:eps=0.1,steps=40,step=0.01  fgsm:eps=0.1  (norm=l2, random_start=false allowed);
+        apgd-ce:eps=0.1,steps=100,restarts=1  apgd-dlr:eps=0.1  apgd-t:eps=0.1,targets=9
+        autoattack-lite:eps=0.1 (APGD-CE then APGD-DLR; robust only if robust to both). APGD counts
+        a sample robust only if no iterate misclassifies it.
         Default: the topology's [evaluation] attack when robust = true, else none.
         """)
 
@@ -26,7 +29,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The topology whose model and test set to use.")
     var topology: String
 
-    @Option(name: .customLong("attack"), help: "An attack to score under (repeatable), e.g. pgd:eps=0.1,steps=40,step=0.01.")
+    @Option(name: .customLong("attack"), help: "An attack to score under (repeatable), e.g. pgd:eps=0.1,steps=40,step=0.01 or apgd-ce:eps=0.1.")
     var attacks: [String] = []
 
     @Flag(name: .customLong("allow-weak"), help: "Allow PGD attacks whose steps × step < eps.")
@@ -46,9 +49,11 @@ struct EvalCommand: ParsableCommand {
         var loss: Double?
         var samples: Int
         var nonFinite: String?
+        /// Wall time of this row's evaluation.
+        var seconds: Double
 
-        init(attack: String, accuracy: Double, loss: Double, samples: Int) {
-            self.attack = attack; self.accuracy = accuracy; self.samples = samples
+        init(attack: String, accuracy: Double, loss: Double, samples: Int, seconds: Double) {
+            self.attack = attack; self.accuracy = accuracy; self.samples = samples; self.seconds = seconds
             self.loss = loss.isFinite ? loss : nil
             nonFinite = loss.isFinite ? nil : "loss is \(loss)"
         }
@@ -84,11 +89,11 @@ struct EvalCommand: ParsableCommand {
             : try attacks.map { try EvalAttack.parse($0, allowWeak: allowWeak) }
         let (model, rows) = try Self.evaluate(checkpoint: checkpoint, topology: topo, attacks: attackSpecs, samples: samples)
         print("\(checkpoint) on \(topo.name)'s test set (\(model)):")
-        print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples")
+        print("attack".padding(toLength: 36, withPad: " ", startingAt: 0) + "accuracy      loss  samples     time")
         for r in rows {
             print(r.attack.padding(toLength: 36, withPad: " ", startingAt: 0)
                   + String(format: "%8.4f ", r.accuracy) + (r.loss.map { String(format: "%9.4f", $0) } ?? (r.nonFinite ?? "-"))
-                  + String(format: " %8d", r.samples))
+                  + String(format: " %8d %7.1fs", r.samples, r.seconds))
         }
         if let json {
             let encoder = JSONEncoder()
@@ -114,15 +119,20 @@ struct EvalCommand: ParsableCommand {
             throw Failure.mismatch(file: checkpoint, detail: detail)
         }
         network.loadParameters(try file.flatValues(order: network.layout.tensors.map(\.name)))
+        for attack in attackSpecs { try attack.validate(classes: spec.classes) }
         var rows = [Row]()
+        var started = Date()
         let clean = network.evaluate(samples: test.samples, batchSize: batch)
-        rows.append(Row(attack: "clean", accuracy: clean.accuracy, loss: clean.meanLoss, samples: clean.count))
+        rows.append(Row(attack: "clean", accuracy: clean.accuracy, loss: clean.meanLoss, samples: clean.count,
+                        seconds: Date().timeIntervalSince(started)))
         let subset = samples ?? topo.robustEvaluation?.subset ?? 1000
         for attack in attackSpecs {
+            started = Date()
             // The server's seed and subset order: the topology's own attack reproduces its robust accuracy.
             let s = RobustEvaluation.evaluate(network: network, samples: test.samples, attack: attack, valueRange: test.valueRange,
                                               subset: subset, batchSize: batch, seed: topo.seeds.training)
-            rows.append(Row(attack: attack.summary, accuracy: s.accuracy, loss: s.meanLoss, samples: s.count))
+            rows.append(Row(attack: attack.summary, accuracy: s.accuracy, loss: s.meanLoss, samples: s.count,
+                            seconds: Date().timeIntervalSince(started)))
         }
         return (spec.name, rows)
     }

@@ -21,6 +21,7 @@ final class GlobalEvaluator {
         (test, validation) = ValidationSplit.split(heldOut, fraction: validationFraction, seed: seed)
         self.robust = robust
         self.seed = seed
+        try robust?.attack.validate(classes: model.classes)
     }
 
     /// The initial global model: PyTorch-default init from the training seed.

@@ -129,7 +129,7 @@ extension Topology {
         let every = try t.int("every", default: evalEvery, range: 1...1_000_000)
         let allowWeak = try t.bool("allow_weak_attack", default: false)
         guard robust else {
-            t.ignore(["attack", "norm", "epsilon", "step_size", "steps", "random_start", "subset", "every", "allow_weak_attack"],
+            t.ignore(["attack", "norm", "epsilon", "step_size", "steps", "random_start", "restarts", "targets", "subset", "every", "allow_weak_attack"],
                      because: "robust evaluation is off (robust = false)")
             try t.finish()
             return (nil, validation, testSamples)
@@ -142,21 +142,42 @@ extension Topology {
         return (RobustEvaluationSpec(attack: attack, subset: subset, every: every), validation, testSamples)
     }
 
+    /// APGD kinds default to 100 steps and read `restarts` (1) and, for `apgd-t`, `targets` (9).
     static func parseAttack(_ t: TableReader, defaultSteps: Int) throws(TopologyError) -> AttackSpec {
         let kind = try t.choice("attack", default: AttackSpec.Kind.pgd)
         let norm = try t.choice("norm", default: AttackSpec.Norm.linf)
         return AttackSpec(kind: kind, norm: norm,
                           epsilon: Float(try t.double("epsilon", default: 0.1, range: 0...100)),
                           stepSize: Float(try t.double("step_size", default: 0.01, range: 0...100)),
-                          steps: try t.int("steps", default: defaultSteps, range: 1...10_000),
-                          randomStart: try t.bool("random_start", default: true))
+                          steps: try t.int("steps", default: kind.isAPGD ? 100 : defaultSteps, range: 1...10_000),
+                          randomStart: try t.bool("random_start", default: true),
+                          restarts: try t.int("restarts", default: 1, range: 1...100),
+                          targets: try t.int("targets", default: 9, range: 1...1000))
     }
 
     /// FGSM takes one step of ε from the clean point: a `random_start`, `step_size` or `steps`
     /// written for it would be ignored, so it is refused. A PGD attack with steps × step_size < ε
     /// cannot reach the ε-ball's boundary from the clean point: a loud warning for training,
     /// refused for evaluation (it would overstate robust accuracy) unless `allow_weak_attack`.
+    /// APGD kinds are evaluation-only; they choose their own step size (η starts at 2ε), so
+    /// `step_size` and `random_start` are ignored (with a warning) with them, and
+    /// `restarts`/`targets` refused without them.
     static func checkAttack(_ a: AttackSpec, _ t: TableReader, evaluation: Bool, allowWeak: Bool) throws(TopologyError) {
+        if a.kind.isAPGD {
+            guard evaluation else {
+                throw t.invalid("attack", "\"\(a.kind.rawValue)\"", expected: "\"fgsm\" or \"pgd\": APGD attacks are for [evaluation] only")
+            }
+            // Ignored with a warning rather than refused, so `--set evaluation.attack=apgd-ce` works on a PGD topology.
+            t.ignore(["step_size", "random_start", "allow_weak_attack"],
+                     because: "attack = \"\(a.kind.rawValue)\" sets its own step size (2ε, halved adaptively) and always starts at a random point")
+            if a.kind != .apgdT, t.has("targets") {
+                throw t.invalid("targets", "(set)", expected: "no 'targets' with attack = \"\(a.kind.rawValue)\"; only \"apgd-t\" has target classes")
+            }
+            return
+        }
+        for k in ["restarts", "targets"] where t.has(k) {
+            throw t.invalid(k, "(set)", expected: "no '\(k)' with attack = \"\(a.kind.rawValue)\"; it belongs to the APGD attacks (apgd-ce, apgd-dlr, apgd-t, autoattack-lite)")
+        }
         if a.kind == .fgsm {
             for k in ["random_start", "step_size", "steps"] where t.has(k) {
                 throw t.invalid(k, "(set)", expected: "no '\(k)' with attack = \"fgsm\": FGSM takes one step of size ε from the clean point and would ignore it; use attack = \"pgd\"")

@@ -205,6 +205,9 @@ extension Topology {
                                      steps: try t.int("steps", default: b.steps, range: 1...10_000),
                                      randomStart: try t.bool("random_start", default: b.randomStart))
         }
+        if spec.attack.kind.isAPGD {
+            throw t.invalid("attack", "\"\(spec.attack.kind.rawValue)\"", expected: "\"fgsm\" or \"pgd\": APGD attacks are for [evaluation] only")
+        }
         spec.mixLambda = Float(try t.double("mix_lambda", default: Double(spec.mixLambda), range: 0...1))
         spec.tradesBeta = Float(try t.double("trades_beta", default: Double(spec.tradesBeta), range: 0...100))
         if spec.mode != .none {

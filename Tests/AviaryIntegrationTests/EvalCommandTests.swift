@@ -87,4 +87,20 @@ import AviaryLog
         let allowed = try Harness.run("aviary", ["eval", checkpoint, "--topology", run.topology, "--attack", "pgd:eps=0.3,steps=2,step=0.01", "--allow-weak"])
         #expect(allowed.status == 0, "\(allowed.output)")
     }
+
+    @Test func apgdIsNoWeakerThanPGD() throws {
+        let run = try #require(Self.run)
+        let json = run.dir + "/apgd.json"
+        let out = try Harness.run("aviary", ["eval", run.dir + "/ev/checkpoints/round-0003.safetensors", "--topology", run.topology,
+                                             "--attack", "pgd:eps=0.3,steps=20,step=0.05", "--attack", "apgd-ce:eps=0.3,steps=20",
+                                             "--attack", "autoattack-lite:eps=0.3,steps=20", "--json", json])
+        #expect(out.status == 0, "\(out.output)")
+        let rows = try Self.rows(json)
+        #expect(rows.map(\.attack) == ["clean", "PGD-20-linf ε=0.3 α=0.05", "APGD-CE-20-linf ε=0.3", "AutoAttack-lite-20-linf ε=0.3"])
+        #expect(rows[2].accuracy <= rows[1].accuracy, "APGD-CE \(rows[2].accuracy) vs PGD-20 \(rows[1].accuracy)")
+        #expect(rows[3].accuracy <= rows[2].accuracy, "the ensemble adds APGD-DLR to APGD-CE")
+        let refused = try Harness.run("aviary", ["eval", run.dir + "/ev/checkpoints/round-0003.safetensors", "--topology", run.topology,
+                                                 "--attack", "apgd-ce:eps=0.3,step=0.1"])
+        #expect(refused.status != 0 && refused.output.contains("unknown key 'step'"), "\(refused.output)")
+    }
 }
