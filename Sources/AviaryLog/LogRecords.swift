@@ -83,6 +83,9 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// Per-client partition statistics (count, label histogram, entropy, distance to global).
     public var partitionStats: PartitionSummary?
     public var notes: [String]
+    /// The whole resolved topology: every key that takes effect, by dotted path
+    /// (`merge.penalty`), defaults included. Absent from logs written before it existed.
+    public var config: [String: ConfigValue]? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

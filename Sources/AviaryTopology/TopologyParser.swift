@@ -32,8 +32,8 @@ extension Topology {
 
         let run = try top.table("run")
         let name = try run.requiredString("name")
-        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.', not \".\" or \"..\" (it names the run directory under output)")
+        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
+            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_', '.', '=' or ',', not \".\" or \"..\" (it names the run directory under output)")
         }
         let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
         let output = try run.string("output", default: "runs")
@@ -65,6 +65,7 @@ extension Topology {
                                 processes: processes, source: text, warnings: [])
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
+        topology.config = top.config.values
         return topology
     }
 
