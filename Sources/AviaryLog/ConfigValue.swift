@@ -14,7 +14,9 @@ public enum ConfigValue: Codable, Sendable, Hashable, CustomStringConvertible {
         if c.decodeNil() { self = .null; return }
         if let b = try? c.decode(Bool.self) { self = .bool(b); return }
         if let i = try? c.decode(Int.self) { self = .int(i); return }
-        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        // The log reader turns every bare `null` into NaN (its non-finite convention); no
+        // configuration value is ever NaN (the parser refuses non-finite numbers), so NaN is null.
+        if let d = try? c.decode(Double.self) { self = d.isNaN ? .null : .double(d); return }
         if let s = try? c.decode(String.self) { self = .string(s); return }
         self = .array(try c.decode([ConfigValue].self))
     }
