@@ -123,6 +123,12 @@ final class TableReader {
         return out
     }
 
+    func intArray(_ k: String, default d: [Int]) throws(TopologyError) -> [Int] {
+        let a = try intArray(k) ?? d
+        record(k, .array(a.map { .int($0) }))
+        return a
+    }
+
     func table(_ k: String) throws(TopologyError) -> TableReader {
         guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k), warnings: warnings, config: config) }
         guard let t = v.table else { throw .wrongType(file: file, key: key(k), expected: "a table [\(key(k))]") }

@@ -161,7 +161,7 @@ extension Topology {
 
     static func parseModel(_ t: TableReader) throws(TopologyError) -> ModelChoice {
         let kind = try t.choice("kind", default: ModelChoice.Kind.mlp)
-        let hidden = try t.intArray("hidden") ?? [200, 200]
+        let hidden = try t.intArray("hidden", default: [200, 200])
         guard hidden.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else {
             throw t.invalid("hidden", "\(hidden)", expected: "positive layer sizes")
         }
