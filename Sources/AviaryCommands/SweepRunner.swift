@@ -83,7 +83,7 @@ final class SweepRunner: @unchecked Sendable {
             }
         } catch LaunchError.interrupted {
             status = "interrupted"
-            error = "interrupted (Ctrl-C or SIGTERM)"
+            error = "stopped by Ctrl-C or SIGTERM"
         } catch let e {
             status = "failed"
             error = String("\(e)".split(separator: "\n").first ?? "")
@@ -132,7 +132,8 @@ final class SweepRunner: @unchecked Sendable {
         say("sweep \(setup.sweepName): \(counts); index \(setup.indexPath)")
         if !bad.isEmpty {
             FileHandle.standardError.write(Data(("error: \(plural(bad.count, "run")) did not complete (run the same command again to retry them):\n  "
-                + bad.map { "\($0.name): \($0.status)" + ($0.error.map { " (\($0))" } ?? "") + "; logs in \($0.directory)/logs" }
+                + bad.map { r in r.status == "pending" ? "\(r.name): not started"
+                    : "\(r.name): \(r.status)" + (r.error.map { " (\($0))" } ?? "") + "; logs in \(r.directory)/logs" }
                     .joined(separator: "\n  ") + "\n").utf8))
         }
         return bad.isEmpty
