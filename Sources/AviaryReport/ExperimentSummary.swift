@@ -17,7 +17,7 @@ public enum ExperimentSummary {
             let ps = partitionParameters.keys.sorted().compactMap { k in c[k].map { "\(partitionParameters[k]!) \($0)" } }
             if !ps.isEmpty { data += " (" + ps.joined(separator: ", ") + ")" }
         }
-        data += ", \(v("data.clients")) clients, \(v("server.clients_per_round")) per round, \(v("run.rounds")) rounds"
+        data += ", \(v("data.clients")) clients, \(v("server.clients_per_round")) per round, \(v("run.rounds")) round\(n("run.rounds") == 1 ? "" : "s")"
 
         var model = v("model.kind")
         if model == "mlp" { model += " \(v("model.hidden"))" }
@@ -29,7 +29,7 @@ public enum ExperimentSummary {
         if let steps = c["train.max_local_steps"], steps != .null { training += ", at most \(steps) steps" }
 
         let mode = v("adversarial.mode")
-        var adversarial = mode == "none" ? "none" : "\(mode), " + attack(c, "adversarial")
+        var adversarial = mode == "none" ? "none" : "mode \(mode): " + attack(c, "adversarial")
         if mode == "mix" { adversarial += ", λ \(v("adversarial.mix_lambda"))" }
         if mode == "trades" { adversarial += ", β \(v("adversarial.trades_beta"))" }
         if c.keys.contains(where: { $0.hasPrefix("adversarial.clients[") }) { adversarial += "; per-client overrides" }
@@ -57,8 +57,11 @@ public enum ExperimentSummary {
         if let t = c["evaluation.test_samples"], t != .null { evaluation += "; test set \(t) samples" }
         if n("evaluation.validation_fraction") > 0 { evaluation += "; validation split \(v("evaluation.validation_fraction"))" }
 
+        // The base only when the seeds derive from it (a file may set them all explicitly).
+        let base = n("seeds.base")
+        let derived = c["seeds.base"] != nil && n("seeds.partition") == base + 1 && n("seeds.sampling") == base + 2 && n("seeds.training") == base + 3
         let seeds = "partition \(v("seeds.partition")), sampling \(v("seeds.sampling")), training \(v("seeds.training"))"
-            + (c["seeds.base"].map { " (base \($0))" } ?? "")
+            + (derived ? " (base \(v("seeds.base")))" : "")
         return [("data", data), ("model", model), ("local training", training), ("adversarial training", adversarial),
                 ("aggregation", aggregation), ("evaluation", evaluation), ("seeds", seeds)]
     }
