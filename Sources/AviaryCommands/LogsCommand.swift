@@ -86,6 +86,10 @@ struct LogsCommand: ParsableCommand {
             for r in rounds.dropFirst(shown) {
                 print(wide ? LogTable.wideRow(r) : LogTable.row(r))
                 if weights { print(LogTable.weights(r, width: width)) }
+                // The server appends a round's checkpoint merge right after the round.
+                for m in log.checkpointMerges where m.round == r.round {
+                    print(LogTable.wrap(LogTable.checkpointMergeLine(m), width: width, indent: "         "))
+                }
             }
             shown = rounds.count
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
