@@ -11,15 +11,12 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Run a topology over a grid of settings and seeds, one `aviary run` per combination.",
         discussion: """
-        Each run goes to <[run].output>/<sweep>/<name>, the name made of its settings, e.g.
-        runs/mwa-sweep/penalty=0.5,metric=adv_loss,seed=2. --seeds S sets seeds.base = S, from which
-        the partition, sampling and training seeds derive (S+1, S+2, S+3). Every grid point is validated
-        before anything runs. Runs already completed (run_end status completed, same topology) are
-        skipped and any other run is started again from scratch, so running the same command again
-        resumes an interrupted sweep. Exit status 0 only when every run completed.
+        Each run goes to <[run].output>/<sweep>/<name>, the name made of its settings, e.g. runs/mwa-sweep/penalty=0.5,metric=adv_loss,seed=2. --seeds S sets seeds.base = S, from which the partition, sampling and training seeds derive (S+1, S+2, S+3).
+
+        Every grid point is validated before anything runs. Runs already completed (run_end status completed, same topology) are skipped and any other run starts again from scratch, so the same command resumes an interrupted sweep. runs/<sweep>/sweep.json indexes the runs. Exit status 0 only when every run completed.
+
         Example:
-          aviary sweep topologies/fmnist-dirichlet-pgd-mwa.toml --grid merge.penalty=0,0.5,1,2 \\
-            --grid merge.metric=train_loss,adv_loss --seeds 1,2,3 --parallel 2
+          aviary sweep topologies/fmnist-dirichlet-pgd-mwa.toml --grid merge.penalty=0,0.5,1,2 --grid merge.metric=train_loss,adv_loss --seeds 1,2,3 --parallel 2
         """)
 
     @Argument(help: "Topology file, e.g. topologies/quickstart.toml.")
