@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "AviaryMerge", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryProtocol", dependencies: ["AviaryMath"]),
         .target(name: "AviaryTopology", dependencies: [
-            "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
+            "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryProtocol"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryProtocol", "AviaryLog"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),

@@ -13,7 +13,7 @@ public struct AviaryCLI: ParsableCommand {
         Preview a non-IID split before training with `aviary partition <topology>`.
         """,
         version: BuildInfo.versionLine,
-        subcommands: [RunCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
+        subcommands: [RunCommand.self, SweepCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
                       TrainCommand.self, MergeCommand.self, EvalCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self, ResultsCommand.self, KeygenCommand.self])
 
     public init() {}

@@ -25,7 +25,7 @@ enum LaunchError: Error, CustomStringConvertible {
         case let .notARun(path, reason):
             "\(path) is not a run to resume: \(reason)"
         case let .badName(name):
-            "--name \"\(name)\" cannot name a run directory; use letters, digits, '-', '_' or '.' (not \".\" or \"..\")"
+            "--name \"\(name)\" cannot name a run directory; use letters, digits, '-', '_', '.', '=' or ',' (not \".\" or \"..\")"
         case let .missingExecutable(path):
             "cannot find \(path) (build with `swift build -c release`, or run from the build directory)"
         case let .cannotOpenLog(path, reason):

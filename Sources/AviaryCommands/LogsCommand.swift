@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import AviaryLog
+import AviaryReport
 
 /// `aviary logs runs/<name>`: the aggregation log as a table, straight from aggregation.jsonl.
 struct LogsCommand: ParsableCommand {
@@ -87,6 +88,10 @@ struct LogsCommand: ParsableCommand {
             for r in rounds.dropFirst(shown) {
                 print(wide ? LogTable.wideRow(r) : LogTable.row(r))
                 if weights { print(LogTable.weights(r, width: width)) }
+                // The server appends a round's checkpoint merge right after the round.
+                for m in log.checkpointMerges where m.round == r.round {
+                    print(LogTable.wrap(LogTable.checkpointMergeLine(m), width: width, indent: "         "))
+                }
             }
             shown = rounds.count
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
@@ -120,14 +125,15 @@ enum LogTable {
         "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
     }
 
-    /// The lines above the table: run summary, seeds, partition notes, wrapped to `width`.
+    /// The lines above the table: what experiment this is (from `run_start.config`), run
+    /// summary, seeds, partition notes, wrapped to `width`.
     static func runHeader(_ log: AggregationLog, width: Int = width) -> [String] {
         guard let s = log.runStart else { return [] }
         let lines = ["run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)",
                      "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
                      "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
             + s.notes.map { "note: \($0)" }
-        return lines.map { wrap($0, width: width, indent: "  ") }
+        return ((ExperimentSummary.line(s.config).map { [$0] } ?? []) + lines).map { wrap($0, width: width, indent: "  ") }
     }
 
     /// Why a round kept the model: its first rejection (and how many more), or the failures.
@@ -139,6 +145,18 @@ enum LogTable {
         if !r.timedOut.isEmpty || !(r.lost ?? []).isEmpty { return "no sampled client answered in time" }
         if let s = r.system, !s.stragglers.isEmpty { return "\(s.stragglers.count) of \(r.sampled.count) sampled clients straggled on the simulated clock" }
         return nil
+    }
+
+    /// A `[merge.checkpoints]` merge, under its round: what it merged and how the merged model
+    /// scored beside the round's own.
+    static func checkpointMergeLine(_ m: CheckpointMergeRecord) -> String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
+        let contiguous = m.rounds.count > 1 && m.rounds.last! - m.rounds.first! == m.rounds.count - 1
+        let rounds = contiguous ? "\(m.rounds.first!)-\(m.rounds.last!)" : m.rounds.map(String.init).joined(separator: ",")
+        var line = "       checkpoint merge of rounds \(rounds) (\(m.metric), p=\(ConfigValue.double(m.penalty))): "
+            + "accuracy \(f(m.eval.cleanAccuracy)) (round's \(f(m.lastEval?.cleanAccuracy))), loss \(f(m.eval.cleanLoss))"
+        if m.eval.robustAccuracy != nil { line += ", robust \(f(m.eval.robustAccuracy)) (round's \(f(m.lastEval?.robustAccuracy)))" }
+        return line
     }
 
     static func endLine(_ end: RunEndRecord) -> String {
@@ -161,6 +179,8 @@ enum LogTable {
                     lines.append(wrap("       merged nothing: " + why, width: width, indent: "         "))
                 }
                 if weights { lines.append(self.weights(r, width: width)) }
+            case let .checkpointMerge(m) where round == nil || m.round == round:
+                lines.append(wrap(checkpointMergeLine(m), width: width, indent: "         "))
             case let .resumed(r) where round == nil:
                 lines.append(wrap("       resumed after round \(r.fromRound) (\(r.reason))"
                                   + (r.cut.isEmpty ? "" : "; cut from the log: " + r.cut.map(\.description).joined(separator: ", ")),
@@ -210,7 +230,7 @@ enum LogTable {
             + simCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
-    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,run_status"
+    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
 
     /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
     /// cell names itself ("sim 16.6m") so the header stays within `width`.
@@ -234,13 +254,18 @@ enum LogTable {
     static func csv(_ log: AggregationLog, round: Int? = nil) -> String {
         func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
         let status = csvStatus(log)
+        var merges: [Int: CheckpointMergeRecord] = [:]
+        for m in log.checkpointMerges { merges[m.round] = m }
         var out = csvHeader + "\n"
         for r in log.rounds where round == nil || r.round == round {
+            let m = merges[r.round]
             let base: [String] = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
                           String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
                           f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
                           f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
-            let fields = base + simulatedFields(r) + [status]
+            let mergedRounds: String = m.map { $0.rounds.map(String.init).joined(separator: " ") } ?? ""
+            let fields = base + simulatedFields(r)
+                + [mergedRounds, f(m?.eval.cleanAccuracy), f(m?.eval.cleanLoss), f(m?.eval.robustAccuracy), status]
             out += fields.joined(separator: ",") + "\n"
         }
         return out

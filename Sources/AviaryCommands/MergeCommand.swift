@@ -13,15 +13,27 @@ public struct MergeCommand: ParsableCommand {
         w_i = m_i^p / Σ m_j^p for --metric steps (higher is better); p = 0 is the plain average.
         All inputs must hold the same tensor names and shapes. Example:
           aviary merge --metric loss --penalty 2 --values 0.41,0.38,0.52 r10.safetensors r20.safetensors r30.safetensors -o merged.safetensors
+        From a run, with its round checkpoints and the metric values its log recorded:
+          aviary merge --run runs/X --rounds 41-50 --metric val_loss --penalty 1 -o merged.safetensors
+        (--metric val_loss: the server's validation loss, as [merge.checkpoints] uses; clean_loss: the
+        reported test loss; round: the round number, higher weighs more.)
         """)
 
-    /// Whether lower (loss) or higher (steps) metric values get more weight.
+    /// Whether lower (loss) or higher (steps) metric values get more weight; with --run, which
+    /// logged value to weigh by.
     public enum MetricChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
         case loss, steps
+        case valLoss = "val_loss", cleanLoss = "clean_loss", round
     }
 
-    @Option(help: "Metric type: loss (lower is better) or steps (higher is better).")
-    public var metric: MetricChoice = .loss
+    @Option(help: "Metric type: loss (lower is better) or steps (higher is better); with --run: val_loss, clean_loss or round.")
+    public var metric: MetricChoice?
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Take the checkpoints and metric values from this run directory (with --rounds).", valueName: "run-directory"))
+    public var runDirectory: String?
+
+    @Option(help: ArgumentHelp("With --run: the rounds to merge, e.g. 41-50 or 10,20,30.", valueName: "list"))
+    public var rounds: String?
 
     @Option(help: "MWA penalty p in 0…10 (0 = uniform average).")
     public var penalty: Double = 1
@@ -41,18 +53,57 @@ public struct MergeCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        do { try MetricsWeightedAverage.validatePenalty(penalty) } catch { throw ValidationError("\(error)") }
+        if runDirectory != nil {
+            guard inputs.isEmpty, values == nil, metricsJSON == nil else {
+                throw ValidationError("--run takes the checkpoints and metric values from the run; give no input files, --values or --metrics-json with it.")
+            }
+            guard rounds != nil else { throw ValidationError("--run needs --rounds, e.g. --rounds 41-50.") }
+            guard let metric, RunCheckpoints.Metric(rawValue: metric.rawValue) != nil else {
+                throw ValidationError("--run needs --metric val_loss, clean_loss or round.")
+            }
+            return
+        }
+        if rounds != nil { throw ValidationError("--rounds needs --run runs/<name>.") }
+        if let metric, metric != .loss && metric != .steps {
+            throw ValidationError("--metric \(metric.rawValue) needs --run; for input files use --metric loss or steps.")
+        }
         guard !inputs.isEmpty else { throw ValidationError("Please give at least one input .safetensors file.") }
         guard (values == nil) != (metricsJSON == nil) else {
             throw ValidationError("Give the metric values either with --values 0.5,0.7,… or with --metrics-json FILE (exactly one).")
         }
-        do { try MetricsWeightedAverage.validatePenalty(penalty) } catch { throw ValidationError("\(error)") }
         guard !inputs.contains(output) else {
             throw ValidationError("The output \(output) is also an input; choose another -o path.")
         }
     }
 
     public func run() throws {
-        let metrics = try metricValues()
+        if runDirectory != nil {
+            do { try mergeRun() } catch { throw fail(error) }
+            return
+        }
+        try merge(inputs: inputs, metrics: try metricValues(), kind: metric == .steps ? .progress : .loss,
+                  metricName: (metric ?? .loss).rawValue, extra: [:])
+    }
+
+    /// --run: the chosen rounds' checkpoints, weighted by the metric the log recorded for each.
+    private func mergeRun() throws {
+        let directory = runDirectory!
+        let which = RunCheckpoints.Metric(rawValue: metric!.rawValue)!
+        let log = try AggregationLog.read(path: RunDirectory(path: directory).log)
+        let list: [Int]
+        do { list = try ClientSet.parse(rounds!) } catch {
+            throw ValidationError("--rounds \(rounds!): give rounds as a list or ranges, e.g. 41-50 or 10,20,30")
+        }
+        let selected = try RunCheckpoints.select(log: log, runDirectory: directory, rounds: list, metric: which)
+        guard !inputs.contains(output), !selected.contains(where: { $0.path == output }) else {
+            throw ValidationError("The output \(output) is also an input; choose another -o path.")
+        }
+        try merge(inputs: selected.map(\.path), metrics: selected.map(\.metric), kind: which.kind, metricName: which.rawValue,
+                  extra: ["aviary.merge.run": directory, "aviary.merge.rounds": Self.jsonArray(selected.map { String($0.round) })])
+    }
+
+    private func merge(inputs: [String], metrics: [Double], kind: MetricKind, metricName: String, extra: [String: String]) throws {
         let files = try inputs.map { try Safetensors.read(path: $0) }
         let layout = files[0].tensors
         for (path, file) in zip(inputs, files).dropFirst() {
@@ -65,24 +116,24 @@ public struct MergeCommand: ParsableCommand {
         let checkpoints = try zip(files, metrics).map { (parameters: try $0.flatValues(order: order), metric: $1) }
         let merged: (parameters: [Float], weights: [Double])
         do {
-            merged = try mergeCheckpoints(checkpoints, kind: metric == .loss ? .loss : .progress, penalty: penalty)
+            merged = try mergeCheckpoints(checkpoints, kind: kind, penalty: penalty)
         } catch MergeError.invalidCheckpoint(let position, let reason) {
             throw Failure.badMetric(file: inputs[position], reason: reason)
         }
-        let metadata = [
+        let metadata = extra.merging([
             "aviary.merge.strategy": "mwa",
-            "aviary.merge.metric": metric.rawValue,
+            "aviary.merge.metric": metricName,
             "aviary.merge.penalty": "\(penalty)",
             "aviary.merge.inputs": Self.jsonArray(inputs.map { "\"\($0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" }),
             "aviary.merge.metric_values": Self.jsonArray(metrics.map { "\($0)" }),
             "aviary.merge.weights": Self.jsonArray(merged.weights.map { "\($0)" }),
-        ]
+        ]) { a, _ in a }
         try Safetensors.write(tensors: layout.map { (name: $0.name, shape: $0.shape) }, values: merged.parameters,
                               metadata: metadata, to: output)
         for (path, (m, w)) in zip(inputs, zip(metrics, merged.weights)) {
             print("\(path)\tmetric \(m)\tweight \(String(format: "%.6f", w))")
         }
-        print("wrote \(output) (\(merged.parameters.count) parameters, p = \(penalty), metric \(metric.rawValue))")
+        print("wrote \(output) (\(merged.parameters.count) parameters, p = \(penalty), metric \(metricName))")
     }
 
     /// One metric value per input, from --values or --metrics-json.

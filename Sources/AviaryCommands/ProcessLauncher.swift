@@ -38,6 +38,10 @@ struct ProcessLauncher {
     var stopGrace: Double = 5
     /// `--set` overrides, passed on to the server (which saves the resolved topology).
     var overrides: [String] = []
+    /// The server's progress goes to its log instead of this terminal (a sweep runs several at once).
+    var quiet = false
+    /// This launch's children: stopping them never touches another launch's (a sweep's parallel runs).
+    let children = LaunchedProcesses()
 
     /// The variable that tells children who launched them (they ask to die with it).
     static let parentVariable = "AVIARY_PARENT_PID"
@@ -90,12 +94,12 @@ struct ProcessLauncher {
             // send the clients to a server that is gone.
             try? FileManager.default.removeItem(atPath: dir.endpoint)
         }
-        let server = try spawn("aviary-server", serverArgs, log: dir.serverLog, passStdout: true)
-        LaunchedProcesses.shared.add(server)
+        let server = try spawn("aviary-server", serverArgs, log: dir.serverLog, passStdout: !quiet)
+        children.add(server)
 
         let endpoint: String
         do { endpoint = try waitForEndpoint(dir: dir, server: server) } catch {
-            LaunchedProcesses.shared.stopAll(grace: stopGrace)
+            children.stopAll(grace: stopGrace)
             throw error
         }
         var clients: [Child] = []
@@ -109,10 +113,10 @@ struct ProcessLauncher {
             do {
                 proc = try spawn("aviary-client", args, log: log, passStdout: false)
             } catch {
-                LaunchedProcesses.shared.stopAll(grace: stopGrace)
+                children.stopAll(grace: stopGrace)
                 throw error
             }
-            LaunchedProcesses.shared.add(proc)
+            children.add(proc)
             clients.append(Child(process: proc, number: p, log: log, clients: ids))
         }
 
@@ -130,7 +134,7 @@ struct ProcessLauncher {
 
         var allGoneSince: Date?
         var memory = ProcessMemory()
-        while server.isRunning && !LaunchedProcesses.shared.interrupted {
+        while server.isRunning && !children.interrupted {
             collectExits()
             memory.sample(server: server, clients: clients.map(\.process))
             // Every client process is gone and some failed: the server can only wait out its
@@ -142,22 +146,22 @@ struct ProcessLauncher {
                 allGoneSince = since
                 let someLeftCleanly = lost.count < clients.count
                 if !someLeftCleanly || Date().timeIntervalSince(since) > clientGrace {
-                    LaunchedProcesses.shared.stopAll(grace: stopGrace)
+                    children.stopAll(grace: stopGrace)
                     throw .everyClientExited(lost: lost)
                 }
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        if LaunchedProcesses.shared.interrupted {
+        if children.interrupted {
             for c in clients { c.stopped = true }
-            LaunchedProcesses.shared.stopAll(grace: stopGrace)
+            children.stopAll(grace: stopGrace)
             throw .interrupted(log: dir.log)
         }
         server.waitUntilExit()
 
         // Clients leave on SHUTDOWN; give them time before any signal.
         let deadline = Date().addingTimeInterval(clientGrace)
-        while clients.contains(where: { $0.process.isRunning }) && Date() < deadline && !LaunchedProcesses.shared.interrupted {
+        while clients.contains(where: { $0.process.isRunning }) && Date() < deadline && !children.interrupted {
             collectExits()
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -172,7 +176,7 @@ struct ProcessLauncher {
             stragglers.append("client processes \(ClientSet.compact(lingering.map(\.number))) had not exited "
                               + "\(Int(clientGrace)) s after the server; they were stopped (logs in \(dir.logs))")
         }
-        LaunchedProcesses.shared.stopAll(grace: stopGrace)
+        children.stopAll(grace: stopGrace)
         collectExits()
 
         if server.terminationReason == .uncaughtSignal || server.terminationStatus != 0 {
@@ -185,7 +189,7 @@ struct ProcessLauncher {
         let seconds = max(60, topology.server.registrationTimeout)
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if LaunchedProcesses.shared.interrupted { throw .interrupted(log: dir.log) }
+            if children.interrupted { throw .interrupted(log: dir.log) }
             if let text = try? String(contentsOfFile: dir.endpoint, encoding: .utf8), text.hasSuffix("\n") {
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
@@ -252,11 +256,10 @@ struct ProcessLauncher {
     }
 }
 
-/// Every child the launcher started, so any path out of it (error, Ctrl-C, SIGTERM) can stop
+/// Every child one launch started, so any path out of it (error, Ctrl-C, SIGTERM) can stop
 /// them all. The signal handler only sets `interruptRequested`; the launcher loop acts on it.
 final class LaunchedProcesses: @unchecked Sendable {
     // @unchecked: all access to `processes` goes through `lock`.
-    static let shared = LaunchedProcesses()
     private let lock = NSLock()
     private var processes: [Process] = []
 

@@ -8,7 +8,7 @@ enum RunPlacement {
     /// `--name` follows the same rule as `[run].name`: it names a directory under `output`.
     static func checkName(_ name: String) throws(LaunchError) {
         guard !name.isEmpty, name != ".", name != "..",
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
             throw .badName(name: name)
         }
     }

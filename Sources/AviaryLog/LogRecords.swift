@@ -88,6 +88,9 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     public var encoding: String? = nil
     /// Whether every connection was CURVE-encrypted and authenticated (nil in older logs).
     public var curve: Bool?
+    /// The whole resolved topology: every key that takes effect, by dotted path
+    /// (`merge.penalty`), defaults included. Absent from logs written before it existed.
+    public var config: [String: ConfigValue]? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

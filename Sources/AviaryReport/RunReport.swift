@@ -48,6 +48,7 @@ public struct RunReport: Sendable {
         } else {
             page.paragraph("run_start carries no partition statistics", className: "note")
         }
+        configurationTable(into: &page)
         page.paragraph("source: \(source)", className: "note")
         return page.html()
     }
@@ -55,12 +56,17 @@ public struct RunReport: Sendable {
     func headerFacts() -> [(String, String)] {
         var rows: [(String, String)] = []
         if let s = log.runStart {
-            rows += [("run", s.run), ("model", "\(s.model) (\(s.parameters) parameters)"), ("strategy", s.strategy),
-                     ("data", "\(s.dataset) / \(s.partition)"),
-                     ("seeds", "partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"
-                                + (s.seeds.system.map { ", system \($0)" } ?? "")),
-                     ("clients", "\(s.clients) (\(s.clientsPerRound) per round)"),
-                     ("rounds", "\(log.runEnd?.roundsCompleted ?? log.rounds.count) of \(s.rounds)"),
+            rows.append(("run", s.run))
+            // The experiment from the resolved configuration; older logs have only the summary fields.
+            let experiment = ExperimentSummary.facts(s.config ?? [:])
+            rows += experiment.isEmpty
+                ? [("model", "\(s.model) (\(s.parameters) parameters)"), ("strategy", s.strategy),
+                   ("data", "\(s.dataset) / \(s.partition)"),
+                   ("seeds", "partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"
+                              + (s.seeds.system.map { ", system \($0)" } ?? "")),
+                   ("clients", "\(s.clients) (\(s.clientsPerRound) per round)")]
+                : experiment + [("parameters", "\(s.model), \(s.parameters) parameters")]
+            rows += [("rounds", "\(log.runEnd?.roundsCompleted ?? log.rounds.count) of \(s.rounds)"),
                      ("started", s.time), ("aviary", s.aviaryVersion)]
         } else {
             rows.append(("run", "no run_start record in the log"))
@@ -113,6 +119,13 @@ public struct RunReport: Sendable {
         if clients.count > Self.clientRowLimit {
             page.paragraph("showing \(Self.clientRowLimit) of \(clients.count) clients (lowest indices); the mean covers all", className: "note")
         }
+    }
+
+    /// Every key of the resolved topology (`run_start.config`), defaults included.
+    func configurationTable(into page: inout HTMLPage) {
+        guard let config = log.runStart?.config, !config.isEmpty else { return }
+        page.heading("Configuration")
+        page.table(header: ["key", "value"], rows: config.keys.sorted().map { [$0, config[$0]!.description] })
     }
 
     func checkpointMergeTable(into page: inout HTMLPage) {

@@ -16,6 +16,7 @@ extension FederatedServer {
             notes: data.notes + systemNote())
         record.encoding = topology.compression.description
         record.curve = options.security.isCurve
+        record.config = topology.resolvedConfig
         return record
     }
 }

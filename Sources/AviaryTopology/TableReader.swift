@@ -1,4 +1,5 @@
 import TOMLKit
+import AviaryLog
 
 /// Reads one TOML table with typed accessors that name the full key on error, and remembers
 /// which keys were read so `finish()` can reject typos ("penalti") instead of ignoring them.
@@ -7,11 +8,22 @@ final class TableReader {
     let prefix: String
     /// Shared by a reader and every reader it opens: what `Topology.warnings` returns.
     let warnings: WarningSink
+    /// Shared likewise: every key read with its resolved value (defaults included), which
+    /// becomes `Topology.config` and the log's `run_start.config`.
+    let config: ConfigSink
     private let table: TOMLTable?
     private var used: Set<String> = []
 
-    init(_ table: TOMLTable?, file: String, prefix: String, warnings: WarningSink = WarningSink()) {
-        self.table = table; self.file = file; self.prefix = prefix; self.warnings = warnings
+    init(_ table: TOMLTable?, file: String, prefix: String, warnings: WarningSink = WarningSink(), config: ConfigSink = ConfigSink()) {
+        self.table = table; self.file = file; self.prefix = prefix; self.warnings = warnings; self.config = config
+    }
+
+    private func record(_ k: String, _ v: ConfigValue) {
+        var v = v
+        // A default that passed through Float (the attack settings) is recorded as the decimal
+        // it was written as: 0.1, not 0.10000000149011612.
+        if case let .double(d) = v, Double(Float(d)) == d, let short = Double("\(Float(d))") { v = .double(short) }
+        config.values[key(k)] = v
     }
 
     /// Accepts `keys` that do not apply under the current settings: each one present is a
@@ -20,6 +32,7 @@ final class TableReader {
     func ignore(_ keys: [String], because reason: String) {
         for k in keys {
             used.insert(k)
+            config.values[key(k)] = nil  // it does not take effect, so it is no part of the configuration
             if has(k) { warnings.add("\(file): '\(key(k))' is ignored: \(reason)") }
         }
     }
@@ -38,12 +51,17 @@ final class TableReader {
     func has(_ k: String) -> Bool { table?.contains(key: k) ?? false }
 
     func string(_ k: String) throws(TopologyError) -> String? {
-        guard let v = value(k) else { return nil }
+        guard let v = value(k) else { record(k, .null); return nil }
         guard let s = v.string else { throw .wrongType(file: file, key: key(k), expected: "a string") }
+        record(k, .string(s))
         return s
     }
 
-    func string(_ k: String, default d: String) throws(TopologyError) -> String { try string(k) ?? d }
+    func string(_ k: String, default d: String) throws(TopologyError) -> String {
+        let s = try string(k) ?? d
+        record(k, .string(s))
+        return s
+    }
 
     func requiredString(_ k: String) throws(TopologyError) -> String {
         guard let s = try string(k) else { throw .missingKey(file: file, key: key(k)) }
@@ -51,13 +69,15 @@ final class TableReader {
     }
 
     func int(_ k: String) throws(TopologyError) -> Int? {
-        guard let v = value(k) else { return nil }
+        guard let v = value(k) else { record(k, .null); return nil }
         guard let i = v.int else { throw .wrongType(file: file, key: key(k), expected: "an integer") }
+        record(k, .int(i))
         return i
     }
 
     func int(_ k: String, default d: Int, range: ClosedRange<Int>? = nil) throws(TopologyError) -> Int {
         let i = try int(k) ?? d
+        record(k, .int(i))
         if let range, !range.contains(i) {
             throw .invalidValue(file: file, key: key(k), value: "\(i)", expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
         }
@@ -65,14 +85,18 @@ final class TableReader {
     }
 
     func double(_ k: String) throws(TopologyError) -> Double? {
-        guard let v = value(k) else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw .wrongType(file: file, key: key(k), expected: "a number")
+        guard let v = value(k) else { record(k, .null); return nil }
+        let d: Double
+        if let x = v.double { d = x } else if let i = v.int { d = Double(i) } else {
+            throw .wrongType(file: file, key: key(k), expected: "a number")
+        }
+        record(k, .double(d))
+        return d
     }
 
     func double(_ k: String, default d: Double, range: ClosedRange<Double>? = nil) throws(TopologyError) -> Double {
         let x = try double(k) ?? d
+        record(k, .double(x))
         if !x.isFinite || (range.map { !$0.contains(x) } ?? false) {
             let expected = range.map { "a number in \($0.lowerBound)...\($0.upperBound)" } ?? "a finite number"
             throw .invalidValue(file: file, key: key(k), value: "\(x)", expected: expected)
@@ -81,26 +105,34 @@ final class TableReader {
     }
 
     func bool(_ k: String, default d: Bool) throws(TopologyError) -> Bool {
-        guard let v = value(k) else { return d }
+        guard let v = value(k) else { record(k, .bool(d)); return d }
         guard let b = v.bool else { throw .wrongType(file: file, key: key(k), expected: "true or false") }
+        record(k, .bool(b))
         return b
     }
 
     func intArray(_ k: String) throws(TopologyError) -> [Int]? {
-        guard let v = value(k) else { return nil }
+        guard let v = value(k) else { record(k, .null); return nil }
         guard let a = v.array else { throw .wrongType(file: file, key: key(k), expected: "an array of integers") }
         var out: [Int] = []
         for e in a {
             guard let i = e.int else { throw .wrongType(file: file, key: key(k), expected: "an array of integers") }
             out.append(i)
         }
+        record(k, .array(out.map { .int($0) }))
         return out
     }
 
+    func intArray(_ k: String, default d: [Int]) throws(TopologyError) -> [Int] {
+        let a = try intArray(k) ?? d
+        record(k, .array(a.map { .int($0) }))
+        return a
+    }
+
     func table(_ k: String) throws(TopologyError) -> TableReader {
-        guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k), warnings: warnings) }
+        guard let v = value(k) else { return TableReader(nil, file: file, prefix: key(k), warnings: warnings, config: config) }
         guard let t = v.table else { throw .wrongType(file: file, key: key(k), expected: "a table [\(key(k))]") }
-        return TableReader(t, file: file, prefix: key(k), warnings: warnings)
+        return TableReader(t, file: file, prefix: key(k), warnings: warnings, config: config)
     }
 
     func tables(_ k: String) throws(TopologyError) -> [TableReader] {
@@ -109,13 +141,13 @@ final class TableReader {
         var out: [TableReader] = []
         for (i, e) in a.enumerated() {
             guard let t = e.table else { throw .wrongType(file: file, key: "\(key(k))[\(i)]", expected: "a table") }
-            out.append(TableReader(t, file: file, prefix: "\(key(k))[\(i)]", warnings: warnings))
+            out.append(TableReader(t, file: file, prefix: "\(key(k))[\(i)]", warnings: warnings, config: config))
         }
         return out
     }
 
     func choice<T: RawRepresentable & CaseIterable>(_ k: String, default d: T) throws(TopologyError) -> T where T.RawValue == String {
-        guard let s = try string(k) else { return d }
+        guard let s = try string(k) else { record(k, .string(d.rawValue)); return d }
         guard let v = T(rawValue: s) else {
             throw .invalidValue(file: file, key: key(k), value: "\"\(s)\"", expected: "one of " + T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
         }
@@ -133,6 +165,11 @@ final class TableReader {
             throw .unknownKey(file: file, key: key(k), known: Array(used))
         }
     }
+}
+
+/// The resolved value of every key read, by dotted path (`merge.penalty`).
+final class ConfigSink {
+    var values: [String: ConfigValue] = [:]
 }
 
 /// Warnings collected while reading a topology, in the order they were found.

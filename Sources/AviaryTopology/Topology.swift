@@ -1,5 +1,6 @@
 import AviaryAdversarial
 import AviaryData
+import AviaryLog
 import AviaryMerge
 import AviaryNN
 import AviaryProtocol
@@ -36,6 +37,19 @@ public struct Topology: Sendable {
     public var warnings: [String]
     /// `[system]`: simulated device speeds, bandwidth, availability and round deadlines; nil: none.
     public var system: SystemSettings? = nil
+    /// Every key that takes effect, by dotted path (`merge.penalty`), with its resolved value,
+    /// defaults included; keys that do not apply under the other settings are left out.
+    /// `resolvedConfig` is what `run_start.config` records.
+    public var config: [String: ConfigValue] = [:]
+
+    /// `config` with the run's actual name, output and bind (`--name`, `--bind` and resume change them after parsing).
+    public var resolvedConfig: [String: ConfigValue] {
+        var c = config
+        c["run.name"] = .string(name)
+        c["run.output"] = .string(output)
+        c["server.bind"] = .string(server.bind)
+        return c
+    }
 
     /// Three independent seeds, recorded in the log: changing one never changes the others' streams.
     public struct Seeds: Codable, Sendable, Hashable {

@@ -4,6 +4,10 @@ import TOMLKit
 /// override is validated exactly like the file (unknown keys, types and ranges name the key).
 /// The value is read as a TOML value (`0.5`, `true`, `"x"`, `[64, 64]`); anything that is not
 /// one is taken as a string (`--set merge.strategy=mwa`).
+///
+/// `--set seeds.base=N` re-derives every seed no override sets: the file's own `partition`,
+/// `sampling` and `training` seeds give way to `N+1`, `N+2`, `N+3`, so one override changes the
+/// whole run's randomness (a sweep's `--seeds`).
 extension Topology {
     /// `text` with every `key.path=value` of `overrides` applied, as TOML (comments are not kept).
     public static func applying(_ overrides: [String], to text: String, file: String) throws(TopologyError) -> String {
@@ -12,6 +16,7 @@ extension Topology {
         do { root = try TOMLTable(string: text) } catch {
             throw .unreadable(file: file, reason: "\(error)")
         }
+        var paths: [[String]] = []
         for override in overrides {
             guard let eq = override.firstIndex(of: "="), eq != override.startIndex else {
                 throw .unreadable(file: "--set \(override)", reason: "expected key.path=value, e.g. merge.penalty=0.5")
@@ -22,6 +27,13 @@ extension Topology {
             }
             let value = Self.overrideValue(String(override[override.index(after: eq)...]))
             try Self.set(value, at: path[...], in: root, override: override)
+            paths.append(path)
+        }
+        if paths.contains(["seeds", "base"]), let seeds = root["seeds"]?.table {
+            for key in ["partition", "sampling", "training"] where !paths.contains(["seeds", key]) {
+                seeds.remove(at: key)
+            }
+            root["seeds"] = seeds
         }
         return root.convert(to: .toml)
     }

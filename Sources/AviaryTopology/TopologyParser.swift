@@ -32,8 +32,8 @@ extension Topology {
 
         let run = try top.table("run")
         let name = try run.requiredString("name")
-        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_' or '.', not \".\" or \"..\" (it names the run directory under output)")
+        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
+            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_', '.', '=' or ',', not \".\" or \"..\" (it names the run directory under output)")
         }
         let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
         let output = try run.string("output", default: "runs")
@@ -70,6 +70,7 @@ extension Topology {
         topology.compression = compression
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
+        topology.config = top.config.values
         return topology
     }
 
@@ -165,7 +166,7 @@ extension Topology {
 
     static func parseModel(_ t: TableReader) throws(TopologyError) -> ModelChoice {
         let kind = try t.choice("kind", default: ModelChoice.Kind.mlp)
-        let hidden = try t.intArray("hidden") ?? [200, 200]
+        let hidden = try t.intArray("hidden", default: [200, 200])
         guard hidden.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else {
             throw t.invalid("hidden", "\(hidden)", expected: "positive layer sizes")
         }
