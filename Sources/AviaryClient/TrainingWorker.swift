@@ -66,19 +66,30 @@ final class TrainingWorker: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
-            let job = jobs.removeFirst()
             let training = self.training!
+            // Colluding attackers (ALIE) need every one of their honest deltas of the round
+            // before any is sent: they take the round's queued jobs as one group.
+            var group = [jobs.removeFirst()]
+            if training.attack?.isCollusive == true {
+                while let next = jobs.first, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
+            }
             condition.unlock()
 
-            let started = ContinuousClock.now
-            let outcome: Swift.Result<UpdateMessage, ClientError>
-            do { outcome = .success(try training.train(client: job.client, model: job.model, config: job.config)) } catch {
-                outcome = .failure(error)
+            var done: [Result] = []
+            for job in group {
+                let started = ContinuousClock.now
+                let outcome: Swift.Result<UpdateMessage, ClientError>
+                do { outcome = .success(try training.train(client: job.client, model: job.model, config: job.config)) } catch {
+                    outcome = .failure(error)
+                }
+                let d = ContinuousClock.now - started
+                done.append(Result(client: job.client, round: job.model.round, outcome: outcome,
+                                   seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
             }
-            let d = ContinuousClock.now - started
-            let result = Result(client: job.client, round: job.model.round, outcome: outcome,
-                                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
-            condition.withLock { results.append(result) }
+            let honest = done.compactMap { try? $0.outcome.get() }
+            var sent = training.malicious(honest).makeIterator()
+            for i in done.indices where (try? done[i].outcome.get()) != nil { done[i].outcome = .success(sent.next()!) }
+            condition.withLock { results += done }
         }
     }
 }

@@ -36,6 +36,11 @@ public struct ClientCommand: ParsableCommand {
     @Option(help: "Seconds of server silence before giving up.")
     var serverTimeout: Double = 120
 
+    @Option(help: "Client indices to leave out of the --shard share (aviary run hosts attackers elsewhere).")
+    var exclude: String?
+
+    @OptionGroup var byzantine: ByzantineOptions
+
     public init() {}
 
     /// The `I/N` of `--shard`, checked: N ≥ 1 and I in 0..<N.
@@ -68,6 +73,11 @@ public struct ClientCommand: ParsableCommand {
             throw ValidationError("--of only goes with --shard")
         }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        if let exclude {
+            guard shard != nil else { throw ValidationError("--exclude only goes with --shard") }
+            do { _ = try ClientSet.parse(exclude) } catch { throw ValidationError("--exclude: \(error)") }
+        }
+        _ = try byzantine.attack()
     }
 
     public func run() throws {
@@ -77,13 +87,15 @@ public struct ClientCommand: ParsableCommand {
             indices = try ClientSet.parse(clients)
         } else if let shard, let total = clientsTotal {
             let (i, n) = try Self.parseShard(shard)
-            indices = ClientSet.shard(i, of: n, clients: total)
+            let excluded = Set(try exclude.map { try ClientSet.parse($0) } ?? [])
+            indices = ClientSet.shard(i, of: n, clients: total).filter { !excluded.contains($0) }
+            guard !indices.isEmpty else { throw ValidationError("--shard \(shard) --of \(total) --exclude leaves no client to host") }
         } else {
             indices = Array(repeating: nil, count: count)
         }
         installInterruptHandler()
         let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
-                                             shouldStop: interrupted),
+                                             shouldStop: interrupted, byzantine: try byzantine.attack()),
                               logger: Logger(label: "aviary.client"))
         do { try host.run() } catch { throw fail(error) }
     }

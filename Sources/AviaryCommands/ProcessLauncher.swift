@@ -89,14 +89,12 @@ struct ProcessLauncher {
             throw error
         }
         var clients: [Child] = []
-        let processes = topology.processes.clientProcesses
-        for p in 0..<processes {
-            let ids = ClientSet.shard(p, of: processes, clients: topology.data.clients)
+        for (p, plan) in ClientProcessPlan.plans(for: topology).enumerated() {
+            let ids = plan.clients
             let log = dir.clientLog(process: p)
             let proc: Process
             do {
-                proc = try spawn("aviary-client", ["--connect", endpoint, "--shard", "\(p)/\(processes)",
-                                                   "--of", String(topology.data.clients), "--name", "proc-\(p)"],
+                proc = try spawn("aviary-client", ["--connect", endpoint] + plan.arguments + ["--name", "proc-\(p)"],
                                  log: log, passStdout: false)
             } catch {
                 LaunchedProcesses.shared.stopAll(grace: stopGrace)

@@ -83,6 +83,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// Per-client partition statistics (count, label histogram, entropy, distance to global).
     public var partitionStats: PartitionSummary?
     public var notes: [String]
+    /// Byzantine clients (`[attackers]`), for analysis; nil when nobody attacks.
+    public var attackers: AttackersRecord? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -4,7 +4,7 @@ import AviaryLog
 extension FederatedServer {
     func runStartRecord() -> RunStartRecord {
         let stats = data.statistics()
-        return RunStartRecord(
+        var record = RunStartRecord(
             run: topology.name, time: timestamp(), aviaryVersion: aviaryVersion,
             seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training),
             rounds: topology.rounds, clients: topology.data.clients, clientsPerRound: topology.server.clientsPerRound,
@@ -13,6 +13,8 @@ extension FederatedServer {
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
             notes: data.notes)
+        record.attackers = topology.attackers.record
+        return record
     }
 }
 

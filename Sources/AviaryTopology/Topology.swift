@@ -24,6 +24,8 @@ public struct Topology: Sendable {
     public var validationFraction: Double
     public var merge: MergeSettings
     public var processes: ProcessSettings
+    /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
+    public var attackers: AttackerSettings = .none(seed: 4)
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large

@@ -45,6 +45,7 @@ extension Topology {
             partition: UInt64(try seedTable.int("partition", default: base + 1, range: 0...Int.max)),
             sampling: UInt64(try seedTable.int("sampling", default: base + 2, range: 0...Int.max)),
             training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
+        let attackerSeed = UInt64(try seedTable.int("attackers", default: base + 4, range: 0...Int.max))
         try seedTable.finish()
 
         var data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
@@ -57,12 +58,15 @@ extension Topology {
                                                                              checkpointMerge: merge.checkpointMerge)
         data.testSamples = testSamples
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
+        let attackers = try parseAttackers(try top.table("attackers"), clients: data.clients,
+                                           clientsPerRound: server.clientsPerRound, seed: attackerSeed)
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
                                 model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
                                 processes: processes, source: text, warnings: [])
+        topology.attackers = attackers
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
         return topology
