@@ -91,7 +91,8 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
         guard n >= 1, m >= 0 else { return nil }
         let s = (n / 2 + 1) - m
         guard s > 0 else { return nil }
-        return inverseNormalCDF(Double(n - s) / Double(n))
+        let z = inverseNormalCDF(Double(n - s) / Double(n))
+        return abs(z) < 1e-9 ? 0 : z  // Φ⁻¹(1/2) is 0, not a bisection's -1e-14
     }
 
     /// Φ⁻¹(p) for p in (0, 1), by bisection on Φ(x) = erfc(−x/√2)/2 (to ~1e-12; used once per run).

@@ -41,13 +41,14 @@ struct ByzantineOptions: ParsableArguments {
         return ByzantineAttack(kind: kind, scale: scale, noiseStd: noise, alieZ: byzantineAlieZ ?? 0)
     }
 
-    /// The flags that ask a client process for `attack` (what `aviary run` passes).
+    /// The flags that ask a client process for `attack` (what `aviary run` passes). Values go
+    /// after `=`, so a negative one (z = -0.5) is not read as an option.
     static func arguments(for attack: ByzantineAttack) -> [String] {
         var args = ["--byzantine", attack.kind.rawValue]
         switch attack.kind {
-        case .signFlip, .scale: args += ["--byzantine-scale", "\(attack.scale)"]
-        case .gaussian: args += ["--byzantine-noise-std", "\(attack.noiseStd)"]
-        case .alie: args += ["--byzantine-alie-z", "\(attack.alieZ)"]
+        case .signFlip, .scale: args += ["--byzantine-scale=\(attack.scale)"]
+        case .gaussian: args += ["--byzantine-noise-std=\(attack.noiseStd)"]
+        case .alie: args += ["--byzantine-alie-z=\(attack.alieZ)"]
         case .none, .labelFlip: break
         }
         return args
