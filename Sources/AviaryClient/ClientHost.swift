@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import AviaryAdversarial
 import AviaryData
 import AviaryMath
 import AviaryProtocol
@@ -26,10 +27,14 @@ public final class ClientHost {
         public var shouldStop: @Sendable () -> Bool
         /// CURVE keys (this process's pair and the server's public key); nil: plaintext.
         public var curve: ClientCurve?
+        /// Every hosted client attacks this way (`--byzantine`); nil for honest clients. Never
+        /// sent to the server: attackers look like any other client on the wire.
+        public var byzantine: ByzantineAttack?
         public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
-                    shouldStop: @escaping @Sendable () -> Bool = { false }, curve: ClientCurve? = nil) {
+                    shouldStop: @escaping @Sendable () -> Bool = { false }, curve: ClientCurve? = nil,
+                    byzantine: ByzantineAttack? = nil) {
             self.endpoint = endpoint; self.indices = indices; self.name = name; self.serverTimeout = serverTimeout
-            self.shouldStop = shouldStop; self.curve = curve
+            self.shouldStop = shouldStop; self.curve = curve; self.byzantine = byzantine
         }
     }
 
@@ -157,7 +162,9 @@ public final class ClientHost {
         if let outside = options.indices.compactMap({ $0 }).first(where: { $0 >= spec.data.clients }) {
             throw ClientError.setup(client: outside, reason: "the topology has clients 0..<\(spec.data.clients)")
         }
-        return LocalTraining(spec: spec, dataset: dataset)
+        let training = LocalTraining(spec: spec, dataset: dataset)
+        training.attack = options.byzantine
+        return training
     }
 }
 

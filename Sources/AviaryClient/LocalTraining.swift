@@ -13,6 +13,8 @@ import AviaryTopology
 final class LocalTraining {
     let spec: RunSpec
     let dataset: FederatedDataset
+    /// Set for a Byzantine process (`aviary-client --byzantine`): every client it hosts attacks.
+    var attack: ByzantineAttack?
     private var trainers: [AdversarialTrainingSpec: LocalTrainer] = [:]
     private var networks: [AdversarialTrainingSpec: Network] = [:]
 
@@ -64,10 +66,13 @@ final class LocalTraining {
         let shuffleSeed = seeds.next(), attackSeed = seeds.next()
         let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
+        // Label flipping poisons the data, not the update: the client trains on y → C − 1 − y.
+        let trainSamples = attack?.kind == .labelFlip
+            ? ByzantineAttack.flippingLabels(data.train.samples, classes: spec.model.classes) : data.train.samples
         var stats = LocalTrainingStats()
         for epoch in 0..<epochs {
             if let r = remaining, r <= 0 { break }
-            let s = trainer.trainEpoch(samples: data.train.samples, batchSize: spec.training.batchSize,
+            let s = trainer.trainEpoch(samples: trainSamples, batchSize: spec.training.batchSize,
                                        shuffleSeed: shuffleSeed, epoch: epoch, attackSeed: attackSeed, maxSteps: remaining)
             stats.add(s)
             if let r = remaining { remaining = r - s.steps }
@@ -93,6 +98,27 @@ final class LocalTraining {
             metrics["val_accuracy"] = v.accuracy
         }
         return UpdateMessage(round: round, clientIndex: index, samples: stats.samples, metrics: metrics, delta: delta)
+    }
+}
+
+extension LocalTraining {
+    /// The updates this process sends for one round's trained clients: the honest ones when it
+    /// does not attack, else each turned malicious (ALIE: all of them at once, the colluders'
+    /// μ − zσ of the honest deltas given, in client order).
+    func malicious(_ updates: [UpdateMessage]) -> [UpdateMessage] {
+        guard let attack, attack.kind != .none, !updates.isEmpty else { return updates }
+        var out = updates
+        if attack.isCollusive {
+            let order = updates.indices.sorted { updates[$0].clientIndex < updates[$1].clientIndex }
+            let common = ByzantineAttack.alie(order.map { updates[$0].delta }, z: attack.alieZ)
+            for i in out.indices { out[i].delta = common }
+            return out
+        }
+        for i in out.indices {
+            var noise = ByzantineAttack.noiseStream(trainingSeed: spec.trainingSeed, client: out[i].clientIndex, round: out[i].round)
+            out[i].delta = attack.apply(to: out[i].delta, noise: &noise)
+        }
+        return out
     }
 }
 

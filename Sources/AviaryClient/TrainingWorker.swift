@@ -71,25 +71,41 @@ final class TrainingWorker: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
-            let job = jobs.removeFirst()
             let training = self.training!
             let compressor = self.compressor!
+            // Colluding attackers (ALIE) need every one of their honest deltas of the round
+            // before any is sent: they take the round's queued jobs as one group.
+            var group = [jobs.removeFirst()]
+            if training.attack?.isCollusive == true {
+                while let next = jobs.first, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
+            }
             condition.unlock()
 
-            let started = ContinuousClock.now
-            let outcome: Swift.Result<UpdateMessage, ClientError>
-            // Encoded here, on the training thread, in the run's encoding.
-            if let again = compressor.alreadySent(client: job.client, round: job.model.round) {
-                outcome = .success(again)
-            } else {
-                do { outcome = .success(compressor.encode(try training.train(client: job.client, model: job.model, config: job.config))) } catch {
-                    outcome = .failure(error)
+            var done: [Result] = []
+            var fresh: [Int] = []  // entries of `done` trained now (not resent from the cache)
+            for job in group {
+                let started = ContinuousClock.now
+                let outcome: Swift.Result<UpdateMessage, ClientError>
+                if let again = compressor.alreadySent(client: job.client, round: job.model.round) {
+                    outcome = .success(again)
+                } else {
+                    do {
+                        outcome = .success(try training.train(client: job.client, model: job.model, config: job.config))
+                        fresh.append(done.count)
+                    } catch {
+                        outcome = .failure(error)
+                    }
                 }
+                let d = ContinuousClock.now - started
+                done.append(Result(client: job.client, round: job.model.round, outcome: outcome,
+                                   seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18))
             }
-            let d = ContinuousClock.now - started
-            let result = Result(client: job.client, round: job.model.round, outcome: outcome,
-                                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
-            condition.withLock { results.append(result) }
+            // The attack (identity for honest clients), then the run's encoding, on this thread:
+            // an attacker's crafted delta is encoded like any other client's.
+            let honest = fresh.map { try! done[$0].outcome.get() }
+            var sent = training.malicious(honest).makeIterator()
+            for i in fresh { done[i].outcome = .success(compressor.encode(sent.next()!)) }
+            condition.withLock { results += done }
         }
     }
 }

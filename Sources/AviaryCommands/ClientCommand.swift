@@ -43,6 +43,11 @@ public struct ClientCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CURVE: the server's public key file (server.public from aviary keygen).", valueName: "file"))
     var serverPublic: String?
 
+    @Option(help: "Client indices to leave out of the --shard share (aviary run hosts attackers elsewhere).")
+    var exclude: String?
+
+    @OptionGroup var byzantine: ByzantineOptions
+
     public init() {}
 
     /// The `I/N` of `--shard`, checked: N ≥ 1 and I in 0..<N.
@@ -78,6 +83,12 @@ public struct ClientCommand: ParsableCommand {
         if (curveSecret == nil) != (serverPublic == nil) {
             throw ValidationError("--curve-secret and --server-public go together: this process's secret key and the server's public key")
         }
+
+        if let exclude {
+            guard shard != nil else { throw ValidationError("--exclude only goes with --shard") }
+            do { _ = try ClientSet.parse(exclude) } catch { throw ValidationError("--exclude: \(error)") }
+        }
+        _ = try byzantine.attack()
     }
 
     public func run() throws {
@@ -87,7 +98,9 @@ public struct ClientCommand: ParsableCommand {
             indices = try ClientSet.parse(clients)
         } else if let shard, let total = clientsTotal {
             let (i, n) = try Self.parseShard(shard)
-            indices = ClientSet.shard(i, of: n, clients: total)
+            let excluded = Set(try exclude.map { try ClientSet.parse($0) } ?? [])
+            indices = ClientSet.shard(i, of: n, clients: total).filter { !excluded.contains($0) }
+            guard !indices.isEmpty else { throw ValidationError("--shard \(shard) --of \(total) --exclude leaves no client to host") }
         } else {
             indices = Array(repeating: nil, count: count)
         }
@@ -99,7 +112,7 @@ public struct ClientCommand: ParsableCommand {
         }
         installInterruptHandler()
         let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
-                                             shouldStop: interrupted, curve: curve),
+                                             shouldStop: interrupted, curve: curve, byzantine: try byzantine.attack()),
                               logger: Logger(label: "aviary.client"))
         do { try host.run() } catch { throw fail(error) }
     }

@@ -119,7 +119,11 @@ enum CurveKeyFile {
 
     /// A federation's keys: `server`, `client-0` … `client-(N-1)`, and `allowed.txt` binding
     /// client-I to the indices of `aviary-client --shard I/N --of C`.
-    static func writeFederation(in dir: String, processes: Int, clients: Int, force: Bool) throws(KeyFileError) {
+    /// `shares`, when given, are the clients of each process (`aviary run`'s process plan, which
+    /// puts attackers in processes of their own); otherwise process I holds `--shard I/processes`.
+    static func writeFederation(in dir: String, processes: Int, clients: Int, force: Bool,
+                                shares: [[Int]]? = nil) throws(KeyFileError) {
+        let processes = shares?.count ?? processes
         let names = ["server"] + (0..<processes).map { "client-\($0)" }
         let allowPath = dir + "/allowed.txt"
         if !force && FileManager.default.fileExists(atPath: allowPath) { throw .exists(path: allowPath) }
@@ -127,7 +131,7 @@ enum CurveKeyFile {
         var text = "# Aviary CURVE allow-list: one client public key per line, then the client indices it may\n"
             + "# register (none: any). client-I holds the indices of aviary-client --shard I/\(processes) --of \(clients).\n"
         for p in 0..<processes {
-            let binding = AllowList.Binding.of(ClientSet.shard(p, of: processes, clients: clients))
+            let binding = AllowList.Binding.of(shares?[p] ?? ClientSet.shard(p, of: processes, clients: clients))
             text += "\(pairs["client-\(p)"]!.publicKey) \(binding)  # client-\(p)\n"
         }
         try write(text, to: allowPath, mode: 0o644, force: force)

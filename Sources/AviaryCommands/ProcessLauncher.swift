@@ -81,10 +81,11 @@ struct ProcessLauncher {
         for o in overrides { serverArgs += ["--set", o] }
         // With [security] curve = true: fresh keys for this launch, bound to each process's share.
         let keys = topology.security.curve ? dir.path + "/keys" : nil
+        let plans = ClientProcessPlan.plans(for: topology)
         if let keys {
             do {
-                try CurveKeyFile.writeFederation(in: keys, processes: topology.processes.clientProcesses,
-                                                 clients: topology.data.clients, force: true)
+                try CurveKeyFile.writeFederation(in: keys, processes: plans.count, clients: topology.data.clients,
+                                                 force: true, shares: plans.map(\.clients))
                 _ = chmod(keys, 0o700)
             } catch { throw .cannotCreateKeys(path: keys, reason: "\(error)") }
             serverArgs += ["--curve-secret", keys + "/server.secret", "--allow", keys + "/allowed.txt"]
@@ -103,12 +104,11 @@ struct ProcessLauncher {
             throw error
         }
         var clients: [Child] = []
-        let processes = topology.processes.clientProcesses
-        for p in 0..<processes {
-            let ids = ClientSet.shard(p, of: processes, clients: topology.data.clients)
+        for (p, plan) in plans.enumerated() {
+            let ids = plan.clients
             let log = dir.clientLog(process: p)
             let proc: Process
-            var args = ["--connect", endpoint, "--shard", "\(p)/\(processes)", "--of", String(topology.data.clients), "--name", "proc-\(p)"]
+            var args = ["--connect", endpoint] + plan.arguments + ["--name", "proc-\(p)"]
             if let keys { args += ["--curve-secret", "\(keys)/client-\(p).secret", "--server-public", keys + "/server.public"] }
             do {
                 proc = try spawn("aviary-client", args, log: log, passStdout: false)

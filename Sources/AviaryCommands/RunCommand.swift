@@ -64,6 +64,9 @@ struct RunCommand: ParsableCommand {
         let verb = resume == nil ? "" : "resuming "
         say("aviary: \(verb)\(topo.name): \(plural(topo.data.clients, "client")) in \(plural(topo.processes.clientProcesses, "process", "processes")), "
             + "\(plural(topo.rounds, "round")), \(topo.merge.strategy.name)")
+        if topo.attackers.isActive {
+            say("aviary: attackers (\(topo.attackers.attack.summary)): clients \(ClientSet.compact(topo.attackers.clients)), in their own client process")
+        }
         installInterruptHandler()
         let started = Date()
         var launcher = ProcessLauncher(topology: topo, mode: mode, binDirectory: executableDirectory())

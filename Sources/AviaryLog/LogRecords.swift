@@ -91,6 +91,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     /// The whole resolved topology: every key that takes effect, by dotted path
     /// (`merge.penalty`), defaults included. Absent from logs written before it existed.
     public var config: [String: ConfigValue]? = nil
+    /// Byzantine clients (`[attackers]`), for analysis; nil when nobody attacks.
+    public var attackers: AttackersRecord? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -17,6 +17,7 @@ extension FederatedServer {
         record.encoding = topology.compression.description
         record.curve = options.security.isCurve
         record.config = topology.resolvedConfig
+        record.attackers = topology.attackers.record
         return record
     }
 }

@@ -30,6 +30,8 @@ public struct Topology: Sendable {
     public var compression: DeltaEncoding = .f32
     /// `[security]`: CURVE on or off, and where the server's keys are.
     public var security = SecuritySettings()
+    /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
+    public var attackers: AttackerSettings = .none(seed: 5)
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large

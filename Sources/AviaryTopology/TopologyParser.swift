@@ -46,6 +46,7 @@ extension Topology {
             sampling: UInt64(try seedTable.int("sampling", default: base + 2, range: 0...Int.max)),
             training: UInt64(try seedTable.int("training", default: base + 3, range: 0...Int.max)))
         let systemSeed = UInt64(try seedTable.int("system", default: base + 4, range: 0...Int.max))
+        let attackerSeed = UInt64(try seedTable.int("attackers", default: base + 5, range: 0...Int.max))
         try seedTable.finish()
 
         var data = try parseData(try top.table("data"), partitionSeed: seeds.partition)
@@ -61,6 +62,8 @@ extension Topology {
         let compression = try parseCompression(try top.table("compression"))
         let security = try parseSecurity(try top.table("security"))
         let system = try parseSystem(try top.table("system"), seed: systemSeed, clientsPerRound: server.clientsPerRound)
+        let attackers = try parseAttackers(try top.table("attackers"), clients: data.clients,
+                                           clientsPerRound: server.clientsPerRound, seed: attackerSeed)
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
@@ -68,6 +71,7 @@ extension Topology {
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
                                 processes: processes, security: security, source: text, warnings: [], system: system)
         topology.compression = compression
+        topology.attackers = attackers
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
         topology.config = top.config.values
