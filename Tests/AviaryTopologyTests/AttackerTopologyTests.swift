@@ -16,8 +16,8 @@ import AviaryAdversarial
     @Test func noSectionMeansNoAttackers() throws {
         let a = try parse("").attackers
         #expect(!a.isActive && a.clients.isEmpty && a.attack.kind == .none)
-        #expect(a.seed == 4, "[seeds] attackers defaults to base + 4")
-        #expect(try parse("[seeds]\nbase = 10\n").attackers.seed == 14)
+        #expect(a.seed == 5, "[seeds] attackers defaults to base + 5 (base + 4 is [system]'s)")
+        #expect(try parse("[seeds]\nbase = 10\n").attackers.seed == 15)
     }
 
     @Test func fractionChoosesClientsFromTheAttackerSeedAlone() throws {
@@ -27,9 +27,9 @@ import AviaryAdversarial
         // The same seed names the same clients whatever else changes; another seed others.
         let again = try parse("[seeds]\nsampling = 99\ntraining = 98\n[attackers]\nkind = \"scale\"\nfraction = 0.3\n").attackers
         #expect(again.clients == a.clients)
-        let other = try parse("[seeds]\nattackers = 5\n[attackers]\nkind = \"sign_flip\"\nfraction = 0.3\n").attackers
-        #expect(other.clients != a.clients && other.seed == 5)
-        #expect(Topology.AttackerSettings.choose(count: 30, of: 100, seed: 4) == a.clients)
+        let other = try parse("[seeds]\nattackers = 6\n[attackers]\nkind = \"sign_flip\"\nfraction = 0.3\n").attackers
+        #expect(other.clients != a.clients && other.seed == 6)
+        #expect(Topology.AttackerSettings.choose(count: 30, of: 100, seed: 5) == a.clients)
         // A smaller share of the same seed is a prefix of the same permutation.
         let ten = try parse("[attackers]\nkind = \"sign_flip\"\nfraction = 0.1\n").attackers.clients
         #expect(Set(ten).isSubset(of: Set(a.clients)))
