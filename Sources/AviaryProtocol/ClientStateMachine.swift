@@ -85,7 +85,12 @@ public struct ClientStateMachine: Sendable {
     }
 
     private mutating func sendHello(attempt: Int, now: Double) -> [Action] {
-        phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble()))
+        // A new connection only once the server has been silent for as long as liveness calls a
+        // peer dead: a busy server (a registration storm, a loaded machine) answers late, and
+        // reconnecting sooner would strand the clients it registered on the old connection.
+        // ZeroMQ redelivers the queued HELLO itself when the server is merely not up yet.
+        let wait = max(liveness.deadAfterSeconds, configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble()))
+        phase = .joining(attempt: attempt, retryAt: now + wait)
         lastSent = now
         // Hosted clients are claimed again with their tokens (after RESET or a reconnect);
         // the rest as first claims.

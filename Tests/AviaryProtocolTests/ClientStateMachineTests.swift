@@ -67,8 +67,9 @@ import AviaryProtocol
             t += 0.25
             if m.tick(now: t).contains(where: { if case .reconnect = $0 { true } else { false } }) { attempts.append(t) }
         }
-        // 1, 2, 4, 8, 16 s apart (no jitter in this test), then the 40 s server timeout ends it.
-        #expect(attempts == [1, 3, 7, 15, 31])
+        // Never sooner than this machine's liveness window (3 s: 3 × 1 s heartbeats), then the
+        // back-off's 4, 8 and 16 s (no jitter in this test); the 40 s server timeout ends it.
+        #expect(attempts == [3, 6, 10, 18, 34])
         #expect(m.isDone)
     }
 
