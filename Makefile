@@ -88,6 +88,11 @@ experiments: build
 	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa $(CKPT_MERGE) \
 	    --grid merge.metric=train_loss,adv_loss,local_steps --grid merge.penalty=0.5,1,2; \
 	$(SWEEP) topologies/compression.toml --name exp-compression --grid compression.encoding=f32,f16,int8,topk; \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-none --set attackers.kind=none \
+	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	    --grid attackers.kind=sign_flip,scale,gaussian,label_flip,alie --grid attackers.fraction=0.1,0.3; \
+	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in

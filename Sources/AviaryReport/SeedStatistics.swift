@@ -50,6 +50,8 @@ public struct RunOutcome: Sendable, Equatable {
     public var extraRobust: [String: Double] = [:]
     /// Client-to-server bytes over the run (the rounds' `bytes_up`: encoded UPDATE frames); nil when not logged.
     public var bytesUp: Double?
+    /// The simulated clock after the last round (`[system]` runs), seconds.
+    public var simulatedSeconds: Double?
 
     public init(log: AggregationLog, lastK k: Int) {
         let evals = log.rounds.compactMap(\.eval)
@@ -68,6 +70,7 @@ public struct RunOutcome: Sendable, Equatable {
         mergedRobust = merge?.eval.robustAccuracy
         let up = log.rounds.compactMap(\.bytesUp)
         bytesUp = up.isEmpty ? nil : Double(up.reduce(0, +))
+        simulatedSeconds = log.rounds.last(where: { $0.system != nil })?.system?.clockSeconds
     }
 }
 
@@ -82,6 +85,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
     public var mergedClean: MeanStd?
     public var mergedRobust: MeanStd?
     public var bytesUp: MeanStd?
+    public var simulatedSeconds: MeanStd?
     /// By attack, as `RunOutcome.extraRobust`.
     public var extraRobust: [String: MeanStd]
     /// Summed wall time of the group's runs.
@@ -98,6 +102,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
         mergedClean = MeanStd(outcomes.compactMap(\.mergedClean))
         mergedRobust = MeanStd(outcomes.compactMap(\.mergedRobust))
         bytesUp = MeanStd(outcomes.compactMap(\.bytesUp))
+        simulatedSeconds = MeanStd(outcomes.compactMap(\.simulatedSeconds))
         let attacks = Set(outcomes.flatMap(\.extraRobust.keys))
         extraRobust = Dictionary(uniqueKeysWithValues: attacks.compactMap { a in
             MeanStd(outcomes.compactMap { $0.extraRobust[a] }).map { (a, $0) }

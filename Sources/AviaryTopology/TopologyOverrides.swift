@@ -6,8 +6,8 @@ import TOMLKit
 /// one is taken as a string (`--set merge.strategy=mwa`).
 ///
 /// `--set seeds.base=N` re-derives every seed no override sets: the file's own `partition`,
-/// `sampling` and `training` seeds give way to `N+1`, `N+2`, `N+3`, so one override changes the
-/// whole run's randomness (a sweep's `--seeds`).
+/// `sampling`, `training`, `system` and `attackers` seeds give way to `N+1` … `N+5`, so one
+/// override changes the whole run's randomness (a sweep's `--seeds`).
 extension Topology {
     /// `text` with every `key.path=value` of `overrides` applied, as TOML (comments are not kept).
     public static func applying(_ overrides: [String], to text: String, file: String) throws(TopologyError) -> String {
@@ -30,7 +30,7 @@ extension Topology {
             paths.append(path)
         }
         if paths.contains(["seeds", "base"]), let seeds = root["seeds"]?.table {
-            for key in ["partition", "sampling", "training"] where !paths.contains(["seeds", key]) {
+            for key in ["partition", "sampling", "training", "system", "attackers"] where !paths.contains(["seeds", key]) {
                 seeds.remove(at: key)
             }
             root["seeds"] = seeds
