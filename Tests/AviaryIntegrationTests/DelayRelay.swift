@@ -11,6 +11,7 @@ final class DelayRelay {
 
     /// What the relay accounted for (its `--stats` JSON): delays in milliseconds.
     struct Stats: Decodable {
+        /// Connections accepted and joined to the target (not those refused by a gone target).
         var connections: Int
         var chunks: Int
         var bytes: Int

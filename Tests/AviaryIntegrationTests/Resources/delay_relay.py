@@ -10,9 +10,10 @@ seeded with --seed (the sequence is repeatable; which chunk gets which draw depe
 order).
 
 Accounting goes to --stats as JSON (rewritten every half second while traffic flows and on
-SIGTERM/SIGINT): chunks and bytes relayed, the mean/min/max scheduled delay, and the mean
-measured hold (from reading a chunk to writing it, which includes scheduling lag). The file
-exists as soon as the relay listens. Standard library only.
+SIGTERM/SIGINT): connections relayed (accepted and joined to the target), chunks and bytes
+relayed, the mean/min/max scheduled delay, and the mean measured hold (from reading a chunk to
+writing it, which includes scheduling lag). The file exists as soon as the relay listens. Each
+connection's opening and end are printed. Standard library only.
 """
 import argparse
 import asyncio
@@ -66,6 +67,7 @@ class Relay:
         self.args = args
         self.rng = random.Random(args.seed)
         self.stats = Stats()
+        self.accepted = 0
 
     def sample_ms(self):
         a = self.args
@@ -92,6 +94,7 @@ class Relay:
             queue.put_nowait(None)  # end of this direction: forward the EOF after the data
 
         filler = asyncio.create_task(fill())
+        forwarded = 0
         try:
             while True:
                 item = await queue.get()
@@ -107,23 +110,34 @@ class Relay:
                 writer.write(data)
                 await writer.drain()
                 self.stats.record(len(data), (release - arrival) * 1000, (now - arrival) * 1000)
+                forwarded += len(data)
         finally:
             filler.cancel()
+        return forwarded
 
     async def handle(self, client_reader, client_writer):
-        self.stats.connections += 1
-        self.stats.dirty = True
+        self.accepted += 1
+        n = self.accepted
+        peer = client_writer.get_extra_info("peername")
+        print(f"connection {n} from {peer[0]}:{peer[1]}", flush=True)
         try:
             server_reader, server_writer = await asyncio.open_connection(self.args.target_host, self.args.target_port)
-        except OSError:
+        except OSError as e:
+            print(f"connection {n}: target unreachable: {e}", flush=True)
             client_writer.close()
             return
+        # Counted once both ends are up: a client retrying while the target is gone is not traffic.
+        self.stats.connections += 1
+        self.stats.dirty = True
+        outcome = "closed"
         try:
             # If either direction fails (a reset), both connections go: like a broken link.
-            await asyncio.gather(self.pump(client_reader, server_writer), self.pump(server_reader, client_writer))
-        except (ConnectionError, OSError):
-            pass
+            up, down = await asyncio.gather(self.pump(client_reader, server_writer), self.pump(server_reader, client_writer))
+            outcome = f"closed: {up} bytes to the target, {down} back"
+        except (ConnectionError, OSError) as e:
+            outcome = f"broken: {e!r}"
         finally:
+            print(f"connection {n} {outcome}", flush=True)
             for w in (client_writer, server_writer):
                 w.close()
 
