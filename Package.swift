@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
         .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
-        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"],
+                    exclude: ["Resources"]),  // scripts the tests run from the source tree
     ]
 )

@@ -2,45 +2,53 @@ import Foundation
 import Testing
 import AviaryLog
 
-/// The server and two client processes on three "hosts": separate network namespaces behind a
-/// switch (NamespaceNetwork), talking TCP over impaired links. Mid-run one client's cable is
-/// pulled until both sides have noticed the silence (about 2 s): the server drops its clients
-/// from the round, the process reconnects once the cable is back and registers them again, they
-/// train in the later rounds, and the run completes.
+/// The server and two client processes on three "hosts" (plus the delay relay's host in the
+/// relayed variant): separate network namespaces behind a switch (NamespaceNetwork), talking TCP
+/// over impaired links. Mid-run one client's cable is
+/// pulled (`ip link set … down` on its switch port) until both sides have noticed the silence
+/// (about 2 s): the server drops its clients from the round, the process reconnects once the
+/// cable is back and registers them again, they train in the later rounds, and the run completes.
 @Suite(.serialized) struct MultiHostTests {
     enum Links: String {
-        /// 1 % random loss at the switch (nftables): needs no sch_netem.
-        case lossy
-        /// netem on both ends of every link: 20 ms ± 5 ms each way and 1 % loss.
+        /// Needs no sch_netem: 1 % random loss of the frames the switch forwards (nftables), and
+        /// 20 ms ± 5 ms each way from a userspace TCP relay (DelayRelay) on a fourth host that
+        /// the clients connect to instead of the server.
+        case relayed
+        /// netem on both ends of every link: 20 ms ± 5 ms each way and 1 % loss; clients
+        /// connect to the server directly.
         case netem
     }
+
+    /// The relay's delay and jitter, in milliseconds (netem gets the same figures).
+    static let delayMs = 20.0, jitterMs = 5.0
 
     /// Enough rounds of about a second that the run outlasts the cut and the reconnect.
     static let rounds = 16
 
     @Test(.enabled(if: NamespaceNetwork.isRoot, "needs root to create network namespaces"),
-          .enabled(if: Prerequisite.enabled(NamespaceNetwork.ip != nil && NamespaceNetwork.nft != nil),
-                   "iproute2 or nftables is not installed (make test installs them)"))
-    func aFederationAcrossNamespacesOnLossyLinksRidesThroughALinkCut() throws {
-        try federate(over: .lossy)
+          .enabled(if: Prerequisite.enabled(NamespaceNetwork.ip != nil && NamespaceNetwork.nft != nil && DelayRelay.python != nil),
+                   "iproute2, nftables or python3 is not installed (make test installs them)"))
+    func lossViaNftablesDelayAndJitterViaARelayThenALinkCut() throws {
+        try federate(over: .relayed)
     }
 
-    /// sch_netem is a kernel feature no package provides, so this skips even under CI=true
-    /// where the kernel lacks it (CONFIG_NET_SCH_NETEM); the lossy test above still runs there.
+    /// The kernel path for the same impairments. sch_netem is a kernel feature no package
+    /// provides, so this skips even under CI=true where the kernel lacks it
+    /// (CONFIG_NET_SCH_NETEM); the relayed test above still runs there.
     @Test(.enabled(if: NamespaceNetwork.isRoot, "needs root to create network namespaces"),
           .enabled(if: NamespaceNetwork.netemAvailable, "this kernel lacks sch_netem (CONFIG_NET_SCH_NETEM): no delay or jitter emulation"))
-    func aFederationAcrossNamespacesOnDelayedJitteryLinksRidesThroughALinkCut() throws {
+    func lossDelayAndJitterViaNetemThenALinkCut() throws {
         try federate(over: .netem)
     }
 
     func federate(over links: Links) throws {
         let bin = try #require(Harness.binDirectory, "aviary executables not built")
         NamespaceNetwork.removeStale()
-        let net = try NamespaceNetwork(hosts: ["server", "c0", "c1"], tag: links.rawValue)
+        let net = try NamespaceNetwork(hosts: ["server", "c0", "c1"] + (links == .relayed ? ["relay"] : []), tag: links.rawValue)
         defer { net.destroy() }
         switch links {
-        case .lossy: try net.randomLoss(percent: 1)
-        case .netem: try net.netem(["delay", "20ms", "5ms", "loss", "1%"])
+        case .relayed: try net.randomLoss(percent: 1)
+        case .netem: try net.netem(["delay", "\(Int(Self.delayMs))ms", "\(Int(Self.jitterMs))ms", "loss", "1%"])
         }
 
         let dir = Harness.temporaryDirectory("multihost-\(links.rawValue)")
@@ -56,7 +64,16 @@ import AviaryLog
         let server = try launch(net.command(on: "server", bin + "/aviary-server", ["--topology", topo]), log: dir + "/server.out")
         processes.append(server)
         _ = try #require(Harness.waitForFile(dir + "/mh/endpoint", timeout: 30), "server never listened; see \(dir)/server.out")
-        let endpoint = "tcp://\(try net.host("server").address):5555"
+        let serverAddress = try net.host("server").address
+        var relay: DelayRelay?
+        defer { if let relay, relay.process.isRunning { relay.process.terminate() } }
+        if links == .relayed {
+            let r = try DelayRelay(on: "relay", in: net, port: 5555, target: serverAddress + ":5555",
+                                   delayMs: Self.delayMs, jitterMs: Self.jitterMs, seed: 14, directory: dir)
+            relay = r
+            try #require(r.waitUntilListening(timeout: 20), "the relay never listened; see \(dir)/relay.out")
+        }
+        let endpoint = "tcp://\(try net.host(links == .relayed ? "relay" : "server").address):5555"
         for (i, name) in ["c0", "c1"].enumerated() {
             processes.append(try launch(net.command(on: name, bin + "/aviary-client",
                                                     ["--connect", endpoint, "--shard", "\(i)/2", "--of", "4", "--name", name]),
@@ -101,7 +118,21 @@ import AviaryLog
         #expect(final.rounds.last?.accepted == [0, 1, 2, 3], "c1's clients trained again after the cut")
         let c1 = c1Output()
         #expect(c1.contains("reconnecting") && c1.contains("registered again"), "c1's log:\n\(c1)")
-        print("multi-host (\(links.rawValue)): link down \(String(format: "%.1f", down)) s; rounds lost \(final.rounds.map { $0.lost ?? [] })")
+        var delay = ""
+        if let relay {
+            // The delay was in effect: every chunk each way was held delay ± jitter (scheduled),
+            // and the measured holds (schedule plus lag) are no shorter than the shortest schedule.
+            let stats = try relay.stop()
+            #expect(stats.chunks > 0 && stats.connections >= 3, "c0, c1 and c1's reconnect went through the relay: \(stats)")
+            // (1 µs of slack: the relay computes holds as differences of float clock readings.)
+            let lower = Self.delayMs - Self.jitterMs - 0.001, upper = Self.delayMs + Self.jitterMs + 0.001
+            #expect(lower...upper ~= stats.meanDelayMs, "\(stats)")
+            #expect(stats.minDelayMs >= lower && stats.maxDelayMs <= upper, "\(stats)")
+            #expect(stats.meanHeldMs >= lower, "\(stats)")
+            delay = String(format: "; relay delayed %d chunks (%d bytes, %d connections), mean scheduled %.2f ms [%.2f, %.2f], mean measured hold %.2f ms",
+                           stats.chunks, stats.bytes, stats.connections, stats.meanDelayMs, stats.minDelayMs, stats.maxDelayMs, stats.meanHeldMs)
+        }
+        print("multi-host (\(links.rawValue)): link down \(String(format: "%.1f", down)) s; rounds lost \(final.rounds.map { $0.lost ?? [] })\(delay)")
     }
 
     static func topology(output: String) -> String {
