@@ -78,8 +78,10 @@ struct ResultsCommand: ParsableCommand {
                 }
                 // One row per source when a source holds one setting: its directory names it.
                 let label = grouping.count == 1 ? (source as NSString).lastPathComponent : g.label
-                groups.append(.init(label: label, summary: SeedGroupSummary(label: label, outcomes: outcomes),
-                                    skew: WeightSkew.mean(skews), settings: g.settings))
+                var group = ResultsDocument.Group(label: label, summary: SeedGroupSummary(label: label, outcomes: outcomes),
+                                                  skew: WeightSkew.mean(skews), settings: g.settings)
+                group.source = (source as NSString).lastPathComponent
+                groups.append(group)
             }
         }
         let fixed = (sharedSettings ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }

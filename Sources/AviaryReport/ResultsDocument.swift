@@ -11,6 +11,8 @@ public struct ResultsDocument: Sendable {
         public var skew: WeightSkew?
         /// The settings that tell this row from the study's other rows (for a pivot table).
         public var settings: [String: String]
+        /// The directory the row's runs came from, naming a pivot row that has no other setting.
+        public var source: String? = nil
         public init(label: String, summary: SeedGroupSummary, skew: WeightSkew?, settings: [String: String] = [:]) {
             self.label = label; self.summary = summary; self.skew = skew; self.settings = settings
         }
@@ -100,7 +102,8 @@ public struct ResultsDocument: Sendable {
                 columns.append(("checkpoint merge: robust", { Self.cell($0.mergedRobust) }))
             }
         }
-        if g.contains(where: { $0.bytesUp != nil }) {
+        // Only where the bytes tell rows apart (encodings, stragglers merged late).
+        if Set(g.compactMap { $0.bytesUp.map { Int($0.mean / 1e5) } }).count > 1 {
             columns.append(("MB up per run", { s in s.bytesUp.map { String(format: "%.1f", $0.mean / 1e6) } ?? "-" }))
         }
         if g.contains(where: { $0.simulatedSeconds != nil }) {
@@ -125,7 +128,7 @@ public struct ResultsDocument: Sendable {
         for g in keyed {
             let column = g.settings[key]!
             let row = g.settings.filter { $0.key != key }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
-            let rowName = row.isEmpty ? "-" : row
+            let rowName = row.isEmpty ? (g.source ?? "-") : row
             if !columns.contains(column) { columns.append(column) }
             if !rows.contains(rowName) { rows.append(rowName) }
             cells[rowName, default: [:]][column] = Self.cell(g.summary.lastKClean)

@@ -46,6 +46,10 @@ public struct TopologySettings: Sendable, Equatable {
         if let i = value.int { return String(i) }
         if let d = value.double { return String(d) }
         if let a = value.array { return "[" + a.map { text($0) }.joined(separator: ", ") + "]" }
+        // An array of tables (`[[system.devices]]`): inline, keys sorted, on one line.
+        if let t = value.table {
+            return "{" + t.keys.sorted().compactMap { k in t[k].map { "\(k) = \(text($0))" } }.joined(separator: ", ") + "}"
+        }
         return "\(value)"
     }
 

@@ -29,6 +29,11 @@ import Testing
         #expect(TopologySettings.distinguishingLabels([a.experiment, c.experiment]) == ["merge.penalty=1.0", "merge.penalty=2.0"])
     }
 
+    @Test func arraysOfTablesStayOnOneLine() throws {
+        let s = try TopologySettings(text: "[[system.devices]]\nname = \"phone\"\nshare = 0.5\n[[system.devices]]\nname = \"laptop\"\nshare = 0.5\n", file: "t")
+        #expect(s.all["system.devices"] == "[{name = \"phone\", share = 0.5}, {name = \"laptop\", share = 0.5}]")
+    }
+
     @Test func unreadableTextNamesTheFile() {
         #expect(throws: TopologyError.self) { try TopologySettings(text: "[run\nname=", file: "runs/x/topology.toml") }
     }
