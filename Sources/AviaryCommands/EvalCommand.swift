@@ -64,6 +64,21 @@ struct EvalCommand: ParsableCommand {
         var topology: String
         var model: String
         var rows: [Row]
+
+        /// The `--json` file (snake_case keys), atomically; `aviary results` caches the same format.
+        func write(to path: String) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            try AtomicFile.write(try encoder.encode(self), to: path)
+        }
+
+        static func read(from path: String) -> Report? {
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            return try? decoder.decode(Report.self, from: data)
+        }
     }
 
     enum Failure: Error, CustomStringConvertible {
@@ -96,11 +111,7 @@ struct EvalCommand: ParsableCommand {
                   + String(format: " %8d %7.1fs", r.samples, r.seconds))
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let report = Report(checkpoint: checkpoint, topology: topology, model: model, rows: rows)
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+            try Report(checkpoint: checkpoint, topology: topology, model: model, rows: rows).write(to: json)
         }
     }
 

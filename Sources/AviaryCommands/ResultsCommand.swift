@@ -100,21 +100,14 @@ struct ResultsCommand: ParsableCommand {
         for attack in attacks {
             let spec = try EvalAttack.parse(attack, allowWeak: false)
             let file = evals + "/" + attack.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }.reduce("") { $0 + String($1) } + ".json"
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            if let data = FileManager.default.contents(atPath: file),
-               let cached = try? decoder.decode(EvalCommand.Report.self, from: data), cached.checkpoint == checkpoint,
-               let row = cached.rows.last {
+            if let cached = EvalCommand.Report.read(from: file), cached.checkpoint == checkpoint, let row = cached.rows.last {
                 out[attack] = row.accuracy
                 continue
             }
             let topology = try Topology.load(path: RunDirectory(path: dir).topology)
             let (model, rows) = try EvalCommand.evaluate(checkpoint: checkpoint, topology: topology, attacks: [spec], samples: nil)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let report = EvalCommand.Report(checkpoint: checkpoint, topology: RunDirectory(path: dir).topology, model: model, rows: rows)
-            try AtomicFile.write(try encoder.encode(report), to: file)
+            try EvalCommand.Report(checkpoint: checkpoint, topology: RunDirectory(path: dir).topology, model: model, rows: rows)
+                .write(to: file)
             out[attack] = rows.last?.accuracy
         }
         return out

@@ -149,7 +149,7 @@ public struct ResultsDocument: Sendable {
                 unresolved.append(g.label); continue
             }
             let line = "\(g.label): \(Self.signed(test.difference)) (t = \(String(format: "%.2f", test.t)), \(String(format: "%.1f", test.degreesOfFreedom)) df)"
-            if test.significant { (test.difference > 0 ? { above.append(line) } : { below.append(line) })() } else { unresolved.append(line) }
+            if !test.significant { unresolved.append(line) } else if test.difference > 0 { above.append(line) } else { below.append(line) }
         }
         md += "Clean accuracy (last \(lastK)) against **\(baseline)**: "
         md += "\(above.count) setting(s) significantly above, \(below.count) significantly below, \(unresolved.count) not distinguishable from seed noise.\n"

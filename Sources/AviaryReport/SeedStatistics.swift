@@ -54,13 +54,14 @@ public struct RunOutcome: Sendable, Equatable {
     public var simulatedSeconds: Double?
 
     public init(log: AggregationLog, lastK k: Int) {
+        // Final figures exactly as `aviary compare` and the report show them.
+        let final = FinalMetrics(log: log, path: "")
+        finalClean = final.cleanAccuracy
+        finalRobust = final.robustAccuracy
         let evals = log.rounds.compactMap(\.eval)
-        let final = log.runEnd?.finalEval ?? evals.last
-        finalClean = final?.cleanAccuracy
         let clean = evals.suffix(max(1, k)).map(\.cleanAccuracy)
         lastKClean = clean.isEmpty ? nil : clean.reduce(0, +) / Double(clean.count)
         let robust = evals.compactMap(\.robustAccuracy)
-        finalRobust = final?.robustAccuracy ?? robust.last
         let lastRobust = robust.suffix(max(1, k))
         lastKRobust = lastRobust.isEmpty ? nil : lastRobust.reduce(0, +) / Double(lastRobust.count)
         durationSeconds = log.runEnd?.durationSeconds
