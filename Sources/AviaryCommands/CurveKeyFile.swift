@@ -129,7 +129,9 @@ enum CurveKeyFile {
         if !force && FileManager.default.fileExists(atPath: allowPath) { throw .exists(path: allowPath) }
         let pairs = try writePairs(names, in: dir, force: force)
         var text = "# Aviary CURVE allow-list: one client public key per line, then the client indices it may\n"
-            + "# register (none: any). client-I holds the indices of aviary-client --shard I/\(processes) --of \(clients).\n"
+            + (shares == nil
+                ? "# register (none: any). client-I holds the indices of aviary-client --shard I/\(processes) --of \(clients).\n"
+                : "# register (none: any). client-I holds the clients of aviary run's process I.\n")
         for p in 0..<processes {
             let binding = AllowList.Binding.of(shares?[p] ?? ClientSet.shard(p, of: processes, clients: clients))
             text += "\(pairs["client-\(p)"]!.publicKey) \(binding)  # client-\(p)\n"
