@@ -48,6 +48,9 @@ struct ResultsCommand: ParsableCommand {
                                   date: date, suiteSeconds: suiteSeconds)
         try AtomicFile.write(Data(doc.markdown().utf8), to: output)
         print("results: \(output) (\(studies.count) studies, \(studies.map(\.groups.count).reduce(0, +)) rows)")
+        // The table shows completed/total per row; say it here too, so an unfinished sweep is not missed.
+        let incomplete = studies.flatMap { st in st.groups.filter { $0.summary.incomplete > 0 }.map { "\(st.title.prefix(40))…: \($0.label)" } }
+        for row in incomplete { FileHandle.standardError.write(Data("warning: runs that did not complete are in \(row)\n".utf8)) }
     }
 
     static func study(_ s: StudyPlan.Study, lastK: Int) throws -> ResultsDocument.Study {

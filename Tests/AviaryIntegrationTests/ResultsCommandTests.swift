@@ -76,6 +76,17 @@ import AviaryLog
         }
         let mean = String(format: "%.3f", (finals[0] + finals[1]) / 2)
         #expect(text.contains("| \(mean) ± "), "\(text)")
+        // A run without run_end (interrupted) is counted as such in the table and warned about.
+        let partial = runs.dir + "/partial"
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: runs.study + "/median-s1", toPath: partial + "/median-s1")
+        let logPath = partial + "/median-s1/aggregation.jsonl"
+        let kept = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").filter { !$0.contains("\"run_end\"") }
+        try (kept.joined(separator: "\n") + "\n").write(toFile: logPath, atomically: true, encoding: .utf8)
+        try "[[study]]\ntitle = \"Partial\"\nruns = [\"\(partial)\"]\n".write(toFile: plan, atomically: true, encoding: .utf8)
+        let warned = try Harness.run("aviary", ["results", plan, "-o", md])
+        #expect(warned.status == 0 && warned.output.contains("warning: runs that did not complete are in Partial…: partial"), "\(warned.output)")
+        #expect(try String(contentsOfFile: md, encoding: .utf8).contains("| partial | 0/1 |"))
         // A plan naming a directory without runs is refused, naming it.
         try "[[study]]\ntitle = \"X\"\nruns = [\"\(runs.dir)/none\"]\n".write(toFile: plan, atomically: true, encoding: .utf8)
         let bad = try Harness.run("aviary", ["results", plan, "-o", md])
