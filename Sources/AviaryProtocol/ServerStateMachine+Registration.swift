@@ -107,6 +107,14 @@ extension ServerStateMachine {
                         + "re-registering it needs the session token issued to that process"
                     registration.refused.append(.init(index: index, reason: reason, retry: true))
                 }
+            } else if claim.token != 0 && claim.token == tokens[index] {
+                // The process was dropped as lost (a link cut, a late WELCOME) and comes back with
+                // the token it holds: it keeps that token. Issuing a new one would strand it when
+                // the answer goes to a connection it has already replaced, since its next HELLO
+                // would then carry a token the server no longer knows.
+                bind(index, to: slot)
+                registration.reconnected.append(index)
+                accepted.append(.init(index: index, token: tokens[index]))
             } else {
                 tokens[index] = newToken()
                 bind(index, to: slot)

@@ -193,6 +193,25 @@ import AviaryProtocol
         #expect(sends(next).contains { $0.peer == "p2-restarted" })
     }
 
+    @Test func aLostProcessComingBackWithItsTokenKeepsIt() {
+        // Lost (link cut), then two HELLOs from the same process on successive connections: the
+        // first answer may never reach it, so the second must still be accepted with the same token.
+        var m = makeMachine(clients: 2, minClients: 3)
+        let tokens = welcome(m.receive(hello([0, 1]), from: "a", now: 1), to: "a")!.accepted.map(\.token)
+        _ = m.peerUnreachable("a", now: 2)
+        #expect(m.peer(hosting: 0) == nil)
+        let b = m.receive(hello([0, 1], tokens: tokens), from: "b", now: 3)
+        #expect(welcome(b, to: "b")?.accepted.map(\.token) == tokens)
+        #expect(b.compactMap { if case let .registered(_, r) = $0 { r } else { nil } }.first?.reconnected == [0, 1])
+        let c = m.receive(hello([0, 1], tokens: tokens), from: "c", now: 4)
+        #expect(welcome(c, to: "c")?.accepted.map(\.token) == tokens && welcome(c, to: "c")?.refused.isEmpty == true)
+        #expect(m.peer(hosting: 1) == "c")
+        // A wrong token on a free slot is a new registration with a new token, never the old one.
+        _ = m.peerUnreachable("c", now: 5)
+        let d = welcome(m.receive(hello([0], tokens: [tokens[0] &+ 1]), from: "d", now: 6), to: "d")
+        #expect(d?.accepted.count == 1 && d?.accepted.first?.token != tokens[0])
+    }
+
     @Test func anUnreachablePeerIsLostImmediately() {
         var m = makeMachine()
         _ = registerEach(&m, 3, now: 0)
