@@ -71,7 +71,7 @@ let package = Package(
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryClient", dependencies: [
             "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
-            "AviaryTopology",
+            "AviaryTopology", "AviaryLog",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
@@ -93,6 +93,7 @@ let package = Package(
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
+        .testTarget(name: "AviaryClientTests", dependencies: ["AviaryClient", "AviaryProtocol", "AviaryTopology", "AviaryNN", "AviaryLog"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryProtocol", "AviaryLog"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge"]),

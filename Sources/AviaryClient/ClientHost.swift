@@ -30,11 +30,15 @@ public final class ClientHost {
         /// Every hosted client attacks this way (`--byzantine`); nil for honest clients. Never
         /// sent to the server: attackers look like any other client on the wire.
         public var byzantine: ByzantineAttack?
+        /// Where top-k error-feedback residuals are kept (`--state-dir`, one subdirectory per
+        /// run); nil keeps them in memory, lost when the process ends.
+        public var stateDirectory: String?
         public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
                     shouldStop: @escaping @Sendable () -> Bool = { false }, curve: ClientCurve? = nil,
-                    byzantine: ByzantineAttack? = nil) {
+                    byzantine: ByzantineAttack? = nil, stateDirectory: String? = nil) {
             self.endpoint = endpoint; self.indices = indices; self.name = name; self.serverTimeout = serverTimeout
             self.shouldStop = shouldStop; self.curve = curve; self.byzantine = byzantine
+            self.stateDirectory = stateDirectory
         }
     }
 
@@ -55,6 +59,8 @@ public final class ClientHost {
     /// may have lost them; the server ignores duplicates).
     private var sentThisRound: [UpdateMessage] = []
     private var exitError: HostError?
+    /// The run id the worker's residuals belong to; nil until the first WELCOME.
+    private var residualRun: String?? = nil
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -84,6 +90,7 @@ public final class ClientHost {
                 }
             }
             for result in worker.takeResults() { try deliver(result) }
+            for warning in worker.takeWarnings() { logger.warning("old error-feedback residual not deleted", metadata: ["error": "\(warning)"]) }
             try perform(machine.tick(now: clock.now))
         }
         if let exitError { throw exitError }
@@ -112,7 +119,8 @@ public final class ClientHost {
                     logger.warning("send failed", metadata: ["kind": "\(message.kind)", "error": "\(error)"])
                 }
             case let .configure(runSpec):
-                worker.configure(try makeTraining(runSpec: runSpec))
+                let training = try makeTraining(runSpec: runSpec)
+                worker.configure(training, residuals: try residualStore(for: training.spec))
             case let .hosted(accepted, refused):
                 if !accepted.isEmpty {
                     logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
@@ -147,6 +155,23 @@ public final class ClientHost {
                 }
             }
         }
+    }
+
+    /// Where a new run's top-k residuals go; nil for another WELCOME of the run the worker
+    /// already keeps residuals for (its residuals stay).
+    private func residualStore(for spec: RunSpec) throws -> ResidualStore? {
+        if let current = residualRun, current == spec.runID { return nil }
+        residualRun = .some(spec.runID)
+        guard case .topk = spec.compression else { return MemoryResidualStore() }  // holds nothing
+        if let directory = options.stateDirectory, let runID = spec.runID {
+            do {
+                let store = try DirectoryResidualStore(stateDirectory: directory, runID: runID)
+                logger.info("error-feedback residuals on disk", metadata: ["directory": "\(store.root)"])
+                return store
+            } catch { throw ClientError.stateDirectory(error) }
+        }
+        logger.warning("top-k error feedback keeps residuals in memory: a restarted process starts its clients from zero; give --state-dir DIR to keep them on disk")
+        return MemoryResidualStore()
     }
 
     private func makeTraining(runSpec: [UInt8]) throws -> LocalTraining {

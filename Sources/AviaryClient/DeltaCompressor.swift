@@ -4,44 +4,90 @@ import AviaryTopology
 /// Encodes a process's UPDATE deltas in the run's encoding, on the training thread, and keeps
 /// top-k's error-feedback residuals: what a client did not send is added to its next delta.
 ///
-/// State per hosted client, only for top-k and only once the client has trained in this
-/// process: its residual (one f32 per parameter, 4 × parameters bytes) and its last encoded
-/// update (8 × k bytes). Clients that never trained cost nothing, so on-demand clients still
-/// are only their index until sampled. A restarted process starts with zero residuals.
+/// Residuals are versions in a `ResidualStore` (one per round a client trained in), chosen and
+/// deleted by `ResidualHistory`'s rules, so training a round again — a re-sent TRAIN, or a round
+/// the resumed server runs again — uses the residual the first attempt used, and a resumed run
+/// is the uninterrupted one bit for bit. With a `DirectoryResidualStore` nothing stays in memory
+/// between rounds: an on-demand client costs its index until sampled, and a few files after.
 final class DeltaCompressor {
     let format: DeltaFormat
-    private var residuals: [Int: [Float]] = [:]
-    /// The update each top-k client sent last, by client: a TRAIN for a round the client already
-    /// trained (the server re-sent it after a reconnect, or ran the round again after a resume)
-    /// gets the same update again instead of applying the residual twice.
-    private var lastSent: [Int: UpdateMessage] = [:]
+    let parameterCount: Int
+    private(set) var history: ResidualHistory
+    let store: ResidualStore
+    /// Clients whose stored versions must be looked at again once `savedRound` reaches the
+    /// value (only top-k clients this process saved): their versions after the saved round, or
+    /// their last one ageing out. Clients with nothing left to delete are not tracked.
+    private var recheck: [Int: Int] = [:]
+    /// The last round certainly in the server's saved state (from the latest MODEL).
+    private(set) var savedRound = -1
 
-    init(spec: RunSpec) {
-        format = DeltaFormat(encoding: spec.compression, tensorSizes: spec.model.layout.tensors.map(\.count))
+    init(format: DeltaFormat, history: ResidualHistory, store: ResidualStore) {
+        self.format = format
+        parameterCount = format.tensorSizes.reduce(0, +)
+        self.history = history
+        self.store = store
     }
 
-    /// The update `client` already produced for `round`, when the encoding keeps state.
-    func alreadySent(client: Int, round: Int) -> UpdateMessage? {
-        guard let u = lastSent[client], u.round == round else { return nil }
-        return u
+    convenience init(spec: RunSpec, store: ResidualStore) {
+        self.init(format: DeltaFormat(encoding: spec.compression, tensorSizes: spec.model.layout.tensors.map(\.count)),
+                  history: ResidualHistory(resumes: spec.resumes, maxAge: spec.residualMaxAge), store: store)
+    }
+
+    /// A WELCOME of the same run again (after a reconnect, or a server that resumed meanwhile).
+    func adopt(_ spec: RunSpec) { adopt(resumes: spec.resumes) }
+    func adopt(resumes: [Int]) { history.resumes = resumes }
+
+    /// MODEL for `round` arrived: rounds ≤ round − 2 are saved by the server, so versions no
+    /// resume can reach again are deleted. Returns what could not be deleted (worth a warning,
+    /// harmless: a later look deletes it).
+    @discardableResult
+    func modelArrived(round: Int) -> [ResidualStoreError] {
+        let saved = ResidualHistory.savedRound(whenModelArrives: round)
+        guard saved > savedRound else { return [] }
+        savedRound = saved
+        var failures: [ResidualStoreError] = []
+        for (client, when) in recheck where when <= saved {
+            do { try prune(client: client, stored: try store.versions(client: client)) } catch { failures.append(error) }
+        }
+        return failures
     }
 
     /// `update` (with a dense f32 delta of the model's length) in the run's encoding.
-    func encode(_ update: UpdateMessage) -> UpdateMessage {
+    func encode(_ update: UpdateMessage) throws(ResidualStoreError) -> UpdateMessage {
         var u = update
         switch format.encoding {
         case .f32:
             return u
         case .topk:
-            var residual = residuals[u.clientIndex]
+            let client = u.clientIndex
+            var stored = try store.versions(client: client)
+            var residual = try history.residual(forRound: u.round, stored: stored).map { v throws(ResidualStoreError) in
+                try store.load(client: client, version: v, count: parameterCount)
+            }
             u.payload = TopKSparsifier.step(delta: update.delta, residual: &residual, k: format.topkCount)
-            residuals[u.clientIndex] = residual
-            lastSent[u.clientIndex] = u
+            let written = ResidualHistory.Version(round: u.round, generation: history.generation)
+            try store.save(client: client, version: written, residual: residual!)
+            if !stored.contains(written) { stored.append(written) }
+            try prune(client: client, stored: stored)
         case .f16, .int8:
             let encoded = DeltaCodec.encode(update.delta, format: format)
             u.payload = encoded.payload
             if encoded.clamped > 0 { u.metrics["f16_clamped"] = Double(encoded.clamped) }
         }
         return u
+    }
+
+    /// Deletes what `history` says `client` no longer needs and notes when to look again.
+    private func prune(client: Int, stored: [ResidualHistory.Version]) throws(ResidualStoreError) {
+        let deletable = history.deletable(stored: stored, saved: savedRound)
+        for v in deletable { try store.delete(client: client, version: v) }
+        let kept = stored.filter { !deletable.contains($0) }
+        if kept.contains(where: { $0.round > savedRound }) {
+            recheck[client] = savedRound + 1
+        } else if let maxAge = history.maxAge, let newest = kept.map(\.round).max() {
+            recheck[client] = newest + maxAge  // then round saved + 1 is more than maxAge after it
+        } else {
+            recheck[client] = nil
+        }
     }
 }

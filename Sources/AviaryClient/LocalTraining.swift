@@ -129,6 +129,10 @@ public enum ClientError: Error, CustomStringConvertible {
     case diverged(client: Int, round: Int, index: Int)
     case setup(client: Int, reason: String)
     case dataset(reason: String)
+    /// Top-k error feedback could not read or keep the client's residual.
+    case errorFeedback(client: Int, round: Int, ResidualStoreError)
+    /// The state directory cannot hold this run's residuals.
+    case stateDirectory(ResidualStoreError)
 
     public var description: String {
         switch self {
@@ -138,6 +142,8 @@ public enum ClientError: Error, CustomStringConvertible {
         case let .diverged(client, round, index): "client \(client) diverged in round \(round): parameter \(index) is not finite (lower the learning rate)"
         case let .setup(client, reason): "client \(client) could not start: \(reason)"
         case let .dataset(reason): "the run's dataset could not be loaded: \(reason)"
+        case let .errorFeedback(client, round, error): "client \(client), round \(round): \(error)"
+        case let .stateDirectory(error): "--state-dir: \(error)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import AviaryProtocol
+import AviaryTopology
 
 /// The thread that trains a process's sampled clients, one after another, so the socket loop
 /// never blocks on training (it keeps heartbeats flowing and notices stop requests at once).
@@ -25,15 +26,25 @@ final class TrainingWorker: @unchecked Sendable {
     private var results: [Result] = []
     private var training: LocalTraining?
     private var compressor: DeltaCompressor?
+    /// A later WELCOME's spec of the same run, for the compressor (applied on the worker thread).
+    private var adoptedSpec: RunSpec?
+    /// Residual deletions that failed (harmless; the host logs them).
+    private var warnings: [String] = []
     private var stopping = false
     private var thread: Thread?
 
-    /// Gives the worker what it trains with and starts its thread.
-    func configure(_ training: LocalTraining) {
+    /// Gives the worker what it trains with and starts its thread. `residuals`: where a new
+    /// run's error-feedback residuals go; nil for another WELCOME of the same run, whose
+    /// residuals (and first spec's encoding) stay.
+    func configure(_ training: LocalTraining, residuals: ResidualStore?) {
         condition.withLock {
             self.training = training
-            // Residuals must outlive a reconfiguration, so the first run spec's encoding stays.
-            if compressor == nil { compressor = DeltaCompressor(spec: training.spec) }
+            if let residuals {
+                compressor = DeltaCompressor(spec: training.spec, store: residuals)
+                adoptedSpec = nil
+            } else {
+                adoptedSpec = training.spec
+            }
         }
         guard thread == nil else { return }
         let t = Thread { [self] in loop() }
@@ -58,6 +69,14 @@ final class TrainingWorker: @unchecked Sendable {
         }
     }
 
+    /// Warnings since the last call (residual files that could not be deleted).
+    func takeWarnings() -> [String] {
+        condition.withLock {
+            defer { warnings = [] }
+            return warnings
+        }
+    }
+
     /// Asks the thread to exit after its current job (it is not waited for).
     func stop() {
         condition.withLock {
@@ -73,6 +92,7 @@ final class TrainingWorker: @unchecked Sendable {
             if stopping { condition.unlock(); return }
             let training = self.training!
             let compressor = self.compressor!
+            if let spec = adoptedSpec { compressor.adopt(spec); adoptedSpec = nil }
             // Colluding attackers (ALIE) need every one of their honest deltas of the round
             // before any is sent: they take the round's queued jobs as one group.
             var group = [jobs.removeFirst()]
@@ -80,21 +100,18 @@ final class TrainingWorker: @unchecked Sendable {
                 while let next = jobs.first, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
             }
             condition.unlock()
+            let pruning = compressor.modelArrived(round: group[0].model.round).map { "\($0)" }
 
             var done: [Result] = []
-            var fresh: [Int] = []  // entries of `done` trained now (not resent from the cache)
+            var fresh: [Int] = []  // entries of `done` that trained
             for job in group {
                 let started = ContinuousClock.now
                 let outcome: Swift.Result<UpdateMessage, ClientError>
-                if let again = compressor.alreadySent(client: job.client, round: job.model.round) {
-                    outcome = .success(again)
-                } else {
-                    do {
-                        outcome = .success(try training.train(client: job.client, model: job.model, config: job.config))
-                        fresh.append(done.count)
-                    } catch {
-                        outcome = .failure(error)
-                    }
+                do {
+                    outcome = .success(try training.train(client: job.client, model: job.model, config: job.config))
+                    fresh.append(done.count)
+                } catch {
+                    outcome = .failure(error)
                 }
                 let d = ContinuousClock.now - started
                 done.append(Result(client: job.client, round: job.model.round, outcome: outcome,
@@ -104,8 +121,16 @@ final class TrainingWorker: @unchecked Sendable {
             // an attacker's crafted delta is encoded like any other client's.
             let honest = fresh.map { try! done[$0].outcome.get() }
             var sent = training.malicious(honest).makeIterator()
-            for i in fresh { done[i].outcome = .success(compressor.encode(sent.next()!)) }
-            condition.withLock { results += done }
+            for i in fresh {
+                let update = sent.next()!
+                do { done[i].outcome = .success(try compressor.encode(update)) } catch {
+                    done[i].outcome = .failure(.errorFeedback(client: update.clientIndex, round: update.round, error))
+                }
+            }
+            condition.withLock {
+                results += done
+                warnings += pruning
+            }
         }
     }
 }

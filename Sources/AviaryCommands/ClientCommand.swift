@@ -48,6 +48,12 @@ public struct ClientCommand: ParsableCommand {
 
     @OptionGroup var byzantine: ByzantineOptions
 
+    @Option(help: ArgumentHelp("""
+        Directory for state that must outlive this process: top-k error-feedback residuals, one \
+        subdirectory per run (aviary run uses <run>/client-state). Without it they are kept in memory.
+        """, valueName: "dir"))
+    var stateDir: String?
+
     public init() {}
 
     /// The `I/N` of `--shard`, checked: N ≥ 1 and I in 0..<N.
@@ -112,7 +118,8 @@ public struct ClientCommand: ParsableCommand {
         }
         installInterruptHandler()
         let host = ClientHost(options: .init(endpoint: connect, indices: indices, name: name, serverTimeout: serverTimeout,
-                                             shouldStop: interrupted, curve: curve, byzantine: try byzantine.attack()),
+                                             shouldStop: interrupted, curve: curve, byzantine: try byzantine.attack(),
+                                             stateDirectory: stateDir),
                               logger: Logger(label: "aviary.client"))
         do { try host.run() } catch { throw fail(error) }
     }

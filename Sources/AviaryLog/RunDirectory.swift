@@ -9,6 +9,7 @@ import Foundation
 ///     state.json             what resume needs after the last completed round (RunStateStore)
 ///     state/round-NNNN.safetensors   the vectors state.json refers to
 ///     logs/server.log, logs/client-P.log
+///     client-state/<run id>/client-NNNNNN/   top-k residuals of the clients `aviary run` started
 public struct RunDirectory: Sendable {
     public let path: String
 
@@ -22,6 +23,8 @@ public struct RunDirectory: Sendable {
     public var report: String { path + "/report.html" }
     public var state: String { path + "/state.json" }
     public var stateDirectory: String { path + "/state" }
+    /// The `--state-dir` of the client processes `aviary run` starts (top-k residuals).
+    public var clientState: String { path + "/client-state" }
     /// Relative to the run directory, as state.json records it.
     public static func stateVectorsName(round: Int) -> String { "state/" + checkpointName(round: round) }
 
@@ -40,7 +43,7 @@ public struct RunDirectory: Sendable {
                 throw .cannotWrite(path: path, reason: "a run already exists here; pass --overwrite or change [run].name")
             }
             // The state goes too: resuming an overwritten run from the old run's state would mix two runs.
-            for item in [log, endpoint, checkpoints, state, stateDirectory] { try? fm.removeItem(atPath: item) }
+            for item in [log, endpoint, checkpoints, state, stateDirectory, clientState] { try? fm.removeItem(atPath: item) }
         }
         do {
             for dir in [path, checkpoints, logs] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }

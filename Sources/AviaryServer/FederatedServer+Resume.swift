@@ -34,6 +34,9 @@ extension FederatedServer {
                                      window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
                                      roundsMerged: saved.integers["rounds_merged"]?.first ?? saved.round)
             lastEval = saved.lastEval
+            // Same run id, one more resume: clients keep their residuals and know which are stale.
+            if let id = saved.strings["run_id"]?.first { runID = id }
+            resumes = (saved.integers["resumes"] ?? []) + [saved.round]
             try restoreSystemState(from: saved)
             elapsedBeforeResume = saved.elapsedSeconds
             point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registeredCount)
@@ -58,6 +61,7 @@ extension FederatedServer {
     /// Records what resume needs after round `round`, atomically, after the round's log lines.
     func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil) throws {
         var integers = ["rounds_merged": [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
+        if !resumes.isEmpty { integers["resumes"] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
@@ -66,10 +70,22 @@ extension FederatedServer {
             global: state.global, optimizer: state.optimizer, registeredCount: machine.registeredCount,
             unresponsive: machine.unresponsive.sorted(),
             mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
-            integers: integers, numbers: numbers, lastEval: lastEval, vectors: vectors,
+            integers: integers, numbers: numbers, strings: ["run_id": [runID]], lastEval: lastEval, vectors: vectors,
             log: writer.position, elapsedSeconds: elapsedBeforeResume + (now - startTime))
         try RunStateStore(directory: directory).save(saved)
     }
+}
+
+extension FederatedServer {
+    /// 128 random bits: unique enough that two runs never share a client state directory.
+    static func newRunID() -> String {
+        let hex = { (x: UInt64) in String(x, radix: 16).leftPadded(to: 16) }
+        return "run-" + hex(UInt64.random(in: 0...UInt64.max)) + hex(UInt64.random(in: 0...UInt64.max))
+    }
+}
+
+private extension String {
+    func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }
 
 /// What the run state needs from the protocol state machine after a round.

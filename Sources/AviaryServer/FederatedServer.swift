@@ -86,6 +86,11 @@ public final class FederatedServer {
     var pendingWrite: PendingRound?
     /// `[system]`'s simulated clock (nil without one), and the offline/busy clients of the round it entered.
     var simulatedClock: SimulatedClock?
+    /// Names this run in the run spec (clients keep top-k residuals under it) and, with
+    /// `resumes`, survives a resume through the run state.
+    var runID = FederatedServer.newRunID()
+    /// The rounds this run resumed after, oldest first (`RunSpec.resumes`).
+    var resumes: [Int] = []
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
@@ -135,7 +140,10 @@ public final class FederatedServer {
                                             "curve": "\(options.security.isCurve)"])
         report(.listening(endpoint: transport.boundEndpoint, runDirectory: directory.path))
 
-        let specJSON = try JSONEncoder().encode(topology.runSpec(model: modelSpec))
+        var spec = topology.runSpec(model: modelSpec)
+        spec.runID = runID
+        spec.resumes = resumes
+        let specJSON = try JSONEncoder().encode(spec)
         if !options.resume { try writer.append(.runStart(runStartRecord())) }
 
         var tokenSeed: UInt64 = 0

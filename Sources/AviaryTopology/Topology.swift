@@ -28,6 +28,9 @@ public struct Topology: Sendable {
     public var processes: ProcessSettings
     /// How clients encode their UPDATE deltas (`[compression]`; f32 unless set).
     public var compression: DeltaEncoding = .f32
+    /// `[compression] topk_residual_max_age`: top-k error-feedback residuals older than this many
+    /// rounds are not used (the client starts again from zero) and are deleted; nil keeps them.
+    public var residualMaxAge: Int? = nil
     /// `[security]`: CURVE on or off, and where the server's keys are.
     public var security = SecuritySettings()
     /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
@@ -118,7 +121,7 @@ public struct Topology: Sendable {
     public func runSpec(model: ModelSpec) -> RunSpec {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
-                compression: compression)
+                compression: compression, residualMaxAge: residualMaxAge)
     }
 }
 
@@ -144,6 +147,14 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var blasThreads: Int
     /// The run's delta encoding: clients encode every UPDATE with it, the server accepts no other.
     public var compression: DeltaEncoding = .f32
+    /// `[compression] topk_residual_max_age` (`ResidualHistory.maxAge`).
+    public var residualMaxAge: Int? = nil
+    /// Names this run (not its topology) and stays the same across resumes: clients keep their
+    /// error-feedback residuals under it. Set by the server; nil in specs made elsewhere.
+    public var runID: String? = nil
+    /// The rounds the server resumed after, oldest first (`ResidualHistory.resumes`): residuals
+    /// written before a resume for rounds after its point belong to rounds run again.
+    public var resumes: [Int] = []
 
     public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
         Topology.ClientOverride.resolve(clientOverrides, base: adversarial, client: index)

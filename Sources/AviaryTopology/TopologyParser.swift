@@ -70,7 +70,8 @@ extension Topology {
                                 model: model, training: training, adversarial: adversarial, clientOverrides: overrides,
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
                                 processes: processes, security: security, source: text, warnings: [], system: system)
-        topology.compression = compression
+        topology.compression = compression.encoding
+        topology.residualMaxAge = compression.residualMaxAge
         topology.attackers = attackers
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list

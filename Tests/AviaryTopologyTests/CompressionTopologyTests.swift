@@ -25,6 +25,8 @@ import AviaryProtocol
         for (overrides, key) in [(["compression.encoding=zip"], "compression.encoding"),
                                  (["compression.encoding=topk", "compression.topk_fraction=0"], "compression.topk_fraction"),
                                  (["compression.encoding=topk", "compression.topk_fraction=1.5"], "compression.topk_fraction"),
+                                 (["compression.encoding=topk", "compression.topk_residual_max_age=0"], "compression.topk_residual_max_age"),
+                                 (["compression.encoding=topk", "compression.topk_residual_max_age=1.5"], "compression.topk_residual_max_age"),
                                  (["compression.encodings=f16"], "compression.encodings")] {
             do {
                 _ = try parse(overrides)
@@ -35,6 +37,19 @@ import AviaryProtocol
         }
         let t = try parse(["compression.encoding=int8", "compression.topk_fraction=0.1"])
         #expect(t.warnings.contains { $0.contains("compression.topk_fraction") && $0.contains("ignored") })
+        let f16 = try parse(["compression.encoding=f16", "compression.topk_residual_max_age=5"])
+        #expect(f16.warnings.contains { $0.contains("compression.topk_residual_max_age") && $0.contains("ignored") })
+        #expect(f16.residualMaxAge == nil && f16.config["compression.topk_residual_max_age"] == nil)
+    }
+
+    @Test func aResidualMaxAgeReachesClientsAndTheRecordedConfig() throws {
+        let aged = try parse(["compression.encoding=topk", "compression.topk_residual_max_age=20"])
+        #expect(aged.residualMaxAge == 20 && aged.config["compression.topk_residual_max_age"] == .int(20))
+        let spec = aged.runSpec(model: .mlp(inputs: 60, hidden: [8], classes: 10))
+        #expect(try JSONDecoder().decode(RunSpec.self, from: JSONEncoder().encode(spec)).residualMaxAge == 20)
+        // Left out: kept however old, recorded as null.
+        let forever = try parse(["compression.encoding=topk"])
+        #expect(forever.residualMaxAge == nil && forever.config["compression.topk_residual_max_age"] == .null)
     }
 
     @Test func theRunSpecCarriesTheEncodingToClients() throws {
@@ -42,5 +57,6 @@ import AviaryProtocol
         let spec = t.runSpec(model: .mlp(inputs: 60, hidden: [8], classes: 10))
         let decoded = try JSONDecoder().decode(RunSpec.self, from: JSONEncoder().encode(spec))
         #expect(decoded.compression == .topk(fraction: 0.05))
+        #expect(decoded.runID == nil && decoded.resumes.isEmpty)  // the server sets them
     }
 }

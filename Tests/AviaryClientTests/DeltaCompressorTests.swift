@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import AviaryClient
+import AviaryProtocol
+
+/// Top-k error feedback through a `ResidualStore`: what is sent plus what is kept is what the
+/// client had, a round trained again sends the same thing, a resume replays bit for bit, and a
+/// process keeps only the versions a resume could need.
+struct DeltaCompressorTests {
+    /// 8 parameters in two tensors, k = 2.
+    static let format = DeltaFormat(encoding: .topk(fraction: 0.25), tensorSizes: [6, 2])
+
+    static func delta(client: Int, round: Int) -> [Float] {
+        // Distinct magnitudes so the kept set is unambiguous, different per client and round.
+        (0..<8).map { i in Float((i * 7 + client * 3 + round * 5) % 11) - 5 + Float(i) * 0.01 }
+    }
+
+    static func update(client: Int, round: Int) -> UpdateMessage {
+        UpdateMessage(round: round, clientIndex: client, samples: 10, metrics: [:], delta: delta(client: client, round: round))
+    }
+
+    static func sent(_ u: UpdateMessage) -> [Float] {
+        guard case let .topk(length, indices, values) = u.payload else { Issue.record("not top-k: \(u.payload)"); return [] }
+        var dense = [Float](repeating: 0, count: length)
+        for (i, v) in zip(indices, values) { dense[Int(i)] = v }
+        return dense
+    }
+
+    func compressor(_ store: ResidualStore, resumes: [Int] = [], maxAge: Int? = nil) -> DeltaCompressor {
+        DeltaCompressor(format: Self.format, history: ResidualHistory(resumes: resumes, maxAge: maxAge), store: store)
+    }
+
+    /// Runs client 0 through `rounds` (MODEL then TRAIN each round) and returns what it sent.
+    func send(_ c: DeltaCompressor, rounds: ClosedRange<Int>, client: Int = 0) throws -> [[Float]] {
+        try rounds.map { r in
+            c.modelArrived(round: r)
+            return Self.sent(try c.encode(Self.update(client: client, round: r)))
+        }
+    }
+
+    @Test func sentPlusKeptIsWhatTheClientHad() throws {
+        let store = MemoryResidualStore()
+        let c = compressor(store)
+        var carried = [Float](repeating: 0, count: 8)
+        for r in 1...4 {
+            c.modelArrived(round: r)
+            let s = Self.sent(try c.encode(Self.update(client: 0, round: r)))
+            #expect(s.filter { $0 != 0 }.count == 2)
+            let kept = try store.load(client: 0, version: .init(round: r, generation: 0), count: 8)
+            let had = zip(Self.delta(client: 0, round: r), carried).map { $0 + $1 }
+            #expect(zip(s, kept).map { $0 + $1 } == had, "round \(r)")
+            carried = kept
+        }
+    }
+
+    @Test func aRoundTrainedAgainSendsTheSameUpdate() throws {
+        let c = compressor(MemoryResidualStore())
+        let first = try send(c, rounds: 1...3)
+        // The server re-sends round 3's TRAIN (a reconnect): same residual in, same update out.
+        let again = Self.sent(try c.encode(Self.update(client: 0, round: 3)))
+        #expect(again == first[2])
+        #expect(try send(c, rounds: 4...4)[0] == send(compressor(MemoryResidualStore()), rounds: 1...4)[3])
+    }
+
+    /// A new process (its store kept) after the server resumed from round `r`: the replayed
+    /// rounds send what the uninterrupted run sent.
+    @Test(arguments: [(crashedAfterTraining: 4, resumedAfter: 2), (4, 3), (4, 4), (2, 0)])
+    func aResumedProcessReplaysTheUninterruptedUpdates(crashedAfterTraining: Int, resumedAfter: Int) throws {
+        let reference = try send(compressor(MemoryResidualStore()), rounds: 1...7)
+        let store = MemoryResidualStore()
+        _ = try send(compressor(store), rounds: 1...crashedAfterTraining)
+        let resumed = compressor(store, resumes: [resumedAfter])
+        let replay = try send(resumed, rounds: (resumedAfter + 1)...7)
+        #expect(replay == Array(reference[resumedAfter...]))
+    }
+
+    @Test func aProcessKeepsOnlyTheVersionsAResumeCouldNeed() throws {
+        let store = MemoryResidualStore()
+        let c = compressor(store)
+        _ = try send(c, rounds: 1...6)
+        // MODEL 6 means round 4 is saved: versions 4 (newest settled), 5 and 6.
+        #expect(store.versions(client: 0).map(\.round).sorted() == [4, 5, 6])
+        #expect(store.floatCount == 3 * 8)
+        // Rounds where this client is not sampled still prune it once the process sees MODEL.
+        c.modelArrived(round: 9)
+        #expect(store.versions(client: 0).map(\.round).sorted() == [6])
+    }
+
+    @Test func aResidualOlderThanMaxAgeIsDroppedAndDeleted() throws {
+        let store = MemoryResidualStore()
+        let c = compressor(store, maxAge: 2)
+        _ = try send(c, rounds: 1...1)
+        for r in 2...4 { c.modelArrived(round: r) }
+        // Round 4 is 3 rounds after round 1: the client starts from zero, like a new one.
+        let late = Self.sent(try c.encode(Self.update(client: 0, round: 4)))
+        let fresh = try send(compressor(MemoryResidualStore()), rounds: 4...4)[0]
+        #expect(late == fresh)
+        for r in 5...8 { c.modelArrived(round: r) }
+        // MODEL 8: round 6 saved, round 4's residual is too old for round 7 on: nothing kept.
+        #expect(store.versions(client: 0).isEmpty)
+    }
+
+    @Test func f16AndInt8KeepNothing() throws {
+        for encoding in [DeltaEncoding.f16, .int8] {
+            let store = MemoryResidualStore()
+            let c = DeltaCompressor(format: DeltaFormat(encoding: encoding, tensorSizes: [6, 2]), history: ResidualHistory(), store: store)
+            _ = try c.encode(Self.update(client: 0, round: 1))
+            #expect(store.floatCount == 0)
+        }
+    }
+}
