@@ -3,18 +3,20 @@ import AviaryLog
 /// `aviary logs --clients --csv`: the log in long format, one row per (round, sampled client),
 /// for pandas and R. Columns are documented in docs/LOG.md.
 enum ClientCSV {
-    /// Leading columns; then every other client metric in the log (sorted), then weight, status, reason.
+    /// Leading columns; then every other client metric in the log (sorted), then `traffic`, weight, status, reason.
     static let leading = ["round", "client", "samples", "dataset_size"]
+    /// The client's protocol bytes this round (the round's `client_traffic`); empty in logs without it.
+    static let traffic = ["bytes_up", "bytes_down"]
 
     /// Every metric name any client reported, except the leading ones, sorted.
     static func metricNames(_ log: AggregationLog) -> [String] {
         var names = Set<String>()
         for r in log.rounds { for m in r.clientMetrics.values { names.formUnion(m.keys) } }
-        return names.subtracting(leading).sorted()
+        return names.subtracting(leading + traffic).sorted()
     }
 
     static func header(_ log: AggregationLog) -> String {
-        (leading + metricNames(log) + ["weight", "status", "reason"]).joined(separator: ",")
+        (leading + metricNames(log) + traffic + ["weight", "status", "reason"]).joined(separator: ",")
     }
 
     /// What happened to `client` in round `r`, and why when the log says (a fallback merge rule
@@ -43,6 +45,8 @@ enum ClientCSV {
                 let (status, reason) = status(of: client, in: r)
                 var fields = [String(r.round), String(client), number(m["samples"]), number(size)]
                 fields += names.map { number(m[$0]) }
+                let bytes = r.clientTraffic?[String(client)]
+                fields += [number(bytes.map { Double($0.bytesUp) }), number(bytes.map { Double($0.bytesDown) })]
                 fields += [number(r.weights[String(client)]), status, quoted(reason)]
                 out += fields.joined(separator: ",") + "\n"
             }

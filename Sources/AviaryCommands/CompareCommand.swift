@@ -12,7 +12,8 @@ struct CompareCommand: ParsableCommand {
         Runs whose topologies differ only in [seeds] (and their names) are grouped: the table shows \
         mean ± sample std across each group's runs, of the final round and of the mean of the last K \
         evaluated rounds, and the plot one line per group with a ±1 std band. A directory that holds \
-        runs (a sweep) stands for all of them.
+        runs (a sweep) stands for all of them. --x-axis simulated plots against the simulated clock at \
+        each round's close ([system] runs); a group's seeds are then interpolated onto common times.
         """)
 
     @Argument(help: "Run directories (runs/<name>), their aggregation.jsonl files, or directories of runs (a sweep).")
@@ -30,11 +31,17 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Metric to plot per round: \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", ")).")
     var metric: String = ComparisonMetric.cleanAccuracy.rawValue
 
+    @Option(name: .customLong("x-axis"), help: "Plot against: round, or simulated (the simulated clock at each round's close; every run needs [system]).")
+    var xAxis: String = ComparisonAxis.round.rawValue
+
     func validate() throws {
         guard !directories.isEmpty else { throw ValidationError("Name at least one run directory, e.g. `aviary compare runs/a runs/b`.") }
         guard lastK >= 1 else { throw ValidationError("--last must be at least 1") }
         guard ComparisonMetric(rawValue: metric) != nil else {
             throw ValidationError("Unknown metric '\(metric)'; use one of \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        guard ComparisonAxis(rawValue: xAxis) != nil else {
+            throw ValidationError("Unknown --x-axis '\(xAxis)'; use one of \(ComparisonAxis.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
     }
 
@@ -48,7 +55,8 @@ struct CompareCommand: ParsableCommand {
                 return RunComparison.Run(path: dir, log: log)
             }
             let groups = noGroup ? nil : try SeedGrouping.groups(runDirectories: arguments.map(Self.runDirectory))
-            let comparison = RunComparison(runs: runs, metric: ComparisonMetric(rawValue: metric)!, groups: groups, lastK: lastK)
+            let comparison = try RunComparison(runs: runs, metric: ComparisonMetric(rawValue: metric)!,
+                                               axis: ComparisonAxis(rawValue: xAxis)!, groups: groups, lastK: lastK)
             print(comparison.textTable(), terminator: "")
             let path = output ?? Self.commonParent(of: arguments.map(Self.runDirectory)) + "/compare.html"
             try AtomicFile.write(Data(comparison.html().utf8), to: path)

@@ -21,22 +21,21 @@ extension RunComparison {
         }
     }
 
-    func points(_ run: Run) -> [PlotPoint] {
-        run.log.rounds.compactMap { r in r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) } }
-    }
-
     func groupedPlot() -> LinePlot {
         let series = groups.enumerated().map { i, g -> LinePlot.Series in
-            let bands = RoundBand.bands(g.members.map { points(runs[$0]) })
+            let members = g.members.map { points(runs[$0]) }
+            // Against simulated time the seeds' rounds close at different times: interpolated (TimeBand).
+            let bands = axis == .simulated ? TimeBand.bands(members).map { (x: $0.time, stats: $0.stats) }
+                                           : RoundBand.bands(members).map { (x: Double($0.round), stats: $0.stats) }
             var line = LinePlot.Series(
                 name: bands.isEmpty ? "\(g.label) (no \(metric.rawValue))" : "\(g.label) (n=\(g.members.count))",
                 color: PlotPalette.shade(metric.plotMetric, run: i, of: groups.count),
-                points: bands.map { PlotPoint(x: Double($0.round), y: $0.stats.mean) },
+                points: bands.map { PlotPoint(x: $0.x, y: $0.stats.mean) },
                 dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
-            line.band = bands.compactMap { b in b.stats.std.map { (x: Double(b.round), low: b.stats.mean - $0, high: b.stats.mean + $0) } }
+            line.band = bands.compactMap { b in b.stats.std.map { (x: b.x, low: b.stats.mean - $0, high: b.stats.mean + $0) } }
             return line
         }
-        return LinePlot(title: "\(metric.rawValue) per round, mean ± std across seeds", xLabel: "round",
-                        yLabel: metric.rawValue, series: series, width: 760, height: 380)
+        return LinePlot(title: "\(plotTitle), mean ± std across seeds", xLabel: xLabel,
+                        yLabel: metric.rawValue, series: series, width: 760, height: 380, integerX: axis == .round)
     }
 }

@@ -41,6 +41,8 @@ public struct RunComparison: Sendable {
     public var groups: [SeedGroup]
     /// How many of the last evaluated rounds the "last K" columns average.
     public var lastK: Int
+    /// What the plot's x axis is (`RunComparison+Axis.swift`); rounds unless set by the throwing init.
+    public internal(set) var axis: ComparisonAxis = .round
 
     public struct SeedGroup: Sendable, Equatable {
         public var label: String
@@ -77,15 +79,13 @@ public struct RunComparison: Sendable {
         if isGrouped { return groupedPlot() }
         let series = zip(labels, runs).enumerated().map { i, pair in
             let (label, run) = pair
-            let points = run.log.rounds.compactMap { r in
-                r.eval.flatMap { metric.value($0) }.map { PlotPoint(x: Double(r.round), y: $0) }
-            }
+            let points = points(run)
             return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label,
                                    color: PlotPalette.shade(metric.plotMetric, run: i, of: runs.count), points: points,
                                    dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
         }
-        return LinePlot(title: "\(metric.rawValue) per round", xLabel: "round", yLabel: metric.rawValue,
-                        series: series, width: 760, height: 380)
+        return LinePlot(title: plotTitle, xLabel: xLabel, yLabel: metric.rawValue,
+                        series: series, width: 760, height: 380, integerX: axis == .round)
     }
 
     static let columns = ["run", "rounds", "duration", "clean_acc", "clean_loss", "robust_acc", "status"]
@@ -115,7 +115,8 @@ public struct RunComparison: Sendable {
         page.figures([plot().svg()])
         if isGrouped {
             page.heading("Mean ± std across seeds")
-            page.paragraph("Runs whose settings differ only in [seeds] are grouped; last \(lastK) = the mean of each run's last \(lastK) evaluated rounds, then mean ± sample std across the group's runs.")
+            page.paragraph("Runs whose settings differ only in [seeds] are grouped; last \(lastK) = the mean of each run's last \(lastK) evaluated rounds, then mean ± sample std across the group's runs."
+                           + (axis == .simulated ? " Against simulated time, each run's curve is interpolated linearly at every time another run of its group evaluated, between its own first and last evaluation; the line is the mean of the runs that reach a time, the band ±1 std where two do." : ""))
             page.table(header: Self.groupColumns(lastK: lastK), rows: groupRows())
         }
         page.heading("Final metrics")

@@ -29,13 +29,13 @@ extension RunReport {
 
     func accuracyBySimulatedTimePlot() -> LinePlot {
         let evals = simulatedRounds.compactMap { r in r.record.eval.map { (t: r.system.clockSeconds, eval: $0) } }
-        let hours = (simulatedRounds.last?.system.clockSeconds ?? 0) >= 36_000
-        let scale = hours ? 3600.0 : 60.0
+        let unit = SimulatedTimeUnit(covering: simulatedRounds.last?.system.clockSeconds ?? 0)
+        let scale = unit.seconds
         var series = [LinePlot.Series(name: "clean accuracy", color: PlotPalette.color(.cleanAccuracy),
                                       points: evals.map { PlotPoint(x: $0.t / scale, y: $0.eval.cleanAccuracy) })]
         let robust = evals.compactMap { e in e.eval.robustAccuracy.map { PlotPoint(x: e.t / scale, y: $0) } }
         if !robust.isEmpty { series.append(.init(name: "robust accuracy", color: PlotPalette.color(.robustAccuracy), points: robust)) }
-        return LinePlot(title: "Accuracy against simulated time", xLabel: hours ? "simulated hours" : "simulated minutes",
+        return LinePlot(title: "Accuracy against simulated time", xLabel: unit.label,
                         yLabel: "accuracy", series: series, integerX: false)
     }
 

@@ -139,8 +139,10 @@ extension Topology {
             partition = .dirichlet(alpha: try t.double("alpha", default: 0.5, range: 1e-4...1e6),
                                    minSize: try t.int("min_size", default: 10, range: 0...1_000_000))
         case .shards:
-            partition = .shards(perClient: try t.int("shards_per_client", default: 2, range: 1...10_000),
-                                shardsTotal: try t.int("shards_total"))
+            let perClient = try t.int("shards_per_client", default: 2, range: 1...10_000)
+            // Unset, the partitioner cuts perClient × clients shards: the config records that number.
+            let total = try t.int("shards_total", default: perClient * clients)
+            partition = .shards(perClient: perClient, shardsTotal: t.has("shards_total") ? total : nil)
         case .classes:
             partition = .classesPerClient(try t.int("classes_per_client", default: 2, range: 1...100_000))
         case .quantity:

@@ -104,6 +104,17 @@ import AviaryLog
         #expect(bad.output.contains("\(broken)/aggregation.jsonl:1:"), "\(bad.output)")
     }
 
+    @Test func compareAgainstSimulatedTimeNamesARunWithoutAClock() throws {
+        let runs = try #require(Self.runs)
+        let page = runs.dir + "/simulated.html"
+        let out = try Harness.run("aviary", ["compare", runs.dir + "/short", runs.dir + "/long", "--x-axis", "simulated", "-o", page])
+        #expect(out.status != 0)
+        #expect(out.output.contains("\(runs.dir)/short has no simulated clock"), "\(out.output)")
+        #expect(!FileManager.default.fileExists(atPath: page))
+        let unknown = try Harness.run("aviary", ["compare", runs.dir + "/short", "--x-axis", "time"])
+        #expect(unknown.status != 0 && unknown.output.contains("round, simulated"), "\(unknown.output)")
+    }
+
     @Test func compareRejectsAnUnknownMetric() throws {
         let out = try Harness.run("aviary", ["compare", "runs/a", "--metric", "accuracy"])
         #expect(out.status != 0)

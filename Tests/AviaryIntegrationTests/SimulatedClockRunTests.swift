@@ -42,6 +42,13 @@ import AviaryLog
         #expect(report.status == 0, "\(report.output)")
         let html = try String(contentsOfFile: dir + "/simclock/report.html", encoding: .utf8)
         #expect(html.contains("Accuracy against simulated time") && html.contains("Stragglers and offline clients per round"))
+        let page = dir + "/compare-simulated.html"
+        let compare = try Harness.run("aviary", ["compare", dir + "/simclock", "--x-axis", "simulated", "-o", page])
+        #expect(compare.status == 0, "\(compare.output)")
+        let compared = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(compared.contains("clean_accuracy against simulated time") && compared.contains("simulated minutes"))
+        // Round 3 closes at 90 s = 1.5 simulated minutes: its point's tooltip says so.
+        #expect(compared.contains("simclock at 1.5: "), "\(compared)")
     }
 
     @Test func aBadTraceRowIsRefusedWithFileAndLineBeforeAnythingRuns() throws {

@@ -123,6 +123,19 @@ import AviaryLog
         #expect(fedavg["evaluation.epsilon"] == nil, "robust evaluation is off")
     }
 
+    /// An unset `shards_total` is recorded as the number of shards the partitioner cuts
+    /// (shards_per_client × clients), not as null; the spec still leaves it to the partitioner.
+    @Test func unsetShardsTotalIsRecordedAsItsEffectiveDefault() throws {
+        let shards = Self.base.replacingOccurrences(of: "dataset = \"synthetic\"", with: "dataset = \"fashion-mnist\"\npartition = \"shards\"\nshards_per_client = 3")
+        let unset = try Topology.parse(shards, file: "t.toml")
+        #expect(unset.resolvedConfig["data.shards_total"] == .int(12))
+        #expect(unset.data.partition == .shards(perClient: 3, shardsTotal: nil))
+        let set = try Topology.parse(try Topology.applying(["data.shards_total=20"], to: shards, file: "t.toml"), file: "t.toml")
+        #expect(set.resolvedConfig["data.shards_total"] == .int(20))
+        #expect(set.data.partition == .shards(perClient: 3, shardsTotal: 20))
+        #expect(try Topology.parse(Self.base, file: "t.toml").config["data.shards_total"] == nil, "only under partition = \"shards\"")
+    }
+
     @Test func setSeedsBaseKeepsSeedsSetAlongsideIt() throws {
         let text = try Topology.applying(["seeds.base=5", "seeds.training=99"], to: Self.base, file: "t.toml")
         let t = try Topology.parse(text, file: "t.toml")
