@@ -59,6 +59,44 @@ import AviaryLog
         }
     }
 
+    /// Hand-started client processes with `--state-dir` ride through a server killed while they
+    /// train and restarted with `aviary-server --resume`: the same processes learn from the
+    /// new WELCOME that the rounds after the resume point are replayed, and the run still ends
+    /// with the uninterrupted model.
+    @Test func handStartedClientsKeepTheirResidualsThroughAServerRestart() throws {
+        func topology(_ dir: String) throws {
+            try Harness.topology(name: "ef", output: dir, clients: 3, rounds: 6, processes: 1, epochs: 1,
+                                 server: "bind = \"ipc://\(dir)/server.sock\"\nheartbeat_interval = 0.5", extra: Self.compression)
+                .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        }
+        let reference = Harness.temporaryDirectory("ef-hand-ref")
+        try topology(reference)
+        let full = try Harness.run("aviary", ["run", reference + "/t.toml"])
+        #expect(full.status == 0, "\(full.output)")
+
+        let dir = Harness.temporaryDirectory("ef-hand")
+        try topology(dir)
+        let socket = "ipc://\(dir)/server.sock"
+        let first = try Harness.start("aviary-server", ["--topology", dir + "/t.toml"], log: dir + "/server1.out",
+                                      environment: ["AVIARY_CRASH_AT": "round-started:4"])
+        let clients = try (0..<3).map {
+            try Harness.start("aviary-client", ["--connect", socket, "--clients", "\($0)", "--state-dir", dir + "/state"], log: dir + "/c\($0).out")
+        }
+        defer { for c in clients where c.isRunning { c.terminate() } }
+        first.waitUntilExit()
+        #expect(first.terminationReason == .uncaughtSignal && first.terminationStatus == SIGKILL)
+        let second = try Harness.start("aviary-server", ["--resume", dir + "/ef"], log: dir + "/server2.out")
+        defer { if second.isRunning { second.terminate() } }
+        let deadline = Date().addingTimeInterval(90)
+        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(second.terminationStatus == 0, "see \(dir)/server2.out")
+        for c in clients { c.waitUntilExit() }
+        #expect(clients.allSatisfy { $0.terminationStatus == 0 }, "every client finished cleanly")
+        let log = try AggregationLog.read(path: dir + "/ef/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
+        #expect(try finalCheckpoint(reference) == finalCheckpoint(dir))
+    }
+
     /// Lossless and quantised encodings keep no client state.
     @Test func anF32RunWritesNoClientState() throws {
         let dir = Harness.temporaryDirectory("ef-f32")
