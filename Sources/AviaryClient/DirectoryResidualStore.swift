@@ -106,6 +106,9 @@ final class DirectoryResidualStore: ResidualStore {
         do { try FileManager.default.removeItem(atPath: file) } catch {
             if FileManager.default.fileExists(atPath: file) { throw .unwritable(path: file, reason: Self.reason(error)) }
         }
+        // The client's last version gone: its directory goes too (rmdir refuses a non-empty one),
+        // so a bounded store stays bounded in directories as well.
+        _ = rmdir(directory(client: client))
     }
 
     /// The POSIX reason when there is one, not Foundation's whole error dump.
