@@ -93,6 +93,9 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     public var config: [String: ConfigValue]? = nil
     /// Byzantine clients (`[attackers]`), for analysis; nil when nobody attacks.
     public var attackers: AttackersRecord? = nil
+    /// The run's id (the same after every resume): clients keep top-k residuals under
+    /// `<state-dir>/<run id>/`. Absent from logs written before it existed.
+    public var runId: String? = nil  // "run_id" both ways under the snake_case strategy
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -15,6 +15,7 @@ extension FederatedServer {
                                              meanTotalVariation: stats.meanTotalVariation),
             notes: data.notes + systemNote())
         record.encoding = topology.compression.description
+        record.runId = runID
         record.curve = options.security.isCurve
         record.config = topology.resolvedConfig
         record.attackers = topology.attackers.record

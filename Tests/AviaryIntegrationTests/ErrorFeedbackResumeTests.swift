@@ -49,6 +49,7 @@ import AviaryLog
         let fm = FileManager.default
         let runs = try fm.contentsOfDirectory(atPath: dir + "/ef/client-state")
         #expect(runs.count == 1 && runs[0].hasPrefix("run-"), "\(runs)")
+        #expect(b.runStart?.runId == runs[0] && a.runStart?.runId != runs[0])
         for client in 0..<4 {
             let files = try fm.contentsOfDirectory(atPath: dir + "/ef/client-state/\(runs[0])/" + String(format: "client-%06d", client)).sorted()
             #expect(files.last == "r0006-g1.safetensors", "client \(client): \(files)")
