@@ -78,21 +78,12 @@ import AviaryLog
         let dir = Harness.temporaryDirectory("ef-hand")
         try topology(dir)
         let socket = "ipc://\(dir)/server.sock"
-        let first = try Harness.start("aviary-server", ["--topology", dir + "/t.toml"], log: dir + "/server1.out",
-                                      environment: ["AVIARY_CRASH_AT": "round-started:4"])
-        let clients = try (0..<3).map {
-            try Harness.start("aviary-client", ["--connect", socket, "--clients", "\($0)", "--state-dir", dir + "/state"], log: dir + "/c\($0).out")
-        }
-        defer { for c in clients where c.isRunning { c.terminate() } }
-        first.waitUntilExit()
-        #expect(first.terminationReason == .uncaughtSignal && first.terminationStatus == SIGKILL)
-        let second = try Harness.start("aviary-server", ["--resume", dir + "/ef"], log: dir + "/server2.out")
-        defer { if second.isRunning { second.terminate() } }
-        let deadline = Date().addingTimeInterval(90)
-        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(second.terminationStatus == 0, "see \(dir)/server2.out")
-        for c in clients { c.waitUntilExit() }
-        #expect(clients.allSatisfy { $0.terminationStatus == 0 }, "every client finished cleanly")
+        let restart = try Harness.killAndResumeServer(
+            topology: dir + "/t.toml", runDirectory: dir + "/ef", crashAt: "round-started:4",
+            clients: (0..<3).map { ["--connect", socket, "--clients", "\($0)", "--state-dir", dir + "/state"] }, logs: dir)
+        #expect(restart.killed && restart.clientsWaited)
+        #expect(restart.resumedStatus == 0, "see \(dir)/server2.out")
+        #expect(restart.clientStatuses.allSatisfy { $0 == 0 }, "every client finished cleanly")
         let log = try AggregationLog.read(path: dir + "/ef/aggregation.jsonl")
         #expect(log.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
         #expect(try finalCheckpoint(reference) == finalCheckpoint(dir))

@@ -106,21 +106,12 @@ import AviaryTransport
         try Harness.topology(name: "rs", output: dir, clients: 3, rounds: 5, processes: 1,
                              server: "bind = \"\(socket)\"\nheartbeat_interval = 0.5")
             .write(toFile: topo, atomically: true, encoding: .utf8)
-        let first = try Harness.start("aviary-server", ["--topology", topo], log: dir + "/server1.out", environment: ["AVIARY_CRASH_AT": "round-started:3"])
-        let clients = try (0..<3).map { try Harness.start("aviary-client", ["--connect", socket, "--clients", "\($0)"], log: dir + "/c\($0).out") }
-        defer { for c in clients where c.isRunning { c.terminate() } }
-        first.waitUntilExit()
-        #expect(first.terminationReason == .uncaughtSignal && first.terminationStatus == SIGKILL)
-        Thread.sleep(forTimeInterval: 2)  // the clients notice the silence and start reconnecting
-        let allRunning = clients.allSatisfy { $0.isRunning }
-        #expect(allRunning, "clients must wait for the server to come back")
-        let second = try Harness.start("aviary-server", ["--resume", dir + "/rs"], log: dir + "/server2.out")
-        defer { if second.isRunning { second.terminate() } }
-        let deadline = Date().addingTimeInterval(90)
-        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(second.terminationStatus == 0, "see \(dir)/server2.out")
-        for c in clients { c.waitUntilExit() }
-        #expect(clients.allSatisfy { $0.terminationStatus == 0 }, "every client finished cleanly")
+        let restart = try Harness.killAndResumeServer(topology: topo, runDirectory: dir + "/rs", crashAt: "round-started:3",
+                                                      clients: (0..<3).map { ["--connect", socket, "--clients", "\($0)"] }, logs: dir)
+        #expect(restart.killed)
+        #expect(restart.clientsWaited, "clients must wait for the server to come back")
+        #expect(restart.resumedStatus == 0, "see \(dir)/server2.out")
+        #expect(restart.clientStatuses.allSatisfy { $0 == 0 }, "every client finished cleanly")
         let log = try AggregationLog.read(path: dir + "/rs/aggregation.jsonl")
         #expect(log.rounds.map(\.round) == [1, 2, 3, 4, 5])
         #expect(log.runEnd?.status == "completed")
