@@ -144,7 +144,8 @@ public final class ClientHost {
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)
                 endpoint = try ClientEndpoint(connect: options.endpoint, curve: options.curve)
-            case .reregistered:
+            case let .reregistered(runSpec):
+                try adopt(runSpec: runSpec)
                 logger.info("registered again", metadata: ["resending": "\(sentThisRound.count)"])
                 for update in sentThisRound { try perform(machine.trained(update, now: clock.now)) }
             case let .exit(success, reason):
@@ -154,6 +155,23 @@ public final class ClientHost {
                     exitError = .stopped(reason: reason)
                 }
             }
+        }
+    }
+
+    /// A WELCOME after the first: the same run carries on (the worker learns the server's resume
+    /// history, which tells it which residuals belong to replayed rounds); another run means
+    /// training and residuals start over.
+    private func adopt(runSpec: [UInt8]) throws {
+        let spec: RunSpec
+        do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(runSpec)) } catch {
+            throw ClientError.badRunSpec(reason: "\(error)")
+        }
+        if let current = residualRun, current == spec.runID {
+            worker.adopt(spec)
+        } else {
+            logger.warning("the server is running another run now; configuring for it", metadata: ["run": "\(spec.runID ?? "unnamed")"])
+            let training = try makeTraining(runSpec: runSpec)
+            worker.configure(training, residuals: try residualStore(for: training.spec))
         }
     }
 

@@ -54,6 +54,12 @@ final class TrainingWorker: @unchecked Sendable {
         t.start()
     }
 
+    /// A later WELCOME of the same run: its resume history reaches the compressor before the
+    /// next job.
+    func adopt(_ spec: RunSpec) {
+        condition.withLock { adoptedSpec = spec }
+    }
+
     func enqueue(_ new: [Job]) {
         condition.withLock {
             jobs += new

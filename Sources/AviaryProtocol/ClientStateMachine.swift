@@ -40,8 +40,10 @@ public struct ClientStateMachine: Sendable {
         /// Close the connection and open a new one; the HELLO that follows goes on the new one.
         case reconnect(reason: String)
         /// Registration was renewed after a RESET or reconnect: send again this round's
-        /// updates that may have been lost with the old connection.
-        case reregistered
+        /// updates that may have been lost with the old connection. `runSpec` is this WELCOME's:
+        /// a restarted server may have resumed its run (the spec's resume history grew) or be
+        /// running another one.
+        case reregistered(runSpec: [UInt8])
         case exit(success: Bool, reason: String)
     }
 
@@ -168,7 +170,7 @@ public struct ClientStateMachine: Sendable {
         if pending.isEmpty || !tokens.isEmpty {
             phase = .ready
             retryAt = pending.isEmpty ? nil : now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble())
-            if !first { actions.append(.reregistered) }
+            if !first { actions.append(.reregistered(runSpec: w.runSpec)) }
         } else {
             phase = .joining(attempt: attempt, retryAt: now + configuration.backoff.delay(afterAttempt: attempt, unit: jitter.nextDouble()))
         }

@@ -74,6 +74,25 @@ struct DeltaCompressorTests {
         #expect(replay == Array(reference[resumedAfter...]))
     }
 
+    /// The same process rides through a server restart: it trained rounds 3 and 4 before the
+    /// crash, the resumed server (after round 2) does not sample it in 3 and 4 this time, and in
+    /// round 5 it must use round 2's residual, as a run that never sampled it in 3 and 4 does.
+    @Test func aProcessThatLearnsOfAResumeIgnoresResidualsOfReplayedRounds() throws {
+        let store = MemoryResidualStore()
+        let c = compressor(store)
+        _ = try send(c, rounds: 1...4)
+        c.adopt(resumes: [2])
+        for r in 3...4 { c.modelArrived(round: r) }
+        let round5 = try send(c, rounds: 5...5)[0]
+
+        let reference = compressor(MemoryResidualStore())
+        _ = try send(reference, rounds: 1...2)
+        for r in 3...4 { reference.modelArrived(round: r) }
+        #expect(round5 == (try send(reference, rounds: 5...5)[0]))
+        // The dead versions are gone once seen.
+        #expect(store.versions(client: 0).allSatisfy { $0.generation == 1 || $0.round <= 2 })
+    }
+
     @Test func aProcessKeepsOnlyTheVersionsAResumeCouldNeed() throws {
         let store = MemoryResidualStore()
         let c = compressor(store)
