@@ -28,6 +28,8 @@ final class TrainingWorker: @unchecked Sendable {
     private var compressor: DeltaCompressor?
     /// A later WELCOME's spec of the same run, for the compressor (applied on the worker thread).
     private var adoptedSpec: RunSpec?
+    /// How many resumes the latest run spec listed (guarded by `condition`, like `adoptedSpec`).
+    private var generation = 0
     /// Residual deletions that failed (harmless; the host logs them).
     private var warnings: [String] = []
     private var stopping = false
@@ -39,6 +41,7 @@ final class TrainingWorker: @unchecked Sendable {
     func configure(_ training: LocalTraining, residuals: ResidualStore?) {
         condition.withLock {
             self.training = training
+            generation = training.spec.resumes.count
             if let residuals {
                 compressor = DeltaCompressor(spec: training.spec, store: residuals)
                 adoptedSpec = nil
@@ -55,9 +58,15 @@ final class TrainingWorker: @unchecked Sendable {
     }
 
     /// A later WELCOME of the same run: its resume history reaches the compressor before the
-    /// next job.
+    /// next job. After a resume, TRAINs still queued from the old server's rounds are dropped:
+    /// the resumed server sends its own, and training them under the new history could leave
+    /// residuals of rounds the replay does not repeat.
     func adopt(_ spec: RunSpec) {
-        condition.withLock { adoptedSpec = spec }
+        condition.withLock {
+            adoptedSpec = spec
+            if spec.resumes.count > generation { jobs.removeAll() }
+            generation = spec.resumes.count
+        }
     }
 
     func enqueue(_ new: [Job]) {
