@@ -23,7 +23,13 @@ import AviaryLog
         try runJob(keys: true)
     }
 
-    func runJob(keys: Bool) throws {
+    /// Top-k: the client tasks keep their residuals in AVIARY_STATE, under the run's id.
+    @Test(rootTrait, installedTrait)
+    func theSbatchScriptGivesTopkClientsTheirStateDirectory() throws {
+        try runJob(keys: false, topk: true)
+    }
+
+    func runJob(keys: Bool, topk: Bool = false) throws {
         let bin = try #require(Harness.binDirectory, "aviary executables not built")
         let cluster = try SlurmCluster()
         defer { cluster.stop() }
@@ -33,9 +39,10 @@ import AviaryLog
         let dir = Harness.temporaryDirectory("slurm-run")
         let rounds = 3
         var environment = ["AVIARY_TOPOLOGY": "topologies/quickstart.toml",
-                           "AVIARY_SET": "run.rounds=\(rounds) run.output=\(dir)",
+                           "AVIARY_SET": "run.rounds=\(rounds) run.output=\(dir)" + (topk ? " compression.encoding=topk" : ""),
                            "AVIARY_BIN": bin,
                            "AVIARY_PORT": "\(try SlurmCluster.freePort())"]
+        if topk { environment["AVIARY_STATE"] = dir + "/state" }
         if keys {
             let generated = try Harness.run("aviary", ["keygen", "--dir", dir + "/keys", "--processes", "2", "--clients", "10"])
             try #require(generated.status == 0, "\(generated.output)")
@@ -55,6 +62,11 @@ import AviaryLog
         #expect(log.rounds.last?.accepted == Array(0..<10), "both shards together host all ten clients")
         let checkpoint = dir + "/quickstart/checkpoints/" + String(format: "round-%04d.safetensors", rounds)
         #expect(FileManager.default.fileExists(atPath: checkpoint))
+        if topk {
+            let runID = try #require(log.runStart?.runId)
+            let clients = try FileManager.default.contentsOfDirectory(atPath: dir + "/state/" + runID)
+            #expect(clients.sorted() == (0..<10).map { String(format: "client-%06d", $0) }, "\(clients)")
+        }
     }
 }
 
