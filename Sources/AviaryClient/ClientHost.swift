@@ -67,7 +67,8 @@ public final class ClientHost {
         self.logger = logger
         machine = ClientStateMachine(configuration: .init(
             processName: options.name, claims: options.indices, serverTimeout: options.serverTimeout,
-            jitterSeed: UInt64(UInt32(bitPattern: getpid())) &* 0x9E37_79B9))
+            jitterSeed: UInt64(UInt32(bitPattern: getpid())) &* 0x9E37_79B9,
+            tokenSeed: UInt64.random(in: 1...UInt64.max)))  // the system's random source: tokens unpredictable
     }
 
     /// Returns when the server has shut the run down; throws if this process cannot go on.

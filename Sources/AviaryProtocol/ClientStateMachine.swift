@@ -1,7 +1,8 @@
 import AviaryMath
 
 /// One client process's protocol logic as a value: the process hosts many virtual clients over
-/// one connection. It registers them (HELLO until WELCOME), keeps their session tokens, hands
+/// one connection. It registers them (HELLO until WELCOME), keeps their session tokens (and the
+/// token of every claim not accepted yet, presented on each retry), hands
 /// TRAIN requests to the host, stamps UPDATEs with tokens, sends heartbeats, and notices a
 /// silent server: it then asks the host for a new connection and registers again with back-off
 /// (1 s doubling to 32 s, jittered), giving up after `serverTimeout` seconds of silence.
@@ -18,12 +19,16 @@ public struct ClientStateMachine: Sendable {
         public var backoff: ReconnectBackoff
         /// Seeds the back-off jitter (not part of any result).
         public var jitterSeed: UInt64
+        /// Seeds the session tokens this process proposes for its pinned claims in its first
+        /// HELLO; the host draws it from the system's random source, so the tokens cannot be
+        /// predicted. nil: first claims carry no token and the server draws one.
+        public var tokenSeed: UInt64?
 
         public init(processName: String, claims: [Int?], serverTimeout: Double = 120,
                     liveness: LivenessSettings = LivenessSettings(), backoff: ReconnectBackoff = ReconnectBackoff(),
-                    jitterSeed: UInt64 = 1) {
+                    jitterSeed: UInt64 = 1, tokenSeed: UInt64? = nil) {
             self.processName = processName; self.claims = claims; self.serverTimeout = serverTimeout
-            self.liveness = liveness; self.backoff = backoff; self.jitterSeed = jitterSeed
+            self.liveness = liveness; self.backoff = backoff; self.jitterSeed = jitterSeed; self.tokenSeed = tokenSeed
         }
     }
 
@@ -61,6 +66,11 @@ public struct ClientStateMachine: Sendable {
     public private(set) var tokens: [Int: SessionToken] = [:]
     /// Claims the server has not accepted yet (server-assigned ones stay nil).
     private var pending: [Int?]
+    /// Pending pinned claim → the token presented with it: the one proposed at start, or the
+    /// one the client held when the server refused it for now (`retry = true`). Kept until the
+    /// claim is accepted, so that whichever connection the server bound that token to (an
+    /// answer that never arrived, a holder it still thinks live), the next HELLO proves it.
+    public private(set) var claimTokens: [Int: SessionToken] = [:]
     private var liveness: LivenessSettings
     private var configured = false
     /// When pending claims are asked for again while the hosted ones already work.
@@ -74,6 +84,19 @@ public struct ClientStateMachine: Sendable {
         pending = configuration.claims
         liveness = configuration.liveness
         jitter = RandomStream(seed: configuration.jitterSeed, purpose: .other, index: 0xB0FF)
+        if let seed = configuration.tokenSeed {
+            var stream = RandomStream(seed: seed, purpose: .other, index: 0x70CE)
+            for case let index? in configuration.claims where claimTokens[index] == nil {
+                var t: SessionToken = 0
+                while t == 0 { t = stream.next() }  // 0 means no token
+                claimTokens[index] = t
+            }
+        }
+    }
+
+    /// The pending claims as sent: pinned ones with the token kept for them, if any.
+    private var pendingClaims: [ClientClaim] {
+        pending.map { ClientClaim(index: $0, token: $0.flatMap { claimTokens[$0] } ?? 0) }
     }
 
     public var isDone: Bool { phase == .done }
@@ -95,9 +118,8 @@ public struct ClientStateMachine: Sendable {
         phase = .joining(attempt: attempt, retryAt: now + wait)
         lastSent = now
         // Hosted clients are claimed again with their tokens (after RESET or a reconnect);
-        // the rest as first claims.
-        let claims = hostedClients.map { ClientClaim(index: $0, token: tokens[$0]!) }
-            + pending.map { ClientClaim(index: $0) }
+        // pending ones with the tokens kept for them.
+        let claims = hostedClients.map { ClientClaim(index: $0, token: tokens[$0]!) } + pendingClaims
         return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
     }
 
@@ -146,6 +168,7 @@ public struct ClientStateMachine: Sendable {
         for a in w.accepted {
             let wasHosted = tokens[a.index] != nil
             tokens[a.index] = a.token
+            claimTokens[a.index] = nil
             if pinned.remove(a.index) != nil || wasHosted { if !wasHosted { acceptedNew.append(a.index) }; continue }
             acceptedNew.append(a.index)
             assigned = max(0, assigned - 1)  // a server-assigned claim was granted
@@ -154,12 +177,21 @@ public struct ClientStateMachine: Sendable {
         // was asked to is misconfigured, and carrying on would silently change the federation.
         if let fatal = w.refused.first(where: { !$0.retry }) {
             phase = .done
+            // A token refused for good proves nothing any more.
+            for case let i? in w.refused.filter({ !$0.retry }).map(\.index) { tokens[i] = nil; claimTokens[i] = nil }
             let who = fatal.index.map { "client \($0)" } ?? "a server-assigned client"
             return [.hosted(accepted: acceptedNew.sorted(), refused: w.refused),
                     .exit(success: false, reason: "the server refused \(who): \(fatal.reason)")]
         }
-        // Refused for now (the slot's holder may still be alive): ask again after the back-off.
-        for r in w.refused { if let i = r.index { tokens[i] = nil; pinned.insert(i) } }
+        // Refused for now (the slot's holder may still be alive): ask again after the back-off,
+        // presenting the token this process held for it. The server hands the slot back to that
+        // token as soon as it holds it, or frees it; dropping the token would leave the claim
+        // waiting for the server's liveness to drop a connection that may be this process's own.
+        for r in w.refused {
+            guard let i = r.index else { continue }
+            if let held = tokens.removeValue(forKey: i) { claimTokens[i] = held }
+            pinned.insert(i)
+        }
         pending = pinned.sorted().map { Optional($0) } + Array(repeating: nil, count: assigned)
         var actions: [Action] = [.hosted(accepted: acceptedNew.sorted(), refused: w.refused)]
         let first = !configured
@@ -231,7 +263,7 @@ public struct ClientStateMachine: Sendable {
             if let at = retryAt, now >= at {
                 retryAt = now + configuration.backoff.maximumSeconds
                 lastSent = now
-                let claims = pending.map { ClientClaim(index: $0) }
+                let claims = pendingClaims
                 return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
             }
             if now - lastSent >= liveness.heartbeatIntervalSeconds {

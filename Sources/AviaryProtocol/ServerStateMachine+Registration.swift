@@ -98,6 +98,10 @@ extension ServerStateMachine {
                 accepted.append(.init(index: index, token: tokens[index]))
             } else if current >= 0 {
                 if claim.token != 0 && claim.token == tokens[index] {
+                    // The token proves the claimant is the client's registrant, so it takes the
+                    // slot at once: the old connection is stale (the process replaced it, or the
+                    // answer to an earlier HELLO went there), and waiting for liveness to drop it
+                    // would only stall the client.
                     previousHolders.insert(current)
                     bind(index, to: slot)  // the process reconnected on a new connection
                     registration.reconnected.append(index)
@@ -116,7 +120,10 @@ extension ServerStateMachine {
                 registration.reconnected.append(index)
                 accepted.append(.init(index: index, token: tokens[index]))
             } else {
-                tokens[index] = newToken()
+                // A free slot: a token the claim presents becomes the client's token (a process
+                // proposes one with its first claim, so that a retry after an answer it never saw
+                // proves it is the same registrant); without one the server draws it.
+                tokens[index] = claim.token != 0 ? claim.token : newToken()
                 bind(index, to: slot)
                 registration.joined.append(index)
                 accepted.append(.init(index: index, token: tokens[index]))
