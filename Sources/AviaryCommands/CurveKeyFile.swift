@@ -140,6 +140,22 @@ enum CurveKeyFile {
     }
 }
 
+extension CurveKeyFile {
+    /// `aviary run`'s keys for one launch (fresh, `--overwrite` or `--resume`): the directory is
+    /// removed and written anew, so no key of an earlier launch, or of an earlier process plan,
+    /// stays beside the new ones, and the new allow-list admits only this launch's processes.
+    static func writeLaunchKeys(in dir: String, clients: Int, shares: [[Int]]) throws(KeyFileError) {
+        var st = stat()
+        if lstat(dir, &st) == 0 {
+            do { try FileManager.default.removeItem(atPath: dir) }
+            catch { throw .cannotWrite(path: dir, reason: "cannot remove the previous launch's keys: \(ProcessLauncher.reason(error))") }
+        }
+        try writeFederation(in: dir, processes: shares.count, clients: clients, force: false, shares: shares)
+        // mkdir's mode passes through the umask; the directory must end up owner-only whatever it is.
+        guard chmod(dir, 0o700) == 0 else { throw .cannotWrite(path: dir, reason: posixReason(errno)) }
+    }
+}
+
 /// Why a key file or key directory could not be used; each case names the file.
 enum KeyFileError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)

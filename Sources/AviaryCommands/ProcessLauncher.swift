@@ -84,9 +84,7 @@ struct ProcessLauncher {
         let plans = ClientProcessPlan.plans(for: topology)
         if let keys {
             do {
-                try CurveKeyFile.writeFederation(in: keys, processes: plans.count, clients: topology.data.clients,
-                                                 force: true, shares: plans.map(\.clients))
-                _ = chmod(keys, 0o700)
+                try CurveKeyFile.writeLaunchKeys(in: keys, clients: topology.data.clients, shares: plans.map(\.clients))
             } catch { throw .cannotCreateKeys(path: keys, reason: "\(error)") }
             serverArgs += ["--curve-secret", keys + "/server.secret", "--allow", keys + "/allowed.txt"]
         }

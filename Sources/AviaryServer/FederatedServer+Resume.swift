@@ -20,6 +20,7 @@ extension FederatedServer {
         guard FileManager.default.fileExists(atPath: directory.log) else {
             throw RunFileError.cannotOpen(path: directory.log, reason: "nothing to resume: no run was started in \(directory.path)")
         }
+        try refusePlaintextResumeOfCurveRun()
         let removed = try TemporaryFiles.removeLeftovers(in: directory)
         let store = RunStateStore(directory: directory)
         var point = ResumePoint(round: 0, unresponsive: [], registered: 0)
@@ -56,6 +57,21 @@ extension FederatedServer {
         logger.notice("resuming", metadata: ["after_round": "\(point.round)", "cut": "\(plan.cut.count)", "removed": "\(removed.count)"])
         report(.resumed(fromRound: point.round + 1, notes: notes))
         return point
+    }
+
+    /// A run that started with CURVE is never continued in plaintext: its clients would be
+    /// locked out, and a stranger could take their places and read the model. The run's first
+    /// log line (`run_start.curve`) says how it started; checked before anything is touched.
+    private func refusePlaintextResumeOfCurveRun() throws {
+        guard !options.security.isCurve, let handle = FileHandle(forReadingAtPath: directory.log) else { return }
+        defer { try? handle.close() }
+        var first = Data()
+        while !first.contains(0x0A), let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty { first += chunk }
+        guard let end = first.firstIndex(of: 0x0A) else { return }  // torn run_start: the run never got going
+        let log = try AggregationLog.parse(first[...end], path: directory.log)
+        guard let start = log.runStart, start.curve == true else { return }
+        throw RunFileError.mismatch(path: directory.log, reason: "this run was started with CURVE (run_start.curve) and cannot "
+            + "continue in plaintext; resume it with its keys: aviary-server --resume \(directory.path) --curve-secret FILE --allow FILE")
     }
 
     /// Records what resume needs after round `round`, atomically, after the round's log lines.
