@@ -9,7 +9,7 @@ import AviaryTopology
 ///
 /// The server's exit status decides whether the run completed. After it exits 0, clients get
 /// `clientGrace` seconds to leave on SHUTDOWN; stragglers are then stopped and reported as a
-/// warning. A client process that exits non-zero or by a signal on its own, before the launcher
+/// warning. After a server killed by a signal (no SHUTDOWN) they are stopped at once. A client process that exits non-zero or by a signal on its own, before the launcher
 /// stopped it, is *lost*: named in the outcome, and the run exits non-zero.
 struct ProcessLauncher {
     /// How the server is asked to start; the run directory is `topology.output/topology.name`.
@@ -160,8 +160,10 @@ struct ProcessLauncher {
         }
         server.waitUntilExit()
 
-        // Clients leave on SHUTDOWN; give them time before any signal.
-        let deadline = Date().addingTimeInterval(clientGrace)
+        // Clients leave on SHUTDOWN; give them time before any signal. A server killed by a
+        // signal sent none, so its clients would only wait out their --server-timeout.
+        let killed = server.terminationReason == .uncaughtSignal
+        let deadline = Date().addingTimeInterval(killed ? 0 : clientGrace)
         while clients.contains(where: { $0.process.isRunning }) && Date() < deadline && !children.interrupted {
             collectExits()
             Thread.sleep(forTimeInterval: 0.05)
