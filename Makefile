@@ -80,6 +80,7 @@ SEEDS    ?= 1,2,3
 PARALLEL ?= 2
 SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)
 CKPT_MERGE := --set merge.checkpoints.window=10 --set merge.checkpoints.metric=val_loss
+NONIID     := --set data.partition=dirichlet --set data.alpha=0.3
 
 experiments: build
 	@start=$$(date +%s); set -e; \
@@ -93,6 +94,10 @@ experiments: build
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
 	$(SWEEP) topologies/byzantine.toml --name exp-byzantine --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,gaussian,label_flip,alie --grid attackers.fraction=0.1,0.3; \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid-none $(NONIID) --set attackers.kind=none \
+	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	    --grid attackers.kind=sign_flip,scale,alie --grid attackers.fraction=0.1,0.3; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 

@@ -55,7 +55,7 @@ public enum TransportBench {
                 defer { finished.signal() }
                 guard let client = try? ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve) else { return }
                 defer { client.close() }
-                for _ in 0..<messages { try? client.send(update) }
+                for _ in 0..<messages { _ = try? client.send(update) }
                 _ = try? client.receive(timeout: .seconds(30))  // wait for the server's ack before closing
             }.start()
             var received = 0
@@ -86,7 +86,7 @@ public enum TransportBench {
         var buffer = [CChar](repeating: 0, count: 256)
         var length = buffer.count
         zmq_getsockopt(server, ZMQ_LAST_ENDPOINT, &buffer, &length)
-        let bound = String(cString: buffer)
+        let bound = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let finished = DispatchSemaphore(value: 0)
         let clock = ContinuousClock()
         let start = clock.now

@@ -57,6 +57,7 @@ struct ResultsCommand: ParsableCommand {
         var groups: [ResultsDocument.Group] = []
         var sharedSettings: [String: String]? = nil
         var robustAttack: String? = nil
+        var builds: [String: Int] = [:]
         for source in s.runs {
             let dirs = CompareCommand.expandingSweeps(source).filter { FileManager.default.fileExists(atPath: RunDirectory(path: $0).log) }
             guard !dirs.isEmpty else { throw ValidationError("\(s.title): no runs under \(source) (run `make experiments` first)") }
@@ -73,6 +74,7 @@ struct ResultsCommand: ParsableCommand {
                 for m in g.members {
                     let dir = dirs[m]
                     let log = try AggregationLog.read(path: RunDirectory(path: dir).log)
+                    builds[log.runStart?.aviaryBuild ?? "", default: 0] += 1
                     var outcome = RunOutcome(log: log, lastK: lastK)
                     robustAttack = robustAttack ?? log.rounds.compactMap { $0.eval?.attack }.last
                     if !s.attacks.isEmpty { outcome.extraRobust = try extraEvaluations(run: dir, log: log, attacks: s.attacks) }
@@ -88,8 +90,10 @@ struct ResultsCommand: ParsableCommand {
             }
         }
         let fixed = (sharedSettings ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
-        return ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
-                                     baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
+        var study = ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
+                                          baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
+        study.builds = builds
+        return study
     }
 
     /// Robust accuracy of the run's last checkpoint under each attack, computed once and kept in

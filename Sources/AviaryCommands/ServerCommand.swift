@@ -81,7 +81,8 @@ public struct ServerCommand: ParsableCommand {
             let printer = ProgressPrinter(rounds: topo.rounds)
             let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, resume: resume != nil,
                                                                             progress: { printer.handle($0) },
-                                                                            shouldStop: interrupted, security: security), logger: logger)
+                                                                            shouldStop: interrupted, security: security,
+                                                                            build: BuildInfo.commit), logger: logger)
             let summary = try server.run()
             if !summary.success {
                 FileHandle.standardError.write(Data("error: run \(summary.reason)\n".utf8))

@@ -95,7 +95,9 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     public var attackers: AttackersRecord? = nil
     /// The run's id (the same after every resume): clients keep top-k residuals under
     /// `<state-dir>/<run id>/`. Absent from logs written before it existed.
-    public var runId: String? = nil  // "run_id" both ways under the snake_case strategy
+    public var runId: String? = nil  // "runId", not "runID": "run_id" both ways under the snake_case strategy
+    /// The git commit of the server's build (`aviary --version`); absent from older logs.
+    public var aviaryBuild: String? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -16,6 +16,7 @@ extension FederatedServer {
             notes: data.notes + systemNote())
         record.encoding = topology.compression.description
         record.runId = runID
+        record.aviaryBuild = options.build
         record.curve = options.security.isCurve
         record.config = topology.resolvedConfig
         record.attackers = topology.attackers.record

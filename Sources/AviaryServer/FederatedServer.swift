@@ -32,14 +32,16 @@ public final class FederatedServer {
         public var roundsOnWorkerThread: Bool
         /// CURVE keys and allow-list, or plaintext (docs/PROTOCOL.md, "Security").
         public var security: ServerSecurity
+        /// The git commit of this build, for `run_start.aviary_build` (nil: not known).
+        public var build: String?
 
         public init(overwrite: Bool = false, resume: Bool = false, progress: (@Sendable (RunProgress) -> Void)? = nil,
                     shouldStop: @escaping @Sendable () -> Bool = { false }, clock: any SecondsClock = SystemSecondsClock(),
                     makeTransport: ((String, Int) throws -> any ServerTransport)? = nil, roundsOnWorkerThread: Bool = true,
-                    security: ServerSecurity = .plaintext) {
+                    security: ServerSecurity = .plaintext, build: String? = nil) {
             self.overwrite = overwrite; self.resume = resume; self.progress = progress; self.shouldStop = shouldStop
             self.clock = clock; self.makeTransport = makeTransport; self.roundsOnWorkerThread = roundsOnWorkerThread
-            self.security = security
+            self.security = security; self.build = build
         }
     }
 

@@ -64,7 +64,7 @@ import AviaryLog
         #expect(text.contains("| **merge.strategy=fedavg** (baseline) | 2/2 |"), "\(text)")
         #expect(text.contains("| merge.strategy=median | 2/2 |"), "\(text)")
         #expect(text.contains("final under pgd:eps=0.3,steps=20,step=0.05"))
-        #expect(text.contains("the whole suite took 90 s"))
+        #expect(text.contains("that invocation took 90 s"))
         #expect(text.contains("| `data.clients` | `6` |"))
         // The stronger attack ran once per run and was kept beside it.
         let evals = try FileManager.default.contentsOfDirectory(atPath: runs.study + "/fedavg-s1/evals")

@@ -18,6 +18,14 @@ import AviaryLog
         #expect(WelchTest.critical(df: 200) == 1.96 && WelchTest.critical(df: 0.5) == 12.706)
     }
 
+    @Test func eachStudySaysWhichBuildsMadeItsRuns() {
+        #expect(ResultsDocument.provenance(["0123456789abcdef": 6]) == "made by build 0123456789ab")
+        #expect(ResultsDocument.provenance(["": 3]) == "made by a build the logs do not record")
+        #expect(ResultsDocument.provenance(["bbb": 2, "aaa": 2, "": 40])
+                == "made by a build the logs do not record (40 runs), build aaa (2 runs), build bbb (2 runs)")
+        #expect(ResultsDocument.provenance(["aaa": 1, "bbb": 2]) == "made by build bbb (2 runs), build aaa (1 run)")
+    }
+
     @Test func entropyAndWeightSkew() throws {
         #expect(WeightSkew.entropy([5, 5]) == 1 && WeightSkew.entropy([10, 0]) == 0 && WeightSkew.entropy([]) == 0)
         // The shared fixture: client 0 holds one class (0 bits), client 1 three classes (1.522 bits).
@@ -68,7 +76,7 @@ import AviaryLog
         let md = ResultsDocument(studies: [study], lastK: 10, command: "make experiments", build: "abc123",
                                  date: "2026-11-29", suiteSeconds: 1500).markdown()
         #expect(md.contains("## 1. MWA vs FedAvg"))
-        #expect(md.contains("the whole suite took 25 min"))
+        #expect(md.contains("that invocation took 25 min"))
         #expect(md.contains("| **fedavg** (baseline) | 3/3 | 0.610 ± 0.010 |"))
         #expect(md.contains("0 setting(s) significantly above, 1 significantly below, 1 not distinguishable from seed noise"))
         #expect(md.contains("- Below: mwa p=1: −0.100"))
