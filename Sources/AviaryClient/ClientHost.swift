@@ -121,7 +121,7 @@ public final class ClientHost {
                 }
             case let .configure(runSpec):
                 let training = try makeTraining(runSpec: runSpec)
-                worker.configure(training, residuals: try residualStore(for: training.spec))
+                worker.configure(training, residuals: try residualStore(for: training.spec), hosted: Set(machine.tokens.keys))
             case let .hosted(accepted, refused):
                 if !accepted.isEmpty {
                     logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
@@ -172,7 +172,7 @@ public final class ClientHost {
         } else {
             logger.warning("the server is running another run now; configuring for it", metadata: ["run": "\(spec.runID ?? "unnamed")"])
             let training = try makeTraining(runSpec: runSpec)
-            worker.configure(training, residuals: try residualStore(for: training.spec))
+            worker.configure(training, residuals: try residualStore(for: training.spec), hosted: Set(machine.tokens.keys))
         }
     }
 

@@ -33,6 +33,17 @@ final class DeltaCompressor {
                   history: ResidualHistory(resumes: spec.resumes, maxAge: spec.residualMaxAge), store: store)
     }
 
+    /// Files an earlier process left for `hosted` clients (a restart, `aviary run --resume`) are
+    /// looked at on the next MODEL like this process's own, so a max age bounds them too; without
+    /// one they are pruned when their client next trains. Clients hosted elsewhere are left to
+    /// their own process.
+    func adoptStored(hosted: Set<Int>) throws(ResidualStoreError) {
+        guard case .topk = format.encoding, history.maxAge != nil else { return }
+        for client in try store.clients() where hosted.contains(client) && recheck[client] == nil {
+            recheck[client] = savedRound + 1
+        }
+    }
+
     /// A WELCOME of the same run again (after a reconnect, or a server that resumed meanwhile).
     func adopt(_ spec: RunSpec) { adopt(resumes: spec.resumes) }
     func adopt(resumes: [Int]) { history.resumes = resumes }

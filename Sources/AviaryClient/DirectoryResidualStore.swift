@@ -62,6 +62,14 @@ final class DirectoryResidualStore: ResidualStore {
         return found
     }
 
+    func clients() throws(ResidualStoreError) -> [Int] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
+            throw .unreadable(path: root, reason: Self.reason(error))
+        }
+        return names.compactMap { $0.hasPrefix("client-") ? Int($0.dropFirst("client-".count)) : nil }
+    }
+
     func load(client: Int, version: ResidualHistory.Version, count: Int) throws(ResidualStoreError) -> [Float] {
         let file = path(client: client, version: version)
         let values: [Float]

@@ -13,6 +13,8 @@ protocol ResidualStore: AnyObject {
     func load(client: Int, version: ResidualHistory.Version, count: Int) throws(ResidualStoreError) -> [Float]
     func save(client: Int, version: ResidualHistory.Version, residual: [Float]) throws(ResidualStoreError)
     func delete(client: Int, version: ResidualHistory.Version) throws(ResidualStoreError)
+    /// Every client with a stored version (any order): what an earlier process left here.
+    func clients() throws(ResidualStoreError) -> [Int]
 }
 
 /// A residual that cannot be read or written, with the file (or "memory") and why.
@@ -40,6 +42,8 @@ final class MemoryResidualStore: ResidualStore {
     var floatCount: Int { stored.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } } }
 
     func versions(client: Int) -> [ResidualHistory.Version] { Array(stored[client, default: [:]].keys) }
+
+    func clients() -> [Int] { Array(stored.keys) }
 
     func load(client: Int, version: ResidualHistory.Version, count: Int) throws(ResidualStoreError) -> [Float] {
         guard let r = stored[client]?[version] else {

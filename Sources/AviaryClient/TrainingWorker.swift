@@ -28,6 +28,9 @@ final class TrainingWorker: @unchecked Sendable {
     private var compressor: DeltaCompressor?
     /// A later WELCOME's spec of the same run, for the compressor (applied on the worker thread).
     private var adoptedSpec: RunSpec?
+    /// The clients this process hosts, whose residual files from an earlier process the new
+    /// compressor takes over (on the worker thread, before its first job).
+    private var storedToAdopt: Set<Int>?
     /// How many resumes the latest run spec listed (guarded by `condition`, like `adoptedSpec`).
     private var generation = 0
     /// Residual deletions that failed (harmless; the host logs them).
@@ -38,12 +41,13 @@ final class TrainingWorker: @unchecked Sendable {
     /// Gives the worker what it trains with and starts its thread. `residuals`: where a new
     /// run's error-feedback residuals go; nil for another WELCOME of the same run, whose
     /// residuals (and first spec's encoding) stay.
-    func configure(_ training: LocalTraining, residuals: ResidualStore?) {
+    func configure(_ training: LocalTraining, residuals: ResidualStore?, hosted: Set<Int> = []) {
         condition.withLock {
             self.training = training
             generation = training.spec.resumes.count
             if let residuals {
                 compressor = DeltaCompressor(spec: training.spec, store: residuals)
+                storedToAdopt = hosted
                 adoptedSpec = nil
             } else {
                 adoptedSpec = training.spec
@@ -108,6 +112,8 @@ final class TrainingWorker: @unchecked Sendable {
             let training = self.training!
             let compressor = self.compressor!
             if let spec = adoptedSpec { compressor.adopt(spec); adoptedSpec = nil }
+            let adopting = storedToAdopt
+            storedToAdopt = nil
             // Colluding attackers (ALIE) need every one of their honest deltas of the round
             // before any is sent: they take the round's queued jobs as one group.
             var group = [jobs.removeFirst()]
@@ -115,7 +121,11 @@ final class TrainingWorker: @unchecked Sendable {
                 while let next = jobs.first, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
             }
             condition.unlock()
-            let pruning = compressor.modelArrived(round: group[0].model.round).map { "\($0)" }
+            var pruning: [String] = []
+            if let adopting {
+                do { try compressor.adoptStored(hosted: adopting) } catch { pruning.append("\(error)") }
+            }
+            pruning += compressor.modelArrived(round: group[0].model.round).map { "\($0)" }
 
             var done: [Result] = []
             var fresh: [Int] = []  // entries of `done` that trained

@@ -119,6 +119,21 @@ struct DeltaCompressorTests {
         #expect(store.versions(client: 0).isEmpty)
     }
 
+    /// A restarted process with a max age takes over the files its hosted clients left, so they
+    /// age out even if those clients are never sampled again; other processes' clients are left alone.
+    @Test func aRestartedProcessAgesOutTheResidualsItsClientsLeft() throws {
+        let store = MemoryResidualStore()
+        let before = compressor(store, maxAge: 2)
+        _ = try send(before, rounds: 1...1, client: 0)
+        _ = try send(before, rounds: 1...1, client: 5)
+        let after = compressor(store, maxAge: 2)
+        try after.adoptStored(hosted: [0, 1])
+        for r in 2...5 { after.modelArrived(round: r) }
+        // MODEL 5: round 3 saved; round 1's residual is too old for round 4 on.
+        #expect(store.versions(client: 0).isEmpty)
+        #expect(store.versions(client: 5).map(\.round) == [1])
+    }
+
     @Test func f16AndInt8KeepNothing() throws {
         for encoding in [DeltaEncoding.f16, .int8] {
             let store = MemoryResidualStore()

@@ -29,6 +29,7 @@ struct DirectoryResidualStoreTests {
             sent.append(out)
         }
         #expect(sent[0] == sent[1])
+        #expect(try Set(disk.clients()) == [0, 3] && Set(memory.clients()) == [0, 3])
         for client in [0, 3] {
             #expect(try disk.versions(client: client).sorted() == memory.versions(client: client).sorted())
             for v in memory.versions(client: client) {
