@@ -55,13 +55,8 @@ import AviaryLog
     /// `aviary run` with client executables that crash at start: it must name them, stop the
     /// server and fail, not wait out the registration timeout.
     @Test func crashingClientsAreNamedAndTheRunFails() throws {
-        let bin = try #require(Harness.binDirectory)
         let dir = Harness.temporaryDirectory("crash")
-        let fake = dir + "/bin"
-        try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
-        for tool in ["aviary", "aviary-server"] { try FileManager.default.copyItem(atPath: bin + "/" + tool, toPath: fake + "/" + tool) }
-        try "#!/bin/sh\necho 'simulated client crash' >&2\nexit 3\n".write(toFile: fake + "/aviary-client", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake + "/aviary-client")
+        let fake = try Harness.fakeBin(in: dir, clientScript: "echo 'simulated client crash' >&2\nexit 3\n")
         let topo = dir + "/t.toml"
         try Harness.topology(name: "crash", output: dir, clients: 2, rounds: 2, processes: 2).write(toFile: topo, atomically: true, encoding: .utf8)
 

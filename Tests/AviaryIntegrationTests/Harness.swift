@@ -137,11 +137,30 @@ extension Harness {
         guard let bin = binDirectory else { throw HarnessError.noBinaries }
         let fake = dir + "/bin"
         try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
-        for tool in ["aviary", "aviary-server"] { try FileManager.default.copyItem(atPath: bin + "/" + tool, toPath: fake + "/" + tool) }
+        for tool in ["aviary", "aviary-server"] {
+            try writeExecutable(Data(contentsOf: URL(fileURLWithPath: bin + "/" + tool)), to: fake + "/" + tool)
+        }
         let script = "#!/bin/sh\nREAL='\(bin)/aviary-client'\n" + clientScript
-        try script.write(toFile: fake + "/aviary-client", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake + "/aviary-client")
+        try writeExecutable(Data(script.utf8), to: fake + "/aviary-client")
         return fake
+    }
+
+    /// Writes an executable through a close-on-exec descriptor. Foundation's copy and write keep
+    /// theirs inheritable, so a process another test spawns at that moment can hold the file open
+    /// for writing for its whole life, and exec'ing the file then fails with ETXTBSY.
+    static func writeExecutable(_ data: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(fd) }
+        try data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+                done += n
+            }
+        }
     }
 
     /// Pids whose parent is `pid`, from /proc.
