@@ -34,8 +34,8 @@ final class DeltaCompressor {
     }
 
     /// Files an earlier process left for `hosted` clients (a restart, `aviary run --resume`) are
-    /// looked at on the next MODEL like this process's own, so a max age bounds them too; without
-    /// one they are pruned when their client next trains. Clients hosted elsewhere are left to
+    /// looked at when this process next trains, like its own, so a max age bounds them too;
+    /// without one they are pruned when their client next trains. Clients hosted elsewhere are left to
     /// their own process.
     func adoptStored(hosted: Set<Int>) throws(ResidualStoreError) {
         guard case .topk = format.encoding, history.maxAge != nil else { return }
@@ -48,8 +48,8 @@ final class DeltaCompressor {
     func adopt(_ spec: RunSpec) { adopt(resumes: spec.resumes) }
     func adopt(resumes: [Int]) { history.resumes = resumes }
 
-    /// MODEL for `round` arrived: rounds ≤ round − 2 are saved by the server, so versions no
-    /// resume can reach again are deleted. Returns what could not be deleted (worth a warning,
+    /// A MODEL for `round` arrived (called when the process trains for it): rounds ≤ round − 2
+    /// are saved by the server, so versions no resume can reach again are deleted. Returns what could not be deleted (worth a warning,
     /// harmless: a later look deletes it).
     @discardableResult
     func modelArrived(round: Int) -> [ResidualStoreError] {
