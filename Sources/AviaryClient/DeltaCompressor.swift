@@ -46,6 +46,8 @@ final class DeltaCompressor {
 
     /// A WELCOME of the same run again (after a reconnect, or a server that resumed meanwhile).
     func adopt(_ spec: RunSpec) { adopt(resumes: spec.resumes) }
+    /// `savedRound` stays: a resume goes back to the server's latest saved round, never before
+    /// what the dead server's MODELs said was saved.
     func adopt(resumes: [Int]) { history.resumes = resumes }
 
     /// A MODEL for `round` arrived (called when the process trains for it): rounds ≤ round − 2

@@ -93,6 +93,19 @@ struct DeltaCompressorTests {
         #expect(store.versions(client: 0).allSatisfy { $0.generation == 1 || $0.round <= 2 })
     }
 
+    /// Two crashes in a row with the same process riding through both, each resuming after
+    /// round 6 (MODEL 8 had said round 6 was saved): both replays of rounds 7 and 8 send what
+    /// the uninterrupted run sent.
+    @Test func aProcessRidingThroughTwoResumesReplaysBothTimes() throws {
+        let reference = try send(compressor(MemoryResidualStore()), rounds: 1...9)
+        let c = compressor(MemoryResidualStore())
+        _ = try send(c, rounds: 1...8)
+        c.adopt(resumes: [6])
+        #expect(try send(c, rounds: 7...8) == Array(reference[6...7]))
+        c.adopt(resumes: [6, 6])
+        #expect(try send(c, rounds: 7...9) == Array(reference[6...8]))
+    }
+
     @Test func aProcessKeepsOnlyTheVersionsAResumeCouldNeed() throws {
         let store = MemoryResidualStore()
         let c = compressor(store)
