@@ -120,8 +120,7 @@ public final class ClientHost {
                     logger.warning("send failed", metadata: ["kind": "\(message.kind)", "error": "\(error)"])
                 }
             case let .configure(runSpec):
-                let training = try makeTraining(runSpec: runSpec)
-                worker.configure(training, residuals: try residualStore(for: training.spec), hosted: Set(machine.tokens.keys))
+                try configure(try decode(runSpec))
             case let .hosted(accepted, refused):
                 if !accepted.isEmpty {
                     logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
@@ -163,24 +162,29 @@ public final class ClientHost {
     /// history, which tells it which residuals belong to replayed rounds); another run means
     /// training and residuals start over.
     private func adopt(runSpec: [UInt8]) throws {
-        let spec: RunSpec
-        do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(runSpec)) } catch {
-            throw ClientError.badRunSpec(reason: "\(error)")
-        }
+        let spec = try decode(runSpec)
         if let current = residualRun, current == spec.runID {
             worker.adopt(spec)
         } else {
             logger.warning("the server is running another run now; configuring for it", metadata: ["run": "\(spec.runID ?? "unnamed")"])
-            let training = try makeTraining(runSpec: runSpec)
-            worker.configure(training, residuals: try residualStore(for: training.spec), hosted: Set(machine.tokens.keys))
+            try configure(spec)
         }
     }
 
-    /// Where a new run's top-k residuals go; nil for another WELCOME of the run the worker
-    /// already keeps residuals for (its residuals stay).
-    private func residualStore(for spec: RunSpec) throws -> ResidualStore? {
-        if let current = residualRun, current == spec.runID { return nil }
+    /// Training for a run new to this process, with a new place for its top-k residuals.
+    private func configure(_ spec: RunSpec) throws {
         residualRun = .some(spec.runID)
+        worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
+    }
+
+    private func decode(_ runSpec: [UInt8]) throws -> RunSpec {
+        do { return try JSONDecoder().decode(RunSpec.self, from: Data(runSpec)) } catch {
+            throw ClientError.badRunSpec(reason: "\(error)")
+        }
+    }
+
+    /// Where the run's top-k residuals go: the state directory, else memory (with a warning).
+    private func residualStore(for spec: RunSpec) throws -> ResidualStore {
         guard case .topk = spec.compression else { return MemoryResidualStore() }  // holds nothing
         if let directory = options.stateDirectory, let runID = spec.runID {
             do {
@@ -193,11 +197,7 @@ public final class ClientHost {
         return MemoryResidualStore()
     }
 
-    private func makeTraining(runSpec: [UInt8]) throws -> LocalTraining {
-        let spec: RunSpec
-        do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(runSpec)) } catch {
-            throw ClientError.badRunSpec(reason: "\(error)")
-        }
+    private func makeTraining(_ spec: RunSpec) throws -> LocalTraining {
         BLAS.setThreads(spec.blasThreads)
         let dataset: FederatedDataset
         do { dataset = try FederatedDataset.shared(spec: spec.data) } catch {

@@ -25,7 +25,7 @@ final class DirectoryResidualStore: ResidualStore {
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } catch {
-            throw .unwritable(path: root, reason: Self.reason(error))
+            throw .unwritable(path: root, reason: ErrorReason.of(error))
         }
     }
 
@@ -48,7 +48,7 @@ final class DirectoryResidualStore: ResidualStore {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
             if !FileManager.default.fileExists(atPath: dir) { return [] }
-            throw .unreadable(path: dir, reason: Self.reason(error))
+            throw .unreadable(path: dir, reason: ErrorReason.of(error))
         }
         var found: [ResidualHistory.Version] = []
         for name in names {
@@ -65,7 +65,7 @@ final class DirectoryResidualStore: ResidualStore {
     func clients() throws(ResidualStoreError) -> [Int] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
-            throw .unreadable(path: root, reason: Self.reason(error))
+            throw .unreadable(path: root, reason: ErrorReason.of(error))
         }
         return names.compactMap { $0.hasPrefix("client-") ? Int($0.dropFirst("client-".count)) : nil }
     }
@@ -105,24 +105,17 @@ final class DirectoryResidualStore: ResidualStore {
                 metadata: ["client": "\(client)", "round": "\(version.round)", "generation": "\(version.generation)", "run": runID],
                 to: file)
         } catch {
-            throw .unwritable(path: file, reason: Self.reason(error))
+            throw .unwritable(path: file, reason: ErrorReason.of(error))
         }
     }
 
     func delete(client: Int, version: ResidualHistory.Version) throws(ResidualStoreError) {
         let file = path(client: client, version: version)
         do { try FileManager.default.removeItem(atPath: file) } catch {
-            if FileManager.default.fileExists(atPath: file) { throw .unwritable(path: file, reason: Self.reason(error)) }
+            if FileManager.default.fileExists(atPath: file) { throw .unwritable(path: file, reason: ErrorReason.of(error)) }
         }
         // The client's last version gone: its directory goes too (rmdir refuses a non-empty one),
         // so a bounded store stays bounded in directories as well.
         _ = rmdir(directory(client: client))
-    }
-
-    /// The POSIX reason when there is one, not Foundation's whole error dump.
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        let cause = (ns.userInfo[NSUnderlyingErrorKey] as? NSError) ?? ns
-        return cause.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(cause.code))) : "\(error)"
     }
 }

@@ -38,20 +38,16 @@ final class TrainingWorker: @unchecked Sendable {
     private var stopping = false
     private var thread: Thread?
 
-    /// Gives the worker what it trains with and starts its thread. `residuals`: where a new
-    /// run's error-feedback residuals go; nil for another WELCOME of the same run, whose
-    /// residuals (and first spec's encoding) stay.
-    func configure(_ training: LocalTraining, residuals: ResidualStore?, hosted: Set<Int> = []) {
+    /// Gives the worker what it trains with for a run new to this process, with where that
+    /// run's error-feedback residuals go and the clients whose earlier files it takes over, and
+    /// starts its thread.
+    func configure(_ training: LocalTraining, residuals: ResidualStore, hosted: Set<Int>) {
         condition.withLock {
             self.training = training
             generation = training.spec.resumes.count
-            if let residuals {
-                compressor = DeltaCompressor(spec: training.spec, store: residuals)
-                storedToAdopt = hosted
-                adoptedSpec = nil
-            } else {
-                adoptedSpec = training.spec
-            }
+            compressor = DeltaCompressor(spec: training.spec, store: residuals)
+            storedToAdopt = hosted
+            adoptedSpec = nil
         }
         guard thread == nil else { return }
         let t = Thread { [self] in loop() }

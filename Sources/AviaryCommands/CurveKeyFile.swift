@@ -1,4 +1,5 @@
 import Foundation
+import AviaryLog
 import AviaryProtocol
 import AviaryTransport
 
@@ -90,7 +91,7 @@ enum CurveKeyFile {
     static func makeDirectory(_ dir: String) throws(KeyFileError) {
         if mkdir(dir, 0o700) != 0 && errno != EEXIST {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) }
-            catch { throw .cannotWrite(path: dir, reason: ProcessLauncher.reason(error)) }
+            catch { throw .cannotWrite(path: dir, reason: ErrorReason.of(error)) }
         }
     }
 
@@ -148,7 +149,7 @@ extension CurveKeyFile {
         var st = stat()
         if lstat(dir, &st) == 0 {
             do { try FileManager.default.removeItem(atPath: dir) }
-            catch { throw .cannotWrite(path: dir, reason: "cannot remove the previous launch's keys: \(ProcessLauncher.reason(error))") }
+            catch { throw .cannotWrite(path: dir, reason: "cannot remove the previous launch's keys: \(ErrorReason.of(error))") }
         }
         try writeFederation(in: dir, processes: shares.count, clients: clients, force: false, shares: shares)
         // mkdir's mode passes through the umask; the directory must end up owner-only whatever it is.

@@ -32,7 +32,7 @@ struct PartitionCommand: ParsableCommand {
             do {
                 try PartitionHeatmap.svg(stats).write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                throw RunFileError.cannotWrite(path: path, reason: ProcessLauncher.reason(error))
+                throw RunFileError.cannotWrite(path: path, reason: ErrorReason.of(error))
             }
             print("heatmap: \(path)")
         } catch {

@@ -70,7 +70,7 @@ struct ProcessLauncher {
         do {
             try FileManager.default.createDirectory(atPath: dir.logs, withIntermediateDirectories: true)
         } catch {
-            throw .cannotCreateRunDirectory(key: "[run].output", path: dir.logs, reason: Self.reason(error))
+            throw .cannotCreateRunDirectory(key: "[run].output", path: dir.logs, reason: ErrorReason.of(error))
         }
         var serverArgs: [String]
         switch mode {
@@ -217,7 +217,7 @@ struct ProcessLauncher {
         env["OPENBLAS_NUM_THREADS"] = String(topology.processes.blasThreads)
         env[Self.parentVariable] = String(getpid())
         p.environment = env
-        do { try p.run() } catch { throw .cannotStart(executable: path, reason: Self.reason(error)) }
+        do { try p.run() } catch { throw .cannotStart(executable: path, reason: ErrorReason.of(error)) }
         try? handle.close()  // the child holds its own copy
         return p
     }
@@ -240,16 +240,6 @@ struct ProcessLauncher {
 
     static func describe(_ p: Process) -> String {
         p.terminationReason == .uncaughtSignal ? "was killed by signal \(p.terminationStatus)" : "exited with status \(p.terminationStatus)"
-    }
-
-    /// The POSIX reason inside a Foundation error, not its whole dump.
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return posixReason(Int32(underlying.code))
-        }
-        if ns.domain == NSPOSIXErrorDomain { return posixReason(Int32(ns.code)) }
-        return ns.localizedDescription
     }
 
     static func tail(_ path: String, lines: Int = 8) -> String {

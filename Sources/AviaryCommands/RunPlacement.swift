@@ -20,7 +20,7 @@ enum RunPlacement {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {
-            throw .cannotCreateRunDirectory(key: "[run].output", path: output, reason: ProcessLauncher.reason(error))
+            throw .cannotCreateRunDirectory(key: "[run].output", path: output, reason: ErrorReason.of(error))
         }
         for n in 1...10_000 {
             let candidate = n == 1 ? name : "\(name)-\(n)"

@@ -27,7 +27,7 @@ final class SweepRunner: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: setup.directory, withIntermediateDirectories: true)
         } catch {
-            throw SweepError.cannotCreate(path: setup.directory, reason: ProcessLauncher.reason(error))
+            throw SweepError.cannotCreate(path: setup.directory, reason: ErrorReason.of(error))
         }
         try index.write(to: setup.indexPath)
         let total = queue.count

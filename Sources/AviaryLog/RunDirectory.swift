@@ -48,11 +48,8 @@ public struct RunDirectory: Sendable {
         do {
             for dir in [path, checkpoints, logs] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         } catch {
-            // The POSIX reason, not Foundation's whole error dump; the keys say what to change.
-            let ns = error as NSError
-            let cause = (ns.userInfo[NSUnderlyingErrorKey] as? NSError) ?? ns
-            let reason = cause.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(cause.code))) : ns.localizedDescription
-            throw .cannotWrite(path: path, reason: "cannot create the run directory from [run].output and [run].name: \(reason)")
+            // The keys say what to change.
+            throw .cannotWrite(path: path, reason: "cannot create the run directory from [run].output and [run].name: \(ErrorReason.of(error))")
         }
     }
 }
