@@ -26,10 +26,11 @@ DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      iproute2:/sbin/tc \
                      nftables:/usr/sbin/nft \
                      python3:/usr/bin/python3 \
+                     python3-venv:/usr/share/doc/python3-venv \
                      munge:/usr/sbin/munged \
                      slurm-wlm:/usr/sbin/slurmd
 
-.PHONY: all setup setup-test build build-info install demo test bench experiments scale clean help
+.PHONY: all setup setup-test build build-info install demo test venv bench experiments scale clean help
 
 all: build
 
@@ -66,9 +67,29 @@ install: build
 demo: build
 	$(AVIARY) run $(TOPOLOGY) --overwrite
 
-test: setup-test
-	export OPENBLAS_NUM_THREADS=1; \
-	$(SWIFT) test -c $(CONFIG)
+# The Python test venv: TensorBoard and MLflow read `aviary export`'s files back (Tests/Python).
+# Debian's python3, with its system packages visible (python3-torch for later tests); NumPy
+# stays below 2 there, as Debian's packages are built against 1.x. Rebuilt when this Makefile
+# changes; a clean clone (or CI) creates it here. git ignores .venv/.
+VENV            := .venv
+VENV_PYTHON     := $(VENV)/bin/python
+PYTHON_PACKAGES := "numpy<2" pytest tensorboard mlflow
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	@echo "aviary: creating the Python test venv in $(VENV) ($(PYTHON_PACKAGES))"
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check $(PYTHON_PACKAGES)
+	@touch $@
+
+# swift test, then pytest (Tests/Python, configured by pytest.ini) against the same build; both
+# run even when the first fails, and make fails when either did.
+test: setup-test venv
+	@export OPENBLAS_NUM_THREADS=1; status=0; \
+	$(SWIFT) test -c $(CONFIG) || status=$$?; \
+	AVIARY=$(AVIARY) $(VENV_PYTHON) -m pytest || status=$$?; \
+	exit $$status
 
 bench: build
 	$(AVIARY) bench all
@@ -109,4 +130,4 @@ scale: build
 	@for t in $(SCALE); do $(AVIARY) run $$t --overwrite || exit 1; done
 
 clean:
-	rm -rf .build runs
+	rm -rf .build runs $(VENV)

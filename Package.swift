@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C: thin system-library modules, nothing else.
@@ -53,6 +55,17 @@ let package = Package(
         // run-file modules stay free of it.
         .target(name: "AviaryReport", dependencies: ["AviaryLog", "AviaryData"]),
 
+        // Other tools' file formats (TensorBoard event files, the MLflow file store): written from
+        // a run's log, never read back by Aviary.
+        .target(name: "AviaryExport", dependencies: ["AviaryLog"]),
+        // `aviary dashboard`: the run-directory watcher (pure, tested without sockets) and a thin
+        // HTTP layer over Hummingbird that serves the page, the run list and live updates.
+        .target(name: "AviaryDashboard", dependencies: [
+            "AviaryLog", "AviaryReport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+
         // The one module that owns sockets.
         .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
 
@@ -77,6 +90,7 @@ let package = Package(
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
             "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport", "AviaryMath", "CProcessControl", "CBuildInfo",
+            "AviaryDashboard", "AviaryExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
@@ -98,6 +112,8 @@ let package = Package(
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge"]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
+        .testTarget(name: "AviaryDashboardTests", dependencies: ["AviaryDashboard", "AviaryReport", "AviaryLog"]),
+        .testTarget(name: "AviaryExportTests", dependencies: ["AviaryExport", "AviaryLog"]),
         .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"],
