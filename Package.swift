@@ -64,6 +64,7 @@ let package = Package(
             "AviaryLog", "AviaryReport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // The one module that owns sockets.

@@ -35,8 +35,8 @@ struct DashboardCommand: ParsableCommand {
     }
 
     func run() throws {
-        var token = token ?? ProcessInfo.processInfo.environment["AVIARY_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        if token == nil && !DashboardServer.isLoopback(host) { token = DashboardServer.newToken() }
+        let given = token ?? ProcessInfo.processInfo.environment["AVIARY_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let token = given ?? (DashboardServer.isLoopback(host) ? nil : DashboardServer.newToken())
         let options = DashboardServer.Options(root: runsDirectory, host: host, port: port, token: token)
         let found = RunCatalog.discover(root: runsDirectory)
         let root = runsDirectory

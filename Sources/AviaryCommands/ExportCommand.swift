@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
         """)
 
     @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
-    var run: String
+    var runDirectory: String
 
     @Option(help: "Directory to write the TensorBoard event file into (created if missing).")
     var tensorboard: String?
@@ -35,16 +35,16 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = run.hasSuffix(".jsonl") ? run : RunDirectory(path: run).log
+        let path = runDirectory.hasSuffix(".jsonl") ? runDirectory : RunDirectory(path: runDirectory).log
         do {
             let log = try AggregationLog.read(path: path)
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if let dir = tensorboard {
-                let file = try TensorBoardEvents.export(log, runPath: run, to: dir)
+                let file = try TensorBoardEvents.export(log, runPath: runDirectory, to: dir)
                 say("tensorboard: \(file) (\(plural(log.rounds.count, "round")))")
             }
             if let store = mlflow {
-                let dir = try MLflowRun.export(log, runPath: run, to: store, experiment: experiment)
+                let dir = try MLflowRun.export(log, runPath: runDirectory, to: store, experiment: experiment)
                 say("mlflow: \(dir) (experiment \(experiment))")
             }
         } catch {

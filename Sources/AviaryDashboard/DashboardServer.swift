@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Logging
 import AviaryReport
 
 /// `aviary dashboard`'s HTTP layer over Hummingbird: the page, the run list and the charts as
@@ -53,9 +54,13 @@ public enum DashboardServer {
                 return try Self.json(["error": error.description], status: .unprocessableContent)
             }
         }
+        // The command prints the address itself; Hummingbird's own log lines only when something is wrong.
+        var logger = Logger(label: "aviary-dashboard")
+        logger.logLevel = .warning
         let app = Application(router: router,
                               configuration: .init(address: .hostname(options.host, port: options.port), serverName: "aviary-dashboard"),
-                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? options.port) })
+                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? options.port) },
+                              logger: logger)
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

@@ -23,6 +23,8 @@ public enum TensorBoardEvents {
         let path = directory + "/events.out.tfevents.\(Int(startTime)).aviary"
         do {
             try AtomicFile.write(file(log, startTime: startTime), to: path)
+        } catch let RunFileError.cannotWrite(_, reason) {
+            throw .cannotWrite(path: path, reason: reason)
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }
