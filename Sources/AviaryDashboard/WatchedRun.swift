@@ -10,7 +10,7 @@ public struct WatchedRun: Sendable {
     public var logPath: String { RunDirectory(path: directory).log }
 
     public private(set) var tail = JSONLTail()
-    public private(set) var progress = RunProgress()
+    public private(set) var progress = LatestRecords()
     /// Every record in file order; nil until `refresh(keepRecords: true)` (the list needs only
     /// the summary, so a long log is decoded whole only when its charts are opened).
     public private(set) var records: [LogRecord]?
@@ -59,7 +59,7 @@ public struct WatchedRun: Sendable {
 
     private mutating func restart(keepRecords: Bool) {
         tail.reset()
-        progress = RunProgress()
+        progress = LatestRecords()
         problems = []
         records = keepRecords ? [] : nil
         version += 1

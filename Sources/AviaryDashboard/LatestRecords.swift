@@ -18,7 +18,7 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
 
 /// What the run list shows of one run, kept current from the records as they arrive: only the
 /// first record and the newest ones matter, so a long log need not be decoded whole to list it.
-public struct RunProgress: Sendable, Equatable {
+public struct LatestRecords: Sendable, Equatable {
     public var runStart: RunStartRecord?
     public var lastRound: RoundRecord?
     /// The newest evaluated round and its evaluation.
@@ -71,7 +71,7 @@ public struct RunRow: Sendable, Codable, Equatable {
     /// Changes whenever new records were read: the page redraws a selected run's charts then.
     public var version: Int
 
-    public init(id: String, progress p: RunProgress, problems: [String], version: Int, modified: Date?, now: Date) {
+    public init(id: String, progress p: LatestRecords, problems: [String], version: Int, modified: Date?, now: Date) {
         self.id = id
         name = p.runStart?.run ?? (id as NSString).lastPathComponent
         status = RunStatus(p.runEnd)
