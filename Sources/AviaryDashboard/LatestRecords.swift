@@ -71,7 +71,7 @@ public struct RunRow: Sendable, Codable, Equatable {
     /// Changes whenever new records were read: the page redraws a selected run's charts then.
     public var version: Int
 
-    public init(id: String, progress p: LatestRecords, problems: [String], version: Int, modified: Date?, now: Date) {
+    public init(id: String, latest p: LatestRecords, problems: [String], version: Int, modified: Date?, now: Date) {
         self.id = id
         name = p.runStart?.run ?? (id as NSString).lastPathComponent
         status = RunStatus(p.runEnd)

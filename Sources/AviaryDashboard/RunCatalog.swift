@@ -66,7 +66,7 @@ public struct RunCatalog: Sendable {
     public func rows(now: Date = Date()) -> [RunRow] {
         runs.keys.sorted().map { id in
             let r = runs[id]!
-            return RunRow(id: id, progress: r.progress, problems: r.problems, version: r.version, modified: r.modified, now: now)
+            return RunRow(id: id, latest: r.latest, problems: r.problems, version: r.version, modified: r.modified, now: now)
         }
     }
 }
@@ -77,8 +77,8 @@ public enum DashboardError: Error, Equatable, CustomStringConvertible {
     case notADirectory(String)
     case portInUse(host: String, port: Int)
     case cannotBind(host: String, port: Int, reason: String)
+    /// A request named a run the catalog does not hold (never was, or its directory was removed).
     case unknownRun(String)
-    case runRemoved(String)
 
     public var description: String {
         switch self {
@@ -86,8 +86,7 @@ public enum DashboardError: Error, Equatable, CustomStringConvertible {
         case let .notADirectory(path): "\(path) is not a directory (pass the directory that holds run directories)"
         case let .portInUse(host, port): "port \(port) on \(host) is in use by another program; pass another --port (or --port 0 for any free one)"
         case let .cannotBind(host, port, reason): "cannot listen on \(host):\(port): \(reason)"
-        case let .unknownRun(id): "no run '\(id)' under the dashboard's runs directory"
-        case let .runRemoved(id): "run '\(id)' was removed while watched"
+        case let .unknownRun(id): "no run '\(id)' under the dashboard's runs directory (removed, or never there)"
         }
     }
 }

@@ -10,7 +10,7 @@ public struct WatchedRun: Sendable {
     public var logPath: String { RunDirectory(path: directory).log }
 
     public private(set) var tail = JSONLTail()
-    public private(set) var progress = LatestRecords()
+    public private(set) var latest = LatestRecords()
     /// Every record in file order; nil until `refresh(keepRecords: true)` (the list needs only
     /// the summary, so a long log is decoded whole only when its charts are opened).
     public private(set) var records: [LogRecord]?
@@ -59,7 +59,7 @@ public struct WatchedRun: Sendable {
 
     private mutating func restart(keepRecords: Bool) {
         tail.reset()
-        progress = LatestRecords()
+        latest = LatestRecords()
         problems = []
         records = keepRecords ? [] : nil
         version += 1
@@ -70,7 +70,7 @@ public struct WatchedRun: Sendable {
         for line in lines {
             switch DecodedLine(line, path: logPath) {
             case let .record(r):
-                progress.apply(r)
+                latest.apply(r)
                 records?.append(r)
                 changed = true
             case .blank:
@@ -88,12 +88,7 @@ public struct WatchedRun: Sendable {
     /// back, lines until the newest evaluated round; the lines between are skipped (their
     /// bytes were read, never decoded). Later appends are read on from the end as usual.
     private mutating func quickStart(_ bytes: Data) {
-        var starts = [bytes.startIndex]
-        var index = bytes.startIndex
-        while let nl = bytes[index...].firstIndex(of: 0x0A) {
-            index = bytes.index(after: nl)
-            starts.append(index)
-        }
+        let starts = [bytes.startIndex] + JSONLTail.newlines(in: bytes).map { bytes.startIndex + $0 + 1 }
         // starts.last is where the torn tail (possibly empty) begins.
         let complete = starts.count - 1
         guard complete >= 2 else { take(tail.consume(bytes)); return }

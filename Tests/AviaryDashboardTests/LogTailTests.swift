@@ -13,7 +13,7 @@ import AviaryLog
         let lines = tail.consume(Data("}\n\n{\"c\":3}\n".utf8))
         #expect(lines.map(\.number) == [2, 3, 4])
         #expect(lines[0].bytes == Data("{\"b\":2}".utf8))
-        #expect(tail.offset == 27 && tail.completeEnd == 27 && tail.pending.isEmpty)
+        #expect(tail.offset == 25 && tail.completeEnd == 25 && tail.pending.isEmpty)
     }
 
     @Test func aTornLastLineWaitsForItsNewline() throws {
@@ -22,19 +22,19 @@ import AviaryLog
         let path = try Fixtures.run(in: dir, "a", [Fixtures.runStart("a"), Fixtures.round(1, accuracy: 0.5)])
         var run = WatchedRun(id: "a", directory: path)
         run.refresh(keepRecords: true)
-        #expect(run.progress.lastRound?.round == 1)
+        #expect(run.latest.lastRound?.round == 1)
         let next = try Fixtures.line(Fixtures.round(2, accuracy: 0.6))
         let log = RunDirectory(path: path).log
         try Fixtures.appendBytes(next.prefix(next.count / 2), to: log)
         let before = run.version
         run.refresh(keepRecords: true)
-        #expect(run.progress.lastRound?.round == 1, "half a line must not be read as a record")
+        #expect(run.latest.lastRound?.round == 1, "half a line must not be read as a record")
         #expect(run.problems.isEmpty, "a torn last line is not malformed: \(run.problems)")
         #expect(run.version == before)
         try Fixtures.appendBytes(next.suffix(from: next.count / 2), to: log)
         run.refresh(keepRecords: true)
-        #expect(run.progress.lastRound?.round == 2)
-        #expect(run.progress.lastEval?.cleanAccuracy == 0.6)
+        #expect(run.latest.lastRound?.round == 2)
+        #expect(run.latest.lastEval?.cleanAccuracy == 0.6)
         #expect(run.records?.count == 3)
         #expect(run.version > before)
     }
@@ -104,27 +104,27 @@ import AviaryLog
         try Fixtures.append([Fixtures.runStart("a"), Fixtures.round(1, accuracy: 0.9, padding: 3), Fixtures.round(2, accuracy: 0.8, padding: 3)], to: log)
         run.refresh(keepRecords: true)
         #expect(run.records?.count == 3)
-        #expect(run.progress.lastEval?.cleanAccuracy == 0.8)
+        #expect(run.latest.lastEval?.cleanAccuracy == 0.8)
     }
 
     /// A long log is listed from its first and last lines, and read whole once its charts are asked for.
     @Test func aLongLogIsListedFromItsEndsThenReadWholeForCharts() throws {
         let dir = Fixtures.directory("long")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let rounds = (1...200).map { Fixtures.round($0, accuracy: $0 % 10 == 0 ? Double($0) / 1000 : nil, padding: 20) }
-        let path = try Fixtures.run(in: dir, "long", [Fixtures.runStart("long", rounds: 300)] + rounds)
+        let rounds = (1...300).map { Fixtures.round($0, accuracy: $0 % 10 == 0 ? Double($0) / 1000 : nil, padding: 40) }
+        let path = try Fixtures.run(in: dir, "long", [Fixtures.runStart("long", rounds: 400)] + rounds)
         #expect((try FileManager.default.attributesOfItem(atPath: RunDirectory(path: path).log)[.size] as! Int) > 256 * 1024)
         var run = WatchedRun(id: "long", directory: path)
         run.refresh(keepRecords: false)
         #expect(run.records == nil)
-        #expect(run.progress.runStart?.run == "long")
-        #expect(run.progress.lastRound?.round == 200 && run.progress.lastEvalRound == 200)
-        #expect(run.tail.lines == 201)
-        try Fixtures.append([Fixtures.round(201)], to: run.logPath)
+        #expect(run.latest.runStart?.run == "long")
+        #expect(run.latest.lastRound?.round == 300 && run.latest.lastEvalRound == 300)
+        #expect(run.tail.lines == 301)
+        try Fixtures.append([Fixtures.round(301)], to: run.logPath)
         run.refresh(keepRecords: false)
-        #expect(run.progress.lastRound?.round == 201 && run.tail.lines == 202)
+        #expect(run.latest.lastRound?.round == 301 && run.tail.lines == 302)
         run.refresh(keepRecords: true)
-        #expect(run.records?.count == 202)
-        #expect(run.log?.rounds.count == 201)
+        #expect(run.records?.count == 302)
+        #expect(run.log?.rounds.count == 301)
     }
 }

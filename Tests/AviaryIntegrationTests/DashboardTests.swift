@@ -51,9 +51,9 @@ import AviaryLog
         return out
     }
 
-    /// A runs directory with the finished run and a "live" copy that has only run_start and
-    /// round 1 so far; returns it and the finished log's lines.
-    static func runsWithALiveRun(_ name: String) throws -> (dir: String, lines: [Substring]) {
+    /// A runs directory with the finished run and a "live" copy whose log stops after round 1;
+    /// returns it and the finished log's lines not yet in the copy (round 2 first).
+    static func runsWithALiveRun(_ name: String) throws -> (dir: String, rest: [Substring]) {
         let source = try #require(finished, "the source run did not complete")
         let dir = Harness.temporaryDirectory(name)
         try FileManager.default.copyItem(atPath: source, toPath: dir + "/finished")
@@ -61,8 +61,9 @@ import AviaryLog
         try FileManager.default.copyItem(atPath: source + "/topology.toml", toPath: dir + "/live/topology.toml")
         let text = try String(contentsOfFile: source + "/aggregation.jsonl", encoding: .utf8)
         let lines = text.split(separator: "\n")
-        try (lines.prefix(2).joined(separator: "\n") + "\n").write(toFile: dir + "/live/aggregation.jsonl", atomically: false, encoding: .utf8)
-        return (dir, lines)
+        let firstRound = try #require(lines.firstIndex { $0.contains("\"event\":\"round\"") })
+        try (lines[...firstRound].joined(separator: "\n") + "\n").write(toFile: dir + "/live/aggregation.jsonl", atomically: false, encoding: .utf8)
+        return (dir, Array(lines[(firstRound + 1)...]))
     }
 
     static func append(_ line: Substring, to path: String) throws {
@@ -78,7 +79,8 @@ import AviaryLog
     @Test(.enabled(if: Prerequisite.enabled(ReportCommandTests.chromium != nil), "chromium is not installed (make test installs it)"))
     func theBrowserListsRunsAndAPlotGainsAPointWhenARoundIsAppended() throws {
         let browserPath = try #require(ReportCommandTests.chromium)
-        let (dir, lines) = try Self.runsWithALiveRun("dashboard-browser")
+        let (dir, rest) = try Self.runsWithALiveRun("dashboard-browser")
+        #expect(rest.prefix(2).allSatisfy { $0.contains("\"event\":\"round\"") })
         let before = Self.snapshot(dir)
         let dashboard = try Self.start([dir, "--port", "0"], log: dir + ".dashboard.log")
         defer { dashboard.stop() }
@@ -90,7 +92,7 @@ import AviaryLog
         let statuses = try browser.evaluate("[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.id + ' ' + r.querySelector('.status').textContent).join(',')") as? String
         #expect(statuses == "finished completed,live running")
         let first = try browser.wait(for: Self.accuracyPoints, timeout: 60, as: Int.self) { $0 > 0 }
-        for line in lines[2...3] { try Self.append(line, to: dir + "/live/aggregation.jsonl") }
+        for line in rest.prefix(2) { try Self.append(line, to: dir + "/live/aggregation.jsonl") }
         let grown = try browser.wait(for: Self.accuracyPoints, timeout: 60, as: Int.self) { $0 > first }
         #expect(grown == first + 2, "two appended rounds, two more points")
         let round = try browser.wait(for: "document.querySelector('tr[data-id=\"live\"] td:nth-child(5)').textContent", timeout: 30, as: String.self) { $0 == "3/5" }
@@ -107,7 +109,7 @@ import AviaryLog
         if let copy = ProcessInfo.processInfo.environment["AVIARY_DASHBOARD_SCREENSHOT"] { try png.write(to: URL(fileURLWithPath: copy)) }
         print("dashboard screenshot: \(dir).dashboard.png")
 
-        for line in lines.dropFirst(4) { try Self.append(line, to: dir + "/live/aggregation.jsonl") }
+        for line in rest.dropFirst(2) { try Self.append(line, to: dir + "/live/aggregation.jsonl") }
         try browser.wait(for: "document.querySelector('tr[data-id=\"live\"] .status').textContent", timeout: 60, as: String.self) { $0 == "completed" }
         var after = Self.snapshot(dir)
         after["live/aggregation.jsonl"] = before["live/aggregation.jsonl"]
@@ -119,7 +121,8 @@ import AviaryLog
         try FileManager.default.createDirectory(atPath: dir + "/broken", withIntermediateDirectories: true)
         let source = try #require(Self.finished)
         let good = try String(contentsOfFile: source + "/aggregation.jsonl", encoding: .utf8).split(separator: "\n")
-        try ([good[0], "{\"event\":\"round\",\"round\":\"two\"}", good[2]].joined(separator: "\n") + "\n")
+        let round2 = try #require(good.first { $0.contains("\"event\":\"round\",") && $0.contains("\"round\":2,") })
+        try ([good[0], "{\"event\":\"round\",\"round\":\"two\"}", round2].joined(separator: "\n") + "\n")
             .write(toFile: dir + "/broken/aggregation.jsonl", atomically: false, encoding: .utf8)
         let dashboard = try Self.start([dir, "--port", "0"], log: dir + ".dashboard.log")
         defer { dashboard.stop() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import AviaryExport
 import AviaryLog
+import AviaryReport
 
 /// `aviary export RUN --tensorboard DIR | --mlflow DIR`: a run's log in another tool's format.
 struct ExportCommand: ParsableCommand {
