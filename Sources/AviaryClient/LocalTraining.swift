@@ -64,6 +64,9 @@ final class LocalTraining {
         let streamIndex = UInt64(index) << 32 | UInt64(round)
         var seeds = RandomStream(seed: spec.trainingSeed, purpose: .shuffle, index: streamIndex)
         let shuffleSeed = seeds.next(), attackSeed = seeds.next()
+        // Dropout masks (models with dropout only) from their own stream of (client, round), so
+        // they do not depend on which clients this process trained before.
+        network.seedDropout(seed: spec.trainingSeed, index: streamIndex)
         let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         // Label flipping poisons the data, not the update: the client trains on y → C − 1 − y.
