@@ -98,6 +98,10 @@ experiments: build
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
 	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,alie --grid attackers.fraction=0.1,0.3; \
+	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50-none --set attackers.kind=none \
+	    --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa; \
+	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
+	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 

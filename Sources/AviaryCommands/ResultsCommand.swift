@@ -93,6 +93,7 @@ struct ResultsCommand: ParsableCommand {
         var study = ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
                                           baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
         study.builds = builds
+        study.note = s.note
         return study
     }
 

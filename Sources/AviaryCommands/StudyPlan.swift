@@ -19,6 +19,9 @@ struct StudyPlan: Equatable {
         var attacks: [String]
         var skew: Bool
         var pivot: String? = nil
+        /// A sentence printed under the study's title (what the numbers cannot say themselves,
+        /// e.g. why a setting cannot act).
+        var note: String? = nil
     }
 
     var lastK: Int
@@ -54,8 +57,8 @@ struct StudyPlan: Equatable {
         for (i, item) in list.enumerated() {
             let at = "study[\(i)]"
             guard let t = item.table else { throw .invalid(file: file, key: at, reason: "expected a table [[study]]") }
-            for key in t.keys where !["title", "runs", "baseline", "attacks", "skew", "pivot"].contains(key) {
-                throw .invalid(file: file, key: "\(at).\(key)", reason: "unknown key; use title, runs, baseline, attacks, skew, pivot")
+            for key in t.keys where !["title", "runs", "baseline", "attacks", "skew", "pivot", "note"].contains(key) {
+                throw .invalid(file: file, key: "\(at).\(key)", reason: "unknown key; use title, runs, baseline, attacks, skew, pivot, note")
             }
             guard let title = t["title"]?.string else { throw .invalid(file: file, key: "\(at).title", reason: "a string is required") }
             func strings(_ key: String) throws(Failure) -> [String] {
@@ -72,9 +75,10 @@ struct StudyPlan: Equatable {
             guard !runs.isEmpty else { throw .invalid(file: file, key: "\(at).runs", reason: "name at least one run directory") }
             if let b = t["baseline"], b.string == nil { throw .invalid(file: file, key: "\(at).baseline", reason: "expected a string") }
             if let s = t["skew"], s.bool == nil { throw .invalid(file: file, key: "\(at).skew", reason: "expected true or false") }
+            if let n = t["note"], n.string == nil { throw .invalid(file: file, key: "\(at).note", reason: "expected a string") }
             if let p = t["pivot"], p.string == nil { throw .invalid(file: file, key: "\(at).pivot", reason: "expected a setting's key, e.g. \"merge.strategy\"") }
             studies.append(Study(title: title, runs: runs, baseline: t["baseline"]?.string, attacks: try strings("attacks"),
-                                 skew: t["skew"]?.bool ?? false, pivot: t["pivot"]?.string))
+                                 skew: t["skew"]?.bool ?? false, pivot: t["pivot"]?.string, note: t["note"]?.string))
         }
     }
 }
