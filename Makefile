@@ -76,6 +76,8 @@ bench: build
 # docs/RESULTS.md: the studies of topologies/experiments/plan.toml, 3 seeds each, as sweeps into
 # runs/exp-*; an interrupted `make experiments` resumes (completed runs are skipped). The file is
 # then written from the logs with the suite's wall time. SEEDS and PARALLEL can be overridden.
+# The checkpoint-merging study needs no sweep of its own: `aviary results` merges the saved
+# checkpoints of runs/exp-mwa-baselines (keeping the scores in each run's evals/).
 SEEDS    ?= 1,2,3
 PARALLEL ?= 2
 SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)

@@ -35,6 +35,8 @@ public struct ResultsDocument: Sendable {
         public var builds: [String: Int] = [:]
         /// The plan's sentence for this study, printed under its title.
         public var note: String? = nil
+        /// The checkpoint-merging comparison on the study's runs, when the plan asks for one.
+        public var checkpointMerge: CheckpointMergeStudy? = nil
         public init(title: String, sources: [String], fixed: [(key: String, value: String)], groups: [Group],
                     baseline: String?, robustAttack: String?, pivot: String? = nil) {
             self.title = title; self.sources = sources; self.fixed = fixed; self.groups = groups
@@ -89,6 +91,7 @@ public struct ResultsDocument: Sendable {
         }
         md += table(s) + "\n"
         md += comparisons(s)
+        if let merge = s.checkpointMerge { md += "\n" + merge.markdown() }
         md += skewLines(s)
         if !s.fixed.isEmpty {
             md += "\n<details><summary>Settings shared by every run of this study</summary>\n\n"

@@ -96,3 +96,22 @@ public enum StudentT {
         return h
     }
 }
+
+/// The paired t-test: the same runs measured two ways (a weighted and the uniform merge of one
+/// run's checkpoints), tested on the per-run differences, df = n − 1.
+public struct PairedTTest: Sendable, Equatable {
+    public var difference: Double
+    public var t: Double
+    public var degreesOfFreedom: Double
+    public var p: Double
+
+    /// nil with fewer than two pairs, unequal counts, or differences without spread (all equal).
+    public init?(_ a: [Double], _ b: [Double]) {
+        guard a.count == b.count, a.count >= 2 else { return nil }
+        guard let d = MeanStd(zip(a, b).map { $0 - $1 }), d.count == a.count, let se = d.standardError, se > 0 else { return nil }
+        difference = d.mean
+        t = d.mean / se
+        degreesOfFreedom = Double(d.count - 1)
+        p = StudentT.twoSidedP(t: t, degreesOfFreedom: degreesOfFreedom)
+    }
+}

@@ -19,6 +19,9 @@ public struct SimulatedClock: Sendable {
     let uploadBytes: Int
     /// Every client has availability 1: no draws at all.
     let alwaysOnline: Bool
+    /// Per client, FedScale's behaviour trace: online when the clock at the round's start lies in
+    /// one of its active intervals (replaces `availability` and `online_period`).
+    let behaviour: [BehaviourTrace]?
 
     /// Simulated seconds since the run started, at the close of the last completed round.
     public private(set) var now: Double = 0
@@ -29,11 +32,12 @@ public struct SimulatedClock: Sendable {
 
     /// `work[i]`: client i's training cost in sample passes (`TrainingWork`).
     public init(settings: SystemSettings, profiles: SystemProfiles, work: [Double], parameterCount: Int,
-                encoding: DeltaEncoding = .f32, tensorSizes: [Int]? = nil) {
+                encoding: DeltaEncoding = .f32, tensorSizes: [Int]? = nil, behaviour: [BehaviourTrace]? = nil) {
         self.settings = settings; self.profiles = profiles; self.work = work; self.parameterCount = parameterCount
         uploadBytes = TransferSize.uploadBytes(encoding: encoding, tensorSizes: tensorSizes ?? [parameterCount])
         availability = (0..<work.count).map { profiles.profile($0).availability }
-        alwaysOnline = availability.allSatisfy { $0 >= 1 }
+        self.behaviour = behaviour
+        alwaysOnline = behaviour == nil && availability.allSatisfy { $0 >= 1 }
     }
 
     public var clients: Int { work.count }
@@ -53,6 +57,12 @@ public struct SimulatedClock: Sendable {
         if alwaysOnline {
             round = r; offline = []
             return []
+        }
+        if let behaviour {
+            // A pure function of the clock (the close of the previous round), so a resumed clock agrees.
+            offline = (0..<clients).filter { !behaviour[$0].isActive(at: now) }
+            round = r
+            return offline
         }
         guard let period = settings.onlinePeriod else {
             offline = (0..<clients).filter { Self.draw(seed: settings.seed, round: r, client: $0) >= availability[$0] }
