@@ -23,6 +23,8 @@ public enum FedScaleTraces {
         /// Bandwidth, kbit/s.
         public var communication: Double
 
+        public init(computation: Double, communication: Double) { self.computation = computation; self.communication = communication }
+
         /// Forward/backward passes per second, FedScale's cost model (3 × inference).
         public var speed: Double { 1000 / (3 * computation) }
         /// Bytes per second, each way.

@@ -11,7 +11,7 @@ import Testing
         #expect(abs(t.t - 5.196152) < 1e-5 && t.degreesOfFreedom == 2)
         // df 2 closed form: p = 1 − |t|/√(2 + t²).
         #expect(abs(t.p - (1 - 5.196152 / (2 + 5.196152 * 5.196152).squareRoot())) < 1e-6)
-        #expect(PairedTTest([0.7, 0.8], [0.6, 0.7]) == nil)      // equal differences: no spread
+        #expect(PairedTTest([0.75, 0.5], [0.5, 0.25]) == nil)     // equal differences: no spread
         #expect(PairedTTest([0.7], [0.6]) == nil && PairedTTest([0.7, 0.8], [0.6]) == nil)
     }
 
