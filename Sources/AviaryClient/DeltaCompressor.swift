@@ -96,7 +96,7 @@ final class DeltaCompressor {
                     return encoded.payload
                 }
             } else {
-                let encoded = DeltaCodec.encode(update.delta, format: format, rounding: rounding)
+                let encoded = DeltaCodec.encode(update.trainedDelta, format: format, rounding: rounding)
                 u.payload = encoded.payload
                 clamped = encoded.clamped
             }
@@ -114,7 +114,7 @@ final class DeltaCompressor {
         var residual = try history.residual(forRound: update.round, stored: stored).map { v throws(ResidualStoreError) in
             try store.load(client: client, version: v, count: parameterCount)
         }
-        let payload = step(update.delta, &residual)
+        let payload = step(update.trainedDelta, &residual)
         let written = ResidualHistory.Version(round: update.round, generation: history.generation)
         try store.save(client: client, version: written, residual: residual!)
         if !stored.contains(written) { stored.append(written) }

@@ -172,9 +172,9 @@ struct DeltaCompressorTests {
             let sent = try DeltaCodec.decode(out.payload, format: format)
             let kept = try store.load(client: 0, version: .init(round: r, generation: c.history.generation), count: 8)
             for i in 0..<8 {
-                let had = u.delta[i] + residual[i]
+                let had = Self.delta(client: 0, round: r)[i] + residual[i]
                 #expect(sent[i] + kept[i] == had || abs(sent[i] + kept[i] - had) <= 1e-6 * max(1, abs(had)), "round \(r), \(i)")
-                sentTotal[i] += Double(sent[i]); hadTotal[i] += Double(u.delta[i])
+                sentTotal[i] += Double(sent[i]); hadTotal[i] += Double(Self.delta(client: 0, round: r)[i])
             }
             residual = kept
             // Trained again: the same payload.

@@ -26,6 +26,7 @@ final class CheckpointScorer {
     /// A checkpoint's parameters in the model's order; refuses one whose tensors do not match.
     func parameters(checkpoint: String) throws -> [Float] {
         let file = try Safetensors.read(path: checkpoint)
+        try RunDirectory.checkCheckpointFormat(file.metadata, path: checkpoint)
         if let detail = EvalCommand.mismatch(expected: network.layout, found: file.tensors) {
             throw EvalCommand.Failure.mismatch(file: checkpoint, detail: detail)
         }
