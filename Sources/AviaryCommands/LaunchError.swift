@@ -10,11 +10,13 @@ enum LaunchError: Error, CustomStringConvertible {
     case missingExecutable(path: String)
     case cannotOpenLog(path: String, reason: String)
     case cannotStart(executable: String, reason: String)
-    case serverExitedBeforeListening(status: String, log: String, tail: String)
+    /// `log` is nil when the run directory was removed (nothing had started in it).
+    case serverExitedBeforeListening(status: String, log: String?, tail: String)
     case serverNeverListened(seconds: Double, log: String)
     case serverFailed(status: String, log: String, tail: String, lost: [String])
     case everyClientExited(lost: [String])
-    case interrupted(log: String)
+    /// `directory`: the run, to continue with --resume once its server has written topology.toml; nil before.
+    case interrupted(log: String, directory: String?)
     /// `[security] curve = true`: the run's ephemeral keys could not be written.
     case cannotCreateKeys(path: String, reason: String)
 
@@ -33,7 +35,8 @@ enum LaunchError: Error, CustomStringConvertible {
         case let .cannotStart(executable, reason):
             "cannot start \(executable): \(reason)"
         case let .serverExitedBeforeListening(status, log, tail):
-            "aviary-server \(status) before listening; see \(log)\n\(tail)"
+            "aviary-server \(status) before listening; "
+                + (log.map { "see \($0)" } ?? "nothing had started, so its run directory was removed. Its last lines:") + "\n\(tail)"
         case let .serverNeverListened(seconds, log):
             "aviary-server did not start listening within \(Int(seconds)) s; see \(log)"
         case let .serverFailed(status, log, tail, lost):
@@ -41,8 +44,9 @@ enum LaunchError: Error, CustomStringConvertible {
         case let .everyClientExited(lost):
             "every client process has exited, \(lost.count) with an error; the server was stopped:\n  "
                 + lost.joined(separator: "\n  ")
-        case let .interrupted(log):
+        case let .interrupted(log, directory):
             "interrupted; every process was stopped. The log so far is in \(log)"
+                + (directory.map { "\ncontinue it with: aviary run --resume \($0)" } ?? "")
         case let .cannotCreateKeys(path, reason):
             "cannot write the run's CURVE keys to \(path) ([security] curve = true): \(reason)"
         }

@@ -18,11 +18,14 @@ final class ProgressPrinter: Sendable {
     }
 
     let rounds: Int
+    /// `[server] clients_per_round`: a round that sampled fewer says so.
+    let clientsPerRound: Int
     let live: Bool
     private let state = Mutex(State())
 
-    init(rounds: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
+    init(rounds: Int, clientsPerRound: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
         self.rounds = rounds
+        self.clientsPerRound = clientsPerRound
         self.live = live
     }
 
@@ -42,7 +45,7 @@ final class ProgressPrinter: Sendable {
             status(round: round, "merging and evaluating", force: true)
         case let .roundFinished(record, nothingMerged):
             state.withLock { $0.roundsDone = record.round }
-            line(Self.roundLine(record, rounds: rounds, nothingMerged: nothingMerged))
+            line(Self.roundLine(record, rounds: rounds, clientsPerRound: clientsPerRound, nothingMerged: nothingMerged))
         case let .checkpointMerged(r):
             line(String(format: "        merged checkpoints of rounds %@: acc %.4f (round %d's own %.4f)",
                         "\(CompactIndices(r.rounds))", r.eval.cleanAccuracy, r.round, r.lastEval?.cleanAccuracy ?? .nan))
@@ -51,12 +54,17 @@ final class ProgressPrinter: Sendable {
         }
     }
 
-    /// The plain line for a finished round.
-    static func roundLine(_ r: RoundRecord, rounds: Int, nothingMerged: String?) -> String {
+    /// The plain line for a finished round. "merged A/S sampled" counts this round's sampled
+    /// clients whose update was merged; late updates of earlier rounds (`stale` policy) are
+    /// counted apart, and a round that could sample fewer than `clients_per_round` (clients lost,
+    /// silent or offline) says so, so the denominator never changes without a word.
+    static func roundLine(_ r: RoundRecord, rounds: Int, clientsPerRound: Int, nothingMerged: String?) -> String {
         let width = String(rounds).count
         let round = String(r.round)
         var line = "round \(String(repeating: " ", count: max(0, width - round.count)) + round)/\(rounds)"
-        line += "  clients \(r.accepted.count)/\(r.sampled.count)"
+        let stale = r.system?.staleMerged?.count ?? 0
+        line += "  merged \(r.accepted.count - stale)/\(r.sampled.count) sampled" + (stale > 0 ? " + \(stale) stale" : "")
+        if r.sampled.count < clientsPerRound { line += " (of \(clientsPerRound) per round: fewer available)" }
         if let eval = r.eval {
             line += String(format: "  acc %.4f  loss %.4f", eval.cleanAccuracy, eval.cleanLoss)
             if let robust = eval.robustAccuracy { line += String(format: "  robust %.4f", robust) }

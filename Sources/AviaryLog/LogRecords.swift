@@ -252,6 +252,11 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var status: String
     public var finalEval: Evaluation?
+    /// Clients whose process was lost during the run and that had not registered again at its
+    /// end; nil when none (and in logs written before it existed).
+    public var lostClients: [Int]? = nil
+    /// Clients lost during the run that registered again later; nil when none.
+    public var returnedClients: [Int]? = nil
     public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
         self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
         self.status = status; self.finalEval = finalEval

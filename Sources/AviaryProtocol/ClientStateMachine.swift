@@ -242,7 +242,7 @@ public struct ClientStateMachine: Sendable {
         case let .joining(attempt, retryAt):
             if silence >= configuration.serverTimeout {
                 phase = .done
-                return [.exit(success: false, reason: "no answer from the server for \(formatSeconds(configuration.serverTimeout)) s (is it running, and is the address right?)")]
+                return [.exit(success: false, reason: "no answer from the server for \(formatSeconds(configuration.serverTimeout)) s (is it running, is the address right, and do both sides use CURVE or neither?)")]
             }
             if now >= retryAt {
                 return [.reconnect(reason: "no WELCOME yet (attempt \(attempt + 1))")] + sendHello(attempt: attempt + 1, now: now)

@@ -51,6 +51,8 @@ public final class FederatedServer {
         public var success: Bool
         public var reason: String
         public var runDirectory: String
+        /// Clients lost during the run and whether they came back (nil: none was lost).
+        public var population: String?
     }
 
     /// Bound on flushing SHUTDOWN to every process before the server exits.
@@ -94,6 +96,10 @@ public final class FederatedServer {
     /// The rounds this run resumed after, oldest first (`RunSpec.resumes`).
     var resumes: [Int] = []
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
+    /// Clients lost during the run and whether they came back (the run's verdict).
+    var population = PopulationWatch()
+    /// When the last security-mismatch warning was written (FederatedServer+Handshakes).
+    var lastSecurityMismatchWarning = -Double.infinity
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -122,21 +128,23 @@ public final class FederatedServer {
         var firstRound = 1
         var unresponsive: Set<Int> = []
         var minClients = topology.server.minClients
+        // Bind before anything is written: a server that cannot listen leaves no run behind.
+        transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
+            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
+        defer { transport.close(flushingFor: Self.shutdownFlush) }
         if options.resume {
             let resumed = try resumeFromState()
             firstRound = resumed.round + 1
             unresponsive = resumed.unresponsive
             // Sampling draws from the registered set: wait for as many as the interrupted run had.
             minClients = min(topology.data.clients, max(minClients, resumed.registered))
+            population = PopulationWatch(registered: resumed.registered)
         } else {
             try directory.create(overwrite: options.overwrite)
             try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
             writer = try AggregationLogWriter(path: directory.log)
         }
 
-        transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
-            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
-        defer { transport.close(flushingFor: Self.shutdownFlush) }
         try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
         logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)",
                                             "curve": "\(options.security.isCurve)"])
@@ -219,6 +227,8 @@ public final class FederatedServer {
                 issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,
                              example: "key \(refused.key) from \(refused.address) is not on the allow-list")
             }
+            let mismatched = transport.takeMechanismMismatches()
+            if mismatched > 0 { try noteSecurityMismatches(mismatched) }
             queue += machine.tick(now: now)
             if let progress = machine.roundProgress, progress.answered != answered {
                 answered = progress.answered
@@ -263,6 +273,7 @@ public final class FederatedServer {
                 logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
             }
         case let .registered(peer, registration):
+            population.registered(registration.joined + registration.reconnected, registeredCount: machine.registeredCount)
             try logRegistration(registration, peer: peer)
         case let .ignored(peer, why):
             issues.count(peer: peer, ProtocolIssueCounter.category(of: why), example: why)
@@ -274,6 +285,7 @@ public final class FederatedServer {
             try writer.append(.note(NoteRecord(event: "clients_responsive", time: timestamp(),
                                                message: "heard from again: clients \(CompactIndices(clients)); sampled from the next round")))
         case let .peerLost(peer, clients, reason):
+            if !machine.isFinished { population.lost(clients) }
             logger.warning("process lost", metadata: ["peer": "\(peer)", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
             try writer.append(.note(NoteRecord(event: "process_lost", time: timestamp(), round: machine.currentRound,
                                                message: "the process hosting clients \(CompactIndices(clients)) was dropped: \(reason)")))
@@ -374,15 +386,20 @@ public final class FederatedServer {
             } else if Double(unmerged) > topology.server.maxUnmergedShare * Double(topology.rounds) {
                 verdict = ("degraded", "\(unmerged) of \(topology.rounds) rounds merged nothing (\(last))")
             }
+            if verdict.status != "failed", let lost = population.degradedReason(maxLostShare: topology.server.maxLostShare) {
+                verdict = ("degraded", verdict.status == "degraded" ? verdict.reason + "; " + lost : lost)
+            }
         }
         let success = verdict.status == "completed"
-        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
+        var end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
                                status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
+        end.lostClients = population.gone.isEmpty ? nil : population.gone.sorted()
+        end.returnedClients = population.returned.isEmpty ? nil : population.returned.sorted()
         try writer.append(.runEnd(end))
         report(.finished(end))
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
                        reason: success ? verdict.reason : "\(verdict.status): \(verdict.reason)",
-                       runDirectory: directory.path)
+                       runDirectory: directory.path, population: population.summary)
     }
 
     /// Messages larger than the model plus generous headroom are refused by libzmq itself.

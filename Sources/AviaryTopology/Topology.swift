@@ -76,6 +76,9 @@ public struct Topology: Sendable {
         /// A completed run in which more than this share of rounds merged nothing ends
         /// "degraded" and exits non-zero (a run in which no round merged ends "failed").
         public var maxUnmergedShare: Double = 0.5
+        /// A completed run ends "degraded" (non-zero exit) when more than this share of the most
+        /// clients ever registered at once were lost (their process died or left) and did not come back.
+        public var maxLostShare: Double = 0.1
     }
 
     public struct MergeSettings: Sendable, Hashable {

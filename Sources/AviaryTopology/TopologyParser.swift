@@ -250,7 +250,8 @@ extension Topology {
             heartbeatInterval: try t.double("heartbeat_interval", default: 2, range: 0.05...3600),
             evalEvery: try t.int("eval_every", default: 1, range: 1...1_000_000),
             checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000),
-            maxUnmergedShare: try t.double("max_unmerged_share", default: 0.5, range: 0...1))
+            maxUnmergedShare: try t.double("max_unmerged_share", default: 0.5, range: 0...1),
+            maxLostShare: try t.double("max_lost_share", default: 0.1, range: 0...1))
         guard s.bind.hasPrefix("tcp://") || s.bind.hasPrefix("ipc://") else {
             throw t.invalid("bind", "\"\(s.bind)\"", expected: "a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\" or \"tcp://*:0\"")
         }

@@ -37,10 +37,14 @@ public protocol ServerTransport: AnyObject {
     func close(flushingFor: Duration)
     /// CURVE handshakes refused since the last call (keys not on the allow-list).
     func takeRefusedHandshakes() -> [RefusedHandshake]
+    /// Handshakes that failed since the last call because the peer spoke another security
+    /// mechanism (a plaintext client at a CURVE server, or the reverse).
+    func takeMechanismMismatches() -> Int
 }
 
 extension ServerTransport {
     public func takeRefusedHandshakes() -> [RefusedHandshake] { [] }
+    public func takeMechanismMismatches() -> Int { 0 }
 }
 
 /// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
@@ -62,6 +66,8 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     private let zap: ZapHandler?
     /// True when every connection is CURVE-encrypted and authenticated.
     public var isCurve: Bool { zap != nil }
+    /// Handshake failures of the ROUTER: libzmq drops a peer of another mechanism silently.
+    private let monitor: SocketMonitor
 
     /// Binds a ROUTER to `endpoint` ("tcp://127.0.0.1:5555", "tcp://*:0", "ipc:///tmp/x").
     /// `maxMessageBytes` sets ZMQ_MAXMSGSIZE so a bad peer cannot make the server allocate GBs.
@@ -89,6 +95,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         } else {
             zap = nil
         }
+        monitor = try SocketMonitor(watching: socket, context: ctx, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, role: "server")
         try socket.bind(endpoint)
         self.socket = socket
         self.context = ctx
@@ -121,6 +128,10 @@ public final class ServerEndpoint: ServerTransport, Sendable {
 
     /// CURVE handshakes refused since the last call.
     public func takeRefusedHandshakes() -> [RefusedHandshake] { zap?.takeRefused() ?? [] }
+
+    public func takeMechanismMismatches() -> Int {
+        ((try? monitor.take()) ?? []).filter(\.isMechanismMismatch).count
+    }
 
     /// One queued ROUTER message: [identity][payload], decoded straight from libzmq's buffer.
     private func receiveQueued() throws(ZmqError) -> ServerEvent? {
@@ -178,7 +189,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
-    public func close() { socket.close(); zap?.close() }
+    public func close() { socket.close(); zap?.close(); monitor.close() }
 
     /// Closes the socket and, when the endpoint made its context, terminates it: returns once
     /// queued frames have left or `flushingFor` has passed (ZMQ_LINGER), never later.
@@ -186,6 +197,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
         socket.close()
         zap?.close()
+        monitor.close()
         if ownsContext { context.terminate() }
     }
 }

@@ -26,6 +26,9 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server refused this client's CURVE key during the handshake (ZAP status, e.g. 400):
     /// the key is not on the server's allow-list.
     case authenticationRefused(endpoint: String, status: Int)
+    /// The server speaks another security mechanism (libzmq's ZMTP mechanism mismatch): this
+    /// client is plaintext and the server requires CURVE, or the reverse.
+    case securityMismatch(endpoint: String, clientUsesCurve: Bool)
 
     /// The error libzmq reports for the call that just failed on this thread.
     static func last(_ call: String) -> ZmqError {
@@ -57,6 +60,10 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the \(role) is not a CURVE key (40 characters of Z85, as `aviary keygen` writes)"
         case .authenticationRefused(let endpoint, let status):
             return "the server at \(endpoint) refused this client's CURVE key (ZAP status \(status)): its public key is not on the server's allow-list; add the .public key file's key to the list given to aviary-server --allow"
+        case .securityMismatch(let endpoint, true):
+            return "the server at \(endpoint) does not use CURVE (it is plaintext) and this client does; drop --curve-secret and --server-public, or start the server with --curve-secret and --allow"
+        case .securityMismatch(let endpoint, false):
+            return "the server at \(endpoint) requires CURVE encryption and this client is plaintext; give aviary-client --curve-secret <key file> and --server-public <server.public> (aviary keygen writes them)"
         }
     }
 }
