@@ -81,6 +81,8 @@ PARALLEL ?= 2
 SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)
 CKPT_MERGE := --set merge.checkpoints.window=10 --set merge.checkpoints.metric=val_loss
 NONIID     := --set data.partition=dirichlet --set data.alpha=0.3
+# Krum's f and trimmed mean's β for topologies/byzantine.toml's grid (the file leaves them out).
+BYZANTINE  := --set merge.byzantine=3 --set merge.trim_beta=0.3
 
 experiments: build
 	@start=$$(date +%s); set -e; \
@@ -90,16 +92,16 @@ experiments: build
 	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa $(CKPT_MERGE) \
 	    --grid merge.metric=train_loss,adv_loss,local_steps --grid merge.penalty=0.5,1,2; \
 	$(SWEEP) topologies/compression.toml --name exp-compression --grid compression.encoding=f32,f16,int8,topk; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-none --set attackers.kind=none \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-none $(BYZANTINE) --set attackers.kind=none \
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine $(BYZANTINE) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,gaussian,label_flip,alie --grid attackers.fraction=0.1,0.3; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid-none $(NONIID) --set attackers.kind=none \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid-none $(NONIID) $(BYZANTINE) --set attackers.kind=none \
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) $(BYZANTINE) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,alie --grid attackers.fraction=0.1,0.3; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
-	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
+	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in
 # 8 processes (aviary run prints peak memory; the logs hold server time and memory per round).

@@ -101,7 +101,7 @@ public final class ClientHost {
         switch result.outcome {
         case let .success(update):
             logger.info("trained", metadata: ["client": "\(update.clientIndex)", "round": "\(update.round)",
-                                             "loss": "\(update.metrics["train_loss"] ?? update.metrics["adv_loss"] ?? .nan)",
+                                             "loss": "\(String(format: "%.4f", update.metrics["train_loss"] ?? update.metrics["adv_loss"] ?? .nan))",
                                              "seconds": "\(String(format: "%.3f", result.seconds))"])
             if update.round == model?.round { sentThisRound.append(update) }
             try perform(machine.trained(update, now: clock.now))

@@ -1,5 +1,6 @@
 import Foundation
 import AviaryLog
+import AviaryMath
 import AviaryTopology
 
 /// Starts a topology as separate OS processes on this machine: one `aviary-server`, then
@@ -223,6 +224,8 @@ struct ProcessLauncher {
         p.standardOutput = passStdout ? FileHandle.standardOutput : handle
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = String(topology.processes.blasThreads)
+        // One kernel set for every process of the run, whatever this CPU would pick.
+        if let core = topology.processes.blasCoreType { env[BLAS.coreTypeVariable] = core }
         env[Self.parentVariable] = String(getpid())
         p.environment = env
         do { try p.run() } catch { throw .cannotStart(executable: path, reason: ErrorReason.of(error)) }

@@ -98,6 +98,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     public var runId: String? = nil  // "runId", not "runID": "run_id" both ways under the snake_case strategy
     /// The git commit of the server's build (`aviary --version`); absent from older logs.
     public var aviaryBuild: String? = nil
+    /// The server process's BLAS: library, version and kernel set; absent from older logs.
+    public var blas: BLASRecord? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64

@@ -6,6 +6,11 @@ extension FederatedServer {
     /// retries its handshake every few hundred milliseconds, and one line per try would bury the log.
     static let securityMismatchWarningInterval = 10.0
 
+    /// A process as log lines name it: its HELLO name and routing id (`proc-3 (0x0080000029)`).
+    func processName(_ peer: PeerID) -> String {
+        processNames[peer].map { "\($0) (\(peer))" } ?? "\(peer)"
+    }
+
     /// Handshakes libzmq dropped because the client spoke another mechanism (a plaintext client
     /// at a CURVE server, or the reverse). libzmq tells the client nothing it could show, so the
     /// server says it: on stderr and in the log, at most every `securityMismatchWarningInterval`.

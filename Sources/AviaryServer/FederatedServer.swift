@@ -98,6 +98,8 @@ public final class FederatedServer {
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
     /// Clients lost during the run and whether they came back (the run's verdict).
     var population = PopulationWatch()
+    /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
+    var processNames: [PeerID: String] = [:]
     /// When the last security-mismatch warning was written (FederatedServer+Handshakes).
     var lastSecurityMismatchWarning = -Double.infinity
 
@@ -270,10 +272,11 @@ public final class FederatedServer {
             } catch .peerUnreachable {
                 return machine.peerUnreachable(peer, now: now)
             } catch {
-                logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                logger.warning("send failed", metadata: ["process": "\(processName(peer))", "error": "\(error)"])
             }
         case let .registered(peer, registration):
             population.registered(registration.joined + registration.reconnected, registeredCount: machine.registeredCount)
+            processNames[peer] = registration.processName
             try logRegistration(registration, peer: peer)
         case let .ignored(peer, why):
             issues.count(peer: peer, ProtocolIssueCounter.category(of: why), example: why)
@@ -286,7 +289,8 @@ public final class FederatedServer {
                                                message: "heard from again: clients \(CompactIndices(clients)); sampled from the next round")))
         case let .peerLost(peer, clients, reason):
             if !machine.isFinished { population.lost(clients) }
-            logger.warning("process lost", metadata: ["peer": "\(peer)", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
+            logger.warning("process lost", metadata: ["process": "\(processName(peer))", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
+            processNames[peer] = nil
             try writer.append(.note(NoteRecord(event: "process_lost", time: timestamp(), round: machine.currentRound,
                                                message: "the process hosting clients \(CompactIndices(clients)) was dropped: \(reason)")))
         case let .roundStarted(round, sampled):

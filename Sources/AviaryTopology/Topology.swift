@@ -103,6 +103,10 @@ public struct Topology: Sendable {
         public var clientProcesses: Int
         /// OpenBLAS threads per process.
         public var blasThreads: Int
+        /// OpenBLAS kernel set (`OPENBLAS_CORETYPE`, e.g. "Haswell") for every process `aviary run`
+        /// starts, so machines whose CPUs would pick different kernels compute the same bits; nil:
+        /// OpenBLAS picks for the CPU.
+        public var blasCoreType: String? = nil
     }
 
     public struct ClientOverride: Codable, Sendable, Hashable {

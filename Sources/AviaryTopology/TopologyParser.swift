@@ -266,7 +266,11 @@ extension Topology {
 
     static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {
         let p = ProcessSettings(clientProcesses: try t.int("client_processes", default: min(clients, 10), range: 1...clients),
-                                blasThreads: try t.int("blas_threads", default: 1, range: 1...256))
+                                blasThreads: try t.int("blas_threads", default: 1, range: 1...256),
+                                blasCoreType: try t.string("blas_coretype"))
+        if let core = p.blasCoreType, core.isEmpty || !core.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            throw t.invalid("blas_coretype", "\"\(core)\"", expected: "an OpenBLAS kernel name such as \"Haswell\", \"Zen\" or \"SkylakeX\"")
+        }
         try t.finish()
         return p
     }

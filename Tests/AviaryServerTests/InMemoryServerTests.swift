@@ -136,8 +136,12 @@ import AviaryTransport
         run.transport.deliver(Self.hello([2, 3]), from: PeerID(bytes: Array("b".utf8)))
         run.scripted.silent = ["b"]
         let summary = try run.server.run()
-        #expect(summary.success, "\(summary.reason)")
+        // Half the federation gone for good: the run completes its rounds but is degraded.
+        #expect(!summary.success && summary.reason.hasPrefix("degraded: 2 of 4 registered clients were lost and did not come back"),
+                "\(summary.reason)")
+        #expect(summary.population == "clients 2,3 lost and not back (2 of 4)")
         let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
+        #expect(log.runEnd?.lostClients == [2, 3] && log.rounds.count == 2)
         let first = try #require(log.rounds.first)
         #expect(first.lost == [2, 3] && first.accepted == [0, 1])
         // 3 missed 1 s heartbeats, not the 300 s round timeout (the clock is manual).
