@@ -1,5 +1,6 @@
 import Foundation
 import AviaryLog
+import AviaryMath
 
 /// The end-of-run summary, read back from the run's aggregation.jsonl.
 public enum RunSummary {
@@ -22,10 +23,10 @@ public enum RunSummary {
     }
 
     /// Which clients the run lost and whether they came back (from `run_end`); nil when none was lost.
-    static func population(_ end: RunEndRecord) -> String? {
+    public static func population(_ end: RunEndRecord) -> String? {
         var parts: [String] = []
-        if let gone = end.lostClients, !gone.isEmpty { parts.append("clients \(ClientSet.compact(gone)) lost and not back") }
-        if let back = end.returnedClients, !back.isEmpty { parts.append("clients \(ClientSet.compact(back)) lost and came back") }
+        if let gone = end.lostClients, !gone.isEmpty { parts.append("clients \(CompactIndices(gone)) lost and not back") }
+        if let back = end.returnedClients, !back.isEmpty { parts.append("clients \(CompactIndices(back)) lost and came back") }
         return parts.isEmpty ? nil : "population: " + parts.joined(separator: "; ")
     }
 

@@ -3,7 +3,7 @@ import Testing
 import AviaryLog
 import AviaryProtocol
 import AviaryTransport
-@testable import AviaryCommands
+import AviaryReport
 
 /// Runs that survive crashes, with real processes and sockets: the server killed with SIGKILL
 /// at three points and resumed to the byte-identical final checkpoint, a killed client dropped
