@@ -85,6 +85,8 @@ public struct Topology: Sendable {
         public var strategy: AggregationStrategy
         public var serverOptimizer: ServerOptimizerSpec
         public var clipNorm: Double?
+        /// Updates beyond this ℓ2 norm are rejected (`max_update_norm`, `max_update_norm_ratio`).
+        public var normBound: UpdateNormBound? = UpdateNormBound(medianMultiple: Topology.defaultUpdateNormRatio)
         /// Merging the last `window` global checkpoints with MWA (the MWA paper's own setting).
         public var checkpointMerge: CheckpointMergeSettings?
     }
