@@ -64,6 +64,9 @@ final class LocalTraining {
         let streamIndex = UInt64(index) << 32 | UInt64(round)
         var seeds = RandomStream(seed: spec.trainingSeed, purpose: .shuffle, index: streamIndex)
         let shuffleSeed = seeds.next(), attackSeed = seeds.next()
+        // Dropout masks (models with dropout only) from their own stream of (client, round), so
+        // they do not depend on which clients this process trained before.
+        network.seedDropout(seed: spec.trainingSeed, index: streamIndex)
         let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         // Label flipping poisons the data, not the update: the client trains on y → C − 1 − y.
@@ -103,14 +106,14 @@ final class LocalTraining {
 
 extension LocalTraining {
     /// The updates this process sends for one round's trained clients: the honest ones when it
-    /// does not attack, else each turned malicious (ALIE: all of them at once, the colluders'
-    /// μ − zσ of the honest deltas given, in client order).
+    /// does not attack, else each turned malicious (ALIE and IPM: all of them at once, the
+    /// colluders' common update from the honest deltas given, in client order).
     func malicious(_ updates: [UpdateMessage]) -> [UpdateMessage] {
         guard let attack, attack.kind != .none, !updates.isEmpty else { return updates }
         var out = updates
         if attack.isCollusive {
             let order = updates.indices.sorted { updates[$0].clientIndex < updates[$1].clientIndex }
-            let common = ByzantineAttack.alie(order.map { updates[$0].trainedDelta }, z: attack.alieZ)
+            let common = attack.colluding(order.map { updates[$0].trainedDelta })
             for i in out.indices { out[i].trainedDelta = common }
             return out
         }

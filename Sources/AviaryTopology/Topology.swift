@@ -31,6 +31,8 @@ public struct Topology: Sendable {
     /// `[compression] topk_residual_max_age`: top-k error-feedback residuals older than this many
     /// rounds are not used (the client starts again from zero) and are deleted; nil keeps them.
     public var residualMaxAge: Int? = nil
+    /// `[compression] rounding` and `error_feedback` (f16, int8); nil: round to nearest, no feedback.
+    public var quantisation: QuantisationOptions? = nil
     /// `[security]`: CURVE on or off, and where the server's keys are.
     public var security = SecuritySettings()
     /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
@@ -130,7 +132,7 @@ public struct Topology: Sendable {
     public func runSpec(model: ModelSpec) -> RunSpec {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
-                compression: compression, residualMaxAge: residualMaxAge)
+                compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation)
     }
 }
 
@@ -158,6 +160,8 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var compression: DeltaEncoding = .f32
     /// `[compression] topk_residual_max_age` (`ResidualHistory.maxAge`).
     public var residualMaxAge: Int? = nil
+    /// How clients quantise f16/int8 deltas; nil (and absent in older specs): to nearest, no feedback.
+    public var quantisation: QuantisationOptions? = nil
     /// Names this run (not its topology) and stays the same across resumes: clients keep their
     /// error-feedback residuals under it. Set by the server; nil in specs made elsewhere.
     public var runID: String? = nil
@@ -172,10 +176,30 @@ public struct RunSpec: Codable, Sendable, Hashable {
 
 /// The model named in a topology, before the data fixes its input shape and class count.
 public struct ModelChoice: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet }
     public var kind: Kind
     /// Hidden layer sizes for `mlp` (default McMahan's 2NN: 200, 200).
     public var hidden: [Int]
+    /// `[model] depth`, `width`, `groups`, `dropout` of `resnet`; nil for the other kinds.
+    public var resnet: ResNetOptions? = nil
+
+    public struct ResNetOptions: Codable, Sendable, Hashable {
+        /// 6n + 2: n basic blocks per stage.
+        public var depth: Int
+        public var width: Int
+        public var groups: Int
+        public var dropout: Double
+
+        public init(depth: Int = 20, width: Int = 16, groups: Int = 2, dropout: Double = 0) {
+            self.depth = depth; self.width = width; self.groups = groups; self.dropout = dropout
+        }
+    }
+
+    public init(kind: Kind, hidden: [Int], resnet: ResNetOptions? = nil) {
+        self.kind = kind
+        self.hidden = hidden
+        self.resnet = resnet ?? (kind == .resnet ? ResNetOptions() : nil)
+    }
 
     /// The concrete model for samples of `sampleShape` ([features] or [channels, height, width]).
     public func resolve(sampleShape: [Int], classes: Int) throws(TopologyError) -> ModelSpec {
@@ -189,6 +213,19 @@ public struct ModelChoice: Codable, Sendable, Hashable {
                                     expected: "image data (these samples are flat vectors of \(inputs)); use \"mlp\" or \"logreg\"")
             }
             return .cnn(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2], classes: classes)
+        case .resnet:
+            guard sampleShape.count == 3 else {
+                throw .invalidValue(file: "topology", key: "model.kind", value: "\"resnet\"",
+                                    expected: "image data (these samples are flat vectors of \(inputs)); use \"mlp\" or \"logreg\"")
+            }
+            let o = resnet ?? ResNetOptions()
+            let spec = ModelSpec.resnet(ResNetSpec(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
+                                                   classes: classes, blocksPerStage: (o.depth - 2) / 6, baseWidth: o.width,
+                                                   groups: o.groups, dropout: o.dropout))
+            do { try spec.validate() } catch {
+                throw .invalidValue(file: "topology", key: "model", value: "resnet", expected: "\(error)")
+            }
+            return spec
         }
     }
 }
