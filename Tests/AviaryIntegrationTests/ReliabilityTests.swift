@@ -117,7 +117,7 @@ import AviaryReport
         let endpoint = try #require(listening, "server never listened")
         let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
         defer { if survivor.isRunning { survivor.terminate() } }
-        let victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1.out")
+        let victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3", "--name", "victim"], log: dir + "/c1.out")
         defer { if victim.isRunning { victim.terminate() } }
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline, (try? AggregationLog.read(path: dir + "/dg/aggregation.jsonl"))?.rounds.isEmpty ?? true {
@@ -136,6 +136,11 @@ import AviaryReport
         #expect(end.lostClients == [1, 3] && end.returnedClients == nil)
         let output = try String(contentsOfFile: dir + "/server.out", encoding: .utf8)
         #expect(output.contains("population: clients 1,3 lost and not back (2 of 4)"), "\(output)")
+        // The server's log line names the process by its HELLO name, not only its routing id.
+        #expect(output.contains("process=victim (0x"), "\(output)")
+        // Client log lines print losses at four decimals.
+        let clientLog = try String(contentsOfFile: dir + "/c0.out", encoding: .utf8)
+        #expect(clientLog.contains(#/loss=[0-9]+\.[0-9]{4} /#), "\(clientLog.prefix(2000))")
         // After the loss every round samples the two left, and says it wanted four.
         #expect(output.contains("round 6/6  merged 2/2 sampled (of 4 per round: fewer available)"), "\(output)")
         let table = try Harness.run("aviary", ["logs", dir + "/dg"])
