@@ -106,9 +106,9 @@ public final class ClientHost {
     private func receiveLingeringOnMismatch() throws -> Result<Message, CodecError>? {
         do {
             return try endpoint!.receive(timeout: Self.pollInterval)
-        } catch let error as ZmqError {
-            if case .securityMismatch = error { Thread.sleep(forTimeInterval: Self.securityMismatchLinger) }
-            throw error
+        } catch .securityMismatch(let server, let clientUsesCurve) {
+            Thread.sleep(forTimeInterval: Self.securityMismatchLinger)
+            throw ZmqError.securityMismatch(endpoint: server, clientUsesCurve: clientUsesCurve)
         }
     }
 
