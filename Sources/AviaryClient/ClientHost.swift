@@ -84,7 +84,7 @@ public final class ClientHost {
                 try? perform(machine.stop(reason: "interrupted by a signal"))
                 throw HostError.interrupted
             }
-            if let received = try receiveLingeringOnMismatch() {
+            if let received = try endpoint!.receive(timeout: Self.pollInterval) {
                 switch received {
                 case let .success(message): try perform(machine.receive(message, now: clock.now))
                 case let .failure(error): logger.warning("malformed message from server dropped", metadata: ["error": "\(error)"])
@@ -95,21 +95,6 @@ public final class ClientHost {
             try perform(machine.tick(now: clock.now))
         }
         if let exitError { throw exitError }
-    }
-
-    /// Seconds a client that found the server speaks another security mechanism keeps its
-    /// socket before it exits: libzmq retries the connection meanwhile, so the server sees a
-    /// whole handshake (a client that quits at once may close before its greeting arrives) and
-    /// can log the mismatch too.
-    static let securityMismatchLinger = 1.0
-
-    private func receiveLingeringOnMismatch() throws -> Result<Message, CodecError>? {
-        do {
-            return try endpoint!.receive(timeout: Self.pollInterval)
-        } catch .securityMismatch(let server, let clientUsesCurve) {
-            Thread.sleep(forTimeInterval: Self.securityMismatchLinger)
-            throw ZmqError.securityMismatch(endpoint: server, clientUsesCurve: clientUsesCurve)
-        }
     }
 
     private func deliver(_ result: TrainingWorker.Result) throws {
