@@ -126,8 +126,7 @@ public final class ClientHost {
                     logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
                 }
                 for r in refused {
-                    logger.warning("claim refused", metadata: ["client": "\(r.index.map(String.init) ?? "any")", "reason": "\(r.reason)",
-                                                              "retry": "\(r.retry)"])
+                    logger.warning("claims refused", metadata: ["claims": "\(r)", "retry": "\(r.retry)"])
                 }
             case let .model(m):
                 if m.round != model?.round { sentThisRound = [] }

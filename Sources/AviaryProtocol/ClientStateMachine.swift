@@ -175,22 +175,21 @@ public struct ClientStateMachine: Sendable {
         }
         // A claim the server refuses for good ends the process: a host that cannot host what it
         // was asked to is misconfigured, and carrying on would silently change the federation.
+        // Refusals come summarised per reason (a count and the lowest ranges), so which pinned
+        // claims were refused is what the WELCOME did not accept.
         if let fatal = w.refused.first(where: { !$0.retry }) {
             phase = .done
             // A token refused for good proves nothing any more.
-            for case let i? in w.refused.filter({ !$0.retry }).map(\.index) { tokens[i] = nil; claimTokens[i] = nil }
-            let who = fatal.index.map { "client \($0)" } ?? "a server-assigned client"
+            for i in pinned { tokens[i] = nil; claimTokens[i] = nil }
             return [.hosted(accepted: acceptedNew.sorted(), refused: w.refused),
-                    .exit(success: false, reason: "the server refused \(who): \(fatal.reason)")]
+                    .exit(success: false, reason: "the server refused \(fatal)")]
         }
         // Refused for now (the slot's holder may still be alive): ask again after the back-off,
         // presenting the token this process held for it. The server hands the slot back to that
         // token as soon as it holds it, or frees it; dropping the token would leave the claim
         // waiting for the server's liveness to drop a connection that may be this process's own.
-        for r in w.refused {
-            guard let i = r.index else { continue }
+        for i in pinned {
             if let held = tokens.removeValue(forKey: i) { claimTokens[i] = held }
-            pinned.insert(i)
         }
         pending = pinned.sorted().map { Optional($0) } + Array(repeating: nil, count: assigned)
         var actions: [Action] = [.hosted(accepted: acceptedNew.sorted(), refused: w.refused)]

@@ -167,7 +167,7 @@ import AviaryTransport
             let left = max(0.01, answered.timeIntervalSinceNow)
             if case let .success(.welcome(w))? = try c.receive(timeout: .milliseconds(Int(left * 1000))) {
                 #expect(w.accepted.isEmpty)
-                refusals += w.refused.count
+                refusals += w.refused.reduce(0) { $0 + $1.claims }
             }
             c.close()
         }
