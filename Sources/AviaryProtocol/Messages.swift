@@ -111,10 +111,15 @@ public struct WelcomeMessage: Sendable, Equatable {
         /// "client 7: reason", "clients 3-5,9 (4 claims): reason", "clients 10,12,…
         /// (61,000 claims): reason", "2 server-assigned claims: reason".
         public var description: String {
-            let listed = indices.reduce(0) { $0 + $1.count }
+            // Saturating: a peer's ranges may span all of Int (`(0...Int.max).count` traps).
+            let listed = indices.reduce(0) { sum, r in
+                let (span, o1) = r.upperBound.subtractingReportingOverflow(r.lowerBound)
+                let (total, o2) = sum.addingReportingOverflow(span)
+                return o1 || o2 || total == .max ? .max : total + 1
+            }
             let count = "\(CompactIndices.grouped(claims)) \(claims == 1 ? "claim" : "claims")"
             guard !indices.isEmpty else { return "\(count), server-assigned: \(reason)" }
-            let shown = indices.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            let shown = indices.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
                 .joined(separator: ",")
             if claims == 1 && listed == 1 { return "client \(shown): \(reason)" }
             return "clients \(shown)\(claims > listed ? ",…" : "") (\(count)): \(reason)"

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import AviaryCommands
 
@@ -40,7 +41,7 @@ struct ClientSetTests {
 /// Index lists that name more clients than a process can host are refused before anything is
 /// expanded: `0-5000000000` once tried to allocate 40 GB, and `0-9223372036854775807` trapped.
 @Suite struct ClientSetLimitTests {
-    @Test func hugeRangesAreRefusedWithoutExpanding() {
+    @Test func hugeRangesAreRefusedWithoutExpanding() throws {
         let limit = ClientSet.maxHosted
         #expect(limit == 1 << 21)
         #expect(throws: ClientSet.ParseError.tooMany(text: "0-5000000000", count: "5,000,000,001", limit: limit)) {

@@ -59,6 +59,9 @@ import AviaryProtocol
         single.refuse(Int.max, kind: "x", retry: false, reason: "X")
         single.refuse(Int.max - 1, kind: "x", retry: false, reason: "X")
         #expect(single.refused.first?.indices == [(Int.max - 1)...Int.max])
+        // A peer's entry may span all of Int: describing it must not trap.
+        let wide = WelcomeMessage.Refused(reason: "R", retry: false, claims: 3, indices: [Int.min...(-1), 0...Int.max])
+        #expect(wide.description == "clients -9223372036854775808--1,0-9223372036854775807 (3 claims): R")
     }
 
     @Test func heldClaimsFromManyHoldersShareOneEntry() throws {
