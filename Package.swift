@@ -2,7 +2,7 @@
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
 //   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge → AviaryLog, AviaryProtocol)
 //   → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport → AviaryBench,
-//   AviaryServer / AviaryClient → AviaryCommands → executables.
+//   AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
 // docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
 

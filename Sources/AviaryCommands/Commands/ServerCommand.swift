@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import AviaryReport
 import Logging
 import AviaryServer
 import AviaryTopology

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import AviaryReport
 import AviaryData
 import AviaryMath
 import AviaryNN

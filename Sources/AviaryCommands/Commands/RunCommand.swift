@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import AviaryReport
 import AviaryTopology
 
 struct RunCommand: ParsableCommand {

@@ -2,8 +2,8 @@ import Foundation
 import AviaryLog
 
 /// The end-of-run summary, read back from the run's aggregation.jsonl.
-enum RunSummary {
-    static func lines(logPath: String, wallSeconds: Double, runDirectory dir: String) -> [String] {
+public enum RunSummary {
+    public static func lines(logPath: String, wallSeconds: Double, runDirectory dir: String) -> [String] {
         var out: [String] = []
         if let log = try? AggregationLog.read(path: logPath) {
             let evaluated = log.rounds.filter { $0.eval != nil }
@@ -21,7 +21,7 @@ enum RunSummary {
     }
 
     /// `42.1 s`, `12 min 5 s`, `2 h 3 min`.
-    static func duration(_ s: Double) -> String {
+    public static func duration(_ s: Double) -> String {
         if s < 60 { return String(format: "%.1f s", s) }
         let total = Int(s.rounded())
         if total < 3600 { return "\(total / 60) min \(total % 60) s" }

@@ -61,8 +61,3 @@ func warnAbout(_ topology: Topology) {
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
-
-/// `1 round`, `2 rounds`, `1,250 clients`: counts in messages, with the right plural.
-public func plural(_ n: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
-    "\(ClientSet.grouped(n)) \(n == 1 ? singular : (pluralForm ?? singular + "s"))"
-}

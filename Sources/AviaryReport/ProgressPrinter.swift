@@ -2,12 +2,11 @@ import Foundation
 import Synchronization
 import AviaryLog
 import AviaryMath
-import AviaryServer
 
 /// Prints a server's progress: one plain line per round (and per checkpoint merge, after its
 /// round), and on a terminal a live status line within the round (elapsed, ETA, clients
 /// answered, what the server is doing). Not a terminal: plain lines only, no control codes.
-final class ProgressPrinter: Sendable {
+public final class ProgressPrinter: Sendable {
     private struct State {
         var started = ContinuousClock.now
         var roundStarted = ContinuousClock.now
@@ -17,42 +16,54 @@ final class ProgressPrinter: Sendable {
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
 
-    let rounds: Int
-    let live: Bool
+    public let rounds: Int
+    public let live: Bool
     private let state = Mutex(State())
 
-    init(rounds: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
+    public init(rounds: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
         self.rounds = rounds
         self.live = live
     }
 
-    func handle(_ event: RunProgress) {
-        switch event {
-        case let .listening(endpoint, runDirectory):
-            line("listening on \(endpoint); run directory \(runDirectory)")
-        case let .resumed(fromRound, notes):
-            state.withLock { $0.firstRound = fromRound; $0.roundsDone = fromRound - 1 }
-            line("resumed at round \(fromRound)" + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"))
-        case let .roundStarted(round, sampled):
-            state.withLock { $0.roundStarted = .now }
-            status(round: round, "waiting for 0/\(sampled) clients")
-        case let .answered(round, answered, sampled):
-            status(round: round, "waiting for \(answered)/\(sampled) clients")
-        case let .aggregating(round):
-            status(round: round, "merging and evaluating", force: true)
-        case let .roundFinished(record, nothingMerged):
-            state.withLock { $0.roundsDone = record.round }
-            line(Self.roundLine(record, rounds: rounds, nothingMerged: nothingMerged))
-        case let .checkpointMerged(r):
-            line(String(format: "        merged checkpoints of rounds %@: acc %.4f (round %d's own %.4f)",
-                        "\(CompactIndices(r.rounds))", r.eval.cleanAccuracy, r.round, r.lastEval?.cleanAccuracy ?? .nan))
-        case .finished:
-            clearStatus()
-        }
+    public func listening(endpoint: String, runDirectory: String) {
+        line("listening on \(endpoint); run directory \(runDirectory)")
+    }
+
+    public func resumed(fromRound: Int, notes: [String]) {
+        state.withLock { $0.firstRound = fromRound; $0.roundsDone = fromRound - 1 }
+        line("resumed at round \(fromRound)" + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"))
+    }
+
+    public func roundStarted(round: Int, sampled: Int) {
+        state.withLock { $0.roundStarted = .now }
+        status(round: round, "waiting for 0/\(sampled) clients")
+    }
+
+    /// A client answered (or was lost) in the current round.
+    public func answered(round: Int, answered: Int, sampled: Int) {
+        status(round: round, "waiting for \(answered)/\(sampled) clients")
+    }
+
+    public func aggregating(round: Int) {
+        status(round: round, "merging and evaluating", force: true)
+    }
+
+    public func roundFinished(_ record: RoundRecord, nothingMerged: String?) {
+        state.withLock { $0.roundsDone = record.round }
+        line(Self.roundLine(record, rounds: rounds, nothingMerged: nothingMerged))
+    }
+
+    public func checkpointMerged(_ r: CheckpointMergeRecord) {
+        line(String(format: "        merged checkpoints of rounds %@: acc %.4f (round %d's own %.4f)",
+                    "\(CompactIndices(r.rounds))", r.eval.cleanAccuracy, r.round, r.lastEval?.cleanAccuracy ?? .nan))
+    }
+
+    public func finished() {
+        clearStatus()
     }
 
     /// The plain line for a finished round.
-    static func roundLine(_ r: RoundRecord, rounds: Int, nothingMerged: String?) -> String {
+    public static func roundLine(_ r: RoundRecord, rounds: Int, nothingMerged: String?) -> String {
         let width = String(rounds).count
         let round = String(r.round)
         var line = "round \(String(repeating: " ", count: max(0, width - round.count)) + round)/\(rounds)"

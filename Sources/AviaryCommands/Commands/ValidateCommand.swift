@@ -1,4 +1,5 @@
 import ArgumentParser
+import AviaryReport
 import AviaryData
 import AviaryServer
 import AviaryTopology

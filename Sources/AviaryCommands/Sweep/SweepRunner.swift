@@ -1,4 +1,5 @@
 import Foundation
+import AviaryReport
 import AviaryLog
 import AviaryTopology
 

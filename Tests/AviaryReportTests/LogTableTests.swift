@@ -1,6 +1,6 @@
 import Testing
 import AviaryLog
-@testable import AviaryCommands
+import AviaryReport
 
 /// `aviary logs` formatting without processes: incomplete runs are labelled, resumes are shown.
 @Suite struct LogTableTests {

@@ -1,133 +1,22 @@
-import ArgumentParser
 import Foundation
 import AviaryLog
-import AviaryReport
 
-/// `aviary logs runs/<name>`: the aggregation log as a table, straight from aggregation.jsonl.
-struct LogsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "logs",
-        abstract: "Show a run's aggregation log: one row per round, with merge weights on request.",
-        discussion: "Lines fit \(LogTable.width) columns; --wide prints every column at full width.")
-
-    @Argument(help: "Run directory (runs/<name>) or its aggregation.jsonl.")
-    var directory: String
-
-    @Flag(help: "Show each round's merge weights per client.")
-    var weights = false
-
-    @Flag(help: "Keep reading as rounds are appended (Ctrl-C to stop).")
-    var follow = false
-
-    @Option(help: "Show only round N.")
-    var round: Int?
-
-    @Flag(help: "Print one CSV row per round instead (for pandas, R, a spreadsheet).")
-    var csv = false
-
-    @Flag(help: "With --csv: one row per (round, sampled client) instead, every client metric a column.")
-    var clients = false
-
-    @Flag(help: "Full-width rows (the default fits \(LogTable.width) columns).")
-    var wide = false
-
-    func validate() throws {
-        if csv && (follow || weights) { throw ValidationError("--csv cannot be combined with --follow or --weights") }
-        if clients && !csv { throw ValidationError("--clients needs --csv (aviary logs DIR --clients --csv)") }
-    }
-
-    /// `--round N` names a round the log has; while following an unfinished run it may still come.
-    private func checkRound(_ log: AggregationLog) throws {
-        guard let round, !log.rounds.contains(where: { $0.round == round }) else { return }
-        if follow && log.runEnd == nil && round <= (log.runStart?.rounds ?? Int.max) { return }
-        let have = log.rounds.map(\.round)
-        let range = have.isEmpty ? "it has no rounds yet" : "its rounds are \(have.min()!)…\(have.max()!)"
-        throw LogsError.noSuchRound(round: round, path: directory, available: range)
-    }
-
-    func run() throws {
-        let path = directory.hasSuffix(".jsonl") ? directory : RunDirectory(path: directory).log
-        let parent = (path as NSString).deletingLastPathComponent
-        let runDirectory = directory.hasSuffix(".jsonl") ? (parent.isEmpty ? "." : parent) : directory
-        if csv {
-            do {
-                let log = try AggregationLog.read(path: path)
-                try checkRound(log)
-                print(clients ? ClientCSV.csv(log, round: round) : LogTable.csv(log, round: round), terminator: "")
-            } catch { throw fail(error) }
-            return
-        }
-        let width = wide ? Int.max : LogTable.width
-        if !follow {
-            let log: AggregationLog
-            do {
-                log = try AggregationLog.read(path: path)
-                try checkRound(log)
-            } catch { throw fail(error) }
-            print(LogTable.text(log, directory: runDirectory, round: round, weights: weights, wide: wide), terminator: "")
-            for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            return
-        }
-        var shown = 0
-        var headerPrinted = false
-        while true {
-            let log: AggregationLog
-            do {
-                log = try AggregationLog.read(path: path)
-                try checkRound(log)
-            } catch { throw fail(error) }
-            if !headerPrinted {
-                for line in LogTable.runHeader(log, width: width) { print(line) }
-                // A live run's first rounds may not be written yet: the topology says whether it simulates.
-                let simulated = log.rounds.contains { $0.system != nil } || log.runStart?.seeds.system != nil
-                print((wide ? LogTable.wideHeader : LogTable.header) + (simulated ? LogTable.simHeader : ""))
-                print(LogTable.wrap(LogTable.legend, width: width, indent: " "))
-                headerPrinted = true
-            }
-            let rounds = log.rounds.filter { round == nil || $0.round == round }
-            for r in rounds.dropFirst(shown) {
-                print(wide ? LogTable.wideRow(r) : LogTable.row(r))
-                if weights { print(LogTable.weights(r, width: width)) }
-                // The server appends a round's checkpoint merge right after the round.
-                for m in log.checkpointMerges where m.round == r.round {
-                    print(LogTable.wrap(LogTable.checkpointMergeLine(m), width: width, indent: "         "))
-                }
-            }
-            shown = rounds.count
-            for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            if let end = log.runEnd {
-                print(LogTable.endLine(end))
-                return
-            }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-    }
-}
-
-enum LogsError: Error, CustomStringConvertible {
-    case noSuchRound(round: Int, path: String, available: String)
-    var description: String {
-        switch self {
-        case let .noSuchRound(round, path, available): "--round \(round): \(path) has no round \(round); \(available)"
-        }
-    }
-}
-
-enum LogTable {
+/// `aviary logs`' text and CSV: the run header, one row per round, the end line.
+public enum LogTable {
     /// Default line width: fits a 100-column terminal without wrapping.
-    static let width = 100
+    public static let width = 100
 
     /// The per-client figures are measured before local training, on the model the client received.
-    static let legend = "(client acc: the global model each client received — the previous round's — on its own test split, before local training)"
+    public static let legend = "(client acc: the global model each client received — the previous round's — on its own test split, before local training)"
 
     /// A log without `run_end`: the server crashed, was killed, or is still writing.
-    static func incomplete(directory: String) -> String {
+    public static func incomplete(directory: String) -> String {
         "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
     }
 
     /// The lines above the table: what experiment this is (from `run_start.config`), run
     /// summary, seeds, partition notes, wrapped to `width`.
-    static func runHeader(_ log: AggregationLog, width: Int = width) -> [String] {
+    public static func runHeader(_ log: AggregationLog, width: Int = width) -> [String] {
         guard let s = log.runStart else { return [] }
         let lines = ["run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)",
                      "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
@@ -137,7 +26,7 @@ enum LogTable {
     }
 
     /// Why a round kept the model: its first rejection (and how many more), or the failures.
-    static func nothingMerged(_ r: RoundRecord) -> String? {
+    public static func nothingMerged(_ r: RoundRecord) -> String? {
         if let first = r.rejected.first {
             return "client \(first.client): \(first.reason)" + (r.rejected.count > 1 ? " (and \(r.rejected.count - 1) more rejected)" : "")
         }
@@ -149,7 +38,7 @@ enum LogTable {
 
     /// A `[merge.checkpoints]` merge, under its round: what it merged and how the merged model
     /// scored beside the round's own.
-    static func checkpointMergeLine(_ m: CheckpointMergeRecord) -> String {
+    public static func checkpointMergeLine(_ m: CheckpointMergeRecord) -> String {
         func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
         let contiguous = m.rounds.count > 1 && m.rounds.last! - m.rounds.first! == m.rounds.count - 1
         let rounds = contiguous ? "\(m.rounds.first!)-\(m.rounds.last!)" : m.rounds.map(String.init).joined(separator: ",")
@@ -159,13 +48,13 @@ enum LogTable {
         return line
     }
 
-    static func endLine(_ end: RunEndRecord) -> String {
+    public static func endLine(_ end: RunEndRecord) -> String {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
     }
 
     /// What `aviary logs` prints without --follow: header, status when incomplete, one row per
     /// round (with a line where the run was resumed), and the end line.
-    static func text(_ log: AggregationLog, directory: String, round: Int? = nil, weights: Bool = false, wide: Bool = false) -> String {
+    public static func text(_ log: AggregationLog, directory: String, round: Int? = nil, weights: Bool = false, wide: Bool = false) -> String {
         let width = wide ? Int.max : Self.width
         var lines = runHeader(log, width: width)
         if log.runEnd == nil { lines.append(wrap("status: " + incomplete(directory: directory), width: width, indent: "  ")) }
@@ -203,11 +92,11 @@ enum LogTable {
         }.joined(separator: "  ")
     }
 
-    static let header = columns(["round", "clients", "rej", "t/o", "accuracy", "loss", "robust", "|Δ|", "sec"])
+    public static let header = columns(["round", "clients", "rej", "t/o", "accuracy", "loss", "robust", "|Δ|", "sec"])
         + "  client acc min/mean"
 
     /// At most 91 columns (fairness and the model-kept mark included), so rows fit `width`.
-    static func row(_ r: RoundRecord) -> String {
+    public static func row(_ r: RoundRecord) -> String {
         columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
                  String(r.rejected.count), String(r.timedOut.count),
                  r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "-",
@@ -218,9 +107,9 @@ enum LogTable {
             + simCell(r) + (r.modelKept ? "  kept" : "")
     }
 
-    static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+    public static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
 
-    static func wideRow(_ r: RoundRecord) -> String {
+    public static func wideRow(_ r: RoundRecord) -> String {
         let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
         let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
         let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
@@ -230,12 +119,12 @@ enum LogTable {
             + simCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
-    static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
+    public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
 
     /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
     /// cell names itself ("sim 16.6m") so the header stays within `width`.
-    static let simHeader = "  sim"
-    static func simCell(_ r: RoundRecord) -> String {
+    public static let simHeader = "  sim"
+    public static func simCell(_ r: RoundRecord) -> String {
         guard let s = r.system else { return "" }
         let c = s.clockSeconds
         let text = c < 100 ? String(format: "%.1fs", c) : c < 6000 ? String(format: "%.1fm", c / 60) : String(format: "%.1fh", c / 3600)
@@ -244,14 +133,14 @@ enum LogTable {
 
     /// The run's status as one CSV token: `completed`, `failed` (run_end with another status) or
     /// `incomplete` (no run_end: crashed or still running).
-    static func csvStatus(_ log: AggregationLog) -> String {
+    public static func csvStatus(_ log: AggregationLog) -> String {
         guard let end = log.runEnd else { return "incomplete" }
         return end.status == "completed" ? "completed" : "failed"
     }
 
     /// One line per round; empty fields where a value was not measured that round. The last
     /// column repeats the run's status on every row, so a concatenation of runs stays readable.
-    static func csv(_ log: AggregationLog, round: Int? = nil) -> String {
+    public static func csv(_ log: AggregationLog, round: Int? = nil) -> String {
         func f(_ x: Double?) -> String { x.map { String($0) } ?? "" }
         let status = csvStatus(log)
         var merges: [Int: CheckpointMergeRecord] = [:]
@@ -272,12 +161,12 @@ enum LogTable {
     }
 
     /// `sim_round_seconds,sim_clock_seconds,offline,stragglers`: empty without `[system]`.
-    static func simulatedFields(_ r: RoundRecord) -> [String] {
+    public static func simulatedFields(_ r: RoundRecord) -> [String] {
         guard let s = r.system else { return ["", "", "", ""] }
         return [String(s.roundSeconds), String(s.clockSeconds), String(s.offlineCount), String(s.stragglers.count)]
     }
 
-    static func weights(_ r: RoundRecord, width: Int = .max) -> String {
+    public static func weights(_ r: RoundRecord, width: Int = .max) -> String {
         let parts = r.weights.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key):\(String(format: "%.3f", $0.value))" }
         var lines = [wrap("       weights " + parts.joined(separator: " "), width: width, indent: String(repeating: " ", count: 15))]
         for x in r.rejected { lines.append(wrap("       rejected \(x.client): \(x.reason)", width: width, indent: "         ")) }
@@ -287,7 +176,7 @@ enum LogTable {
 
     /// Breaks `line` at spaces so no piece is wider than `width`; continuation lines start with
     /// `indent`. A single word longer than the width stays whole.
-    static func wrap(_ line: String, width: Int, indent: String) -> String {
+    public static func wrap(_ line: String, width: Int, indent: String) -> String {
         guard line.count > width else { return line }
         var out: [String] = []
         var current = ""
