@@ -103,7 +103,7 @@ struct ClientSetTests {
     @Test func badTimeoutsAndPortsAreRefused() throws {
         let connect = ["--connect", "tcp://127.0.0.1:1", "--clients", "0"]
         try refused("aviary-client", connect + ["--server-timeout", "nan"], saying: "--server-timeout nan: give a positive number of seconds")
-        try refused("aviary-client", connect + ["--server-timeout", "-1"], saying: "--server-timeout -1.0: give a positive number of seconds")
+        try refused("aviary-client", connect + ["--server-timeout=-1"], saying: "--server-timeout -1.0: give a positive number of seconds")
         try refused("aviary-client", connect + ["--server-timeout", "0"], saying: "--server-timeout 0.0")
         let dir = Harness.temporaryDirectory("bad-bind")
         let topo = dir + "/t.toml"

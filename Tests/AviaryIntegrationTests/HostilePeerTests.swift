@@ -28,6 +28,20 @@ import AviaryTransport
         return p
     }
 
+    /// A listening server for 2 clients (its run directory is `dir/name`), with its endpoint.
+    static func listeningServer(_ name: String, rounds: Int, roundTimeout: Double = 60, server: String = "") throws -> (dir: String, server: Process, endpoint: String) {
+        let dir = Harness.temporaryDirectory(name)
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: name, output: dir, clients: 2, rounds: rounds, processes: 1, roundTimeout: roundTimeout, epochs: 1, server: server)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let (process, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/" + name, log: dir + "/server.out")
+        guard let endpoint = listening else {
+            process.terminate()
+            throw HarnessError.timedOut(tool: "aviary-server (listening)", seconds: 30)
+        }
+        return (dir, process, endpoint)
+    }
+
     /// Waits until `log` has a line starting with `prefix` (the peer's progress), within `timeout` s.
     static func waitForLine(_ prefix: String, in log: String, timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
@@ -62,14 +76,8 @@ import AviaryTransport
     /// through with honest clients, and the flooder is counted in the log, not waited for.
     @Test(.enabled(if: Prerequisite.enabled(hasPythonZmq), "needs /usr/bin/python3 with python3-zmq (make setup-test)"))
     func aPeerThatNeverReadsDoesNotStopTheRun() throws {
-        let dir = Harness.temporaryDirectory("never-reads")
-        let topo = dir + "/t.toml"
-        try Harness.topology(name: "nr", output: dir, clients: 2, rounds: 2, processes: 1, roundTimeout: 30, epochs: 1,
-                             server: "heartbeat_interval = 0.5")
-            .write(toFile: topo, atomically: true, encoding: .utf8)
-        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/nr", log: dir + "/server.out")
+        let (dir, server, endpoint) = try Self.listeningServer("nr", rounds: 2, roundTimeout: 30, server: "heartbeat_interval = 0.5")
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(listening, "server never listened")
         let flood = try Self.hostile("heartbeats", endpoint: endpoint, count: 60_000, hold: 60, log: dir + "/hostile.out")
         defer { if flood.isRunning { flood.terminate() } }
         #expect(Self.waitForLine("sent", in: dir + "/hostile.out", timeout: 30), "the flood was never sent; see \(dir)/hostile.out")
@@ -93,13 +101,8 @@ import AviaryTransport
     /// minutes while every RESET waited 10 s on the full queue), with `run_end` written.
     @Test(.enabled(if: Prerequisite.enabled(hasPythonZmq), "needs /usr/bin/python3 with python3-zmq (make setup-test)"))
     func aSignalIsServedDuringAFlood() throws {
-        let dir = Harness.temporaryDirectory("flood-signal")
-        let topo = dir + "/t.toml"
-        try Harness.topology(name: "fs", output: dir, clients: 2, rounds: 2, processes: 1)
-            .write(toFile: topo, atomically: true, encoding: .utf8)
-        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/fs", log: dir + "/server.out")
+        let (dir, server, endpoint) = try Self.listeningServer("fs", rounds: 2)
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(listening, "server never listened")
         let flood = try Self.hostile("heartbeats", endpoint: endpoint, count: 60_000, hold: 60, log: dir + "/hostile.out")
         defer { if flood.isRunning { flood.terminate() } }
         #expect(Self.waitForLine("sent", in: dir + "/hostile.out", timeout: 30))
@@ -124,13 +127,8 @@ import AviaryTransport
     /// down once the peer has gone.
     @Test(.enabled(if: Prerequisite.enabled(hasPythonZmq), "needs /usr/bin/python3 with python3-zmq (make setup-test)"))
     func refusalsAreSummarisedAndMemoryIsReleased() throws {
-        let dir = Harness.temporaryDirectory("hello-flood")
-        let topo = dir + "/t.toml"
-        try Harness.topology(name: "hf", output: dir, clients: 2, rounds: 1, processes: 1)
-            .write(toFile: topo, atomically: true, encoding: .utf8)
-        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/hf", log: dir + "/server.out")
+        let (dir, server, endpoint) = try Self.listeningServer("hf", rounds: 1)
         defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(listening, "server never listened")
         let pid = server.processIdentifier
         Thread.sleep(forTimeInterval: 0.5)
         let baseline = try #require(Self.rss(pid))

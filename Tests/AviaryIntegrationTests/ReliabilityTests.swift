@@ -194,6 +194,6 @@ import AviaryTransport
         let endpoint = try #require(listening, "server never listened")
         let result = try Harness.run("aviary-client", ["--connect", endpoint, "--clients", "1,7"], timeout: 60)
         #expect(result.status != 0)
-        #expect(result.output.contains("client index 7 is outside 0..<2"), "\(result.output)")
+        #expect(result.output.contains("the server refused client 7: outside the topology's clients 0..<2"), "\(result.output)")
     }
 }

@@ -5,7 +5,7 @@ import AviaryProtocol
 struct FrameBuilder {
     var bytes: [UInt8]
 
-    init(kind: UInt8, version: UInt16 = 3, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
+    init(kind: UInt8, version: UInt16 = 4, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
         bytes = magic
         bytes += [UInt8(version & 0xFF), UInt8(version >> 8), kind, flags]
     }

@@ -51,7 +51,8 @@ import AviaryProtocol
             WelcomeMessage.Refused(reason: "A", retry: false, claims: 6, indices: [3...5, 7...7, 9...9]),
             WelcomeMessage.Refused(reason: "B", retry: true, claims: 3, indices: [2...2]),
         ])
-        #expect(s.refused.map(\.description) == ["clients 3-5,7,9 (6 claims): A", "clients 2 (3 claims): B"])
+        // Repeats and server-assigned claims count, but are not listed (hence "…").
+        #expect(s.refused.map(\.description) == ["clients 3-5,7,9,… (6 claims): A", "clients 2,… (3 claims): B"])
         var one = RefusalSummary()
         one.refuse(nil, kind: "full", retry: false, reason: "all 2 client slots are taken")
         #expect(one.refused.map(\.description) == ["1 claim, server-assigned: all 2 client slots are taken"])

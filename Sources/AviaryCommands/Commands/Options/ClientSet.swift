@@ -68,7 +68,8 @@ public enum ClientSet {
             let (span, o1) = r.upperBound.subtractingReportingOverflow(r.lowerBound)
             let (sum, o2) = total.addingReportingOverflow(span)
             if o1 || o2 || sum >= limit {
-                throw .tooMany(text: text, count: o1 || o2 ? "more than \(CompactIndices.grouped(Int.max))" : CompactIndices.grouped(sum + 1), limit: limit)
+                let over = o1 || o2 || sum == .max
+                throw .tooMany(text: text, count: over ? "more than \(CompactIndices.grouped(Int.max))" : CompactIndices.grouped(sum + 1), limit: limit)
             }
             total = sum + 1
         }
