@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryMerge", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
-        .target(name: "AviaryProtocol", dependencies: ["AviaryMath"]),
+        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
+        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
         .target(name: "AviaryTopology", dependencies: [
             "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -92,7 +93,7 @@ let package = Package(
         .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData"]),
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
-        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol"]),
+        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMerge"]),
         .testTarget(name: "AviaryClientTests", dependencies: ["AviaryClient", "AviaryProtocol", "AviaryTopology", "AviaryNN", "AviaryLog"]),
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryProtocol", "AviaryLog"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
