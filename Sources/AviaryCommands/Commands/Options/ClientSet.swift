@@ -1,4 +1,4 @@
-import AviaryMath
+import AviaryLog
 import Foundation
 
 /// Client index sets as people read and type them. Pure: no I/O.
