@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryProtocol; AviaryMerge is plain
-//   Swift) → AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
+//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) →
+//   AviaryProtocol, AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
 //   AviaryBench, AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
 // Each target lists exactly the modules its files import. docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
-        .target(name: "AviaryProtocol", dependencies: ["AviaryMath"]),
+        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
+        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
         .target(name: "AviaryTopology", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -100,8 +101,8 @@ let package = Package(
             "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryProtocol", "AviaryLog"]),
-        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryTestSupport"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog"]),
+        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryServerTests", dependencies: [
             "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",
             .product(name: "Logging", package: "swift-log"),
@@ -112,7 +113,7 @@ let package = Package(
         // The command layer's pure parts (option parsing, plans): no process is started.
         .testTarget(name: "AviaryCommandsTests", dependencies: ["AviaryCommands", "AviaryTopology"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: [
-            "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
+            "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryMath", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
         ], exclude: ["Resources"]),  // scripts the tests run from the source tree
     ]
 )

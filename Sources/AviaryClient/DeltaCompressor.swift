@@ -77,13 +77,13 @@ final class DeltaCompressor {
             var residual = try history.residual(forRound: u.round, stored: stored).map { v throws(ResidualStoreError) in
                 try store.load(client: client, version: v, count: parameterCount)
             }
-            u.payload = TopKSparsifier.step(delta: update.delta, residual: &residual, k: format.topkCount)
+            u.payload = TopKSparsifier.step(delta: update.trainedDelta, residual: &residual, k: format.topkCount)
             let written = ResidualHistory.Version(round: u.round, generation: history.generation)
             try store.save(client: client, version: written, residual: residual!)
             if !stored.contains(written) { stored.append(written) }
             try prune(client: client, stored: stored)
         case .f16, .int8:
-            let encoded = DeltaCodec.encode(update.delta, format: format)
+            let encoded = DeltaCodec.encode(update.trainedDelta, format: format)
             u.payload = encoded.payload
             if encoded.clamped > 0 { u.metrics["f16_clamped"] = Double(encoded.clamped) }
         }

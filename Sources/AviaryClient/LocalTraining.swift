@@ -64,6 +64,9 @@ final class LocalTraining {
         let streamIndex = UInt64(index) << 32 | UInt64(round)
         var seeds = RandomStream(seed: spec.trainingSeed, purpose: .shuffle, index: streamIndex)
         let shuffleSeed = seeds.next(), attackSeed = seeds.next()
+        // Dropout masks (models with dropout only) from their own stream of (client, round), so
+        // they do not depend on which clients this process trained before.
+        network.seedDropout(seed: spec.trainingSeed, index: streamIndex)
         let epochs = config["local_epochs"].map { Int($0) } ?? spec.training.localEpochs
         var remaining = spec.training.maxLocalSteps
         // Label flipping poisons the data, not the update: the client trains on y → C − 1 − y.
@@ -110,13 +113,13 @@ extension LocalTraining {
         var out = updates
         if attack.isCollusive {
             let order = updates.indices.sorted { updates[$0].clientIndex < updates[$1].clientIndex }
-            let common = ByzantineAttack.alie(order.map { updates[$0].delta }, z: attack.alieZ)
-            for i in out.indices { out[i].delta = common }
+            let common = ByzantineAttack.alie(order.map { updates[$0].trainedDelta }, z: attack.alieZ)
+            for i in out.indices { out[i].trainedDelta = common }
             return out
         }
         for i in out.indices {
             var noise = ByzantineAttack.noiseStream(trainingSeed: spec.trainingSeed, client: out[i].clientIndex, round: out[i].round)
-            out[i].delta = attack.apply(to: out[i].delta, noise: &noise)
+            out[i].trainedDelta = attack.apply(to: out[i].trainedDelta, noise: &noise)
         }
         return out
     }
@@ -145,5 +148,18 @@ public enum ClientError: Error, CustomStringConvertible {
         case let .errorFeedback(client, round, error): "client \(client), round \(round): \(error)"
         case let .stateDirectory(error): "--state-dir: \(error)"
         }
+    }
+}
+
+extension UpdateMessage {
+    /// The dense delta of an update this process trained: f32 from `LocalTraining.train` until
+    /// `DeltaCompressor.encode` puts it in the run's encoding, the last step before sending.
+    /// Reading it after that is a programming error, so it traps rather than return nothing.
+    var trainedDelta: [Float] {
+        get {
+            guard case let .f32(values) = payload else { preconditionFailure("trainedDelta read after the update was encoded") }
+            return values
+        }
+        set { payload = .f32(newValue) }
     }
 }

@@ -1,3 +1,5 @@
+import AviaryMerge
+
 /// The records of `aggregation.jsonl`, one JSON object per line. docs/LOG.md is the contract:
 /// fields are added, never renamed; readers ignore fields they do not know.
 public enum LogRecord: Sendable, Equatable {
@@ -154,6 +156,10 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var eval: Evaluation?
     /// Checkpoint path relative to the run directory, if one was written.
     public var checkpoint: String?
+    /// The checkpoint file's size and CRC-32 (8 hex digits) as written; resume checks the last
+    /// one against them. nil without a checkpoint, and in logs written before they existed.
+    public var checkpointBytes: Int? = nil
+    public var checkpointCrc32: String? = nil
     /// True when no update was accepted and the global model was kept as it was.
     public var modelKept: Bool
     /// Spread of the received global model's accuracy over the answering clients' own test
@@ -182,6 +188,13 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var bytesDown: Int? = nil
     /// The simulated clock's view of the round (`[system]` topologies): duration, clock, offline, stragglers.
     public var system: SystemRoundRecord? = nil
+    /// Accepted clients whose delta `[merge] clip_norm` scaled down, keyed by index: the ℓ2 norm
+    /// before clipping. nil when none was clipped.
+    public var clipped: [String: Double]? = nil
+    /// Why the global model was kept (`model_kept`), e.g. "the server step would make global[3]
+    /// inf; step not applied, global model kept". nil when the round moved the model, and in
+    /// logs written before it existed.
+    public var keptReason: String? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],
@@ -192,6 +205,14 @@ public struct RoundRecord: Codable, Sendable, Equatable {
         self.weights = weights; self.clientMetrics = clientMetrics; self.updateNorm = updateNorm
         self.eval = eval; self.checkpoint = checkpoint; self.modelKept = modelKept
         fairness = Fairness(clientMetrics.values.compactMap { $0["global_val_accuracy"] })
+    }
+}
+
+extension RoundRecord {
+    /// A per-client map keyed as the log keys it (the index as a string: JSON's only key type).
+    /// The one place client indices become strings; everything before the record uses `Int`.
+    public static func byClient<V>(_ values: [Int: V]) -> [String: V] {
+        Dictionary(uniqueKeysWithValues: values.map { (String($0.key), $0.value) })
     }
 }
 
@@ -219,10 +240,19 @@ public struct Fairness: Codable, Sendable, Equatable {
     }
 }
 
+/// A client and why (a rejected, failed or fallback-merged update), as the log carries it.
 public struct ClientReason: Codable, Sendable, Equatable {
     public var client: Int
     public var reason: String
+    /// The reason's stable category (`RejectionReason.category`), for grouping; nil for
+    /// failures (the client's own words) and in logs written before it existed.
+    public var category: String? = nil
     public init(client: Int, reason: String) { self.client = client; self.reason = reason }
+    public init(_ rejection: Rejection) {
+        client = rejection.clientIndex
+        reason = "\(rejection.reason)"
+        category = rejection.reason.category
+    }
 }
 
 /// Global-model metrics on the server's held-out split.

@@ -21,6 +21,8 @@ public enum LogRepair {
         public var originalBytes: Int
         /// Lines removed, in file order.
         public var cut: [LogCut]
+        /// The last `round` record kept: the log's last completed round.
+        public var lastRound: KeptRound?
         public var isClean: Bool { cut.isEmpty }
 
         /// One line for a person: what was cut, or that nothing was.
@@ -38,8 +40,18 @@ public enum LogRepair {
         }
     }
 
+    /// What resume checks against the run state: the round, and its checkpoint as logged.
+    public struct KeptRound: Sendable, Equatable, Decodable {
+        public var round: Int
+        public var checkpoint: String?
+        public var checkpointBytes: Int?
+        public var checkpointCrc32: String?
+    }
+
     /// Decides the cut without touching the file. `position` is the state's record of the log
-    /// after round r; it must lie on a line boundary with that many lines before it.
+    /// after round r; it must lie on a line boundary with that many lines before it, and the
+    /// last round record before it must be round r's: a state relabelled to another round
+    /// (state.json's round and its vectors file renamed together) is refused, not resumed.
     public static func plan(_ data: Data, path: String, round: Int, position: LogPosition?) throws(RunFileError) -> Plan {
         let bytes = [UInt8](data)
         if let position {
@@ -60,6 +72,7 @@ public enum LogRepair {
         var keep = bytes.count
         var start = 0
         var lineNumber = 0
+        var lastRound: KeptRound? = nil
         while start < bytes.count {
             lineNumber += 1
             let newline = bytes[start...].firstIndex(of: 0x0A)
@@ -76,6 +89,7 @@ public enum LogRepair {
                     if tag == nil && !blank {
                         throw .badLine(path: path, line: lineNumber, reason: "not a valid log record, before the resume point (round \(round))")
                     }
+                    if tag?.event == "round" { lastRound = try? decoder.decode(KeptRound.self, from: body) }
                     start = end
                     continue
                 }
@@ -85,7 +99,12 @@ public enum LogRepair {
             cut.append(LogCut(line: lineNumber, event: newline == nil ? "torn_line" : event, round: tag?.round, bytes: end - start))
             start = end
         }
-        return Plan(keepBytes: keep, originalBytes: bytes.count, cut: cut)
+        if position != nil && round > 0 && lastRound?.round != round {
+            throw .mismatch(path: path, reason: "the run state says round \(round) is the last completed one, but the log's last "
+                            + "completed round before the state's position is " + (lastRound.map { "\($0.round)" } ?? "none")
+                            + "; the state does not belong to this log (edited or relabelled), so the run cannot resume from it")
+        }
+        return Plan(keepBytes: keep, originalBytes: bytes.count, cut: cut, lastRound: lastRound)
     }
 
     /// Reads the log at `path`, plans the cut and truncates the file there (then fsyncs it).

@@ -28,7 +28,33 @@ public struct RunDirectory: Sendable {
     /// Relative to the run directory, as state.json records it.
     public static func stateVectorsName(round: Int) -> String { "state/" + checkpointName(round: round) }
 
-    public func checkpoint(round: Int) -> String { checkpoints + "/" + Self.checkpointName(round: round) }
+    /// The `format` metadata of every checkpoint a run writes (round and merged).
+    public static let checkpointFormat = "aviary-checkpoint-v1"
+
+    /// A round checkpoint's safetensors metadata.
+    public static func checkpointMetadata(run: String, round: Int, model: String) -> [String: String] {
+        ["run": run, "round": String(round), "model": model, "format": checkpointFormat]
+    }
+
+    /// A merged checkpoint's safetensors metadata.
+    public static func mergedCheckpointMetadata(run: String, rounds: [Int]) -> [String: String] {
+        ["run": run, "merged_rounds": rounds.map(String.init).joined(separator: ","), "format": checkpointFormat]
+    }
+
+    /// Refuses a safetensors file whose `format` tag names another Aviary format (a run state's
+    /// vectors, a later checkpoint version); a file without the tag (PyTorch's, `aviary merge`
+    /// output) passes, its tensors are checked against the model by the reader.
+    public static func checkCheckpointFormat(_ metadata: [String: String], path: String) throws(RunFileError) {
+        guard let format = metadata["format"], format != checkpointFormat else { return }
+        throw .mismatch(path: path, reason: "its format tag is '\(format)', not an Aviary model checkpoint ('\(checkpointFormat)')"
+            + (format.hasPrefix("aviary-run-state") ? "; it is a run state's vectors file, use checkpoints/round-NNNN.safetensors" : ""))
+    }
+
+    public func checkpoint(round: Int) -> String { path + "/" + Self.checkpointPath(round: round) }
+    public func mergedCheckpoint(round: Int) -> String { path + "/" + Self.mergedCheckpointPath(round: round) }
+    /// Relative to the run directory, as the log's `checkpoint` fields record it.
+    public static func checkpointPath(round: Int) -> String { "checkpoints/" + checkpointName(round: round) }
+    public static func mergedCheckpointPath(round: Int) -> String { "checkpoints/" + mergedCheckpointName(round: round) }
     public static func mergedCheckpointName(round: Int) -> String { "merged-" + checkpointName(round: round) }
     public static func checkpointName(round: Int) -> String { "round-" + String(format: "%04d", round) + ".safetensors" }
     public func clientLog(process: Int) -> String { logs + "/client-\(process).log" }

@@ -15,6 +15,9 @@ public struct RunStateStore: Sendable {
 
     public init(directory: RunDirectory) { self.directory = directory }
 
+    /// The `format` metadata of the vectors file.
+    static let vectorsFormat = "aviary-run-state-v\(RunState.formatVersion)"
+
     /// True when the run directory has a state to resume from.
     public var exists: Bool { FileManager.default.fileExists(atPath: directory.state) }
 
@@ -36,7 +39,7 @@ public struct RunStateStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory.stateDirectory, withIntermediateDirectories: true)
             written = try Safetensors.write(arrays: arrays, metadata: [
-                "format": "aviary-run-state-v\(RunState.formatVersion)", "run": state.run, "round": String(state.round),
+                "format": Self.vectorsFormat, "run": state.run, "round": String(state.round),
             ], to: vectorsPath)
         } catch {
             throw .cannotWrite(path: vectorsPath, reason: "\(error)")
@@ -44,7 +47,7 @@ public struct RunStateStore: Sendable {
         let document = StateDocument(
             version: RunState.formatVersion, run: state.run, round: state.round, time: Self.timestamp(),
             topologyDigest: state.topologyDigest, seeds: state.seeds, rng: RunState.statelessRNG, parameters: p,
-            vectors: .init(file: relative, bytes: written.bytes, crc32: Self.hex(written.crc32)),
+            vectors: .init(file: relative, bytes: written.bytes, crc32: CRC32.hex(written.crc32)),
             optimizer: .init(spec: state.optimizer.spec, steps: state.optimizer.steps,
                              m: state.optimizer.m.count, v: state.optimizer.v.count),
             sampling: .init(registeredCount: state.registeredCount, unresponsive: state.unresponsive),
@@ -100,6 +103,13 @@ public struct RunStateStore: Sendable {
         }
         let vectorsPath = directory.path + "/" + doc.vectors.file
         let file = try readVectors(vectorsPath, expected: doc.vectors)
+        // The file records whose state it is, under its CRC: renaming it to another round (with
+        // state.json edited to match) is caught here.
+        let expectedMetadata = ["format": Self.vectorsFormat, "run": doc.run, "round": String(doc.round)]
+        for key in expectedMetadata.keys.sorted() where file.metadata[key] != expectedMetadata[key] {
+            throw .inconsistent(path: vectorsPath, field: "metadata.\(key)",
+                                reason: "is '\(file.metadata[key] ?? "absent")', state.json says '\(expectedMetadata[key]!)'")
+        }
         func tensor(_ name: String, count: Int) throws(RunStateError) -> [Float] {
             guard let t = file.tensor(named: name) else { throw .badTensor(path: vectorsPath, tensor: name, reason: "is missing") }
             guard t.dtype == "F32", t.shape == [count] else {
@@ -149,16 +159,11 @@ public struct RunStateStore: Sendable {
         guard bytes.count == expected.bytes else {
             throw .vectorsCorrupt(path: path, reason: "it has \(bytes.count) bytes, state.json recorded \(expected.bytes)")
         }
-        let crc = Self.hex(CRC32.checksum(bytes))
+        let crc = CRC32.hex(CRC32.checksum(bytes))
         guard crc == expected.crc32 else {
             throw .vectorsCorrupt(path: path, reason: "CRC-32 is \(crc), state.json recorded \(expected.crc32)")
         }
         do { return try Safetensors.parse(bytes, path: path) } catch { throw .vectorsCorrupt(path: path, reason: "\(error)") }
-    }
-
-    static func hex(_ crc: UInt32) -> String {
-        let s = String(crc, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
     }
 
     static func timestamp() -> String {

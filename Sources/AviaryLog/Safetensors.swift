@@ -16,14 +16,16 @@ public enum Safetensors {
     public static let maxHeaderLength = 100_000_000
 
     /// Writes `values` (all tensors back to back, in order) as F32 tensors, atomically: a temp
-    /// file in the same directory is written, fsynced, then renamed over `path`.
+    /// file in the same directory is written, fsynced, then renamed over `path`. Returns the
+    /// file's size and CRC-32, computed as it streams out.
+    @discardableResult
     public static func write(tensors: [(name: String, shape: [Int])], values: [Float],
-                             metadata: [String: String] = [:], to path: String) throws {
+                             metadata: [String: String] = [:], to path: String) throws -> (bytes: Int, crc32: UInt32) {
         let (prefix, count) = try header(tensors: tensors, metadata: metadata, path: path)
         guard count == values.count else {
             throw SafetensorsError.invalidInput(path: path, reason: "the shapes hold \(count) values but \(values.count) were given")
         }
-        try SafetensorsFileIO.write(path: path) { sink in
+        return try counting(path: path) { sink in
             try sink(prefix)
             try writeLittleEndian(values, to: sink)
         }
@@ -39,16 +41,25 @@ public enum Safetensors {
                 path: path, reason: "tensor '\(a.name)' has shape \(a.shape) but \(a.values.count) values")
         }
         let (prefix, _) = try header(tensors: arrays.map { ($0.name, $0.shape) }, metadata: metadata, path: path)
+        return try counting(path: path) { sink in
+            try sink(prefix)
+            for a in arrays { try writeLittleEndian(a.values, to: sink) }
+        }
+    }
+
+    /// Writes the file atomically through `body`, counting its size and CRC-32 on the way.
+    private static func counting(path: String, _ body: (_ sink: ([UInt8]) throws -> Void) throws -> Void) throws -> (bytes: Int, crc32: UInt32) {
         var size = 0
         var crc: UInt32 = 0
         try SafetensorsFileIO.write(path: path) { sink in
-            func counted(_ chunk: [UInt8]) throws {
-                crc = chunk.withUnsafeBytes { CRC32.checksum($0, initial: crc) }
-                size += chunk.count
-                try sink(chunk)
+            // `sink` is only used while `body` runs; the wrapper just counts what passes through.
+            try withoutActuallyEscaping(sink) { sink in
+                try body { chunk in
+                    crc = chunk.withUnsafeBytes { CRC32.checksum($0, initial: crc) }
+                    size += chunk.count
+                    try sink(chunk)
+                }
             }
-            try counted(prefix)
-            for a in arrays { try writeLittleEndian(a.values, to: counted) }
         }
         return (size, crc)
     }

@@ -18,4 +18,10 @@ public enum CRC32 {
     public static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
+
+    /// Eight lowercase hex digits, as run files record a CRC-32.
+    public static func hex(_ crc: UInt32) -> String {
+        let s = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
 }

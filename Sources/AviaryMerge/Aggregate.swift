@@ -12,6 +12,8 @@ import Darwin
 /// 2. Updates the strategy cannot weigh are rejected with a reason: MWA needs its metric
 ///    finite and > 0 (a missing one follows `MWAConfig.missingMetric`); FedAvg needs a positive
 ///    `dataset_size` metric (or samples > 0 with `samples_processed`, as MWA × FedAvg does).
+///    Before that, with `normBound`, updates whose ℓ2 norm is beyond the round's bound are
+///    rejected (see `UpdateNormBound`).
 /// 3. With `clipNorm` c, each delta is scaled by min(1, c/‖Δ_i‖₂) before the strategy sees it
 ///    (applied as a factor inside the kernels, no copies); the original norms are reported.
 /// 4. The strategy runs on the accepted updates, see `AggregationStrategy` and
@@ -21,7 +23,7 @@ import Darwin
 /// Throws `MergeError` (nothing to merge, too few for the strategy, mismatched lengths) or
 /// `MergeConfigError` (invalid strategy or clip norm).
 public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
-                      clipNorm: Double? = nil) throws -> AggregationResult {
+                      clipNorm: Double? = nil, normBound: UpdateNormBound? = nil) throws -> AggregationResult {
     try strategy.validate()
     if let c = clipNorm, !(c.isFinite && c > 0) { throw MergeConfigError.invalidClipNorm(c) }
     guard !updates.isEmpty else { throw MergeError.noUpdates }
@@ -39,11 +41,19 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
     var accepted: [ClientUpdate] = []
     var rejected: [Rejection] = []
     var fallbacks: [Rejection] = []
-    for u in ordered {
-        if let reason = rejectionReason(u, strategy: strategy) {
+    var norms: [Double] = []
+    if let normBound {
+        norms = ordered.map { u in u.delta.withUnsafeBufferPointer { b in
+            b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count).squareRoot() } ?? 0 } }
+    }
+    let bound = normBound?.bound(norms: norms)
+    for (i, u) in ordered.enumerated() {
+        if let bound, !(norms[i] <= bound) {
+            rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norms[i], bound: bound)))
+        } else if let reason = rejectionReason(u, strategy: strategy) {
             if case .mwa(let config) = strategy, config.missingMetric == .uniform,
                u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
-                fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: reason + ": round merged uniformly (missing_metric = \"uniform\")"))
+                fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: .mergedByFallback(reason, rule: "round merged uniformly (missing_metric = \"uniform\")")))
                 accepted.append(u)
             } else {
                 rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
@@ -78,7 +88,11 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 }
 
 /// Why `strategy` cannot use `update`, or nil.
-func rejectionReason(_ update: ClientUpdate, strategy: AggregationStrategy) -> String? {
+func rejectionReason(_ update: ClientUpdate, strategy: AggregationStrategy) -> RejectionReason? {
+    weighingProblem(update, strategy: strategy).map(RejectionReason.cannotWeigh)
+}
+
+private func weighingProblem(_ update: ClientUpdate, strategy: AggregationStrategy) -> String? {
     switch strategy {
     case .fedavg:
         guard let size = update.metrics["dataset_size"] else {

@@ -1,4 +1,9 @@
-/// One client's answer to a round: its parameter delta (local − global) and what it reports.
+/// One client's answer to a round, checked: its dense delta (local − global) has the model's
+/// length and is finite, `samples` > 0, every metric finite, and the weight inputs are the ones
+/// the server trusts (`samples` is the update's field, also under `metrics["samples"]`;
+/// `metrics["dataset_size"]` is the size the server derived, or the client's capped). The
+/// server's state machine builds it once, on arrival (`ServerStateMachine.accept`); the merge,
+/// the run state and stale updates only ever see this type.
 public struct ClientUpdate: Sendable, Hashable {
     /// The client's stable index; merges run in ascending index order.
     public var clientIndex: Int
@@ -10,22 +15,13 @@ public struct ClientUpdate: Sendable, Hashable {
     /// local − global, over the model's one flat parameter vector.
     public var delta: [Float]
 
+    /// One rule for `samples`: the field wins over any metric of that name.
     public init(clientIndex: Int, samples: Int, metrics: [String: Double], delta: [Float]) {
         self.clientIndex = clientIndex
         self.samples = samples
         self.metrics = metrics
+        self.metrics["samples"] = Double(samples)
         self.delta = delta
-    }
-}
-
-/// An update the strategy refused, and why (the server logs it).
-public struct Rejection: Sendable, Hashable, Codable {
-    public var clientIndex: Int
-    public var reason: String
-
-    public init(clientIndex: Int, reason: String) {
-        self.clientIndex = clientIndex
-        self.reason = reason
     }
 }
 

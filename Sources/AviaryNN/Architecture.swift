@@ -6,18 +6,32 @@ enum LayerOp {
     case conv(ConvGeometry)
     case maxPool(channels: Int, height: Int, width: Int, size: Int, argmax: Int)
     case flatten(channels: Int, plane: Int)
+    /// `statistics`: index of the buffer keeping each (sample, group)'s mean and 1/σ.
+    case groupNorm(channels: Int, plane: Int, groups: Int, weight: Int, bias: Int, statistics: Int)
+    /// CNHW (C, B, P) → rows (B, C).
+    case globalAveragePool(channels: Int, plane: Int)
+    /// In place; `mask`: index of the layer's mask buffer.
+    case dropout(features: Int, rate: Float, mask: Int)
+    /// out = input + slot `shortcut`.
+    case residualAdd(features: Int, shortcut: Int)
 }
 
 /// A convolution's dimensions, parameter offsets and scratch-buffer index.
 struct ConvGeometry {
     var inChannels, outChannels, height, width, kernel, padding: Int
-    var weight, bias: Int
+    var stride = 1
+    var weight: Int
+    /// nil for a convolution followed by a normalisation, whose shift makes a bias redundant.
+    var bias: Int?
     /// The input is the network's NCHW input rather than a CNHW activation.
     var batchMajorInput: Bool
     /// Index of this layer's im2col buffer.
     var column: Int
-    var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding) }
-    var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding) }
+    /// The column buffer is shared with other layers, so backward rebuilds it from the input
+    /// (an extra im2col per layer instead of one buffer per layer: ResNet-20 would keep ~6 MB per sample).
+    var recomputesColumns = false
+    var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding, stride: stride) }
+    var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding, stride: stride) }
     var patch: Int { inChannels * kernel * kernel }
 }
 
@@ -27,6 +41,19 @@ struct LayerStep {
     var op: LayerOp
     var input: Int
     var output: Int
+    /// A slot read by two layers (a residual block's input) gets both gradients: the layer
+    /// that runs first in backward order writes its share, the other one adds to it.
+    var accumulatesInput = false
+    /// The same for a residual join's `shortcut` slot.
+    var accumulatesShortcut = false
+}
+
+/// How `Network.initialise` fills a tensor.
+enum TensorInit {
+    /// PyTorch's default for Linear and Conv2d: U(±1/√fanIn).
+    case uniform(fanIn: Int)
+    /// A constant (normalisation scales 1, shifts 0).
+    case constant(Float)
 }
 
 /// The plan a `ModelSpec` compiles to: layers, parameter layout, and per-sample buffer sizes.
@@ -39,6 +66,12 @@ struct Architecture {
     private(set) var columnFeatures: [Int] = []
     /// Outputs per sample of each max-pool layer (one argmax each).
     private(set) var argmaxFeatures: [Int] = []
+    /// Floats per sample of each GroupNorm layer's statistics (2 per group).
+    private(set) var statisticsFeatures: [Int] = []
+    /// Floats per sample of each dropout layer's mask.
+    private(set) var maskFeatures: [Int] = []
+    /// How each tensor of `tensors` is initialised.
+    private(set) var initialisers: [TensorInit] = []
     private var parameterCount = 0
 
     var layout: ParameterLayout { ParameterLayout(tensors: tensors) }
@@ -83,34 +116,75 @@ struct Architecture {
             addDense("fc1", 64 * plane, 512)
             addReLU()
             addDense("fc2", 512, classes)
+        case let .resnet(r):
+            try positive("channels", r.channels)
+            try positive("height", r.height)
+            try positive("width", r.width)
+            try positive("blocks_per_stage", r.blocksPerStage)
+            try positive("base_width", r.baseWidth)
+            try positive("groups", r.groups)
+            try ResNetBuilder.check(r)
+            slotFeatures = [r.channels * r.height * r.width]
+            ResNetBuilder.build(r, into: &self)
+        }
+        markAccumulatingReaders()
+    }
+
+    /// Sets `accumulatesInput`/`accumulatesShortcut` on every layer that is not the first, in
+    /// backward order, to write a slot's gradient. In-place layers (ReLU, dropout) transform the
+    /// gradient that is already there and write nothing new.
+    private mutating func markAccumulatingReaders() {
+        var written = Set<Int>()
+        for i in steps.indices.reversed() where steps[i].input != steps[i].output {
+            steps[i].accumulatesInput = !written.insert(steps[i].input).inserted
+            if case let .residualAdd(_, shortcut) = steps[i].op {
+                steps[i].accumulatesShortcut = !written.insert(shortcut).inserted
+            }
+            // Only convolutions and residual joins know how to add to another reader's gradient.
+            switch steps[i].op {
+            case .conv, .residualAdd: break
+            default: precondition(!steps[i].accumulatesInput, "layer \(steps[i].op) reads a slot another layer also reads")
+            }
         }
     }
 
-    private mutating func addTensor(_ name: String, _ shape: [Int]) -> Int {
+    mutating func addTensor(_ name: String, _ shape: [Int], initialiser: TensorInit) -> Int {
         let offset = parameterCount
         tensors.append(TensorInfo(name: name, shape: shape, offset: offset))
+        initialisers.append(initialiser)
         parameterCount += shape.reduce(1, *)
         return offset
     }
 
-    private mutating func addStep(_ op: LayerOp, features: Int) {
-        steps.append(LayerStep(op: op, input: outputSlot, output: outputSlot + 1))
+    /// Appends a layer reading `input` (default: the last slot) into a new slot; returns that slot.
+    @discardableResult
+    mutating func addStep(_ op: LayerOp, features: Int, input: Int? = nil) -> Int {
+        steps.append(LayerStep(op: op, input: input ?? outputSlot, output: outputSlot + 1))
         slotFeatures.append(features)
+        return outputSlot
     }
 
-    private mutating func addDense(_ name: String, _ inputs: Int, _ outputs: Int) {
-        let w = addTensor("\(name).weight", [outputs, inputs])
-        let b = addTensor("\(name).bias", [outputs])
+    mutating func addDense(_ name: String, _ inputs: Int, _ outputs: Int) {
+        let w = addTensor("\(name).weight", [outputs, inputs], initialiser: .uniform(fanIn: inputs))
+        let b = addTensor("\(name).bias", [outputs], initialiser: .uniform(fanIn: inputs))
         addStep(.dense(inputs: inputs, outputs: outputs, weight: w, bias: b), features: outputs)
     }
 
-    private mutating func addReLU() {
+    mutating func addReLU() {
         steps.append(LayerStep(op: .relu(features: slotFeatures[outputSlot]), input: outputSlot, output: outputSlot))
     }
 
+    mutating func addDropout(rate: Float) {
+        let features = slotFeatures[outputSlot]
+        steps.append(LayerStep(op: .dropout(features: features, rate: rate, mask: maskFeatures.count),
+                               input: outputSlot, output: outputSlot))
+        maskFeatures.append(features)
+    }
+
     private mutating func addConv(_ name: String, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int, kernel: Int, batchMajorInput: Bool) {
-        let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel])
-        let b = addTensor("\(name).bias", [outC])
+        let fanIn = inC * kernel * kernel
+        let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: fanIn))
+        let b = addTensor("\(name).bias", [outC], initialiser: .uniform(fanIn: fanIn))
         let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, weight: wt, bias: b, batchMajorInput: batchMajorInput,
                              column: columnFeatures.count)
@@ -118,16 +192,32 @@ struct Architecture {
         addStep(.conv(g), features: outC * g.outHeight * g.outWidth)
     }
 
+    /// A bias-free convolution whose column buffer is the network's one shared buffer (index 0,
+    /// grown to the largest layer): backward rebuilds its columns. Returns the output slot.
+    @discardableResult
+    mutating func addSharedColumnConv(_ name: String, input: Int, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int,
+                                      kernel: Int, stride: Int) -> Int {
+        let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: inC * kernel * kernel))
+        let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
+                             padding: kernel / 2, stride: stride, weight: wt, bias: nil, batchMajorInput: input == 0,
+                             column: 0, recomputesColumns: true)
+        let needed = g.patch * g.outHeight * g.outWidth
+        if columnFeatures.isEmpty { columnFeatures = [needed] } else { columnFeatures[0] = max(columnFeatures[0], needed) }
+        return addStep(.conv(g), features: outC * g.outHeight * g.outWidth, input: input)
+    }
+
+    /// GroupNorm over the last slot's (channels, plane) activations: scale 1, shift 0 at start.
+    mutating func addGroupNorm(_ name: String, channels: Int, plane: Int, groups: Int) {
+        let w = addTensor("\(name).weight", [channels], initialiser: .constant(1))
+        let b = addTensor("\(name).bias", [channels], initialiser: .constant(0))
+        addStep(.groupNorm(channels: channels, plane: plane, groups: groups, weight: w, bias: b,
+                           statistics: statisticsFeatures.count), features: channels * plane)
+        statisticsFeatures.append(2 * groups)
+    }
+
     private mutating func addMaxPool(_ channels: Int, _ h: Int, _ w: Int) {
         let outputs = channels * (h / 2) * (w / 2)
         addStep(.maxPool(channels: channels, height: h, width: w, size: 2, argmax: argmaxFeatures.count), features: outputs)
         argmaxFeatures.append(outputs)
-    }
-
-    /// Fan-in of the layer owning tensor `index`, for PyTorch's default init bounds.
-    func fanIn(ofTensor index: Int) -> Int {
-        let owner = tensors[index].name.split(separator: ".").first.map(String.init) ?? ""
-        let weight = tensors.first { $0.name == "\(owner).weight" }!
-        return weight.shape.dropFirst().reduce(1, *)
     }
 }

@@ -12,19 +12,26 @@ struct PlaneLayout {
     static func cnhw(batch: Int, plane: Int) -> PlaneLayout { PlaneLayout(channelStride: batch * plane, batchStride: plane) }
 }
 
-/// Stride-1 2-D convolution with zero padding ("same" when padding = kernel/2) by im2col + sgemm.
+/// 2-D convolution with zero padding ("same" when padding = kernel/2 and stride 1) by im2col + sgemm.
+/// Stride 1 has the contiguous-row fast path below; other strides are in `Conv2D+Strided.swift`.
 /// Weight is PyTorch's (Cout, Cin, K, K); the column matrix is (Cin·K·K, B·H·W) with column
 /// b·H·W + y·W + x, so out (Cout, B·H·W) = weight · col is CNHW.
 enum Conv2D {
-    /// Output size for stride 1.
-    static func outputSize(_ size: Int, kernel: Int, padding: Int) -> Int { size + 2 * padding - kernel + 1 }
+    /// Output size (floor mode, like PyTorch).
+    static func outputSize(_ size: Int, kernel: Int, padding: Int, stride: Int = 1) -> Int {
+        (size + 2 * padding - kernel) / stride + 1
+    }
 
     /// col (Cin·K·K, B·Ho·Wo) ← patches of inp (planes per `layout`, H×W), zeros outside.
     static func im2col(
         col: UnsafeMutablePointer<Float>,
         inp: UnsafePointer<Float>, layout: PlaneLayout,
-        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int, stride: Int = 1
     ) {
+        if stride != 1 {
+            return stridedIm2col(col: col, inp: inp, layout: layout, batch: batch, channels: channels,
+                                 height: height, width: width, kernel: kernel, padding: padding, stride: stride)
+        }
         let ho = outputSize(height, kernel: kernel, padding: padding)
         let wo = outputSize(width, kernel: kernel, padding: padding)
         let columns = batch * ho * wo
@@ -58,8 +65,12 @@ enum Conv2D {
     static func col2imAccumulate(
         dInp: UnsafeMutablePointer<Float>, layout: PlaneLayout,
         dCol: UnsafePointer<Float>,
-        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int, stride: Int = 1
     ) {
+        if stride != 1 {
+            return stridedCol2imAccumulate(dInp: dInp, layout: layout, dCol: dCol, batch: batch, channels: channels,
+                                           height: height, width: width, kernel: kernel, padding: padding, stride: stride)
+        }
         let ho = outputSize(height, kernel: kernel, padding: padding)
         let wo = outputSize(width, kernel: kernel, padding: padding)
         let columns = batch * ho * wo
@@ -85,14 +96,17 @@ enum Conv2D {
     }
 
     /// out (Cout, B·Ho·Wo) = weight (Cout, Cin·K·K) · col + bias; `col` must hold im2col(inp).
+    /// Without a bias (a convolution followed by a normalisation) the sgemm overwrites `out`.
     static func forward(
         out: UnsafeMutablePointer<Float>,
-        col: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        col: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         columns: Int, patch: Int, outChannels: Int
     ) {
-        for c in 0..<outChannels { (out + c * columns).update(repeating: bias[c], count: columns) }
+        if let bias {
+            for c in 0..<outChannels { (out + c * columns).update(repeating: bias[c], count: columns) }
+        }
         BLAS.sgemm(transA: false, transB: false, m: outChannels, n: columns, k: patch,
-                   alpha: 1, a: weight, lda: patch, b: col, ldb: columns, beta: 1, c: out, ldc: columns)
+                   alpha: 1, a: weight, lda: patch, b: col, ldb: columns, beta: bias == nil ? 0 : 1, c: out, ldc: columns)
     }
 
     /// dCol (Cin·K·K, B·Ho·Wo) = weightᵀ · dOut (overwritten) when `dCol` is given; then
@@ -110,6 +124,7 @@ enum Conv2D {
         guard let sink else { return }
         BLAS.sgemm(transA: false, transB: true, m: outChannels, n: patch, k: columns,
                    alpha: sink.scale, a: dOut, lda: columns, b: col, ldb: columns, beta: 1, c: sink.weight, ldc: patch)
-        for c in 0..<outChannels { sink.bias[c] += sink.scale * fastSum(dOut + c * columns, columns) }
+        guard let bias = sink.bias else { return }
+        for c in 0..<outChannels { bias[c] += sink.scale * fastSum(dOut + c * columns, columns) }
     }
 }

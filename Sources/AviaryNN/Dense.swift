@@ -30,7 +30,7 @@ enum Dense {
         BLAS.sgemm(transA: true, transB: false, m: outputs, n: inputs, k: batch,
                    alpha: sink.scale, a: dOut, lda: outputs, b: inp, ldb: inputs, beta: 1, c: sink.weight, ldc: inputs)
         let scale = sink.scale
-        let biasSink = sink.bias
+        guard let biasSink = sink.bias else { return }
         for b in 0..<batch {
             let row = dOut + b * outputs
             for j in 0..<outputs { biasSink[j] += scale * row[j] }

@@ -34,7 +34,7 @@ extension Network {
                 forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
                 if needsInput { backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false)) }
                 if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
-            case .relu, .maxPool, .flatten:
+            case .relu, .maxPool, .flatten, .groupNorm, .globalAveragePool, .dropout, .residualAdd:
                 break
             }
         }

@@ -11,6 +11,8 @@ public enum ModelSpec: Codable, Sendable, Hashable {
     /// conv1 32·1·25 + 32 = 832; conv2 64·32·25 + 64 = 51,264; fc1 3136·512 + 512 = 1,606,144;
     /// fc2 512·10 + 10 = 5,130.
     case cnn(channels: Int, height: Int, width: Int, classes: Int)
+    /// A CIFAR-style ResNet with GroupNorm (see `ResNetSpec`).
+    case resnet(ResNetSpec)
 
     /// McMahan et al.'s 784-200-200-10 MLP.
     public static let mcMahan2NN = ModelSpec.mlp(inputs: 784, hidden: [200, 200], classes: 10)
@@ -29,6 +31,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
         switch self {
         case let .logreg(inputs, _), let .mlp(inputs, _, _): return inputs
         case let .cnn(channels, height, width, _): return channels * height * width
+        case let .resnet(r): return r.channels * r.height * r.width
         }
     }
 
@@ -36,6 +39,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
     public var classes: Int {
         switch self {
         case let .logreg(_, classes), let .mlp(_, _, classes), let .cnn(_, _, _, classes): return classes
+        case let .resnet(r): return r.classes
         }
     }
 
@@ -45,6 +49,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
         case .logreg: return "logreg"
         case .mlp: return "mlp"
         case .cnn: return "cnn"
+        case .resnet: return "resnet"
         }
     }
 

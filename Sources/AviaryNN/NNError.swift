@@ -6,6 +6,12 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
     case inputTooSmallForCNN(height: Int, width: Int)
     /// `maxBatch` must be at least 1.
     case invalidMaxBatch(Int)
+    /// A normalisation's group count does not divide a layer's channels.
+    case invalidNormalisation(model: String, channels: Int, groups: Int)
+    /// The model's downsampling needs larger inputs.
+    case inputTooSmall(model: String, height: Int, width: Int, minimum: Int)
+    /// A probability-like field (dropout rate) is outside [0, 1).
+    case invalidRate(model: String, field: String, value: Double)
 
     public var description: String {
         switch self {
@@ -15,6 +21,12 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
             return "model 'cnn': input \(height)×\(width) is too small for two 2×2 max-pools; use inputs of at least 4×4 or the 'mlp' model"
         case let .invalidMaxBatch(n):
             return "network maxBatch is \(n), but must be at least 1; set a positive batch size"
+        case let .invalidNormalisation(model, channels, groups):
+            return "model '\(model)': \(groups) GroupNorm groups do not divide a layer of \(channels) channels; choose groups dividing the width (and twice and four times it)"
+        case let .inputTooSmall(model, height, width, minimum):
+            return "model '\(model)': input \(height)×\(width) is too small; use inputs of at least \(minimum)×\(minimum)"
+        case let .invalidRate(model, field, value):
+            return "model '\(model)': \(field) is \(value), but must be in [0, 1)"
         }
     }
 }

@@ -80,15 +80,24 @@ extension Network {
                 ReLU.forward(x: out, count: batch * features)
             case let .conv(g):
                 let col = columns[g.column]
-                Conv2D.im2col(col: col, inp: inp, layout: planeLayout(g, batch: batch), batch: batch,
-                              channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel, padding: g.padding)
-                Conv2D.forward(out: out, col: col, weight: parameters + g.weight, bias: parameters + g.bias,
+                im2col(g, col: col, inp: inp, batch: batch)
+                Conv2D.forward(out: out, col: col, weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
                                columns: batch * g.outHeight * g.outWidth, patch: g.patch, outChannels: g.outChannels)
             case let .maxPool(channels, height, width, size, index):
                 MaxPool2D.forward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
                                   planes: channels * batch, height: height, width: width, size: size)
             case let .flatten(channels, plane):
                 Flatten.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
+            case let .groupNorm(channels, plane, groups, weight, bias, index):
+                GroupNorm.forward(out: out, statistics: statistics[index], inp: inp, gamma: parameters + weight,
+                                  beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups)
+            case let .globalAveragePool(channels, plane):
+                GlobalAveragePool.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
+            case let .dropout(features, rate, index):
+                // Inference is the identity (inverted dropout scales at training time).
+                if training { Dropout.forwardTraining(x: out, mask: masks[index], count: batch * features, rate: rate, stream: &dropoutStream) }
+            case let .residualAdd(features, shortcut):
+                ResidualAdd.forward(out: out, main: inp, shortcut: slots[shortcut], count: batch * features)
             }
         }
         return slots[architecture.outputSlot]
@@ -108,14 +117,16 @@ extension Network {
                 ReLU.backward(dx: dOut, out: slots[step.output], count: batch * features)
             case let .conv(g):
                 let columnCount = batch * g.outHeight * g.outWidth
-                Conv2D.backward(dCol: dInp == nil ? nil : columnGradient, sink: sink(weight: g.weight, bias: g.bias, mode: mode),
+                let parameterSink = sink(weight: g.weight, bias: g.bias, mode: mode)
+                if g.recomputesColumns && parameterSink != nil { im2col(g, col: columns[g.column], inp: inp, batch: batch) }
+                Conv2D.backward(dCol: dInp == nil ? nil : columnGradient, sink: parameterSink,
                                 dOut: dOut, col: columns[g.column], weight: parameters + g.weight,
                                 columns: columnCount, patch: g.patch, outChannels: g.outChannels)
                 if let dInp, let columnGradient {
-                    dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width)
+                    if !step.accumulatesInput { dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width) }
                     Conv2D.col2imAccumulate(dInp: dInp, layout: planeLayout(g, batch: batch), dCol: columnGradient, batch: batch,
                                             channels: g.inChannels, height: g.height, width: g.width,
-                                            kernel: g.kernel, padding: g.padding)
+                                            kernel: g.kernel, padding: g.padding, stride: g.stride)
                 }
             case let .maxPool(channels, height, width, size, index):
                 guard let dInp else { continue }
@@ -124,8 +135,26 @@ extension Network {
             case let .flatten(channels, plane):
                 guard let dInp else { continue }
                 Flatten.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
+            case let .groupNorm(channels, plane, groups, weight, bias, index):
+                GroupNorm.backward(dInp: dInp, sink: sink(weight: weight, bias: bias, mode: mode), dOut: dOut, inp: inp,
+                                   statistics: statistics[index], gamma: parameters + weight,
+                                   batch: batch, channels: channels, plane: plane, groups: groups)
+            case let .globalAveragePool(channels, plane):
+                guard let dInp else { continue }
+                GlobalAveragePool.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
+            case let .dropout(features, _, index):
+                Dropout.backward(dx: dOut, mask: masks[index], count: batch * features)
+            case let .residualAdd(features, shortcut):
+                if let dInp { ResidualAdd.backward(dBranch: dInp, dOut: dOut, count: batch * features, accumulate: step.accumulatesInput) }
+                ResidualAdd.backward(dBranch: slotGradients[shortcut], dOut: dOut, count: batch * features,
+                                     accumulate: step.accumulatesShortcut)
             }
         }
+    }
+
+    private func im2col(_ g: ConvGeometry, col: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, batch: Int) {
+        Conv2D.im2col(col: col, inp: inp, layout: planeLayout(g, batch: batch), batch: batch,
+                      channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, stride: g.stride)
     }
 
     private func planeLayout(_ g: ConvGeometry, batch: Int) -> PlaneLayout {
@@ -133,11 +162,11 @@ extension Network {
         return g.batchMajorInput ? .nchw(channels: g.inChannels, plane: plane) : .cnhw(batch: batch, plane: plane)
     }
 
-    private func sink(weight: Int, bias: Int, mode: ParameterGradientMode) -> ParameterSink? {
+    private func sink(weight: Int, bias: Int?, mode: ParameterGradientMode) -> ParameterSink? {
         switch mode {
         case .skip: return nil
-        case .accumulate: return ParameterSink(weight: gradients + weight, bias: gradients + bias, scale: 1)
-        case let .descend(lr): return ParameterSink(weight: parameters + weight, bias: parameters + bias, scale: -lr)
+        case .accumulate: return ParameterSink(weight: gradients + weight, bias: bias.map { gradients + $0 }, scale: 1)
+        case let .descend(lr): return ParameterSink(weight: parameters + weight, bias: bias.map { parameters + $0 }, scale: -lr)
         }
     }
 }

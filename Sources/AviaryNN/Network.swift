@@ -29,6 +29,12 @@ public final class Network {
     let columns: [UnsafeMutablePointer<Float>]
     let columnGradient: UnsafeMutablePointer<Float>?
     let argmax: [UnsafeMutablePointer<Int32>]
+    /// Each GroupNorm layer's per-(sample, group) mean and 1/σ.
+    let statistics: [UnsafeMutablePointer<Float>]
+    /// Each dropout layer's mask of the last training forward.
+    let masks: [UnsafeMutablePointer<Float>]
+    /// Where dropout masks come from; `seedDropout` restarts it.
+    var dropoutStream = RandomStream(seed: 0, purpose: .dropout, index: 0)
     /// Where `trainEpoch` gathers a shuffled batch.
     let batchInputs: UnsafeMutablePointer<Float>
     let batchLabels: UnsafeMutablePointer<Int32>
@@ -56,6 +62,8 @@ public final class Network {
             p.initialize(repeating: 0, count: max(1, n * maxBatch))
             return p
         }
+        statistics = arch.statisticsFeatures.map { Network.allocate($0 * maxBatch) }
+        masks = arch.maskFeatures.map { Network.allocate($0 * maxBatch) }
         batchInputs = Network.allocate(spec.inputCount * maxBatch)
         batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: maxBatch)
         batchLabels.initialize(repeating: 0, count: maxBatch)
@@ -63,7 +71,7 @@ public final class Network {
     }
 
     deinit {
-        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns { p.deallocate() }
+        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns + statistics + masks { p.deallocate() }
         velocity?.deallocate()
         anchor?.deallocate()
         columnGradient?.deallocate()
@@ -81,15 +89,28 @@ public final class Network {
     /// PyTorch's default init for Linear and Conv2d: weights by Kaiming-uniform with a = √5,
     /// which is U(±1/√fan_in), and biases U(±1/√fan_in). Tensor i draws from
     /// `RandomStream(seed:, purpose: .initialisation, index: i)`, so changing one layer's size
-    /// leaves the others' values alone. Also clears optimiser momentum.
+    /// leaves the others' values alone. Normalisation layers start at scale 1, shift 0 (as
+    /// PyTorch's). Also clears optimiser momentum.
     public func initialise(seed: UInt64) {
         for (i, tensor) in layout.tensors.enumerated() {
-            var rng = RandomStream(seed: seed, purpose: .initialisation, index: UInt64(i))
-            let bound = 1 / Double(architecture.fanIn(ofTensor: i)).squareRoot()
             let p = parameters + tensor.offset
-            for j in 0..<tensor.count { p[j] = Float(rng.uniform(-bound, bound)) }
+            switch architecture.initialisers[i] {
+            case let .uniform(fanIn):
+                var rng = RandomStream(seed: seed, purpose: .initialisation, index: UInt64(i))
+                let bound = 1 / Double(fanIn).squareRoot()
+                for j in 0..<tensor.count { p[j] = Float(rng.uniform(-bound, bound)) }
+            case let .constant(value):
+                p.update(repeating: value, count: tensor.count)
+            }
         }
         velocity?.update(repeating: 0, count: parameterCount)
+    }
+
+    /// Restarts the stream dropout masks are drawn from: `RandomStream(seed:, purpose: .dropout,
+    /// index:)`. Every training forward pass draws its masks from it in layer order, so the
+    /// same seed, data and parameters drop the same units. Models without dropout ignore it.
+    public func seedDropout(seed: UInt64, index: UInt64) {
+        dropoutStream = RandomStream(seed: seed, purpose: .dropout, index: index)
     }
 
     /// Direct access to the flat parameter vector (length `parameterCount`).

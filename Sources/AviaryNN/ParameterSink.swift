@@ -3,7 +3,8 @@
 /// `(parameter slices, −lr)`, which saves a pass over the gradient buffer.
 struct ParameterSink {
     var weight: UnsafeMutablePointer<Float>
-    var bias: UnsafeMutablePointer<Float>
+    /// nil for a layer without a bias (a convolution followed by a normalisation).
+    var bias: UnsafeMutablePointer<Float>?
     var scale: Float
 }
 

@@ -113,6 +113,9 @@ public enum DeltaPayload: Sendable, Equatable {
     /// The dense length, then the kept indices (strictly increasing) and their values.
     case topk(length: Int, indices: [UInt32], values: [Float])
 
+    /// The values of an f32 payload; nil for an encoded one (decode it with `DeltaCodec.decode`).
+    public var f32Values: [Float]? { if case let .f32(v) = self { v } else { nil } }
+
     /// The encoding this payload claims (top-k's fraction is not on the wire; 0 here).
     public var tag: UInt8 {
         switch self {

@@ -145,14 +145,6 @@ public struct UpdateMessage: Sendable, Equatable {
         self.round = round; self.clientIndex = clientIndex; self.token = token
         self.samples = samples; self.metrics = metrics; self.payload = payload
     }
-
-    /// The dense delta: the payload when it is f32, which is always so once the server has
-    /// decoded it (`ServerStateMachine` does on arrival); empty for a payload not yet decoded.
-    /// Setting it makes the payload f32.
-    public var delta: [Float] {
-        get { if case let .f32(v) = payload { v } else { [] } }
-        set { payload = .f32(newValue) }
-    }
 }
 
 /// A client could not train this round (bad data, diverged, …); the server logs it and moves on.

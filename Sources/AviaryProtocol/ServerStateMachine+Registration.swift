@@ -186,7 +186,7 @@ extension ServerStateMachine {
 
     mutating func reset(_ peer: Peer) -> [Action] {
         [.send(peer, .reset(ResetMessage(reason: "this server does not know this connection (it restarted, or dropped the process as dead); register again"))),
-         .ignored(peer, "message from an unregistered connection (answered with RESET)")]
+         .ignored(peer, .unregistered)]
     }
 
     mutating func leave(_ bye: ByeMessage, from peer: Peer, now: Double) -> [Action] {

@@ -1,4 +1,5 @@
 import AviaryMath
+import AviaryMerge
 
 /// Rounds: sampling, TRAIN and MODEL per process, accepting updates and failures, closing a
 /// round, finishing the run. Registration is in ServerStateMachine+Registration.swift.
@@ -62,11 +63,11 @@ extension ServerStateMachine {
         return actions
     }
 
-    /// Checks that `peer` hosts `client` under `token`; a reason when it does not.
-    func authenticate(client: Int, token: SessionToken, peer: Peer) -> String? {
-        guard client >= 0, client < configuration.clients else { return "names client \(client), outside 0..<\(configuration.clients)" }
-        guard let slot = slotOfPeer[peer], holder[client] == slot else { return "names client \(client), which this connection does not host" }
-        guard token == tokens[client] else { return "carries the wrong session token for client \(client)" }
+    /// Checks that `peer` hosts `client` under `token`; the problem when it does not.
+    func authenticate(client: Int, token: SessionToken, peer: Peer) -> IgnoredMessage.AuthenticationProblem? {
+        guard client >= 0, client < configuration.clients else { return .outOfRange(client: client, clients: configuration.clients) }
+        guard let slot = slotOfPeer[peer], holder[client] == slot else { return .notHosted(client: client) }
+        guard token == tokens[client] else { return .wrongToken(client: client) }
         return nil
     }
 
@@ -77,71 +78,67 @@ extension ServerStateMachine {
     mutating func accept(_ update: UpdateMessage, from peer: Peer, now: Double) -> [Action] {
         if slotOfPeer[peer] == nil { return reset(peer) }
         if let problem = authenticate(client: update.clientIndex, token: update.token, peer: peer) {
-            return [.ignored(peer, "UPDATE \(problem)")]
+            return [.ignored(peer, .unauthenticated(.update, problem))]
         }
         let sender = update.clientIndex
         var actions = heardFrom(sender)
         guard case var .training(t) = phase else {
-            return actions + [.ignored(peer, "UPDATE for round \(update.round) from client \(sender) arrived between rounds")]
+            return actions + [.ignored(peer, .betweenRounds(client: sender, round: update.round))]
         }
         guard update.round == t.round else {
-            return actions + [.ignored(peer, "stale UPDATE from client \(sender) for round \(update.round) (current round \(t.round))")]
+            return actions + [.ignored(peer, .staleUpdate(client: sender, round: update.round, current: t.round))]
         }
         guard t.pending.remove(sender) != nil else {
-            let why = t.sampled.contains(sender) ? "duplicate UPDATE from client \(sender)" : "UPDATE from client \(sender), which was not sampled"
-            return actions + [.ignored(peer, "\(why) in round \(t.round)")]
+            return actions + [.ignored(peer, t.sampled.contains(sender) ? .duplicateUpdate(client: sender, round: t.round)
+                                                                        : .notSampled(client: sender, round: t.round))]
         }
         t.traffic.up[sender] = WireCodec.encodedSize(.update(update))
-        // Decoded here, on arrival: everything past this point sees a dense, checked f32 delta.
-        var update = update
-        let format = configuration.deltaFormat ?? .f32(parameterCount: configuration.parameterCount)
-        // (An f32 delta in an f32 run goes straight to `problem(with:)`, whose reasons name it.)
-        if update.payload.tag != 0 || format.encoding != .f32 {
-            do throws(DeltaDecodingError) {
-                update.payload = .f32(try DeltaCodec.decode(update.payload, format: format))
-            } catch {
-                t.rejected.append(Rejected(client: sender, reason: "\(error)"))
-                phase = .training(t)
-                return actions + closeIfComplete(now: now)
-            }
-        }
-        if let reason = Self.problem(with: update, parameterCount: configuration.parameterCount) {
-            t.rejected.append(Rejected(client: sender, reason: reason))
-        } else {
-            t.received[sender] = update
+        switch Self.check(update, format: configuration.deltaFormat ?? .f32(parameterCount: configuration.parameterCount),
+                          sizes: configuration.datasetSizes) {
+        case let .success(checked): t.received[sender] = checked
+        case let .failure(reason): t.rejected.append(Rejection(clientIndex: sender, reason: reason))
         }
         phase = .training(t)
         actions += closeIfComplete(now: now)
         return actions
     }
 
-    /// Why an update cannot be merged, or nil. This is the edge: nothing past it sees a wrong
-    /// shape, a NaN or a bad metric.
-    public static func problem(with update: UpdateMessage, parameterCount: Int) -> String? {
-        if update.delta.count != parameterCount {
-            return "delta has \(update.delta.count) values, the model has \(parameterCount)"
+    /// The edge: a wire UPDATE becomes a checked `ClientUpdate`, or a reason it is rejected.
+    /// The one place this happens; nothing past it sees an encoded payload, a wrong shape, a
+    /// NaN, a bad metric or a weight input the server does not trust.
+    public static func check(_ update: UpdateMessage, format: DeltaFormat, sizes: DatasetSizes) -> Result<ClientUpdate, RejectionReason> {
+        let delta: [Float]
+        switch update.payload {
+        case let .f32(values) where format.encoding == .f32:
+            // (An f32 delta in an f32 run is checked below, whose reasons name it.)
+            delta = values
+        default:
+            do throws(DeltaDecodingError) { delta = try DeltaCodec.decode(update.payload, format: format) } catch {
+                return .failure(.undecodable("\(error)"))
+            }
         }
-        if let bad = validateFinite(update.delta) {
-            return "delta[\(bad)] is \(update.delta[bad])"
+        if delta.count != format.parameterCount {
+            return .failure(.wrongLength(values: delta.count, parameters: format.parameterCount))
         }
-        if update.samples <= 0 {
-            return "reported \(update.samples) samples"
-        }
+        if let bad = validateFinite(delta) { return .failure(.nonFiniteValue(index: bad, value: delta[bad])) }
+        if update.samples <= 0 { return .failure(.nonPositiveSamples(update.samples)) }
         for (key, value) in update.metrics.sorted(by: { $0.key < $1.key }) where !value.isFinite {
-            return "metric \(key) is \(value)"
+            return .failure(.nonFiniteMetric(key: key, value: value))
         }
-        return nil
+        var metrics = update.metrics
+        metrics["dataset_size"] = sizes.size(of: update.clientIndex, reported: update.metrics["dataset_size"])
+        return .success(ClientUpdate(clientIndex: update.clientIndex, samples: update.samples, metrics: metrics, delta: delta))
     }
 
     mutating func recordFailure(_ failure: FailureMessage, from peer: Peer, now: Double) -> [Action] {
         if slotOfPeer[peer] == nil { return reset(peer) }
         if let problem = authenticate(client: failure.clientIndex, token: failure.token, peer: peer) {
-            return [.ignored(peer, "FAILURE \(problem)")]
+            return [.ignored(peer, .unauthenticated(.failure, problem))]
         }
         let sender = failure.clientIndex
         var actions = heardFrom(sender)
         guard case var .training(t) = phase, failure.round == t.round, t.pending.remove(sender) != nil else {
-            return actions + [.ignored(peer, "FAILURE from client \(sender) for round \(failure.round) is not for a pending task")]
+            return actions + [.ignored(peer, .failureNotPending(client: sender, round: failure.round))]
         }
         t.failures[sender] = failure
         t.traffic.up[sender] = WireCodec.encodedSize(.failure(failure))
@@ -160,7 +157,7 @@ extension ServerStateMachine {
             round: t.round, sampled: t.sampled,
             updates: t.received.keys.sorted().map { t.received[$0]! },
             failures: t.failures.keys.sorted().map { t.failures[$0]! },
-            rejected: t.rejected.sorted { $0.client < $1.client },
+            rejected: t.rejected.sorted { $0.clientIndex < $1.clientIndex },
             timedOut: t.pending.sorted(),
             lost: t.lost.sorted())
         outcome.traffic = t.traffic

@@ -1,4 +1,5 @@
 import AviaryMath
+import AviaryMerge
 
 /// The server's protocol logic as a value: events in, actions out. It owns registration (with
 /// session tokens), liveness of client processes, client sampling, round deadlines and update
@@ -45,47 +46,23 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Sampled clients not asked to train (the simulated clock's predicted stragglers under
         /// `[system] straggler_policy = "drop"`); they stay in the round's `sampled`. nil: all train.
         public var notAsked: (@Sendable (_ sampled: [Int]) -> [Int])? = nil
+        /// Where FedAvg's `dataset_size` weight input comes from: the partition's sizes when the
+        /// server knows them, else the client's report, capped.
+        public var datasetSizes: DatasetSizes = .reported(cap: DatasetSizes.defaultCap)
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
                     liveness: LivenessSettings = LivenessSettings(), samplingSeed: UInt64, tokenSeed: UInt64 = 0x5EED,
-                    runSpec: [UInt8], taskConfig: [String: Double] = [:], deltaFormat: DeltaFormat? = nil, allowList: AllowList? = nil) {
+                    runSpec: [UInt8], taskConfig: [String: Double] = [:], deltaFormat: DeltaFormat? = nil, allowList: AllowList? = nil,
+                    datasetSizes: DatasetSizes = .reported(cap: DatasetSizes.defaultCap)) {
             self.clients = clients; self.minClientsToStart = minClientsToStart
             self.clientsPerRound = clientsPerRound; self.rounds = rounds; self.firstRound = firstRound
             self.parameterCount = parameterCount
             self.roundTimeout = roundTimeout; self.registrationTimeout = registrationTimeout
             self.liveness = liveness; self.samplingSeed = samplingSeed; self.tokenSeed = tokenSeed
             self.runSpec = runSpec; self.taskConfig = taskConfig; self.deltaFormat = deltaFormat; self.allowList = allowList
+            self.datasetSizes = datasetSizes
         }
-    }
-
-    /// What one round produced, handed to the merge. `updates` are sorted by client index: the
-    /// merge order, whatever order they arrived in.
-    public struct RoundOutcome: Sendable, Equatable {
-        public var round: Int
-        public var sampled: [Int]
-        public var updates: [UpdateMessage]
-        public var failures: [FailureMessage]
-        public var rejected: [Rejected]
-        /// Sampled clients that had not answered when the round deadline passed.
-        public var timedOut: [Int]
-        /// Sampled clients whose process was lost (liveness expired, or its connection dropped)
-        /// before they answered; the round did not wait for them.
-        public var lost: [Int]
-        /// Frame bytes per client, up and down (encoded sizes, so deterministic).
-        public var traffic = RoundTraffic()
-
-        public init(round: Int, sampled: [Int], updates: [UpdateMessage], failures: [FailureMessage],
-                    rejected: [Rejected], timedOut: [Int], lost: [Int]) {
-            self.round = round; self.sampled = sampled; self.updates = updates; self.failures = failures
-            self.rejected = rejected; self.timedOut = timedOut; self.lost = lost
-        }
-    }
-
-    public struct Rejected: Sendable, Equatable {
-        public var client: Int
-        public var reason: String
-        public init(client: Int, reason: String) { self.client = client; self.reason = reason }
     }
 
     /// One HELLO's result, for the log: one record per HELLO, never one per client.
@@ -103,7 +80,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case registered(Peer, Registration)
         /// A message the machine ignored or refused, with why; the loop counts these per peer and
         /// logs a summary, never one line per message.
-        case ignored(Peer, String)
+        case ignored(Peer, IgnoredMessage)
         case roundStarted(round: Int, sampled: [Int])
         /// A process was declared dead (missed heartbeats, unreachable, or left with BYE); its
         /// clients are unregistered until it (or a new process) registers them again.
@@ -123,9 +100,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         var sampled: [Int]
         var deadline: Double
         var pending: Set<Int>
-        var received: [Int: UpdateMessage] = [:]
+        var received: [Int: ClientUpdate] = [:]
         var failures: [Int: FailureMessage] = [:]
-        var rejected: [Rejected] = []
+        var rejected: [Rejection] = []
         var lost: [Int] = []
         var traffic = RoundTraffic()
     }
@@ -232,7 +209,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
         case .welcome, .reject, .train, .model, .shutdown, .reset:
-            return [.ignored(peer, "sent \(message.kind), which only the server sends")]
+            return [.ignored(peer, .serverOnly(message.kind))]
         }
     }
 

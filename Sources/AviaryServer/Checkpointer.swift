@@ -1,4 +1,5 @@
 import AviaryLog
+import AviaryMath
 import AviaryNN
 
 /// Writes global models as safetensors, one tensor per layer (PyTorch names), atomically.
@@ -6,20 +7,26 @@ struct Checkpointer {
     let directory: RunDirectory
     let layout: ParameterLayout
 
-    /// Returns the path relative to the run directory, as the log records it.
-    func write(_ parameters: [Float], round: Int, metadata: [String: String]) throws -> String {
-        try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
-                              metadata: metadata, to: directory.checkpoint(round: round))
-        return "checkpoints/" + RunDirectory.checkpointName(round: round)
+    /// A round checkpoint as the log records it: the path relative to the run directory, and
+    /// the file's size and CRC-32 (hex) as written.
+    struct Written: Equatable {
+        var path: String
+        var bytes: Int
+        var crc32: String
+    }
+
+    func write(_ parameters: [Float], round: Int, run: String, model: String) throws -> Written {
+        let written = try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
+                                            metadata: RunDirectory.checkpointMetadata(run: run, round: round, model: model),
+                                            to: directory.checkpoint(round: round))
+        return Written(path: RunDirectory.checkpointPath(round: round), bytes: written.bytes, crc32: CRC32.hex(written.crc32))
     }
 
     /// A checkpoint merged across `rounds`, written beside the round's own.
     func writeMerged(_ parameters: [Float], round: Int, rounds: [Int], run: String) throws -> String {
-        let name = RunDirectory.mergedCheckpointName(round: round)
         try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
-                              metadata: ["run": run, "merged_rounds": rounds.map(String.init).joined(separator: ","),
-                                         "format": "aviary-checkpoint-v1"],
-                              to: directory.checkpoints + "/" + name)
-        return "checkpoints/" + name
+                              metadata: RunDirectory.mergedCheckpointMetadata(run: run, rounds: rounds),
+                              to: directory.mergedCheckpoint(round: round))
+        return RunDirectory.mergedCheckpointPath(round: round)
     }
 }

@@ -33,11 +33,11 @@ extension FederatedServer {
             }
             state = ServerModelState(global: saved.global, optimizer: saved.optimizer,
                                      window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
-                                     roundsMerged: saved.integers["rounds_merged"]?.first ?? saved.round)
+                                     roundsMerged: saved.integers[RunStateKey.roundsMerged]?.first ?? saved.round)
             lastEval = saved.lastEval
             // Same run id, one more resume: clients keep their residuals and know which are stale.
-            if let id = saved.strings["run_id"]?.first { runID = id }
-            resumes = (saved.integers["resumes"] ?? []) + [saved.round]
+            if let id = saved.strings[RunStateKey.runID]?.first { runID = id }
+            resumes = (saved.integers[RunStateKey.resumes] ?? []) + [saved.round]
             try restoreSystemState(from: saved)
             elapsedBeforeResume = saved.elapsedSeconds
             point = ResumePoint(round: saved.round, unresponsive: Set(saved.unresponsive), registered: saved.registeredCount)
@@ -51,12 +51,46 @@ extension FederatedServer {
         writer = try AggregationLogWriter(path: directory.log)
         var notes: [String] = []
         if !plan.isClean { notes.append(plan.summary) }
+        if let last = plan.lastRound, last.round == point.round, point.round > 0, let note = try restoreLastCheckpoint(last) {
+            notes.append(note)
+        }
         if !removed.isEmpty { notes.append("removed \(removed.count) leftover temporary file\(removed.count == 1 ? "" : "s")") }
         try writer.append(.resumed(ResumedRecord(time: timestamp(), fromRound: point.round, cut: plan.cut,
                                                  reason: "aviary-server --resume" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))))
         logger.notice("resuming", metadata: ["after_round": "\(point.round)", "cut": "\(plan.cut.count)", "removed": "\(removed.count)"])
         report(.resumed(fromRound: point.round + 1, notes: notes))
         return point
+    }
+
+    /// The last completed round's checkpoint must be the one its log line recorded (size and
+    /// CRC-32). A missing or damaged one is rewritten from the run state (whose global model is
+    /// that round's) and the rewrite is checked against the record; a note says what happened.
+    func restoreLastCheckpoint(_ last: LogRepair.KeptRound) throws -> String? {
+        guard let relative = last.checkpoint else { return nil }
+        guard relative == RunDirectory.checkpointPath(round: last.round) else {
+            throw RunFileError.mismatch(path: directory.log, reason: "round \(last.round)'s checkpoint is '\(relative)', expected '\(RunDirectory.checkpointPath(round: last.round))'")
+        }
+        let path = directory.checkpoint(round: last.round)
+        let found = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+        let problem: String
+        if let found {
+            let crc = CRC32.hex(CRC32.checksum(found))
+            if let bytes = last.checkpointBytes, found.count != bytes {
+                problem = "had \(found.count) bytes, the log recorded \(bytes)"
+            } else if let logged = last.checkpointCrc32, crc != logged {
+                problem = "had CRC-32 \(crc), the log recorded \(logged)"
+            } else {
+                return nil
+            }
+        } else {
+            problem = "was missing"
+        }
+        let written = try checkpointer.write(state.global, round: last.round, run: topology.name, model: modelSpec.name)
+        let matches = (last.checkpointCrc32.map { $0 == written.crc32 } ?? true) && (last.checkpointBytes.map { $0 == written.bytes } ?? true)
+        let note = "\(relative) \(problem); rewrote it from the run state"
+            + (matches ? "" : " (CRC-32 \(written.crc32), \(written.bytes) bytes: not the logged file; the state's model is round \(last.round)'s)")
+        logger.warning("checkpoint restored", metadata: ["checkpoint": "\(relative)", "problem": "\(problem)", "matches_log": "\(matches)"])
+        return note
     }
 
     /// A run that started with CURVE is never continued in plaintext: its clients would be
@@ -76,8 +110,8 @@ extension FederatedServer {
 
     /// Records what resume needs after round `round`, atomically, after the round's log lines.
     func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil) throws {
-        var integers = ["rounds_merged": [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
-        if !resumes.isEmpty { integers["resumes"] = resumes }
+        var integers = [RunStateKey.roundsMerged: [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
+        if !resumes.isEmpty { integers[RunStateKey.resumes] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
@@ -86,7 +120,7 @@ extension FederatedServer {
             global: state.global, optimizer: state.optimizer, registeredCount: machine.registeredCount,
             unresponsive: machine.unresponsive.sorted(),
             mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
-            integers: integers, numbers: numbers, strings: ["run_id": [runID]], lastEval: lastEval, vectors: vectors,
+            integers: integers, numbers: numbers, strings: [RunStateKey.runID: [runID]], lastEval: lastEval, vectors: vectors,
             log: writer.position, elapsedSeconds: elapsedBeforeResume + (now - startTime))
         try RunStateStore(directory: directory).save(saved)
     }

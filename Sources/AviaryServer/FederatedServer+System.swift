@@ -1,6 +1,7 @@
 import Foundation
 import AviaryData
 import AviaryLog
+import AviaryMerge
 import AviaryProtocol
 import AviaryTopology
 import AviaryTransport
@@ -73,7 +74,7 @@ extension FederatedServer {
 
     /// Closes the round in `outcome` on the simulated clock: its timing from the sampled clients'
     /// profiles, and the clock advanced by its duration.
-    func closeSystemRound(_ outcome: ServerStateMachine<PeerID>.RoundOutcome) -> SystemRound? {
+    func closeSystemRound(_ outcome: RoundOutcome) -> SystemRound? {
         guard let clock = simulatedClock else { return nil }
         let timing = clock.timing(sampled: outcome.sampled)
         let round = SystemRound(round: outcome.round, start: clock.now, timing: timing, offline: systemRoundEntered.offline,
@@ -87,42 +88,43 @@ extension FederatedServer {
     static func systemState(clock: SimulatedClock?, stale: [StaleUpdate],
                             into integers: inout [String: [Int]], numbers: inout [String: Double], vectors: inout [String: [Float]]) {
         guard let clock else { return }
-        numbers["sim_clock"] = clock.now
-        integers["sim_round"] = [clock.round]
+        numbers[RunStateKey.simulatedClock] = clock.now
+        integers[RunStateKey.simulatedRound] = [clock.round]
         // Only on/off periods carry availability from round to round; independent draws need nothing.
-        if clock.settings.onlinePeriod != nil { integers["sim_offline"] = clock.offline }
+        if clock.settings.onlinePeriod != nil { integers[RunStateKey.simulatedOffline] = clock.offline }
         var held: [Int] = []
         for s in stale {
             let c = s.update.clientIndex
             held += [c, s.fromRound, s.update.samples]
-            numbers["stale.\(c).arrival"] = s.arrival
-            for (k, v) in s.update.metrics { numbers["stale.\(c).metric.\(k)"] = v }
-            vectors["stale.\(c)"] = s.update.delta
+            numbers[RunStateKey.staleArrival(client: c)] = s.arrival
+            for (k, v) in s.update.metrics { numbers[RunStateKey.staleMetricPrefix(client: c) + k] = v }
+            vectors[RunStateKey.staleDelta(client: c)] = s.update.delta
         }
-        if !held.isEmpty { integers["stale"] = held }
+        if !held.isEmpty { integers[RunStateKey.staleUpdates] = held }
     }
 
     /// Restores what `systemState` saved.
     func restoreSystemState(from saved: RunState) throws {
         guard simulatedClock != nil else { return }
-        simulatedClock!.restore(now: saved.numbers["sim_clock"] ?? 0, round: saved.integers["sim_round"]?.first ?? 0,
-                                offline: saved.integers["sim_offline"] ?? [])
-        let held = saved.integers["stale"] ?? []
+        simulatedClock!.restore(now: saved.numbers[RunStateKey.simulatedClock] ?? 0,
+                                round: saved.integers[RunStateKey.simulatedRound]?.first ?? 0,
+                                offline: saved.integers[RunStateKey.simulatedOffline] ?? [])
+        let held = saved.integers[RunStateKey.staleUpdates] ?? []
         guard held.count % 3 == 0 else {
             throw RunStateError.inconsistent(path: directory.state, field: "integers.stale", reason: "has \(held.count) values, not triples")
         }
         var stale: [StaleUpdate] = []
         for i in stride(from: 0, to: held.count, by: 3) {
             let c = held[i]
-            guard let delta = saved.vectors["stale.\(c)"], delta.count == state.global.count,
-                  let arrival = saved.numbers["stale.\(c).arrival"] else {
+            guard let delta = saved.vectors[RunStateKey.staleDelta(client: c)], delta.count == state.global.count,
+                  let arrival = saved.numbers[RunStateKey.staleArrival(client: c)] else {
                 throw RunStateError.inconsistent(path: directory.state, field: "vectors.stale.\(c)", reason: "missing, or not the model's length")
             }
-            let prefix = "stale.\(c).metric."
+            let prefix = RunStateKey.staleMetricPrefix(client: c)
             var metrics: [String: Double] = [:]
             for (k, v) in saved.numbers where k.hasPrefix(prefix) { metrics[String(k.dropFirst(prefix.count))] = v }
             stale.append(StaleUpdate(fromRound: held[i + 1], arrival: arrival,
-                                     update: UpdateMessage(round: held[i + 1], clientIndex: c, samples: held[i + 2], metrics: metrics, delta: delta)))
+                                     update: ClientUpdate(clientIndex: c, samples: held[i + 2], metrics: metrics, delta: delta)))
         }
         state.stale = stale
     }

@@ -158,13 +158,31 @@ public final class FederatedServer {
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
             deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
-            allowList: options.security.allowList)))
+            allowList: options.security.allowList, datasetSizes: .known(try clientTrainSizes))))
         enterSystemRound(firstRound, machine: &machine)
-        var queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
+        let queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
-        var outcome: (success: Bool, reason: String) = (false, "not started")
+        let outcome: (success: Bool, reason: String)
         let worker = RoundWorker(processor: processor, onThread: options.roundsOnWorkerThread)
 
+        do {
+            outcome = try serve(machine: &machine, queue: queue, worker: worker)
+        } catch {
+            // Whatever ended the run (a full disk, a state the store refuses), the clients hear
+            // SHUTDOWN and the log gets its run_end with the reason.
+            endRunAfterError(error, machine: &machine)
+            throw error
+        }
+        return try finishRun(outcome, machine: machine)
+    }
+
+    /// The socket loop: carries out the state machine's actions, hands closed rounds to
+    /// `worker`, writes finished ones, and feeds in messages and ticks until the run is over.
+    /// Returns the state machine's verdict.
+    private func serve(machine: inout ServerStateMachine<PeerID>, queue initial: [ServerStateMachine<PeerID>.Action],
+                       worker: RoundWorker) throws -> (success: Bool, reason: String) {
+        var queue = initial
+        var outcome: (success: Bool, reason: String) = (false, "not started")
         loop: while true {
             while !queue.isEmpty {
                 let action = queue.removeFirst()
@@ -225,7 +243,7 @@ public final class FederatedServer {
                 report(.answered(round: progress.round, answered: progress.answered, sampled: progress.sampled))
             }
         }
-        return try finishRun(outcome, machine: machine)
+        return outcome
     }
 
     private func receive(_ event: ServerEvent, machine: inout ServerStateMachine<PeerID>) -> [ServerStateMachine<PeerID>.Action] {
@@ -265,7 +283,7 @@ public final class FederatedServer {
         case let .registered(peer, registration):
             try logRegistration(registration, peer: peer)
         case let .ignored(peer, why):
-            issues.count(peer: peer, ProtocolIssueCounter.category(of: why), example: why)
+            issues.count(peer: peer, why.category, example: "\(why)")
         case let .clientsUnresponsive(clients):
             logger.warning("clients missed the deadline; not sampled until heard from", metadata: ["clients": "\(CompactIndices(clients))"])
             try writer.append(.note(NoteRecord(event: "clients_unresponsive", time: timestamp(), round: machine.currentRound,
@@ -334,9 +352,10 @@ public final class FederatedServer {
         if result.merge.nothingMerged != nil { lastNothingMerged = result.merge.nothingMerged }
         let every = topology.server.checkpointEvery
         if every > 0 && (round % every == 0 || round == topology.rounds) {
-            record.checkpoint = try checkpointer.write(state.global, round: round, metadata: [
-                "run": topology.name, "round": String(round), "model": modelSpec.name, "format": "aviary-checkpoint-v1",
-            ])
+            let written = try checkpointer.write(state.global, round: round, run: topology.name, model: modelSpec.name)
+            record.checkpoint = written.path
+            record.checkpointBytes = written.bytes
+            record.checkpointCrc32 = written.crc32
         }
         var mergeRecord: CheckpointMergeRecord?
         if let merged = result.checkpointMerge {
@@ -362,27 +381,10 @@ public final class FederatedServer {
         if let mergeRecord { report(.checkpointMerged(mergeRecord)) }
     }
 
-    /// The run's verdict: the state machine's, made stricter when rounds merged nothing.
-    private func finishRun(_ outcome: (success: Bool, reason: String), machine: ServerStateMachine<PeerID>) throws -> Summary {
-        // The state machine's verdict, made stricter when rounds merged nothing.
-        var verdict: (status: String, reason: String) = outcome.success ? ("completed", outcome.reason) : ("failed", outcome.reason)
-        if outcome.success {
-            let unmerged = topology.rounds - state.roundsMerged
-            let last = "last reason: \(lastNothingMerged ?? "none")"
-            if state.roundsMerged == 0 {
-                verdict = ("failed", "no round merged any update (\(last))")
-            } else if Double(unmerged) > topology.server.maxUnmergedShare * Double(topology.rounds) {
-                verdict = ("degraded", "\(unmerged) of \(topology.rounds) rounds merged nothing (\(last))")
-            }
-        }
-        let success = verdict.status == "completed"
-        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
-                               status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
-        try writer.append(.runEnd(end))
-        report(.finished(end))
-        return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
-                       reason: success ? verdict.reason : "\(verdict.status): \(verdict.reason)",
-                       runDirectory: directory.path)
+    /// Every client's local training-set size, derived from the partition: FedAvg's weight
+    /// input, so no client can claim a size it does not have.
+    var clientTrainSizes: [Int] {
+        get throws { try (0..<topology.data.clients).map { try data.clientSizes($0).train } }
     }
 
     /// Messages larger than the model plus generous headroom are refused by libzmq itself.

@@ -36,15 +36,4 @@ struct ProtocolIssueCounter {
         let samples = examples.keys.sorted().map { "\($0): \(examples[$0]!)" }
         return perPeer.joined(separator: "; ") + " (e.g. " + samples.joined(separator: "; ") + ")"
     }
-
-    /// A stable category for an ignored-message reason (its first words, before any number).
-    static func category(of why: String) -> String {
-        var words: [Substring] = []
-        for w in why.split(separator: " ") {
-            if w.contains(where: \.isNumber) { break }
-            words.append(w)
-            if words.count == 4 { break }
-        }
-        return words.joined(separator: " ")
-    }
 }

@@ -3,7 +3,6 @@ import AviaryLog
 import AviaryMerge
 import AviaryProtocol
 import AviaryTopology
-import AviaryTransport
 
 /// Everything a round changes on the server, and so everything resume restores: the global
 /// model, the server optimiser (momentum / Adam moments) and the checkpoint-merge window.
@@ -28,10 +27,13 @@ struct CheckpointWindowEntry: Sendable, Equatable {
 struct MergeStep: Sendable {
     var global: [Float]
     var optimizer: ServerOptimizer
-    var weights: [String: Double] = [:]
-    var rejected: [ClientReason]
+    /// Merge weight per accepted client index.
+    var weights: [Int: Double] = [:]
+    var rejected: [Rejection]
     /// Clients merged by a fallback rule (MWA's `missing_metric = "uniform"`), with why.
-    var fallbacks: [ClientReason] = []
+    var fallbacks: [Rejection] = []
+    /// Accepted clients whose delta was clipped (`[merge] clip_norm`) → their norm before clipping.
+    var clipped: [Int: Double] = [:]
     var updateNorm = 0.0
     var modelKept = true
     /// Why the round merged nothing, when it did not (for the progress line, the log and the verdict).
@@ -55,22 +57,18 @@ struct RoundResult: Sendable {
 enum RoundLogic {
     /// Merges `outcome`'s updates with the topology's strategy and applies the server optimiser:
     /// outcome + global + optimiser → new global + weights. Pure (no I/O); unit-tested.
-    static func merge(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, global: [Float], optimizer: ServerOptimizer,
+    static func merge(_ outcome: RoundOutcome, global: [Float], optimizer: ServerOptimizer,
                       merge spec: Topology.MergeSettings) -> MergeStep {
-        var step = MergeStep(global: global, optimizer: optimizer,
-                             rejected: outcome.rejected.map { ClientReason(client: $0.client, reason: $0.reason) })
-        let updates = outcome.updates.map {
-            ClientUpdate(clientIndex: $0.clientIndex, samples: $0.samples,
-                         metrics: $0.metrics.merging(["samples": Double($0.samples)]) { a, _ in a }, delta: $0.delta)
-        }
-        guard !updates.isEmpty else {
+        var step = MergeStep(global: global, optimizer: optimizer, rejected: outcome.rejected)
+        guard !outcome.updates.isEmpty else {
             step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             return step
         }
         do {
-            let merged = try aggregate(updates, strategy: spec.strategy, clipNorm: spec.clipNorm)
-            step.rejected += merged.rejected.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
-            step.fallbacks = merged.fallbacks.map { ClientReason(client: $0.clientIndex, reason: $0.reason) }
+            let merged = try aggregate(outcome.updates, strategy: spec.strategy, clipNorm: spec.clipNorm, normBound: spec.normBound)
+            step.rejected += merged.rejected
+            step.fallbacks = merged.fallbacks
+            step.clipped = merged.clipped
             if let bad = validateFinite(merged.delta) {
                 // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
                 // the global model must never become non-finite.
@@ -79,10 +77,21 @@ enum RoundLogic {
             } else if merged.weights.isEmpty {
                 step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             } else {
-                for (client, w) in merged.weights { step.weights[String(client)] = w }
-                step.updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
-                try step.optimizer.apply(delta: merged.delta, to: &step.global)
-                step.modelKept = false
+                var next = step.optimizer
+                var candidate = step.global
+                try next.apply(delta: merged.delta, to: &candidate)
+                if let bad = validateFinite(candidate) {
+                    // A finite merged delta can still carry the model past Float's range (a model
+                    // already near it, or the optimiser's own step): the step is not applied.
+                    step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
+                    step.nothingMerged = step.failureNote
+                } else {
+                    step.weights = merged.weights
+                    step.updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+                    step.global = candidate
+                    step.optimizer = next
+                    step.modelKept = false
+                }
             }
         } catch {
             // The strategy refused the whole round (e.g. every metric invalid): keep the model.
@@ -92,15 +101,15 @@ enum RoundLogic {
             step.failureNote = "\(error)"
             step.nothingMerged = "\(error)"
         }
-        step.rejected.sort { $0.client < $1.client }
+        step.rejected.sort { $0.clientIndex < $1.clientIndex }
         return step
     }
 
     /// A short reason for a round that merged nothing, e.g. "metric 'adv_loss' missing".
-    static func nothingMergedReason(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, rejected: [ClientReason]) -> String {
+    static func nothingMergedReason(_ outcome: RoundOutcome, rejected: [Rejection]) -> String {
         if let first = rejected.first {
             let same = rejected.allSatisfy { $0.reason == first.reason }
-            return same ? first.reason : "\(first.reason) (and \(rejected.count - 1) other rejections)"
+            return same ? "\(first.reason)" : "\(first.reason) (and \(rejected.count - 1) other rejections)"
         }
         if !outcome.failures.isEmpty { return "every answering client failed: \(outcome.failures[0].reason)" }
         if !outcome.lost.isEmpty && outcome.timedOut.isEmpty { return "the processes of all sampled clients were lost" }
@@ -121,7 +130,7 @@ final class RoundProcessor {
         self.evaluator = evaluator
     }
 
-    func process(_ answered: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState, system: SystemRound? = nil) -> RoundResult {
+    func process(_ answered: RoundOutcome, state: ServerModelState, system: SystemRound? = nil) -> RoundResult {
         let started = ContinuousClock.now
         let round = answered.round
         var state = state
@@ -135,12 +144,8 @@ final class RoundProcessor {
         state.optimizer = step.optimizer
         if !step.modelKept { state.roundsMerged += 1 }
 
-        var clientMetrics: [String: [String: Double]] = [:]
-        for u in answered.updates {
-            var m = u.metrics
-            m["samples"] = Double(u.samples)
-            clientMetrics[String(u.clientIndex)] = m
-        }
+        var clientMetrics: [Int: [String: Double]] = [:]
+        for u in answered.updates { clientMetrics[u.clientIndex] = u.metrics }
         let isLast = round == topology.rounds
         var eval: Evaluation? = nil
         if round % topology.server.evalEvery == 0 || isLast {
@@ -152,19 +157,22 @@ final class RoundProcessor {
 
         var record = RoundRecord(
             round: round, time: "", durationSeconds: 0, sampled: outcome.sampled,
-            accepted: step.weights.keys.compactMap(Int.init).sorted(), rejected: step.rejected,
+            accepted: step.weights.keys.sorted(), rejected: step.rejected.map(ClientReason.init),
             failed: outcome.failures.map { ClientReason(client: $0.clientIndex, reason: $0.reason) },
-            timedOut: outcome.timedOut, weights: step.weights, clientMetrics: clientMetrics, updateNorm: step.updateNorm,
+            timedOut: outcome.timedOut, weights: RoundRecord.byClient(step.weights),
+            clientMetrics: RoundRecord.byClient(clientMetrics), updateNorm: step.updateNorm,
             eval: eval, checkpoint: nil, modelKept: step.modelKept)
         record.lost = outcome.lost.isEmpty ? nil : outcome.lost
-        var traffic: [String: ClientTraffic] = [:]
+        var traffic: [Int: ClientTraffic] = [:]
         for i in outcome.sampled {
-            traffic[String(i)] = ClientTraffic(bytesUp: outcome.traffic.up[i] ?? 0, bytesDown: outcome.traffic.down[i] ?? 0)
+            traffic[i] = ClientTraffic(bytesUp: outcome.traffic.up[i] ?? 0, bytesDown: outcome.traffic.down[i] ?? 0)
         }
-        record.clientTraffic = traffic
+        record.clientTraffic = RoundRecord.byClient(traffic)
+        record.keptReason = step.modelKept ? step.nothingMerged : nil
         record.bytesUp = outcome.traffic.upTotal
         record.bytesDown = outcome.traffic.downSent
-        record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks
+        record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks.map(ClientReason.init)
+        record.clipped = step.clipped.isEmpty ? nil : RoundRecord.byClient(step.clipped)
         record.system = systemRecord
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,

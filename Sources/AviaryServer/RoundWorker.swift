@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import AviaryProtocol
-import AviaryTransport
 
 /// Runs one round's `RoundProcessor` on its own thread while the server's socket loop goes on,
 /// or inline (tests). At most one round is in flight: the protocol waits for it.
@@ -19,7 +18,7 @@ final class RoundWorker: @unchecked Sendable {
         self.onThread = onThread
     }
 
-    func start(_ outcome: ServerStateMachine<PeerID>.RoundOutcome, state: ServerModelState, system: SystemRound? = nil) {
+    func start(_ outcome: RoundOutcome, state: ServerModelState, system: SystemRound? = nil) {
         precondition(!isBusy, "a round is already being processed")
         isBusy = true
         guard onThread else {

@@ -1,15 +1,15 @@
 import Foundation
 import AviaryLog
+import AviaryMerge
 import AviaryProtocol
 import AviaryTopology
-import AviaryTransport
 
 /// A straggler's update held back under the "stale" policy until the round it would arrive in.
 struct StaleUpdate: Sendable, Equatable {
     var fromRound: Int
     /// Simulated time its upload arrives at the server.
     var arrival: Double
-    var update: UpdateMessage
+    var update: ClientUpdate
 }
 
 /// One closed round on the simulated clock, handed to the round processor with its outcome.
@@ -30,7 +30,7 @@ struct SystemRound: Sendable {
     /// under "stale" they join `buffer`, and buffered updates of earlier rounds that arrive by
     /// this round's close rejoin it, each delta scaled by (1 + s)^(−exponent), s = rounds late.
     /// Returns the round's `system` log record.
-    func apply(to outcome: inout ServerStateMachine<PeerID>.RoundOutcome, buffer: inout [StaleUpdate]) -> SystemRoundRecord {
+    func apply(to outcome: inout RoundOutcome, buffer: inout [StaleUpdate]) -> SystemRoundRecord {
         let late = Set(timing.stragglers)
         var merged: [StaleMergedUpdate] = []
         if !late.isEmpty {

@@ -82,6 +82,8 @@ public struct Topology: Sendable {
         public var strategy: AggregationStrategy
         public var serverOptimizer: ServerOptimizerSpec
         public var clipNorm: Double?
+        /// Updates beyond this ℓ2 norm are rejected (`max_update_norm`, `max_update_norm_ratio`).
+        public var normBound: UpdateNormBound? = UpdateNormBound(medianMultiple: Topology.defaultUpdateNormRatio)
         /// Merging the last `window` global checkpoints with MWA (the MWA paper's own setting).
         public var checkpointMerge: CheckpointMergeSettings?
     }
@@ -163,10 +165,30 @@ public struct RunSpec: Codable, Sendable, Hashable {
 
 /// The model named in a topology, before the data fixes its input shape and class count.
 public struct ModelChoice: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet }
     public var kind: Kind
     /// Hidden layer sizes for `mlp` (default McMahan's 2NN: 200, 200).
     public var hidden: [Int]
+    /// `[model] depth`, `width`, `groups`, `dropout` of `resnet`; nil for the other kinds.
+    public var resnet: ResNetOptions? = nil
+
+    public struct ResNetOptions: Codable, Sendable, Hashable {
+        /// 6n + 2: n basic blocks per stage.
+        public var depth: Int
+        public var width: Int
+        public var groups: Int
+        public var dropout: Double
+
+        public init(depth: Int = 20, width: Int = 16, groups: Int = 2, dropout: Double = 0) {
+            self.depth = depth; self.width = width; self.groups = groups; self.dropout = dropout
+        }
+    }
+
+    public init(kind: Kind, hidden: [Int], resnet: ResNetOptions? = nil) {
+        self.kind = kind
+        self.hidden = hidden
+        self.resnet = resnet ?? (kind == .resnet ? ResNetOptions() : nil)
+    }
 
     /// The concrete model for samples of `sampleShape` ([features] or [channels, height, width]).
     public func resolve(sampleShape: [Int], classes: Int) throws(TopologyError) -> ModelSpec {
@@ -180,6 +202,19 @@ public struct ModelChoice: Codable, Sendable, Hashable {
                                     expected: "image data (these samples are flat vectors of \(inputs)); use \"mlp\" or \"logreg\"")
             }
             return .cnn(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2], classes: classes)
+        case .resnet:
+            guard sampleShape.count == 3 else {
+                throw .invalidValue(file: "topology", key: "model.kind", value: "\"resnet\"",
+                                    expected: "image data (these samples are flat vectors of \(inputs)); use \"mlp\" or \"logreg\"")
+            }
+            let o = resnet ?? ResNetOptions()
+            let spec = ModelSpec.resnet(ResNetSpec(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
+                                                   classes: classes, blocksPerStage: (o.depth - 2) / 6, baseWidth: o.width,
+                                                   groups: o.groups, dropout: o.dropout))
+            do { try spec.validate() } catch {
+                throw .invalidValue(file: "topology", key: "model", value: "resnet", expected: "\(error)")
+            }
+            return spec
         }
     }
 }

@@ -16,6 +16,11 @@ extension Topology {
     /// An adaptive η above this draws a warning: each step moves every coordinate by about η.
     public static let adaptiveServerLRWarning = 0.1
 
+    /// `[merge] max_update_norm_ratio`'s default: an update 1000 times the round's median norm
+    /// is rejected. Far above honest spread (and above the Byzantine study's attacks at their
+    /// default strengths), it stops one client from pushing the model to overflow.
+    public static let defaultUpdateNormRatio = 1000.0
+
     /// Every key of [merge] is read whatever the strategy (a key that does not apply is a
     /// warning, never an unknown-key error), so the unknown-key list names them all.
     static func parseMerge(_ t: TableReader) throws(TopologyError) -> MergeSettings {
@@ -91,6 +96,12 @@ extension Topology {
         if let clip, !(clip.isFinite && (1e-12...1e12).contains(clip)) {
             throw t.invalid("clip_norm", "\(clip)", expected: "a number in 1e-12...1e12")
         }
+        let maxNorm = try t.double("max_update_norm")
+        if let maxNorm, !(maxNorm.isFinite && maxNorm > 0) {
+            throw t.invalid("max_update_norm", "\(maxNorm)", expected: "a finite norm > 0")
+        }
+        let ratio = try t.double("max_update_norm_ratio", default: defaultUpdateNormRatio, range: 0...1e30)
+        let normBound = maxNorm == nil && ratio == 0 ? nil : UpdateNormBound(maxNorm: maxNorm, medianMultiple: ratio == 0 ? nil : ratio)
         let c = try t.table("checkpoints")
         var checkpointMerge: CheckpointMergeSettings? = nil
         if c.exists {
@@ -105,7 +116,8 @@ extension Topology {
         }
         try t.finish()
         do { try strategy.validate() } catch { throw t.invalid("strategy", "\"\(kind.rawValue)\"", expected: "\(error)") }
-        return MergeSettings(strategy: strategy, serverOptimizer: optimizer, clipNorm: clip, checkpointMerge: checkpointMerge)
+        return MergeSettings(strategy: strategy, serverOptimizer: optimizer, clipNorm: clip, normBound: normBound,
+                             checkpointMerge: checkpointMerge)
     }
 
     /// Every key of [evaluation] is read whether or not `robust` is on. The robust attack runs on

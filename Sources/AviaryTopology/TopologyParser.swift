@@ -79,7 +79,9 @@ extension Topology {
         return topology
     }
 
-    enum DatasetKind: String, CaseIterable { case synthetic, fashionMNIST = "fashion-mnist", mnist, idx, csv, npy }
+    enum DatasetKind: String, CaseIterable {
+        case synthetic, fashionMNIST = "fashion-mnist", mnist, idx, csv, npy, cifar10, cifar100, femnist, shakespeare
+    }
     enum PartitionKind: String, CaseIterable {
         case iid, dirichlet, shards, classes = "classes-per-client", quantity = "quantity-skew", natural
     }
@@ -95,6 +97,7 @@ extension Topology {
             .mnist: ["train_images", "train_labels", "test_images", "test_labels"],
             .idx: ["train_images", "train_labels", "test_images", "test_labels"],
             .csv: ["train", "test", "label_column", "owner_column"], .npy: ["train_x", "train_y", "test_x", "test_y"],
+            .cifar10: ["directory"], .cifar100: ["directory", "labels"], .femnist: ["directory"], .shakespeare: ["directory"],
         ]
         let partitionKeys: [PartitionKind: [String]] = [
             .iid: ["sizes"], .dirichlet: ["alpha", "min_size"], .shards: ["shards_per_client", "shards_total"],
@@ -123,6 +126,18 @@ extension Topology {
         case .npy:
             dataset = .npy(trainX: try t.requiredString("train_x"), trainY: try t.requiredString("train_y"),
                            testX: try t.string("test_x"), testY: try t.string("test_y"))
+        case .cifar10:
+            dataset = .cifar(directory: try t.requiredString("directory"), variant: .cifar10)
+        case .cifar100:
+            let labels = try t.string("labels", default: "fine")
+            guard labels == "fine" || labels == "coarse" else {
+                throw t.invalid("labels", "\"\(labels)\"", expected: "\"fine\" (100 classes) or \"coarse\" (20 superclasses)")
+            }
+            dataset = .cifar(directory: try t.requiredString("directory"), variant: labels == "fine" ? .cifar100Fine : .cifar100Coarse)
+        case .femnist:
+            dataset = .leaf(directory: try t.requiredString("directory"), task: .femnist)
+        case .shakespeare:
+            dataset = .leaf(directory: try t.requiredString("directory"), task: .shakespeare)
         }
         if kind == .synthetic && partitionKind != .natural {
             throw t.invalid("partition", "\"\(partitionKind.rawValue)\"", expected: "\"natural\": Synthetic(α,β) generates one device per client")
@@ -177,8 +192,22 @@ extension Topology {
         guard hidden.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else {
             throw t.invalid("hidden", "\(hidden)", expected: "positive layer sizes")
         }
+        var choice = ModelChoice(kind: kind, hidden: hidden)
+        // Read only for the ResNet, so other models' recorded configuration stays as it was.
+        let resnetKeys = ["depth", "width", "groups", "dropout"]
+        if kind == .resnet {
+            let depth = try t.int("depth", default: 20, range: 8...1_000)
+            guard (depth - 2) % 6 == 0 else {
+                throw t.invalid("depth", "\(depth)", expected: "6n + 2 (8 for ResNet-8, 20 for ResNet-20, 32, 44, …)")
+            }
+            choice.resnet = ModelChoice.ResNetOptions(depth: depth, width: try t.int("width", default: 16, range: 1...1_024),
+                                                      groups: try t.int("groups", default: 2, range: 1...1_024),
+                                                      dropout: try t.double("dropout", default: 0, range: 0...0.99))
+        } else {
+            t.ignore(resnetKeys, because: "it applies to kind = \"resnet\"")
+        }
         try t.finish()
-        return ModelChoice(kind: kind, hidden: hidden)
+        return choice
     }
 
     /// `brightness = 0.2` means a per-client shift in ±0.2; an array [lo, hi] gives the range.

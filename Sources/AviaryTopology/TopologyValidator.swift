@@ -21,6 +21,8 @@ extension Topology {
         switch data.dataset {
         case .synthetic: return ([60], 10)
         case .fashionMNIST, .idx: return ([1, 28, 28], 10)
+        case .cifar(_, let variant): return (CIFARLoader.sampleShape, variant.classes)
+        case .leaf(_, let task): return (task.sampleShape, task.classes)
         default: return nil
         }
     }
@@ -29,7 +31,8 @@ extension Topology {
     var isImageData: Bool? {
         switch data.dataset {
         case .synthetic, .csv: return false
-        case .fashionMNIST, .idx: return true
+        case .fashionMNIST, .idx, .cifar: return true
+        case .leaf(_, let task): return task == .femnist
         default: return nil
         }
     }
@@ -37,9 +40,9 @@ extension Topology {
     func checkCombinations(file: String, warnings: WarningSink) throws(TopologyError) {
         try checkMerge(file: file)
         if isImageData == false {
-            if model.kind == .cnn {
-                throw .invalidValue(file: file, key: "model.kind", value: "\"cnn\"",
-                                    expected: "\"mlp\" or \"logreg\": \(data.dataset.name) samples are flat vectors, the CNN needs images")
+            if model.kind == .cnn || model.kind == .resnet {
+                throw .invalidValue(file: file, key: "model.kind", value: "\"\(model.kind.rawValue)\"",
+                                    expected: "\"mlp\" or \"logreg\": \(data.dataset.name) samples are flat vectors, the \(model.kind == .cnn ? "CNN" : "ResNet") needs images")
             }
             if let skew = data.featureSkew, skew.maxRotationDegrees != 0 {
                 throw .invalidValue(file: file, key: "data.feature_skew.rotation", value: "\(skew.maxRotationDegrees)",
@@ -59,7 +62,7 @@ extension Topology {
         case .mlp:
             let widths = [inputs] + model.hidden + [classes]
             parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 + 1) * Double($1.1) }
-        case .cnn: parameters = Double(try model.resolve(sampleShape: sampleShape, classes: classes).parameterCount)
+        case .cnn, .resnet: parameters = Double(try model.resolve(sampleShape: sampleShape, classes: classes).parameterCount)
         }
         let bytes = parameters * 4 * Double(serverModelCopies())
         guard bytes <= Double(budget) else {

@@ -147,3 +147,22 @@ import Testing
             throws: { if case RunFileError.badLine(_, 2, _) = $0 { true } else { false } }
     }
 }
+
+/// Resume's cross-check of the state's round against the log's last completed round.
+@Suite struct LogRepairRoundCheckTests {
+    static func line(_ json: String) -> String { json + "\n" }
+
+    @Test func aPositionWhoseLastRoundIsNotTheStatesRoundIsRefused() throws {
+        let text = Self.line(#"{"event":"run_start"}"#) + Self.line(#"{"event":"round","round":1}"#)
+            + Self.line(#"{"event":"round","round":2,"checkpoint":"checkpoints/round-0002.safetensors","checkpoint_crc32":"0badf00d"}"#)
+        let data = Data(text.utf8)
+        let position = LogPosition(records: 3, bytes: data.count)
+        let plan = try LogRepair.plan(data, path: "log", round: 2, position: position)
+        #expect(plan.lastRound?.round == 2 && plan.lastRound?.checkpointCrc32 == "0badf00d")
+        // The same log under a state relabelled to round 4 (its position unchanged).
+        #expect(throws: RunFileError.self) { try LogRepair.plan(data, path: "log", round: 4, position: position) }
+        do { _ = try LogRepair.plan(data, path: "log", round: 4, position: position) } catch {
+            #expect("\(error)".contains("last completed round before the state's position is 2"), "\(error)")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryMath
 import AviaryMerge
 @testable import AviaryLog
 
@@ -156,15 +157,16 @@ import AviaryMerge
         // Rewrite the vectors file with a short global and a NaN in m, and fix size/CRC in state.json,
         // so the tensor checks (not the checksum) are what refuse it.
         let vectors = run.path + "/state/round-0004.safetensors"
+        let s = try Self.sample()
         func replaceVectors(_ arrays: [(name: String, shape: [Int], values: [Float])]) throws {
-            let (size, crc) = try Safetensors.write(arrays: arrays, to: vectors)
+            let (size, crc) = try Safetensors.write(arrays: arrays, metadata: ["format": RunStateStore.vectorsFormat, "run": s.run, "round": "4"],
+                                                    to: vectors)
             var json = try String(contentsOfFile: run.state, encoding: .utf8)
             json = json.replacingOccurrences(of: #""bytes" : \d+,\n    "crc32" : "[0-9a-f]+""#,
-                                             with: "\"bytes\" : \(size),\n    \"crc32\" : \"\(RunStateStore.hex(crc))\"",
+                                             with: "\"bytes\" : \(size),\n    \"crc32\" : \"\(CRC32.hex(crc))\"",
                                              options: .regularExpression)
             try json.write(toFile: run.state, atomically: false, encoding: .utf8)
         }
-        let s = try Self.sample()
         var window = s.mergeWindow.enumerated().map { ("merge_window.\($0.offset)", [5], $0.element.parameters) }
         window.append(("extra.residual.3", [3], [1, 2, 3]))
         try replaceVectors([("global", [4], Array(s.global.prefix(4))), ("optimizer.m", [5], s.optimizer.m), ("optimizer.v", [5], s.optimizer.v)] + window)

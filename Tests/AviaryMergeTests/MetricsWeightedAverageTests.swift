@@ -54,9 +54,9 @@ import AviaryMath
         #expect(r.delta == [1])
         #expect(r.weights == [0: 1])
         #expect(r.rejected.map(\.clientIndex) == [1, 2, 3, 4, 5])
-        #expect(r.rejected[0].reason.contains("not finite"))
-        #expect(r.rejected[1].reason.contains("> 0"))
-        #expect(r.rejected[4].reason.contains("missing"))
+        #expect("\(r.rejected[0].reason)".contains("not finite"))
+        #expect("\(r.rejected[1].reason)".contains("> 0"))
+        #expect("\(r.rejected[4].reason)".contains("missing"))
     }
 
     @Test func allRejectedIsAnError() {

@@ -11,6 +11,9 @@ import AviaryMath
         .mlp(inputs: 7, hidden: [5, 4], classes: 3),
         // Small, non-square, 2-channel CNN: exercises NCHW input, CNHW inside, floor pooling (6 → 3 → 1).
         .cnn(channels: 2, height: 8, width: 6, classes: 3),
+        // ResNet-8 at widths 2, 4, 8 on odd sizes (6×5 → 3×3 → 2×2): stem, an identity block, two
+        // projection blocks with stride 2, GroupNorm, global average pooling.
+        .resnet(ResNetSpec(channels: 2, height: 6, width: 5, classes: 3, blocksPerStage: 1, baseWidth: 2, groups: 2)),
     ]
 
     private func check(_ actual: [Float], _ reference: [Double], _ what: String) {

@@ -88,6 +88,8 @@ enum Reference {
             let flat = 64 * (h2 / 2) * (w2 / 2)
             x = relu(dense(x, t("fc1.weight"), t("fc1.bias"), batch: batch, inputs: flat, outputs: 512))
             return dense(x, t("fc2.weight"), t("fc2.bias"), batch: batch, inputs: 512, outputs: classes)
+        case let .resnet(r):
+            return resnet(r, t, input: input, batch: batch)
         }
     }
 

@@ -223,7 +223,7 @@ import AviaryProtocol
         }
         #expect(o.updates.map(\.clientIndex) == [0])
         #expect(o.updates[0].delta == (try? DeltaCodec.decode(good, format: format(.int8))))
-        #expect(o.rejected == [.init(client: 1, reason: "encoded delta: int8 scales has 2 entries, the model needs 4")])
+        #expect(o.rejected == [.init(clientIndex: 1, reason: .undecodable("encoded delta: int8 scales has 2 entries, the model needs 4"))])
         #expect(o.traffic.up[0] == WireCodec.encodedSize(.update(u0)) && o.traffic.up[1] == WireCodec.encodedSize(.update(u1)))
         let model = WireCodec.encodedSize(.model(ModelMessage(round: 1, parameters: [Float](repeating: 0, count: Self.n))))
         #expect(o.traffic.down[0]! > model && o.traffic.downSent < o.traffic.down[0]! + o.traffic.down[1]!)

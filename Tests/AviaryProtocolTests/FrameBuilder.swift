@@ -114,7 +114,7 @@ func bitwiseEqual(_ a: Message, _ b: Message) -> Bool {
     case (.update(let x), .update(let y)):
         return x.round == y.round && x.clientIndex == y.clientIndex && x.token == y.token && x.samples == y.samples
             && same(x.metrics, y.metrics) && x.payload.tag == y.payload.tag
-            && (x.payload.tag == 0 ? same(x.delta, y.delta) : x.payload == y.payload)
+            && (x.payload.tag == 0 ? same(x.payload.f32Values ?? [], y.payload.f32Values ?? []) : x.payload == y.payload)
     case (.model(let x), .model(let y)):
         return x.round == y.round && same(x.parameters, y.parameters)
     default:

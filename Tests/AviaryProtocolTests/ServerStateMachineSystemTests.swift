@@ -38,7 +38,7 @@ import AviaryProtocol
         let actions = m.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
                                 from: "p", now: 1)
         #expect(trained(actions).isEmpty)
-        let outcome = actions.compactMap { a -> Machine.RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
+        let outcome = actions.compactMap { a -> RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
         #expect(outcome?.sampled == [0, 1, 2, 3] && outcome?.updates.isEmpty == true && outcome?.timedOut.isEmpty == true)
     }
 
@@ -47,7 +47,7 @@ import AviaryProtocol
         m.excluded = [0, 1, 2, 3]
         let actions = m.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
                                 from: "p", now: 1)
-        let outcome = actions.compactMap { a -> Machine.RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
+        let outcome = actions.compactMap { a -> RoundOutcome? in if case let .aggregate(o) = a { o } else { nil } }.first
         #expect(outcome?.round == 1 && outcome?.sampled == [] && !m.isFinished)
         m.excluded = []
         let next = m.roundCompleted(parameters: [0, 0], now: 2)

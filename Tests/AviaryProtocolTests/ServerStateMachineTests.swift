@@ -22,7 +22,7 @@ import AviaryProtocol
         actions.compactMap { if case let .send(p, m) = $0 { (p, m) } else { nil } }
     }
 
-    func outcome(_ actions: [Machine.Action]) -> Machine.RoundOutcome? {
+    func outcome(_ actions: [Machine.Action]) -> RoundOutcome? {
         for a in actions { if case let .aggregate(o) = a { return o } }
         return nil
     }
@@ -133,11 +133,24 @@ import AviaryProtocol
         _ = registerEach(&m, 3)
         var forged = UpdateMessage(round: 1, clientIndex: 0, token: m.token(of: 0) &+ 1, samples: 1, metrics: [:], delta: [0, 0, 0, 0])
         let a = m.receive(.update(forged), from: "p0", now: 2)
-        #expect(a.contains { if case let .ignored(_, why) = $0 { why.contains("wrong session token") } else { false } })
+        #expect(a.contains { if case let .ignored(_, why) = $0 { "\(why)".contains("wrong session token") } else { false } })
         forged.token = m.token(of: 0)
         let b = m.receive(.update(forged), from: "p1", now: 2)  // p1 does not host client 0
-        #expect(b.contains { if case let .ignored(_, why) = $0 { why.contains("does not host") } else { false } })
+        #expect(b.contains { if case let .ignored(_, why) = $0 { "\(why)".contains("does not host") } else { false } })
         #expect(m.roundProgress?.answered == 0)
+    }
+
+    @Test func theEdgeWeighsBySizesTheServerDerivedOrCapsReportedOnes() throws {
+        let update = UpdateMessage(round: 1, clientIndex: 1, samples: 5, metrics: ["dataset_size": 1e12, "samples": 9e9], delta: [1, 2])
+        let format = DeltaFormat.f32(parameterCount: 2)
+        let known = try Machine.check(update, format: format, sizes: .known([10, 20])).get()
+        #expect(known.metrics["dataset_size"] == 20)
+        // One rule for samples: the update's field, whatever a metric of that name says.
+        #expect(known.samples == 5 && known.metrics["samples"] == 5)
+        let capped = try Machine.check(update, format: format, sizes: .reported(cap: 1000)).get()
+        #expect(capped.metrics["dataset_size"] == 1000)
+        let silent = UpdateMessage(round: 1, clientIndex: 1, samples: 5, metrics: [:], delta: [1, 2])
+        #expect(try Machine.check(silent, format: format, sizes: .reported(cap: 1000)).get().metrics["dataset_size"] == nil)
     }
 
     @Test func invalidUpdatesAreRejectedWithReasons() {
@@ -147,10 +160,10 @@ import AviaryProtocol
         _ = m.receive(update(m, 1, delta: [1, .nan, 0, 0]), from: "p1", now: 2)
         let o = outcome(m.receive(update(m, 2, samples: 0), from: "p2", now: 2))!
         #expect(o.updates.isEmpty)
-        #expect(o.rejected.map(\.client) == [0, 1, 2])
-        #expect(o.rejected[0].reason.contains("2 values, the model has 4"))
-        #expect(o.rejected[1].reason.contains("delta[1]"))
-        #expect(o.rejected[2].reason.contains("0 samples"))
+        #expect(o.rejected.map(\.clientIndex) == [0, 1, 2])
+        #expect("\(o.rejected[0].reason)".contains("2 values, the model has 4"))
+        #expect("\(o.rejected[1].reason)".contains("delta[1]"))
+        #expect("\(o.rejected[2].reason)".contains("0 samples"))
     }
 
     @Test func deadlineClosesTheRoundAndTimedOutClientsSitOutUntilHeardFrom() {

@@ -127,7 +127,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
         // header + round, index, token, samples + map{samples} + encoding tag + count + floats + CRC.
         #expect(bytes.count == 8 + 32 + (8 + 15 + 8) + 1 + 8 + 4 * n + 4)
         guard case .update(let u) = try WireCodec.decode(bytes) else { Issue.record("wrong kind"); return }
-        let intact = u.delta == delta  // a Bool, so a failure does not print 1.66M floats
+        let intact = u.payload.f32Values == delta  // a Bool, so a failure does not print 1.66M floats
         #expect(intact)
         #expect(u.token == 5)
     }

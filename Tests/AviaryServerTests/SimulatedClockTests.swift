@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import AviaryLog
+import AviaryMerge
 import AviaryProtocol
 import AviaryTransport
 @testable import AviaryServer
@@ -216,9 +217,9 @@ import AviaryTransport
 
     // MARK: Straggler policies
 
-    static func outcome(round: Int, clients: [Int]) -> ServerStateMachine<PeerID>.RoundOutcome {
+    static func outcome(round: Int, clients: [Int]) -> RoundOutcome {
         .init(round: round, sampled: clients,
-              updates: clients.map { UpdateMessage(round: round, clientIndex: $0, samples: 10, metrics: ["dataset_size": 10], delta: [4, 8]) },
+              updates: clients.map { ClientUpdate(clientIndex: $0, samples: 10, metrics: ["dataset_size": 10], delta: [4, 8]) },
               failures: [], rejected: [], timedOut: [], lost: [])
     }
 

@@ -7,7 +7,8 @@ import AviaryAdversarial
 @Suite struct TopologyTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test(arguments: ["quickstart", "fmnist-dirichlet", "fmnist-dirichlet-pgd", "fmnist-dirichlet-pgd-mwa", "benchmark-fmnist-iid", "benchmark-fmnist-iid-pgd"])
+    @Test(arguments: ["quickstart", "fmnist-dirichlet", "fmnist-dirichlet-pgd", "fmnist-dirichlet-pgd-mwa", "benchmark-fmnist-iid", "benchmark-fmnist-iid-pgd",
+                            "cifar10-resnet-dirichlet-pgd", "femnist-natural"])
     func shippedTopologiesParse(name: String) throws {
         let t = try Topology.load(path: "\(Self.root)/topologies/\(name).toml")
         #expect(t.name == name)

@@ -141,12 +141,12 @@ import Testing
         }
         let event = try #require(try server.receive(timeout: .seconds(20)))
         guard case .message(let peer, .update(let u), let bytes, _) = event else { Issue.record("got \(event.peer)"); return }
-        let deltaIntact = u.delta == vector  // a Bool, so a failure does not print 1.66M floats
+        let deltaIntact = u.payload.f32Values == vector  // a Bool, so a failure does not print 1.66M floats
         #expect(deltaIntact)
         #expect(u.token == 99)
         #expect(bytes == WireCodec.encodedSize(.update(u)))
         #expect(bytes == 8 + 32 + 8 + 1 + 8 + 4 * n + 4)  // … empty metrics, encoding tag, f32 count
-        let model = Message.model(ModelMessage(round: 4, parameters: u.delta))
+        let model = Message.model(ModelMessage(round: 4, parameters: vector))
         #expect(try server.send(model, to: peer) == WireCodec.encodedSize(model))
         #expect(worker.join())
         let echoIntact = echoed.get == vector

@@ -126,6 +126,7 @@ struct EvalCommand: ParsableCommand {
         let batch = 256
         let network = try Network(spec: spec, maxBatch: batch)
         let file = try Safetensors.read(path: checkpoint)
+        try RunDirectory.checkCheckpointFormat(file.metadata, path: checkpoint)
         if let detail = Self.mismatch(expected: network.layout, found: file.tensors) {
             throw Failure.mismatch(file: checkpoint, detail: detail)
         }

@@ -104,7 +104,11 @@ public struct MergeCommand: ParsableCommand {
     }
 
     private func merge(inputs: [String], metrics: [Double], kind: MetricKind, metricName: String, extra: [String: String]) throws {
-        let files = try inputs.map { try Safetensors.read(path: $0) }
+        let files = try inputs.map { path in
+            let file = try Safetensors.read(path: path)
+            try RunDirectory.checkCheckpointFormat(file.metadata, path: path)
+            return file
+        }
         let layout = files[0].tensors
         for (path, file) in zip(inputs, files).dropFirst() {
             let mismatch = layoutMismatch(reference: layout, other: file.tensors)

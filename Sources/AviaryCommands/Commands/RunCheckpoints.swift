@@ -29,7 +29,7 @@ enum RunCheckpoints {
                 let have = log.rounds.map(\.round)
                 throw .noRound(round: round, available: have.isEmpty ? "it has no rounds" : "its rounds are \(have.min()!)…\(have.max()!)")
             }
-            let path = runDirectory + "/" + (record.checkpoint ?? "checkpoints/" + RunDirectory.checkpointName(round: round))
+            let path = runDirectory + "/" + (record.checkpoint ?? RunDirectory.checkpointPath(round: round))
             guard record.checkpoint != nil, FileManager.default.fileExists(atPath: path) else {
                 throw .noCheckpoint(round: round, path: path)
             }

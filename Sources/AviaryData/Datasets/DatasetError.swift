@@ -26,6 +26,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
     case empty(path: String)
     /// A generator parameter is out of range.
     case invalidParameter(source: String, problem: String)
+    /// A file of fixed-size records ends inside a record that starts at `offset`.
+    case truncatedRecord(path: String, offset: Int, recordBytes: Int, found: Int)
+    /// The record or value at byte `offset` is not what the format allows.
+    case corruptRecord(path: String, offset: Int, problem: String)
 
     public var description: String {
         switch self {
@@ -55,6 +59,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path) holds no samples"
         case .invalidParameter(let source, let problem):
             return "\(source): \(problem)"
+        case .truncatedRecord(let path, let offset, let recordBytes, let found):
+            return "\(path) is truncated at byte offset \(offset): the last record has \(found) of its \(recordBytes) bytes; re-download or re-extract it"
+        case .corruptRecord(let path, let offset, let problem):
+            return "\(path) at byte offset \(offset): \(problem)"
         }
     }
 }

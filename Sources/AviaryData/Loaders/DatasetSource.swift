@@ -1,7 +1,8 @@
 import AviaryMath
 
 /// Turns a `DatasetSpec` into a training pool and a held-out test set. IDX sources come from
-/// the memory-mapped `DatasetCache`; CSV and NPY are parsed into memory (Float32) as before.
+/// the memory-mapped `DatasetCache`; CSV, NPY and LEAF's JSON are parsed into memory (Float32),
+/// CIFAR's bytes are kept as bytes.
 /// Synthetic data under the natural partition never comes here: see `SyntheticDevices`.
 enum DatasetSource {
     struct Loaded {
@@ -59,6 +60,10 @@ enum DatasetSource {
             } else {
                 (train, test) = holdOut(train, seed: spec.partitionSeed, name: trainX, notes: &notes)
             }
+        case .cifar(let directory, let variant):
+            (train, test) = try CIFARLoader.load(directory: directory, variant: variant)
+        case .leaf(let directory, let task):
+            (train, test) = try LEAFLoader.load(directory: directory, task: task)
         }
         let classes = max(train.classes, test.classes)
         train.classes = classes

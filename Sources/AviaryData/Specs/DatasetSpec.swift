@@ -10,6 +10,10 @@ public enum DatasetSpec: Codable, Sendable, Hashable {
     case csv(train: String, test: String?, labelColumn: String, ownerColumn: String?)
     /// NumPy arrays x (n, …) and y (n,).
     case npy(trainX: String, trainY: String, testX: String?, testY: String?)
+    /// CIFAR-10 or CIFAR-100 binary files in `directory` (as unpacked from the official archive).
+    case cifar(directory: String, variant: CIFARLoader.Variant)
+    /// LEAF's JSON files in `directory`/train and `directory`/test; owners are LEAF's users.
+    case leaf(directory: String, task: LEAFLoader.Task)
 
     /// Debian's dataset-fashion-mnist install location.
     public static let defaultFashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
@@ -22,6 +26,10 @@ public enum DatasetSpec: Codable, Sendable, Hashable {
         case .idx: return "idx"
         case .csv: return "csv"
         case .npy: return "npy"
+        case .cifar(_, .cifar10): return "cifar10"
+        case .cifar(_, .cifar100Fine): return "cifar100"
+        case .cifar(_, .cifar100Coarse): return "cifar100-coarse"
+        case .leaf(_, let task): return task.rawValue
         }
     }
 }
