@@ -113,7 +113,7 @@ let package = Package(
         // The command layer's pure parts (option parsing, plans): no process is started.
         .testTarget(name: "AviaryCommandsTests", dependencies: ["AviaryCommands", "AviaryTopology"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: [
-            "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryMath", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
+            "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryMath", "AviaryServer", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
         ], exclude: ["Resources"]),  // scripts the tests run from the source tree
     ]
 )

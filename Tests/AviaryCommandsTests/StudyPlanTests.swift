@@ -15,10 +15,12 @@ import Testing
             [[study]]
             title = "B"
             runs = ["runs/c"]
+            note = "z is 0 here by construction."
             """, file: "s.toml")
         #expect(plan.lastK == 5 && plan.studies.count == 2)
         #expect(plan.studies[0] == .init(title: "A", runs: ["runs/a", "runs/b"], baseline: "merge.strategy=fedavg",
                                          attacks: ["pgd:eps=0.1,steps=40,step=0.01"], skew: true))
+        #expect(plan.studies[0].note == nil && plan.studies[1].note == "z is 0 here by construction.")
         #expect(plan.studies[1].baseline == nil && plan.studies[1].attacks.isEmpty && !plan.studies[1].skew)
     }
 
@@ -29,6 +31,7 @@ import Testing
         ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nrobust = true", "study[0].robust"),
         ("[[study]]\nruns = [\"r\"]", "study[0].title"),
         ("studies = 1", "studies"),
+        ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nnote = 3", "study[0].note"),
     ])
     func refusesNamingTheKey(text: String, key: String) {
         #expect {
