@@ -1,5 +1,9 @@
+<<<<<<< HEAD
 import AviaryMath
 import AviaryProtocol
+=======
+import AviaryLog
+>>>>>>> main
 import Foundation
 
 /// Client index sets as people read and type them. Pure: no I/O.
