@@ -1,5 +1,3 @@
-import AviaryMath
-
 /// Every message the server and a client process exchange. One enum, so a state machine's
 /// `switch` is exhaustive and the codec has one place to grow. docs/PROTOCOL.md is the contract.
 ///
@@ -109,7 +107,7 @@ public struct WelcomeMessage: Sendable, Equatable {
         }
 
         /// "client 7: reason", "clients 3-5,9 (4 claims): reason", "clients 10,12,…
-        /// (61,000 claims): reason", "2 server-assigned claims: reason".
+        /// (61000 claims): reason", "2 claims, server-assigned: reason".
         public var description: String {
             // Saturating: a peer's ranges may span all of Int (`(0...Int.max).count` traps).
             let listed = indices.reduce(0) { sum, r in
@@ -117,7 +115,7 @@ public struct WelcomeMessage: Sendable, Equatable {
                 let (total, o2) = sum.addingReportingOverflow(span)
                 return o1 || o2 || total == .max ? .max : total + 1
             }
-            let count = "\(CompactIndices.grouped(claims)) \(claims == 1 ? "claim" : "claims")"
+            let count = "\(claims) \(claims == 1 ? "claim" : "claims")"
             guard !indices.isEmpty else { return "\(count), server-assigned: \(reason)" }
             let shown = indices.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
                 .joined(separator: ",")

@@ -1,9 +1,5 @@
-<<<<<<< HEAD
-import AviaryMath
-import AviaryProtocol
-=======
 import AviaryLog
->>>>>>> main
+import AviaryProtocol
 import Foundation
 
 /// Client index sets as people read and type them. Pure: no I/O.
