@@ -18,7 +18,8 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 zlib1g-dev:/usr/include/zlib.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Only the tests need these (compose validation, rendering the report in a browser, the
-# multi-host test's namespaces, lossy links and delay relay, the single-node Slurm cluster).
+# multi-host test's namespaces, lossy links and delay relay, the hostile peer of
+# HostilePeerTests, the single-node Slurm cluster).
 # Chromium is installed without recommends, so its usual font comes along explicitly.
 DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      chromium:/usr/bin/chromium \
@@ -27,6 +28,7 @@ DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      nftables:/usr/sbin/nft \
                      python3:/usr/bin/python3 \
                      python3-venv:/usr/share/doc/python3-venv \
+                     python3-zmq:/usr/lib/python3/dist-packages/zmq/__init__.py \
                      munge:/usr/sbin/munged \
                      slurm-wlm:/usr/sbin/slurmd
 
@@ -104,6 +106,8 @@ PARALLEL ?= 2
 SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)
 CKPT_MERGE := --set merge.checkpoints.window=10 --set merge.checkpoints.metric=val_loss
 NONIID     := --set data.partition=dirichlet --set data.alpha=0.3
+# Krum's f and trimmed mean's β for topologies/byzantine.toml's grid (the file leaves them out).
+BYZANTINE  := --set merge.byzantine=3 --set merge.trim_beta=0.3
 
 experiments: build
 	@start=$$(date +%s); set -e; \
@@ -113,20 +117,20 @@ experiments: build
 	$(SWEEP) topologies/fmnist-dirichlet-pgd-mwa.toml --name exp-mwa $(CKPT_MERGE) \
 	    --grid merge.metric=train_loss,adv_loss,local_steps --grid merge.penalty=0.5,1,2; \
 	$(SWEEP) topologies/compression.toml --name exp-compression --grid compression.encoding=f32,f16,int8,topk; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-none --set attackers.kind=none \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-none $(BYZANTINE) --set attackers.kind=none \
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine $(BYZANTINE) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,gaussian,label_flip,alie --grid attackers.fraction=0.1,0.3; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid-none $(NONIID) --set attackers.kind=none \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid-none $(NONIID) $(BYZANTINE) --set attackers.kind=none \
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
-	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
+	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) $(BYZANTINE) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,alie --grid attackers.fraction=0.1,0.3; \
 	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50-none --set attackers.kind=none \
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa; \
 	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
 	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
-	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
+	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in
 # 8 processes (aviary run prints peak memory; the logs hold server time and memory per round).

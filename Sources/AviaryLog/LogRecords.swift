@@ -100,6 +100,8 @@ public struct RunStartRecord: Codable, Sendable, Equatable {
     public var runId: String? = nil  // "runId", not "runID": "run_id" both ways under the snake_case strategy
     /// The git commit of the server's build (`aviary --version`); absent from older logs.
     public var aviaryBuild: String? = nil
+    /// The server process's BLAS: library, version and kernel set; absent from older logs.
+    public var blas: BLASRecord? = nil
 
     public struct Seeds: Codable, Sendable, Equatable {
         public var partition: UInt64
@@ -282,6 +284,11 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var status: String
     public var finalEval: Evaluation?
+    /// Clients whose process was lost during the run and that had not registered again at its
+    /// end; nil when none (and in logs written before it existed).
+    public var lostClients: [Int]? = nil
+    /// Clients lost during the run that registered again later; nil when none.
+    public var returnedClients: [Int]? = nil
     public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
         self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
         self.status = status; self.finalEval = finalEval

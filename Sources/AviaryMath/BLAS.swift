@@ -8,6 +8,15 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
+    /// The library's build line, e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
+    public static var configuration: String { String(cString: openblas_get_config()) }
+    /// The kernel set OpenBLAS chose for this CPU (or was told to use by OPENBLAS_CORETYPE),
+    /// e.g. "Zen", "Haswell", "Cooperlake". Different kernels sum in different orders, so the
+    /// same run can differ in the last bits between machines that pick different ones.
+    public static var coreType: String { String(cString: openblas_get_corename()) }
+    /// The variable that pins OpenBLAS's kernel set when read at process start (DYNAMIC_ARCH builds).
+    public static let coreTypeVariable = "OPENBLAS_CORETYPE"
+
     /// C = alpha · op(A) · op(B) + beta · C, row-major.
     @inlinable
     public static func sgemm(

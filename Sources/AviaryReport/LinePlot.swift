@@ -52,7 +52,7 @@ public struct LinePlot: Sendable {
             width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
             legend: series.map { (name: $0.name, color: $0.color, dash: $0.dash) },
             x: AxisScale(covering: all.map(\.x), integer: integerX, targetTicks: 8),
-            y: AxisScale(covering: all.map(\.y)))
+            y: Self.padded(AxisScale(covering: all.map(\.y))))
         var s = frame.open()
         if all.isEmpty {
             s += "<text x=\"\(Markup.coordinate(frame.left + frame.plotWidth / 2))\" y=\"\(Markup.coordinate(frame.top + frame.plotHeight / 2))\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n"
@@ -82,6 +82,16 @@ public struct LinePlot: Sendable {
             }
         }
         return s + frame.close()
+    }
+
+    /// The y scale with 3 % of its range free above and below, so a series lying on a tick at
+    /// the domain's edge (a worst-10 % line at 0.0) is drawn inside the frame, not under it.
+    static func padded(_ scale: AxisScale) -> AxisScale {
+        var s = scale
+        let pad = (s.upper - s.lower) * 0.03
+        s.lower -= pad
+        s.upper += pad
+        return s
     }
 
     /// Runs of consecutive finite points.

@@ -14,15 +14,20 @@ public enum LogTable {
         "incomplete (no run_end: crashed or still running; resume with `aviary run --resume \(directory)`)"
     }
 
-    /// The lines above the table: what experiment this is (from `run_start.config`), run
-    /// summary, seeds, partition notes, wrapped to `width`.
+    /// The lines above the table: what experiment this is (from `run_start.config`: data,
+    /// model, training, aggregation, seeds; each said once), the run's name and size, partition
+    /// notes, wrapped to `width`. Logs written before `config` existed get the older lines.
     public static func runHeader(_ log: AggregationLog, width: Int = width) -> [String] {
         guard let s = log.runStart else { return [] }
-        let lines = ["run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)",
-                     "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
+        let run = "run \(s.run): \(s.model) (\(plural(s.parameters, "parameter"))), \(s.strategy)"
+        let lines: [String]
+        if let experiment = ExperimentSummary.line(s.config) {
+            lines = [experiment, run]
+        } else {
+            lines = [run, "data: \(s.dataset) / \(s.partition), \(plural(s.clients, "client")) (\(s.clientsPerRound) per round)",
                      "seeds: partition \(s.seeds.partition), sampling \(s.seeds.sampling), training \(s.seeds.training)"]
-            + s.notes.map { "note: \($0)" }
-        return ((ExperimentSummary.line(s.config).map { [$0] } ?? []) + lines).map { wrap($0, width: width, indent: "  ") }
+        }
+        return (lines + s.notes.map { "note: \($0)" }).map { wrap($0, width: width, indent: "  ") }
     }
 
     /// Why a round kept the model: its first rejection (and how many more), or the failures.
@@ -50,6 +55,7 @@ public enum LogTable {
 
     public static func endLine(_ end: RunEndRecord) -> String {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
+            + (RunSummary.population(end).map { "\n     " + $0 } ?? "")
     }
 
     /// What `aviary logs` prints without --follow: header, status when incomplete, one row per
@@ -83,43 +89,47 @@ public enum LogTable {
     }
 
     /// Column widths of the default table; header and rows are built from the same list.
-    private static let widths = [5, 9, 3, 3, 8, 7, 6, 8, 7]
+    private static let widths = [5, 9, 3, 3, 4, 8, 7, 6, 8, 7]
 
     private static func columns(_ cells: [String]) -> String {
-        zip(cells, widths).enumerated().map { i, cw in
-            let pad = String(repeating: " ", count: max(0, cw.1 - cw.0.count))
-            return i == 7 ? cw.0 + pad : pad + cw.0  // |Δ| reads best left-aligned
+        zip(cells, widths).map { cell, width in
+            String(repeating: " ", count: max(0, width - cell.count)) + cell
         }.joined(separator: "  ")
     }
 
-    public static let header = columns(["round", "clients", "rej", "t/o", "accuracy", "loss", "robust", "|Δ|", "sec"])
+    public static let header = columns(["round", "clients", "rej", "t/o", "lost", "accuracy", "loss", "robust", "|Δ|", "sec"])
         + "  client acc min/mean"
 
-    /// At most 91 columns (fairness and the model-kept mark included), so rows fit `width`.
+    /// ‖Δ‖ at one precision in every row, so the column reads as numbers of one kind.
+    static func norm(_ x: Double) -> String { String(format: "%.4f", x) }
+
+    /// At most 97 columns (fairness and the model-kept mark included), so rows fit `width`.
+    /// `clients` is merged/sampled; `lost` counts sampled clients whose process was lost.
     public static func row(_ r: RoundRecord) -> String {
         columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
-                 String(r.rejected.count), String(r.timedOut.count),
+                 String(r.rejected.count), String(r.timedOut.count), String(r.lost?.count ?? 0),
                  r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "-",
                  r.eval.map { String(format: "%.4f", $0.cleanLoss) } ?? "-",
                  r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
-                 String(format: "%.3g", r.updateNorm), String(format: "%.2f", r.durationSeconds)])
+                 norm(r.updateNorm), String(format: "%.2f", r.durationSeconds)])
             + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
             + simCell(r) + (r.modelKept ? "  kept" : "")
     }
 
-    public static let wideHeader = "round  clients  rejected  timed-out  accuracy    loss  robust   |Δ|      seconds"
+    public static let wideHeader = "round  clients  rejected  timed-out  lost  accuracy    loss  robust        |Δ|  seconds"
 
     public static func wideRow(_ r: RoundRecord) -> String {
         let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
         let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
         let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
-        return String(format: "%5d  %3d/%-3d  %8d  %9d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count, r.timedOut.count)
-            + "\(acc)  \(loss)  \(robust)  " + String(format: "%-8.4g %7.2f", r.updateNorm, r.durationSeconds)
+        return String(format: "%5d  %3d/%-3d  %8d  %9d  %4d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count,
+                      r.timedOut.count, r.lost?.count ?? 0)
+            + "\(acc)  \(loss)  \(robust)  " + String(format: "%10.4f %8.2f", r.updateNorm, r.durationSeconds)
             + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
             + simCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
-    public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
+    public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,lost,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
 
     /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
     /// cell names itself ("sim 16.6m") so the header stays within `width`.
@@ -131,11 +141,13 @@ public enum LogTable {
         return "  sim " + text
     }
 
-    /// The run's status as one CSV token: `completed`, `failed` (run_end with another status) or
-    /// `incomplete` (no run_end: crashed or still running).
+    /// The run's status as one CSV token: `completed`, `degraded` (completed with too many rounds
+    /// unmerged or clients lost), `failed` (run_end with another status) or `incomplete` (no
+    /// run_end: crashed or still running).
     public static func csvStatus(_ log: AggregationLog) -> String {
         guard let end = log.runEnd else { return "incomplete" }
-        return end.status == "completed" ? "completed" : "failed"
+        if end.status == "completed" { return "completed" }
+        return end.status.hasPrefix("degraded") ? "degraded" : "failed"
     }
 
     /// One line per round; empty fields where a value was not measured that round. The last
@@ -149,7 +161,7 @@ public enum LogTable {
         for r in log.rounds where round == nil || r.round == round {
             let m = merges[r.round]
             let base: [String] = [String(r.round), String(r.sampled.count), String(r.accepted.count), String(r.rejected.count),
-                          String(r.timedOut.count), String(r.failed.count), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
+                          String(r.timedOut.count), String(r.failed.count), String(r.lost?.count ?? 0), f(r.eval?.cleanAccuracy), f(r.eval?.cleanLoss),
                           f(r.eval?.robustAccuracy), f(r.updateNorm), f(r.durationSeconds), f(r.fairness?.mean),
                           f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
             let mergedRounds: String = m.map { $0.rounds.map(String.init).joined(separator: " ") } ?? ""

@@ -6,7 +6,7 @@ public enum PlotMetric: String, CaseIterable, Sendable {
     case accepted, rejected, timedOut, failed
 }
 
-/// The one colour table for series, keyed by metric, plus the shades and dash patterns that
+/// The one colour table for series, keyed by metric, plus the hues and dash patterns that
 /// tell runs apart when `aviary compare` draws one metric for several runs.
 public enum PlotPalette {
     public static func color(_ metric: PlotMetric) -> String {
@@ -28,18 +28,20 @@ public enum PlotPalette {
     /// Dash patterns for runs in a comparison ("" = solid), cycled.
     static let dashes = ["", "7,3", "2,2", "9,3,2,3", "4,4"]
 
-    /// The `i`-th of `count` shades of `metric`'s colour: run 0 gets the colour itself, later
-    /// runs alternate darker and lighter so neighbours differ, never so light they vanish.
-    public static func shade(_ metric: PlotMetric, run i: Int, of count: Int) -> String {
-        guard i > 0, count > 1 else { return color(metric) }
-        let (r, g, b) = rgb(color(metric))
-        let step = Double((i + 1) / 2) / Double(max(1, (count) / 2))
-        let darker = i % 2 == 1
-        func mix(_ c: Double) -> Int {
-            Int((darker ? c * (1 - 0.45 * step) : c + (255 - c) * 0.45 * step).rounded())
-        }
-        return hex(mix(r), mix(g), mix(b))
+    /// Ten hues that stay apart on white (Tableau 10), for the runs of a comparison.
+    static let categorical = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                              "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+    /// Run `i` of a comparison of `metric`: run 0 in the metric's own colour, the others in
+    /// the other categorical hues in order, so neighbours never differ only by shade.
+    public static func runColor(_ metric: PlotMetric, run i: Int) -> String {
+        let own = color(metric)
+        let hues = [own] + categorical.filter { $0 != own }
+        return hues[i % hues.count]
     }
+
+    /// Solid for the first round of hues, then a dash pattern per further round of ten runs.
+    static func runDash(run i: Int) -> String { dashes[(i / categorical.count) % dashes.count] }
 
     static func rgb(_ hex: String) -> (Double, Double, Double) {
         let v = Int(hex.dropFirst(), radix: 16) ?? 0

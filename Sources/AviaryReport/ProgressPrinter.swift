@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import AviaryLog
-import AviaryMath
 
 /// Prints a server's progress: one plain line per round (and per checkpoint merge, after its
 /// round), and on a terminal a live status line within the round (elapsed, ETA, clients
@@ -17,11 +16,14 @@ public final class ProgressPrinter: Sendable {
     }
 
     public let rounds: Int
+    /// `[server] clients_per_round`: a round that sampled fewer says so.
+    public let clientsPerRound: Int
     public let live: Bool
     private let state = Mutex(State())
 
-    public init(rounds: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
+    public init(rounds: Int, clientsPerRound: Int, live: Bool = isatty(STDOUT_FILENO) == 1) {
         self.rounds = rounds
+        self.clientsPerRound = clientsPerRound
         self.live = live
     }
 
@@ -50,7 +52,7 @@ public final class ProgressPrinter: Sendable {
 
     public func roundFinished(_ record: RoundRecord, nothingMerged: String?) {
         state.withLock { $0.roundsDone = record.round }
-        line(Self.roundLine(record, rounds: rounds, nothingMerged: nothingMerged))
+        line(Self.roundLine(record, rounds: rounds, clientsPerRound: clientsPerRound, nothingMerged: nothingMerged))
     }
 
     public func checkpointMerged(_ r: CheckpointMergeRecord) {
@@ -62,12 +64,17 @@ public final class ProgressPrinter: Sendable {
         clearStatus()
     }
 
-    /// The plain line for a finished round.
-    public static func roundLine(_ r: RoundRecord, rounds: Int, nothingMerged: String?) -> String {
+    /// The plain line for a finished round. "merged A/S sampled" counts this round's sampled
+    /// clients whose update was merged; late updates of earlier rounds (`stale` policy) are
+    /// counted apart, and a round that could sample fewer than `clients_per_round` (clients lost,
+    /// silent or offline) says so, so the denominator never changes without a word.
+    public static func roundLine(_ r: RoundRecord, rounds: Int, clientsPerRound: Int, nothingMerged: String?) -> String {
         let width = String(rounds).count
         let round = String(r.round)
         var line = "round \(String(repeating: " ", count: max(0, width - round.count)) + round)/\(rounds)"
-        line += "  clients \(r.accepted.count)/\(r.sampled.count)"
+        let stale = r.system?.staleMerged?.count ?? 0
+        line += "  merged \(r.accepted.count - stale)/\(r.sampled.count) sampled" + (stale > 0 ? " + \(stale) stale" : "")
+        if r.sampled.count < clientsPerRound { line += " (of \(clientsPerRound) per round: fewer available)" }
         if let eval = r.eval {
             line += String(format: "  acc %.4f  loss %.4f", eval.cleanAccuracy, eval.cleanLoss)
             if let robust = eval.robustAccuracy { line += String(format: "  robust %.4f", robust) }

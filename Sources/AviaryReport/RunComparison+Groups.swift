@@ -29,9 +29,9 @@ extension RunComparison {
                                            : RoundBand.bands(members).map { (x: Double($0.round), stats: $0.stats) }
             var line = LinePlot.Series(
                 name: bands.isEmpty ? "\(g.label) (no \(metric.rawValue))" : "\(g.label) (n=\(g.members.count))",
-                color: PlotPalette.shade(metric.plotMetric, run: i, of: groups.count),
+                color: PlotPalette.runColor(metric.plotMetric, run: i),
                 points: bands.map { PlotPoint(x: $0.x, y: $0.stats.mean) },
-                dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
+                dash: PlotPalette.runDash(run: i))
             line.band = bands.compactMap { b in b.stats.std.map { (x: b.x, low: b.stats.mean - $0, high: b.stats.mean + $0) } }
             return line
         }

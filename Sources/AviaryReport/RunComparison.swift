@@ -55,7 +55,9 @@ public struct RunComparison: Sendable {
     }
 
     public init(runs: [Run], metric: ComparisonMetric, groups: [SeedGroup]? = nil, lastK: Int = 10) {
-        self.runs = runs; self.metric = metric; self.lastK = lastK
+        // "last 10" over runs of 5 evaluated rounds would promise more than it averages.
+        let evaluated = runs.map { $0.log.rounds.filter { $0.eval != nil }.count }.max() ?? 0
+        self.runs = runs; self.metric = metric; self.lastK = max(1, min(lastK, evaluated))
         self.groups = groups ?? []
         if self.groups.isEmpty {
             self.groups = labels.enumerated().map { SeedGroup(label: $1, members: [$0]) }
@@ -73,16 +75,17 @@ public struct RunComparison: Sendable {
         return Set(names).count == names.count ? names : runs.map(\.path)
     }
 
-    /// Every run in the metric's colour (run 0 exactly, the others darker or lighter shades),
-    /// told apart by shade and dash pattern as the legend shows.
+    /// Each run in its own hue (run 0 in the metric's colour), named in the legend with the
+    /// configuration keys that differ between the runs; dash patterns tell runs past ten apart.
     public func plot() -> LinePlot {
         if isGrouped { return groupedPlot() }
-        let series = zip(labels, runs).enumerated().map { i, pair in
-            let (label, run) = pair
+        let keys = differingKeys
+        let series = runs.enumerated().map { i, run in
             let points = points(run)
-            return LinePlot.Series(name: points.isEmpty ? "\(label) (no \(metric.rawValue))" : label,
-                                   color: PlotPalette.shade(metric.plotMetric, run: i, of: runs.count), points: points,
-                                   dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
+            let name = legendName(run: i, keys: keys)
+            return LinePlot.Series(name: points.isEmpty ? "\(name) (no \(metric.rawValue))" : name,
+                                   color: PlotPalette.runColor(metric.plotMetric, run: i), points: points,
+                                   dash: PlotPalette.runDash(run: i))
         }
         return LinePlot(title: plotTitle, xLabel: xLabel, yLabel: metric.rawValue,
                         series: series, width: 760, height: 380, integerX: axis == .round)
@@ -90,16 +93,24 @@ public struct RunComparison: Sendable {
 
     static let columns = ["run", "rounds", "duration", "clean_acc", "clean_loss", "robust_acc", "status"]
 
-    func rows() -> [[String]] {
-        zip(labels, finals).map { label, f in
-            [label, String(f.rounds), f.durationSeconds.map { String(format: "%.1f s", $0) } ?? "-",
-             Markup.fixed(f.cleanAccuracy), Markup.fixed(f.cleanLoss), Markup.fixed(f.robustAccuracy), f.status]
+    /// The final-metrics table's header: the run, the differing configuration keys, the metrics.
+    func header(keys: [String]) -> [String] { [Self.columns[0]] + keys + Self.columns.dropFirst() }
+
+    func rows(keys: [String]) -> [[String]] {
+        zip(labels, finals).enumerated().map { i, pair in
+            let (label, f) = pair
+            return [label] + values(of: keys, run: i)
+                + [String(f.rounds), f.durationSeconds.map { String(format: "%.1f s", $0) } ?? "-",
+                   Markup.fixed(f.cleanAccuracy), Markup.fixed(f.cleanLoss), Markup.fixed(f.robustAccuracy), f.status]
         }
     }
 
-    /// The final-metrics table as aligned text (first column left-aligned, numbers right-aligned).
+    /// The final-metrics table as aligned text (first column left-aligned, numbers right-aligned),
+    /// with up to `textColumnsForKeys` differing keys as columns and the others named below it.
     public func textTable() -> String {
-        let all = isGrouped ? [Self.groupColumns(lastK: lastK)] + groupRows() : [Self.columns] + rows()
+        let keys = differingKeys
+        let shown = Array(keys.prefix(Self.textColumnsForKeys))
+        let all = isGrouped ? [Self.groupColumns(lastK: lastK)] + groupRows() : [header(keys: shown)] + rows(keys: shown)
         let widths = all[0].indices.map { c in all.map { $0[c].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { c, cell in
@@ -107,6 +118,7 @@ public struct RunComparison: Sendable {
                 return c == 0 || c == row.count - 1 ? cell + pad : pad + cell
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }.joined(separator: "\n") + "\n"
+            + (isGrouped || keys.count <= shown.count ? "" : "also differ: " + keys.dropFirst(shown.count).joined(separator: ", ") + " (the page shows them all)\n")
     }
 
     public func html() -> String {
@@ -120,7 +132,12 @@ public struct RunComparison: Sendable {
             page.table(header: Self.groupColumns(lastK: lastK), rows: groupRows())
         }
         page.heading("Final metrics")
-        page.table(header: Self.columns, rows: rows())
+        let keys = differingKeys
+        if !isGrouped {
+            page.paragraph(keys.isEmpty ? "The runs' configurations do not differ (their names, output directories and bind addresses aside)."
+                           : "Between the run name and the metrics: the configuration keys whose values differ between the runs.")
+        }
+        page.table(header: isGrouped ? Self.columns : header(keys: keys), rows: isGrouped ? rows(keys: []) : rows(keys: keys))
         page.heading("Runs")
         let setup = zip(labels, runs).map { label, run -> [String] in
             guard let s = run.log.runStart else { return [label, run.path, "-", "-", "-", "-"] }

@@ -121,11 +121,15 @@ public struct RunReport: Sendable {
         }
     }
 
-    /// Every key of the resolved topology (`run_start.config`), defaults included.
+    /// Every key of the resolved topology (`run_start.config`), defaults included; keys that
+    /// take no effect under the others say which setting switches them off.
     func configurationTable(into page: inout HTMLPage) {
         guard let config = log.runStart?.config, !config.isEmpty else { return }
         page.heading("Configuration")
-        page.table(header: ["key", "value"], rows: config.keys.sorted().map { [$0, config[$0]!.description] })
+        let inactive = ConfigEffect.inactive(config)
+        page.table(header: ["key", "value", "effect"], rows: config.keys.sorted().map { k in
+            [k, config[k]!.description, inactive[k].map { "none (\($0))" } ?? ""]
+        })
     }
 
     func checkpointMergeTable(into page: inout HTMLPage) {

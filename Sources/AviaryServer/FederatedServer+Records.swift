@@ -1,5 +1,6 @@
 import Foundation
 import AviaryLog
+import AviaryMath
 
 extension FederatedServer {
     func runStartRecord() -> RunStartRecord {
@@ -13,18 +14,41 @@ extension FederatedServer {
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
-            notes: data.notes + systemNote())
+            notes: data.notes + systemNote() + blasNote())
         record.encoding = topology.compression.description
         record.runId = runID
         record.aviaryBuild = options.build
         record.curve = options.security.isCurve
         record.config = topology.resolvedConfig
         record.attackers = topology.attackers.record
+        record.blas = Self.blasRecord()
         return record
     }
 }
 
 public let aviaryVersion = "0.2.0"
+
+extension FederatedServer {
+    /// A pinned kernel OpenBLAS did not take (an unknown name: it falls back to its own choice
+    /// without a word), so the log does not claim a pin that is not in force.
+    func blasNote() -> [String] {
+        let blas = Self.blasRecord()
+        var notes: [String] = []
+        if let pinned = blas.pinned, pinned.lowercased() != blas.core.lowercased() {
+            notes.append("\(BLAS.coreTypeVariable)=\(pinned) was not taken: OpenBLAS uses its \(blas.core) kernels (an unknown name, or one this build lacks)")
+        }
+        if let wanted = topology.processes.blasCoreType, blas.pinned == nil {
+            notes.append("[processes] blas_coretype = \"\(wanted)\" applies to processes `aviary run` starts; this server was started without \(BLAS.coreTypeVariable) and uses \(blas.core)")
+        }
+        return notes
+    }
+
+    /// This process's BLAS as `run_start.blas` records it.
+    static func blasRecord() -> BLASRecord {
+        BLASRecord(configuration: BLAS.configuration, core: BLAS.coreType,
+                   pinned: ProcessInfo.processInfo.environment[BLAS.coreTypeVariable].flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
 
 /// One formatter for every log timestamp: building one costs more than formatting a date.
 /// Only the server's loop thread uses it.

@@ -32,14 +32,24 @@ extension FederatedServer {
             } else if Double(unmerged) > topology.server.maxUnmergedShare * Double(topology.rounds) {
                 verdict = ("degraded", "\(unmerged) of \(topology.rounds) rounds merged nothing (\(last))")
             }
+            if verdict.status != "failed", let lost = population.degradedReason(maxLostShare: topology.server.maxLostShare) {
+                verdict = ("degraded", verdict.status == "degraded" ? verdict.reason + "; " + lost : lost)
+            }
         }
         let success = verdict.status == "completed"
-        let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
+        // What peers did since the last round's summary (a flood before the first round, or
+        // after the last) is logged too.
+        if let summary = issues.summary() {
+            try writer.append(.note(NoteRecord(event: "protocol_issues", time: timestamp(), message: summary)))
+        }
+        var end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
                                status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
+        end.lostClients = population.gone.isEmpty ? nil : population.gone.sorted()
+        end.returnedClients = population.returned.isEmpty ? nil : population.returned.sorted()
         try writer.append(.runEnd(end))
         report(.finished(end))
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,
                        reason: success ? verdict.reason : "\(verdict.status): \(verdict.reason)",
-                       runDirectory: directory.path)
+                       runDirectory: directory.path, population: population.summary)
     }
 }

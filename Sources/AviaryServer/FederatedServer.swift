@@ -51,10 +51,16 @@ public final class FederatedServer {
         public var success: Bool
         public var reason: String
         public var runDirectory: String
+        /// Clients lost during the run and whether they came back (nil: none was lost).
+        public var population: String?
     }
 
     /// Bound on flushing SHUTDOWN to every process before the server exits.
     static let shutdownFlush: Duration = .seconds(3)
+    /// Bounds on one batch of received events between two checks of signals, deadlines and
+    /// heartbeats (docs/ARCHITECTURE.md, "Threads").
+    static let batchEvents = 10_000
+    static let batchTime: Duration = .milliseconds(50)
 
     let topology: Topology
     let options: Options
@@ -94,6 +100,12 @@ public final class FederatedServer {
     /// The rounds this run resumed after, oldest first (`RunSpec.resumes`).
     var resumes: [Int] = []
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
+    /// Clients lost during the run and whether they came back (the run's verdict).
+    var population = PopulationWatch()
+    /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
+    var processNames: [PeerID: String] = [:]
+    /// When the last security-mismatch warning was written (FederatedServer+Handshakes).
+    var lastSecurityMismatchWarning = -Double.infinity
 
     public init(topology: Topology, options: Options, logger: Logger) throws {
         self.topology = topology
@@ -122,21 +134,23 @@ public final class FederatedServer {
         var firstRound = 1
         var unresponsive: Set<Int> = []
         var minClients = topology.server.minClients
+        // Bind before anything is written: a server that cannot listen leaves no run behind.
+        transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
+            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
+        defer { transport.close(flushingFor: Self.shutdownFlush) }
         if options.resume {
             let resumed = try resumeFromState()
             firstRound = resumed.round + 1
             unresponsive = resumed.unresponsive
             // Sampling draws from the registered set: wait for as many as the interrupted run had.
             minClients = min(topology.data.clients, max(minClients, resumed.registered))
+            population = PopulationWatch(registered: resumed.registered)
         } else {
             try directory.create(overwrite: options.overwrite)
             try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
             writer = try AggregationLogWriter(path: directory.log)
         }
 
-        transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
-            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
-        defer { transport.close(flushingFor: Self.shutdownFlush) }
         try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
         logger.info("listening", metadata: ["endpoint": "\(transport.boundEndpoint)", "run": "\(directory.path)",
                                             "curve": "\(options.security.isCurve)"])
@@ -223,8 +237,10 @@ public final class FederatedServer {
                 queue += machine.abort(reason: "interrupted by a signal")
                 continue
             }
-            // Drain what has arrived (bounded per pass so ticks still happen under a flood).
-            var budget = 10_000
+            // Drain what has arrived in a bounded batch (events and time), so signals, heartbeats
+            // and deadlines are served between batches even under a flood.
+            var budget = Self.batchEvents
+            let batchEnds = ContinuousClock.now + Self.batchTime
             // While a round is being merged, look for its result every millisecond: the merge of a
             // small model takes less than that, and the loop must not add latency to every round.
             var wait: Duration = worker.isBusy ? .milliseconds(1) : .milliseconds(20)
@@ -232,11 +248,15 @@ public final class FederatedServer {
                 wait = .zero
                 budget -= 1
                 queue += receive(event, machine: &machine)
+                // A batch's answers go out with it: a HELLO flood must not pile up actions.
+                if queue.count >= Self.batchEvents || ContinuousClock.now >= batchEnds { break }
             }
             for refused in transport.takeRefusedHandshakes() {
                 issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,
                              example: "key \(refused.key) from \(refused.address) is not on the allow-list")
             }
+            let mismatched = transport.takeMechanismMismatches()
+            if mismatched > 0 { try noteSecurityMismatches(mismatched) }
             queue += machine.tick(now: now)
             if let progress = machine.roundProgress, progress.answered != answered {
                 answered = progress.answered
@@ -277,10 +297,17 @@ public final class FederatedServer {
                 }
             } catch .peerUnreachable {
                 return machine.peerUnreachable(peer, now: now)
+            } catch .peerNotReading {
+                // Never wait for one peer: the others' heartbeats, HELLOs and signals come first.
+                issues.count(peer: peer, "send queue full",
+                             example: "the queue towards this connection is full: it stopped reading, so it was dropped")
+                return machine.peerUnreachable(peer, reason: "it stopped reading (the server's queue towards it is full)", now: now)
             } catch {
-                logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                logger.warning("send failed", metadata: ["process": "\(processName(peer))", "error": "\(error)"])
             }
         case let .registered(peer, registration):
+            population.registered(registration.joined + registration.reconnected, registeredCount: machine.registeredCount)
+            processNames[peer] = registration.processName
             try logRegistration(registration, peer: peer)
         case let .ignored(peer, why):
             issues.count(peer: peer, why.category, example: "\(why)")
@@ -292,7 +319,9 @@ public final class FederatedServer {
             try writer.append(.note(NoteRecord(event: "clients_responsive", time: timestamp(),
                                                message: "heard from again: clients \(CompactIndices(clients)); sampled from the next round")))
         case let .peerLost(peer, clients, reason):
-            logger.warning("process lost", metadata: ["peer": "\(peer)", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
+            if !machine.isFinished { population.lost(clients) }
+            logger.warning("process lost", metadata: ["process": "\(processName(peer))", "clients": "\(CompactIndices(clients))", "reason": "\(reason)"])
+            processNames[peer] = nil
             try writer.append(.note(NoteRecord(event: "process_lost", time: timestamp(), round: machine.currentRound,
                                                message: "the process hosting clients \(CompactIndices(clients)) was dropped: \(reason)")))
         case let .roundStarted(round, sampled):
@@ -311,7 +340,7 @@ public final class FederatedServer {
 
     private func logRegistration(_ r: ServerStateMachine<PeerID>.Registration, peer: PeerID) throws {
         for refused in r.refused {
-            issues.count(peer: peer, "claim refused", example: refused.reason)
+            issues.count(peer: peer, "claim refused", times: refused.claims, example: refused.description)
         }
         guard !r.joined.isEmpty || !r.reconnected.isEmpty else { return }
         var parts: [String] = []

@@ -78,6 +78,9 @@ public struct Topology: Sendable {
         /// A completed run in which more than this share of rounds merged nothing ends
         /// "degraded" and exits non-zero (a run in which no round merged ends "failed").
         public var maxUnmergedShare: Double = 0.5
+        /// A completed run ends "degraded" (non-zero exit) when more than this share of the most
+        /// clients ever registered at once were lost (their process died or left) and did not come back.
+        public var maxLostShare: Double = 0.1
     }
 
     public struct MergeSettings: Sendable, Hashable {
@@ -104,6 +107,10 @@ public struct Topology: Sendable {
         public var clientProcesses: Int
         /// OpenBLAS threads per process.
         public var blasThreads: Int
+        /// OpenBLAS kernel set (`OPENBLAS_CORETYPE`, e.g. "Haswell") for every process `aviary run`
+        /// starts, so machines whose CPUs would pick different kernels compute the same bits; nil:
+        /// OpenBLAS picks for the CPU.
+        public var blasCoreType: String? = nil
     }
 
     public struct ClientOverride: Codable, Sendable, Hashable {

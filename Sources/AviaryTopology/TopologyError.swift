@@ -7,6 +7,13 @@ public enum TopologyError: Error, CustomStringConvertible, Equatable {
     case invalidValue(file: String, key: String, value: String, expected: String)
     case unknownKey(file: String, key: String, known: [String])
 
+    /// The known key nearest a misspelt one, with the misspelt key's section (`merge.penalty`).
+    static func nearest(_ key: String, _ known: [String]) -> String? {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        let section = parts.dropLast().joined(separator: ".")
+        return KeySuggestion.nearest(to: String(parts.last ?? ""), among: known).map { section.isEmpty ? $0 : section + "." + $0 }
+    }
+
     public var description: String {
         switch self {
         case let .unreadable(file, reason):
@@ -20,7 +27,8 @@ public enum TopologyError: Error, CustomStringConvertible, Equatable {
         case let .invalidValue(file, key, value, expected):
             "\(file): '\(key)' = \(value) is invalid: expected \(expected)"
         case let .unknownKey(file, key, known):
-            "\(file): unknown key '\(key)' (known here: \(known.sorted().joined(separator: ", ")))"
+            "\(file): unknown key '\(key)'" + (Self.nearest(key, known).map { "; did you mean '\($0)'?" } ?? "")
+                + " (known here: \(known.sorted().joined(separator: ", ")))"
         }
     }
 }

@@ -24,6 +24,10 @@ extension Topology {
     /// Every key of [merge] is read whatever the strategy (a key that does not apply is a
     /// warning, never an unknown-key error), so the unknown-key list names them all.
     static func parseMerge(_ t: TableReader) throws(TopologyError) -> MergeSettings {
+        if let named = try t.string("strategy"), StrategyKind(rawValue: named) == nil, let elsewhere = KeySuggestion.strategyElsewhere[named.lowercased()] {
+            throw t.invalid("strategy", "\"\(named)\"", expected: "one of " + StrategyKind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                            + ". " + elsewhere)
+        }
         let kind = try t.choice("strategy", default: StrategyKind.fedavg)
         let fedavgWeight = try t.choice("fedavg_weight", default: FedAvgWeight.datasetSize)
         let metric = try t.choice("metric", default: MWAMetric.trainLoss)

@@ -1,6 +1,5 @@
 import AviaryProtocol
 import CZmq
-import Synchronization
 
 /// A client's DEALER socket: connects to the server, sends and receives whole messages.
 ///
@@ -12,10 +11,11 @@ public final class ClientEndpoint: Sendable {
     private let ownsContext: Bool
     private let limits: CodecLimits
     private let endpoint: String
-    /// With CURVE: a PAIR socket receiving this socket's handshake-failure events, so a refused
-    /// key is an error at once instead of silence until the server timeout.
-    private let monitor: ZmqSocket?
-    private static let monitorCounter = Atomic<Int>(0)
+    /// This socket's handshake failures, so a refused key or a security mismatch (a plaintext
+    /// client at a CURVE server, or the reverse) is an error at once instead of silence until
+    /// the server timeout.
+    private let monitor: SocketMonitor
+    private let isCurve: Bool
 
     /// Connects a DEALER to `endpoint`. `identity` becomes the server-visible `PeerID`
     /// (ZMQ_ROUTING_ID; 1–255 bytes, not starting with NUL); nil (what Aviary's clients use)
@@ -48,15 +48,10 @@ public final class ClientEndpoint: Sendable {
             try socket.setOption(ZMQ_CURVE_SERVERKEY, Array(curve.serverPublicKey.utf8), name: "ZMQ_CURVE_SERVERKEY")
             try socket.setOption(ZMQ_CURVE_PUBLICKEY, Array(curve.client.publicKey.utf8), name: "ZMQ_CURVE_PUBLICKEY")
             try socket.setOption(ZMQ_CURVE_SECRETKEY, Array(curve.client.secretKey.utf8), name: "ZMQ_CURVE_SECRETKEY")
-            let address = "inproc://aviary-client-monitor-\(Self.monitorCounter.add(1, ordering: .relaxed).newValue)"
-            try socket.monitor(address, events: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            let pair = try ZmqSocket(context: ctx, type: ZMQ_PAIR)
-            try pair.setOption(ZMQ_LINGER, Int32(0), name: "ZMQ_LINGER")
-            try pair.connect(address)
-            monitor = pair
-        } else {
-            monitor = nil
         }
+        monitor = try SocketMonitor(watching: socket, context: ctx,
+                                    events: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, role: "client")
+        isCurve = curve != nil
         try socket.connect(endpoint)
         self.endpoint = endpoint
         self.socket = socket
@@ -73,31 +68,22 @@ public final class ClientEndpoint: Sendable {
             try checkMonitor()
             if let r = try receiveQueued() { return r }
             let left = deadline - clock.now
-            if let monitor {
-                let ready = left > .zero ? try socket.waitReadable(alsoWatching: monitor, timeout: left) : (mine: false, other: false)
-                guard ready.mine || ready.other else {
-                    try checkMonitor()
-                    return try receiveQueued()
-                }
-            } else {
-                guard left > .zero, try socket.waitReadable(timeout: left) else { return try receiveQueued() }
+            let ready = left > .zero ? try socket.waitReadable(alsoWatching: monitor.socket, timeout: left) : (mine: false, other: false)
+            guard ready.mine || ready.other else {
+                try checkMonitor()
+                return try receiveQueued()
             }
         }
     }
 
-    /// Throws `.authenticationRefused` once the server refused this client's key. A monitor
-    /// event is two frames: u16 event and u32 value (the ZAP status), then the endpoint.
+    /// Throws `.authenticationRefused` once the server refused this client's key, and
+    /// `.securityMismatch` once the server turned out to speak another mechanism.
     private func checkMonitor() throws(ZmqError) {
-        guard let monitor else { return }
-        while let (event, more) = try monitor.receiveFrame({ bytes, more -> ((UInt16, UInt32)?, Bool) in
-            guard bytes.count >= 6 else { return (nil, more) }
-            return ((bytes.loadUnaligned(as: UInt16.self), bytes.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), more)
-        }) {
-            var hasMore = more
-            while hasMore, let next = try monitor.receiveFrame({ $1 }) { hasMore = next }
-            if let (kind, value) = event, Int32(kind) == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH {
-                throw .authenticationRefused(endpoint: endpoint, status: Int(value))
+        for event in try monitor.take() {
+            if event.kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH {
+                throw .authenticationRefused(endpoint: endpoint, status: Int(event.value))
             }
+            if event.isMechanismMismatch { throw .securityMismatch(endpoint: endpoint, clientUsesCurve: isCurve) }
         }
     }
 
@@ -126,14 +112,14 @@ public final class ClientEndpoint: Sendable {
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
-    public func close() { socket.close(); monitor?.close() }
+    public func close() { socket.close(); monitor.close() }
 
     /// Closes the socket and, when the endpoint made its context, terminates it: returns once
     /// queued frames (the BYE) have left or `flushingFor` has passed, never later.
     public func close(flushingFor: Duration) {
         try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
         socket.close()
-        monitor?.close()
+        monitor.close()
         if ownsContext { context.terminate() }
     }
 }

@@ -29,7 +29,8 @@ public protocol ServerTransport: AnyObject {
     var boundEndpoint: String { get }
     /// The next event, or nil if none arrived within `timeout`.
     func receive(timeout: Duration) throws(ZmqError) -> ServerEvent?
-    /// Sends `m` to `peer` and returns the bytes sent; `.peerUnreachable` if it is gone.
+    /// Sends `m` to `peer` and returns the bytes sent, never waiting: `.peerUnreachable` if it
+    /// is gone, `.peerNotReading` if the queue towards it is full.
     func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int
     /// Sends a message encoded once (the round's MODEL) to `peer`; returns the bytes sent.
     func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int
@@ -37,10 +38,14 @@ public protocol ServerTransport: AnyObject {
     func close(flushingFor: Duration)
     /// CURVE handshakes refused since the last call (keys not on the allow-list).
     func takeRefusedHandshakes() -> [RefusedHandshake]
+    /// Handshakes that failed since the last call because the peer spoke another security
+    /// mechanism (a plaintext client at a CURVE server, or the reverse).
+    func takeMechanismMismatches() -> Int
 }
 
 extension ServerTransport {
     public func takeRefusedHandshakes() -> [RefusedHandshake] { [] }
+    public func takeMechanismMismatches() -> Int { 0 }
 }
 
 /// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
@@ -62,6 +67,8 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     private let zap: ZapHandler?
     /// True when every connection is CURVE-encrypted and authenticated.
     public var isCurve: Bool { zap != nil }
+    /// Handshake failures of the ROUTER: libzmq drops a peer of another mechanism silently.
+    private let monitor: SocketMonitor
 
     /// Binds a ROUTER to `endpoint` ("tcp://127.0.0.1:5555", "tcp://*:0", "ipc:///tmp/x").
     /// `maxMessageBytes` sets ZMQ_MAXMSGSIZE so a bad peer cannot make the server allocate GBs.
@@ -78,6 +85,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         try socket.applyCommon(options)
         try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
         try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1), name: "ZMQ_ROUTER_MANDATORY")
+        try socket.setOption(ZMQ_SNDHWM, options.peerQueueMessages, name: "ZMQ_SNDHWM")
         if case let .curve(keys, allowList) = security {
             try CurveKeyPair.requireAvailable()
             guard CurveKeyPair.isZ85Key(keys.secretKey) else { throw .invalidCurveKey(role: "server secret key") }
@@ -89,6 +97,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         } else {
             zap = nil
         }
+        monitor = try SocketMonitor(watching: socket, context: ctx, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, role: "server")
         try socket.bind(endpoint)
         self.socket = socket
         self.context = ctx
@@ -122,6 +131,10 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     /// CURVE handshakes refused since the last call.
     public func takeRefusedHandshakes() -> [RefusedHandshake] { zap?.takeRefused() ?? [] }
 
+    public func takeMechanismMismatches() -> Int {
+        ((try? monitor.take()) ?? []).filter(\.isMechanismMismatch).count
+    }
+
     /// One queued ROUTER message: [identity][payload], decoded straight from libzmq's buffer.
     private func receiveQueued() throws(ZmqError) -> ServerEvent? {
         guard let (identity, more) = try socket.receiveFrame({ (Array($0), $1) }) else { return nil }
@@ -151,12 +164,14 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         return dropped
     }
 
-    /// Sends `m` to `peer`; `.peerUnreachable` if that peer is not connected (ZMQ_ROUTER_MANDATORY).
+    /// Sends `m` to `peer` without ever waiting: `.peerUnreachable` if that peer is not
+    /// connected (ZMQ_ROUTER_MANDATORY), `.peerNotReading` if its queue is full (ZMQ_SNDHWM).
+    /// One peer that never reads must not stall the loop that serves all the others.
     @discardableResult
     public func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
         let size = WireCodec.encodedSize(m)
-        try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+        try socket.sendFrame(size: size, more: false, dontWait: true) { WireCodec.encode(m, into: $0) }
         return size
     }
 
@@ -164,21 +179,25 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     @discardableResult
     public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
-        try socket.send(sharing: encoded, more: false)
+        try socket.send(sharing: encoded, more: false, dontWait: true)
         return encoded.count
     }
 
-    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here.
+    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here, and so
+    /// does a peer whose queue is full (EAGAIN: libzmq checks the high-water mark on this
+    /// frame, so the payload is never half-sent).
     private func sendIdentity(_ peer: PeerID) throws(ZmqError) {
         do {
-            try socket.send(peer.bytes, more: true)
+            try socket.send(peer.bytes, more: true, dontWait: true)
         } catch .callFailed(_, let code, _) where code == EHOSTUNREACH {
             throw .peerUnreachable(peer)
+        } catch .queueFull {
+            throw .peerNotReading(peer)
         }
     }
 
     /// Closes the socket; queued frames get ZMQ_LINGER to leave. Idempotent.
-    public func close() { socket.close(); zap?.close() }
+    public func close() { socket.close(); zap?.close(); monitor.close() }
 
     /// Closes the socket and, when the endpoint made its context, terminates it: returns once
     /// queued frames have left or `flushingFor` has passed (ZMQ_LINGER), never later.
@@ -186,6 +205,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         try? socket.setOption(ZMQ_LINGER, Int32(clamping: flushingFor.roundedUpMilliseconds), name: "ZMQ_LINGER")
         socket.close()
         zap?.close()
+        monitor.close()
         if ownsContext { context.terminate() }
     }
 }

@@ -13,6 +13,11 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerUnreachable(PeerID)
     /// A blocking send waited `milliseconds` (ZMQ_SNDTIMEO) because the peer is not reading.
     case sendTimedOut(call: String, milliseconds: Int)
+    /// A non-blocking send (ZMQ_DONTWAIT) found the queue full (EAGAIN).
+    case queueFull(call: String)
+    /// The server's queue towards this peer is full (ZMQ_SNDHWM messages): it stopped reading.
+    /// The server never waits for one peer; it drops it instead.
+    case peerNotReading(PeerID)
     /// The socket was used after `close()`.
     case socketClosed(call: String)
     /// The context was terminated while the socket was in use (process shutting down).
@@ -26,6 +31,9 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server refused this client's CURVE key during the handshake (ZAP status, e.g. 400):
     /// the key is not on the server's allow-list.
     case authenticationRefused(endpoint: String, status: Int)
+    /// The server speaks another security mechanism (libzmq's ZMTP mechanism mismatch): this
+    /// client is plaintext and the server requires CURVE, or the reverse.
+    case securityMismatch(endpoint: String, clientUsesCurve: Bool)
 
     /// The error libzmq reports for the call that just failed on this thread.
     static func last(_ call: String) -> ZmqError {
@@ -43,6 +51,10 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(call) failed: \(text) (errno \(code))\(hint)"
         case .peerUnreachable(let peer):
             return "peer \(peer) is not connected (it disconnected or never said HELLO); drop it from the round"
+        case .queueFull(let call):
+            return "\(call) would block: the send queue is full"
+        case .peerNotReading(let peer):
+            return "peer \(peer) is not reading: the server's queue towards it is full; it is dropped, not waited for"
         case .sendTimedOut(let call, let ms):
             return "\(call) timed out after \(ms) ms: the peer is not reading; treat it as dead or raise the send timeout"
         case .socketClosed(let call):
@@ -57,6 +69,10 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the \(role) is not a CURVE key (40 characters of Z85, as `aviary keygen` writes)"
         case .authenticationRefused(let endpoint, let status):
             return "the server at \(endpoint) refused this client's CURVE key (ZAP status \(status)): its public key is not on the server's allow-list; add the .public key file's key to the list given to aviary-server --allow"
+        case .securityMismatch(let endpoint, true):
+            return "the server at \(endpoint) does not use CURVE (it is plaintext) and this client does; drop --curve-secret and --server-public, or start the server with --curve-secret and --allow"
+        case .securityMismatch(let endpoint, false):
+            return "the server at \(endpoint) requires CURVE encryption and this client is plaintext; give aviary-client --curve-secret <key file> and --server-public <server.public> (aviary keygen writes them)"
         }
     }
 }

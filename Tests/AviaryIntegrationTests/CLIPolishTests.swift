@@ -153,6 +153,11 @@ import AviaryLog
         #expect(!FileManager.default.fileExists(atPath: dir + "/runs"))
         let explicit = try Harness.run("aviary", ["partition", topo, "-o", dir + "/h.svg"])
         #expect(explicit.status == 0 && FileManager.default.fileExists(atPath: dir + "/h.svg"))
+        // --set previews another setting without a copy of the file, validated like `run`'s.
+        let three = try Harness.run("aviary", ["partition", topo, "--set", "data.clients=3", "-o", dir + "/h3.svg"])
+        #expect(three.status == 0 && three.output.contains("clients 3, samples"), "\(three.output)")
+        let bad = try Harness.run("aviary", ["partition", topo, "--set", "data.clients=zero"])
+        #expect(bad.status != 0 && bad.output.contains("data.clients"), "\(bad.output)")
     }
 
     @Test func validateUsesPlurals() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// `aviary dashboard` as users run it: a real server process, a real browser, real run files.

@@ -45,8 +45,9 @@ import AviaryLog
         #expect(log.runEnd?.status == "completed")
     }
 
-    /// Ctrl-C (SIGINT to the launcher alone): every child is stopped, checked by pid.
-    @Test func interruptLeavesNoProcessBehind() throws {
+    /// Ctrl-C (SIGINT to the launcher alone): every child is stopped, checked by pid, and the
+    /// launcher says how to continue the run.
+    @Test func interruptLeavesNoProcessBehindAndPrintsTheResumeCommand() throws {
         let (launcher, children, dir) = try startLongRun("sigint")
         kill(launcher.processIdentifier, SIGINT)
         let deadline = Date().addingTimeInterval(30)
@@ -58,6 +59,8 @@ import AviaryLog
         let left = children.filter { !Harness.isGone($0) }
         #expect(left.isEmpty, "processes left after Ctrl-C: \(left); logs in \(dir)")
         for pid in left { kill(pid, SIGKILL) }
+        let output = try String(contentsOfFile: dir + "/launcher.out", encoding: .utf8)
+        #expect(output.contains("continue it with: aviary run --resume \(dir)/sigint"), "\(output)")
     }
 
     /// The launcher killed outright (SIGKILL): its children get SIGTERM from the kernel
@@ -85,7 +88,8 @@ import AviaryLog
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin + "/aviary")
         p.arguments = ["run", topo]
-        let sink = FileHandle(forWritingAtPath: "/dev/null")
+        FileManager.default.createFile(atPath: dir + "/launcher.out", contents: nil)
+        let sink = FileHandle(forWritingAtPath: dir + "/launcher.out")
         p.standardOutput = sink
         p.standardError = sink
         try p.run()

@@ -3,6 +3,7 @@ import Testing
 import AviaryLog
 import AviaryProtocol
 import AviaryTransport
+import AviaryReport
 
 /// Runs that survive crashes, with real processes and sockets: the server killed with SIGKILL
 /// at three points and resumed to the byte-identical final checkpoint, a killed client dropped
@@ -70,10 +71,7 @@ import AviaryTransport
         defer { if victim.isRunning { victim.terminate() } }
         func log() -> AggregationLog? { try? AggregationLog.read(path: dir + "/live/aggregation.jsonl") }
         func waitFor(_ what: String, _ condition: (AggregationLog) -> Bool) throws {
-            let deadline = Date().addingTimeInterval(90)
-            while Date() < deadline { if let l = log(), condition(l) { return }; Thread.sleep(forTimeInterval: 0.02) }
-            Issue.record("timed out waiting for \(what)")
-            throw HarnessError.timedOut(tool: what, seconds: 90)
+            try Harness.waitUntil(what, timeout: 90) { log().map(condition) ?? false }
         }
         try waitFor("round 1") { !$0.rounds.isEmpty }
         let killedAt = Date()
@@ -82,8 +80,7 @@ import AviaryTransport
         try waitFor("the lost process") { $0.notes.contains { $0.event == "process_lost" } }
         #expect(Date().timeIntervalSince(killedAt) < 10, "liveness (3 × 0.5 s) should notice within seconds")
         victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1-restarted.out")
-        let finish = Date().addingTimeInterval(120)
-        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        try Harness.waitUntil("the server to finish (see \(dir)/server.out)", timeout: 120) { !server.isRunning }
         #expect(server.terminationStatus == 0, "see \(dir)/server.out")
         let final = try #require(log())
         #expect(final.rounds.count == 6)
@@ -94,9 +91,63 @@ import AviaryTransport
         #expect(final.rounds.last?.accepted == [0, 1, 2, 3])
         #expect(final.rounds[lostRound].accepted == [0, 2])
         #expect(final.rounds[lostRound].lost == [1, 3])
+        #expect(final.runEnd?.status == "completed")
+        #expect(final.runEnd?.returnedClients == [1, 3] && final.runEnd?.lostClients == nil)
+        let serverOutput = try String(contentsOfFile: dir + "/server.out", encoding: .utf8)
+        #expect(serverOutput.contains("population: clients 1,3 lost and came back"), "\(serverOutput)")
         victim.waitUntilExit()
         survivor.waitUntilExit()
         #expect(survivor.terminationStatus == 0 && victim.terminationStatus == 0, "clients exit 0 on SHUTDOWN")
+    }
+
+    /// Half the federation killed for good: the run goes on with the rest, but ends `degraded`
+    /// (exit 1) naming the lost clients; `aviary logs` and its CSV count them per round.
+    @Test func aRunThatLosesHalfItsClientsForGoodEndsDegraded() throws {
+        let dir = Harness.temporaryDirectory("degraded")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "dg", output: dir, clients: 4, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
+                             server: "heartbeat_interval = 0.5\nmin_clients = 4")
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/dg", log: dir + "/server.out")
+        defer { if server.isRunning { server.terminate() } }
+        let endpoint = try #require(listening, "server never listened")
+        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
+        defer { if survivor.isRunning { survivor.terminate() } }
+        let victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3", "--name", "victim"], log: dir + "/c1.out")
+        defer { if victim.isRunning { victim.terminate() } }
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline, (try? AggregationLog.read(path: dir + "/dg/aggregation.jsonl"))?.rounds.isEmpty ?? true {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        let finish = Date().addingTimeInterval(180)
+        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!server.isRunning, "the server went on after 180 s; see \(dir)/server.out")
+        #expect(server.terminationStatus == 1, "degraded exits non-zero; see \(dir)/server.out")
+        let log = try AggregationLog.read(path: dir + "/dg/aggregation.jsonl")
+        #expect(log.rounds.count == 6)
+        let end = try #require(log.runEnd)
+        #expect(end.status.hasPrefix("degraded: 2 of 4 registered clients were lost and did not come back (clients 1,3"), "\(end.status)")
+        #expect(end.lostClients == [1, 3] && end.returnedClients == nil)
+        let output = try String(contentsOfFile: dir + "/server.out", encoding: .utf8)
+        #expect(output.contains("population: clients 1,3 lost and not back (2 of 4)"), "\(output)")
+        // The server's log line names the process by its HELLO name, not only its routing id.
+        #expect(output.contains("process=victim (0x"), "\(output)")
+        // Client log lines print losses at four decimals.
+        let clientLog = try String(contentsOfFile: dir + "/c0.out", encoding: .utf8)
+        #expect(clientLog.contains(#/loss=[0-9]+\.[0-9]{4} /#), "\(clientLog.prefix(2000))")
+        // After the loss every round samples the two left, and says it wanted four.
+        #expect(output.contains("round 6/6  merged 2/2 sampled (of 4 per round: fewer available)"), "\(output)")
+        let table = try Harness.run("aviary", ["logs", dir + "/dg"])
+        #expect(table.output.contains(LogTable.header), "\(table.output)")
+        let lostRow = try #require(log.rounds.first { ($0.lost ?? []) == [1, 3] }, "the victim was killed mid-round")
+        #expect(table.output.contains(LogTable.row(lostRow)), "\(table.output)")
+        let csv = try Harness.run("aviary", ["logs", dir + "/dg", "--csv"]).output.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let lostColumn = try #require(csv[0].firstIndex(of: "lost"))
+        #expect(csv[lostRow.round][lostColumn] == "2")  // row r is round r; row 0 is the header
+        #expect(csv[1...].allSatisfy { $0.last == "degraded" })
+        survivor.waitUntilExit()
     }
 
     @Test func handStartedClientsReconnectAfterTheServerIsRestartedWithResume() throws {
@@ -148,11 +199,8 @@ import AviaryTransport
         let honest = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,1"], log: dir + "/honest.out")
         defer { if honest.isRunning { honest.terminate() } }
         // Wait until the honest process holds both slots, then storm.
-        let registered = Date().addingTimeInterval(30)
-        while Date() < registered {
-            if let log = try? AggregationLog.read(path: dir + "/storm/aggregation.jsonl"),
-               log.notes.contains(where: { $0.event == "clients_registered" }) { break }
-            Thread.sleep(forTimeInterval: 0.02)
+        try Harness.waitUntil("the honest process to register", timeout: 30) {
+            (try? AggregationLog.read(path: dir + "/storm/aggregation.jsonl"))?.notes.contains { $0.event == "clients_registered" } ?? false
         }
         var stormers: [ClientEndpoint] = []
         var refusals = 0
@@ -167,13 +215,12 @@ import AviaryTransport
             let left = max(0.01, answered.timeIntervalSinceNow)
             if case let .success(.welcome(w))? = try c.receive(timeout: .milliseconds(Int(left * 1000))) {
                 #expect(w.accepted.isEmpty)
-                refusals += w.refused.count
+                refusals += w.refused.reduce(0) { $0 + $1.claims }
             }
             c.close()
         }
         #expect(refusals == 900, "every claim of every stormer refused with a reason")
-        let finish = Date().addingTimeInterval(120)
-        while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
+        try Harness.waitUntil("the server to finish (see \(dir)/server.out)", timeout: 120) { !server.isRunning }
         #expect(server.terminationStatus == 0, "see \(dir)/server.out")
         honest.waitUntilExit()
         #expect(honest.terminationStatus == 0)
@@ -194,6 +241,6 @@ import AviaryTransport
         let endpoint = try #require(listening, "server never listened")
         let result = try Harness.run("aviary-client", ["--connect", endpoint, "--clients", "1,7"], timeout: 60)
         #expect(result.status != 0)
-        #expect(result.output.contains("client index 7 is outside 0..<2"), "\(result.output)")
+        #expect(result.output.contains("the server refused client 7: outside the topology's clients 0..<2"), "\(result.output)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// `aviary report` and `aviary compare` on a real (tiny) run, as users call them.
@@ -69,6 +70,33 @@ import AviaryLog
         }
     }
 
+    /// What the browser parsed from the page (`--dump-dom`: the DOM after load, SVG text included).
+    static func renderedDOM(_ page: String, browser: String, in dir: String) throws -> String {
+        let out = try Harness.run((browser as NSString).lastPathComponent, [
+            "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/chromium-profile",
+            "--dump-dom", URL(fileURLWithPath: page).absoluteString,
+        ], timeout: 120, bin: (browser as NSString).deletingLastPathComponent)
+        #expect(out.status == 0, "\(out.output)")
+        return out.output
+    }
+
+    /// The two runs differ in `run.rounds`: the comparison's legend and final-metrics table name
+    /// that key per run, as the browser renders them, and the runs get two different hues.
+    @Test(.enabled(if: Prerequisite.enabled(chromium != nil), "chromium is not installed (make test installs it)"))
+    func comparisonLegendAndTableShowTheDifferingKeysInABrowser() throws {
+        let browser = try #require(Self.chromium, "chromium is not installed (make test installs it)")
+        let runs = try #require(Self.runs)
+        let page = runs.dir + "/differing.html"
+        let out = try Harness.run("aviary", ["compare", runs.dir + "/short", runs.dir + "/long", "-o", page])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(out.output.contains("run    run.rounds  rounds"), "the printed table has the key's column:\n\(out.output)")
+        let dom = try Self.renderedDOM(page, browser: browser, in: runs.dir)
+        #expect(dom.contains(">short: run.rounds=2</text>") && dom.contains(">long: run.rounds=3</text>"), "legend:\n\(dom.prefix(3000))")
+        #expect(dom.contains(">run.rounds</th>"), "table header:\n\(dom)")
+        let strokes = Set(dom.matches(of: /<polyline fill="none" stroke="(#[0-9a-f]{6})"/).map { String($0.1) })
+        #expect(strokes.count == 2, "one hue per run: \(strokes)")
+    }
+
     @Test func compareTablesTheLogsFinalEvaluation() throws {
         let runs = try #require(Self.runs)
         let page = runs.dir + "/compare.html"
@@ -81,9 +109,10 @@ import AviaryLog
             let final = try #require(log.runEnd?.finalEval)
             let row = try #require(lines.first { $0.hasPrefix(name + " ") }, "no row for \(name) in:\n\(out.output)")
             let cells = row.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            #expect(cells[1] == String(rounds))
-            #expect(cells[4] == String(format: "%.4f", final.cleanAccuracy), "\(row)")
-            #expect(cells[5] == String(format: "%.4f", final.cleanLoss), "\(row)")
+            // cells[1] is the differing key (run.rounds), then the table's own columns.
+            #expect(cells[1] == String(rounds) && cells[2] == String(rounds))
+            #expect(cells[5] == String(format: "%.4f", final.cleanAccuracy), "\(row)")
+            #expect(cells[6] == String(format: "%.4f", final.cleanLoss), "\(row)")
             #expect(cells.last == "completed")
         }
     }

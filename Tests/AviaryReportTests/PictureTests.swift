@@ -50,11 +50,20 @@ import AviaryLog
             let compared = Self.comparison(metric).plot()
             #expect(compared.series[0].color == series.color, "\(metric)")
             #expect(compared.series[0].color == PlotPalette.color(metric.plotMetric))
-            // Later runs are shades of it, told apart by dash pattern too.
-            #expect(compared.series[1].color != compared.series[0].color && compared.series[1].dash != compared.series[0].dash)
+            // Later runs get other hues, not shades of it.
+            #expect(compared.series[1].color != compared.series[0].color)
             #expect(compared.svg().contains("stroke=\"\(series.color)\""))
         }
         #expect(clean.color == PlotPalette.color(.cleanAccuracy) && robust.color == PlotPalette.color(.robustAccuracy))
+    }
+
+    @Test func comparedRunsGetTenDistinctHuesThenDashes() {
+        for metric in PlotMetric.allCases {
+            let colours = (0..<10).map { PlotPalette.runColor(metric, run: $0) }
+            #expect(colours[0] == PlotPalette.color(metric))
+            if PlotPalette.categorical.contains(PlotPalette.color(metric)) { #expect(Set(colours).count == 10, "\(metric): \(colours)") }
+        }
+        #expect(PlotPalette.runDash(run: 9) == "" && PlotPalette.runDash(run: 10) != "")
     }
 
     @Test func divergingScaleIsNeutralAtTheUniformShare() {

@@ -37,8 +37,9 @@ import AviaryLog
 
     @Test func pointsLandWhereHandComputed() {
         // Frame: left 58, right 16, top 30 + one legend row of 16, bottom 42 → plot 486 × 212 at (58, 46).
+        // The y domain 0…1 gets 3 % free at each end (−0.03…1.03), so y = 0 sits 6 px above the bottom.
         let plot = LinePlot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "s", color: "#123456", points: [.init(x: 0, y: 0), .init(x: 10, y: 1)])])
-        #expect(plot.svg().contains("points=\"58,258 544,46\""))
+        #expect(plot.svg().contains("points=\"58,252 544,52\""), "\(plot.svg())")
     }
 
     @Test func nonFinitePointsBreakTheLine() {

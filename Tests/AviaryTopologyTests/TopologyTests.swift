@@ -15,6 +15,13 @@ import AviaryAdversarial
         #expect(t.rounds > 0)
     }
 
+    /// Every strategy the file's comment names runs on it without a warning about the file's own keys.
+    @Test(arguments: ["fedavg", "median", "trimmed-mean", "krum", "multi-krum", "mwa"])
+    func byzantineTopologyTakesAnyStrategyWithoutWarnings(strategy: String) throws {
+        let t = try Topology.load(path: "\(Self.root)/topologies/byzantine.toml", overrides: ["merge.strategy=\(strategy)"])
+        #expect(t.warnings.isEmpty, "\(t.warnings)")
+    }
+
     @Test func quickstartIsWhatTheReadmePromises() throws {
         let t = try Topology.load(path: "\(Self.root)/topologies/quickstart.toml")
         #expect(t.data.clients == 10)
@@ -84,6 +91,15 @@ import AviaryAdversarial
         #expect(error("[run]\nname = \"x\"\n[server]\nbind = \"localhost:5\"\n").contains("server.bind"))
         #expect(error("[run\nname = 1").contains("t.toml:1"))
         #expect(error("").contains("run.name"))
+    }
+
+    @Test func errorsSuggestTheNearestKeyAndWhereFedProxLives() {
+        #expect(error("[run]\nname = \"x\"\n[merge]\nstrategy = \"mwa\"\npenalti = 1\n").contains("unknown key 'merge.penalti'; did you mean 'merge.penalty'?"))
+        #expect(error("[run]\nname = \"x\"\n[modle]\nkind = \"mlp\"\n").contains("did you mean 'model'?"))
+        #expect(!error("[run]\nname = \"x\"\n[merge]\nzzzzzzzz = 1\n").contains("did you mean"), "no suggestion when nothing is close")
+        let fedprox = error("[run]\nname = \"x\"\n[merge]\nstrategy = \"fedprox\"\n")
+        #expect(fedprox.contains("merge.strategy") && fedprox.contains("train.proximal_mu"), "\(fedprox)")
+        #expect(error("[run]\nname = \"x\"\n[merge]\nstrategy = \"fedadam\"\n").contains("merge.server_optimizer = \"fedadam\""))
     }
 }
 

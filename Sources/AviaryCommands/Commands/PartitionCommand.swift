@@ -21,9 +21,13 @@ struct PartitionCommand: ParsableCommand {
     @Option(help: "Show at most this many clients in the table.")
     var limit: Int = 100
 
+    /// Preview α = 0.01 without editing a copy of the file: `--set data.alpha=0.01`.
+    @OptionGroup var set: OverrideOptions
+
     func run() throws {
         do {
-            let topo = try Topology.load(path: topology)
+            let topo = try Topology.load(path: topology, overrides: set.overrides)
+            warnAbout(topo)
             let data = try FederatedDataset(spec: topo.data)
             let stats = data.statistics()
             print(PartitionTable.text(stats, maxRows: limit))  // ends with the build notes (stats.notes)

@@ -11,13 +11,14 @@ struct ResultsCommand: ParsableCommand {
         commandName: "results",
         abstract: "Write a results document (Markdown) from the logs of finished runs, grouped by seed.",
         discussion: """
-        Each [[study]] of the plan names directories of runs (sweeps). Within a directory, runs whose \\
-        topologies differ only in [seeds] form one row (mean ± std across them), labelled by the settings \\
-        that differ between rows. Stronger attacks listed under `attacks` score each run's final checkpoint \\
-        once; the result is kept in RUN/evals/ and reused. `make experiments` runs the sweeps and then this.
+        Each [[study]] of the plan names directories of runs (sweeps). Within a directory, runs whose \
+        topologies differ only in [seeds] form one row (mean ± std across them), labelled by the settings \
+        that differ between rows. Stronger attacks listed under `attacks` score each run's final checkpoint \
+        once; the result is kept in RUN/evals/ and reused. `make experiments` runs the sweeps of \
+        topologies/experiments/plan.toml and then this.
         """)
 
-    @Argument(help: "The study plan (TOML), e.g. experiments/studies.toml.")
+    @Argument(help: "The study plan (TOML), e.g. topologies/experiments/plan.toml.")
     var plan: String
 
     @Option(name: .shortAndLong, help: "Where to write the Markdown.")
@@ -26,8 +27,8 @@ struct ResultsCommand: ParsableCommand {
     @Option(help: "Wall time of the whole suite in seconds, stated in the header.")
     var suiteSeconds: Double?
 
-    @Option(help: "The command quoted in the header as the way to regenerate the file.")
-    var command: String = "make experiments"
+    @Option(help: "The command quoted in the header as the way to regenerate the file (default: this invocation).")
+    var command: String?
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: plan) else {
@@ -44,13 +45,17 @@ struct ResultsCommand: ParsableCommand {
             studies.append(try Self.study(study, lastK: studyPlan.lastK))
         }
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-        let doc = ResultsDocument(studies: studies, lastK: studyPlan.lastK, command: command, build: BuildInfo.commit,
+        let doc = ResultsDocument(studies: studies, lastK: studyPlan.lastK, command: command ?? "aviary results \(plan) -o \(output)",
+                                  build: BuildInfo.commit,
                                   date: date, suiteSeconds: suiteSeconds)
         try AtomicFile.write(Data(doc.markdown().utf8), to: output)
         print("results: \(output) (\(studies.count) studies, \(studies.map(\.groups.count).reduce(0, +)) rows)")
         // The table shows completed/total per row; say it here too, so an unfinished sweep is not missed.
         let incomplete = studies.flatMap { st in st.groups.filter { $0.summary.incomplete > 0 }.map { "\(st.title.prefix(40))…: \($0.label)" } }
         for row in incomplete { FileHandle.standardError.write(Data("warning: runs that did not complete are in \(row)\n".utf8)) }
+        for st in studies { if let mixed = ResultsDocument.mixedKernels(st.blasCores) {
+            FileHandle.standardError.write(Data("warning: \(st.title.prefix(40))…: \(mixed)\n".utf8))
+        } }
     }
 
     static func study(_ s: StudyPlan.Study, lastK: Int) throws -> ResultsDocument.Study {
@@ -58,6 +63,7 @@ struct ResultsCommand: ParsableCommand {
         var sharedSettings: [String: String]? = nil
         var robustAttack: String? = nil
         var builds: [String: Int] = [:]
+        var cores: [String: Int] = [:]
         var mergeGroups: [(label: String, runs: [String])] = []
         for source in s.runs {
             let dirs = CompareCommand.expandingSweeps(source).filter { FileManager.default.fileExists(atPath: RunDirectory(path: $0).log) }
@@ -76,6 +82,7 @@ struct ResultsCommand: ParsableCommand {
                     let dir = dirs[m]
                     let log = try AggregationLog.read(path: RunDirectory(path: dir).log)
                     builds[log.runStart?.aviaryBuild ?? "", default: 0] += 1
+                    cores[log.runStart?.blas?.core ?? "", default: 0] += 1
                     var outcome = RunOutcome(log: log, lastK: lastK)
                     robustAttack = robustAttack ?? log.rounds.compactMap { $0.eval?.attack }.last
                     if !s.attacks.isEmpty && s.checkpointMerge == nil { outcome.extraRobust = try extraEvaluations(run: dir, log: log, attacks: s.attacks) }
@@ -95,6 +102,7 @@ struct ResultsCommand: ParsableCommand {
         var study = ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
                                           baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
         study.builds = builds
+        study.blasCores = cores
         study.note = s.note
         if let grid = s.checkpointMerge {
             // The merges are scored under the study's first attack (the rest are not used here).

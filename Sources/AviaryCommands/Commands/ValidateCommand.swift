@@ -8,7 +8,7 @@ import AviaryTopology
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check topology files: syntax, keys, ranges and combinations that cannot run.",
+        abstract: "Check topology files: syntax, keys, ranges, combinations that cannot run, and that the dataset files exist.",
         discussion: "Warnings (ignored keys, weak training attacks, large adaptive server_lr) are printed but do not fail.")
 
     @Argument(help: "Topology files.")
@@ -41,6 +41,11 @@ struct ValidateCommand: ParsableCommand {
                     try t.checkModelFits(sampleShape: shape, classes: classes, file: path)
                     let samples = loaded.statistics().samples
                     detail += ", data ok (\(plural(samples, "training sample")) of shape \(shape), \(plural(classes, "class", "classes")))"
+                } else if let files = try t.data.dataset.checkFiles() {
+                    detail += files.isEmpty ? ", data generated (nothing to read)"
+                        : ", \(plural(files.count, "data file")) present (not parsed; --data parses them)"
+                } else {
+                    detail += ", data files not checked (--data opens and parses them)"
                 }
                 print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)\(detail)")
                 for w in t.warnings { print("    warning: \(w)") }

@@ -1,5 +1,6 @@
 import Foundation
 import AviaryLog
+import AviaryMath
 import AviaryTopology
 
 /// Starts a topology as separate OS processes on this machine: one `aviary-server`, then
@@ -74,7 +75,7 @@ struct ProcessLauncher {
         }
         var serverArgs: [String]
         switch mode {
-        case let .fresh(path): serverArgs = ["--topology", path, "--name", topology.name]
+        case let .fresh(path): serverArgs = ["--topology", path, "--name", topology.name, "--claimed"]
         case let .overwrite(path): serverArgs = ["--topology", path, "--name", topology.name, "--overwrite"]
         case .resume: serverArgs = ["--resume", dir.path]
         }
@@ -99,6 +100,9 @@ struct ProcessLauncher {
         let endpoint: String
         do { endpoint = try waitForEndpoint(dir: dir, server: server) } catch {
             children.stopAll(grace: stopGrace)
+            if case .fresh = mode, case let .serverExitedBeforeListening(status, _, tail) = error, RunPlacement.releaseUnstarted(dir) {
+                throw .serverExitedBeforeListening(status: status, log: nil, tail: tail)
+            }
             throw error
         }
         var clients: [Child] = []
@@ -156,7 +160,7 @@ struct ProcessLauncher {
         if children.interrupted {
             for c in clients { c.stopped = true }
             children.stopAll(grace: stopGrace)
-            throw .interrupted(log: dir.log)
+            throw .interrupted(log: dir.log, directory: resumable(dir))
         }
         server.waitUntilExit()
 
@@ -188,11 +192,16 @@ struct ProcessLauncher {
         return Outcome(lost: lost, stragglers: stragglers, memory: memory)
     }
 
+    /// The run directory when `--resume` can continue it (its server wrote topology.toml).
+    private func resumable(_ dir: RunDirectory) -> String? {
+        FileManager.default.fileExists(atPath: dir.topology) ? dir.path : nil
+    }
+
     private func waitForEndpoint(dir: RunDirectory, server: Process) throws(LaunchError) -> String {
         let seconds = max(60, topology.server.registrationTimeout)
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if children.interrupted { throw .interrupted(log: dir.log) }
+            if children.interrupted { throw .interrupted(log: dir.log, directory: resumable(dir)) }
             if let text = try? String(contentsOfFile: dir.endpoint, encoding: .utf8), text.hasSuffix("\n") {
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
@@ -215,6 +224,8 @@ struct ProcessLauncher {
         p.standardOutput = passStdout ? FileHandle.standardOutput : handle
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = String(topology.processes.blasThreads)
+        // One kernel set for every process of the run, whatever this CPU would pick.
+        if let core = topology.processes.blasCoreType { env[BLAS.coreTypeVariable] = core }
         env[Self.parentVariable] = String(getpid())
         p.environment = env
         do { try p.run() } catch { throw .cannotStart(executable: path, reason: ErrorReason.of(error)) }

@@ -7,10 +7,7 @@ import AviaryTopology
 enum RunPlacement {
     /// `--name` follows the same rule as `[run].name`: it names a directory under `output`.
     static func checkName(_ name: String) throws(LaunchError) {
-        guard !name.isEmpty, name != ".", name != "..",
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
-            throw .badName(name: name)
-        }
+        if let expected = Topology.nameProblem(name) { throw .badName(name: name, expected: expected) }
     }
 
     /// Claims `output/name`, or `name-2`, `name-3`, … when it exists. `mkdir` is the claim
@@ -20,7 +17,7 @@ enum RunPlacement {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {
-            throw .cannotCreateRunDirectory(key: "[run].output", path: output, reason: ErrorReason.of(error))
+            throw .cannotCreateRunDirectory(key: "[run].output", path: output + "/" + name, reason: ErrorReason.of(error))
         }
         for n in 1...10_000 {
             let candidate = n == 1 ? name : "\(name)-\(n)"
@@ -31,6 +28,16 @@ enum RunPlacement {
             }
         }
         throw .cannotCreateRunDirectory(key: "[run].output", path: output + "/" + name, reason: "10,000 runs of this name exist already")
+    }
+
+    /// Removes a directory this invocation claimed with `claimFresh` when no run started in it
+    /// (no aggregation.jsonl: the server could not bind, its dataset was missing, …), so the
+    /// name is free for a retry and `aviary logs` never offers to resume a run that never began.
+    /// Returns whether it was removed.
+    @discardableResult
+    static func releaseUnstarted(_ run: RunDirectory) -> Bool {
+        guard !FileManager.default.fileExists(atPath: run.log) else { return false }
+        return (try? FileManager.default.removeItem(atPath: run.path)) != nil
     }
 
     /// The topology a run directory was started with, pointed back at that directory: its
