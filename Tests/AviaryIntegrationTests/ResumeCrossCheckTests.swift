@@ -35,6 +35,31 @@ import AviaryMath
         #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/aggregation.jsonl")) == logBefore)
     }
 
+    /// The thorough relabelling: the vectors file is rewritten with round 4 in its own metadata
+    /// and state.json's size and CRC-32 updated, so the state is consistent in itself; only the
+    /// log (whose last completed round is 2) can tell.
+    @Test func aStateRelabelledConsistentlyIsRefusedByTheLog() throws {
+        let run = try crashedRun("relabel-all", afterRound: 2)
+        let old = try Safetensors.read(path: run + "/state/round-0002.safetensors")
+        let arrays = try old.tensors.map { (name: $0.name, shape: $0.shape, values: try old.values(named: $0.name)) }
+        var metadata = old.metadata
+        metadata["round"] = "4"
+        let (bytes, crc) = try Safetensors.write(arrays: arrays, metadata: metadata, to: run + "/state/round-0004.safetensors")
+        try FileManager.default.removeItem(atPath: run + "/state/round-0002.safetensors")
+        let statePath = run + "/state.json"
+        var state = try String(contentsOfFile: statePath, encoding: .utf8)
+        state = state.replacingOccurrences(of: "\"round\" : 2,", with: "\"round\" : 4,")
+            .replacingOccurrences(of: "state/round-0002.safetensors", with: "state/round-0004.safetensors")
+            .replacingOccurrences(of: #""bytes" : \d+,\n    "crc32" : "[0-9a-f]+""#,
+                                  with: "\"bytes\" : \(bytes),\n    \"crc32\" : \"\(CRC32.hex(crc))\"", options: .regularExpression)
+        try state.write(toFile: statePath, atomically: true, encoding: .utf8)
+
+        let resumed = try Harness.run("aviary-server", ["--resume", run], timeout: 120)
+        #expect(resumed.status != 0, "a relabelled state was resumed:\n\(resumed.output)")
+        #expect(resumed.output.contains("the run state says round 4 is the last completed one")
+                && resumed.output.contains("is 2"), "\(resumed.output)")
+    }
+
     @Test(arguments: ["truncated", "missing"])
     func aDamagedLastCheckpointIsRewrittenFromTheState(_ damage: String) throws {
         let run = try crashedRun("checkpoint-\(damage)", afterRound: 3)

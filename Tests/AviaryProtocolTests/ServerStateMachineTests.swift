@@ -153,6 +153,19 @@ import AviaryProtocol
         #expect(try Machine.check(silent, format: format, sizes: .reported(cap: 1000)).get().metrics["dataset_size"] == nil)
     }
 
+    @Test func ignoredMessagesCarryTheirCategory() {
+        var m = makeMachine()
+        _ = registerEach(&m, 3)
+        let serverOnly = m.receive(.model(ModelMessage(round: 1, parameters: [])), from: "p0", now: 2)
+        #expect(serverOnly.contains { if case .ignored(_, .serverOnly(.model)) = $0 { true } else { false } })
+        #expect(IgnoredMessage.serverOnly(.model).category == "server-only message")
+        #expect("\(IgnoredMessage.serverOnly(.model))" == "sent model, which only the server sends")
+        let foreign = m.receive(update(m, 1), from: "p0", now: 2)
+        let why = foreign.compactMap { if case let .ignored(_, why) = $0 { why } else { nil } }.first
+        #expect(why == .unauthenticated(.update, .notHosted(client: 1)))
+        #expect(why?.category == "UPDATE for a client not hosted")
+    }
+
     @Test func invalidUpdatesAreRejectedWithReasons() {
         var m = makeMachine()
         _ = registerEach(&m, 3)
