@@ -76,6 +76,8 @@ bench: build
 # docs/RESULTS.md: the studies of topologies/experiments/plan.toml, 3 seeds each, as sweeps into
 # runs/exp-*; an interrupted `make experiments` resumes (completed runs are skipped). The file is
 # then written from the logs with the suite's wall time. SEEDS and PARALLEL can be overridden.
+# The checkpoint-merging study needs no sweep of its own: `aviary results` merges the saved
+# checkpoints of runs/exp-mwa-baselines (keeping the scores in each run's evals/).
 SEEDS    ?= 1,2,3
 PARALLEL ?= 2
 SWEEP    := $(AVIARY) sweep --seeds $(SEEDS) --parallel $(PARALLEL)
@@ -98,6 +100,10 @@ experiments: build
 	    --grid merge.strategy=fedavg,median,trimmed-mean,krum; \
 	$(SWEEP) topologies/byzantine.toml --name exp-byzantine-noniid $(NONIID) --grid merge.strategy=fedavg,median,trimmed-mean,krum \
 	    --grid attackers.kind=sign_flip,scale,alie --grid attackers.fraction=0.1,0.3; \
+	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50-none --set attackers.kind=none \
+	    --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa; \
+	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
+	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --suite-seconds $$(( $$(date +%s) - start ))
 

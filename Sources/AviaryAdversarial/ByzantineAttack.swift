@@ -25,6 +25,11 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
         /// "A Little Is Enough" (Baruch et al., 2019): every colluding attacker sends μ − z·σ of
         /// the attackers' own honest deltas (coordinate-wise mean and standard deviation).
         case alie
+        /// Inner-product manipulation (Xie, Koyejo & Gupta, UAI 2020, "Fall of Empires"): every
+        /// colluding attacker sends −ε·μ, μ the mean of the attackers' own honest deltas, so the
+        /// aggregate's inner product with the true update turns negative while, for small ε, the
+        /// malicious updates stay close enough to pass median, trimmed mean and Krum.
+        case ipm
     }
 
     public var kind: Kind
@@ -34,13 +39,37 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
     public var noiseStd: Float
     /// z of `alie`.
     public var alieZ: Float
+    /// ε of `ipm`.
+    public var ipmEpsilon: Float
 
-    public init(kind: Kind, scale: Float = 1, noiseStd: Float = 1, alieZ: Float = 0) {
-        self.kind = kind; self.scale = scale; self.noiseStd = noiseStd; self.alieZ = alieZ
+    /// ε = 0.5: the value of Xie et al.'s experiments that defeats the median and Krum.
+    public static let defaultIPMEpsilon: Float = 0.5
+
+    enum CodingKeys: String, CodingKey { case kind, scale, noiseStd, alieZ, ipmEpsilon }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(kind: try c.decode(Kind.self, forKey: .kind), scale: try c.decode(Float.self, forKey: .scale),
+                  noiseStd: try c.decode(Float.self, forKey: .noiseStd), alieZ: try c.decode(Float.self, forKey: .alieZ),
+                  ipmEpsilon: try c.decodeIfPresent(Float.self, forKey: .ipmEpsilon) ?? Self.defaultIPMEpsilon)
     }
 
-    /// `alie` needs every colluding attacker's honest delta of the round before any can be sent.
-    public var isCollusive: Bool { kind == .alie }
+    public init(kind: Kind, scale: Float = 1, noiseStd: Float = 1, alieZ: Float = 0, ipmEpsilon: Float = defaultIPMEpsilon) {
+        self.kind = kind; self.scale = scale; self.noiseStd = noiseStd; self.alieZ = alieZ; self.ipmEpsilon = ipmEpsilon
+    }
+
+    /// `alie` and `ipm` need every colluding attacker's honest delta of the round before any can be sent.
+    public var isCollusive: Bool { kind == .alie || kind == .ipm }
+
+    /// The common update of a collusive attack from the colluders' honest deltas (ALIE or IPM);
+    /// for another kind the deltas' first element, unchanged.
+    public func colluding(_ deltas: [[Float]]) -> [Float] {
+        switch kind {
+        case .alie: Self.alie(deltas, z: alieZ)
+        case .ipm: Self.ipm(deltas, epsilon: ipmEpsilon)
+        default: deltas.first ?? []
+        }
+    }
 
     /// The default `scale` for a kind: a plain sign flip (−Δ), a tenfold boost.
     public static func defaultScale(for kind: Kind) -> Float { kind == .scale ? 10 : 1 }
@@ -50,7 +79,7 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
     /// the round, used by `gaussian` only.
     public func apply(to delta: [Float], noise: inout RandomStream) -> [Float] {
         switch kind {
-        case .none, .labelFlip, .alie: return delta
+        case .none, .labelFlip, .alie, .ipm: return delta
         case .signFlip: let s = -scale; return delta.map { $0 * s }
         case .scale: let s = scale; return delta.map { $0 * s }
         case .gaussian:
@@ -82,6 +111,16 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
             out[j] = Float(mean - Double(z) * (squares / n).squareRoot())
         }
         return out
+    }
+
+    /// IPM's common update: −ε · μ, μ the coordinate-wise mean of the colluders' honest deltas
+    /// (summed in Double in the given order).
+    public static func ipm(_ deltas: [[Float]], epsilon: Float) -> [Float] {
+        guard let first = deltas.first else { return [] }
+        let scale = -Double(epsilon) / Double(deltas.count)
+        var sums = [Double](repeating: 0, count: first.count)
+        for d in deltas { for j in 0..<first.count { sums[j] += Double(d[j]) } }
+        return sums.map { Float($0 * scale) }
     }
 
     /// Baruch et al.'s z_max for n clients per round of which m collude: s = ⌊n/2 + 1⌋ − m
@@ -121,6 +160,7 @@ public struct ByzantineAttack: Codable, Sendable, Hashable {
         case .signFlip, .scale: "\(kind.rawValue) scale=\(scale)"
         case .gaussian: "gaussian noise_std=\(noiseStd)"
         case .alie: "alie z=\(alieZ)"
+        case .ipm: "ipm epsilon=\(ipmEpsilon)"
         }
     }
 }

@@ -183,9 +183,9 @@ public final class ClientHost {
         }
     }
 
-    /// Where the run's top-k residuals go: the state directory, else memory (with a warning).
+    /// Where the run's error-feedback residuals (top-k, f16/int8 with error_feedback) go: the state directory, else memory (with a warning).
     private func residualStore(for spec: RunSpec) throws -> ResidualStore {
-        guard case .topk = spec.compression else { return MemoryResidualStore() }  // holds nothing
+        guard spec.compression.usesErrorFeedback(spec.quantisation) else { return MemoryResidualStore() }  // holds nothing
         if let directory = options.stateDirectory, let runID = spec.runID {
             do {
                 let store = try DirectoryResidualStore(stateDirectory: directory, runID: runID)
@@ -193,7 +193,7 @@ public final class ClientHost {
                 return store
             } catch { throw ClientError.stateDirectory(error) }
         }
-        logger.warning("top-k error feedback keeps residuals in memory: a restarted process starts its clients from zero; give --state-dir DIR to keep them on disk")
+        logger.warning("error feedback keeps residuals in memory: a restarted process starts its clients from zero; give --state-dir DIR to keep them on disk")
         return MemoryResidualStore()
     }
 

@@ -2,7 +2,9 @@ import AviaryProtocol
 import AviaryTopology
 
 /// Encodes a process's UPDATE deltas in the run's encoding, on the training thread, and keeps
-/// top-k's error-feedback residuals: what a client did not send is added to its next delta.
+/// the error-feedback residuals of top-k (always) and of f16/int8 with `error_feedback`: what a
+/// client did not send is added to its next delta. int8 with `rounding = "stochastic"` draws
+/// from the client's own stream for the round (`QuantisationOptions.roundingStream`).
 ///
 /// Residuals are versions in a `ResidualStore` (one per round a client trained in), chosen and
 /// deleted by `ResidualHistory`'s rules, so training a round again — a re-sent TRAIN, or a round
@@ -11,6 +13,9 @@ import AviaryTopology
 /// between rounds: an on-demand client costs its index until sampled, and a few files after.
 final class DeltaCompressor {
     let format: DeltaFormat
+    let quantisation: QuantisationOptions
+    /// The run's training seed: stochastic rounding's streams derive from it.
+    let trainingSeed: UInt64
     let parameterCount: Int
     private(set) var history: ResidualHistory
     let store: ResidualStore
@@ -21,8 +26,11 @@ final class DeltaCompressor {
     /// The last round certainly in the server's saved state (from the latest MODEL).
     private(set) var savedRound = -1
 
-    init(format: DeltaFormat, history: ResidualHistory, store: ResidualStore) {
+    init(format: DeltaFormat, history: ResidualHistory, store: ResidualStore,
+         quantisation: QuantisationOptions = QuantisationOptions(), trainingSeed: UInt64 = 0) {
         self.format = format
+        self.quantisation = quantisation
+        self.trainingSeed = trainingSeed
         parameterCount = format.tensorSizes.reduce(0, +)
         self.history = history
         self.store = store
@@ -30,7 +38,8 @@ final class DeltaCompressor {
 
     convenience init(spec: RunSpec, store: ResidualStore) {
         self.init(format: DeltaFormat(encoding: spec.compression, tensorSizes: spec.model.layout.tensors.map(\.count)),
-                  history: ResidualHistory(resumes: spec.resumes, maxAge: spec.residualMaxAge), store: store)
+                  history: ResidualHistory(resumes: spec.resumes, maxAge: spec.residualMaxAge), store: store,
+                  quantisation: spec.quantisation ?? QuantisationOptions(), trainingSeed: spec.trainingSeed)
     }
 
     /// Files an earlier process left for `hosted` clients (a restart, `aviary run --resume`) are
@@ -38,7 +47,7 @@ final class DeltaCompressor {
     /// without one they are pruned when their client next trains. Clients hosted elsewhere are left to
     /// their own process.
     func adoptStored(hosted: Set<Int>) throws(ResidualStoreError) {
-        guard case .topk = format.encoding, history.maxAge != nil else { return }
+        guard format.encoding.usesErrorFeedback(quantisation), history.maxAge != nil else { return }
         for client in try store.clients() where hosted.contains(client) && recheck[client] == nil {
             recheck[client] = savedRound + 1
         }
@@ -72,22 +81,45 @@ final class DeltaCompressor {
         case .f32:
             return u
         case .topk:
-            let client = u.clientIndex
-            var stored = try store.versions(client: client)
-            var residual = try history.residual(forRound: u.round, stored: stored).map { v throws(ResidualStoreError) in
-                try store.load(client: client, version: v, count: parameterCount)
-            }
-            u.payload = TopKSparsifier.step(delta: update.trainedDelta, residual: &residual, k: format.topkCount)
-            let written = ResidualHistory.Version(round: u.round, generation: history.generation)
-            try store.save(client: client, version: written, residual: residual!)
-            if !stored.contains(written) { stored.append(written) }
-            try prune(client: client, stored: stored)
+            let k = format.topkCount
+            u.payload = try withResidual(u) { delta, residual in TopKSparsifier.step(delta: delta, residual: &residual, k: k) }
         case .f16, .int8:
-            let encoded = DeltaCodec.encode(update.trainedDelta, format: format)
-            u.payload = encoded.payload
-            if encoded.clamped > 0 { u.metrics["f16_clamped"] = Double(encoded.clamped) }
+            let rounding: DeltaCodec.Rounding = format.encoding == .int8 && quantisation.rounding == .stochastic
+                ? .stochastic(QuantisationOptions.roundingStream(trainingSeed: trainingSeed, client: u.clientIndex, round: u.round))
+                : .nearest
+            var clamped = 0
+            if quantisation.errorFeedback {
+                let format = self.format
+                u.payload = try withResidual(u) { delta, residual in
+                    let encoded = DeltaCodec.feedbackStep(delta: delta, residual: &residual, format: format, rounding: rounding)
+                    clamped = encoded.clamped
+                    return encoded.payload
+                }
+            } else {
+                let encoded = DeltaCodec.encode(update.trainedDelta, format: format, rounding: rounding)
+                u.payload = encoded.payload
+                clamped = encoded.clamped
+            }
+            if clamped > 0 { u.metrics["f16_clamped"] = Double(clamped) }
         }
         return u
+    }
+
+    /// Runs one error-feedback `step` for `update`'s client with the residual `history` picks for
+    /// its round (none: zero), saves the new residual as this round's version and prunes.
+    private func withResidual(_ update: UpdateMessage,
+                              _ step: (_ delta: [Float], _ residual: inout [Float]?) -> DeltaPayload) throws(ResidualStoreError) -> DeltaPayload {
+        let client = update.clientIndex
+        var stored = try store.versions(client: client)
+        var residual = try history.residual(forRound: update.round, stored: stored).map { v throws(ResidualStoreError) in
+            try store.load(client: client, version: v, count: parameterCount)
+        }
+        let payload = step(update.trainedDelta, &residual)
+        let written = ResidualHistory.Version(round: update.round, generation: history.generation)
+        try store.save(client: client, version: written, residual: residual!)
+        if !stored.contains(written) { stored.append(written) }
+        try prune(client: client, stored: stored)
+        return payload
     }
 
     /// Deletes what `history` says `client` no longer needs and notes when to look again.

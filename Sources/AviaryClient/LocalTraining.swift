@@ -106,14 +106,14 @@ final class LocalTraining {
 
 extension LocalTraining {
     /// The updates this process sends for one round's trained clients: the honest ones when it
-    /// does not attack, else each turned malicious (ALIE: all of them at once, the colluders'
-    /// μ − zσ of the honest deltas given, in client order).
+    /// does not attack, else each turned malicious (ALIE and IPM: all of them at once, the
+    /// colluders' common update from the honest deltas given, in client order).
     func malicious(_ updates: [UpdateMessage]) -> [UpdateMessage] {
         guard let attack, attack.kind != .none, !updates.isEmpty else { return updates }
         var out = updates
         if attack.isCollusive {
             let order = updates.indices.sorted { updates[$0].clientIndex < updates[$1].clientIndex }
-            let common = ByzantineAttack.alie(order.map { updates[$0].trainedDelta }, z: attack.alieZ)
+            let common = attack.colluding(order.map { updates[$0].trainedDelta })
             for i in out.indices { out[i].trainedDelta = common }
             return out
         }

@@ -110,7 +110,7 @@ final class TrainingWorker: @unchecked Sendable {
             if let spec = adoptedSpec { compressor.adopt(spec); adoptedSpec = nil }
             let adopting = storedToAdopt
             storedToAdopt = nil
-            // Colluding attackers (ALIE) need every one of their honest deltas of the round
+            // Colluding attackers (ALIE, IPM) need every one of their honest deltas of the round
             // before any is sent: they take the round's queued jobs as one group.
             var group = [jobs.removeFirst()]
             if training.attack?.isCollusive == true {

@@ -1,3 +1,5 @@
+import AviaryMath
+
 /// The delta encodings' arithmetic (docs/PROTOCOL.md, "Delta encodings"). Pure: no I/O, no
 /// state. Encoding runs on a client's training thread; decoding runs on the server's message
 /// path and checks everything against the model's `DeltaFormat`, never against sizes from the
@@ -13,9 +15,21 @@ public enum DeltaCodec {
         public var clamped: Int = 0
     }
 
+    /// How int8 rounds x/scale. Round-to-nearest is biased for any single coordinate (a value
+    /// below half a step, |x| < scale/2, always becomes 0, so small coordinates of a tensor with
+    /// one large value vanish from every round's update); stochastic rounding rounds up with
+    /// probability equal to the fractional part, so E[q·scale] = x (QSGD, Alistarh et al. 2017,
+    /// with max-norm scaling). The stream is the client's own for the round, so it is replayable.
+    public enum Rounding {
+        case nearest
+        case stochastic(RandomStream)
+    }
+
     /// Encodes `delta` (finite, `format.parameterCount` values) without error feedback: top-k
-    /// here just keeps the k largest (`TopKSparsifier.step` adds the residual).
-    public static func encode(_ delta: [Float], format: DeltaFormat) -> Encoded {
+    /// here just keeps the k largest (`TopKSparsifier.step` adds the residual). `rounding`
+    /// applies to int8 only.
+    public static func encode(_ delta: [Float], format: DeltaFormat, rounding: Rounding = .nearest) -> Encoded {
+        var rounding = rounding
         precondition(delta.count == format.parameterCount, "delta length \(delta.count) ≠ model \(format.parameterCount)")
         switch format.encoding {
         case .f32:
@@ -38,9 +52,20 @@ public enum DeltaCodec {
                 let scale = maxAbs / 127
                 scales.append(scale)
                 if scale > 0 {
-                    for i in range {
-                        let q = (delta[i] / scale).rounded(.toNearestOrEven)
-                        values[i] = Int8(min(127, max(-127, q)))
+                    switch rounding {
+                    case .nearest:
+                        for i in range {
+                            let q = (delta[i] / scale).rounded(.toNearestOrEven)
+                            values[i] = Int8(min(127, max(-127, q)))
+                        }
+                    case .stochastic(var stream):
+                        for i in range {
+                            // floor(y + u), u ~ U[0, 1): up with probability frac(y). In Double, so
+                            // y + u never rounds up past the next integer.
+                            let q = (Double(delta[i] / scale) + stream.nextDouble()).rounded(.down)
+                            values[i] = Int8(min(127, max(-127, q)))
+                        }
+                        rounding = .stochastic(stream)
                     }
                 }
                 offset += size
@@ -103,5 +128,27 @@ public enum DeltaCodec {
             }
             return out
         }
+    }
+}
+
+extension DeltaCodec {
+    /// One round of f16 or int8 with error feedback (EF-SGD, Karimireddy et al. 2019): the
+    /// residual (zero when absent) is added to the delta, that sum is encoded, and what the
+    /// encoding lost (sum − decoded) becomes the next residual. The quantisation error then
+    /// does not accumulate over rounds: what one round rounds away is sent in a later one.
+    public static func feedbackStep(delta: [Float], residual: inout [Float]?, format: DeltaFormat,
+                                    rounding: Rounding = .nearest) -> Encoded {
+        var accumulated = delta
+        if let r = residual {
+            precondition(r.count == delta.count, "residual length \(r.count) ≠ delta \(delta.count)")
+            for i in 0..<accumulated.count { accumulated[i] += r[i] }
+        }
+        let encoded = encode(accumulated, format: format, rounding: rounding)
+        // A payload this codec just made from finite values always decodes; were it not to, the
+        // whole sum stays in the residual rather than losing it.
+        let sent = (try? decode(encoded.payload, format: format)) ?? [Float](repeating: 0, count: accumulated.count)
+        for i in 0..<accumulated.count { accumulated[i] -= sent[i] }
+        residual = accumulated
+        return encoded
     }
 }

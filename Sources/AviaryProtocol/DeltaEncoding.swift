@@ -1,3 +1,5 @@
+import AviaryMath
+
 /// How UPDATE deltas travel, fixed for a run by the topology's `[compression]` section and sent
 /// to every client in the WELCOME run spec (docs/PROTOCOL.md, "Delta encodings").
 ///
@@ -38,10 +40,14 @@ public enum DeltaEncoding: Sendable, Hashable, Codable, CustomStringConvertible 
         return name
     }
 
-    /// Whether the client keeps a residual (what it did not send) and adds it to its next delta.
-    public var usesErrorFeedback: Bool {
-        if case .topk = self { return true }
-        return false
+    /// Whether the client keeps a residual (what it did not send) and adds it to its next delta:
+    /// always for top-k, for f16 and int8 when `options` asks for error feedback.
+    public func usesErrorFeedback(_ options: QuantisationOptions?) -> Bool {
+        switch self {
+        case .topk: true
+        case .f16, .int8: options?.errorFeedback == true
+        case .f32: false
+        }
     }
 
     /// Top-k's k for a vector of `count` values: ⌈fraction · count⌉, at least 1 (for a non-empty
@@ -67,6 +73,28 @@ public enum DeltaEncoding: Sendable, Hashable, Codable, CustomStringConvertible 
             let k = Self.topkCount(fraction: fraction, count: n)
             return 1 + 8 + (8 + 4 * k) + (8 + 4 * k)
         }
+    }
+}
+
+/// How a client quantises f16 and int8 deltas (`[compression] rounding`, `error_feedback`). Not on
+/// the wire: the server decodes every payload alike. Travels in the run spec.
+public struct QuantisationOptions: Codable, Sendable, Hashable {
+    /// int8's rounding of x/scale: `nearest` (half to even; the default, biased per coordinate)
+    /// or `stochastic` (unbiased, from the client's own seeded stream for the round).
+    public enum Rounding: String, Codable, Sendable, CaseIterable { case nearest, stochastic }
+    public var rounding: Rounding
+    /// f16 and int8: keep what the encoding lost and add it to the next round's delta.
+    public var errorFeedback: Bool
+
+    public init(rounding: Rounding = .nearest, errorFeedback: Bool = false) {
+        self.rounding = rounding; self.errorFeedback = errorFeedback
+    }
+
+    /// The stream stochastic rounding draws from for `client` in `round`: a pure function of the
+    /// training seed, the client and the round, so training a round again (a re-sent TRAIN, a
+    /// resumed server) rounds the same way, whichever process hosts the client.
+    public static func roundingStream(trainingSeed: UInt64, client: Int, round: Int) -> RandomStream {
+        RandomStream(seed: trainingSeed, purpose: .quantisation, index: UInt64(client) << 32 | UInt64(UInt32(truncatingIfNeeded: round)))
     }
 }
 

@@ -33,6 +33,10 @@ public struct ResultsDocument: Sendable {
         /// How many of the study's runs each build made (`run_start.aviary_build`; "" for logs
         /// that do not record it): completed runs are reused, so they may predate this document.
         public var builds: [String: Int] = [:]
+        /// The plan's sentence for this study, printed under its title.
+        public var note: String? = nil
+        /// The checkpoint-merging comparison on the study's runs, when the plan asks for one.
+        public var checkpointMerge: CheckpointMergeStudy? = nil
         public init(title: String, sources: [String], fixed: [(key: String, value: String)], groups: [Group],
                     baseline: String?, robustAttack: String?, pivot: String? = nil) {
             self.title = title; self.sources = sources; self.fixed = fixed; self.groups = groups
@@ -61,7 +65,9 @@ public struct ResultsDocument: Sendable {
         md += "names the builds that made its runs.\n\n"
         md += "Every cell is the mean ± sample standard deviation over the seeds in the `seeds` column; "
         md += "**last \(lastK)** is the mean of each run's last \(lastK) evaluated rounds (non-IID runs swing from round to round), "
-        md += "**final** the last round's evaluation. Differences to a baseline are tested with Welch's t-test at 5 % (two-sided); "
+        md += "**final** the last round's evaluation. Differences to a baseline are tested with Welch's t-test (two-sided, "
+        md += "p from the t distribution at the Welch–Satterthwaite degrees of freedom) and called significant when the "
+        md += "Holm–Bonferroni adjusted p across the settings of the study is below 0.05; "
         md += "with 3 seeds a side that test only resolves differences of about two standard deviations or more.\n"
         for (i, study) in studies.enumerated() { md += "\n" + section(study, number: i + 1) }
         return md
@@ -79,11 +85,13 @@ public struct ResultsDocument: Sendable {
     func section(_ s: Study, number: Int) -> String {
         var md = "## \(number). \(s.title)\n\n"
         md += "Runs: " + s.sources.map { "`\($0)`" }.joined(separator: ", ") + "; " + Self.provenance(s.builds) + ".\n\n"
+        if let note = s.note { md += note + "\n\n" }
         if let pivot = s.pivot, let p = pivotTable(s, key: pivot) {
             md += p + "\n"
         }
         md += table(s) + "\n"
         md += comparisons(s)
+        if let merge = s.checkpointMerge { md += "\n" + merge.markdown() }
         md += skewLines(s)
         if !s.fixed.isEmpty {
             md += "\n<details><summary>Settings shared by every run of this study</summary>\n\n"
@@ -153,32 +161,54 @@ public struct ResultsDocument: Sendable {
         return md
     }
 
+    /// Each setting against the baseline by Welch's t-test on the seeds' last-K accuracies, with
+    /// its p-value from the t distribution and the Holm–Bonferroni adjusted p across the study's
+    /// settings; "significant" means adjusted p < 0.05.
     func comparisons(_ s: Study) -> String {
         guard let baseline = s.baseline, let base = s.groups.first(where: { $0.label == baseline }) else { return "" }
         var above: [String] = [], below: [String] = [], unresolved: [String] = []
         var md = ""
-        for g in s.groups where g.label != baseline {
-            guard let a = g.summary.lastKClean, let b = base.summary.lastKClean, let test = WelchTest(a, b) else {
-                unresolved.append(g.label); continue
-            }
-            let line = "\(g.label): \(Self.signed(test.difference)) (t = \(String(format: "%.2f", test.t)), \(String(format: "%.1f", test.degreesOfFreedom)) df)"
-            if !test.significant { unresolved.append(line) } else if test.difference > 0 { above.append(line) } else { below.append(line) }
+        let clean = Self.tests(s.groups, baseline: baseline) { $0.lastKClean }
+        for (g, tested) in clean {
+            guard let (test, holm) = tested else { unresolved.append(g.label); continue }
+            let line = "\(g.label): \(Self.signed(test.difference)) (t = \(String(format: "%.2f", test.t)), "
+                + "\(String(format: "%.1f", test.degreesOfFreedom)) df, p = \(Self.pText(test.p)), Holm p = \(Self.pText(holm)))"
+            if holm >= 0.05 { unresolved.append(line) } else if test.difference > 0 { above.append(line) } else { below.append(line) }
         }
-        md += "Clean accuracy (last \(lastK)) against **\(baseline)**: "
+        md += "Clean accuracy (last \(lastK)) against **\(baseline)**, Holm-adjusted across the study's \(clean.filter { $0.1 != nil }.count) tested setting(s): "
         md += "\(above.count) setting(s) significantly above, \(below.count) significantly below, \(unresolved.count) not distinguishable from seed noise.\n"
         if !above.isEmpty { md += "- Above: " + above.joined(separator: "; ") + ".\n" }
         if !below.isEmpty { md += "- Below: " + below.joined(separator: "; ") + ".\n" }
         if !unresolved.isEmpty { md += "- Within noise: " + unresolved.joined(separator: "; ") + ".\n" }
         if s.groups.contains(where: { $0.summary.lastKRobust != nil }) {
-            var robustLines: [String] = []
-            for g in s.groups where g.label != baseline {
-                guard let a = g.summary.lastKRobust, let b = base.summary.lastKRobust, let test = WelchTest(a, b) else { continue }
-                if test.significant { robustLines.append("\(g.label) \(Self.signed(test.difference))") }
+            let robust = Self.tests(s.groups, baseline: baseline) { $0.lastKRobust }
+            let lines = robust.compactMap { g, tested in
+                tested.flatMap { $0.holm < 0.05 ? "\(g.label) \(Self.signed($0.test.difference)) (p = \(Self.pText($0.test.p)), Holm p = \(Self.pText($0.holm)))" : nil }
             }
-            md += "Robust accuracy (last \(lastK)) significantly different from the baseline: "
-            md += (robustLines.isEmpty ? "none" : robustLines.joined(separator: "; ")) + ".\n"
+            md += "Robust accuracy (last \(lastK)) significantly different from the baseline (Holm-adjusted): "
+            md += (lines.isEmpty ? "none" : lines.joined(separator: "; ")) + ".\n"
         }
         return md
+    }
+
+    /// The non-baseline groups in order, each with its test against the baseline on `metric` and
+    /// its Holm-adjusted p (nil where the test cannot be made: one seed, no spread, no value).
+    static func tests(_ groups: [Group], baseline: String, metric: (SeedGroupSummary) -> MeanStd?)
+        -> [(group: Group, tested: (test: WelchTest, holm: Double)?)] {
+        let base = groups.first { $0.label == baseline }.flatMap { metric($0.summary) }
+        let others = groups.filter { $0.label != baseline }
+        let raw: [WelchTest?] = others.map { g in
+            guard let a = metric(g.summary), let b = base else { return nil }
+            return WelchTest(a, b)
+        }
+        let made = raw.compactMap { $0 }
+        var adjusted = HolmBonferroni.adjust(made.map(\.p)).makeIterator()
+        return zip(others, raw).map { g, test in (g, test.map { ($0, adjusted.next()!) }) }
+    }
+
+    /// A p-value in two significant digits; tiny ones as a bound.
+    static func pText(_ p: Double) -> String {
+        p < 0.0001 ? "< 0.0001" : String(format: "%.2g", p)
     }
 
     func skewLines(_ s: Study) -> String {

@@ -11,6 +11,7 @@ extension Topology.AttackerSettings {
             kind: a.kind.rawValue, clients: clients, seed: seed, chosenBy: chosenBy, fraction: fraction,
             scale: a.kind == .signFlip || a.kind == .scale ? Double(a.scale) : nil,
             noiseStd: a.kind == .gaussian ? Double(a.noiseStd) : nil,
-            alieZ: a.kind == .alie ? Double(a.alieZ) : nil)
+            alieZ: a.kind == .alie ? Double(a.alieZ) : nil,
+            ipmEpsilon: a.kind == .ipm ? Double(a.ipmEpsilon) : nil)
     }
 }

@@ -14,8 +14,15 @@ extension FederatedServer {
                                    tensorSizes: [Int]) throws -> SimulatedClock? {
         guard let settings = topology.system else { return nil }
         let clients = topology.data.clients
-        let profiles = try settings.trace.map { SystemProfiles(trace: try SystemTrace.load(path: $0, clients: clients)) }
+        var profiles = try settings.trace.map { SystemProfiles(trace: try SystemTrace.load(path: $0, clients: clients)) }
             ?? SystemProfiles(devices: settings.devices, seed: settings.seed)
+        if let path = settings.deviceCapacity {
+            profiles = SystemProfiles(capacities: try FedScaleTraces.capacities(path: path), over: profiles, clients: clients)
+        }
+        let behaviour = try settings.behaviourTrace.map { path throws(SystemTraceError) in
+            let traces = try FedScaleTraces.behaviours(path: path)
+            return (0..<clients).map { traces[$0 % traces.count] }
+        }
         let t = topology.training
         var work: [Double] = []
         work.reserveCapacity(clients)
@@ -25,7 +32,7 @@ extension FederatedServer {
             work.append(Double(samples) * TrainingWork.passes(topology.adversarial(forClient: i)))
         }
         return SimulatedClock(settings: settings, profiles: profiles, work: work, parameterCount: parameterCount,
-                              encoding: topology.compression, tensorSizes: tensorSizes)
+                              encoding: topology.compression, tensorSizes: tensorSizes, behaviour: behaviour)
     }
 
     /// `run_start`'s note describing the simulated population, e.g. "simulated clock: deadline 20 s,
@@ -42,6 +49,8 @@ extension FederatedServer {
         let profiles = (0..<clock.clients).map { clock.profiles.profile($0) }
         if let trace = s.trace {
             population.append("profiles from \(trace)")
+        } else if let capacity = s.deviceCapacity {
+            population.append("speed and bandwidth from FedScale device capacity \(capacity)")
         } else {
             var counts = [Int](repeating: 0, count: s.devices.count)
             for p in profiles { counts[p.deviceClass] += 1 }
@@ -50,7 +59,11 @@ extension FederatedServer {
         let speeds = profiles.map(\.speed).sorted()
         if !speeds.isEmpty { population.append(String(format: "median speed %.4g samples/s", speeds[speeds.count / 2])) }
         let online = profiles.reduce(0) { $0 + $1.availability } / Double(max(1, profiles.count))
-        population.append(String(format: "mean availability %.3f", online) + (s.onlinePeriod.map { ", online periods of \($0) rounds" } ?? ""))
+        if let behaviour = s.behaviourTrace {
+            population.append("availability from FedScale behaviour trace \(behaviour)")
+        } else {
+            population.append(String(format: "mean availability %.3f", online) + (s.onlinePeriod.map { ", online periods of \($0) rounds" } ?? ""))
+        }
         return ["simulated clock: " + parts.joined(separator: ", ") + "; " + population.joined(separator: "; ")]
     }
 

@@ -19,6 +19,9 @@ public struct SimulatedClock: Sendable {
     let uploadBytes: Int
     /// Every client has availability 1: no draws at all.
     let alwaysOnline: Bool
+    /// Per client, FedScale's behaviour trace: online when the clock at the round's start lies in
+    /// one of its active intervals (replaces `availability` and `online_period`).
+    let behaviour: [BehaviourTrace]?
 
     /// Simulated seconds since the run started, at the close of the last completed round.
     public private(set) var now: Double = 0
@@ -29,11 +32,12 @@ public struct SimulatedClock: Sendable {
 
     /// `work[i]`: client i's training cost in sample passes (`TrainingWork`).
     public init(settings: SystemSettings, profiles: SystemProfiles, work: [Double], parameterCount: Int,
-                encoding: DeltaEncoding = .f32, tensorSizes: [Int]? = nil) {
+                encoding: DeltaEncoding = .f32, tensorSizes: [Int]? = nil, behaviour: [BehaviourTrace]? = nil) {
         self.settings = settings; self.profiles = profiles; self.work = work; self.parameterCount = parameterCount
         uploadBytes = TransferSize.uploadBytes(encoding: encoding, tensorSizes: tensorSizes ?? [parameterCount])
         availability = (0..<work.count).map { profiles.profile($0).availability }
-        alwaysOnline = availability.allSatisfy { $0 >= 1 }
+        self.behaviour = behaviour
+        alwaysOnline = behaviour == nil && availability.allSatisfy { $0 >= 1 }
     }
 
     public var clients: Int { work.count }
@@ -54,6 +58,12 @@ public struct SimulatedClock: Sendable {
             round = r; offline = []
             return []
         }
+        if let behaviour {
+            // A pure function of the clock (the close of the previous round), so a resumed clock agrees.
+            offline = (0..<clients).filter { !behaviour[$0].isActive(at: now) }
+            round = r
+            return offline
+        }
         guard let period = settings.onlinePeriod else {
             offline = (0..<clients).filter { Self.draw(seed: settings.seed, round: r, client: $0) >= availability[$0] }
             round = r
@@ -67,7 +77,8 @@ public struct SimulatedClock: Sendable {
         return step(to: r, period: period)
     }
 
-    /// One Markov step of every client into round `r` (round 1: the stationary distribution).
+    /// One Markov step of every client into round `r` (round 1: the stationary distribution,
+    /// which is `a` by construction of `transitions`).
     private mutating func step(to r: Int, period: Double) -> [Int] {
         let wasOffline = Set(offline)
         var next: [Int] = []
@@ -77,16 +88,28 @@ public struct SimulatedClock: Sendable {
             let isOffline: Bool
             if a >= 1 { isOffline = false } else if a <= 0 { isOffline = true } else if r == 1 {
                 isOffline = u >= a
-            } else if wasOffline.contains(i) {
-                // Mean offline period L·(1−a)/a keeps the stationary online share at a (≥ 1 round).
-                isOffline = u >= min(1, a / ((1 - a) * period))
             } else {
-                isOffline = u < 1 / period
+                let chain = Self.transitions(availability: a, onlinePeriod: period)
+                isOffline = wasOffline.contains(i) ? u >= chain.comeOnline : u < chain.goOffline
             }
             if isOffline { next.append(i) }
         }
         round = r; offline = next
         return next
+    }
+
+    /// The two-state chain of a client with availability `a` in (0, 1) and mean online period
+    /// `L` rounds: per round, an online client goes offline with probability `goOffline` and an
+    /// offline one comes online with `comeOnline`. Its stationary online share
+    /// comeOnline / (goOffline + comeOnline) is `a` for every L: offline periods have mean
+    /// L·(1−a)/a rounds, and where that would be shorter than the 1 round a period lasts at the
+    /// least (a > L/(L+1)), offline periods last exactly 1 round and the online period is
+    /// lengthened to a/(1−a) rounds instead. (Capping only the offline side, as before, left
+    /// the share at L/(L+1): 0.67 for a = 0.9, L = 2.)
+    static func transitions(availability a: Double, onlinePeriod L: Double) -> (goOffline: Double, comeOnline: Double) {
+        let comeOnline = a / ((1 - a) * L)
+        if comeOnline <= 1 { return (1 / L, comeOnline) }
+        return ((1 - a) / a, 1)
     }
 
     /// The uniform deciding client `client`'s availability in round `round`.

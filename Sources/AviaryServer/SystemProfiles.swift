@@ -34,6 +34,17 @@ public struct SystemProfiles: Sendable {
     public init(devices: [DeviceClass], seed: UInt64) { source = .drawn(devices: devices, seed: seed) }
     public init(trace: [SystemProfile]) { source = .trace(trace) }
 
+    /// FedScale device capacities over `base`: client i takes speed and bandwidth from entry
+    /// i mod count (`FedScaleTraces`), and keeps its latency, availability and class from `base`.
+    public init(capacities: [FedScaleTraces.Capacity], over base: SystemProfiles, clients: Int) {
+        source = .trace((0..<clients).map { i in
+            var p = base.profile(i)
+            let c = capacities[i % capacities.count]
+            p.speed = c.speed; p.upBps = c.bytesPerSecond; p.downBps = c.bytesPerSecond
+            return p
+        })
+    }
+
     public func profile(_ client: Int) -> SystemProfile {
         switch source {
         case let .trace(rows): return rows[client]

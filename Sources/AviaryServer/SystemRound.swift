@@ -47,6 +47,9 @@ struct SystemRound: Sendable {
             buffer.removeAll { $0.fromRound < round && $0.arrival <= close }
             buffer.sort { ($0.arrival, $0.update.clientIndex) < ($1.arrival, $1.update.clientIndex) }
             for s in due {
+                // The delta is discounted and the strategy's weights are not renormalised: the
+                // discounted share stays with the current model, as in FedAsync and FedBuff
+                // (docs/TOPOLOGY.md, `stale`), rather than going to the round's fresh updates.
                 let scale = pow(1 + Double(round - s.fromRound), -stalenessExponent)
                 var u = s.update
                 let f = Float(scale)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A device trace: one CSV row per client, `client,speed,up_bps,down_bps,latency_s,availability`
-/// (a header line naming those columns is allowed), as FedScale's device traces give them.
+/// Aviary's own device trace: one CSV row per client, `client,speed,up_bps,down_bps,latency_s,availability`
+/// (a header line naming those columns is allowed), in Aviary's units. Not FedScale's format:
+/// FedScale's device capacity and behaviour traces are read by `FedScaleTraces`.
 public enum SystemTrace {
     public static let columns = ["client", "speed", "up_bps", "down_bps", "latency_s", "availability"]
 
@@ -63,12 +64,14 @@ public enum SystemTraceError: Error, CustomStringConvertible, Equatable {
     case unreadable(file: String, reason: String)
     case badRow(file: String, line: Int, reason: String)
     case missingClient(file: String, client: Int, clients: Int)
+    case badEntry(file: String, client: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unreadable(file, reason): "\(file): cannot read the system trace: \(reason)"
         case let .badRow(file, line, reason): "\(file):\(line): bad system trace row: \(reason)"
         case let .missingClient(file, client, clients): "\(file): no row for client \(client) (the trace needs one row per client 0..<\(clients))"
+        case let .badEntry(file, client, reason): "\(file): client '\(client)': \(reason)"
         }
     }
 }

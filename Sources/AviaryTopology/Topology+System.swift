@@ -9,6 +9,10 @@ public struct SystemSettings: Sendable, Hashable {
     public var devices: [DeviceClass]
     /// A CSV trace (one row per client) replacing the distributions; read once by the server.
     public var trace: String?
+    /// FedScale's device capacity as JSON (`FedScaleTraces`): replaces speed and bandwidth.
+    public var deviceCapacity: String? = nil
+    /// FedScale's client behaviour trace as JSON: availability from its intervals on the clock.
+    public var behaviourTrace: String? = nil
     /// Mean length in rounds of a client's online periods (on/off availability); nil: each round
     /// is an independent draw with the client's availability.
     public var onlinePeriod: Double?

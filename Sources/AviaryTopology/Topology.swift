@@ -31,6 +31,8 @@ public struct Topology: Sendable {
     /// `[compression] topk_residual_max_age`: top-k error-feedback residuals older than this many
     /// rounds are not used (the client starts again from zero) and are deleted; nil keeps them.
     public var residualMaxAge: Int? = nil
+    /// `[compression] rounding` and `error_feedback` (f16, int8); nil: round to nearest, no feedback.
+    public var quantisation: QuantisationOptions? = nil
     /// `[security]`: CURVE on or off, and where the server's keys are.
     public var security = SecuritySettings()
     /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
@@ -123,7 +125,7 @@ public struct Topology: Sendable {
     public func runSpec(model: ModelSpec) -> RunSpec {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
-                compression: compression, residualMaxAge: residualMaxAge)
+                compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation)
     }
 }
 
@@ -151,6 +153,8 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var compression: DeltaEncoding = .f32
     /// `[compression] topk_residual_max_age` (`ResidualHistory.maxAge`).
     public var residualMaxAge: Int? = nil
+    /// How clients quantise f16/int8 deltas; nil (and absent in older specs): to nearest, no feedback.
+    public var quantisation: QuantisationOptions? = nil
     /// Names this run (not its topology) and stays the same across resumes: clients keep their
     /// error-feedback residuals under it. Set by the server; nil in specs made elsewhere.
     public var runID: String? = nil

@@ -37,7 +37,9 @@ extension Topology {
         if let z = zGiven, !(z.isFinite && (-100...100).contains(z)) {
             throw t.invalid("alie_z", "\(z)", expected: "a number in -100...100")
         }
-        var owners: [String: [ByzantineAttack.Kind]] = ["scale": [.signFlip, .scale], "noise_std": [.gaussian], "alie_z": [.alie]]
+        let epsilon = try t.double("ipm_epsilon", default: Double(ByzantineAttack.defaultIPMEpsilon), range: 0...1e6)
+        var owners: [String: [ByzantineAttack.Kind]] = ["scale": [.signFlip, .scale], "noise_std": [.gaussian], "alie_z": [.alie],
+                                                        "ipm_epsilon": [.ipm]]
         if kind == .none {
             t.ignore(["fraction", "count", "clients"], because: "kind = \"none\": nobody attacks")
             chosen = []
@@ -57,7 +59,7 @@ extension Topology {
             z = zMax
         }
         try t.finish()
-        let attack = ByzantineAttack(kind: kind, scale: Float(scale), noiseStd: Float(noiseStd), alieZ: Float(z))
+        let attack = ByzantineAttack(kind: kind, scale: Float(scale), noiseStd: Float(noiseStd), alieZ: Float(z), ipmEpsilon: Float(epsilon))
         return AttackerSettings(attack: attack, clients: chosen, seed: seed, chosenBy: chosenBy,
                                 fraction: chosenBy == "fraction" ? fraction : nil)
     }

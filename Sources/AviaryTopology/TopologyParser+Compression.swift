@@ -8,7 +8,10 @@ extension Topology {
     ///     encoding = "topk"            # "f32" (default), "f16", "int8" or "topk"
     ///     topk_fraction = 0.01         # topk only: share of the parameters sent each round
     ///     topk_residual_max_age = 20   # topk only: drop error-feedback residuals older than this many rounds
-    static func parseCompression(_ t: TableReader) throws(TopologyError) -> (encoding: DeltaEncoding, residualMaxAge: Int?) {
+    ///     rounding = "stochastic"      # int8 only: "nearest" (default) or "stochastic" (unbiased)
+    ///     error_feedback = true        # f16 and int8: carry what the encoding lost into the next round
+    static func parseCompression(_ t: TableReader) throws(TopologyError)
+        -> (encoding: DeltaEncoding, residualMaxAge: Int?, quantisation: QuantisationOptions?) {
         let kind = try t.choice("encoding", default: EncodingKind.f32)
         var encoding = DeltaEncoding.f32
         var maxAge: Int? = nil
@@ -29,7 +32,18 @@ extension Topology {
         if kind != .topk {
             t.ignore(["topk_fraction", "topk_residual_max_age"], because: "it applies to encoding = \"topk\", not \"\(kind.rawValue)\"")
         }
+        let rounding = try t.choice("rounding", default: QuantisationOptions.Rounding.nearest)
+        let feedback = try t.bool("error_feedback", default: false)
+        var quantisation: QuantisationOptions? = nil
+        if kind == .int8 || kind == .f16 {
+            if kind == .f16 && rounding == .stochastic {
+                throw t.invalid("rounding", "\"stochastic\"", expected: "\"nearest\" for encoding = \"f16\" (stochastic rounding is offered for int8)")
+            }
+            if rounding != .nearest || feedback { quantisation = QuantisationOptions(rounding: rounding, errorFeedback: feedback) }
+        } else {
+            t.ignore(["rounding", "error_feedback"], because: "it applies to encoding = \"int8\" or \"f16\", not \"\(kind.rawValue)\"")
+        }
         try t.finish()
-        return (encoding, maxAge)
+        return (encoding, maxAge, quantisation)
     }
 }

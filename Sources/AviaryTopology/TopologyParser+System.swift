@@ -9,6 +9,11 @@ extension Topology {
     static func parseSystem(_ t: TableReader, seed: UInt64, clientsPerRound: Int) throws(TopologyError) -> SystemSettings? {
         guard t.exists else { return nil }
         let trace = try t.string("trace")
+        let capacity = try t.string("device_capacity")
+        let behaviour = try t.string("behaviour_trace")
+        if trace != nil && capacity != nil {
+            throw t.invalid("device_capacity", "(set)", expected: "either 'trace' (Aviary's CSV) or 'device_capacity' (FedScale's), not both")
+        }
         var base: [String: SystemQuantity] = [:]
         for q in systemQuantities {
             base[q.key] = try quantity(t, q.key, default: .constant(q.default), range: q.range)
@@ -45,7 +50,14 @@ extension Topology {
         if let k, !(1...clientsPerRound).contains(k) {
             throw t.invalid("k_fastest", "\(k)", expected: "an integer in 1...\(clientsPerRound) ([server] clients_per_round)")
         }
-        let period = try t.double("online_period")
+        if capacity != nil {
+            let written = ["speed", "up_bps", "down_bps"].filter { t.has($0) }
+            t.ignore(written, because: "speed and bandwidth come from the device_capacity file")
+        }
+        if behaviour != nil {
+            t.ignore(["availability", "online_period"].filter { t.has($0) }, because: "availability comes from the behaviour_trace file")
+        }
+        let period = behaviour != nil ? nil : try t.double("online_period")
         if let period, !(period >= 1 && period.isFinite) {
             throw t.invalid("online_period", "\(period)", expected: "a mean online period of at least 1 round")
         }
@@ -55,8 +67,11 @@ extension Topology {
             t.ignore(["staleness_exponent"], because: "it applies to straggler_policy = \"stale\"")
         }
         try t.finish()
-        return SystemSettings(seed: seed, devices: devices, trace: trace, onlinePeriod: period, deadline: deadline,
-                              kFastest: k, stragglerPolicy: policy, stalenessExponent: exponent)
+        var settings = SystemSettings(seed: seed, devices: devices, trace: trace, onlinePeriod: period, deadline: deadline,
+                                      kFastest: k, stragglerPolicy: policy, stalenessExponent: exponent)
+        settings.deviceCapacity = capacity
+        settings.behaviourTrace = behaviour
+        return settings
     }
 
     /// A number (constant) or an inline table `{ distribution = "lognormal", median = …, sigma = … }`

@@ -72,6 +72,7 @@ extension Topology {
                                 processes: processes, security: security, source: text, warnings: [], system: system)
         topology.compression = compression.encoding
         topology.residualMaxAge = compression.residualMaxAge
+        topology.quantisation = compression.quantisation
         topology.attackers = attackers
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list

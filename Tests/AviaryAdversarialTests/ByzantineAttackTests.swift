@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import AviaryAdversarial
 import AviaryMath
@@ -21,7 +22,7 @@ import AviaryMath
 
     @Test func honestKindsKeepTheDelta() {
         var n = noise
-        for kind in [ByzantineAttack.Kind.none, .labelFlip, .alie] {
+        for kind in [ByzantineAttack.Kind.none, .labelFlip, .alie, .ipm] {
             #expect(ByzantineAttack(kind: kind).apply(to: [1, 2, 3], noise: &n) == [1, 2, 3])
         }
     }
@@ -57,6 +58,24 @@ import AviaryMath
         // The order the deltas come in does not change the result beyond rounding.
         let reversed = ByzantineAttack.alie(deltas.reversed(), z: 1.5)
         for j in 0..<3 { #expect(abs(reversed[j] - out[j]) < 1e-6) }
+    }
+
+    @Test func ipmSendsMinusEpsilonTimesTheColludersMean() throws {
+        // Means 2, 2, 5 (as in the ALIE test); ε = 0.5 → −1, −1, −2.5.
+        let deltas: [[Float]] = [[1, 0, 5], [2, 0, 5], [3, 6, 5]]
+        #expect(ByzantineAttack.ipm(deltas, epsilon: 0.5) == [-1, -1, -2.5])
+        let attack = ByzantineAttack(kind: .ipm, ipmEpsilon: 0.5)
+        #expect(attack.isCollusive && attack.colluding(deltas) == [-1, -1, -2.5])
+        // The inner product with the honest mean is −ε‖μ‖² < 0: the point of the attack.
+        let mu: [Float] = [2, 2, 5], sent = attack.colluding(deltas)
+        #expect(zip(mu, sent).reduce(0) { $0 + $1.0 * $1.1 } < 0)
+        #expect(ByzantineAttack.ipm([], epsilon: 1).isEmpty)
+        #expect(attack.summary == "ipm epsilon=0.5" && ByzantineAttack(kind: .alie).isCollusive)
+        // An encoding without ipmEpsilon (an older client's) decodes with the default.
+        let old = #"{"kind":"alie","scale":1,"noiseStd":1,"alieZ":0.25}"#
+        let decoded = try JSONDecoder().decode(ByzantineAttack.self, from: Data(old.utf8))
+        #expect(decoded.alieZ == 0.25 && decoded.ipmEpsilon == ByzantineAttack.defaultIPMEpsilon)
+        #expect(try JSONDecoder().decode(ByzantineAttack.self, from: JSONEncoder().encode(attack)) == attack)
     }
 
     @Test func alieZMaxFollowsBaruchEtAl() throws {

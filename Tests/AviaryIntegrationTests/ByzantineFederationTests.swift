@@ -92,6 +92,8 @@ struct ByzantineFederationTests {
         #expect(plans[2].arguments == ["--clients", "1-3", "--byzantine", "sign_flip", "--byzantine-scale=4.0"])
         t.attackers.attack = .init(kind: .alie, alieZ: -0.5)
         #expect(ClientProcessPlan.plans(for: t)[2].arguments.suffix(1) == ["--byzantine-alie-z=-0.5"])
+        t.attackers.attack = .init(kind: .ipm, ipmEpsilon: 0.1)
+        #expect(ClientProcessPlan.plans(for: t)[2].arguments.suffix(3) == ["--byzantine", "ipm", "--byzantine-ipm-epsilon=0.1"])
         t.attackers.attack.kind = .none
         #expect(ClientProcessPlan.plans(for: t).map(\.arguments) == [["--shard", "0/2", "--of", "10"], ["--shard", "1/2", "--of", "10"]])
         #expect(ClientProcessPlan.list([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")

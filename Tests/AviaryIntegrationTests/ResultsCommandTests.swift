@@ -92,4 +92,55 @@ import AviaryLog
         let bad = try Harness.run("aviary", ["results", plan, "-o", md])
         #expect(bad.status != 0 && bad.output.contains("no runs under \(runs.dir)/none"), "\(bad.output)")
     }
+
+    /// The checkpoint-merging study on the same saved runs: merges of the last W checkpoints by
+    /// metric × penalty, scored and kept beside each run; one cell agrees with `aviary merge
+    /// --run` then `aviary eval` on the merged file.
+    @Test func checkpointMergeStudyOnTheSavedRuns() throws {
+        let runs = try #require(Self.runs)
+        let plan = runs.dir + "/merge-study.toml"
+        let attack = "pgd:eps=0.3,steps=10,step=0.05"
+        try """
+            [[study]]
+            title = "Merging"
+            runs = ["\(runs.study)"]
+            attacks = ["\(attack)"]
+            [study.checkpoint_merge]
+            windows = [2, 3]
+            metrics = ["train_loss", "steps"]
+            penalties = [0, 1, 4]
+            samples = 50
+            """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let md = runs.dir + "/MERGE.md"
+        let out = try Harness.run("aviary", ["results", plan, "-o", md])
+        #expect(out.status == 0, "\(out.output)")
+        let text = try String(contentsOfFile: md, encoding: .utf8)
+        #expect(text.contains("**Checkpoint merging: weighted against uniform.**"), "\(text)")
+        #expect(text.contains("| merge.strategy=fedavg: merge | runs | clean |"), "\(text)")
+        #expect(text.contains("| last checkpoint | 2 |") && text.contains("| w3 uniform (vs last: "), "\(text)")
+        #expect(text.contains("| w3 train_loss p=4 | 2 |") && text.contains("| w2 steps p=1 | 2 |"), "\(text)")
+        #expect(text.contains("Holm p adjusted across all 16 weighted settings") && text.contains("The paper's claim"), "\(text)")
+        // Kept beside the run: last + 2 windows × (uniform + 2 metrics × 2 penalties).
+        let cachePath = runs.study + "/fedavg-s1/evals/checkpoint-merges.json"
+        let cache = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cachePath))) as? [String: [String: Double]])
+        #expect(cache.count == 11, "\(cache.keys.sorted())")
+        let key = try #require(cache.keys.first { $0.hasPrefix("w3 train_loss p=4 |") })
+        // The same merge by hand: aviary merge --run, then aviary eval of the file.
+        let merged = runs.dir + "/w3-train-p4.safetensors", json = runs.dir + "/w3-train-p4.json"
+        let merge = try Harness.run("aviary", ["merge", "--run", runs.study + "/fedavg-s1", "--rounds", "1-3",
+                                               "--metric", "train_loss", "--penalty", "4", "-o", merged])
+        #expect(merge.status == 0, "\(merge.output)")
+        let eval = try Harness.run("aviary", ["eval", merged, "--topology", runs.study + "/fedavg-s1/topology.toml",
+                                              "--attack", attack, "--samples", "50", "--json", json])
+        #expect(eval.status == 0, "\(eval.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        #expect(rows.first?["accuracy"] as? Double == cache[key]?["clean"], "\(rows) against \(cache[key]!)")
+        #expect(rows.last?["accuracy"] as? Double == cache[key]?["robust"])
+        // adv_loss on clean runs: refused, naming the round and the metric.
+        try String(contentsOfFile: plan, encoding: .utf8).replacingOccurrences(of: "\"steps\"]", with: "\"adv_loss\"]")
+            .write(toFile: plan, atomically: true, encoding: .utf8)
+        let refused = try Harness.run("aviary", ["results", plan, "-o", md])
+        #expect(refused.status != 0 && refused.output.contains("has no adv_loss"), "\(refused.output)")
+    }
 }

@@ -18,6 +18,39 @@ import AviaryProtocol
 
     func format(_ e: DeltaEncoding) -> DeltaFormat { DeltaFormat(encoding: e, tensorSizes: Self.sizes) }
 
+    // MARK: Rounding of int8
+
+    /// The bias the default has and stochastic rounding removes: one tensor holding a large value
+    /// (scale = 1/127) and small ones at 0.3 steps. Round-to-nearest sends 0 for every small one in
+    /// every round; stochastic rounding's mean over many rounds is the value itself.
+    @Test func int8NearestIsBiasedPerCoordinateAndStochasticIsNot() throws {
+        let f = DeltaFormat(encoding: .int8, tensorSizes: [4])
+        let step: Float = 1.0 / 127
+        let delta: [Float] = [1, 0.3 * step, -0.3 * step, 2.6 * step]
+        let nearest = try DeltaCodec.decode(DeltaCodec.encode(delta, format: f).payload, format: f)
+        #expect(nearest[1] == 0 && nearest[2] == 0 && abs(nearest[3] - 3 * step) < 1e-7)
+        var sums = [Double](repeating: 0, count: 4)
+        let rounds = 20_000
+        for r in 0..<rounds {
+            let stream = QuantisationOptions.roundingStream(trainingSeed: 5, client: 1, round: r)
+            let out = try DeltaCodec.decode(DeltaCodec.encode(delta, format: f, rounding: .stochastic(stream)).payload, format: f)
+            for i in 0..<4 {
+                // Each value is one of the two neighbouring steps, never further.
+                #expect(abs(Double(out[i]) - Double(delta[i])) < Double(step) * 1.0001)
+                sums[i] += Double(out[i])
+            }
+        }
+        // Mean within 4 standard errors (a Bernoulli step: sd ≤ step/2) of the value.
+        let tolerance = 4 * Double(step) / 2 / Double(rounds).squareRoot()
+        for i in 0..<4 { #expect(abs(sums[i] / Double(rounds) - Double(delta[i])) < tolerance, "coordinate \(i): \(sums[i] / Double(rounds))") }
+        // The max stays exact (y = ±127 is an integer) and the stream decides: same stream, same bytes.
+        let s1 = QuantisationOptions.roundingStream(trainingSeed: 5, client: 1, round: 3)
+        let a = DeltaCodec.encode(delta, format: f, rounding: .stochastic(s1)).payload
+        #expect(DeltaCodec.encode(delta, format: f, rounding: .stochastic(s1)).payload == a)
+        guard case let .int8(_, values) = a else { Issue.record("not int8"); return }
+        #expect(values[0] == 127)
+    }
+
     // MARK: Error bounds
 
     @Test func f16RelativeErrorInNormalRangeAndClamping() throws {

@@ -10,12 +10,62 @@ import AviaryLog
         let a = try #require(MeanStd([0.69, 0.70, 0.71])), b = try #require(MeanStd([0.59, 0.60, 0.61]))
         let t = try #require(WelchTest(a, b))
         #expect(abs(t.t - 12.2474) < 1e-3 && abs(t.degreesOfFreedom - 4) < 1e-9)
-        #expect(t.critical == 2.776 && t.significant)
+        // Reference: 2·∫_t^∞ of the t density, df 4, by Simpson's rule (computed offline).
+        #expect(abs(t.p - 0.0002552207) < 1e-8 && t.significant)
         // Overlapping seeds: not significant.
         let c = try #require(MeanStd([0.60, 0.70, 0.65])), d = try #require(MeanStd([0.62, 0.66, 0.64]))
         #expect(WelchTest(c, d)?.significant == false)
         #expect(WelchTest(try #require(MeanStd([0.5])), d) == nil)
-        #expect(WelchTest.critical(df: 200) == 1.96 && WelchTest.critical(df: 0.5) == 12.706)
+    }
+
+    /// Closed forms of the regularised incomplete beta, and two-sided t p-values at fractional
+    /// degrees of freedom against an independent computation: Simpson's rule over the t density
+    /// (200,000 panels, Python's math.lgamma, computed offline), and the textbook t₀.₉₇₅ table.
+    @Test func tDistributionPValuesAtFractionalDegreesOfFreedom() {
+        for x in [0.01, 0.2, 0.5, 0.77, 0.99] {
+            #expect(abs(StudentT.regularizedIncompleteBeta(x: x, a: 2.5, b: 1) - pow(x, 2.5)) < 1e-12)
+            #expect(abs(StudentT.regularizedIncompleteBeta(x: x, a: 1, b: 3.5) - (1 - pow(1 - x, 3.5))) < 1e-12)
+            #expect(abs(StudentT.regularizedIncompleteBeta(x: x, a: 0.5, b: 0.5) - 2 / Double.pi * asin(x.squareRoot())) < 1e-12)
+        }
+        let reference: [(t: Double, df: Double, p: Double)] = [
+            (1.5, 2.5, 0.24783645308630245), (2.0, 4.7, 0.10557218220343899), (3.1, 7.3, 0.016430118131617148),
+            (0.5, 1.3, 0.6885077990426063), (4.0, 3.2, 0.024817461725748943), (2.776, 4, 0.050022778319976986),
+            (2.228, 10, 0.050011771817110744),
+        ]
+        for r in reference {
+            let p = StudentT.twoSidedP(t: r.t, degreesOfFreedom: r.df)
+            #expect(abs(p - r.p) < 1e-7, "t \(r.t), df \(r.df): \(p) against \(r.p)")
+            #expect(abs(StudentT.twoSidedP(t: -r.t, degreesOfFreedom: r.df) - p) < 1e-15)
+        }
+        // Cauchy (df 1) and df 2 closed forms.
+        #expect(abs(StudentT.twoSidedP(t: 3, degreesOfFreedom: 1) - (1 - 2 / Double.pi * atan(3))) < 1e-12)
+        #expect(abs(StudentT.twoSidedP(t: 1.7, degreesOfFreedom: 2) - (1 - 1.7 / (2 + 1.7 * 1.7).squareRoot())) < 1e-12)
+        // Flooring df made the old test conservative: df 4.9 at t = 2.7 is significant, df 4 is not.
+        #expect(StudentT.twoSidedP(t: 2.7, degreesOfFreedom: 4.9) < 0.05 && StudentT.twoSidedP(t: 2.7, degreesOfFreedom: 4) > 0.05)
+        #expect(StudentT.twoSidedP(t: 0, degreesOfFreedom: 3) == 1 && StudentT.twoSidedP(t: .infinity, degreesOfFreedom: 3) == 0)
+    }
+
+    @Test func holmBonferroniStepsDownAndStaysMonotone() {
+        // m = 4: sorted 0.01, 0.02, 0.03, 0.5 → 0.04, 0.06, 0.06 (monotone), 0.5.
+        let adjusted = HolmBonferroni.adjust([0.03, 0.5, 0.01, 0.02])
+        let expected = [0.06, 0.5, 0.04, 0.06]
+        #expect(zip(adjusted, expected).allSatisfy { abs($0 - $1) < 1e-12 }, "\(adjusted)")
+        #expect(HolmBonferroni.adjust([0.6, 0.7]) == [1, 1])
+        #expect(HolmBonferroni.adjust([]).isEmpty)
+    }
+
+    @Test func holmAdjustmentCanTurnASingleTestsSignificanceOff() {
+        // p ≈ 0.03 alone is significant; beside three settings at p ≈ 0.9 it is adjusted to ≈ 0.12.
+        let base = Self.group("base", [0.60, 0.61, 0.62])
+        let near = Self.group("near", [0.625, 0.635, 0.645])
+        let alone = ResultsDocument.Study(title: "t", sources: [], fixed: [], groups: [base, near], baseline: "base", robustAttack: nil)
+        let doc = ResultsDocument(studies: [alone], lastK: 10, command: "c", build: "b", date: "d", suiteSeconds: nil)
+        #expect(doc.comparisons(alone).contains("1 setting(s) significantly above"), "\(doc.comparisons(alone))")
+        let crowd = ResultsDocument.Study(title: "t", sources: [], fixed: [],
+                                          groups: [base, near] + (0..<3).map { Self.group("same\($0)", [0.60, 0.612, 0.62]) },
+                                          baseline: "base", robustAttack: nil)
+        let text = doc.comparisons(crowd)
+        #expect(text.contains("0 setting(s) significantly above") && text.contains("Holm p = "), "\(text)")
     }
 
     @Test func eachStudySaysWhichBuildsMadeItsRuns() {

@@ -215,6 +215,29 @@ import AviaryTransport
         #expect(restored.enter(round: 61) == clock.enter(round: 61))
     }
 
+    /// Issue 24: with a = 0.9 the old chain capped the offline→online probability at 1 and
+    /// the long-run share fell to L/(L+1) (0.67 at L = 2, 0.8 at L = 4).
+    @Test(arguments: [2.0, 4.0]) func highAvailabilityKeepsItsLongRunShareWhateverTheOnlinePeriod(period: Double) {
+        var settings = SystemSettings(seed: 3, devices: [DeviceClass(name: "d", share: 1, speed: .constant(1), upBps: .constant(1),
+                                                                     downBps: .constant(1), latency: .constant(0), availability: .constant(0.9))])
+        settings.onlinePeriod = period
+        let clients = 20_000, rounds = 30
+        var clock = Self.clock(settings, clients: clients)
+        var firstRoundOffline = 0, offlineTotal = 0
+        for r in 1...rounds {
+            let offline = clock.enter(round: r).count
+            if r == 1 { firstRoundOffline = offline }
+            offlineTotal += offline
+        }
+        let share = 1 - Double(offlineTotal) / Double(rounds * clients)
+        #expect(abs(share - 0.9) < 0.01, "long-run online share \(share) at L = \(period)")
+        // Round 1 is drawn from the stationary share, which is a.
+        #expect(abs(1 - Double(firstRoundOffline) / Double(clients) - 0.9) < 0.01)
+        let chain = SimulatedClock.transitions(availability: 0.9, onlinePeriod: period)
+        #expect(chain.comeOnline == 1 && abs(chain.goOffline - 1.0 / 9.0) < 1e-12, "online period lengthened to a/(1−a) = 9 rounds")
+        #expect(abs(chain.comeOnline / (chain.goOffline + chain.comeOnline) - 0.9) < 1e-12)
+    }
+
     // MARK: Straggler policies
 
     static func outcome(round: Int, clients: [Int]) -> RoundOutcome {

@@ -52,6 +52,12 @@ import AviaryAdversarial
         let z = try parse("[attackers]\nkind = \"alie\"\nfraction = 0.3\n").attackers.attack.alieZ
         #expect(abs(Double(z) - 0.524_400_5) < 1e-5)
         #expect(try parse("[attackers]\nkind = \"alie\"\nfraction = 0.3\nalie_z = 1.5\n").attackers.attack.alieZ == 1.5)
+        // IPM: ε defaults to 0.5; elsewhere the key is a warning.
+        #expect(try parse("[attackers]\nkind = \"ipm\"\nfraction = 0.2\n").attackers.attack.ipmEpsilon == 0.5)
+        let ipm = try parse("[attackers]\nkind = \"ipm\"\nfraction = 0.2\nipm_epsilon = 0.1\n").attackers
+        #expect(ipm.attack.kind == .ipm && ipm.attack.ipmEpsilon == 0.1 && ipm.clients.count == 20 && ipm.attack.isCollusive)
+        #expect(try parse("[attackers]\nkind = \"sign_flip\"\ncount = 1\nipm_epsilon = 2\n").warnings.contains { $0.contains("attackers.ipm_epsilon") })
+        #expect(error("[attackers]\nkind = \"ipm\"\ncount = 1\nipm_epsilon = -1\n").contains("attackers.ipm_epsilon"))
     }
 
     @Test func badCombinationsNameTheKey() {

@@ -59,4 +59,27 @@ import AviaryProtocol
         #expect(decoded.compression == .topk(fraction: 0.05))
         #expect(decoded.runID == nil && decoded.resumes.isEmpty)  // the server sets them
     }
+
+    @Test func roundingAndErrorFeedbackReachClientsAndAreCheckedAgainstTheEncoding() throws {
+        #expect(try parse(["compression.encoding=int8"]).quantisation == nil)
+        let t = try parse(["compression.encoding=int8", "compression.rounding=stochastic", "compression.error_feedback=true"])
+        #expect(t.quantisation == QuantisationOptions(rounding: .stochastic, errorFeedback: true))
+        let spec = t.runSpec(model: .mlp(inputs: 60, hidden: [8], classes: 10))
+        #expect(try JSONDecoder().decode(RunSpec.self, from: JSONEncoder().encode(spec)).quantisation == t.quantisation)
+        #expect(t.compression.usesErrorFeedback(t.quantisation) && !DeltaEncoding.int8.usesErrorFeedback(nil))
+        #expect(try parse(["compression.encoding=f16", "compression.error_feedback=true"]).quantisation?.errorFeedback == true)
+        // Stochastic rounding is int8's; a typo names the key; on f32/top-k both keys are warnings.
+        for (overrides, key) in [(["compression.encoding=f16", "compression.rounding=stochastic"], "compression.rounding"),
+                                 (["compression.encoding=int8", "compression.rounding=up"], "compression.rounding"),
+                                 (["compression.encoding=int8", "compression.error_feedback=1"], "compression.error_feedback")] {
+            #expect(throws: (any Error).self) { try parse(overrides) }
+            do { _ = try parse(overrides) } catch { #expect("\(error)".contains(key), "\(error)") }
+        }
+        let topk = try parse(["compression.encoding=topk", "compression.error_feedback=true", "compression.rounding=stochastic"])
+        #expect(topk.quantisation == nil && topk.warnings.filter { $0.contains("ignored") }.count == 2, "\(topk.warnings)")
+        // A spec from an older server, without the field, decodes as round-to-nearest without feedback.
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(spec)) as! [String: Any]
+        old["quantisation"] = nil
+        #expect(try JSONDecoder().decode(RunSpec.self, from: JSONSerialization.data(withJSONObject: old)).quantisation == nil)
+    }
 }

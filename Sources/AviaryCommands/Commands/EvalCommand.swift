@@ -119,34 +119,9 @@ struct EvalCommand: ParsableCommand {
     /// name and one row per line (clean first). Shared with `aviary results`.
     static func evaluate(checkpoint: String, topology topo: Topology, attacks attackSpecs: [AttackSpec],
                          samples: Int?) throws -> (model: String, rows: [Row]) {
-        let data = try FederatedDataset(spec: topo.data)
-        // The server's reported test set: the same seeded validation share is held apart.
-        let test = ValidationSplit.split(data.globalTest(), fraction: topo.validationFraction, seed: topo.seeds.training).test
-        let spec = try topo.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
-        let batch = 256
-        let network = try Network(spec: spec, maxBatch: batch)
-        let file = try Safetensors.read(path: checkpoint)
-        try RunDirectory.checkCheckpointFormat(file.metadata, path: checkpoint)
-        if let detail = Self.mismatch(expected: network.layout, found: file.tensors) {
-            throw Failure.mismatch(file: checkpoint, detail: detail)
-        }
-        network.loadParameters(try file.flatValues(order: network.layout.tensors.map(\.name)))
-        for attack in attackSpecs { try attack.validate(classes: spec.classes) }
-        var rows = [Row]()
-        var started = Date()
-        let clean = network.evaluate(samples: test.samples, batchSize: batch)
-        rows.append(Row(attack: "clean", accuracy: clean.accuracy, loss: clean.meanLoss, samples: clean.count,
-                        seconds: Date().timeIntervalSince(started)))
-        let subset = samples ?? topo.robustEvaluation?.subset ?? 1000
-        for attack in attackSpecs {
-            started = Date()
-            // The server's seed and subset order: the topology's own attack reproduces its robust accuracy.
-            let s = RobustEvaluation.evaluate(network: network, samples: test.samples, attack: attack, valueRange: test.valueRange,
-                                              subset: subset, batchSize: batch, seed: topo.seeds.training)
-            rows.append(Row(attack: attack.summary, accuracy: s.accuracy, loss: s.meanLoss, samples: s.count,
-                            seconds: Date().timeIntervalSince(started)))
-        }
-        return (spec.name, rows)
+        let scorer = try CheckpointScorer(topology: topo)
+        let rows = try scorer.score(try scorer.parameters(checkpoint: checkpoint), attacks: attackSpecs, samples: samples)
+        return (scorer.spec.name, rows)
     }
 
     /// The first tensor, in the model's order, that is missing or shaped differently; then any extra one.

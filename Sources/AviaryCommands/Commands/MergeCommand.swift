@@ -16,17 +16,20 @@ public struct MergeCommand: ParsableCommand {
         From a run, with its round checkpoints and the metric values its log recorded:
           aviary merge --run runs/X --rounds 41-50 --metric val_loss --penalty 1 -o merged.safetensors
         (--metric val_loss: the server's validation loss, as [merge.checkpoints] uses; clean_loss: the
-        reported test loss; round: the round number, higher weighs more.)
+        reported test loss; train_loss, adv_loss: the round's accepted clients' mean reported loss;
+        steps: local steps of all accepted clients through the round, and round: the round number,
+        both higher weighs more.)
         """)
 
     /// Whether lower (loss) or higher (steps) metric values get more weight; with --run, which
-    /// logged value to weigh by.
+    /// logged value to weigh by (`steps` then means the run's cumulative local steps).
     public enum MetricChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
         case loss, steps
         case valLoss = "val_loss", cleanLoss = "clean_loss", round
+        case trainLoss = "train_loss", advLoss = "adv_loss"
     }
 
-    @Option(help: "Metric type: loss (lower is better) or steps (higher is better); with --run: val_loss, clean_loss or round.")
+    @Option(help: "Metric type: loss (lower is better) or steps (higher is better); with --run: val_loss, clean_loss, train_loss, adv_loss, steps or round.")
     public var metric: MetricChoice?
 
     @Option(name: .customLong("run"), help: ArgumentHelp("Take the checkpoints and metric values from this run directory (with --rounds).", valueName: "run-directory"))
@@ -60,7 +63,7 @@ public struct MergeCommand: ParsableCommand {
             }
             guard rounds != nil else { throw ValidationError("--run needs --rounds, e.g. --rounds 41-50.") }
             guard let metric, RunCheckpoints.Metric(rawValue: metric.rawValue) != nil else {
-                throw ValidationError("--run needs --metric val_loss, clean_loss or round.")
+                throw ValidationError("--run needs --metric val_loss, clean_loss, train_loss, adv_loss, steps or round.")
             }
             return
         }

@@ -58,6 +58,7 @@ struct ResultsCommand: ParsableCommand {
         var sharedSettings: [String: String]? = nil
         var robustAttack: String? = nil
         var builds: [String: Int] = [:]
+        var mergeGroups: [(label: String, runs: [String])] = []
         for source in s.runs {
             let dirs = CompareCommand.expandingSweeps(source).filter { FileManager.default.fileExists(atPath: RunDirectory(path: $0).log) }
             guard !dirs.isEmpty else { throw ValidationError("\(s.title): no runs under \(source) (run `make experiments` first)") }
@@ -77,7 +78,7 @@ struct ResultsCommand: ParsableCommand {
                     builds[log.runStart?.aviaryBuild ?? "", default: 0] += 1
                     var outcome = RunOutcome(log: log, lastK: lastK)
                     robustAttack = robustAttack ?? log.rounds.compactMap { $0.eval?.attack }.last
-                    if !s.attacks.isEmpty { outcome.extraRobust = try extraEvaluations(run: dir, log: log, attacks: s.attacks) }
+                    if !s.attacks.isEmpty && s.checkpointMerge == nil { outcome.extraRobust = try extraEvaluations(run: dir, log: log, attacks: s.attacks) }
                     outcomes.append(outcome)
                     if s.skew, let k = WeightSkew(log: log) { skews.append(k) }
                 }
@@ -87,12 +88,18 @@ struct ResultsCommand: ParsableCommand {
                                                   skew: WeightSkew.mean(skews), settings: g.settings)
                 group.source = (source as NSString).lastPathComponent
                 groups.append(group)
+                mergeGroups.append((label, g.members.map { dirs[$0] }))
             }
         }
         let fixed = (sharedSettings ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
         var study = ResultsDocument.Study(title: s.title, sources: s.runs, fixed: fixed, groups: groups,
                                           baseline: s.baseline, robustAttack: robustAttack, pivot: s.pivot)
         study.builds = builds
+        study.note = s.note
+        if let grid = s.checkpointMerge {
+            // The merges are scored under the study's first attack (the rest are not used here).
+            study.checkpointMerge = try CheckpointMergeRunner.study(groups: mergeGroups, grid: grid, attack: s.attacks.first)
+        }
         return study
     }
 

@@ -27,6 +27,12 @@ struct ValidateCommand: ParsableCommand {
                     _ = try SystemTrace.load(path: trace, clients: t.data.clients)
                     detail += ", system trace ok"
                 }
+                if let capacity = t.system?.deviceCapacity {
+                    detail += ", FedScale device capacity ok (\(try FedScaleTraces.capacities(path: capacity).count) entries)"
+                }
+                if let behaviour = t.system?.behaviourTrace {
+                    detail += ", FedScale behaviour trace ok (\(try FedScaleTraces.behaviours(path: behaviour).count) entries)"
+                }
                 if data {
                     let loaded = try FederatedDataset(spec: t.data)
                     let test = loaded.globalTest()

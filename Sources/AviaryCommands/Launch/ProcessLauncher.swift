@@ -109,7 +109,7 @@ struct ProcessLauncher {
             var args = ["--connect", endpoint] + plan.arguments + ["--name", "proc-\(p)"]
             // Top-k residuals live with the clients; under the run directory they survive
             // `aviary run --resume`, which starts new client processes.
-            if case .topk = topology.compression { args += ["--state-dir", dir.clientState] }
+            if topology.compression.usesErrorFeedback(topology.quantisation) { args += ["--state-dir", dir.clientState] }
             if let keys { args += ["--curve-secret", "\(keys)/client-\(p).secret", "--server-public", keys + "/server.public"] }
             do {
                 proc = try spawn("aviary-client", args, log: log, passStdout: false)

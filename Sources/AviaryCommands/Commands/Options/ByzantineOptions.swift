@@ -18,11 +18,14 @@ struct ByzantineOptions: ParsableArguments {
     @Option(help: "z of the alie attack: every colluding attacker sends μ − z·σ of their honest deltas (required for alie).")
     var byzantineAlieZ: Float?
 
+    @Option(help: "ε of the ipm attack: every colluding attacker sends −ε·μ of their honest deltas (default 0.5).")
+    var byzantineIpmEpsilon: Float?
+
     /// The attack asked for, or nil for an honest process; errors name the flag.
     func attack() throws -> ByzantineAttack? {
         guard let byzantine else {
-            if byzantineScale != nil || byzantineNoiseStd != nil || byzantineAlieZ != nil {
-                throw ValidationError("--byzantine-scale, --byzantine-noise-std and --byzantine-alie-z need --byzantine KIND")
+            if byzantineScale != nil || byzantineNoiseStd != nil || byzantineAlieZ != nil || byzantineIpmEpsilon != nil {
+                throw ValidationError("--byzantine-scale, --byzantine-noise-std, --byzantine-alie-z and --byzantine-ipm-epsilon need --byzantine KIND")
             }
             return nil
         }
@@ -38,7 +41,9 @@ struct ByzantineOptions: ParsableArguments {
             throw ValidationError("--byzantine alie needs --byzantine-alie-z Z (aviary run computes Baruch et al.'s z_max from the topology)")
         }
         if let z = byzantineAlieZ, !z.isFinite { throw ValidationError("--byzantine-alie-z \(z): expected a finite number") }
-        return ByzantineAttack(kind: kind, scale: scale, noiseStd: noise, alieZ: byzantineAlieZ ?? 0)
+        let epsilon = byzantineIpmEpsilon ?? ByzantineAttack.defaultIPMEpsilon
+        guard epsilon.isFinite, epsilon >= 0 else { throw ValidationError("--byzantine-ipm-epsilon \(epsilon): expected a finite number ≥ 0") }
+        return ByzantineAttack(kind: kind, scale: scale, noiseStd: noise, alieZ: byzantineAlieZ ?? 0, ipmEpsilon: epsilon)
     }
 
     /// The flags that ask a client process for `attack` (what `aviary run` passes). Values go
@@ -49,6 +54,7 @@ struct ByzantineOptions: ParsableArguments {
         case .signFlip, .scale: args += ["--byzantine-scale=\(attack.scale)"]
         case .gaussian: args += ["--byzantine-noise-std=\(attack.noiseStd)"]
         case .alie: args += ["--byzantine-alie-z=\(attack.alieZ)"]
+        case .ipm: args += ["--byzantine-ipm-epsilon=\(attack.ipmEpsilon)"]
         case .none, .labelFlip: break
         }
         return args
