@@ -18,7 +18,8 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 zlib1g-dev:/usr/include/zlib.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Only the tests need these (compose validation, rendering the report in a browser, the
-# multi-host test's namespaces, lossy links and delay relay, the single-node Slurm cluster).
+# multi-host test's namespaces, lossy links and delay relay, the hostile peer of
+# HostilePeerTests, the single-node Slurm cluster).
 # Chromium is installed without recommends, so its usual font comes along explicitly.
 DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      chromium:/usr/bin/chromium \
@@ -26,6 +27,7 @@ DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      iproute2:/sbin/tc \
                      nftables:/usr/sbin/nft \
                      python3:/usr/bin/python3 \
+                     python3-zmq:/usr/lib/python3/dist-packages/zmq/__init__.py \
                      munge:/usr/sbin/munged \
                      slurm-wlm:/usr/sbin/slurmd
 

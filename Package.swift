@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → (AviaryNN, AviaryData, AviaryMerge → AviaryLog, AviaryProtocol)
-//   → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport → AviaryBench,
-//   AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
-// docs/ARCHITECTURE.md explains each layer.
+//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) →
+//   AviaryProtocol, AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
+//   AviaryBench, AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
+// Each target lists exactly the modules its files import. docs/ARCHITECTURE.md explains each layer.
 import PackageDescription
 
 // Release builds only: exclusivity checks cost ~10% in the training step loop and every
@@ -37,14 +37,14 @@ let package = Package(
 
         // Numerics and pure logic: no sockets, no run directory.
         .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),
-        .target(name: "AviaryNN", dependencies: ["AviaryMath", "COpenBLAS"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryNN", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
-        .target(name: "AviaryMerge", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
         // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
         .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
         .target(name: "AviaryTopology", dependencies: [
-            "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
+            "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
@@ -55,28 +55,28 @@ let package = Package(
         .target(name: "AviaryReport", dependencies: ["AviaryLog", "AviaryData"]),
 
         // The one module that owns sockets.
-        .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol", "AviaryMath"]),
+        .target(name: "AviaryTransport", dependencies: ["CZmq", "AviaryProtocol"]),
 
         // Benchmarks (`aviary bench`): the only place timing code lives, so library modules
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport", "CZmq",
+            "AviaryTransport",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
-            "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
+            "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
             "AviaryAdversarial", "AviaryLog", "AviaryTopology",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryClient", dependencies: [
-            "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
+            "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
             "AviaryTopology", "AviaryLog",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
-            "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
+            "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
             "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport", "AviaryMath", "CProcessControl", "CBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -88,20 +88,32 @@ let package = Package(
         .executableTarget(name: "aviary-server", dependencies: ["AviaryCommands"]),
         .executableTarget(name: "aviary-client", dependencies: ["AviaryCommands"]),
 
+        // What several test targets share: the one `Prerequisite` rule and the one Fashion-MNIST fixture.
+        .target(name: "AviaryTestSupport", dependencies: ["AviaryData"], path: "Tests/AviaryTestSupport"),
+
         .testTarget(name: "AviaryMathTests", dependencies: ["AviaryMath"]),
-        .testTarget(name: "AviaryNNTests", dependencies: ["AviaryNN", "AviaryData"]),
-        .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData"]),
-        .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData"]),
-        .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge"]),
-        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMerge"]),
-        .testTarget(name: "AviaryClientTests", dependencies: ["AviaryClient", "AviaryProtocol", "AviaryTopology", "AviaryNN", "AviaryLog"]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryProtocol", "AviaryLog"]),
-        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge"]),
-        .testTarget(name: "AviaryServerTests", dependencies: ["AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge"]),
+        .testTarget(name: "AviaryNNTests", dependencies: ["AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
+        .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData", "AviaryMath", "AviaryTestSupport"]),
+        .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
+        .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge", "AviaryMath"]),
+        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath"]),
+        .testTarget(name: "AviaryClientTests", dependencies: [
+            "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog"]),
+        .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
+        .testTarget(name: "AviaryServerTests", dependencies: [
+            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),
         .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
-        .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol"]),
-        .testTarget(name: "AviaryIntegrationTests", dependencies: ["AviaryCommands", "AviaryReport", "AviaryLog", "AviaryTransport", "AviaryProtocol"],
-                    exclude: ["Resources"]),  // scripts the tests run from the source tree
+        .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol", "CZmq"]),
+        // The command layer's pure parts (option parsing, plans): no process is started.
+        .testTarget(name: "AviaryCommandsTests", dependencies: ["AviaryCommands", "AviaryTopology"]),
+        .testTarget(name: "AviaryIntegrationTests", dependencies: [
+            "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryMath", "AviaryServer", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
+        ], exclude: ["Resources"]),  // scripts the tests run from the source tree
     ]
 )

@@ -1,8 +1,8 @@
 import AviaryMath
 import AviaryProtocol
 import AviaryTransport
-import CZmq
 import Foundation
+import Synchronization
 
 /// Measures the wire path for one full-size UPDATE (1.66M floats ≈ 6.6 MB): codec alone, then
 /// encode + send + receive + decode over loopback, next to bare libzmq sockets carrying the same
@@ -19,7 +19,8 @@ public enum TransportBench {
         let encodeTime = best(of: 10) { _ = WireCodec.encode(update) }
         lines.append(figure("codec encode", bytes, encodeTime))
         let frame = WireCodec.encode(update)
-        let decodeTime = best(of: 10) { _ = try? WireCodec.decode(frame) }
+        do { _ = try WireCodec.decode(frame) } catch { return (lines + ["codec decode: \(error)"]).joined(separator: "\n") }
+        let decodeTime = best(of: 10) { _ = try? WireCodec.decode(frame) }  // decodes: checked above
         lines.append(figure("codec decode", bytes, decodeTime))
         let crcTime = best(of: 10) { _ = frame.withUnsafeBytes { CRC32.checksum($0) } }
         lines.append(figure("CRC-32 alone", bytes, crcTime))
@@ -32,7 +33,10 @@ public enum TransportBench {
             if endpoint.hasPrefix("tcp"), CurveKeyPair.isAvailable {
                 lines.append(streaming(endpoint, update, bytes: bytes, messages: messages, curve: true))
             }
-            if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst("ipc://".count))) }
+            if endpoint.hasPrefix("ipc://") {
+                let path = String(endpoint.dropFirst("ipc://".count))
+                if unlink(path) != 0 && errno != ENOENT { lines.append("warning: could not remove \(path): \(String(cString: strerror(errno)))") }
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -49,14 +53,20 @@ public enum TransportBench {
             defer { server.close() }
             let bound = server.boundEndpoint
             let finished = DispatchSemaphore(value: 0)
+            let clientError = Mutex<String?>(nil)
             let clock = ContinuousClock()
             let start = clock.now
             Thread {
                 defer { finished.signal() }
-                guard let client = try? ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve) else { return }
-                defer { client.close() }
-                for _ in 0..<messages { _ = try? client.send(update) }
-                _ = try? client.receive(timeout: .seconds(30))  // wait for the server's ack before closing
+                do {
+                    let client = try ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve)
+                    defer { client.close() }
+                    for _ in 0..<messages { try client.send(update) }
+                    // Wait for the server's ack before closing.
+                    if try client.receive(timeout: .seconds(30)) == nil { clientError.withLock { $0 = "no acknowledgement" } }
+                } catch {
+                    clientError.withLock { $0 = "\(error)" }
+                }
             }.start()
             var received = 0
             while received < messages, let event = try server.receive(timeout: .seconds(30)) {
@@ -66,6 +76,7 @@ public enum TransportBench {
             }
             let elapsed = clock.now - start
             _ = finished.wait(timeout: .now() + 30)
+            if let failed = clientError.withLock({ $0 }) { return "\(label): client: \(failed)" }
             guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
             return figure(label, bytes * messages, elapsed) + " (\(messages) messages)"
         } catch {
@@ -73,54 +84,41 @@ public enum TransportBench {
         }
     }
 
-    /// The floor on this machine right now: the same bytes through bare libzmq sockets, no codec.
-    /// Written against the C API directly: the transport's socket wrapper is internal to it.
+    /// The floor on this machine right now: the same bytes through bare sockets, no codec
+    /// (AviaryTransport's raw link: the same checked socket wrapper, nothing on top).
     private static func rawStreaming(_ endpoint: String, _ frame: [UInt8], messages: Int) -> String {
         let label = "raw libzmq stream " + (endpoint.hasPrefix("tcp") ? "tcp" : "ipc")
-        guard let serverContext = zmq_ctx_new(), let clientContext = zmq_ctx_new() else { return "\(label): zmq_ctx_new failed" }
-        defer { zmq_ctx_term(serverContext); zmq_ctx_term(clientContext) }
-        guard let server = zmq_socket(serverContext, ZMQ_ROUTER) else { return "\(label): zmq_socket failed" }
-        var linger: Int32 = 500
-        zmq_setsockopt(server, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
-        guard zmq_bind(server, endpoint) == 0 else { zmq_close(server); return "\(label): bind \(endpoint) failed" }
-        var buffer = [CChar](repeating: 0, count: 256)
-        var length = buffer.count
-        zmq_getsockopt(server, ZMQ_LAST_ENDPOINT, &buffer, &length)
-        let bound = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let finished = DispatchSemaphore(value: 0)
-        let clock = ContinuousClock()
-        let start = clock.now
-        nonisolated(unsafe) let context = clientContext
-        Thread {
-            defer { finished.signal() }
-            guard let client = zmq_socket(context, ZMQ_DEALER) else { return }
-            var linger: Int32 = 500
-            zmq_setsockopt(client, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
-            let identity = Array("bench".utf8)
-            zmq_setsockopt(client, ZMQ_ROUTING_ID, identity, identity.count)
-            guard zmq_connect(client, bound) == 0 else { zmq_close(client); return }
-            for _ in 0..<messages { _ = frame.withUnsafeBytes { zmq_send(client, $0.baseAddress, $0.count, 0) } }
-            var item = zmq_pollitem_t(socket: client, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-            _ = zmq_poll(&item, 1, 30_000)  // wait for the server's ack before closing
-            zmq_close(client)
-        }.start()
-        var frames = 0
-        var message = zmq_msg_t()
-        zmq_msg_init(&message)
-        var item = zmq_pollitem_t(socket: server, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-        while frames < 2 * messages, zmq_poll(&item, 1, 30_000) > 0 {
-            while zmq_msg_recv(&message, server, ZMQ_DONTWAIT) >= 0 { frames += 1 }
+        do {
+            // Separate contexts, as in separate processes: each side gets its own I/O thread.
+            let server = try RawFrameReceiver(bind: endpoint, context: ZmqContext())
+            defer { server.close() }
+            let bound = server.boundEndpoint
+            let finished = DispatchSemaphore(value: 0)
+            let clientError = Mutex<String?>(nil)
+            let clock = ContinuousClock()
+            let start = clock.now
+            Thread {
+                defer { finished.signal() }
+                do {
+                    let client = try RawFrameSender(connect: bound, context: ZmqContext())
+                    defer { client.close() }
+                    for _ in 0..<messages { try client.send(frame) }
+                    // Wait for the server's ack before closing.
+                    if try !client.waitForAcknowledgement(timeout: .seconds(30)) { clientError.withLock { $0 = "no acknowledgement" } }
+                } catch {
+                    clientError.withLock { $0 = "\(error)" }
+                }
+            }.start()
+            let (received, sender) = try server.receive(count: messages, timeout: .seconds(30))
+            let elapsed = clock.now - start
+            if let sender { try server.acknowledge(sender) }
+            _ = finished.wait(timeout: .now() + 30)
+            if let failed = clientError.withLock({ $0 }) { return "\(label): client: \(failed)" }
+            guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
+            return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
+        } catch {
+            return "\(label): \(error)"
         }
-        zmq_msg_close(&message)
-        let elapsed = clock.now - start
-        let identity = Array("bench".utf8)
-        _ = identity.withUnsafeBytes { zmq_send(server, $0.baseAddress, $0.count, ZMQ_SNDMORE) }
-        var ack: UInt8 = 0
-        zmq_send(server, &ack, 1, 0)
-        _ = finished.wait(timeout: .now() + 30)
-        zmq_close(server)
-        guard frames == 2 * messages else { return "\(label): only \(frames / 2)/\(messages) arrived" }
-        return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
     }
 
     private static func best(of runs: Int, _ body: () -> Void) -> Duration {

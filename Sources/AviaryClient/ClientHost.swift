@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import AviaryAdversarial
 import AviaryData
+import AviaryLog
 import AviaryMath
 import AviaryProtocol
 import AviaryTopology
@@ -33,12 +34,18 @@ public final class ClientHost {
         /// Where top-k error-feedback residuals are kept (`--state-dir`, one subdirectory per
         /// run); nil keeps them in memory, lost when the process ends.
         public var stateDirectory: String?
+        /// Time source; tests pass a manual clock together with an in-memory transport.
+        public var clock: any SecondsClock
+        /// Opens a connection to the endpoint (again after a reconnect); nil: ZeroMQ.
+        public var makeTransport: (@Sendable (_ endpoint: String, _ curve: ClientCurve?) throws -> any ClientTransport)?
         public init(endpoint: String, indices: [Int?], name: String, serverTimeout: Double = 120,
                     shouldStop: @escaping @Sendable () -> Bool = { false }, curve: ClientCurve? = nil,
-                    byzantine: ByzantineAttack? = nil, stateDirectory: String? = nil) {
+                    byzantine: ByzantineAttack? = nil, stateDirectory: String? = nil,
+                    clock: any SecondsClock = SystemSecondsClock(),
+                    makeTransport: (@Sendable (_ endpoint: String, _ curve: ClientCurve?) throws -> any ClientTransport)? = nil) {
             self.endpoint = endpoint; self.indices = indices; self.name = name; self.serverTimeout = serverTimeout
             self.shouldStop = shouldStop; self.curve = curve; self.byzantine = byzantine
-            self.stateDirectory = stateDirectory
+            self.stateDirectory = stateDirectory; self.clock = clock; self.makeTransport = makeTransport
         }
     }
 
@@ -49,8 +56,8 @@ public final class ClientHost {
 
     let options: Options
     let logger: Logger
-    private let clock = SystemSecondsClock()
-    private var endpoint: ClientEndpoint?
+    private var clock: any SecondsClock { options.clock }
+    private var endpoint: (any ClientTransport)?
     private var machine: ClientStateMachine
     private let worker = TrainingWorker()
     /// The latest round's global model; TRAIN requests of that round start from it.
@@ -73,7 +80,7 @@ public final class ClientHost {
 
     /// Returns when the server has shut the run down; throws if this process cannot go on.
     public func run() throws {
-        endpoint = try ClientEndpoint(connect: options.endpoint, curve: options.curve)
+        endpoint = try connect()
         defer {
             worker.stop()
             endpoint?.close(flushingFor: Self.exitFlush)
@@ -95,6 +102,12 @@ public final class ClientHost {
             try perform(machine.tick(now: clock.now))
         }
         if let exitError { throw exitError }
+    }
+
+    /// A new connection to the server: the options' transport, else a ZeroMQ DEALER.
+    private func connect() throws -> any ClientTransport {
+        if let make = options.makeTransport { return try make(options.endpoint, options.curve) }
+        return try ClientEndpoint(connect: options.endpoint, curve: options.curve)
     }
 
     private func deliver(_ result: TrainingWorker.Result) throws {
@@ -126,8 +139,7 @@ public final class ClientHost {
                     logger.info("registered", metadata: ["clients": "\(CompactIndices(accepted))"])
                 }
                 for r in refused {
-                    logger.warning("claim refused", metadata: ["client": "\(r.index.map(String.init) ?? "any")", "reason": "\(r.reason)",
-                                                              "retry": "\(r.retry)"])
+                    logger.warning("claims refused", metadata: ["claims": "\(r)", "retry": "\(r.retry)"])
                 }
             case let .model(m):
                 if m.round != model?.round { sentThisRound = [] }
@@ -143,7 +155,7 @@ public final class ClientHost {
             case let .reconnect(reason):
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)
-                endpoint = try ClientEndpoint(connect: options.endpoint, curve: options.curve)
+                endpoint = try connect()
             case let .reregistered(runSpec):
                 try adopt(runSpec: runSpec)
                 logger.info("registered again", metadata: ["resending": "\(sentThisRound.count)"])

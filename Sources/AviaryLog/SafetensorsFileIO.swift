@@ -1,4 +1,3 @@
-import AviaryMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -75,6 +75,9 @@ public struct ClientStateMachine: Sendable {
     private var configured = false
     /// When pending claims are asked for again while the hosted ones already work.
     private var retryAt: Double?
+    /// The pinned indices the last HELLO claimed. WELCOME summarises refusals (a count and the
+    /// lowest ranges), so the refused ones are those of these it did not accept.
+    private var asked: Set<Int> = []
     private var lastHeard: Double = 0
     private var lastSent: Double = 0
     private var jitter: RandomStream
@@ -120,6 +123,7 @@ public struct ClientStateMachine: Sendable {
         // Hosted clients are claimed again with their tokens (after RESET or a reconnect);
         // pending ones with the tokens kept for them.
         let claims = hostedClients.map { ClientClaim(index: $0, token: tokens[$0]!) } + pendingClaims
+        asked = Set(claims.compactMap(\.index))
         return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
     }
 
@@ -162,8 +166,10 @@ public struct ClientStateMachine: Sendable {
         default: return []  // a duplicate WELCOME (repeated HELLO)
         }
         liveness = LivenessSettings(heartbeatIntervalSeconds: w.heartbeatInterval, missedHeartbeats: w.liveness)
-        var pinned = Set(pending.compactMap { $0 })
-        var assigned = pending.count - pinned.count
+        let pendingPinned = Set(pending.compactMap { $0 })
+        var assigned = pending.count - pendingPinned.count
+        // Every pinned claim of the HELLO this answers that it does not accept was refused.
+        var pinned = asked.union(pendingPinned)
         var acceptedNew: [Int] = []
         for a in w.accepted {
             let wasHosted = tokens[a.index] != nil
@@ -175,22 +181,21 @@ public struct ClientStateMachine: Sendable {
         }
         // A claim the server refuses for good ends the process: a host that cannot host what it
         // was asked to is misconfigured, and carrying on would silently change the federation.
+        // Refusals come summarised per reason (a count and the lowest ranges), so the pinned
+        // claims refused are those the HELLO asked for and the WELCOME did not accept.
         if let fatal = w.refused.first(where: { !$0.retry }) {
             phase = .done
             // A token refused for good proves nothing any more.
-            for case let i? in w.refused.filter({ !$0.retry }).map(\.index) { tokens[i] = nil; claimTokens[i] = nil }
-            let who = fatal.index.map { "client \($0)" } ?? "a server-assigned client"
+            for i in pinned { tokens[i] = nil; claimTokens[i] = nil }
             return [.hosted(accepted: acceptedNew.sorted(), refused: w.refused),
-                    .exit(success: false, reason: "the server refused \(who): \(fatal.reason)")]
+                    .exit(success: false, reason: "the server refused \(fatal)")]
         }
         // Refused for now (the slot's holder may still be alive): ask again after the back-off,
         // presenting the token this process held for it. The server hands the slot back to that
         // token as soon as it holds it, or frees it; dropping the token would leave the claim
         // waiting for the server's liveness to drop a connection that may be this process's own.
-        for r in w.refused {
-            guard let i = r.index else { continue }
+        for i in pinned {
             if let held = tokens.removeValue(forKey: i) { claimTokens[i] = held }
-            pinned.insert(i)
         }
         pending = pinned.sorted().map { Optional($0) } + Array(repeating: nil, count: assigned)
         var actions: [Action] = [.hosted(accepted: acceptedNew.sorted(), refused: w.refused)]
@@ -264,6 +269,7 @@ public struct ClientStateMachine: Sendable {
                 retryAt = now + configuration.backoff.maximumSeconds
                 lastSent = now
                 let claims = pendingClaims
+                asked = Set(claims.compactMap(\.index))
                 return [.send(.hello(HelloMessage(processName: configuration.processName, claims: claims)))]
             }
             if now - lastSent >= liveness.heartbeatIntervalSeconds {

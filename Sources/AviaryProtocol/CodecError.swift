@@ -37,6 +37,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedFrames(count: Int)
     /// An UPDATE's delta names an encoding this version does not know (0 f32, 1 f16, 2 int8, 3 top-k).
     case unknownEncoding(field: String, offset: Int, tag: UInt8)
+    /// A range of client indices whose first index is above its last (WELCOME's refusals).
+    case invalidRange(field: String, offset: Int, first: Int, last: Int)
 
     /// The case name without its context ("crcMismatch"), for counting errors by kind.
     public var category: String {
@@ -82,6 +84,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
             return "message arrived as \(count) ZeroMQ frames, Aviary sends exactly one; the peer is not an Aviary endpoint"
         case .unknownEncoding(let field, let offset, let tag):
             return "\(field) at byte \(offset) has encoding tag \(tag), expected 0 (f32), 1 (f16), 2 (int8) or 3 (top-k)"
+        case .invalidRange(let field, let offset, let first, let last):
+            return "\(field) at byte \(offset) is the range \(first)-\(last), whose first index is above its last"
         }
     }
 }

@@ -51,7 +51,9 @@ public enum Message: Sendable, Equatable {
 /// Version 2: one connection per client process (clients named by index in every message),
 /// the model sent once per process per round, session tokens, RESET.
 /// Version 3: UPDATE carries its delta in the run's encoding (f32, f16, int8, top-k) behind a tag.
-public let protocolVersion: UInt16 = 3
+/// Version 4: WELCOME summarises refused claims per reason (a count and the lowest index ranges),
+/// so its size no longer grows with the number of bad claims.
+public let protocolVersion: UInt16 = 4
 
 /// A session token: issued by the server in WELCOME for one client index, presented by the
 /// process in every later message about that client and in the HELLO that re-registers it after
@@ -86,12 +88,40 @@ public struct WelcomeMessage: Sendable, Equatable {
         public var token: SessionToken
         public init(index: Int, token: SessionToken) { self.index = index; self.token = token }
     }
-    public struct Refused: Sendable, Equatable {
-        public var index: Int?
+    /// Claims refused for one reason (protocol version 4): a HELLO with 61,000 bad claims gets
+    /// one entry per reason, never one per claim, so the answer stays small whatever was asked.
+    public struct Refused: Sendable, Equatable, CustomStringConvertible {
+        /// At most this many ranges of indices are listed per entry; `claims` counts them all.
+        public static let maxRanges = 8
+        /// Why, the same for every claim of the entry (it names no single client).
         public var reason: String
         /// True when asking again later may succeed (e.g. the slot's holder may be dead).
         public var retry: Bool
-        public init(index: Int?, reason: String, retry: Bool) { self.index = index; self.reason = reason; self.retry = retry }
+        /// How many claims were refused for this reason, pinned and server-assigned.
+        public var claims: Int
+        /// The lowest pinned indices refused for this reason, as ascending disjoint ranges, at
+        /// most `maxRanges` of them; the others are only counted in `claims`.
+        public var indices: [ClosedRange<Int>]
+        public init(reason: String, retry: Bool, claims: Int, indices: [ClosedRange<Int>]) {
+            self.reason = reason; self.retry = retry; self.claims = claims; self.indices = indices
+        }
+
+        /// "client 7: reason", "clients 3-5,9 (4 claims): reason", "clients 10,12,…
+        /// (61000 claims): reason", "2 claims, server-assigned: reason".
+        public var description: String {
+            // Saturating: a peer's ranges may span all of Int (`(0...Int.max).count` traps).
+            let listed = indices.reduce(0) { sum, r in
+                let (span, o1) = r.upperBound.subtractingReportingOverflow(r.lowerBound)
+                let (total, o2) = sum.addingReportingOverflow(span)
+                return o1 || o2 || total == .max ? .max : total + 1
+            }
+            let count = "\(claims) \(claims == 1 ? "claim" : "claims")"
+            guard !indices.isEmpty else { return "\(count), server-assigned: \(reason)" }
+            let shown = indices.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                .joined(separator: ",")
+            if claims == 1 && listed == 1 { return "client \(shown): \(reason)" }
+            return "clients \(shown)\(claims > listed ? ",…" : "") (\(count)): \(reason)"
+        }
     }
     public var accepted: [Accepted]
     public var refused: [Refused]

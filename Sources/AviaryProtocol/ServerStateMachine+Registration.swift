@@ -38,37 +38,40 @@ extension ServerStateMachine {
             return [.send(peer, .reject(RejectMessage(reason: "the run is over")))]
         }
         let (binding, keyRefusal) = keyBinding(clientKey)
-        /// Why the key may not register `index`, if it may not.
+        /// Why the key may not register `index`, if it may not (naming no index: refusals are
+        /// summarised per reason).
         func bound(_ index: Int?) -> String? {
             if let keyRefusal { return keyRefusal }
             guard let index, !binding.allows(index) else { return nil }
-            return "client key \(clientKey.map { String($0.prefix(8)) } ?? "")… is bound to clients \(binding.short) by the allow-list, not to client \(index)"
+            return "client key \(clientKey.map { String($0.prefix(8)) } ?? "")… is bound to clients \(binding.short) by the allow-list, not to these"
         }
         let n = configuration.clients
         let slot = self.slot(for: peer, name: hello.processName, now: now)
         var accepted: [WelcomeMessage.Accepted] = []
         var registration = Registration(processName: hello.processName, joined: [], reconnected: [], refused: [])
+        var refusals = RefusalSummary()
         accepted.reserveCapacity(hello.claims.count)
         var seen = Set<Int>()
         var previousHolders = Set<Int32>()
         for claim in hello.claims {
             guard let index = claim.index else {
                 if let why = bound(nil) {
-                    registration.refused.append(.init(index: nil, reason: why, retry: false))
+                    refusals.refuse(nil, kind: "key", retry: false, reason: why)
                     continue
                 }
                 let index: Int
                 if let ranges = binding.ranges {
                     // A bound key gets the lowest free index of its own binding.
                     guard let free = ranges.lazy.flatMap({ $0 }).first(where: { $0 < n && self.holder[$0] < 0 && !seen.contains($0) }) else {
-                        registration.refused.append(.init(index: nil, reason: "no free client slot among clients \(binding.short), which the allow-list binds this key to", retry: false))
+                        refusals.refuse(nil, kind: "no free bound slot", retry: false,
+                                        reason: "no free client slot among clients \(binding.short), which the allow-list binds this key to")
                         continue
                     }
                     index = free
                 } else {
                     while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
                     guard assignCursor < n else {
-                        registration.refused.append(.init(index: nil, reason: "all \(n) client slots are taken", retry: false))
+                        refusals.refuse(nil, kind: "all taken", retry: false, reason: "all \(n) client slots are taken")
                         continue
                     }
                     index = assignCursor
@@ -81,15 +84,15 @@ extension ServerStateMachine {
                 continue
             }
             guard index >= 0, index < n else {
-                registration.refused.append(.init(index: index, reason: "client index \(index) is outside 0..<\(n)", retry: false))
+                refusals.refuse(index, kind: "outside", retry: false, reason: "outside the topology's clients 0..<\(n)")
                 continue
             }
             guard seen.insert(index).inserted else {
-                registration.refused.append(.init(index: index, reason: "client \(index) is claimed twice in one HELLO", retry: false))
+                refusals.refuse(index, kind: "twice", retry: false, reason: "claimed twice in one HELLO")
                 continue
             }
             if let why = bound(index) {
-                registration.refused.append(.init(index: index, reason: why, retry: false))
+                refusals.refuse(index, kind: "key", retry: false, reason: why)
                 continue
             }
             let current = holder[index]
@@ -107,9 +110,10 @@ extension ServerStateMachine {
                     registration.reconnected.append(index)
                     accepted.append(.init(index: index, token: tokens[index]))
                 } else {
-                    let reason = "client \(index) is held by a live process (\(peers[Int(current)]!.name)); "
-                        + "re-registering it needs the session token issued to that process"
-                    registration.refused.append(.init(index: index, reason: reason, retry: true))
+                    // One entry for all held claims, naming the first holder (the summary stays small
+                    // however many processes hold what this HELLO asks for).
+                    refusals.refuse(index, kind: "held", retry: true, reason: "held by a live process (the first by \(peers[Int(current)]!.name)); "
+                                    + "re-registering needs the session token issued to its holder")
                 }
             } else if claim.token != 0 && claim.token == tokens[index] {
                 // The process was dropped as lost (a link cut, a late WELCOME) and comes back with
@@ -129,6 +133,7 @@ extension ServerStateMachine {
                 accepted.append(.init(index: index, token: tokens[index]))
             }
         }
+        registration.refused = refusals.refused
         var actions: [Action] = [
             .send(peer, .welcome(WelcomeMessage(
                 accepted: accepted, refused: registration.refused,

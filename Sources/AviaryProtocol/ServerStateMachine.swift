@@ -213,11 +213,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         }
     }
 
-    /// A send to `peer` failed because its connection is gone (ZMQ_ROUTER_MANDATORY): the
-    /// process is lost now, not after the liveness window.
-    public mutating func peerUnreachable(_ peer: Peer, now: Double) -> [Action] {
+    /// A send to `peer` failed because its connection is gone (ZMQ_ROUTER_MANDATORY) or because
+    /// it stopped reading (its queue is full): the process is lost now, not after the liveness
+    /// window, and the server never waits on it.
+    public mutating func peerUnreachable(_ peer: Peer, reason: String = "its connection is gone", now: Double) -> [Action] {
         guard let slot = slotOfPeer[peer] else { return [] }
-        return lose(slot: slot, reason: "its connection is gone", now: now)
+        return lose(slot: slot, reason: reason, now: now)
     }
 
     /// Advance deadlines, liveness and heartbeats. Call at least every heartbeat interval.

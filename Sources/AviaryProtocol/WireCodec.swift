@@ -38,7 +38,7 @@ public enum WireCodec {
         for b in magic { w.u8(b) }
         w.u16(protocolVersion)
         w.u8(m.kind.rawValue)
-        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 3
+        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 4
         writeBody(m, &w)
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<w.offset]))
         w.u32(crc)
@@ -51,7 +51,7 @@ public enum WireCodec {
             WireSize.string(h.processName) + 8 + h.claims.reduce(0) { $0 + WireSize.optionalInt($1.index) + 8 }
         case .welcome(let w):
             8 + 16 * w.accepted.count
-                + w.refused.reduce(8) { $0 + WireSize.optionalInt($1.index) + WireSize.string($1.reason) + 1 }
+                + w.refused.reduce(8) { $0 + WireSize.string($1.reason) + 1 + WireSize.int + 8 + 16 * $1.indices.count }
                 + WireSize.f64 + WireSize.int + WireSize.blob(w.runSpec)
         case .reject(let r): WireSize.string(r.reason)
         case .train(let t): WireSize.int + WireSize.ints(t.clients) + WireSize.metrics(t.config)
@@ -75,7 +75,11 @@ public enum WireCodec {
             w.int(x.accepted.count)
             for a in x.accepted { w.int(a.index); w.u64(a.token) }
             w.int(x.refused.count)
-            for r in x.refused { w.optionalInt(r.index); w.string(r.reason); w.u8(r.retry ? 1 : 0) }
+            for r in x.refused {
+                w.string(r.reason); w.u8(r.retry ? 1 : 0); w.int(r.claims)
+                w.int(r.indices.count)
+                for range in r.indices { w.int(range.lowerBound); w.int(range.upperBound) }
+            }
             w.f64(x.heartbeatInterval); w.int(x.liveness); w.blob(x.runSpec)
         case .reject(let r):
             w.string(r.reason)
@@ -165,16 +169,10 @@ public enum WireCodec {
                 let index = try r.int("welcome.accepted.index")
                 accepted.append(.init(index: index, token: try r.u64("welcome.accepted.token")))
             }
-            let nr = try r.listCount("welcome.refused", minimumEntryBytes: 10)
+            // An entry is at least 25 bytes: empty reason (8), retry (1), claims (8), no ranges (8).
+            let nr = try r.listCount("welcome.refused", minimumEntryBytes: 25)
             var refused: [WelcomeMessage.Refused] = []
-            for _ in 0..<nr {
-                let index = try r.optionalInt("welcome.refused.index")
-                let reason = try r.string("welcome.refused.reason")
-                let at = r.offset
-                let retry = try r.u8("welcome.refused.retry")
-                guard retry <= 1 else { throw .invalidOptionalTag(field: "welcome.refused.retry", offset: at, tag: retry) }
-                refused.append(.init(index: index, reason: reason, retry: retry == 1))
-            }
+            for _ in 0..<nr { refused.append(try r.refusal()) }
             let interval = try r.f64("welcome.heartbeatInterval")
             let liveness = try r.int("welcome.liveness")
             let spec = try r.blob("welcome.runSpec")

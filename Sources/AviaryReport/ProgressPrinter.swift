@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import AviaryLog
-import AviaryMath
 
 /// Prints a server's progress: one plain line per round (and per checkpoint merge, after its
 /// round), and on a terminal a live status line within the round (elapsed, ETA, clients

@@ -34,6 +34,11 @@ extension FederatedServer {
             }
         }
         let success = verdict.status == "completed"
+        // What peers did since the last round's summary (a flood before the first round, or
+        // after the last) is logged too.
+        if let summary = issues.summary() {
+            try writer.append(.note(NoteRecord(event: "protocol_issues", time: timestamp(), message: summary)))
+        }
         let end = RunEndRecord(time: timestamp(), roundsCompleted: roundsCompleted, durationSeconds: elapsedBeforeResume + now - startTime,
                                status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
         try writer.append(.runEnd(end))

@@ -55,6 +55,10 @@ public final class FederatedServer {
 
     /// Bound on flushing SHUTDOWN to every process before the server exits.
     static let shutdownFlush: Duration = .seconds(3)
+    /// Bounds on one batch of received events between two checks of signals, deadlines and
+    /// heartbeats (docs/ARCHITECTURE.md, "Threads").
+    static let batchEvents = 10_000
+    static let batchTime: Duration = .milliseconds(50)
 
     let topology: Topology
     let options: Options
@@ -223,8 +227,10 @@ public final class FederatedServer {
                 queue += machine.abort(reason: "interrupted by a signal")
                 continue
             }
-            // Drain what has arrived (bounded per pass so ticks still happen under a flood).
-            var budget = 10_000
+            // Drain what has arrived in a bounded batch (events and time), so signals, heartbeats
+            // and deadlines are served between batches even under a flood.
+            var budget = Self.batchEvents
+            let batchEnds = ContinuousClock.now + Self.batchTime
             // While a round is being merged, look for its result every millisecond: the merge of a
             // small model takes less than that, and the loop must not add latency to every round.
             var wait: Duration = worker.isBusy ? .milliseconds(1) : .milliseconds(20)
@@ -232,6 +238,8 @@ public final class FederatedServer {
                 wait = .zero
                 budget -= 1
                 queue += receive(event, machine: &machine)
+                // A batch's answers go out with it: a HELLO flood must not pile up actions.
+                if queue.count >= Self.batchEvents || ContinuousClock.now >= batchEnds { break }
             }
             for refused in transport.takeRefusedHandshakes() {
                 issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,
@@ -277,6 +285,11 @@ public final class FederatedServer {
                 }
             } catch .peerUnreachable {
                 return machine.peerUnreachable(peer, now: now)
+            } catch .peerNotReading {
+                // Never wait for one peer: the others' heartbeats, HELLOs and signals come first.
+                issues.count(peer: peer, "send queue full",
+                             example: "the queue towards this connection is full: it stopped reading, so it was dropped")
+                return machine.peerUnreachable(peer, reason: "it stopped reading (the server's queue towards it is full)", now: now)
             } catch {
                 logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
             }
@@ -311,7 +324,7 @@ public final class FederatedServer {
 
     private func logRegistration(_ r: ServerStateMachine<PeerID>.Registration, peer: PeerID) throws {
         for refused in r.refused {
-            issues.count(peer: peer, "claim refused", example: refused.reason)
+            issues.count(peer: peer, "claim refused", times: refused.claims, example: refused.description)
         }
         guard !r.joined.isEmpty || !r.reconnected.isEmpty else { return }
         var parts: [String] = []

@@ -12,8 +12,8 @@ struct ProtocolIssueCounter {
     private var counts: [String: [String: Int]] = [:]
     private var examples: [String: String] = [:]
 
-    mutating func count(peer: PeerID, _ category: String, example: String) {
-        count(source: peer.description, category, example: example)
+    mutating func count(peer: PeerID, _ category: String, times: Int = 1, example: String) {
+        count(source: peer.description, category, times: times, example: example)
     }
 
     /// Counts `times` issues from `source`: a connection, or the address of a peer that never

@@ -32,9 +32,7 @@ extension Topology {
 
         let run = try top.table("run")
         let name = try run.requiredString("name")
-        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
-            throw run.invalid("name", "\"\(name)\"", expected: "letters, digits, '-', '_', '.', '=' or ',', not \".\" or \"..\" (it names the run directory under output)")
-        }
+        if let expected = nameProblem(name) { throw run.invalid("name", "\"\(name)\"", expected: expected) }
         let rounds = try run.int("rounds", default: 10, range: 1...1_000_000)
         let output = try run.string("output", default: "runs")
         try run.finish()
@@ -157,7 +155,9 @@ extension Topology {
         case .shards:
             let perClient = try t.int("shards_per_client", default: 2, range: 1...10_000)
             // Unset, the partitioner cuts perClient × clients shards: the config records that number.
-            let total = try t.int("shards_total", default: perClient * clients)
+            // Fewer shards than perClient × clients cannot be dealt out: refused here, so that
+            // `validate` and `run` refuse it alike (the partitioner keeps its own check).
+            let total = try t.int("shards_total", default: perClient * clients, range: (perClient * clients)...Int.max)
             partition = .shards(perClient: perClient, shardsTotal: t.has("shards_total") ? total : nil)
         case .classes:
             partition = .classesPerClient(try t.int("classes_per_client", default: 2, range: 1...100_000))
@@ -179,10 +179,14 @@ extension Topology {
                                brightnessRange: try brightness(skewTable))
             try skewTable.finish()
         }
+        let trainLimit = try t.int("train_limit")
+        if let trainLimit, trainLimit < 1 {
+            throw t.invalid("train_limit", "\(trainLimit)", expected: "a positive number of training samples (leave it out to use all)")
+        }
         let spec = DataSpec(dataset: dataset, partition: partition, featureSkew: skew, clients: clients,
                             partitionSeed: partitionSeed,
                             localTestFraction: try t.double("local_test_fraction", default: 0.1, range: 0...0.9),
-                            trainLimit: try t.int("train_limit"))
+                            trainLimit: trainLimit)
         try t.finish()
         return spec
     }
@@ -281,16 +285,40 @@ extension Topology {
             evalEvery: try t.int("eval_every", default: 1, range: 1...1_000_000),
             checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000),
             maxUnmergedShare: try t.double("max_unmerged_share", default: 0.5, range: 0...1))
-        guard s.bind.hasPrefix("tcp://") || s.bind.hasPrefix("ipc://") else {
-            throw t.invalid("bind", "\"\(s.bind)\"", expected: "a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\" or \"tcp://*:0\"")
-        }
-        // libzmq would take a port past 65535 modulo 2^16 and bind another port without a word.
-        if s.bind.hasPrefix("tcp://"), let colon = s.bind.lastIndex(of: ":"), let port = Int(s.bind[s.bind.index(after: colon)...]),
-           !(0...65_535).contains(port) {
-            throw t.invalid("bind", "\"\(s.bind)\"", expected: "a TCP port in 0...65535 (0 picks a free one)")
-        }
+        if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
         try t.finish()
         return s
+    }
+
+    /// Longest run name, in UTF-8 bytes: it is one directory name (255 bytes on Linux), and
+    /// `aviary run` may append `-2` … `-10000` to keep an existing run.
+    public static let maxNameBytes = 240
+
+    /// What `[run].name` (or `--name`) should be instead of `name`, or nil when it is fine: one
+    /// check for the file and the flags, so a bad name is blamed on the name.
+    public static func nameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name != ".", name != "..", name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
+            return "letters, digits, '-', '_', '.', '=' or ',', not \".\" or \"..\" (it names the run directory under output)"
+        }
+        guard name.utf8.count <= maxNameBytes else {
+            return "at most \(maxNameBytes) bytes, not \(name.utf8.count) (it names one directory under output)"
+        }
+        return nil
+    }
+
+    /// What `[server].bind` (or `aviary-server --bind`) should be instead of `bind`, or nil when
+    /// it is fine: one check for both, so the flag cannot bind what the file refuses.
+    public static func bindProblem(_ bind: String) -> String? {
+        guard bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://") else {
+            return "a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\" or \"tcp://*:0\""
+        }
+        // libzmq would take a port past 65535 modulo 2^16 (and -1 as 65535) and bind another
+        // port without a word.
+        if bind.hasPrefix("tcp://"), let colon = bind.lastIndex(of: ":"), let port = Int(bind[bind.index(after: colon)...]),
+           !(0...65_535).contains(port) {
+            return "a TCP port in 0...65535 (0 picks a free one)"
+        }
+        return nil
     }
 
     static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {

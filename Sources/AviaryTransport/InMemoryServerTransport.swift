@@ -13,6 +13,8 @@ public final class InMemoryServerTransport: ServerTransport {
     public private(set) var sent: [(peer: PeerID, message: Message)] = []
     /// Peers whose sends fail with `.peerUnreachable` (a dropped connection).
     public var unreachable: Set<PeerID> = []
+    /// Peers whose sends fail with `.peerNotReading` (their queue is full: they stopped reading).
+    public var notReading: Set<PeerID> = []
     /// Called for each sent message; returns what the peer answers (appended to `inbox`).
     public var respond: ((PeerID, Message) -> [Message])?
     public private(set) var closed = false
@@ -44,6 +46,7 @@ public final class InMemoryServerTransport: ServerTransport {
 
     public func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int {
         if unreachable.contains(peer) { throw .peerUnreachable(peer) }
+        if notReading.contains(peer) { throw .peerNotReading(peer) }
         sent.append((peer, m))
         if let respond { for answer in respond(peer, m) { deliver(answer, from: peer) } }
         return WireCodec.encodedSize(m)

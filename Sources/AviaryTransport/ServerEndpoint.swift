@@ -29,7 +29,8 @@ public protocol ServerTransport: AnyObject {
     var boundEndpoint: String { get }
     /// The next event, or nil if none arrived within `timeout`.
     func receive(timeout: Duration) throws(ZmqError) -> ServerEvent?
-    /// Sends `m` to `peer` and returns the bytes sent; `.peerUnreachable` if it is gone.
+    /// Sends `m` to `peer` and returns the bytes sent, never waiting: `.peerUnreachable` if it
+    /// is gone, `.peerNotReading` if the queue towards it is full.
     func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int
     /// Sends a message encoded once (the round's MODEL) to `peer`; returns the bytes sent.
     func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int
@@ -78,6 +79,7 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         try socket.applyCommon(options)
         try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes), name: "ZMQ_MAXMSGSIZE")
         try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1), name: "ZMQ_ROUTER_MANDATORY")
+        try socket.setOption(ZMQ_SNDHWM, options.peerQueueMessages, name: "ZMQ_SNDHWM")
         if case let .curve(keys, allowList) = security {
             try CurveKeyPair.requireAvailable()
             guard CurveKeyPair.isZ85Key(keys.secretKey) else { throw .invalidCurveKey(role: "server secret key") }
@@ -151,12 +153,14 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         return dropped
     }
 
-    /// Sends `m` to `peer`; `.peerUnreachable` if that peer is not connected (ZMQ_ROUTER_MANDATORY).
+    /// Sends `m` to `peer` without ever waiting: `.peerUnreachable` if that peer is not
+    /// connected (ZMQ_ROUTER_MANDATORY), `.peerNotReading` if its queue is full (ZMQ_SNDHWM).
+    /// One peer that never reads must not stall the loop that serves all the others.
     @discardableResult
     public func send(_ m: Message, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
         let size = WireCodec.encodedSize(m)
-        try socket.sendFrame(size: size, more: false) { WireCodec.encode(m, into: $0) }
+        try socket.sendFrame(size: size, more: false, dontWait: true) { WireCodec.encode(m, into: $0) }
         return size
     }
 
@@ -164,16 +168,20 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     @discardableResult
     public func send(_ encoded: EncodedMessage, to peer: PeerID) throws(ZmqError) -> Int {
         try sendIdentity(peer)
-        try socket.send(sharing: encoded, more: false)
+        try socket.send(sharing: encoded, more: false, dontWait: true)
         return encoded.count
     }
 
-    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here.
+    /// The ROUTER's routing frame; with ZMQ_ROUTER_MANDATORY an unknown peer fails here, and so
+    /// does a peer whose queue is full (EAGAIN: libzmq checks the high-water mark on this
+    /// frame, so the payload is never half-sent).
     private func sendIdentity(_ peer: PeerID) throws(ZmqError) {
         do {
-            try socket.send(peer.bytes, more: true)
+            try socket.send(peer.bytes, more: true, dontWait: true)
         } catch .callFailed(_, let code, _) where code == EHOSTUNREACH {
             throw .peerUnreachable(peer)
+        } catch .queueFull {
+            throw .peerNotReading(peer)
         }
     }
 

@@ -15,17 +15,23 @@ public struct TransportOptions: Sendable, Equatable {
     public var tcpKeepaliveProbes: Int32
     /// ZMQ_RECONNECT_IVL_MAX (DEALER): ceiling of libzmq's exponential reconnect back-off.
     public var reconnectIntervalMaxMilliseconds: Int32
+    /// ZMQ_SNDHWM (ROUTER): messages queued towards one peer before the server counts it as not
+    /// reading and drops it. A reading client has a MODEL, a TRAIN and a few HEARTBEATs queued
+    /// at most; this also caps what one silent peer can make the server hold.
+    public var peerQueueMessages: Int32
 
     /// The documented defaults (docs/PROTOCOL.md, section 5); override per field.
     public init(lingerMilliseconds: Int32 = 500, sendTimeoutMilliseconds: Int32 = 10_000,
                 tcpKeepaliveIdleSeconds: Int32 = 30, tcpKeepaliveIntervalSeconds: Int32 = 5,
-                tcpKeepaliveProbes: Int32 = 3, reconnectIntervalMaxMilliseconds: Int32 = 2_000) {
+                tcpKeepaliveProbes: Int32 = 3, reconnectIntervalMaxMilliseconds: Int32 = 2_000,
+                peerQueueMessages: Int32 = 100) {
         self.lingerMilliseconds = lingerMilliseconds
         self.sendTimeoutMilliseconds = sendTimeoutMilliseconds
         self.tcpKeepaliveIdleSeconds = tcpKeepaliveIdleSeconds
         self.tcpKeepaliveIntervalSeconds = tcpKeepaliveIntervalSeconds
         self.tcpKeepaliveProbes = tcpKeepaliveProbes
         self.reconnectIntervalMaxMilliseconds = reconnectIntervalMaxMilliseconds
+        self.peerQueueMessages = peerQueueMessages
     }
 }
 

@@ -13,6 +13,11 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerUnreachable(PeerID)
     /// A blocking send waited `milliseconds` (ZMQ_SNDTIMEO) because the peer is not reading.
     case sendTimedOut(call: String, milliseconds: Int)
+    /// A non-blocking send (ZMQ_DONTWAIT) found the queue full (EAGAIN).
+    case queueFull(call: String)
+    /// The server's queue towards this peer is full (ZMQ_SNDHWM messages): it stopped reading.
+    /// The server never waits for one peer; it drops it instead.
+    case peerNotReading(PeerID)
     /// The socket was used after `close()`.
     case socketClosed(call: String)
     /// The context was terminated while the socket was in use (process shutting down).
@@ -43,6 +48,10 @@ public enum ZmqError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(call) failed: \(text) (errno \(code))\(hint)"
         case .peerUnreachable(let peer):
             return "peer \(peer) is not connected (it disconnected or never said HELLO); drop it from the round"
+        case .queueFull(let call):
+            return "\(call) would block: the send queue is full"
+        case .peerNotReading(let peer):
+            return "peer \(peer) is not reading: the server's queue towards it is full; it is dropped, not waited for"
         case .sendTimedOut(let call, let ms):
             return "\(call) timed out after \(ms) ms: the peer is not reading; treat it as dead or raise the send timeout"
         case .socketClosed(let call):

@@ -169,18 +169,19 @@ final class ZmqSocket: @unchecked Sendable {
     }
 
     /// Sends one frame of `size` bytes that `fill` writes in place (libzmq allocates it once,
-    /// so a big UPDATE is encoded straight into the message it sends).
-    func sendFrame(size: Int, more: Bool, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ZmqError) {
+    /// so a big UPDATE is encoded straight into the message it sends). With `dontWait`, a full
+    /// queue fails at once with `.queueFull` instead of waiting up to ZMQ_SNDTIMEO.
+    func sendFrame(size: Int, more: Bool, dontWait: Bool = false, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ZmqError) {
         try withHandle("zmq_msg_send") { (h) throws(ZmqError) in
             guard zmq_msg_init_size(frame, size) == 0 else { throw ZmqError.last("zmq_msg_init_size") }
             fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(frame), count: size))
-            try sendInitialised(h, more: more)
+            try sendInitialised(h, more: more, dontWait: dontWait)
         }
     }
 
     /// Sends `message`'s bytes without copying: libzmq holds a retain on it until the frame has
     /// left (released from libzmq's I/O thread through the free function's hint pointer).
-    func send(sharing message: EncodedMessage, more: Bool) throws(ZmqError) {
+    func send(sharing message: EncodedMessage, more: Bool, dontWait: Bool = false) throws(ZmqError) {
         try withHandle("zmq_msg_send") { (h) throws(ZmqError) in
             let hint = Unmanaged.passRetained(message).toOpaque()
             let rc = zmq_msg_init_data(frame, message.bytes.baseAddress, message.bytes.count, { _, hint in
@@ -190,25 +191,27 @@ final class ZmqSocket: @unchecked Sendable {
                 Unmanaged<EncodedMessage>.fromOpaque(hint).release()
                 throw ZmqError.last("zmq_msg_init_data")
             }
-            try sendInitialised(h, more: more)
+            try sendInitialised(h, more: more, dontWait: dontWait)
         }
     }
 
     /// Sends the initialised `frame`, retrying EINTR; closes it on failure (libzmq only takes
     /// ownership on success).
-    private func sendInitialised(_ h: UnsafeMutableRawPointer, more: Bool) throws(ZmqError) {
-        while zmq_msg_send(frame, h, more ? ZMQ_SNDMORE : 0) < 0 {
+    private func sendInitialised(_ h: UnsafeMutableRawPointer, more: Bool, dontWait: Bool) throws(ZmqError) {
+        let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
+        while zmq_msg_send(frame, h, flags) < 0 {
             let code = zmq_errno()
             if code == EINTR { continue }
             zmq_msg_close(frame)
+            if code == EAGAIN && dontWait { throw .queueFull(call: "zmq_msg_send") }
             if code == EAGAIN { throw .sendTimedOut(call: "zmq_msg_send", milliseconds: sendTimeoutMilliseconds) }
             throw ZmqError.last("zmq_msg_send")
         }
     }
 
     /// Sends a small frame by copying `bytes`.
-    func send(_ bytes: [UInt8], more: Bool) throws(ZmqError) {
-        try sendFrame(size: bytes.count, more: more) { dst in
+    func send(_ bytes: [UInt8], more: Bool, dontWait: Bool = false) throws(ZmqError) {
+        try sendFrame(size: bytes.count, more: more, dontWait: dontWait) { dst in
             bytes.withUnsafeBytes { src in if let s = src.baseAddress, !src.isEmpty { dst.baseAddress!.copyMemory(from: s, byteCount: src.count) } }
         }
     }

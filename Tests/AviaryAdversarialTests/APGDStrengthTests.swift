@@ -2,6 +2,7 @@ import AviaryData
 import AviaryMath
 import AviaryNN
 import Testing
+import AviaryTestSupport
 @testable import AviaryAdversarial
 
 /// APGD checked the way AutoAttack is: on a trained model it finds at least what PGD-20 finds,
@@ -12,8 +13,8 @@ struct APGDStrengthTests {
     static let subset = 500
 
     /// An MLP trained for 3 epochs on 6,000 Fashion-MNIST images (as AttackStrengthTests).
-    func trainedNetwork() throws -> (Network, FashionMNISTFixture) {
-        let data = try FashionMNISTFixture.shared()
+    func trainedNetwork() throws -> (Network, FashionMNISTFixture.Splits) {
+        let data = try FashionMNISTFixture.small()
         let net = try makeNetwork(.mlp(inputs: 784, hidden: [100], classes: 10), maxBatch: 250, learningRate: 0.1)
         for epoch in 0..<3 {
             _ = trainEpoch(network: net, features: data.train.features, labels: data.train.labels, batchSize: 32, shuffleSeed: 1, epoch: epoch)
@@ -21,7 +22,7 @@ struct APGDStrengthTests {
         return (net, data)
     }
 
-    func robustAccuracy(_ net: Network, _ data: FashionMNISTFixture, _ attack: AttackSpec) -> Double {
+    func robustAccuracy(_ net: Network, _ data: FashionMNISTFixture.Splits, _ attack: AttackSpec) -> Double {
         RobustEvaluation.evaluate(network: net, features: data.test.features, labels: data.test.labels, attack: attack,
                                   valueRange: 0...1, subset: Self.subset, batchSize: 250, seed: 2).accuracy
     }

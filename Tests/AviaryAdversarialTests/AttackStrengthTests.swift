@@ -2,6 +2,7 @@ import AviaryData
 import AviaryMath
 import AviaryNN
 import Testing
+import AviaryTestSupport
 @testable import AviaryAdversarial
 
 @Suite(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
@@ -9,7 +10,7 @@ struct AttackStrengthTests {
     /// Clean loss ≤ FGSM loss ≤ PGD-10 loss (means over 500 test images) for ℓ∞ and ℓ2 on an
     /// MLP trained for 3 epochs on 6,000 Fashion-MNIST images.
     @Test func attacksHurtAndPGDHurtsMore() throws {
-        let data = try FashionMNISTFixture.shared()
+        let data = try FashionMNISTFixture.small()
         let net = try makeNetwork(.mlp(inputs: 784, hidden: [100], classes: 10), learningRate: 0.1)
         for epoch in 0..<3 {
             _ = trainEpoch(network: net, features: data.train.features, labels: data.train.labels, batchSize: 32, shuffleSeed: 1, epoch: epoch)

@@ -2,6 +2,7 @@ import AviaryData
 import AviaryMath
 import AviaryNN
 import Testing
+import AviaryTestSupport
 @testable import AviaryAdversarial
 
 @Suite(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
@@ -13,7 +14,7 @@ struct FederatedAdversarialTrainingTests {
     /// (equal shard sizes, so equal weights). Returns (clean accuracy, PGD-20 robust accuracy)
     /// on 1,000 test images.
     func run(_ spec: AdversarialTrainingSpec) throws -> (clean: Double, robust: Double) {
-        let data = try FashionMNISTFixture.shared()
+        let data = try FashionMNISTFixture.small()
         let d = 784
         let net = try makeNetwork(.mcMahan2NN, learningRate: Self.learningRate)
         let trainer = try LocalTrainer(network: net, spec: spec, valueRange: 0...1)

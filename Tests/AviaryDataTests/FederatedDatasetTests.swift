@@ -1,9 +1,9 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 @testable import AviaryData
 
 @Suite struct FederatedDatasetTests {
-    static let haveFashion = FileManager.default.fileExists(atPath: DatasetSpec.defaultFashionMNISTDirectory + "/train-images-idx3-ubyte.gz")
 
     @Test func syntheticNaturalKeepsDeviceTrainAndHalvesTheTestSplit() throws {
         let spec = DataSpec(dataset: .synthetic(alpha: 1, beta: 1, seed: 3), partition: .natural, clients: 6, partitionSeed: 1)
@@ -109,7 +109,7 @@ import Testing
         #expect(sizes.max()! - sizes.min()! <= 1)
     }
 
-    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
     func fashionMNISTIIDTenClientsOf6000() throws {
         let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),
                             partition: .iid(sizes: nil), clients: 10, partitionSeed: 0, localTestFraction: 0)
@@ -122,7 +122,7 @@ import Testing
         #expect(fed.statistics().meanTotalVariation < 0.03)
     }
 
-    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
     func fashionMNISTDirichletWithTrainLimitAndFeatureSkew() throws {
         let skew = FeatureSkew(maxRotationDegrees: 30, noiseStd: 0.1, brightnessRange: -0.1...0.1)
         let spec = DataSpec(dataset: .fashionMNIST(directory: DatasetSpec.defaultFashionMNISTDirectory),

@@ -1,13 +1,13 @@
 import AviaryMath
 import Foundation
 import Testing
+import AviaryTestSupport
 @testable import AviaryData
 
 @Suite struct IDXLoaderTests {
     static let fashionDirectory = DatasetSpec.defaultFashionMNISTDirectory
-    static let haveFashion = FileManager.default.fileExists(atPath: fashionDirectory + "/train-images-idx3-ubyte.gz")
 
-    @Test(.enabled(if: Prerequisite.enabled(haveFashion), "Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)"))
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
     func realFashionMNISTHasExpectedCounts() throws {
         let (train, test) = try IDXLoader.loadFashionMNIST(directory: Self.fashionDirectory)
         #expect(train.count == 60_000 && test.count == 10_000)

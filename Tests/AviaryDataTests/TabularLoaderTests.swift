@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 @testable import AviaryData
 
 /// Builds a version-1 .npy file: magic, header dict padded to 64 bytes, payload.

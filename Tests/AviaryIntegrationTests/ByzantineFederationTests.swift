@@ -1,13 +1,12 @@
 import Foundation
 import Testing
-@testable import AviaryCommands
+import AviaryTestSupport
 import AviaryLog
 import AviaryTopology
 
 /// Byzantine clients with real processes: attackers run in their own `aviary-client --byzantine`
 /// process and speak the same protocol; only `run_start` names them.
-@Suite(.serialized, .enabled(if: Prerequisite.enabled(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")),
-                             "Fashion-MNIST not found in /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"))
+@Suite(.serialized, .enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
 struct ByzantineFederationTests {
     /// 10 IID Fashion-MNIST clients, all in every round, 3 of them sending −4·Δ: FedAvg is
     /// driven away from the optimum while the coordinate-wise median still learns.
@@ -79,23 +78,5 @@ struct ByzantineFederationTests {
         let lines = text.split(separator: "\n")
         #expect(lines.filter { $0.contains("sign_flip") }.count == 1 && lines[0].contains("sign_flip"),
                 "the kind appears only in run_start (its attackers and config)")
-    }
-
-    /// The launcher's processes: attackers leave the honest shares and get one process of their own.
-    @Test func attackersGetTheirOwnProcess() throws {
-        var t = try Topology.parse(Self.topology(output: "/tmp"), file: "t.toml")
-        t.attackers.clients = [1, 2, 3]
-        let plans = ClientProcessPlan.plans(for: t)
-        #expect(plans.map(\.clients) == [[0, 4, 6, 8], [5, 7, 9], [1, 2, 3]])
-        #expect(plans[0].arguments == ["--shard", "0/2", "--of", "10", "--exclude", "2"])
-        #expect(plans[1].arguments == ["--shard", "1/2", "--of", "10", "--exclude", "1,3"])
-        #expect(plans[2].arguments == ["--clients", "1-3", "--byzantine", "sign_flip", "--byzantine-scale=4.0"])
-        t.attackers.attack = .init(kind: .alie, alieZ: -0.5)
-        #expect(ClientProcessPlan.plans(for: t)[2].arguments.suffix(1) == ["--byzantine-alie-z=-0.5"])
-        t.attackers.attack = .init(kind: .ipm, ipmEpsilon: 0.1)
-        #expect(ClientProcessPlan.plans(for: t)[2].arguments.suffix(3) == ["--byzantine", "ipm", "--byzantine-ipm-epsilon=0.1"])
-        t.attackers.attack.kind = .none
-        #expect(ClientProcessPlan.plans(for: t).map(\.arguments) == [["--shard", "0/2", "--of", "10"], ["--shard", "1/2", "--of", "10"]])
-        #expect(ClientProcessPlan.list([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")
     }
 }

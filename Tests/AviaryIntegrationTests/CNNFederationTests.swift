@@ -1,11 +1,11 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// The CNN, PGD local training, a robust aggregator and robust evaluation, through the real
 /// processes on real Fashion-MNIST: every layer of the system at once, kept small.
-@Suite(.enabled(if: Prerequisite.enabled(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")),
-                "Fashion-MNIST not found in /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"))
+@Suite(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
 struct CNNFederationTests {
     @Test func cnnWithPGDAndMedianRunsEndToEnd() throws {
         let dir = Harness.temporaryDirectory("cnn")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 
 /// docker-compose.yml is validated with Debian's docker-compose (no engine needed).
 @Suite struct ComposeTests {

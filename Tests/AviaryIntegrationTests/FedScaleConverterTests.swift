@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryServer
 
 /// tools/fedscale_traces_to_json.py on pickles shaped like FedScale's own, and the server's

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// The server and two client processes on three "hosts" (plus the delay relay's host in the

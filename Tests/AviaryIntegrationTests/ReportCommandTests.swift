@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// `aviary report` and `aviary compare` on a real (tiny) run, as users call them.

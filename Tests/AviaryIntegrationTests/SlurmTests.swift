@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 import AviaryLog
 
 /// deploy/slurm/aviary.sbatch on a real, single-node Slurm cluster (SlurmCluster): task 0 runs

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AviaryTestSupport
 @testable import AviaryLog
 
 /// Cross-checks with an independent reader/writer: NumPy, parsing the format by hand (json +

@@ -1,4 +1,5 @@
 import Testing
+import AviaryTestSupport
 import AviaryData
 import AviaryMath
 @testable import AviaryNN
@@ -7,7 +8,7 @@ import AviaryMath
 /// Thresholds sit well below what the engine reaches (MLP ≈ 0.79 after 10 epochs, CNN ≈ 0.74 after 5) and well
 /// above chance (0.10), so a broken gradient or update fails them.
 @Suite(.serialized) struct FashionMNISTLearningTests {
-    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipMessage), arguments: [
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason), arguments: [
         (ModelSpec.mcMahan2NN, 10, 0.72),
         (ModelSpec.mcMahanCNN, 5, 0.70),
     ])

@@ -1,4 +1,5 @@
 import Testing
+import AviaryTestSupport
 import AviaryData
 import AviaryMath
 @testable import AviaryNN
@@ -11,7 +12,7 @@ import AviaryMath
 @Suite(.serialized) struct FedAvgReferenceTests {
     static let peerAccuracy = [0.663, 0.758, 0.786, 0.797, 0.817]
 
-    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipMessage))
+    @Test(.enabled(if: Prerequisite.enabled(FashionMNISTFixture.isAvailable), FashionMNISTFixture.skipReason))
     func fedAvgOnTheBenchmarkConfigurationMatchesPeers() throws {
         BLAS.setThreads(1)
         let (train, test) = try FashionMNISTFixture.splits()

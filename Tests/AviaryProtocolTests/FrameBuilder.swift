@@ -5,7 +5,7 @@ import AviaryProtocol
 struct FrameBuilder {
     var bytes: [UInt8]
 
-    init(kind: UInt8, version: UInt16 = 3, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
+    init(kind: UInt8, version: UInt16 = 4, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
         bytes = magic
         bytes += [UInt8(version & 0xFF), UInt8(version >> 8), kind, flags]
     }
@@ -67,11 +67,11 @@ enum SampleMessages {
                                                                        ClientClaim(index: .max), ClientClaim(index: .min)])),
             .welcome(WelcomeMessage(
                 accepted: [.init(index: 0, token: 1), .init(index: 5, token: .max), .init(index: Int.max, token: 0)],
-                refused: [.init(index: 3, reason: "index 3 is held by a live process", retry: true),
-                          .init(index: nil, reason: "run full: 0 free slots — réessayez", retry: false)],
+                refused: [.init(reason: "held by a live process", retry: true, claims: 3, indices: [3...3, 9...10]),
+                          .init(reason: "run full: 0 free slots — réessayez", retry: false, claims: 1, indices: [])],
                 heartbeatInterval: 2.5, liveness: 3, runSpec: Array("{\"model\":\"mlp\"}".utf8))),
             .welcome(WelcomeMessage(accepted: [], refused: [], heartbeatInterval: -0.0, liveness: 0, runSpec: [])),
-            .welcome(WelcomeMessage(accepted: [], refused: [.init(index: -7, reason: "", retry: true)],
+            .welcome(WelcomeMessage(accepted: [], refused: [.init(reason: "", retry: true, claims: .max, indices: [-7...(-7), 0...Int.max])],
                                     heartbeatInterval: doubleNaNPayload, liveness: .min, runSpec: [0, 0xFF, 0x80])),
             .reject(RejectMessage(reason: "protocol version 1 is not supported")),
             .train(TrainMessage(round: 1, clients: [0, 5, Int.max, -1, Int.min],

@@ -45,7 +45,7 @@ import AviaryProtocol
         .hello(HelloMessage(processName: "p", claims: claims.map { ClientClaim(index: $0.0, token: $0.1) }))
     }
 
-    static let busy = WelcomeMessage.Refused(index: 1, reason: "held by a live process", retry: true)
+    static let busy = WelcomeMessage.Refused(reason: "held by a live process", retry: true, claims: 1, indices: [1...1])
 
     // MARK: Client
 
@@ -89,7 +89,7 @@ import AviaryProtocol
     @Test func aClaimRefusedForGoodDropsItsTokenAndEndsTheProcess() {
         var c = makeClient(tokenSeed: 42)
         _ = c.start(now: 0)
-        let a = c.receive(welcome([(0, 10)], refused: [.init(index: 1, reason: "bound to clients 0", retry: false)]), now: 0.1)
+        let a = c.receive(welcome([(0, 10)], refused: [.init(reason: "bound to clients 0", retry: false, claims: 1, indices: [1...1])]), now: 0.1)
         #expect(a.contains(.exit(success: false, reason: "the server refused client 1: bound to clients 0")))
         #expect(c.claimTokens[1] == nil && c.tokens[1] == nil && c.isDone)
     }

@@ -81,9 +81,9 @@ import AviaryProtocol
         let w = welcome(m.receive(hello([5, 0, 0, nil, nil]), from: "a", now: 1), to: "a")!
         #expect(w.accepted.map(\.index) == [0, 1])  // the first nil takes the lowest free slot
         #expect(w.refused.count == 3)
-        #expect(w.refused.contains { $0.index == 5 && $0.reason.contains("outside 0..<2") && !$0.retry })
-        #expect(w.refused.contains { $0.index == 0 && $0.reason.contains("claimed twice") })
-        #expect(w.refused.contains { $0.index == nil && $0.reason.contains("all 2 client slots are taken") })
+        #expect(w.refused.contains { $0.indices == [5...5] && $0.reason.contains("outside the topology's clients 0..<2") && !$0.retry })
+        #expect(w.refused.contains { $0.indices == [0...0] && $0.reason.contains("claimed twice") })
+        #expect(w.refused.contains { $0.indices.isEmpty && $0.claims == 1 && $0.reason.contains("all 2 client slots are taken") })
     }
 
     @Test func aHelloForALiveClientWithoutItsTokenIsRefusedNotATakeover() {

@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [3, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [4, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -20,10 +20,11 @@ import AviaryProtocol
 
     @Test func unsupportedVersion() {
         // A peer of an earlier protocol is told so, not given a confusing field error.
-        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 3))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 3))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 4).sealed()) == .unsupportedVersion(found: 4, supported: 3))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0300).sealed()) == .unsupportedVersion(found: 768, supported: 3))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 5).sealed()) == .unsupportedVersion(found: 5, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0400).sealed()) == .unsupportedVersion(found: 1024, supported: 4))
     }
 
     @Test func unknownKindAndFlags() {
@@ -126,12 +127,12 @@ import AviaryProtocol
     @Test func refusedRetryByteMustBeZeroOrOne() {
         var b = FrameBuilder(kind: 2)
         b.i64(0); b.i64(1)                  // no accepted, one refused
-        b.u8(0); b.string("x"); b.u8(2)     // 24: index tag, 25 ..< 34: reason, 34: retry
-        b.f64(2); b.i64(3); b.i64(0)
-        #expect(decodeError(b.sealed()) == .invalidOptionalTag(field: "welcome.refused.retry", offset: 34, tag: 2))
+        b.string("x"); b.u8(2)              // 24 ..< 33: reason, 33: retry
+        b.i64(1); b.i64(0); b.f64(2); b.i64(3); b.i64(0)
+        #expect(decodeError(b.sealed()) == .invalidOptionalTag(field: "welcome.refused.retry", offset: 33, tag: 2))
         // The same frame with retry 1 decodes.
         var ok = FrameBuilder(kind: 2)
-        ok.i64(0); ok.i64(1); ok.u8(0); ok.string("x"); ok.u8(1); ok.f64(2); ok.i64(3); ok.i64(0)
+        ok.i64(0); ok.i64(1); ok.string("x"); ok.u8(1); ok.i64(1); ok.i64(0); ok.f64(2); ok.i64(3); ok.i64(0)
         #expect(decodeError(ok.sealed()) == nil)
     }
 
@@ -166,8 +167,9 @@ import AviaryProtocol
                 .tooManyEntries(field: "hello.claims", offset: 17, count: 3, limit: 2))
         let welcome = Message.welcome(WelcomeMessage(
             accepted: [.init(index: 0, token: 1)],
-            refused: [.init(index: 1, reason: "a", retry: true), .init(index: 2, reason: "b", retry: false),
-                      .init(index: nil, reason: "c", retry: true)],
+            refused: [.init(reason: "a", retry: true, claims: 1, indices: [1...1]),
+                      .init(reason: "b", retry: false, claims: 1, indices: [2...2]),
+                      .init(reason: "c", retry: true, claims: 1, indices: [])],
             heartbeatInterval: 1, liveness: 3, runSpec: []))
         // accepted: 8 ..< 16 count, 16 ..< 32 entry; refused count at 32.
         #expect(decodeError(WireCodec.encode(welcome), limits: two) ==
@@ -185,8 +187,8 @@ import AviaryProtocol
         h.string(""); h.i64(3); h.u8(0); h.u64(0)  // 3 claims need at least 27 bytes; 9 follow
         #expect(decodeError(h.sealed()) == .truncated(field: "hello.claims", offset: 24, needed: 27, available: 9))
         var r = FrameBuilder(kind: 2)
-        r.i64(0); r.i64(5); r.u8(0); r.string(""); r.u8(0)  // 5 refused need at least 50 bytes; 10 follow
-        #expect(decodeError(r.sealed()) == .truncated(field: "welcome.refused", offset: 24, needed: 50, available: 10))
+        r.i64(0); r.i64(5); r.string(""); r.u8(0)  // 5 refused need at least 125 bytes; 9 follow
+        #expect(decodeError(r.sealed()) == .truncated(field: "welcome.refused", offset: 24, needed: 125, available: 9))
     }
 
     @Test func metricsCountLargerThanRemainingBytesIsTruncatedWithoutAllocating() {
@@ -228,17 +230,29 @@ import AviaryProtocol
         s.rawString([0xED, 0xA0, 0x80])  // UTF-16 surrogate encoded in UTF-8
         #expect(decodeError(s.sealed()) == .invalidUTF8(field: "reject.reason", offset: 16))
         var w = FrameBuilder(kind: 2)
-        w.i64(0); w.i64(1); w.u8(0); w.rawString([0xFF]); w.u8(0); w.f64(1); w.i64(1); w.i64(0)
-        #expect(decodeError(w.sealed()) == .invalidUTF8(field: "welcome.refused.reason", offset: 33))
+        w.i64(0); w.i64(1); w.rawString([0xFF]); w.u8(0); w.i64(1); w.i64(0); w.f64(1); w.i64(1); w.i64(0)
+        #expect(decodeError(w.sealed()) == .invalidUTF8(field: "welcome.refused.reason", offset: 32))
     }
 
     @Test func invalidOptionalTag() {
         var b = FrameBuilder(kind: 1)
         b.string("c"); b.i64(1); b.u8(2); b.u64(0)
         #expect(decodeError(b.sealed()) == .invalidOptionalTag(field: "hello.claims.index", offset: 25, tag: 2))
+    }
+
+    /// WELCOME's summarised refusals (version 4): a range must not run backwards (a ClosedRange
+    /// would trap on it) and a claim count must not be negative.
+    @Test func refusedRangesAndCountsAreChecked() {
+        // reason 24 ..< 32, retry 32, claims 33 ..< 41, range count 41 ..< 49, first range at 49.
         var w = FrameBuilder(kind: 2)
-        w.i64(0); w.i64(1); w.u8(0xFF); w.string(""); w.u8(0); w.f64(1); w.i64(1); w.i64(0)
-        #expect(decodeError(w.sealed()) == .invalidOptionalTag(field: "welcome.refused.index", offset: 24, tag: 0xFF))
+        w.i64(0); w.i64(1); w.string(""); w.u8(0); w.i64(2); w.i64(1); w.i64(5); w.i64(3); w.f64(1); w.i64(1); w.i64(0)
+        #expect(decodeError(w.sealed()) == .invalidRange(field: "welcome.refused.indices", offset: 49, first: 5, last: 3))
+        var c = FrameBuilder(kind: 2)
+        c.i64(0); c.i64(1); c.string(""); c.u8(0); c.i64(-1); c.i64(0); c.f64(1); c.i64(1); c.i64(0)
+        #expect(decodeError(c.sealed()) == .negativeCount(field: "welcome.refused.claims", offset: 33, value: -1))
+        var ok = FrameBuilder(kind: 2)
+        ok.i64(0); ok.i64(1); ok.string(""); ok.u8(0); ok.i64(2); ok.i64(1); ok.i64(3); ok.i64(5); ok.f64(1); ok.i64(1); ok.i64(0)
+        #expect(decodeError(ok.sealed()) == nil)
     }
 
     @Test func duplicateMetricKey() {

@@ -29,7 +29,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
         let bytes: [Message.Kind: UInt8] = [.hello: 1, .welcome: 2, .reject: 3, .train: 4, .update: 5, .failure: 6,
                                             .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11]
         for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
-        #expect(protocolVersion == 3)
+        #expect(protocolVersion == 4)
     }
 
     /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
@@ -49,16 +49,16 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
             b.u8(0); b.u64(9)
             b.u8(1); b.i64(2); b.u64(0xFEDC_BA98_7654_3210)
         }
-        add("WELCOME with accepted and refused (retry 1 and 0)",
+        add("WELCOME with accepted and refused (retry 1 and 0, ranges and a count)",
             .welcome(WelcomeMessage(accepted: [.init(index: 0, token: 11), .init(index: 4, token: .max)],
-                                    refused: [.init(index: 3, reason: "taken", retry: true),
-                                              .init(index: nil, reason: "full", retry: false)],
+                                    refused: [.init(reason: "taken", retry: true, claims: 4, indices: [3...3, 6...8]),
+                                              .init(reason: "full", retry: false, claims: 2, indices: [])],
                                     heartbeatInterval: 2.5, liveness: 3, runSpec: Array("{}".utf8))),
             kind: 2) { b in
             b.i64(2); b.i64(0); b.u64(11); b.i64(4); b.u64(.max)
             b.i64(2)
-            b.u8(1); b.i64(3); b.string("taken"); b.u8(1)
-            b.u8(0); b.string("full"); b.u8(0)
+            b.string("taken"); b.u8(1); b.i64(4); b.i64(2); b.i64(3); b.i64(3); b.i64(6); b.i64(8)
+            b.string("full"); b.u8(0); b.i64(2); b.i64(0)
             b.f64(2.5); b.i64(3); b.rawString(Array("{}".utf8))
         }
         add("REJECT", .reject(RejectMessage(reason: "vX")), kind: 3) { b in b.string("vX") }
@@ -95,17 +95,17 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 3, kind 7, flags 0, CRC-32 0xe9a1fcf8 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x03, 0x00, 0x07, 0x00, 0xF8, 0xFC, 0xA1, 0xE9]
+        // "AVRY", version 4, kind 7, flags 0, CRC-32 0x7476c441 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x04, 0x00, 0x07, 0x00, 0x41, 0xC4, 0x76, 0x74]
         #expect(WireCodec.encode(.heartbeat) == expected)
         #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
-        // BYE(clients: [3]): count 1, then 3; CRC-32 0xd2c30e12 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x03, 0x00, 0x09, 0x00,
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0x3387a881 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x04, 0x00, 0x09, 0x00,
                                  0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-                                 0x12, 0x0E, 0xC3, 0xD2]
+                                 0x81, 0xA8, 0x87, 0x33]
         #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
         b.ints([3])

@@ -163,6 +163,30 @@ import AviaryTransport
         #expect(log.rounds.first?.accepted == [0, 1])
     }
 
+    /// A process whose queue is full is dropped at once and counted; the run goes on with the
+    /// others and never waits on it (over sockets: HostilePeerTests).
+    @Test func aProcessThatStopsReadingIsDroppedAndCounted() throws {
+        let dir = Self.temporaryDirectory()
+        let run = try Self.makeRun(try Self.topology(dir: dir, rounds: 2))
+        let b = PeerID(bytes: Array("b".utf8))
+        run.transport.deliver(Self.hello([0, 1]), from: PeerID(bytes: Array("a".utf8)))
+        run.transport.deliver(Self.hello([2, 3]), from: b)
+        // Its WELCOME went out; from round 1's MODEL on, its queue is full.
+        run.transport.respond = { [scripted = run.scripted, transport = run.transport] peer, m in
+            if peer == b, case .model = m { transport.notReading.insert(b) }
+            return scripted.respond(peer, m)
+        }
+        let summary = try run.server.run()
+        #expect(summary.success, "\(summary.reason)")
+        let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
+        let first = try #require(log.rounds.first)
+        #expect(first.accepted == [0, 1] && first.lost == [2, 3])
+        #expect(first.durationSeconds < 10, "dropped at once, not after the liveness window: \(first.durationSeconds) s")
+        #expect(log.notes.contains { $0.event == "process_lost" && $0.message.contains("stopped reading") })
+        let issues = log.notes.filter { $0.event == "protocol_issues" }.map(\.message).joined(separator: " ")
+        #expect(issues.contains("send queue full"), "\(issues)")
+    }
+
     @Test func aRunThatMergesNothingFailsWithTheReason() throws {
         let dir = Self.temporaryDirectory()
         let run = try Self.makeRun(try Self.topology(dir: dir, clients: 2, rounds: 3))

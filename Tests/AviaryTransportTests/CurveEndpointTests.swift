@@ -86,7 +86,7 @@ struct CurveEndpointTests {
         #expect(keys == [client.publicKey])
         let w = try #require(welcome.get)
         #expect(w.accepted.map(\.index) == [3])
-        #expect(w.refused.map(\.index) == [4])
+        #expect(w.refused.map(\.indices) == [[4...4]])
         #expect(machine.peer(hosting: 4) == nil)
     }
 

@@ -81,18 +81,30 @@ public struct ClientCommand: ParsableCommand {
             guard i < total else {
                 throw ValidationError("--shard \(shard) --of \(total): share \(i) is empty (clients are 0..<\(total)); use at most \(total) shares")
             }
-            _ = n
+            let size = ClientSet.shardSize(i, of: n, clients: total)
+            guard size <= ClientSet.maxHosted else {
+                throw ValidationError("--shard \(shard) --of \(total): share \(i) has \(ClientSet.grouped(size)) clients; one process hosts "
+                    + "at most \(ClientSet.grouped(ClientSet.maxHosted)) (the protocol's limit on claims in one HELLO); use more shares")
+            }
         } else if clientsTotal != nil {
             throw ValidationError("--of only goes with --shard")
         }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard count <= ClientSet.maxHosted else {
+            throw ValidationError("--count \(count): one process hosts at most \(ClientSet.grouped(ClientSet.maxHosted)) clients "
+                + "(the protocol's limit on claims in one HELLO)")
+        }
+        guard serverTimeout.isFinite, serverTimeout > 0 else {
+            throw ValidationError("--server-timeout \(serverTimeout): give a positive number of seconds, e.g. 120")
+        }
         if (curveSecret == nil) != (serverPublic == nil) {
             throw ValidationError("--curve-secret and --server-public go together: this process's secret key and the server's public key")
         }
 
         if let exclude {
             guard shard != nil else { throw ValidationError("--exclude only goes with --shard") }
-            do { _ = try ClientSet.parse(exclude) } catch { throw ValidationError("--exclude: \(error)") }
+            // Ranges, never expanded: excluding 0-9223372036854775807 is allowed (and leaves nothing).
+            do { _ = try ClientSet.ranges(exclude) } catch { throw ValidationError("--exclude: \(error)") }
         }
         _ = try byzantine.attack()
     }
@@ -104,8 +116,8 @@ public struct ClientCommand: ParsableCommand {
             indices = try ClientSet.parse(clients)
         } else if let shard, let total = clientsTotal {
             let (i, n) = try Self.parseShard(shard)
-            let excluded = Set(try exclude.map { try ClientSet.parse($0) } ?? [])
-            indices = ClientSet.shard(i, of: n, clients: total).filter { !excluded.contains($0) }
+            let excluded = ClientSet.merged(try exclude.map { try ClientSet.ranges($0) } ?? [])
+            indices = ClientSet.shard(i, of: n, clients: total).filter { !ClientSet.contains(excluded, $0) }
             guard !indices.isEmpty else { throw ValidationError("--shard \(shard) --of \(total) --exclude leaves no client to host") }
         } else {
             indices = Array(repeating: nil, count: count)

@@ -53,6 +53,9 @@ public struct ServerCommand: ParsableCommand {
         if (curveSecret == nil) != (allow == nil) {
             throw ValidationError("--curve-secret and --allow go together: the server's secret key and the client keys it accepts")
         }
+        if let bind, let expected = Topology.bindProblem(bind) {
+            throw ValidationError("--bind \(bind): expected \(expected)")
+        }
     }
 
     public func run() throws {

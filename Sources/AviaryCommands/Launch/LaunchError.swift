@@ -6,7 +6,7 @@ enum LaunchError: Error, CustomStringConvertible {
     /// `[run].output` (or a run directory under it) could not be created.
     case cannotCreateRunDirectory(key: String, path: String, reason: String)
     case notARun(path: String, reason: String)
-    case badName(name: String)
+    case badName(name: String, expected: String)
     case missingExecutable(path: String)
     case cannotOpenLog(path: String, reason: String)
     case cannotStart(executable: String, reason: String)
@@ -24,8 +24,8 @@ enum LaunchError: Error, CustomStringConvertible {
             "cannot create the run directory \(path) (from \(key)): \(reason)"
         case let .notARun(path, reason):
             "\(path) is not a run to resume: \(reason)"
-        case let .badName(name):
-            "--name \"\(name)\" cannot name a run directory; use letters, digits, '-', '_', '.', '=' or ',' (not \".\" or \"..\")"
+        case let .badName(name, expected):
+            "--name \"\(name.count > 60 ? name.prefix(40) + "…" : Substring(name))\" cannot name a run directory; expected \(expected)"
         case let .missingExecutable(path):
             "cannot find \(path) (build with `swift build -c release`, or run from the build directory)"
         case let .cannotOpenLog(path, reason):

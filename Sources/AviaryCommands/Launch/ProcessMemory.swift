@@ -1,5 +1,5 @@
 import Foundation
-import AviaryMath
+import AviaryServer
 
 /// Resident memory of the launched processes, sampled while they run (Linux `/proc`): what a
 /// simulation of N clients costs, reported at the end of `aviary run`.

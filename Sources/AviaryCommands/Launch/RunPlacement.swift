@@ -7,10 +7,7 @@ import AviaryTopology
 enum RunPlacement {
     /// `--name` follows the same rule as `[run].name`: it names a directory under `output`.
     static func checkName(_ name: String) throws(LaunchError) {
-        guard !name.isEmpty, name != ".", name != "..",
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=,".contains($0) }) else {
-            throw .badName(name: name)
-        }
+        if let expected = Topology.nameProblem(name) { throw .badName(name: name, expected: expected) }
     }
 
     /// Claims `output/name`, or `name-2`, `name-3`, … when it exists. `mkdir` is the claim
