@@ -20,12 +20,17 @@ public struct TrainBench {
         public var efficiency: Double { sgemmGflops > 0 ? gflops / sgemmGflops : 0 }
     }
 
-    /// Model names accepted by `run`: "mlp" (McMahan 2NN), "cnn" (McMahan CNN), "logreg".
+    /// Model names accepted by `run`: "mlp" (McMahan 2NN), "cnn" (McMahan CNN), "logreg",
+    /// "resnet8"/"resnet20" (GroupNorm, 3×32×32, 10 classes) and "lstm" (LEAF's Shakespeare model;
+    /// synthetic token inputs).
     public static func spec(named name: String) -> ModelSpec? {
         switch name {
         case "mlp", "2nn": return .mcMahan2NN
         case "cnn": return .mcMahanCNN
         case "logreg": return .logreg(inputs: 784, classes: 10)
+        case "resnet8": return .resnet(.cifar(depth: 8))
+        case "resnet20": return .resnet(.cifar(depth: 20))
+        case "lstm": return .charLSTM(CharLSTMSpec(vocabulary: 80, context: 80, classes: 80))
         default: return nil
         }
     }
@@ -63,7 +68,7 @@ public struct TrainBench {
                           100 * r.efficiency, r.attackSamplesPerSecond, r.samplesPerSecond / max(r.attackSamplesPerSecond, 1))
         }
         let unknown = models.filter { spec(named: $0) == nil }
-        if !unknown.isEmpty { out += "unknown models skipped: \(unknown.joined(separator: ", ")) (use mlp, cnn or logreg)\n" }
+        if !unknown.isEmpty { out += "unknown models skipped: \(unknown.joined(separator: ", ")) (use mlp, cnn, logreg, resnet8, resnet20 or lstm)\n" }
         return out
     }
 

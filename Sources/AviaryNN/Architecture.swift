@@ -14,6 +14,19 @@ enum LayerOp {
     case dropout(features: Int, rate: Float, mask: Int)
     /// out = input + slot `shortcut`.
     case residualAdd(features: Int, shortcut: Int)
+    /// Token indices (B, T) → (T, B, dim) rows of the table at `table`.
+    case embedding(steps: Int, dim: Int, vocabulary: Int, table: Int)
+    case lstm(LSTMGeometry)
+    /// (T, B, features) → the last step's (B, features).
+    case lastStep(steps: Int, features: Int)
+}
+
+/// An LSTM layer's dimensions, parameter offsets and cache index.
+struct LSTMGeometry {
+    var steps, inputs, hidden: Int
+    var weightIH, weightHH, biasIH, biasHH: Int
+    /// Index of this layer's gate and cell caches.
+    var cache: Int
 }
 
 /// A convolution's dimensions, parameter offsets and scratch-buffer index.
@@ -54,6 +67,8 @@ enum TensorInit {
     case uniform(fanIn: Int)
     /// A constant (normalisation scales 1, shifts 0).
     case constant(Float)
+    /// N(0, 1), PyTorch's default for Embedding.
+    case normal
 }
 
 /// The plan a `ModelSpec` compiles to: layers, parameter layout, and per-sample buffer sizes.
@@ -70,6 +85,8 @@ struct Architecture {
     private(set) var statisticsFeatures: [Int] = []
     /// Floats per sample of each dropout layer's mask.
     private(set) var maskFeatures: [Int] = []
+    /// Floats per sample of each LSTM layer's gate cache (T·4H) and cell cache (T·H).
+    private(set) var lstmGateFeatures: [Int] = [], lstmCellFeatures: [Int] = []
     /// How each tensor of `tensors` is initialised.
     private(set) var initialisers: [TensorInit] = []
     private var parameterCount = 0
@@ -126,6 +143,11 @@ struct Architecture {
             try ResNetBuilder.check(r)
             slotFeatures = [r.channels * r.height * r.width]
             ResNetBuilder.build(r, into: &self)
+        case let .charLSTM(c):
+            for (field, value) in [("vocabulary", c.vocabulary), ("context", c.context), ("embedding", c.embedding),
+                                   ("hidden", c.hidden), ("layers", c.layers)] { try positive(field, value) }
+            slotFeatures = [c.context]
+            addCharLSTM(c)
         }
         markAccumulatingReaders()
     }
@@ -204,6 +226,30 @@ struct Architecture {
         let needed = g.patch * g.outHeight * g.outWidth
         if columnFeatures.isEmpty { columnFeatures = [needed] } else { columnFeatures[0] = max(columnFeatures[0], needed) }
         return addStep(.conv(g), features: outC * g.outHeight * g.outWidth, input: input)
+    }
+
+    /// Embedding, `layers` LSTM layers (PyTorch names lstm.weight_ih_l0, …), the last step, Dense "fc".
+    private mutating func addCharLSTM(_ c: CharLSTMSpec) {
+        // PyTorch's defaults: Embedding N(0, 1), LSTM U(±1/√hidden) for weights and biases.
+        let table = addTensor("embedding.weight", [c.vocabulary, c.embedding], initialiser: .normal)
+        addStep(.embedding(steps: c.context, dim: c.embedding, vocabulary: c.vocabulary, table: table),
+                features: c.context * c.embedding)
+        var inputs = c.embedding
+        for l in 0..<c.layers {
+            let h = c.hidden, bound = TensorInit.uniform(fanIn: h)
+            let g = LSTMGeometry(steps: c.context, inputs: inputs, hidden: h,
+                                 weightIH: addTensor("lstm.weight_ih_l\(l)", [4 * h, inputs], initialiser: bound),
+                                 weightHH: addTensor("lstm.weight_hh_l\(l)", [4 * h, h], initialiser: bound),
+                                 biasIH: addTensor("lstm.bias_ih_l\(l)", [4 * h], initialiser: bound),
+                                 biasHH: addTensor("lstm.bias_hh_l\(l)", [4 * h], initialiser: bound),
+                                 cache: lstmGateFeatures.count)
+            lstmGateFeatures.append(c.context * 4 * h)
+            lstmCellFeatures.append(c.context * h)
+            addStep(.lstm(g), features: c.context * h)
+            inputs = h
+        }
+        addStep(.lastStep(steps: c.context, features: c.hidden), features: c.hidden)
+        addDense("fc", c.hidden, c.classes)
     }
 
     /// GroupNorm over the last slot's (channels, plane) activations: scale 1, shift 0 at start.

@@ -34,7 +34,19 @@ extension Network {
                 forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
                 if needsInput { backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false)) }
                 if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
-            case .relu, .maxPool, .flatten, .groupNorm, .globalAveragePool, .dropout, .residualAdd:
+            case let .lstm(g):
+                let rows = g.steps * batch, gates = 4 * g.hidden
+                forward.append(GemmShape(m: rows, n: gates, k: g.inputs, transA: false, transB: true))
+                for _ in 1..<max(1, g.steps) {
+                    forward.append(GemmShape(m: batch, n: gates, k: g.hidden, transA: false, transB: true))
+                    backward.append(GemmShape(m: batch, n: g.hidden, k: gates, transA: false, transB: false))
+                }
+                if needsInput { backward.append(GemmShape(m: rows, n: g.inputs, k: gates, transA: false, transB: false)) }
+                if weightGradients {
+                    backward.append(GemmShape(m: gates, n: g.inputs, k: rows, transA: true, transB: false))
+                    if g.steps > 1 { backward.append(GemmShape(m: gates, n: g.hidden, k: rows - batch, transA: true, transB: false)) }
+                }
+            case .relu, .maxPool, .flatten, .groupNorm, .globalAveragePool, .dropout, .residualAdd, .embedding, .lastStep:
                 break
             }
         }

@@ -13,6 +13,8 @@ public enum ModelSpec: Codable, Sendable, Hashable {
     case cnn(channels: Int, height: Int, width: Int, classes: Int)
     /// A CIFAR-style ResNet with GroupNorm (see `ResNetSpec`).
     case resnet(ResNetSpec)
+    /// LEAF's character-level model (see `CharLSTMSpec`).
+    case charLSTM(CharLSTMSpec)
 
     /// McMahan et al.'s 784-200-200-10 MLP.
     public static let mcMahan2NN = ModelSpec.mlp(inputs: 784, hidden: [200, 200], classes: 10)
@@ -32,6 +34,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
         case let .logreg(inputs, _), let .mlp(inputs, _, _): return inputs
         case let .cnn(channels, height, width, _): return channels * height * width
         case let .resnet(r): return r.channels * r.height * r.width
+        case let .charLSTM(c): return c.context
         }
     }
 
@@ -40,6 +43,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
         switch self {
         case let .logreg(_, classes), let .mlp(_, _, classes), let .cnn(_, _, _, classes): return classes
         case let .resnet(r): return r.classes
+        case let .charLSTM(c): return c.classes
         }
     }
 
@@ -50,6 +54,7 @@ public enum ModelSpec: Codable, Sendable, Hashable {
         case .mlp: return "mlp"
         case .cnn: return "cnn"
         case .resnet: return "resnet"
+        case .charLSTM: return "lstm"
         }
     }
 

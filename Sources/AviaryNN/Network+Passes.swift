@@ -98,6 +98,13 @@ extension Network {
                 if training { Dropout.forwardTraining(x: out, mask: masks[index], count: batch * features, rate: rate, stream: &dropoutStream) }
             case let .residualAdd(features, shortcut):
                 ResidualAdd.forward(out: out, main: inp, shortcut: slots[shortcut], count: batch * features)
+            case let .embedding(steps, dim, vocabulary, table):
+                Embedding.forward(out: out, inp: inp, table: parameters + table, batch: batch, steps: steps, dim: dim, vocabulary: vocabulary)
+            case let .lstm(g):
+                LSTM.forward(h: out, gates: lstmGates[g.cache], cells: lstmCells[g.cache], x: inp,
+                             p: lstmParameters(g, base: parameters), shape: lstmShape(g, batch: batch))
+            case let .lastStep(steps, features):
+                out.update(from: inp + (steps - 1) * batch * features, count: batch * features)
             }
         }
         return slots[architecture.outputSlot]
@@ -148,8 +155,33 @@ extension Network {
                 if let dInp { ResidualAdd.backward(dBranch: dInp, dOut: dOut, count: batch * features, accumulate: step.accumulatesInput) }
                 ResidualAdd.backward(dBranch: slotGradients[shortcut], dOut: dOut, count: batch * features,
                                      accumulate: step.accumulatesShortcut)
+            case let .embedding(steps, dim, vocabulary, table):
+                // Token indices have no gradient: an attack on them sees zeros.
+                dInp?.update(repeating: 0, count: batch * steps)
+                if let s = sink(weight: table, bias: nil, mode: mode) {
+                    Embedding.backward(tableSink: s.weight, scale: s.scale, dOut: dOut, inp: inp,
+                                       batch: batch, steps: steps, dim: dim, vocabulary: vocabulary)
+                }
+            case let .lstm(g):
+                let s = sink(weight: g.weightIH, bias: nil, mode: mode)
+                LSTM.backward(dX: dInp, sink: s.map { lstmParameters(g, base: $0.weight - g.weightIH) }, scale: s?.scale ?? 0,
+                              dH: dOut, dGates: lstmGateGradient!, dCell: lstmCellGradient!, x: inp, h: slots[step.output],
+                              gates: lstmGates[g.cache], cells: lstmCells[g.cache],
+                              p: lstmParameters(g, base: parameters), shape: lstmShape(g, batch: batch))
+            case let .lastStep(steps, features):
+                guard let dInp else { continue }
+                dInp.update(repeating: 0, count: (steps - 1) * batch * features)
+                (dInp + (steps - 1) * batch * features).update(from: dOut, count: batch * features)
             }
         }
+    }
+
+    private func lstmParameters(_ g: LSTMGeometry, base: UnsafeMutablePointer<Float>) -> LSTM.Parameters {
+        LSTM.Parameters(weightIH: base + g.weightIH, weightHH: base + g.weightHH, biasIH: base + g.biasIH, biasHH: base + g.biasHH)
+    }
+
+    private func lstmShape(_ g: LSTMGeometry, batch: Int) -> LSTM.Shape {
+        LSTM.Shape(steps: g.steps, batch: batch, inputs: g.inputs, hidden: g.hidden)
     }
 
     private func im2col(_ g: ConvGeometry, col: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, batch: Int) {

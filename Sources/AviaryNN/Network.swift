@@ -33,6 +33,10 @@ public final class Network {
     let statistics: [UnsafeMutablePointer<Float>]
     /// Each dropout layer's mask of the last training forward.
     let masks: [UnsafeMutablePointer<Float>]
+    /// Each LSTM layer's gates (after their nonlinearities) and cells of the last training forward.
+    let lstmGates: [UnsafeMutablePointer<Float>], lstmCells: [UnsafeMutablePointer<Float>]
+    /// LSTM backward scratch: gate gradients (T, B, 4H) and the running cell gradient (B, H).
+    let lstmGateGradient: UnsafeMutablePointer<Float>?, lstmCellGradient: UnsafeMutablePointer<Float>?
     /// Where dropout masks come from; `seedDropout` restarts it.
     var dropoutStream = RandomStream(seed: 0, purpose: .dropout, index: 0)
     /// Where `trainEpoch` gathers a shuffled batch.
@@ -64,6 +68,10 @@ public final class Network {
         }
         statistics = arch.statisticsFeatures.map { Network.allocate($0 * maxBatch) }
         masks = arch.maskFeatures.map { Network.allocate($0 * maxBatch) }
+        lstmGates = arch.lstmGateFeatures.map { Network.allocate($0 * maxBatch) }
+        lstmCells = arch.lstmCellFeatures.map { Network.allocate($0 * maxBatch) }
+        lstmGateGradient = arch.lstmGateFeatures.max().map { Network.allocate($0 * maxBatch) }
+        lstmCellGradient = arch.lstmCellFeatures.max().map { Network.allocate($0 * maxBatch) }
         batchInputs = Network.allocate(spec.inputCount * maxBatch)
         batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: maxBatch)
         batchLabels.initialize(repeating: 0, count: maxBatch)
@@ -71,7 +79,9 @@ public final class Network {
     }
 
     deinit {
-        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns + statistics + masks { p.deallocate() }
+        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns + statistics + masks + lstmGates + lstmCells { p.deallocate() }
+        lstmGateGradient?.deallocate()
+        lstmCellGradient?.deallocate()
         velocity?.deallocate()
         anchor?.deallocate()
         columnGradient?.deallocate()
@@ -101,6 +111,9 @@ public final class Network {
                 for j in 0..<tensor.count { p[j] = Float(rng.uniform(-bound, bound)) }
             case let .constant(value):
                 p.update(repeating: value, count: tensor.count)
+            case .normal:
+                var rng = RandomStream(seed: seed, purpose: .initialisation, index: UInt64(i))
+                for j in 0..<tensor.count { p[j] = Float(rng.normal()) }
             }
         }
         velocity?.update(repeating: 0, count: parameterCount)

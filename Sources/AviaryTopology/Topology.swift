@@ -176,7 +176,7 @@ public struct RunSpec: Codable, Sendable, Hashable {
 
 /// The model named in a topology, before the data fixes its input shape and class count.
 public struct ModelChoice: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet, lstm }
     public var kind: Kind
     /// Hidden layer sizes for `mlp` (default McMahan's 2NN: 200, 200).
     public var hidden: [Int]
@@ -226,6 +226,13 @@ public struct ModelChoice: Codable, Sendable, Hashable {
                 throw .invalidValue(file: "topology", key: "model", value: "resnet", expected: "\(error)")
             }
             return spec
+        case .lstm:
+            // LEAF's Shakespeare model: the classes are the token vocabulary.
+            guard sampleShape.count == 1 else {
+                throw .invalidValue(file: "topology", key: "model.kind", value: "\"lstm\"",
+                                    expected: "token sequences (dataset = \"shakespeare\"); these samples have shape \(sampleShape)")
+            }
+            return .charLSTM(CharLSTMSpec(vocabulary: classes, context: sampleShape[0], classes: classes))
         }
     }
 }

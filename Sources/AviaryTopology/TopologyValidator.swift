@@ -62,7 +62,7 @@ extension Topology {
         case .mlp:
             let widths = [inputs] + model.hidden + [classes]
             parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 + 1) * Double($1.1) }
-        case .cnn, .resnet: parameters = Double(try model.resolve(sampleShape: sampleShape, classes: classes).parameterCount)
+        case .cnn, .resnet, .lstm: parameters = Double(try model.resolve(sampleShape: sampleShape, classes: classes).parameterCount)
         }
         let bytes = parameters * 4 * Double(serverModelCopies())
         guard bytes <= Double(budget) else {

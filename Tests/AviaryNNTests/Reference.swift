@@ -90,6 +90,8 @@ enum Reference {
             return dense(x, t("fc2.weight"), t("fc2.bias"), batch: batch, inputs: 512, outputs: classes)
         case let .resnet(r):
             return resnet(r, t, input: input, batch: batch)
+        case let .charLSTM(c):
+            return charLSTM(c, t, input: input, batch: batch)
         }
     }
 

@@ -16,11 +16,15 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "none | pgd") var attack: String = "none"
         @Option(help: "PGD steps with --attack pgd.") var steps: Int = 10
         @Option(help: "Seconds per measurement.") var seconds: Double = 1.0
+        @Option(help: "Comma-separated models: mlp, cnn, logreg, resnet8, resnet20, lstm.") var models: String = "mlp,cnn"
+        @Option(help: "Comma-separated BLAS thread counts.") var threads: String = "1,2"
         func run() throws {
             if attack == "pgd" {
                 print(AdversarialBench.run(steps: steps, batch: 32, threads: 1))
             } else {
-                print(TrainBench.run(models: ["mlp", "cnn"], batches: [32, 64], threads: [1, 2], seconds: seconds))
+                let names = models.split(separator: ",").map(String.init)
+                let counts = threads.split(separator: ",").compactMap { Int($0) }
+                print(TrainBench.run(models: names, batches: [32, 64], threads: counts.isEmpty ? [1] : counts, seconds: seconds))
             }
         }
     }
