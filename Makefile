@@ -75,7 +75,7 @@ demo: build
 # changes; a clean clone (or CI) creates it here. git ignores .venv/.
 VENV            := .venv
 VENV_PYTHON     := $(VENV)/bin/python
-PYTHON_PACKAGES := "numpy<2" pytest tensorboard mlflow
+PYTHON_PACKAGES := 'numpy<2' pytest tensorboard mlflow
 
 venv: $(VENV)/.installed
 

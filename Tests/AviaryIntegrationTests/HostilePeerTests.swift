@@ -3,6 +3,7 @@ import Testing
 import AviaryLog
 import AviaryProtocol
 import AviaryTransport
+import AviaryTestSupport
 
 /// A live server faced with a plaintext peer that floods it and never reads
 /// (Resources/hostile_peer.py, a real process on loopback). The server must keep serving
