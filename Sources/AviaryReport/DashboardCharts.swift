@@ -96,16 +96,16 @@ public enum DashboardCharts {
         if let groups {
             series = groups.enumerated().map { i, g in
                 let bands = RoundBand.bands(g.members.map { points(runs[$0].log) })
-                var line = LinePlot.Series(name: "\(g.label) (n=\(g.members.count))", color: PlotPalette.shade(metric, run: i, of: groups.count),
+                var line = LinePlot.Series(name: "\(g.label) (n=\(g.members.count))", color: PlotPalette.runColor(metric, run: i),
                                            points: bands.map { PlotPoint(x: Double($0.round), y: $0.stats.mean) },
-                                           dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
+                                           dash: PlotPalette.runDash(run: i))
                 line.band = bands.compactMap { b in b.stats.std.map { (x: Double(b.round), low: b.stats.mean - $0, high: b.stats.mean + $0) } }
                 return line
             }
         } else {
             series = runs.enumerated().map { i, run in
-                LinePlot.Series(name: run.label, color: PlotPalette.shade(metric, run: i, of: runs.count), points: points(run.log),
-                                dash: PlotPalette.dashes[i % PlotPalette.dashes.count])
+                LinePlot.Series(name: run.label, color: PlotPalette.runColor(metric, run: i), points: points(run.log),
+                                dash: PlotPalette.runDash(run: i))
             }
         }
         return LinePlot(title: title + (groups == nil ? "" : ", mean ± std across seeds"), xLabel: "round", yLabel: yLabel, series: series)
