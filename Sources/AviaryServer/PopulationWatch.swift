@@ -1,4 +1,5 @@
 import AviaryMath
+import AviaryLog
 
 /// Which clients left the federation during a run and whether they came back, for the run's
 /// verdict. Sampling draws only from registered clients, so a run that lost half its clients
