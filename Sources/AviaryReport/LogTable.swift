@@ -89,7 +89,7 @@ public enum LogTable {
     }
 
     /// Column widths of the default table; header and rows are built from the same list.
-    private static let widths = [5, 9, 3, 3, 4, 8, 7, 6, 7, 6]
+    private static let widths = [5, 9, 3, 3, 4, 8, 6, 6, 7, 5]
 
     private static func columns(_ cells: [String]) -> String {
         zip(cells, widths).map { cell, width in
@@ -103,8 +103,8 @@ public enum LogTable {
     /// ‖Δ‖ at one precision in every row, so the column reads as numbers of one kind.
     static func norm(_ x: Double) -> String { String(format: "%.4f", x) }
 
-    /// 76 columns; fairness adds 13 and the simulated clock's cell 11 (100 in all, the `width`
-    /// rows must fit), the model-kept mark 6.
+    /// 74 columns; fairness adds 13 and the simulated clock's cell 11, the model-kept mark 6.
+    /// The header's fairness label is longer (21), so header and rows fit 100 columns.
     /// `clients` is merged/sampled; `lost` counts sampled clients whose process was lost.
     public static func row(_ r: RoundRecord) -> String {
         columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
