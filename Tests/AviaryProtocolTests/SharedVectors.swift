@@ -113,7 +113,7 @@ enum SharedVectors {
         }
         var v: [Vector] = []
 
-        let f32Input: [Float] = [0.5, -0.25, 0.001, 3.0e38, 1.0e-45, 0.125, -1.5, 0]
+        let f32Input: [Float] = [0.5, -0.25, 0.001, 3.0e38, .leastNonzeroMagnitude, 0.125, -1.5, 0]
         let f32 = DeltaCodec.encode(f32Input, format: format(.f32)).payload
         v.append(update("update-f32.bin", payload: f32, metrics: trainMetrics,
                         payloadFields: ["values": .floats(f32Input), "values_bits": .floatBits(f32Input)],

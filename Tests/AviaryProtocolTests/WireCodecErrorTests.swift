@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [4, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [5, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -20,11 +20,12 @@ import AviaryProtocol
 
     @Test func unsupportedVersion() {
         // A peer of an earlier protocol is told so, not given a confusing field error.
-        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 5).sealed()) == .unsupportedVersion(found: 5, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0400).sealed()) == .unsupportedVersion(found: 1024, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 4).sealed()) == .unsupportedVersion(found: 4, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 6).sealed()) == .unsupportedVersion(found: 6, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0500).sealed()) == .unsupportedVersion(found: 1280, supported: 5))
     }
 
     @Test func unknownKindAndFlags() {

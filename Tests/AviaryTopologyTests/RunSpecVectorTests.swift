@@ -12,7 +12,7 @@ import Testing
     static let vector = root.appendingPathComponent("Tests/Vectors/runspec-mlp.json")
 
     static func spec() throws -> RunSpec {
-        let topology = try TopologyParser.load(path: root.appendingPathComponent("topologies/benchmark-fmnist-iid-pgd.toml").path)
+        let topology = try Topology.load(path: root.appendingPathComponent("topologies/benchmark-fmnist-iid-pgd.toml").path)
         var spec = topology.runSpec(model: .mcMahan2NN)
         spec.runID = "0123456789abcdef"
         return spec
