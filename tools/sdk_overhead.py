@@ -82,7 +82,7 @@ def measure(table, encoding, rounds):
             received.append(router.recv_multipart(copy=False)[1])
 
     thread = threading.Thread(target=server)
-    steps = {"receive+decode MODEL+TRAIN": [], "tensors (unflatten, copy, check, flatten, delta)": [],
+    steps = {"receive+decode MODEL+TRAIN": [], "tensors (copy, unflatten, check, delta)": [],
              "encode delta": [], "encode+send UPDATE": [], "SDK total": []}
     client = Identity()
     thread.start()
