@@ -4,6 +4,7 @@ and the run's aggregation log read back."""
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -11,12 +12,27 @@ import time
 
 import pytest
 
+from aviary_client.messages import PROTOCOL_VERSION
+
 from conftest import aviary_binary
 
 APPS = pathlib.Path(__file__).resolve().parent / "sdk_apps"
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def swift_protocol_version():
+    """The protocol version the Swift side of this tree speaks (Messages.swift)."""
+    text = (ROOT / "Sources" / "AviaryProtocol" / "Messages.swift").read_text()
+    match = re.search(r"public let protocolVersion: UInt16 = (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
 def binary(name):
+    swift = swift_protocol_version()
+    if swift != PROTOCOL_VERSION:
+        pytest.skip(f"the Swift side of this tree speaks protocol {swift}, the Python SDK {PROTOCOL_VERSION}")
     path = aviary_binary().parent / name
     if not path.is_file():
         if os.environ.get("CI") == "true":
