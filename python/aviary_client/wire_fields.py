@@ -2,6 +2,7 @@
 bytearray and a reader that checks every length against the bytes left and the limits before
 allocating, raising `CodecError` with the field name and byte offset, as Swift's WireReader."""
 import struct
+import zlib
 
 import numpy as np
 
@@ -13,8 +14,20 @@ _F64 = struct.Struct("<d")
 
 
 class WireWriter:
+    """Appends fields to `parts` (bytes-like chunks, joined once): a large array goes in as a
+    view of its own memory, so a frame costs one copy of it (the join) plus the CRC pass."""
+
     def __init__(self):
-        self.out = bytearray()
+        self.out = bytearray()  # the current run of small fields
+        self.parts = [self.out]
+
+    def frame(self):
+        """The header, body and CRC-32 trailer as one bytes object."""
+        crc = 0
+        for p in self.parts:
+            crc = zlib.crc32(p, crc)
+        self.out += struct.pack("<I", crc & 0xFFFFFFFF)
+        return b"".join(self.parts)
 
     def u8(self, v):
         self.out.append(v & 0xFF)
@@ -61,7 +74,12 @@ class WireWriter:
         """i64 count, then the elements little-endian, back to back (one copy)."""
         a = np.ascontiguousarray(values, dtype=dtype)
         self.int(a.size)
-        self.out += a.tobytes()
+        if a.nbytes < 4096:
+            self.out += a.tobytes()
+        else:
+            self.parts.append(memoryview(a).cast("B"))
+            self.out = bytearray()
+            self.parts.append(self.out)
 
     def floats(self, values):
         self.array(values, "<f4")
@@ -166,7 +184,8 @@ class WireReader:
         return m
 
     def elements(self, field, dtype, element_bytes):
-        """i64 count, then count × element_bytes bytes, copied into a fresh array."""
+        """i64 count, then count × element_bytes bytes as a read-only array over the frame's own
+        memory (no copy: a 46 MB MODEL is not copied again; the array keeps the frame alive)."""
         n, at = self._count(field)
         if n > self.limits.max_vector_count:
             raise CodecError.vector_too_long(field, at, n, self.limits.max_vector_count)
@@ -175,7 +194,9 @@ class WireReader:
         start = self._take(n * element_bytes, field)
         if n == 0:
             return np.zeros(0, dtype=dtype)
-        return np.frombuffer(self.data, dtype=dtype, count=n, offset=start).copy()
+        a = np.frombuffer(self.data, dtype=dtype, count=n, offset=start)
+        a.flags.writeable = False
+        return a
 
     def floats(self, field):
         return self.elements(field, "<f4", 4)
