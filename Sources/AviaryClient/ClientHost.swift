@@ -210,6 +210,9 @@ public final class ClientHost {
     }
 
     private func makeTraining(_ spec: RunSpec) throws -> LocalTraining {
+        guard spec.model.isBuiltIn else {
+            throw ClientError.badRunSpec(reason: "the run's model is external (\(spec.model.name), [model] kind = \"external\"), which aviary-client cannot train; its clients run in another process, e.g. python -m aviary_client (docs/TOPOLOGY.md, \"[processes]\")")
+        }
         BLAS.setThreads(spec.blasThreads)
         let dataset: FederatedDataset
         do { dataset = try FederatedDataset.shared(spec: spec.data) } catch {

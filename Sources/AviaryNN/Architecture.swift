@@ -148,6 +148,8 @@ struct Architecture {
                                    ("hidden", c.hidden), ("layers", c.layers)] { try positive(field, value) }
             slotFeatures = [c.context]
             addCharLSTM(c)
+        case let .external(e):
+            throw NNError.externalModel(source: e.source)
         }
         markAccumulatingReaders()
     }

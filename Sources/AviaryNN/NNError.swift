@@ -12,9 +12,13 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
     case inputTooSmall(model: String, height: Int, width: Int, minimum: Int)
     /// A probability-like field (dropout rate) is outside [0, 1).
     case invalidRate(model: String, field: String, value: Double)
+    /// An external model (`[model] kind = "external"`) has no architecture this build can run.
+    case externalModel(source: String)
 
     public var description: String {
         switch self {
+        case let .externalModel(source):
+            return "the model is external (\(source)): this build cannot run it; its clients and evaluator run in another process (python -m aviary_client)"
         case let .nonPositiveDimension(model, field, value):
             return "model '\(model)': \(field) is \(value), but must be at least 1; fix the model section of the topology"
         case let .inputTooSmallForCNN(height, width):

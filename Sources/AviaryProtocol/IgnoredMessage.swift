@@ -18,11 +18,15 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
     case notSampled(client: Int, round: Int)
     /// A FAILURE that answers no pending task.
     case failureNotPending(client: Int, round: Int)
+    /// An EVAL_RESULT that answers no pending EVALUATE (not asked, another round, a duplicate).
+    case evalResultNotPending(client: Int, round: Int)
 
     public enum AuthenticationProblem: Sendable, Equatable {
         case outOfRange(client: Int, clients: Int)
         case notHosted(client: Int)
         case wrongToken(client: Int)
+        /// The evaluator's index (−1) from a connection that is not the evaluator.
+        case notEvaluator
     }
 
     public var category: String {
@@ -34,12 +38,14 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
             case .outOfRange: "\(kind.name) naming a client out of range"
             case .notHosted: "\(kind.name) for a client not hosted"
             case .wrongToken: "\(kind.name) with a wrong session token"
+            case .notEvaluator: "\(kind.name) for the evaluator from another connection"
             }
         case .betweenRounds: "UPDATE between rounds"
         case .staleUpdate: "stale UPDATE"
         case .duplicateUpdate: "duplicate UPDATE"
         case .notSampled: "UPDATE from an unsampled client"
         case .failureNotPending: "FAILURE for no pending task"
+        case .evalResultNotPending: "EVAL_RESULT for no pending evaluation"
         }
     }
 
@@ -52,12 +58,14 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
             case let .outOfRange(client, clients): "\(kind.name) names client \(client), outside 0..<\(clients)"
             case let .notHosted(client): "\(kind.name) names client \(client), which this connection does not host"
             case let .wrongToken(client): "\(kind.name) carries the wrong session token for client \(client)"
+            case .notEvaluator: "\(kind.name) names the evaluator (client −1), but this connection is not the evaluator"
             }
         case let .betweenRounds(client, round): "UPDATE for round \(round) from client \(client) arrived between rounds"
         case let .staleUpdate(client, round, current): "stale UPDATE from client \(client) for round \(round) (current round \(current))"
         case let .duplicateUpdate(client, round): "duplicate UPDATE from client \(client) in round \(round)"
         case let .notSampled(client, round): "UPDATE from client \(client), which was not sampled in round \(round)"
         case let .failureNotPending(client, round): "FAILURE from client \(client) for round \(round) is not for a pending task"
+        case let .evalResultNotPending(client, round): "EVAL_RESULT from client \(client) for round \(round) answers no pending EVALUATE"
         }
     }
 }

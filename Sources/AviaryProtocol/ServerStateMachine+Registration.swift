@@ -202,7 +202,8 @@ extension ServerStateMachine {
             return lose(slot: slot, reason: "it said goodbye", now: now)
         }
         for c in hosted where leaving.contains(c) { holder[c] = -1; registeredCount -= 1 }
-        return dropFromRound(hosted.filter { leaving.contains($0) }, now: now)
+        let left = hosted.filter { leaving.contains($0) }
+        return dropFromRound(left, now: now) + dropFromEvaluation(left, now: now)
     }
 
     /// Unregisters every client of the process in `slot` and drops those pending in the round.
@@ -214,6 +215,7 @@ extension ServerStateMachine {
         release(slot: slot)
         var actions: [Action] = [.peerLost(state.peer, clients: hosted, reason: reason)]
         actions += dropFromRound(hosted, now: now)
+        actions += dropFromEvaluation(hosted, now: now)
         return actions
     }
 

@@ -173,6 +173,7 @@ extension ServerStateMachine {
         for slot in slotOfPeer.values.sorted() {
             actions.append(.send(peers[Int(slot)]!.peer, .shutdown(ShutdownMessage(reason: reason))))
         }
+        if let ev = evaluator { actions.append(.send(ev.peer, .shutdown(ShutdownMessage(reason: reason)))) }
         actions.append(.finished(success: success, reason: reason))
         return actions
     }

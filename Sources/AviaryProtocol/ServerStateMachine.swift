@@ -49,6 +49,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Where FedAvg's `dataset_size` weight input comes from: the partition's sizes when the
         /// server knows them, else the client's report, capped.
         public var datasetSizes: DatasetSizes = .reported(cap: DatasetSizes.defaultCap)
+        /// Evaluation with EVALUATE between rounds (federated, or by the evaluator connection);
+        /// nil: none (the server evaluates a built-in model itself).
+        public var evaluation: EvaluationPlan? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -91,6 +94,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case clientsResponsive([Int])
         /// The round is closed: merge `outcome`, then call `roundCompleted(parameters:now:)`.
         case aggregate(RoundOutcome)
+        /// An evaluation between rounds is over (every result in, the deadline passed, or the
+        /// processes lost): log it with round `outcome.round`. The next round's actions follow.
+        case evaluated(EvaluationOutcome)
         /// The run is over; SHUTDOWN has been sent to every live process in the same batch.
         case finished(success: Bool, reason: String)
     }
@@ -112,6 +118,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case registering(deadline: Double)
         case training(Training)
         case aggregating(round: Int)
+        case evaluating(Evaluating)
         case done
     }
 
@@ -143,6 +150,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// busy with a late update); the server sets it before each round starts.
     public var excluded: Set<Int> = []
     var globalParameters: [Float] = []
+    /// The live evaluator connection (HELLO role 1), if any.
+    var evaluator: EvaluatorState?
     var lastHeartbeat: Double = 0
     var tokenStream: RandomStream
 
@@ -159,9 +168,13 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         switch phase {
         case let .training(t): t.round
         case let .aggregating(round): round
+        case let .evaluating(e): e.round
         default: nil
         }
     }
+
+    /// Whether an evaluation between rounds is waiting for results.
+    public var isEvaluating: Bool { if case .evaluating = phase { true } else { false } }
 
     public var isFinished: Bool { if case .done = phase { true } else { false } }
 
@@ -201,15 +214,21 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// (nil without CURVE); with an allow-list it decides which indices a HELLO may claim.
     public mutating func receive(_ message: Message, from peer: Peer, clientKey: String? = nil, now: Double) -> [Action] {
         if let slot = slotOfPeer[peer] { peers[Int(slot)]!.lastHeard = now }
+        if evaluator?.peer == peer { evaluator!.lastHeard = now }
         switch message {
+        case let .hello(hello) where hello.role == .evaluator:
+            return isFinished ? [.send(peer, .reject(RejectMessage(reason: "the run is over")))] : registerEvaluator(hello, peer: peer, now: now)
         case let .hello(hello): return register(hello, peer: peer, clientKey: clientKey, now: now)
+        case .bye where isEvaluator(peer): return loseEvaluator(reason: "it said goodbye", now: now)
+        case .heartbeat where isEvaluator(peer): return []
+        case .update where isEvaluator(peer), .failure where isEvaluator(peer):
+            return [.ignored(peer, .unauthenticated(message.kind, .notHosted(client: -1)))]
         case let .update(update): return accept(update, from: peer, now: now)
         case let .failure(failure): return recordFailure(failure, from: peer, now: now)
         case let .bye(bye): return leave(bye, from: peer, now: now)
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
-        case .evalResult:
-            return [.ignored(peer, .serverOnly(message.kind))]
+        case let .evalResult(result): return acceptEvalResult(result, from: peer, now: now)
         case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
@@ -219,6 +238,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// it stopped reading (its queue is full): the process is lost now, not after the liveness
     /// window, and the server never waits on it.
     public mutating func peerUnreachable(_ peer: Peer, reason: String = "its connection is gone", now: Double) -> [Action] {
+        if isEvaluator(peer) { return loseEvaluator(reason: reason, now: now) }
         guard let slot = slotOfPeer[peer] else { return [] }
         return lose(slot: slot, reason: reason, now: now)
     }
@@ -231,6 +251,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
             return finish(success: false, reason: "only \(registeredCount) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
         case let .training(t) where now >= t.deadline:
             return closeRound(t)
+        case let .evaluating(e) where now >= e.deadline:
+            return closeEvaluation(e, now: now)
         default: break
         }
         if isFinished { return [] }
@@ -239,9 +261,14 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
             actions += lose(slot: slot, reason: "no message for \(formatSeconds(deadAfter)) s (\(configuration.liveness.missedHeartbeats) heartbeats)", now: now)
             if isFinished { return actions }
         }
+        if let ev = evaluator, now - ev.lastHeard > deadAfter {
+            actions += loseEvaluator(reason: "no message for \(formatSeconds(deadAfter)) s (\(configuration.liveness.missedHeartbeats) heartbeats)", now: now)
+            if isFinished { return actions }
+        }
         if now - lastHeartbeat >= configuration.liveness.heartbeatIntervalSeconds {
             lastHeartbeat = now
             for slot in slotOfPeer.values.sorted() { actions.append(.send(peers[Int(slot)]!.peer, .heartbeat)) }
+            if let ev = evaluator { actions.append(.send(ev.peer, .heartbeat)) }
         }
         return actions
     }
@@ -251,10 +278,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         guard case let .aggregating(round) = phase else { return [] }
         precondition(parameters.count == configuration.parameterCount)
         globalParameters = parameters
-        if round >= configuration.rounds {
-            return finish(success: true, reason: "completed \(round) rounds")
-        }
-        return startRound(round + 1, now: now)
+        return afterMerge(round, now: now)
     }
 
     /// Stop now (signal, fatal server error). SHUTDOWN goes to every live process.

@@ -30,3 +30,9 @@ struct Checkpointer {
         return RunDirectory.mergedCheckpointPath(round: round)
     }
 }
+
+extension RunDirectory {
+    /// The copy of an external model's parameters file the run started from (`[model] kind =
+    /// "external"`); a resumed server reads the model's tensors from it.
+    var externalModelInit: String { path + "/model-init.safetensors" }
+}

@@ -114,13 +114,26 @@ public final class FederatedServer {
         directory = RunDirectory(path: topology.output + "/" + topology.name)
         data = try FederatedDataset(spec: topology.data)
         let test = data.globalTest()
-        modelSpec = try topology.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
-        let evaluator = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
+        let evaluator: GlobalEvaluator?
+        let initial: [Float]
+        if topology.model.kind == .external {
+            // The server cannot run it: the tensors and initial values come from the parameters
+            // file (the run directory's copy when resuming), and the server evaluates nothing.
+            let file = try ExternalModelFile.load(path: options.resume ? directory.externalModelInit : topology.model.parameters ?? "",
+                                                  topology: directory.topology)
+            modelSpec = .external(file.model)
+            evaluator = nil
+            initial = file.initial
+        } else {
+            modelSpec = try topology.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
+            let built = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
                                             robust: topology.robustEvaluation, seed: topology.seeds.training)
+            evaluator = built
+            initial = built.initialParameters(seed: topology.seeds.training)
+        }
         processor = RoundProcessor(topology: topology, evaluator: evaluator)
-        state = ServerModelState(global: evaluator.initialParameters(seed: topology.seeds.training),
-                                 optimizer: try ServerOptimizer(spec: topology.merge.serverOptimizer), window: [])
-        checkpointer = Checkpointer(directory: directory, layout: evaluator.network.layout)
+        state = ServerModelState(global: initial, optimizer: try ServerOptimizer(spec: topology.merge.serverOptimizer), window: [])
+        checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
     }
@@ -148,6 +161,10 @@ public final class FederatedServer {
         } else {
             try directory.create(overwrite: options.overwrite)
             try AtomicFile.write(Data(topology.source.utf8), to: directory.topology)
+            if let parameters = topology.model.parameters, topology.model.kind == .external {
+                // Kept beside topology.toml: a resume reads the model's tensors from here.
+                try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: parameters)), to: directory.externalModelInit)
+            }
             writer = try AggregationLogWriter(path: directory.log)
         }
 
@@ -334,6 +351,10 @@ public final class FederatedServer {
             crashAfterSends = "round-started:\(round)"  // once the round's MODEL/TRAIN are out
         case .aggregate, .finished:
             break  // handled by the loop
+        case .evaluated:
+            // Evaluation between rounds (protocol 5's EVALUATE) runs only when the configuration
+            // gives the state machine an `EvaluationPlan`; this server does not set one yet.
+            break
         }
         return []
     }

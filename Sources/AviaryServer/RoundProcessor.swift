@@ -123,9 +123,10 @@ enum RoundLogic {
 /// socket loop keeps answering heartbeats meanwhile.
 final class RoundProcessor {
     let topology: Topology
-    let evaluator: GlobalEvaluator
+    /// nil for an external model, which the server cannot run: its rounds have no server-side `eval`.
+    let evaluator: GlobalEvaluator?
 
-    init(topology: Topology, evaluator: GlobalEvaluator) {
+    init(topology: Topology, evaluator: GlobalEvaluator?) {
         self.topology = topology
         self.evaluator = evaluator
     }
@@ -148,7 +149,7 @@ final class RoundProcessor {
         for u in answered.updates { clientMetrics[u.clientIndex] = u.metrics }
         let isLast = round == topology.rounds
         var eval: Evaluation? = nil
-        if round % topology.server.evalEvery == 0 || isLast {
+        if let evaluator, round % topology.server.evalEvery == 0 || isLast {
             let robustRound = topology.robustEvaluation.map { round % $0.every == 0 || isLast } ?? false
             eval = evaluator.evaluate(state.global, robustRound: robustRound)
         }
@@ -184,7 +185,7 @@ final class RoundProcessor {
     /// beside the round's own.
     private func mergeRecentCheckpoints(round: Int, isLast: Bool, eval: Evaluation,
                                         state: inout ServerModelState) -> (parameters: [Float], record: CheckpointMergeRecord)? {
-        guard let settings = topology.merge.checkpointMerge else { return nil }
+        guard let settings = topology.merge.checkpointMerge, let evaluator else { return nil }
         // Without a validation split this is the reported test loss: selection on the test set,
         // which docs/TOPOLOGY.md warns about ([evaluation].validation_fraction avoids it).
         state.window.append(CheckpointWindowEntry(round: round, parameters: state.global, loss: eval.validationLoss ?? eval.cleanLoss))

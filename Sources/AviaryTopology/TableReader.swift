@@ -123,6 +123,18 @@ final class TableReader {
         return out
     }
 
+    func stringArray(_ k: String) throws(TopologyError) -> [String]? {
+        guard let v = value(k) else { record(k, .null); return nil }
+        guard let a = v.array else { throw .wrongType(file: file, key: key(k), expected: "an array of strings") }
+        var out: [String] = []
+        for e in a {
+            guard let s = e.string else { throw .wrongType(file: file, key: key(k), expected: "an array of strings") }
+            out.append(s)
+        }
+        record(k, .array(out.map { .string($0) }))
+        return out
+    }
+
     func intArray(_ k: String, default d: [Int]) throws(TopologyError) -> [Int] {
         let a = try intArray(k) ?? d
         record(k, .array(a.map { .int($0) }))

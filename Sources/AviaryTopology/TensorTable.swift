@@ -21,6 +21,15 @@ public struct TensorDescriptor: Codable, Sendable, Hashable {
     public var count: Int { shape.reduce(1, *) }
 }
 
+extension ModelSpec {
+    /// The run spec's tensor table: a built-in model's layout (all F32), or an external model's
+    /// float tensors with the dtypes of its parameters file.
+    public var tensorTable: [TensorDescriptor] {
+        guard case let .external(e) = self else { return layout.tensorTable }
+        return zip(e.layout.tensors, e.dtypes).map { TensorDescriptor(name: $0.name, shape: $0.shape, dtype: $1) }
+    }
+}
+
 extension ParameterLayout {
     /// The built-in model's tensor table: every tensor is F32, in the engine's storage order.
     public var tensorTable: [TensorDescriptor] {

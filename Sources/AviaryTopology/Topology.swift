@@ -111,6 +111,15 @@ public struct Topology: Sendable {
         /// starts, so machines whose CPUs would pick different kernels compute the same bits; nil:
         /// OpenBLAS picks for the CPU.
         public var blasCoreType: String? = nil
+        /// `[processes] command`: the program (and its arguments) of client processes that are not
+        /// aviary-client, e.g. a Python SDK process; nil: every client process is aviary-client.
+        public var command: [String]? = nil
+        /// `[processes] count`: how many processes run `command`, after the `clientProcesses`
+        /// aviary-client ones; all of them share the clients (`--shard p/N`).
+        public var commandProcesses: Int = 0
+
+        /// Client processes of every kind: aviary-client ones, then `command` ones.
+        public var totalClientProcesses: Int { clientProcesses + commandProcesses }
     }
 
     public struct ClientOverride: Codable, Sendable, Hashable {
@@ -133,7 +142,7 @@ public struct Topology: Sendable {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
                 compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
-                tensors: model.layout.tensorTable)
+                tensors: model.tensorTable)
     }
 }
 
@@ -180,12 +189,16 @@ public struct RunSpec: Codable, Sendable, Hashable {
 
 /// The model named in a topology, before the data fixes its input shape and class count.
 public struct ModelChoice: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet, lstm }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case logreg, mlp, cnn, resnet, lstm, external }
     public var kind: Kind
     /// Hidden layer sizes for `mlp` (default McMahan's 2NN: 200, 200).
     public var hidden: [Int]
     /// `[model] depth`, `width`, `groups`, `dropout` of `resnet`; nil for the other kinds.
     public var resnet: ResNetOptions? = nil
+    /// `[model] parameters` of `external`: the safetensors file of the model's tensors, relative
+    /// to the topology file's directory as written, made absolute by `Topology.load`; nil for the
+    /// built-in kinds.
+    public var parameters: String? = nil
 
     public struct ResNetOptions: Codable, Sendable, Hashable {
         /// 6n + 2: n basic blocks per stage.
@@ -230,6 +243,9 @@ public struct ModelChoice: Codable, Sendable, Hashable {
                 throw .invalidValue(file: "topology", key: "model", value: "resnet", expected: "\(error)")
             }
             return spec
+        case .external:
+            guard let parameters else { throw .missingKey(file: "topology", key: "model.parameters") }
+            return .external(try ExternalModelFile.load(path: parameters, topology: "topology").model)
         case .lstm:
             // LEAF's Shakespeare model: the classes are the token vocabulary.
             guard sampleShape.count == 1 else {

@@ -14,9 +14,15 @@ extension Topology {
         guard let text = String(data: data, encoding: .utf8) else {
             throw .unreadable(file: path, reason: "not UTF-8 text")
         }
-        guard !overrides.isEmpty else { return try parse(text, file: path) }
         // The resolved text (file plus overrides) is what the run directory keeps.
-        return try parse(try applying(overrides, to: text, file: path), file: path + " with --set")
+        var topology = overrides.isEmpty ? try parse(text, file: path)
+            : try parse(try applying(overrides, to: text, file: path), file: path + " with --set")
+        // An external model's parameters file is relative to the topology file.
+        if let relative = topology.model.parameters, !relative.hasPrefix("/") {
+            let directory = (path as NSString).deletingLastPathComponent
+            topology.model.parameters = directory.isEmpty ? relative : directory + "/" + relative
+        }
+        return topology
     }
 
     public static func parse(_ text: String, file: String = "<topology>") throws(TopologyError) -> Topology {
@@ -198,6 +204,11 @@ extension Topology {
             throw t.invalid("hidden", "\(hidden)", expected: "positive layer sizes")
         }
         var choice = ModelChoice(kind: kind, hidden: hidden)
+        if kind == .external {
+            choice.parameters = try t.requiredString("parameters")
+        } else {
+            t.ignore(["parameters"], because: "it applies to kind = \"external\"")
+        }
         // Read only for the ResNet, so other models' recorded configuration stays as it was.
         let resnetKeys = ["depth", "width", "groups", "dropout"]
         if kind == .resnet {
@@ -323,9 +334,23 @@ extension Topology {
     }
 
     static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {
-        let p = ProcessSettings(clientProcesses: try t.int("client_processes", default: min(clients, 10), range: 1...clients),
+        // `command`: client processes that are not aviary-client (a Python SDK process), `count`
+        // of them; with it, `client_processes` (aviary-client processes) defaults to 0.
+        let command = try t.stringArray("command")
+        if let command, command.isEmpty || command[0].isEmpty {
+            throw t.invalid("command", "\(command)", expected: "a program and its arguments, e.g. [\"python3\", \"-m\", \"aviary_client\", \"--app\", \"mymodule:make_client\"]")
+        }
+        let count = command == nil ? 0 : try t.int("count", default: 1, range: 1...clients)
+        if command == nil { t.ignore(["count"], because: "it counts the processes of [processes] command, which is not set") }
+        var p = ProcessSettings(clientProcesses: try t.int("client_processes", default: command == nil ? min(clients, 10) : 0,
+                                                           range: (command == nil ? 1 : 0)...clients),
                                 blasThreads: try t.int("blas_threads", default: 1, range: 1...256),
                                 blasCoreType: try t.string("blas_coretype"))
+        p.command = command
+        p.commandProcesses = count
+        if p.clientProcesses + count > clients {
+            throw t.invalid("count", "\(count)", expected: "at most \(clients - p.clientProcesses): client_processes + count processes share \(clients) clients, and each needs one")
+        }
         if let core = p.blasCoreType, core.isEmpty || !core.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
             throw t.invalid("blas_coretype", "\"\(core)\"", expected: "an OpenBLAS kernel name such as \"Haswell\", \"Zen\" or \"SkylakeX\"")
         }

@@ -39,6 +39,14 @@ extension Topology {
 
     func checkCombinations(file: String, warnings: WarningSink) throws(TopologyError) {
         try checkMerge(file: file)
+        if model.kind == .external, processes.clientProcesses > 0 {
+            throw .invalidValue(file: file, key: "processes.client_processes", value: "\(processes.clientProcesses)",
+                                expected: "0 with [model] kind = \"external\": aviary-client cannot train an external model; start its clients with [processes] command and count")
+        }
+        if model.kind == .external, merge.checkpointMerge != nil {
+            throw .invalidValue(file: file, key: "merge.checkpoints", value: "a table",
+                                expected: "no [merge.checkpoints] with [model] kind = \"external\": checkpoint merging scores models with the server's evaluation, and the server cannot run an external model")
+        }
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {
                 throw .invalidValue(file: file, key: "model.kind", value: "\"\(model.kind.rawValue)\"",
@@ -63,6 +71,7 @@ extension Topology {
             let widths = [inputs] + model.hidden + [classes]
             parameters = zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 + 1) * Double($1.1) }
         case .cnn, .resnet, .lstm: parameters = Double(try model.resolve(sampleShape: sampleShape, classes: classes).parameterCount)
+        case .external: return  // its size is in the parameters file, read when the server starts (and by `aviary validate`)
         }
         let bytes = parameters * 4 * Double(serverModelCopies())
         guard bytes <= Double(budget) else {

@@ -92,6 +92,8 @@ enum Reference {
             return resnet(r, t, input: input, batch: batch)
         case let .charLSTM(c):
             return charLSTM(c, t, input: input, batch: batch)
+        case .external:
+            fatalError("the reference follows the built-in models' documented architectures; an external model has none here")
         }
     }
 

@@ -63,7 +63,7 @@ struct RunCommand: ParsableCommand {
         do { (topo, mode) = try placement() } catch { throw fail(error) }
         warnAbout(topo)
         let verb = resume == nil ? "" : "resuming "
-        say("aviary: \(verb)\(topo.name): \(plural(topo.data.clients, "client")) in \(plural(topo.processes.clientProcesses, "process", "processes")), "
+        say("aviary: \(verb)\(topo.name): \(plural(topo.data.clients, "client")) in \(plural(topo.processes.totalClientProcesses, "process", "processes")), "
             + "\(plural(topo.rounds, "round")), \(topo.merge.strategy.name)")
         if topo.attackers.isActive {
             say("aviary: attackers (\(topo.attackers.attack.summary)): clients \(ClientSet.compact(topo.attackers.clients)), in their own client process")

@@ -23,6 +23,13 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let t = try Topology.load(path: path)
                 var detail = ""
+                if t.model.kind == .external, let parameters = t.model.parameters {
+                    let file = try ExternalModelFile.load(path: parameters, topology: path)
+                    let kept = file.notFederated.isEmpty ? ""
+                        : "; not federated (each client keeps its own): " + file.notFederated.map { "\($0.name) (\($0.dtype))" }.joined(separator: ", ")
+                    detail += ", external model \(parameters): \(plural(file.model.layout.tensors.count, "float tensor")), \(plural(file.initial.count, "parameter"))\(kept)"
+                    detail += "; evaluation: none (the server cannot run an external model; rounds log no eval)"
+                }
                 if let trace = t.system?.trace {
                     _ = try SystemTrace.load(path: trace, clients: t.data.clients)
                     detail += ", system trace ok"

@@ -7,6 +7,9 @@ import AviaryTopology
 struct ClientProcessPlan: Equatable {
     var arguments: [String]
     var clients: [Int]
+    /// `[processes] command` for processes that are not aviary-client (they get the same
+    /// arguments after the command's own); nil: aviary-client.
+    var command: [String]? = nil
 
     /// Attackers per process at most, so a `--clients` list stays well inside one command-line
     /// argument (Linux allows 128 KiB); beyond that ALIE colludes within each process.
@@ -14,12 +17,14 @@ struct ClientProcessPlan: Equatable {
 
     static func plans(for topology: Topology) -> [ClientProcessPlan] {
         let total = topology.data.clients
-        let n = topology.processes.clientProcesses
+        let n = topology.processes.totalClientProcesses
         let attackers = topology.attackers
+        // Processes clientProcesses..<n run `[processes] command`.
+        func command(_ p: Int) -> [String]? { p >= topology.processes.clientProcesses ? topology.processes.command : nil }
         guard attackers.isActive else {
             return (0..<n).map { p in
                 ClientProcessPlan(arguments: ["--shard", "\(p)/\(n)", "--of", String(total)],
-                                  clients: ClientSet.shard(p, of: n, clients: total))
+                                  clients: ClientSet.shard(p, of: n, clients: total), command: command(p))
             }
         }
         let bad = Set(attackers.clients)
@@ -31,7 +36,7 @@ struct ClientProcessPlan: Equatable {
             guard !honest.isEmpty else { continue }
             var args = ["--shard", "\(p)/\(n)", "--of", String(total)]
             if !excluded.isEmpty { args += ["--exclude", list(excluded)] }
-            plans.append(ClientProcessPlan(arguments: args, clients: honest))
+            plans.append(ClientProcessPlan(arguments: args, clients: honest, command: command(p)))
         }
         let byzantine = ByzantineOptions.arguments(for: attackers.attack)
         for start in stride(from: 0, to: attackers.clients.count, by: attackersPerProcess) {

@@ -110,13 +110,15 @@ struct ProcessLauncher {
             let ids = plan.clients
             let log = dir.clientLog(process: p)
             let proc: Process
-            var args = ["--connect", endpoint] + plan.arguments + ["--name", "proc-\(p)"]
+            // A `[processes] command` process gets exactly aviary-client's arguments after its own
+            // (docs/TOPOLOGY.md, "[processes]"), so an SDK's command line accepts the same flags.
+            var args = Array(plan.command?.dropFirst() ?? []) + ["--connect", endpoint] + plan.arguments + ["--name", "proc-\(p)"]
             // Top-k residuals live with the clients; under the run directory they survive
             // `aviary run --resume`, which starts new client processes.
             if topology.compression.usesErrorFeedback(topology.quantisation) { args += ["--state-dir", dir.clientState] }
             if let keys { args += ["--curve-secret", "\(keys)/client-\(p).secret", "--server-public", keys + "/server.public"] }
             do {
-                proc = try spawn("aviary-client", args, log: log, passStdout: false)
+                proc = try spawn(plan.command?.first ?? "aviary-client", args, log: log, passStdout: false, fromPath: plan.command != nil)
             } catch {
                 children.stopAll(grace: stopGrace)
                 throw error
@@ -213,9 +215,13 @@ struct ProcessLauncher {
         throw .serverNeverListened(seconds: seconds, log: dir.serverLog)
     }
 
-    private func spawn(_ tool: String, _ args: [String], log: String, passStdout: Bool) throws(LaunchError) -> Process {
-        let path = binDirectory + "/" + tool
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw .missingExecutable(path: path) }
+    /// Starts `tool` from the build's directory, or (`fromPath`: a `[processes] command`) as a
+    /// shell would find it: a path with a slash as it is, a bare name on PATH.
+    private func spawn(_ tool: String, _ args: [String], log: String, passStdout: Bool, fromPath: Bool = false) throws(LaunchError) -> Process {
+        let path = fromPath ? Self.onPath(tool) : binDirectory + "/" + tool
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw .missingExecutable(path: fromPath && !tool.contains("/") ? "\(tool) (on PATH, from [processes] command)" : path)
+        }
         let handle = try openLog(log)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
@@ -247,6 +253,18 @@ struct ProcessLauncher {
             handle.write(Data("\n----- aviary run --resume, \(stamp) -----\n".utf8))
         }
         return handle
+    }
+
+    /// `name` as execvp finds it: itself when it holds a slash, else the first executable on PATH
+    /// (the name itself when none is, so the error names it).
+    static func onPath(_ name: String) -> String {
+        guard !name.contains("/") else { return name }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where !dir.isEmpty {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return name
     }
 
     static func describe(_ p: Process) -> String {
