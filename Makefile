@@ -75,7 +75,7 @@ demo: build
 # changes; a clean clone (or CI) creates it here. git ignores .venv/.
 VENV            := .venv
 VENV_PYTHON     := $(VENV)/bin/python
-PYTHON_PACKAGES := 'numpy<2' pytest tensorboard mlflow
+PYTHON_PACKAGES := 'numpy<2' pytest tensorboard mlflow dp-accounting
 
 venv: $(VENV)/.installed
 
@@ -130,6 +130,8 @@ experiments: build
 	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
 	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
+	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp --grid privacy.noise_multiplier=0,0.5,0.8,1.2 --grid privacy.clipping=fixed,adaptive; \
+	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp-mwa --set merge.strategy=mwa --grid privacy.noise_multiplier=0,0.5,0.8,1.2; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start ))
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in

@@ -15,6 +15,8 @@ struct ServerModelState: Sendable {
     var roundsMerged: Int = 0
     /// Stragglers' updates held back for a later round (`[system] straggler_policy = "stale"`).
     var stale: [StaleUpdate] = []
+    /// Adaptive clipping's clip norm for the next round (`[privacy] clipping = "adaptive"`); nil: S.
+    var clipNorm: Double? = nil
 }
 
 struct CheckpointWindowEntry: Sendable, Equatable {
@@ -124,10 +126,12 @@ enum RoundLogic {
 final class RoundProcessor {
     let topology: Topology
     let evaluator: GlobalEvaluator
+    let privacy: PrivateRound
 
     init(topology: Topology, evaluator: GlobalEvaluator) {
         self.topology = topology
         self.evaluator = evaluator
+        privacy = PrivateRound(topology: topology)
     }
 
     func process(_ answered: RoundOutcome, state: ServerModelState, system: SystemRound? = nil) -> RoundResult {
@@ -136,13 +140,20 @@ final class RoundProcessor {
         var state = state
         var outcome = answered
         let systemRecord = system?.apply(to: &outcome, buffer: &state.stale)
-        var step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        var step: MergeStep
+        var privacyRecord: PrivacyRoundRecord? = nil
+        switch topology.privacy.mode {
+        case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
+        case .local, .none:
+            step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+            if topology.privacy.mode == .local { privacyRecord = privacy.record(round: round, clipNorm: topology.privacy.clipNorm) }
+        }
         if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
             step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"
         }
         state.global = step.global
         state.optimizer = step.optimizer
-        if !step.modelKept { state.roundsMerged += 1 }
+        if !step.modelKept && !step.weights.isEmpty { state.roundsMerged += 1 }
 
         var clientMetrics: [Int: [String: Double]] = [:]
         for u in answered.updates { clientMetrics[u.clientIndex] = u.metrics }
@@ -174,6 +185,7 @@ final class RoundProcessor {
         record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks.map(ClientReason.init)
         record.clipped = step.clipped.isEmpty ? nil : RoundRecord.byClient(step.clipped)
         record.system = systemRecord
+        record.privacy = privacyRecord
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,
                            computeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
