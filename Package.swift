@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) →
+//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) → AviaryPrivacy →
 //   AviaryProtocol, AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
 //   AviaryBench, AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
 // Each target lists exactly the modules its files import. docs/ARCHITECTURE.md explains each layer.

@@ -53,28 +53,11 @@ struct PrivateRound {
         if merged.weights.isEmpty {
             step.nothingMerged = RoundLogic.nothingMergedReason(outcome, rejected: step.rejected) + "; noise only"
         }
-        if let bad = validateFinite(merged.delta) {
-            step.failureNote = "merged delta[\(bad)] is not finite; global model kept"
-            step.nothingMerged = step.failureNote
-        } else {
-            var next = step.optimizer
-            var candidate = step.global
-            do {
-                try next.apply(delta: merged.delta, to: &candidate)
-                if let bad = validateFinite(candidate) {
-                    step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
-                    step.nothingMerged = step.failureNote
-                } else {
-                    step.weights = merged.weights
-                    step.updateNorm = Clipping.norm(merged.delta)
-                    step.global = candidate
-                    step.optimizer = next
-                    step.modelKept = false
-                }
-            } catch {
-                step.failureNote = "\(error)"
-                step.nothingMerged = "\(error)"
-            }
+        do {
+            try RoundLogic.applyServerStep(merged.delta, weights: merged.weights, to: &step)
+        } catch {
+            step.failureNote = "\(error)"
+            step.nothingMerged = "\(error)"
         }
         var record = self.record(round: outcome.round, clipNorm: clipNorm)
         record.noiseStd = merged.noiseStd

@@ -71,29 +71,10 @@ enum RoundLogic {
             step.rejected += merged.rejected
             step.fallbacks = merged.fallbacks
             step.clipped = merged.clipped
-            if let bad = validateFinite(merged.delta) {
-                // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
-                // the global model must never become non-finite.
-                step.failureNote = "merged delta[\(bad)] is not finite; global model kept"
-                step.nothingMerged = step.failureNote
-            } else if merged.weights.isEmpty {
+            if merged.weights.isEmpty && validateFinite(merged.delta) == nil {
                 step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             } else {
-                var next = step.optimizer
-                var candidate = step.global
-                try next.apply(delta: merged.delta, to: &candidate)
-                if let bad = validateFinite(candidate) {
-                    // A finite merged delta can still carry the model past Float's range (a model
-                    // already near it, or the optimiser's own step): the step is not applied.
-                    step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
-                    step.nothingMerged = step.failureNote
-                } else {
-                    step.weights = merged.weights
-                    step.updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
-                    step.global = candidate
-                    step.optimizer = next
-                    step.modelKept = false
-                }
+                try applyServerStep(merged.delta, weights: merged.weights, to: &step)
             }
         } catch {
             // The strategy refused the whole round (e.g. every metric invalid): keep the model.
@@ -105,6 +86,33 @@ enum RoundLogic {
         }
         step.rejected.sort { $0.clientIndex < $1.clientIndex }
         return step
+    }
+
+    /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
+    /// failure note when the delta or the step's result is not finite.
+    static func applyServerStep(_ delta: [Float], weights: [Int: Double], to step: inout MergeStep) throws {
+        if let bad = validateFinite(delta) {
+            // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
+            // the global model must never become non-finite.
+            step.failureNote = "merged delta[\(bad)] is not finite; global model kept"
+            step.nothingMerged = step.failureNote
+            return
+        }
+        var next = step.optimizer
+        var candidate = step.global
+        try next.apply(delta: delta, to: &candidate)
+        if let bad = validateFinite(candidate) {
+            // A finite merged delta can still carry the model past Float's range (a model
+            // already near it, or the optimiser's own step): the step is not applied.
+            step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
+            step.nothingMerged = step.failureNote
+        } else {
+            step.weights = weights
+            step.updateNorm = Double(delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+            step.global = candidate
+            step.optimizer = next
+            step.modelKept = false
+        }
     }
 
     /// A short reason for a round that merged nothing, e.g. "metric 'adv_loss' missing".

@@ -7,6 +7,8 @@ extension Topology {
     /// combinations that cannot be accounted for once the other sections are known.
     static func parsePrivacy(_ t: TableReader, clients: Int, clientsPerRound: Int) throws(TopologyError) -> PrivacySettings {
         var p = PrivacySettings()
+        // Without the table nothing is recorded, so runs without DP keep the configuration they had.
+        guard t.exists else { return p }
         p.mode = try t.choice("mode", default: PrivacySettings.Mode.none)
         let keys = ["clipping", "clip_norm", "noise_multiplier", "clip_on", "delta", "target_epsilon", "on_budget",
                     "target_quantile", "clip_learning_rate", "clipped_count_stddev", "max_weight_factor", "seed"]

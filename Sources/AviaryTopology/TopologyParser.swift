@@ -288,7 +288,8 @@ extension Topology {
             checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000),
             maxUnmergedShare: try t.double("max_unmerged_share", default: 0.5, range: 0...1),
             maxLostShare: try t.double("max_lost_share", default: 0.1, range: 0...1),
-            sampling: try t.choice("sampling", default: Sampling.fixed))
+            // Read only when written, so runs without it record the configuration they always did.
+            sampling: t.has("sampling") ? try t.choice("sampling", default: Sampling.fixed) : .fixed)
         if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
         try t.finish()
         return s
