@@ -56,11 +56,11 @@ import AviaryProtocol
     }
 
     @Test func onBudgetStopPlansTheLastRoundWithinTheTarget() throws {
-        let t = try parse(["privacy.mode=central", "privacy.delta=1e-3", "privacy.target_epsilon=1", "privacy.on_budget=stop"])
+        let t = try parse(["privacy.mode=central", "privacy.delta=1e-3", "privacy.target_epsilon=3", "privacy.on_budget=stop"])
         let account = try #require(t.privacyAccount)
         #expect(t.plannedRounds < 100 && t.plannedRounds > 0)
-        #expect(account.epsilon(afterRounds: t.plannedRounds) <= 1)
-        #expect(account.epsilon(afterRounds: t.plannedRounds + 1) > 1)
+        #expect(account.epsilon(afterRounds: t.plannedRounds) <= 3)
+        #expect(account.epsilon(afterRounds: t.plannedRounds + 1) > 3)
         #expect(try parse(["privacy.mode=central", "privacy.target_epsilon=1000"]).plannedRounds == 100)
     }
 
