@@ -142,7 +142,7 @@ public struct Topology: Sendable {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
                 compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
-                privacy: privacy.isOn ? privacy : nil)
+                privacy: privacy.isOn ? privacy : nil, tensors: model.layout.tensorTable)
     }
 }
 
@@ -174,6 +174,9 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var quantisation: QuantisationOptions? = nil
     /// `[privacy]` when on: clients clip (clip_on = "client", mode = "local") and add noise (local).
     public var privacy: PrivacySettings? = nil
+    /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
+    /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
+    public var tensors: [TensorDescriptor] = []
     /// Names this run (not its topology) and stays the same across resumes: clients keep their
     /// error-feedback residuals under it. Set by the server; nil in specs made elsewhere.
     public var runID: String? = nil
