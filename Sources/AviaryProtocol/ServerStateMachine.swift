@@ -52,6 +52,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Evaluation with EVALUATE between rounds (federated, or by the evaluator connection);
         /// nil: none (the server evaluates a built-in model itself).
         public var evaluation: EvaluationPlan? = nil
+        /// `[server] sampling = "poisson"`: each client is in a round independently with this
+        /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
+        public var poissonRate: Double? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,

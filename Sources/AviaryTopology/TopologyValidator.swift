@@ -47,6 +47,7 @@ extension Topology {
             throw .invalidValue(file: file, key: "merge.checkpoints", value: "a table",
                                 expected: "no [merge.checkpoints] with [model] kind = \"external\": checkpoint merging scores models with the server's evaluation, and the server cannot run an external model")
         }
+        try checkPrivacy(file: file)
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {
                 throw .invalidValue(file: file, key: "model.kind", value: "\"\(model.kind.rawValue)\"",
