@@ -130,3 +130,19 @@ def test_evaluate_reports_loss_samples_accuracy_and_robust_metrics():
     assert n == 40 and math.isfinite(loss)
     assert 0 <= metrics["robust_accuracy"] <= metrics["accuracy"] <= 1
     assert metrics["robust_loss"] >= loss
+
+
+def test_a_clients_update_does_not_depend_on_who_trained_before_in_the_process():
+    """What makes checkpoints independent of the number of client processes: clients share one
+    module per process, and a fit depends only on (global model, training seed, client, round)."""
+    raw = run_spec(mode="trades", momentum=0.9)
+    x, y = synthetic()
+    data = {0: ClientData(train=(x[:48], y[:48])), 1: ClientData(train=(x[48:], y[48:]))}
+    shared = TorchApp(lambda: mlp(hidden=(16,), inputs=20, classes=3), lambda i, c: data[i], value_range=(0.0, 1.0))
+    zero, one = shared(0, context(raw, 0)), shared(1, context(raw, 1))
+    start = export_parameters(zero.model)
+    zero.fit(start, {"round": 2.0})
+    after_other, _, m1 = one.fit(start, {"round": 2.0})
+    alone = TorchApp(lambda: mlp(hidden=(16,), inputs=20, classes=3), lambda i, c: data[i], value_range=(0.0, 1.0))
+    by_itself, _, m2 = alone(1, context(raw, 1)).fit(start, {"round": 2.0})
+    assert all(np.array_equal(after_other[k], by_itself[k]) for k in start) and m1 == m2

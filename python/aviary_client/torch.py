@@ -45,10 +45,12 @@ class Stats:
         self.correct = 0
         self.count = 0
 
-    def add(self, logits, labels):
+    def add(self, logits, labels, losses=None):
+        """Adds a batch; `losses` are its per-sample cross-entropies when already computed."""
         with torch.no_grad():
-            losses = F.cross_entropy(logits.detach(), labels, reduction="none")
-            self.loss_sum += float(losses.double().sum())
+            if losses is None:
+                losses = F.cross_entropy(logits.detach(), labels, reduction="none")
+            self.loss_sum += float(losses.detach().double().sum())
             self.correct += int((logits.detach().argmax(dim=1) == labels).sum())
             self.count += int(labels.shape[0])
 
@@ -169,8 +171,10 @@ class LocalEpochs:
             raise ValueError(f"adversarial mode {a.mode!r} is not none, pgd, mix or trades")
 
     def _ce(self, logits, labels, stats):
-        stats.add(logits, labels)
-        return F.cross_entropy(logits, labels)
+        """The batch's mean cross-entropy (what the step descends), its sums added to `stats`."""
+        losses = F.cross_entropy(logits, labels, reduction="none")
+        stats.add(logits, labels, losses)
+        return losses.mean()
 
     def _inference_stats(self, xb, yb):
         self.model.eval()
