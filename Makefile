@@ -69,20 +69,27 @@ install: build
 demo: build
 	$(AVIARY) run $(TOPOLOGY) --overwrite
 
-# The Python test venv: TensorBoard and MLflow read `aviary export`'s files back (Tests/Python).
+# The Python test venv: TensorBoard and MLflow read `aviary export`'s files back (Tests/Python);
+# the Python client SDK (python/, `pip install ./python`, with pyzmq and safetensors) is
+# installed into it and reinstalled when its sources change.
 # Debian's python3, with its system packages visible (python3-torch for later tests); NumPy
 # stays below 2 there, as Debian's packages are built against 1.x. Rebuilt when this Makefile
 # changes; a clean clone (or CI) creates it here. git ignores .venv/.
 VENV            := .venv
 VENV_PYTHON     := $(VENV)/bin/python
-PYTHON_PACKAGES := 'numpy<2' pytest tensorboard mlflow
+PYTHON_PACKAGES := 'numpy<2' pytest tensorboard mlflow pyzmq safetensors
+SDK_SOURCES     := python/pyproject.toml $(wildcard python/aviary_client/*.py)
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.sdk-installed
 
 $(VENV)/.installed: Makefile
 	@echo "aviary: creating the Python test venv in $(VENV) ($(PYTHON_PACKAGES))"
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check $(PYTHON_PACKAGES)
+	@touch $@
+
+$(VENV)/.sdk-installed: $(VENV)/.installed $(SDK_SOURCES)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check ./python
 	@touch $@
 
 # swift test, then pytest (Tests/Python, configured by pytest.ini) against the same build; both

@@ -1,0 +1,98 @@
+"""The WELCOME run spec (JSON of Swift's `RunSpec`), read into what a Python process needs: the
+tensor table (protocol 5: `tensors`, a list of {name, shape, dtype} in the vector's order), the
+run's delta encoding and quantisation options, the training seed, the run id and its resume
+history. The whole JSON stays available as `raw` for the user's code."""
+import json
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from .deltas import DeltaFormat, Encoding
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+
+
+class RunSpecError(ValueError):
+    """A run spec this SDK cannot use, saying which key and why."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple
+    dtype: str = "F32"
+
+    @property
+    def count(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass
+class RunSpec:
+    raw: dict
+    tensors: List[TensorSpec]
+    encoding: Encoding
+    training_seed: int = 0
+    residual_max_age: Optional[int] = None
+    rounding: str = "nearest"
+    error_feedback: bool = False
+    run_id: Optional[str] = None
+    resumes: List[int] = field(default_factory=list)
+
+    @property
+    def name(self):
+        return self.raw.get("name", "")
+
+    @property
+    def clients(self):
+        return self.raw.get("data", {}).get("clients")
+
+    @property
+    def parameter_count(self):
+        return sum(t.count for t in self.tensors)
+
+    @property
+    def delta_format(self):
+        return DeltaFormat(self.encoding, [t.count for t in self.tensors])
+
+
+def parse_encoding(value):
+    """Swift's synthesised Codable for `DeltaEncoding`: {"f32": {}} or {"topk": {"fraction": f}}."""
+    if value is None:
+        return Encoding("f32")
+    if isinstance(value, dict) and len(value) == 1:
+        (name, body), = value.items()
+        if name in ("f32", "f16", "int8"):
+            return Encoding(name)
+        if name == "topk" and isinstance(body, dict) and isinstance(body.get("fraction"), (int, float)):
+            return Encoding("topk", float(body["fraction"]))
+    raise RunSpecError(f"compression: {json.dumps(value)} is not an encoding this SDK knows (f32, f16, int8, topk)")
+
+
+def parse(data):
+    """A RunSpec from WELCOME's runSpec bytes."""
+    try:
+        raw = json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunSpecError(f"the run spec is not JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise RunSpecError("the run spec is not a JSON object")
+    rows = raw.get("tensors")
+    if not isinstance(rows, list):
+        raise RunSpecError("the run spec has no tensor table (`tensors`); the server speaks an older protocol")
+    tensors = []
+    for i, row in enumerate(rows):
+        try:
+            shape = tuple(int(d) for d in row["shape"])
+            tensors.append(TensorSpec(str(row["name"]), shape, str(row.get("dtype", "F32"))))
+        except (KeyError, TypeError, ValueError):
+            raise RunSpecError(f"tensors[{i}] is not {{name, shape, dtype}}: {json.dumps(row)}") from None
+    q = raw.get("quantisation") or {}
+    return RunSpec(raw=raw, tensors=tensors, encoding=parse_encoding(raw.get("compression")),
+                   training_seed=int(raw.get("trainingSeed", 0)), residual_max_age=raw.get("residualMaxAge"),
+                   rounding=q.get("rounding", "nearest"), error_feedback=bool(q.get("errorFeedback", False)),
+                   run_id=raw.get("runID"), resumes=[int(r) for r in raw.get("resumes", [])])
