@@ -26,6 +26,8 @@ import torch.nn.functional as F
 
 from . import seeded_order
 from .torch_attacks import perturb, softmax_kl, trades_perturb
+from .torch_evaluation import robust_stats
+from .torch_stats import Stats, evaluate_stats
 from .training_settings import Attack, adversarial_for_client, training_from_json
 
 
@@ -35,32 +37,6 @@ class ClientData:
     `val` is the held-out split evaluate() and the val_* metrics use (the evaluator: the test set)."""
     train: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
     val: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-
-
-class Stats:
-    """Sums over samples, as the engine's `BatchStats`: loss (float64) and correct count."""
-
-    def __init__(self):
-        self.loss_sum = 0.0
-        self.correct = 0
-        self.count = 0
-
-    def add(self, logits, labels, losses=None):
-        """Adds a batch; `losses` are its per-sample cross-entropies when already computed."""
-        with torch.no_grad():
-            if losses is None:
-                losses = F.cross_entropy(logits.detach(), labels, reduction="none")
-            self.loss_sum += float(losses.detach().double().sum())
-            self.correct += int((logits.detach().argmax(dim=1) == labels).sum())
-            self.count += int(labels.shape[0])
-
-    @property
-    def mean_loss(self):
-        return self.loss_sum / self.count if self.count else 0.0
-
-    @property
-    def accuracy(self):
-        return self.correct / self.count if self.count else 0.0
 
 
 def federated_names(model):
@@ -87,21 +63,6 @@ def load_parameters(model, parameters):
 def export_parameters(model):
     return {k: v.detach().cpu().numpy().astype(np.float32, copy=True)
             for k, v in model.state_dict().items() if torch.is_floating_point(v)}
-
-
-def evaluate_stats(model, data, batch_size):
-    """Clean loss and accuracy on the inference path (eval mode, no gradients), in chunks."""
-    stats = Stats()
-    if data is None:
-        return stats
-    x, y = data
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, int(y.shape[0]), batch_size):
-            stats.add(model(x[start:start + batch_size]), y[start:start + batch_size])
-    model.train(was_training)
-    return stats
 
 
 class LocalEpochs:
@@ -280,7 +241,6 @@ class TorchClient:
         stats = evaluate_stats(self.model, self.data.val, self.training.batch_size)
         metrics = {"accuracy": stats.accuracy}
         if self.robust_attack is not None:
-            from .torch_evaluation import robust_stats
             robust = robust_stats(self.model, self.data.val, self.robust_attack, self.value_range,
                                   subset=self.robust_subset, batch_size=self.training.batch_size, seed=self.robust_seed)
             metrics["robust_loss"], metrics["robust_accuracy"] = robust.mean_loss, robust.accuracy

@@ -6,9 +6,9 @@ loss is the cross-entropy at the points the attack returns. The module runs in e
 import torch
 
 from . import seeded_order
-from .torch import Stats
 from .torch_apgd import APGD
 from .torch_attacks import perturb
+from .torch_stats import Stats
 
 
 def robust_stats(model, data, attack, value_range=None, subset=None, batch_size=256, seed=0):
