@@ -5,7 +5,7 @@ folder set up as its README says; their code is run, never copied) and this SDK'
 (aviary_client.torch.TorchClient.fit for each client, then the sample-weighted average), and
 prints per-round medians, the ratios and the test accuracy per round.
 
-    .venv/bin/python tools/bench_python.py --peers /tmp/peers [--skip-flower]
+    .venv/bin/python tools/bench_python.py --peers /tmp/peers [--repeats 2] [--skip-flower]
 
 What it measures of the SDK: the adapter's local training and parameter exchange (numpy in and
 out of the module), in one process. It does not yet run the adapter behind `aviary-server` in 2
@@ -72,16 +72,22 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--peers", type=pathlib.Path, required=True, help="A set-up copy of the peers folder.")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=2, help="Alternating runs of the plain loop and the adapter.")
     p.add_argument("--skip-flower", action="store_true")
     p.add_argument("--json", type=pathlib.Path, help="Write all figures here.")
     a = p.parse_args()
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
                "command": " ".join(sys.argv)}
-    print("plain PyTorch loop …", flush=True)
-    results["plain"] = run_peer(a.peers, "plain_fedavg_torch.py", ["--rounds", str(a.rounds), "--robust-n", "0"],
-                                a.peers / "bench-plain.json")
-    print("torch adapter …", flush=True)
-    results["adapter"] = run_adapter(a.rounds)
+    # Alternate the two (plain, adapter, plain, adapter, …) so that load from other processes on
+    # the machine falls on both alike; the medians are over every round of every repeat.
+    results["plain"], results["adapter"] = {"rounds": []}, {"rounds": []}
+    for repeat in range(a.repeats):
+        print(f"plain PyTorch loop (repeat {repeat + 1}) …", flush=True)
+        plain = run_peer(a.peers, "plain_fedavg_torch.py", ["--rounds", str(a.rounds), "--robust-n", "0"],
+                         a.peers / "bench-plain.json")
+        results["plain"]["rounds"] += plain["rounds"]
+        print(f"torch adapter (repeat {repeat + 1}) …", flush=True)
+        results["adapter"]["rounds"] += run_adapter(a.rounds)["rounds"]
     if not a.skip_flower:
         print("Flower …", flush=True)
         results["flower"] = run_peer(a.peers, "flower_sim.py", ["--rounds", str(a.rounds), "--cpus-per-client", "1"],
@@ -90,7 +96,7 @@ def main():
     median = {k: statistics.median(r["round_s"] for r in v["rounds"]) for k, v in results.items() if isinstance(v, dict)}
     print(f"machine: {results['machine']}; load at end {results['load_at_end']:.1f}")
     for k, m in median.items():
-        accs = " ".join(f"{r['test_acc']:.4f}" for r in results[k]["rounds"])
+        accs = " ".join(f"{r['test_acc']:.4f}" for r in results[k]["rounds"][:a.rounds])
         print(f"{k:8s} median round {m:7.2f} s   test accuracy per round: {accs}")
     print(f"adapter / plain PyTorch: {median['adapter'] / median['plain']:.3f}")
     if "flower" in median:

@@ -153,11 +153,13 @@ class LocalEpochs:
         return self._ce(logits, yb, self.clean) + self.adversarial.trades_beta * kl.mean()
 
     def _step(self, loss_fn):
-        self.optimizer.zero_grad(set_to_none=False)
+        self.optimizer.zero_grad(set_to_none=True)
         loss_fn().backward()
         if self.proximal_mu:
             with torch.no_grad():
                 for p, a in zip(self.parameters, self.anchor):
+                    if p.grad is None:  # a parameter this batch did not reach: the proximal term still pulls
+                        p.grad = torch.zeros_like(p)
                     p.grad.add_(p - a, alpha=self.proximal_mu)
         self.optimizer.step()
 
