@@ -8,7 +8,8 @@ import traceback
 import numpy as np
 
 from .messages import EvalResult
-from .tensors import TensorMismatch, check, flatten, unflatten
+from .tensors import TensorMismatch, check, unflatten
+from .tensors import delta as tensor_delta
 
 
 class FitFailed(Exception):
@@ -47,9 +48,9 @@ def round_config(config, round_):
 
 def fit(client, model_vector, table, round_, config):
     """(dense f32 delta, samples, metrics) of `client` for this round; raises FitFailed."""
-    parameters = unflatten(model_vector, table)
+    parameters = unflatten(model_vector.copy(), table)  # the app may change them in place
     try:
-        answer = client.fit({k: v.copy() for k, v in parameters.items()}, round_config(config, round_))
+        answer = client.fit(parameters, round_config(config, round_))
     except Exception as e:
         raise FitFailed(_exception_text(e)) from e
     if not (isinstance(answer, tuple) and len(answer) == 3):
@@ -59,17 +60,19 @@ def fit(client, model_vector, table, round_, config):
         check(arrays, table)
     except TensorMismatch as e:
         raise FitFailed(f"fit returned parameters that do not match the model: {e}") from None
-    local = flatten(arrays, table)
-    delta = local - model_vector
-    bad = np.flatnonzero(~np.isfinite(delta))
-    if bad.size:
-        raise FitFailed(f"fit returned a non-finite value in tensor '{_tensor_at(table, int(bad[0]))}'")
-    return delta, _samples(samples, "fit"), _metrics(metrics, "fit")
+    d = tensor_delta(arrays, table, model_vector)
+    if not np.isfinite(d).all():
+        bad = int(np.flatnonzero(~np.isfinite(d))[0])
+        raise FitFailed(f"fit returned a non-finite value in tensor '{_tensor_at(table, bad)}'")
+    return d, _samples(samples, "fit"), _metrics(metrics, "fit")
 
 
 def evaluate(client, model_vector, table, round_, config, client_index):
-    """The EVAL_RESULT (token 0) of `client` on MODEL(round_); a failure is its error text."""
-    parameters = unflatten(model_vector, table)
+    """The EVAL_RESULT (token 0) of `client` on MODEL(round_); a failure is its error text.
+    The arrays are read-only views of the round's model (no copy; other jobs share it)."""
+    shared = model_vector.view()
+    shared.flags.writeable = False
+    parameters = unflatten(shared, table)
     try:
         answer = client.evaluate(parameters, round_config(config, round_))
         if not (isinstance(answer, tuple) and len(answer) == 3):

@@ -1,6 +1,6 @@
 """The run spec's tensor table against the user's named arrays: the flat f32 vector of MODEL
 and UPDATE cut into named, shaped arrays, and named arrays checked (names, shapes, dtypes; the
-first mismatch is named) and flattened back."""
+first mismatch is named) and turned back into the f32 delta."""
 import numpy as np
 
 from .run_spec import DTYPES
@@ -47,8 +47,12 @@ def check(arrays, table):
         raise TensorMismatch(f"tensor '{extra[0]}' is not in the model's tensor table")
 
 
-def flatten(arrays, table):
-    """The f32 vector of `arrays` in the table's order (after `check`)."""
-    if not table:
-        return np.zeros(0, np.float32)
-    return np.concatenate([np.asarray(arrays[t.name], dtype=np.float32).reshape(-1) for t in table])
+def delta(arrays, table, model_vector):
+    """`flatten(arrays) − model_vector` in one pass into one new f32 vector (after `check`)."""
+    out = np.empty(model_vector.size, dtype=np.float32)
+    offset = 0
+    for t in table:
+        local = np.asarray(arrays[t.name]).reshape(-1)
+        np.subtract(local, model_vector[offset:offset + t.count], out=out[offset:offset + t.count], dtype=np.float32)
+        offset += t.count
+    return out

@@ -26,8 +26,7 @@ def encode(message, version=PROTOCOL_VERSION):
     w = WireWriter()
     w.out += _HEADER.pack(MAGIC, version, int(message.kind), 0)
     _write_body(message, w)
-    w.out += struct.pack("<I", zlib.crc32(w.out) & 0xFFFFFFFF)
-    return bytes(w.out)
+    return w.frame()
 
 
 def _write_payload(p, w):

@@ -2,6 +2,7 @@
 bytearray and a reader that checks every length against the bytes left and the limits before
 allocating, raising `CodecError` with the field name and byte offset, as Swift's WireReader."""
 import struct
+import zlib
 
 import numpy as np
 
@@ -13,8 +14,20 @@ _F64 = struct.Struct("<d")
 
 
 class WireWriter:
+    """Appends fields to `parts` (bytes-like chunks, joined once): a large array goes in as a
+    view of its own memory, so a frame costs one copy of it (the join) plus the CRC pass."""
+
     def __init__(self):
-        self.out = bytearray()
+        self.out = bytearray()  # the current run of small fields
+        self.parts = [self.out]
+
+    def frame(self):
+        """The header, body and CRC-32 trailer as one bytes object."""
+        crc = 0
+        for p in self.parts:
+            crc = zlib.crc32(p, crc)
+        self.out += struct.pack("<I", crc & 0xFFFFFFFF)
+        return b"".join(self.parts)
 
     def u8(self, v):
         self.out.append(v & 0xFF)
@@ -61,7 +74,12 @@ class WireWriter:
         """i64 count, then the elements little-endian, back to back (one copy)."""
         a = np.ascontiguousarray(values, dtype=dtype)
         self.int(a.size)
-        self.out += a.tobytes()
+        if a.nbytes < 4096:
+            self.out += a.tobytes()
+        else:
+            self.parts.append(memoryview(a).cast("B"))
+            self.out = bytearray()
+            self.parts.append(self.out)
 
     def floats(self, values):
         self.array(values, "<f4")
