@@ -54,10 +54,14 @@ def load_parameters(model, parameters):
         raise KeyError(f"the parameters do not match the module: missing {missing[:3]}, unknown {extra[:3]}")
     with torch.no_grad():
         for name in names:
-            value = torch.from_numpy(np.ascontiguousarray(parameters[name]))
+            value = np.asarray(parameters[name])
             if tuple(value.shape) != tuple(state[name].shape):
                 raise ValueError(f"tensor '{name}' has shape {tuple(value.shape)}; the module's is {tuple(state[name].shape)}")
-            state[name].copy_(value)
+            target = state[name]
+            if target.device.type == "cpu":  # through a NumPy view: no copy, and read-only inputs are fine
+                np.copyto(target.numpy(), value, casting="same_kind")
+            else:
+                target.copy_(torch.from_numpy(np.array(value, dtype=np.float32)))
 
 
 def export_parameters(model):
