@@ -33,7 +33,9 @@ def run_peer(peers, script, extra, out):
     return json.loads(out.read_text())
 
 
-def run_adapter(rounds, seed=0):
+def run_adapter(rounds, seed=0, groups=1):
+    """The adapter's federation in this process; `groups` stands for client processes: clients
+    k ≡ g (mod groups) share group g's module. Returns the rounds and the final model's SHA-256."""
     import numpy as np
     import torch
 
@@ -49,8 +51,9 @@ def run_adapter(rounds, seed=0):
     shards = np.array_split(np.random.default_rng(seed).permutation(60000), 10)
     raw = {"trainingSeed": seed, "training": {"localEpochs": 1, "batchSize": 32, "optimizer": {"learningRate": 0.05}},
            "adversarial": {"mode": "none"}}
-    model = mlp()
-    clients = [TorchClient(model, ClientData(train=(torch.from_numpy(x[s]), torch.from_numpy(y[s]))), k, raw)
+    models = [mlp() for _ in range(groups)]
+    model = models[0]
+    clients = [TorchClient(models[k % groups], ClientData(train=(torch.from_numpy(x[s]), torch.from_numpy(y[s]))), k, raw)
                for k, s in enumerate(shards)]
     global_model = export_parameters(model)
     out = []
@@ -65,7 +68,9 @@ def run_adapter(rounds, seed=0):
         load_parameters(model, global_model)
         out.append({"round": r, "round_s": seconds, "test_acc": evaluate_stats(model, test, 1000).accuracy})
         print(json.dumps(out[-1]), flush=True)
-    return {"rounds": out}
+    import hashlib
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(global_model[k]).tobytes() for k in sorted(global_model)))
+    return {"rounds": out, "sha256": digest.hexdigest()}
 
 
 def main():
@@ -80,20 +85,26 @@ def main():
                "command": " ".join(sys.argv)}
     # Alternate the two (plain, adapter, plain, adapter, …) so that load from other processes on
     # the machine falls on both alike; the medians are over every round of every repeat.
-    results["plain"], results["adapter"] = {"rounds": []}, {"rounds": []}
+    results["plain"], results["adapter"] = {"rounds": []}, {"rounds": [], "sha256": []}
     for repeat in range(a.repeats):
         print(f"plain PyTorch loop (repeat {repeat + 1}) …", flush=True)
         plain = run_peer(a.peers, "plain_fedavg_torch.py", ["--rounds", str(a.rounds), "--robust-n", "0"],
                          a.peers / "bench-plain.json")
         results["plain"]["rounds"] += plain["rounds"]
         print(f"torch adapter (repeat {repeat + 1}) …", flush=True)
-        results["adapter"]["rounds"] += run_adapter(a.rounds)["rounds"]
+        adapter = run_adapter(a.rounds)
+        results["adapter"]["rounds"] += adapter["rounds"]
+        results["adapter"]["sha256"].append(adapter["sha256"])
+    print("torch adapter, the clients in 2 groups (2 modules, as 2 processes would hold) …", flush=True)
+    grouped = run_adapter(a.rounds, groups=2)
+    results["final_sha256"] = {"adapter runs": results["adapter"].pop("sha256"), "2 groups": grouped["sha256"]}
     if not a.skip_flower:
         print("Flower …", flush=True)
         results["flower"] = run_peer(a.peers, "flower_sim.py", ["--rounds", str(a.rounds), "--cpus-per-client", "1"],
                                      a.peers / "bench-flower.json")
     results["load_at_end"] = os.getloadavg()[0]
-    median = {k: statistics.median(r["round_s"] for r in v["rounds"]) for k, v in results.items() if isinstance(v, dict)}
+    median = {k: statistics.median(r["round_s"] for r in results[k]["rounds"]) for k in ("plain", "adapter", "flower")
+              if k in results}
     print(f"machine: {results['machine']}; load at end {results['load_at_end']:.1f}")
     for k, m in median.items():
         accs = " ".join(f"{r['test_acc']:.4f}" for r in results[k]["rounds"][:a.rounds])
@@ -101,6 +112,8 @@ def main():
     print(f"adapter / plain PyTorch: {median['adapter'] / median['plain']:.3f}")
     if "flower" in median:
         print(f"adapter / Flower:        {median['adapter'] / median['flower']:.3f}")
+    hashes = results["final_sha256"]["adapter runs"] + [results["final_sha256"]["2 groups"]]
+    print(f"final model SHA-256: {hashes[0][:16]}…; the same in all {len(hashes)} adapter runs (1 and 2 groups): {len(set(hashes)) == 1}")
     if a.json:
         a.json.write_text(json.dumps(results, indent=1))
 
