@@ -5,7 +5,7 @@ adapter gives the same delta to float tolerance, and the same metrics.
 
 ℓ2 steps are continuous in the gradient, so a whole 6,000-sample epoch agrees to float
 tolerance. ℓ∞ steps take sign(∂L/∂x): a coordinate whose gradient is within float rounding of 0
-can take opposite signs in the two implementations (different sgemm and exp kernels), which
+can take opposite signs in the two implementations (they round differently), which
 moves that pixel by 2α and, through the next weights, the later batches. So the ℓ∞ epoch agrees
 to float tolerance over its first 10 batches; over the whole epoch the test bounds the drift
 that those sign ties cause and prints it (measured here: relative L2 difference ≈ 0.06, adv_loss
