@@ -153,7 +153,9 @@ public struct ClientStateMachine: Sendable {
             return actions
         case .heartbeat:
             return []
-        case .hello, .update, .failure, .bye:
+        case .hello, .update, .failure, .bye, .evalResult:
+            return []
+        case .evaluate:
             return []
         }
     }

@@ -39,6 +39,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownEncoding(field: String, offset: Int, tag: UInt8)
     /// A range of client indices whose first index is above its last (WELCOME's refusals).
     case invalidRange(field: String, offset: Int, first: Int, last: Int)
+    /// HELLO's role byte is neither 0 (trainer) nor 1 (evaluator).
+    case unknownRole(field: String, offset: Int, role: UInt8)
 
     /// The case name without its context ("crcMismatch"), for counting errors by kind.
     public var category: String {
@@ -86,6 +88,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(field) at byte \(offset) has encoding tag \(tag), expected 0 (f32), 1 (f16), 2 (int8) or 3 (top-k)"
         case .invalidRange(let field, let offset, let first, let last):
             return "\(field) at byte \(offset) is the range \(first)-\(last), whose first index is above its last"
+        case .unknownRole(let field, let offset, let role):
+            return "\(field) at byte \(offset) is role \(role), expected 0 (trainer) or 1 (evaluator)"
         }
     }
 }

@@ -9,6 +9,8 @@
 ///   process → UPDATE / FAILURE (one per trained client)
 ///   either  → HEARTBEAT               server → RESET (unknown connection: register again)
 ///   server  → SHUTDOWN (run over)     process → BYE
+///   server  → EVALUATE (round k, which hosted clients; after that round's MODEL)
+///   process → EVAL_RESULT (one per evaluating client, or one from the evaluator)
 public enum Message: Sendable, Equatable {
     case hello(HelloMessage)
     case welcome(WelcomeMessage)
@@ -21,13 +23,16 @@ public enum Message: Sendable, Equatable {
     case bye(ByeMessage)
     case model(ModelMessage)
     case reset(ResetMessage)
+    case evaluate(EvaluateMessage)
+    case evalResult(EvalResultMessage)
 
     /// One byte on the wire; values are part of the protocol and never reused.
     /// (Version 1's TASK, kind 4, carried the model per client; version 2 splits it into MODEL
     /// and TRAIN, and kind 4 is TRAIN.)
     public enum Kind: UInt8, Sendable, CaseIterable {
         case hello = 1, welcome = 2, reject = 3, train = 4, update = 5, failure = 6,
-             heartbeat = 7, shutdown = 8, bye = 9, model = 10, reset = 11
+             heartbeat = 7, shutdown = 8, bye = 9, model = 10, reset = 11,
+             evaluate = 12, evalResult = 13
     }
 
     public var kind: Kind {
@@ -43,6 +48,8 @@ public enum Message: Sendable, Equatable {
         case .bye: .bye
         case .model: .model
         case .reset: .reset
+        case .evaluate: .evaluate
+        case .evalResult: .evalResult
         }
     }
 }
@@ -53,7 +60,9 @@ public enum Message: Sendable, Equatable {
 /// Version 3: UPDATE carries its delta in the run's encoding (f32, f16, int8, top-k) behind a tag.
 /// Version 4: WELCOME summarises refused claims per reason (a count and the lowest index ranges),
 /// so its size no longer grows with the number of bad claims.
-public let protocolVersion: UInt16 = 4
+/// Version 5: HELLO carries the process's role (trainer or evaluator); EVALUATE and EVAL_RESULT
+/// carry federated and centralised evaluation of a round's MODEL.
+public let protocolVersion: UInt16 = 5
 
 /// A session token: issued by the server in WELCOME for one client index, presented by the
 /// process in every later message about that client and in the HELLO that re-registers it after
@@ -69,12 +78,26 @@ public struct ClientClaim: Sendable, Equatable, Hashable {
     public init(index: Int?, token: SessionToken = 0) { self.index = index; self.token = token }
 }
 
+/// What a connecting process is for (protocol version 5, one byte in HELLO).
+public enum ProcessRole: UInt8, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    /// Hosts clients that train (and, with federated evaluation, evaluate on their held-out split).
+    case trainer = 0
+    /// Hosts no client: receives the global model on evaluation rounds and reports metrics on the
+    /// centralised test set (its HELLO has no claims; its WELCOME accepts index −1 with a token).
+    case evaluator = 1
+
+    public var description: String { self == .trainer ? "trainer" : "evaluator" }
+}
+
 /// A process asks to host `claims`. Sent on connect and again after RESET or a reconnect.
+/// An evaluator asks for no client (`claims` empty) and is accepted as index −1.
 public struct HelloMessage: Sendable, Equatable {
     public var processName: String
+    public var role: ProcessRole
     public var claims: [ClientClaim]
-    public init(processName: String, claims: [ClientClaim]) {
+    public init(processName: String, role: ProcessRole = .trainer, claims: [ClientClaim]) {
         self.processName = processName
+        self.role = role
         self.claims = claims
     }
 }
@@ -204,4 +227,36 @@ public struct ByeMessage: Sendable, Equatable {
 public struct ResetMessage: Sendable, Equatable {
     public var reason: String
     public init(reason: String) { self.reason = reason }
+}
+
+/// Evaluate the parameters of `MODEL(round)` (sent to this process right before): the global
+/// model after round `round − 1`'s merge; `MODEL(R + 1)` is the final model. `clients` are the
+/// hosted clients that evaluate on their own held-out split; empty for the evaluator, which
+/// evaluates on the centralised test set. `config` carries per-round scalars as TRAIN's does.
+public struct EvaluateMessage: Sendable, Equatable {
+    public var round: Int
+    public var clients: [Int]
+    public var config: [String: Double]
+    public init(round: Int, clients: [Int], config: [String: Double] = [:]) {
+        self.round = round; self.clients = clients; self.config = config
+    }
+}
+
+/// One evaluation's answer to EVALUATE. `clientIndex` −1 (with the evaluator's token) comes from
+/// the evaluator. `error` is empty on success; otherwise `samples` is 0, `metrics` is empty and
+/// `error` says what failed. Metric keys: `loss`, `accuracy`, and with a robust evaluation in the
+/// run spec `robust_loss`, `robust_accuracy` (docs/PROTOCOL.md lists the rest).
+public struct EvalResultMessage: Sendable, Equatable {
+    /// The client index an evaluator's result carries.
+    public static let evaluatorIndex = -1
+    public var round: Int
+    public var clientIndex: Int
+    public var token: SessionToken
+    public var samples: Int
+    public var metrics: [String: Double]
+    public var error: String
+    public init(round: Int, clientIndex: Int, token: SessionToken = 0, samples: Int, metrics: [String: Double], error: String = "") {
+        self.round = round; self.clientIndex = clientIndex; self.token = token
+        self.samples = samples; self.metrics = metrics; self.error = error
+    }
 }

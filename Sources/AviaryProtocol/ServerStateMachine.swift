@@ -208,7 +208,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case let .bye(bye): return leave(bye, from: peer, now: now)
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
-        case .welcome, .reject, .train, .model, .shutdown, .reset:
+        case .evalResult:
+            return [.ignored(peer, .serverOnly(message.kind))]
+        case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
     }

@@ -38,7 +38,7 @@ public enum WireCodec {
         for b in magic { w.u8(b) }
         w.u16(protocolVersion)
         w.u8(m.kind.rawValue)
-        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 4
+        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 5
         writeBody(m, &w)
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<w.offset]))
         w.u32(crc)
@@ -48,7 +48,7 @@ public enum WireCodec {
         switch m {
         case .hello(let h):
             // Each claim: opt-int index + u64 token.
-            WireSize.string(h.processName) + 8 + h.claims.reduce(0) { $0 + WireSize.optionalInt($1.index) + 8 }
+            WireSize.string(h.processName) + 1 + 8 + h.claims.reduce(0) { $0 + WireSize.optionalInt($1.index) + 8 }
         case .welcome(let w):
             8 + 16 * w.accepted.count
                 + w.refused.reduce(8) { $0 + WireSize.string($1.reason) + 1 + WireSize.int + 8 + 16 * $1.indices.count }
@@ -62,6 +62,8 @@ public enum WireCodec {
         case .bye(let b): WireSize.ints(b.clients)
         case .model(let m): WireSize.int + WireSize.floats(m.parameters)
         case .reset(let r): WireSize.string(r.reason)
+        case .evaluate(let e): WireSize.int + WireSize.ints(e.clients) + WireSize.metrics(e.config)
+        case .evalResult(let e): 4 * WireSize.int + WireSize.metrics(e.metrics) + WireSize.string(e.error)
         }
     }
 
@@ -69,6 +71,7 @@ public enum WireCodec {
         switch m {
         case .hello(let h):
             w.string(h.processName)
+            w.u8(h.role.rawValue)
             w.int(h.claims.count)
             for c in h.claims { w.optionalInt(c.index); w.u64(c.token) }
         case .welcome(let x):
@@ -99,6 +102,10 @@ public enum WireCodec {
             w.int(m.round); w.floats(m.parameters)
         case .reset(let r):
             w.string(r.reason)
+        case .evaluate(let e):
+            w.int(e.round); w.ints(e.clients); w.metrics(e.config)
+        case .evalResult(let e):
+            w.int(e.round); w.int(e.clientIndex); w.u64(e.token); w.int(e.samples); w.metrics(e.metrics); w.string(e.error)
         }
     }
 
@@ -152,6 +159,11 @@ public enum WireCodec {
         switch kind {
         case .hello:
             let name = try r.string("hello.processName")
+            let roleAt = r.offset
+            let roleByte = try r.u8("hello.role")
+            guard let role = ProcessRole(rawValue: roleByte) else {
+                throw .unknownRole(field: "hello.role", offset: roleAt, role: roleByte)
+            }
             // A claim is at least 9 bytes (absent index tag + token).
             let n = try r.listCount("hello.claims", minimumEntryBytes: 9)
             var claims: [ClientClaim] = []
@@ -160,7 +172,7 @@ public enum WireCodec {
                 let index = try r.optionalInt("hello.claims.index")
                 claims.append(ClientClaim(index: index, token: try r.u64("hello.claims.token")))
             }
-            return .hello(HelloMessage(processName: name, claims: claims))
+            return .hello(HelloMessage(processName: name, role: role, claims: claims))
         case .welcome:
             let na = try r.listCount("welcome.accepted", minimumEntryBytes: 16)
             var accepted: [WelcomeMessage.Accepted] = []
@@ -211,6 +223,20 @@ public enum WireCodec {
             return .model(ModelMessage(round: round, parameters: try r.floats("model.parameters")))
         case .reset:
             return .reset(ResetMessage(reason: try r.string("reset.reason")))
+        case .evaluate:
+            let round = try r.int("evaluate.round")
+            let clients = try r.ints("evaluate.clients")
+            let config = try r.metrics("evaluate.config")
+            return .evaluate(EvaluateMessage(round: round, clients: clients, config: config))
+        case .evalResult:
+            let round = try r.int("evalResult.round")
+            let index = try r.int("evalResult.clientIndex")
+            let token = try r.u64("evalResult.token")
+            let samples = try r.int("evalResult.samples")
+            let metrics = try r.metrics("evalResult.metrics")
+            let error = try r.string("evalResult.error")
+            return .evalResult(EvalResultMessage(round: round, clientIndex: index, token: token, samples: samples,
+                                                 metrics: metrics, error: error))
         }
     }
 }

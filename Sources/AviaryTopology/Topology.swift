@@ -132,7 +132,8 @@ public struct Topology: Sendable {
     public func runSpec(model: ModelSpec) -> RunSpec {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
-                compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation)
+                compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
+                tensors: model.layout.tensorTable)
     }
 }
 
@@ -162,6 +163,9 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var residualMaxAge: Int? = nil
     /// How clients quantise f16/int8 deltas; nil (and absent in older specs): to nearest, no feedback.
     public var quantisation: QuantisationOptions? = nil
+    /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
+    /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
+    public var tensors: [TensorDescriptor] = []
     /// Names this run (not its topology) and stays the same across resumes: clients keep their
     /// error-feedback residuals under it. Set by the server; nil in specs made elsewhere.
     public var runID: String? = nil

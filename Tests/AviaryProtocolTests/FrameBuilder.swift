@@ -5,7 +5,7 @@ import AviaryProtocol
 struct FrameBuilder {
     var bytes: [UInt8]
 
-    init(kind: UInt8, version: UInt16 = 4, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
+    init(kind: UInt8, version: UInt16 = protocolVersion, flags: UInt8 = 0, magic: [UInt8] = Array("AVRY".utf8)) {
         bytes = magic
         bytes += [UInt8(version & 0xFF), UInt8(version >> 8), kind, flags]
     }
@@ -97,6 +97,13 @@ enum SampleMessages {
             .model(ModelMessage(round: 0, parameters: [])),
             .reset(ResetMessage(reason: "unknown connection: the server restarted; say HELLO again")),
             .reset(ResetMessage(reason: "")),
+            .hello(HelloMessage(processName: "evaluator", role: .evaluator, claims: [])),
+            .evaluate(EvaluateMessage(round: 4, clients: [0, 5, Int.max, -1], config: ["ε": doubleNaNPayload])),
+            .evaluate(EvaluateMessage(round: Int.max, clients: [], config: [:])),
+            .evalResult(EvalResultMessage(round: 4, clientIndex: -1, token: .max, samples: 10000,
+                                          metrics: ["loss": .nan, "accuracy": -.infinity], error: "")),
+            .evalResult(EvalResultMessage(round: Int.min, clientIndex: Int.max, token: 0, samples: -1, metrics: [:],
+                                          error: "evaluate raised: Zürich-鳥")),
         ]
     }
 }
@@ -117,6 +124,11 @@ func bitwiseEqual(_ a: Message, _ b: Message) -> Bool {
             && (x.payload.tag == 0 ? same(x.payload.f32Values ?? [], y.payload.f32Values ?? []) : x.payload == y.payload)
     case (.model(let x), .model(let y)):
         return x.round == y.round && same(x.parameters, y.parameters)
+    case (.evaluate(let x), .evaluate(let y)):
+        return x.round == y.round && x.clients == y.clients && same(x.config, y.config)
+    case (.evalResult(let x), .evalResult(let y)):
+        return x.round == y.round && x.clientIndex == y.clientIndex && x.token == y.token && x.samples == y.samples
+            && same(x.metrics, y.metrics) && x.error == y.error
     default:
         return a == b
     }

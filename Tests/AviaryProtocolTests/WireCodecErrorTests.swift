@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [4, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [5, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -20,16 +20,17 @@ import AviaryProtocol
 
     @Test func unsupportedVersion() {
         // A peer of an earlier protocol is told so, not given a confusing field error.
-        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 5).sealed()) == .unsupportedVersion(found: 5, supported: 4))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0400).sealed()) == .unsupportedVersion(found: 1024, supported: 4))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 4).sealed()) == .unsupportedVersion(found: 4, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 6).sealed()) == .unsupportedVersion(found: 6, supported: 5))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0500).sealed()) == .unsupportedVersion(found: 1280, supported: 5))
     }
 
     @Test func unknownKindAndFlags() {
         #expect(decodeError(FrameBuilder(kind: 0).sealed()) == .unknownKind(0))
-        #expect(decodeError(FrameBuilder(kind: 12).sealed()) == .unknownKind(12))
+        #expect(decodeError(FrameBuilder(kind: 14).sealed()) == .unknownKind(14))
         #expect(decodeError(FrameBuilder(kind: 255).sealed()) == .unknownKind(255))
         #expect(decodeError(FrameBuilder(kind: 7, flags: 0x80).sealed()) == .unsupportedFlags(0x80))
     }
@@ -73,16 +74,17 @@ import AviaryProtocol
         // Two claims announced; the second one's index stops after 4 of its 8 bytes.
         var b = FrameBuilder(kind: 1)
         b.string("p")                       // 8 ..< 17
-        b.i64(2)                            // 17 ..< 25
-        b.u8(1); b.i64(5); b.u64(0xAB)      // 25 ..< 42: first claim, whole
-        b.u8(1); b.bytes += [7, 0, 0, 0]    // 42: tag, 43 ..< 47: half an index
-        #expect(decodeError(b.sealed()) == .truncated(field: "hello.claims.index", offset: 43, needed: 8, available: 4))
+        b.u8(0)                             // 17: role (trainer)
+        b.i64(2)                            // 18 ..< 26
+        b.u8(1); b.i64(5); b.u64(0xAB)      // 26 ..< 43: first claim, whole
+        b.u8(1); b.bytes += [7, 0, 0, 0]    // 43: tag, 44 ..< 48: half an index
+        #expect(decodeError(b.sealed()) == .truncated(field: "hello.claims.index", offset: 44, needed: 8, available: 4))
         // The same with the cut inside the token of an absent-index claim.
         var c = FrameBuilder(kind: 1)
-        c.string("p"); c.i64(2)
-        c.u8(1); c.i64(4); c.u64(1)         // 25 ..< 42
-        c.u8(0); c.bytes += [1, 2, 3, 4, 5] // 42: tag, 43 ..< 48: five token bytes
-        #expect(decodeError(c.sealed()) == .truncated(field: "hello.claims.token", offset: 43, needed: 8, available: 5))
+        c.string("p"); c.u8(0); c.i64(2)
+        c.u8(1); c.i64(4); c.u64(1)         // 26 ..< 43
+        c.u8(0); c.bytes += [1, 2, 3, 4, 5] // 43: tag, 44 ..< 49: five token bytes
+        #expect(decodeError(c.sealed()) == .truncated(field: "hello.claims.token", offset: 44, needed: 8, available: 5))
     }
 
     @Test func negativeCounts() {
@@ -99,8 +101,8 @@ import AviaryProtocol
         m.i64(1); m.i64(0); m.i64(-5)
         #expect(decodeError(m.sealed()) == .negativeCount(field: "train.config", offset: 24, value: -5))
         var h = FrameBuilder(kind: 1)
-        h.string(""); h.i64(-1)
-        #expect(decodeError(h.sealed()) == .negativeCount(field: "hello.claims", offset: 16, value: -1))
+        h.string(""); h.u8(0); h.i64(-1)
+        #expect(decodeError(h.sealed()) == .negativeCount(field: "hello.claims", offset: 17, value: -1))
         var w = FrameBuilder(kind: 2)
         w.i64(0); w.i64(-2)
         #expect(decodeError(w.sealed()) == .negativeCount(field: "welcome.refused", offset: 16, value: -2))
@@ -154,8 +156,8 @@ import AviaryProtocol
         t.i64(1); t.i64(Int64(limit) + 1)
         #expect(decodeError(t.sealed()) == .tooManyEntries(field: "train.clients", offset: 16, count: Int64(limit) + 1, limit: limit))
         var h = FrameBuilder(kind: 1)
-        h.string("p"); h.i64(.max)
-        #expect(decodeError(h.sealed()) == .tooManyEntries(field: "hello.claims", offset: 17, count: .max, limit: limit))
+        h.string("p"); h.u8(0); h.i64(.max)
+        #expect(decodeError(h.sealed()) == .tooManyEntries(field: "hello.claims", offset: 18, count: .max, limit: limit))
         // Custom limits apply to every list, and a list exactly at the limit is fine.
         let two = CodecLimits(maxListEntries: 2)
         #expect(decodeError(WireCodec.encode(.bye(ByeMessage(clients: [1, 2, 3]))), limits: two) ==
@@ -164,7 +166,7 @@ import AviaryProtocol
         let hello = Message.hello(HelloMessage(processName: "p", claims: [ClientClaim(index: 1), ClientClaim(index: nil),
                                                                           ClientClaim(index: 2)]))
         #expect(decodeError(WireCodec.encode(hello), limits: two) ==
-                .tooManyEntries(field: "hello.claims", offset: 17, count: 3, limit: 2))
+                .tooManyEntries(field: "hello.claims", offset: 18, count: 3, limit: 2))
         let welcome = Message.welcome(WelcomeMessage(
             accepted: [.init(index: 0, token: 1)],
             refused: [.init(reason: "a", retry: true, claims: 1, indices: [1...1]),
@@ -184,8 +186,8 @@ import AviaryProtocol
         w.i64(1 << 20)  // a million accepted entries need 16 MiB; none follow
         #expect(decodeError(w.sealed()) == .truncated(field: "welcome.accepted", offset: 16, needed: 16 << 20, available: 0))
         var h = FrameBuilder(kind: 1)
-        h.string(""); h.i64(3); h.u8(0); h.u64(0)  // 3 claims need at least 27 bytes; 9 follow
-        #expect(decodeError(h.sealed()) == .truncated(field: "hello.claims", offset: 24, needed: 27, available: 9))
+        h.string(""); h.u8(0); h.i64(3); h.u8(0); h.u64(0)  // 3 claims need at least 27 bytes; 9 follow
+        #expect(decodeError(h.sealed()) == .truncated(field: "hello.claims", offset: 25, needed: 27, available: 9))
         var r = FrameBuilder(kind: 2)
         r.i64(0); r.i64(5); r.string(""); r.u8(0)  // 5 refused need at least 125 bytes; 9 follow
         #expect(decodeError(r.sealed()) == .truncated(field: "welcome.refused", offset: 24, needed: 125, available: 9))
@@ -236,8 +238,28 @@ import AviaryProtocol
 
     @Test func invalidOptionalTag() {
         var b = FrameBuilder(kind: 1)
-        b.string("c"); b.i64(1); b.u8(2); b.u64(0)
-        #expect(decodeError(b.sealed()) == .invalidOptionalTag(field: "hello.claims.index", offset: 25, tag: 2))
+        b.string("c"); b.u8(0); b.i64(1); b.u8(2); b.u64(0)
+        #expect(decodeError(b.sealed()) == .invalidOptionalTag(field: "hello.claims.index", offset: 26, tag: 2))
+    }
+
+    /// Protocol 5's HELLO role is 0 (trainer) or 1 (evaluator); anything else names the byte.
+    @Test func unknownRole() {
+        var b = FrameBuilder(kind: 1)
+        b.string("c"); b.u8(2); b.i64(0)
+        #expect(decodeError(b.sealed()) == .unknownRole(field: "hello.role", offset: 17, role: 2))
+        var t = FrameBuilder(kind: 1)
+        t.string("c")  // the frame ends where the role belongs
+        #expect(decodeError(t.sealed()) == .truncated(field: "hello.role", offset: 17, needed: 1, available: 0))
+    }
+
+    /// EVAL_RESULT's fields are checked in order like UPDATE's: a cut error string names it.
+    @Test func evalResultTruncatedInTheError() {
+        var b = FrameBuilder(kind: 13)
+        b.i64(1); b.i64(-1); b.u64(7); b.i64(10); b.i64(0); b.i64(5); b.bytes += Array("ab".utf8)
+        #expect(decodeError(b.sealed()) == .truncated(field: "evalResult.error", offset: 56, needed: 5, available: 2))
+        var e = FrameBuilder(kind: 12)
+        e.i64(3); e.i64(-2)
+        #expect(decodeError(e.sealed()) == .negativeCount(field: "evaluate.clients", offset: 16, value: -2))
     }
 
     /// WELCOME's summarised refusals (version 4): a range must not run backwards (a ClosedRange

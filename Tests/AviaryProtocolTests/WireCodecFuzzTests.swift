@@ -89,7 +89,8 @@ import AviaryProtocol
     static func message(_ rng: inout RandomStream) -> Message {
         switch Message.Kind.allCases[rng.nextInt(below: Message.Kind.allCases.count)] {
         case .hello:
-            .hello(HelloMessage(processName: string(&rng), claims: (0..<rng.nextInt(below: 6)).map { _ in
+            .hello(HelloMessage(processName: string(&rng), role: rng.nextInt(below: 2) == 0 ? .trainer : .evaluator,
+                                claims: (0..<rng.nextInt(below: 6)).map { _ in
                 ClientClaim(index: optionalInt(&rng), token: token(&rng))
             }))
         case .welcome:
@@ -112,6 +113,10 @@ import AviaryProtocol
         case .bye: .bye(ByeMessage(clients: ints(&rng)))
         case .model: .model(ModelMessage(round: int(&rng), parameters: floats(&rng)))
         case .reset: .reset(ResetMessage(reason: string(&rng)))
+        case .evaluate: .evaluate(EvaluateMessage(round: int(&rng), clients: ints(&rng), config: metrics(&rng)))
+        case .evalResult:
+            .evalResult(EvalResultMessage(round: int(&rng), clientIndex: int(&rng), token: token(&rng), samples: int(&rng),
+                                          metrics: metrics(&rng), error: string(&rng)))
         }
     }
 

@@ -27,9 +27,10 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
 
     @Test func kindBytesAreTheDocumentedOnes() {
         let bytes: [Message.Kind: UInt8] = [.hello: 1, .welcome: 2, .reject: 3, .train: 4, .update: 5, .failure: 6,
-                                            .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11]
+                                            .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11,
+                                            .evaluate: 12, .evalResult: 13]
         for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
-        #expect(protocolVersion == 4)
+        #expect(protocolVersion == 5)
     }
 
     /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
@@ -44,7 +45,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
             .hello(HelloMessage(processName: "p1", claims: [ClientClaim(index: 5), ClientClaim(index: nil, token: 9),
                                                             ClientClaim(index: 2, token: 0xFEDC_BA98_7654_3210)])),
             kind: 1) { b in
-            b.string("p1"); b.i64(3)
+            b.string("p1"); b.u8(0); b.i64(3)
             b.u8(1); b.i64(5); b.u64(0)
             b.u8(0); b.u64(9)
             b.u8(1); b.i64(2); b.u64(0xFEDC_BA98_7654_3210)
@@ -84,6 +85,23 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
             b.i64(4); b.i64(3); b.f32(0.25); b.f32(-1); b.f32(.infinity)
         }
         add("RESET", .reset(ResetMessage(reason: "who?")), kind: 11) { b in b.string("who?") }
+        add("HELLO from an evaluator", .hello(HelloMessage(processName: "ev", role: .evaluator, claims: [])), kind: 1) { b in
+            b.string("ev"); b.u8(1); b.i64(0)
+        }
+        add("EVALUATE with clients and config",
+            .evaluate(EvaluateMessage(round: 6, clients: [4, 1], config: ["batch": 64])), kind: 12) { b in
+            b.i64(6); b.ints([4, 1]); b.i64(1); b.string("batch"); b.f64(64)
+        }
+        add("EVAL_RESULT from the evaluator, sorted metrics, empty error",
+            .evalResult(EvalResultMessage(round: 6, clientIndex: -1, token: 0xFEDC_BA98_7654_3210, samples: 10000,
+                                          metrics: ["loss": 0.5, "accuracy": 0.75])), kind: 13) { b in
+            b.i64(6); b.i64(-1); b.u64(0xFEDC_BA98_7654_3210); b.i64(10000)
+            b.i64(2); b.string("accuracy"); b.f64(0.75); b.string("loss"); b.f64(0.5); b.string("")
+        }
+        add("EVAL_RESULT with an error", .evalResult(EvalResultMessage(round: 2, clientIndex: 3, token: 9, samples: 0, metrics: [:],
+                                                                       error: "boom")), kind: 13) { b in
+            b.i64(2); b.i64(3); b.u64(9); b.i64(0); b.i64(0); b.string("boom")
+        }
         return out
     }
 
@@ -95,17 +113,17 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 4, kind 7, flags 0, CRC-32 0x7476c441 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x04, 0x00, 0x07, 0x00, 0x41, 0xC4, 0x76, 0x74]
+        // "AVRY", version 5, kind 7, flags 0, CRC-32 0xcccaa324 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x07, 0x00, 0x24, 0xA3, 0xCA, 0xCC]
         #expect(WireCodec.encode(.heartbeat) == expected)
         #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
-        // BYE(clients: [3]): count 1, then 3; CRC-32 0x3387a881 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x04, 0x00, 0x09, 0x00,
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0x56e093c7 (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x09, 0x00,
                                  0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-                                 0x81, 0xA8, 0x87, 0x33]
+                                 0xC7, 0x93, 0xE0, 0x56]
         #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
         b.ints([3])
@@ -113,9 +131,9 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func helloSizeIsNameThenClaims() throws {
-        // 8 header + (8 + 2) name + 8 count + (9 + 8) pinned claim + (1 + 8) absent claim + 4 CRC.
+        // 8 header + (8 + 2) name + 1 role + 8 count + (9 + 8) pinned claim + (1 + 8) absent claim + 4 CRC.
         let m = Message.hello(HelloMessage(processName: "c1", claims: [ClientClaim(index: 5), ClientClaim(index: nil)]))
-        #expect(WireCodec.encodedSize(m) == 8 + 10 + 8 + 17 + 9 + 4)
+        #expect(WireCodec.encodedSize(m) == 8 + 10 + 1 + 8 + 17 + 9 + 4)
     }
 
     @Test func bigVectorRoundTrips() throws {

@@ -2,6 +2,8 @@
 files are loaded and refused as the Swift client does, and a server speaking another protocol
 version is refused with a message naming both versions (a real ZeroMQ ROUTER plays the server)."""
 import os
+import signal
+import time
 import struct
 import subprocess
 import sys
@@ -104,3 +106,35 @@ def test_a_server_of_another_protocol_version_is_refused_naming_both(tmp_path):
 
 def test_the_codec_refuses_a_v5_reject_it_can_read():
     assert isinstance(wire.decode(wire.encode(Reject("x"))), Reject)
+
+
+def test_sigterm_says_bye_and_exits_1(tmp_path):
+    from aviary_client.messages import Bye, Welcome
+    from sdk_fakes import run_spec
+
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    (tmp_path / "app_s.py").write_text("def make(i, ctx):\n    raise AssertionError('never built')\n")
+    proc = subprocess.Popen([sys.executable, "-m", "aviary_client", "--app", "app_s:make", "--connect",
+                             f"tcp://127.0.0.1:{port}", "--clients", "2,5"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert router.poll(20000), "the client sent no HELLO"
+        identity, frame = router.recv_multipart()
+        hello = wire.decode(frame)
+        accepted = [(c.index, c.token) for c in hello.claims]
+        router.send_multipart([identity, wire.encode(Welcome(accepted, [], 2.0, 3, run_spec([("fc.bias", (2,))])))])
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        bye = None
+        while bye is None and router.poll(10000):
+            message = wire.decode(router.recv_multipart()[1])
+            bye = message if isinstance(message, Bye) else None
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        router.close(0)
+        ctx.term()
+    assert bye is not None and bye.clients == [2, 5]
+    assert proc.returncode == 1 and "interrupted by a signal" in err

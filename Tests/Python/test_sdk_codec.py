@@ -23,7 +23,11 @@ def test_heartbeat_is_twelve_bytes_with_zlib_crc():
     f = wire.encode(Heartbeat())
     assert f[:8] == bytes([0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x07, 0x00])
     assert len(f) == 12 and struct.unpack("<I", f[8:])[0] == zlib.crc32(f[:8])
-    # The documented version-4 example, byte for byte (only the version differs in 5).
+    # docs/PROTOCOL.md's examples, byte for byte.
+    assert f.hex(" ") == "41 56 52 59 05 00 07 00 24 a3 ca cc"
+    assert wire.encode(Bye([3])).hex(" ") == \
+        "41 56 52 59 05 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 c7 93 e0 56"
+    # Version 4's examples (only the version field and so the CRC differ).
     assert wire.encode(Heartbeat(), version=4).hex(" ") == "41 56 52 59 04 00 07 00 41 c4 76 74"
     assert wire.encode(Bye([3]), version=4).hex(" ") == \
         "41 56 52 59 04 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 81 a8 87 33"

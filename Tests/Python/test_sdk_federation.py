@@ -33,7 +33,9 @@ def test_python_clients_complete_a_run(tmp_path):
 def test_a_killed_python_process_is_dropped_and_its_restart_sampled_again(tmp_path):
     topo = topology(tmp_path, "live", clients=4, rounds=6, extra_server="min_clients = 4")
     server = Server.start(topo, tmp_path / "live", tmp_path / "server.out")
-    slow = {"SDK_TEST_FIT_SLEEP": "1.5"}  # so the victim is mid-round when it dies
+    # Each fit lasts the whole liveness window (3 × 0.5 s): the victim is mid-round when it dies,
+    # and the survivor stays registered only because heartbeats flow while it fits.
+    slow = {"SDK_TEST_FIT_SLEEP": "1.5"}
     survivor = python_client(server.endpoint, "0,2", tmp_path / "c0.out", env=slow)
     victim = python_client(server.endpoint, "1,3", tmp_path / "c1.out", env=slow)
     try:
@@ -52,6 +54,7 @@ def test_a_killed_python_process_is_dropped_and_its_restart_sampled_again(tmp_pa
     done = rounds(tmp_path / "live")
     assert len(done) == 6
     assert any(set(r.get("lost") or []) == {1, 3} for r in done), [r.get("lost") for r in done]
+    assert not any({0, 2} & set(r.get("lost") or []) for r in done), "the survivor was dropped during fit"
     assert done[-1]["sampled"] == [0, 1, 2, 3] and done[-1]["accepted"] == [0, 1, 2, 3]
 
 
@@ -71,7 +74,7 @@ def test_a_forged_hello_without_the_token_is_refused(tmp_path):
         assert isinstance(answer, Welcome) and answer.accepted == []
         assert len(answer.refused) == 1 and answer.refused[0].retry and answer.refused[0].indices == [(0, 0)]
         stranger.close(0)
-        rest = python_client(server.endpoint, "1", tmp_path / "c1.out")
+        rest = python_client(server.endpoint, None, tmp_path / "c1.out", extra=["--count", "1"])  # gets the free slot, 1
         assert server.wait(300) == 0, server.output()
         assert holder.wait(60) == 0 and rest.wait(60) == 0
     finally:

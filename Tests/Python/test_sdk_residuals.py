@@ -125,3 +125,20 @@ def test_resumed_run_replays_with_the_residual_the_first_attempt_used(tmp_path):
     replay = run([3, 4], resumed)
     for a, b in zip(straight[2:], replay):
         assert a.indices.tolist() == b.indices.tolist() and (a.values == b.values).all()
+
+
+@pytest.mark.parametrize("name,stochastic", [("f16", False), ("int8", False), ("int8", True)])
+def test_quantised_error_feedback_keeps_residuals_and_replays(tmp_path, name, stochastic):
+    fmt = DeltaFormat(Encoding(name), [70, 30])
+    store = DirectoryResidualStore(str(tmp_path), "run")
+    c = DeltaCompressor(fmt, ResidualHistory(), store, stochastic=stochastic, error_feedback=True, training_seed=13)
+    rng = np.random.default_rng(2)
+    d1, d2 = (rng.normal(size=100).astype(np.float32) for _ in range(2))
+    first, _ = c.encode(1, 4, d1)
+    residual = store.load(4, V(1, 0), 100)
+    from aviary_client import deltas
+    assert (residual == d1 - deltas.decode(first, fmt)).all(), "the residual is what the encoding lost"
+    second, _ = c.encode(2, 4, d2)
+    again, _ = c.encode(2, 4, d2)  # the round trained again: the same residual, the same rounding
+    assert deltas.decode(second, fmt).tolist() == deltas.decode(again, fmt).tolist()
+    assert (store.load(4, V(2, 0), 100) == (d2 + residual) - deltas.decode(second, fmt)).all()

@@ -184,7 +184,8 @@ class WireReader:
         return m
 
     def elements(self, field, dtype, element_bytes):
-        """i64 count, then count × element_bytes bytes, copied into a fresh array."""
+        """i64 count, then count × element_bytes bytes as a read-only array over the frame's own
+        memory (no copy: a 46 MB MODEL is not copied again; the array keeps the frame alive)."""
         n, at = self._count(field)
         if n > self.limits.max_vector_count:
             raise CodecError.vector_too_long(field, at, n, self.limits.max_vector_count)
@@ -193,7 +194,9 @@ class WireReader:
         start = self._take(n * element_bytes, field)
         if n == 0:
             return np.zeros(0, dtype=dtype)
-        return np.frombuffer(self.data, dtype=dtype, count=n, offset=start).copy()
+        a = np.frombuffer(self.data, dtype=dtype, count=n, offset=start)
+        a.flags.writeable = False
+        return a
 
     def floats(self, field):
         return self.elements(field, "<f4", 4)

@@ -31,7 +31,8 @@ def frame(version, kind, body=b""):
 
 def hello(version, name, indices):
     raw = name.encode()
-    body = struct.pack("<q", len(raw)) + raw + struct.pack("<q", len(indices))
+    # Protocol 5: name, role (0 trainer), claims.
+    body = struct.pack("<q", len(raw)) + raw + b"\x00" + struct.pack("<q", len(indices))
     body += b"".join(b"\x01" + struct.pack("<qQ", i, 0) for i in indices)
     return frame(version, HELLO, body)
 
