@@ -60,6 +60,6 @@ def test_the_example_runs_under_aviary_run(aviary, tmp_path):
     assert init.returncode == 0, init.stderr
     check = subprocess.run([aviary, "validate", str(path)], capture_output=True, text=True, timeout=120)
     if check.returncode != 0:
-        pytest.skip(f"this build's aviary cannot run an external-model topology yet: {check.stderr.strip()[:200]}")
+        pytest.skip(f"this build's aviary cannot run an external-model topology yet: {(check.stderr + check.stdout).strip()[:300]}")
     run = subprocess.run([aviary, "run", str(path)], capture_output=True, text=True, timeout=1800, cwd=EXAMPLE)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
