@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) →
+//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) → AviaryPrivacy →
 //   AviaryProtocol, AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
 //   AviaryBench, AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
 // Each target lists exactly the modules its files import. docs/ARCHITECTURE.md explains each layer.
@@ -43,11 +43,13 @@ let package = Package(
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
+        // Differential privacy: clipping, Gaussian noise, adaptive clipping, the RDP accountant (pure).
+        .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
         // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
         .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
         .target(name: "AviaryTopology", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
-            .product(name: "TOMLKit", package: "TOMLKit"),
+            "AviaryPrivacy", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
         // It knows AviaryMerge's optimiser type because the run state persists it.
@@ -75,24 +77,24 @@ let package = Package(
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport",
+            "AviaryTransport", "AviaryPrivacy",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
-            "AviaryAdversarial", "AviaryLog", "AviaryTopology",
+            "AviaryAdversarial", "AviaryLog", "AviaryTopology", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryClient", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
-            "AviaryTopology", "AviaryLog",
+            "AviaryTopology", "AviaryLog", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
             "AviaryServer", "AviaryClient", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryNN",
             "AviaryData", "AviaryAdversarial", "AviaryBench", "AviaryReport", "AviaryMath", "CProcessControl", "CBuildInfo",
-            "AviaryDashboard", "AviaryExport",
+            "AviaryDashboard", "AviaryExport", "AviaryPrivacy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
@@ -111,12 +113,13 @@ let package = Package(
         .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge", "AviaryMath"]),
+        .testTarget(name: "AviaryPrivacyTests", dependencies: ["AviaryPrivacy", "AviaryMerge", "AviaryMath"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath"]),
         .testTarget(name: "AviaryClientTests", dependencies: [
             "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog", "AviaryPrivacy"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryServerTests", dependencies: [
             "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",

@@ -91,7 +91,7 @@ public enum MergeBench {
     }
 
     /// Median wall time in seconds of `repetitions` runs after one warm-up run.
-    private static func medianTime(_ repetitions: Int, _ body: () -> Void) -> Double {
+    static func medianTime(_ repetitions: Int, _ body: () -> Void) -> Double {
         body()
         let clock = ContinuousClock()
         var times: [Double] = []

@@ -2,6 +2,7 @@ import AviaryAdversarial
 import AviaryData
 import AviaryMath
 import AviaryNN
+import AviaryPrivacy
 import AviaryProtocol
 import AviaryTopology
 
@@ -89,6 +90,7 @@ final class LocalTraining {
         if let bad = validateFinite(delta) {
             throw .diverged(client: index, round: round, index: bad)
         }
+        privatise(&delta, client: index, round: round)
         var metrics = stats.metrics
         metrics["dataset_size"] = Double(data.train.count)  // FedAvg's default weight n_k
         if let before {
@@ -105,6 +107,19 @@ final class LocalTraining {
 }
 
 extension LocalTraining {
+    /// `[privacy]` on the client, before the delta is encoded (clip → noise → compression):
+    /// client-side clipping (`clip_on = "client"`) clips to S; local DP clips and adds
+    /// N(0, (zS)²) from the client's own stream of (privacy seed, client, round). Whatever the
+    /// compressor keeps as error-feedback residual is then made of this clipped (and noised) delta.
+    func privatise(_ delta: inout [Float], client: Int, round: Int) {
+        guard let p = spec.privacy, p.mode == .local || p.clipOn == .client else { return }
+        Clipping.clip(&delta, to: p.clipNorm)
+        if p.mode == .local {
+            var stream = GaussianNoise.clientStream(seed: p.seed, client: client, round: round)
+            GaussianNoise.add(to: &delta, std: p.noiseMultiplier * p.clipNorm, stream: &stream)
+        }
+    }
+
     /// The updates this process sends for one round's trained clients: the honest ones when it
     /// does not attack, else each turned malicious (ALIE and IPM: all of them at once, the
     /// colluders' common update from the honest deltas given, in client order).

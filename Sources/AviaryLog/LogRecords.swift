@@ -197,6 +197,8 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// inf; step not applied, global model kept". nil when the round moved the model, and in
     /// logs written before it existed.
     public var keptReason: String? = nil
+    /// `[privacy]`: ε so far, clip norm, noise; nil without differential privacy.
+    public var privacy: PrivacyRoundRecord? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],
@@ -289,6 +291,8 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var lostClients: [Int]? = nil
     /// Clients lost during the run that registered again later; nil when none.
     public var returnedClients: [Int]? = nil
+    /// Why a completed run ended before `[run] rounds` (`[privacy] on_budget = "stop"`); nil otherwise.
+    public var stopReason: String? = nil
     public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
         self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
         self.status = status; self.finalEval = finalEval

@@ -20,6 +20,11 @@ public enum RunStateKey {
     public static func staleArrival(client c: Int) -> String { "stale.\(c).arrival" }
     /// numbers: the prefix of client `c`'s held-back update's metrics (the metric name follows).
     public static func staleMetricPrefix(client c: Int) -> String { "stale.\(c).metric." }
+    /// numbers: adaptive clipping's clip norm for the next round (`[privacy] clipping = "adaptive"`).
+    public static let privacyClipNorm = "privacy_clip_norm"
+    /// integers: the index of the last noise stream the server drew from (`GaussianNoise.serverStream`):
+    /// streams are indexed by round, so the resumed run draws the same noise for the same round.
+    public static let privacyNoiseStream = "privacy_noise_stream"
     /// vectors: client `c`'s held-back delta.
     public static func staleDelta(client c: Int) -> String { "stale.\(c)" }
 }

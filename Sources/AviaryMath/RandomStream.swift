@@ -15,7 +15,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     public enum Purpose: UInt64, Sendable {
         case partition = 1, sampling = 2, initialisation = 3, shuffle = 4, attack = 5,
              synthetic = 6, evaluation = 7, featureSkew = 8, localSplit = 9, other = 10,
-             dropout = 11, quantisation = 12
+             dropout = 11, quantisation = 12, privacyNoise = 13
     }
 
     public init(seed: UInt64, purpose: Purpose = .other, index: UInt64 = 0) {

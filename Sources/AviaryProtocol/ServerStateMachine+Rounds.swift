@@ -18,6 +18,23 @@ extension ServerStateMachine {
         return Array(pool[0..<k]).sorted()
     }
 
+    /// Poisson sampling for `round`: client i is in the round when its own uniform draw is < q.
+    /// Every one of the `clients` indices draws in index order from the round's stream, so a
+    /// client's inclusion does not depend on who else is available; the unavailable ones are
+    /// then left out. Returned ascending; may be empty.
+    public static func poissonSample(from candidates: [Int], clients: Int, rate q: Double, seed: UInt64, round: Int) -> [Int] {
+        var rng = RandomStream(seed: seed, purpose: .sampling, index: UInt64(round))
+        var chosen: [Int] = []
+        var next = 0
+        let pool = candidates.sorted()
+        for i in 0..<clients {
+            let inRound = rng.nextDouble() < q
+            while next < pool.count && pool[next] < i { next += 1 }
+            if inRound && next < pool.count && pool[next] == i { chosen.append(i) }
+        }
+        return chosen
+    }
+
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
@@ -26,10 +43,13 @@ extension ServerStateMachine {
         } else {
             for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
         }
-        let sampled = Self.sample(from: candidates, count: configuration.clientsPerRound,
-                                  seed: configuration.samplingSeed, round: round)
+        let sampled = configuration.poissonRate.map {
+            Self.poissonSample(from: candidates, clients: configuration.clients, rate: $0, seed: configuration.samplingSeed, round: round)
+        } ?? Self.sample(from: candidates, count: configuration.clientsPerRound, seed: configuration.samplingSeed, round: round)
         guard !sampled.isEmpty else {
-            if !excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) }) {
+            // Poisson sampling can draw nobody while clients are there: an empty round too.
+            if (configuration.poissonRate != nil && !candidates.isEmpty)
+                || (!excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) })) {
                 // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
                 let empty = Training(round: round, sampled: [], deadline: now, pending: [])
                 phase = .training(empty)

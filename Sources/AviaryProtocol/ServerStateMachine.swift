@@ -49,6 +49,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Where FedAvg's `dataset_size` weight input comes from: the partition's sizes when the
         /// server knows them, else the client's report, capped.
         public var datasetSizes: DatasetSizes = .reported(cap: DatasetSizes.defaultCap)
+        /// `[server] sampling = "poisson"`: each client is in a round independently with this
+        /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
+        public var poissonRate: Double? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,

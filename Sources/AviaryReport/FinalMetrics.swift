@@ -13,6 +13,10 @@ public struct FinalMetrics: Sendable, Equatable {
     /// From the final evaluation, else the last round that measured it.
     public var robustAccuracy: Double?
     public var status: String
+    /// `[privacy]` runs: ε spent by the last round (nil without DP or when not reported).
+    public var epsilon: Double?
+    /// Whether the run had `[privacy]` on (so a table can show ε, or "-" when not reported).
+    public var isPrivate: Bool
 
     public init(log: AggregationLog, path: String) {
         run = log.runStart?.run ?? path
@@ -24,5 +28,8 @@ public struct FinalMetrics: Sendable, Equatable {
         cleanLoss = eval?.cleanLoss
         robustAccuracy = eval?.robustAccuracy ?? log.rounds.last(where: { $0.eval?.robustAccuracy != nil })?.eval?.robustAccuracy
         status = log.runEnd?.status ?? "no run_end"
+        let privacy = log.rounds.last(where: { $0.privacy != nil })?.privacy
+        epsilon = privacy?.epsilon
+        isPrivate = privacy != nil
     }
 }

@@ -55,6 +55,7 @@ public enum LogTable {
 
     public static func endLine(_ end: RunEndRecord) -> String {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
+            + (end.stopReason.map { "\n     " + $0 } ?? "")
             + (RunSummary.population(end).map { "\n     " + $0 } ?? "")
     }
 
@@ -64,7 +65,8 @@ public enum LogTable {
         let width = wide ? Int.max : Self.width
         var lines = runHeader(log, width: width)
         if log.runEnd == nil { lines.append(wrap("status: " + incomplete(directory: directory), width: width, indent: "  ")) }
-        lines.append((wide ? wideHeader : header) + (log.rounds.contains { $0.system != nil } ? simHeader : ""))
+        lines.append((wide ? wideHeader : header) + (log.rounds.contains { $0.system != nil } ? simHeader : "")
+                     + (log.rounds.contains { $0.privacy != nil } ? privacyHeader : ""))
         lines.append(wrap(legend, width: width, indent: " "))
         for record in log.records {
             switch record {
@@ -114,7 +116,7 @@ public enum LogTable {
                  r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
                  norm(r.updateNorm), String(format: "%.2f", r.durationSeconds)])
             + (r.fairness.map { String(format: "  %.3f/%.3f", $0.min, $0.mean) } ?? "")
-            + simCell(r) + (r.modelKept ? "  kept" : "")
+            + simCell(r) + privacyCell(r) + (r.modelKept ? "  kept" : "")
     }
 
     public static let wideHeader = "round  clients  rejected  timed-out  lost  accuracy    loss  robust        |Δ|  seconds"
@@ -127,7 +129,7 @@ public enum LogTable {
                       r.timedOut.count, r.lost?.count ?? 0)
             + "\(acc)  \(loss)  \(robust)  " + String(format: "%10.4f %8.2f", r.updateNorm, r.durationSeconds)
             + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
-            + simCell(r) + (r.modelKept ? "  (model kept)" : "")
+            + simCell(r) + privacyCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
     public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,lost,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
@@ -140,6 +142,13 @@ public enum LogTable {
         let c = s.clockSeconds
         let text = c < 100 ? String(format: "%.1fs", c) : c < 6000 ? String(format: "%.1fm", c / 60) : String(format: "%.1fh", c / 3600)
         return "  sim " + text
+    }
+
+    /// `[privacy]` runs: ε spent so far after the round ("ε 1.84"; "ε -" when not reported).
+    public static let privacyHeader = "  ε so far"
+    public static func privacyCell(_ r: RoundRecord) -> String {
+        guard let p = r.privacy else { return "" }
+        return "  ε " + (p.epsilon.map { String(format: $0 < 100 ? "%.3f" : "%.4g", $0) } ?? "-")
     }
 
     /// The run's status as one CSV token: `completed`, `degraded` (completed with too many rounds

@@ -152,6 +152,9 @@ public struct ResultsDocument: Sendable {
         if g.contains(where: { $0.simulatedSeconds != nil }) {
             columns.append(("simulated time", { s in s.simulatedSeconds.map { String(format: "%.1f ± %.1f min", $0.mean / 60, ($0.std ?? 0) / 60) } ?? "-" }))
         }
+        if g.contains(where: { $0.epsilon != nil }) {
+            columns.append(("ε spent", { s in s.epsilon.map { String(format: "%.3g", $0.mean) } ?? "-" }))
+        }
         columns.append(("s/run", { $0.seeds > 0 ? String(format: "%.0f", $0.totalSeconds / Double($0.seeds)) : "-" }))
         var md = "| setting | " + columns.map(\.0).joined(separator: " | ") + " |\n"
         md += "|---|" + columns.map { _ in "---:" }.joined(separator: "|") + "|\n"

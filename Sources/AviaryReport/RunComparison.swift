@@ -94,14 +94,20 @@ public struct RunComparison: Sendable {
     static let columns = ["run", "rounds", "duration", "clean_acc", "clean_loss", "robust_acc", "status"]
 
     /// The final-metrics table's header: the run, the differing configuration keys, the metrics.
-    func header(keys: [String]) -> [String] { [Self.columns[0]] + keys + Self.columns.dropFirst() }
+    func header(keys: [String]) -> [String] {
+        [Self.columns[0]] + keys + Self.columns.dropFirst().dropLast() + (showsEpsilon ? ["epsilon"] : []) + ["status"]
+    }
+
+    /// An ε column (ε spent by each run's last round) when any run had `[privacy]` on.
+    var showsEpsilon: Bool { finals.contains { $0.isPrivate } }
 
     func rows(keys: [String]) -> [[String]] {
         zip(labels, finals).enumerated().map { i, pair in
             let (label, f) = pair
             return [label] + values(of: keys, run: i)
                 + [String(f.rounds), f.durationSeconds.map { String(format: "%.1f s", $0) } ?? "-",
-                   Markup.fixed(f.cleanAccuracy), Markup.fixed(f.cleanLoss), Markup.fixed(f.robustAccuracy), f.status]
+                   Markup.fixed(f.cleanAccuracy), Markup.fixed(f.cleanLoss), Markup.fixed(f.robustAccuracy)]
+                + (showsEpsilon ? [f.epsilon.map { String(format: "%.3f", $0) } ?? "-"] : []) + [f.status]
         }
     }
 
@@ -137,7 +143,7 @@ public struct RunComparison: Sendable {
             page.paragraph(keys.isEmpty ? "The runs' configurations do not differ (their names, output directories and bind addresses aside)."
                            : "Between the run name and the metrics: the configuration keys whose values differ between the runs.")
         }
-        page.table(header: isGrouped ? Self.columns : header(keys: keys), rows: isGrouped ? rows(keys: []) : rows(keys: keys))
+        page.table(header: isGrouped ? header(keys: []) : header(keys: keys), rows: isGrouped ? rows(keys: []) : rows(keys: keys))
         page.heading("Runs")
         let setup = zip(labels, runs).map { label, run -> [String] in
             guard let s = run.log.runStart else { return [label, run.path, "-", "-", "-", "-"] }

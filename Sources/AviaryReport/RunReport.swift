@@ -78,6 +78,11 @@ public struct RunReport: Sendable {
         }
         let final = FinalMetrics(log: log, path: source)
         rows.append(("final eval", "clean accuracy \(Markup.fixed(final.cleanAccuracy)), clean loss \(Markup.fixed(final.cleanLoss)), robust accuracy \(Markup.fixed(final.robustAccuracy))"))
+        if let p = log.rounds.last(where: { $0.privacy != nil })?.privacy {
+            let spent = p.epsilon.map { "ε = \(Markup.fixed($0, decimals: 3)) at δ = \(p.delta)" } ?? "ε not reported (\(p.unaccounted ?? "unbounded"))"
+            rows.append(("privacy", "\(p.mode) DP, \(spent) after round \(log.rounds.last!.round); clip norm \(Markup.fixed(p.clipNorm, decimals: 4))"))
+        }
+        if let why = log.runEnd?.stopReason { rows.append(("stopped", why)) }
         return rows
     }
 

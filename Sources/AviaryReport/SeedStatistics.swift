@@ -52,6 +52,8 @@ public struct RunOutcome: Sendable, Equatable {
     public var bytesUp: Double?
     /// The simulated clock after the last round (`[system]` runs), seconds.
     public var simulatedSeconds: Double?
+    /// `[privacy]` runs: ε spent by the last round (nil without DP or when not reported).
+    public var epsilon: Double?
 
     public init(log: AggregationLog, lastK k: Int) {
         // Final figures exactly as `aviary compare` and the report show them.
@@ -65,6 +67,7 @@ public struct RunOutcome: Sendable, Equatable {
         let lastRobust = robust.suffix(max(1, k))
         lastKRobust = lastRobust.isEmpty ? nil : lastRobust.reduce(0, +) / Double(lastRobust.count)
         durationSeconds = log.runEnd?.durationSeconds
+        epsilon = final.epsilon
         completed = log.runEnd?.status == "completed"
         let merge = log.checkpointMerges.last
         mergedClean = merge?.eval.cleanAccuracy
@@ -87,6 +90,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
     public var mergedRobust: MeanStd?
     public var bytesUp: MeanStd?
     public var simulatedSeconds: MeanStd?
+    public var epsilon: MeanStd?
     /// By attack, as `RunOutcome.extraRobust`.
     public var extraRobust: [String: MeanStd]
     /// Summed wall time of the group's runs.
@@ -104,6 +108,7 @@ public struct SeedGroupSummary: Sendable, Equatable {
         mergedRobust = MeanStd(outcomes.compactMap(\.mergedRobust))
         bytesUp = MeanStd(outcomes.compactMap(\.bytesUp))
         simulatedSeconds = MeanStd(outcomes.compactMap(\.simulatedSeconds))
+        epsilon = MeanStd(outcomes.compactMap(\.epsilon))
         let attacks = Set(outcomes.flatMap(\.extraRobust.keys))
         extraRobust = Dictionary(uniqueKeysWithValues: attacks.compactMap { a in
             MeanStd(outcomes.compactMap { $0.extraRobust[a] }).map { (a, $0) }

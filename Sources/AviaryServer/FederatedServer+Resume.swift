@@ -34,6 +34,7 @@ extension FederatedServer {
             state = ServerModelState(global: saved.global, optimizer: saved.optimizer,
                                      window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
                                      roundsMerged: saved.integers[RunStateKey.roundsMerged]?.first ?? saved.round)
+            state.clipNorm = saved.numbers[RunStateKey.privacyClipNorm]
             lastEval = saved.lastEval
             // Same run id, one more resume: clients keep their residuals and know which are stale.
             if let id = saved.strings[RunStateKey.runID]?.first { runID = id }
@@ -113,6 +114,8 @@ extension FederatedServer {
         var integers = [RunStateKey.roundsMerged: [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
         if !resumes.isEmpty { integers[RunStateKey.resumes] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
+        if let clip = state.clipNorm { numbers[RunStateKey.privacyClipNorm] = clip }
+        if topology.privacy.mode == .central { integers[RunStateKey.privacyNoiseStream] = [round << 1 | (topology.privacy.clipping == .adaptive ? 1 : 0)] }
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),
             seeds: .init(partition: topology.seeds.partition, sampling: topology.seeds.sampling, training: topology.seeds.training,

@@ -46,6 +46,7 @@ extension FederatedServer {
                                status: success ? "completed" : "\(verdict.status): \(verdict.reason)", finalEval: lastEval)
         end.lostClients = population.gone.isEmpty ? nil : population.gone.sorted()
         end.returnedClients = population.returned.isEmpty ? nil : population.returned.sorted()
+        if success, let budgetStop { end.stopReason = budgetStop; verdict.reason = budgetStop }
         try writer.append(.runEnd(end))
         report(.finished(end))
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,

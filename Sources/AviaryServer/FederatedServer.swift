@@ -104,10 +104,19 @@ public final class FederatedServer {
     var population = PopulationWatch()
     /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
     var processNames: [PeerID: String] = [:]
+    /// Why the run stops before `[run] rounds` (`[privacy] on_budget = "stop"`), for run_end.
+    var budgetStop: String? = nil
     /// When the last security-mismatch warning was written (FederatedServer+Handshakes).
     var lastSecurityMismatchWarning = -Double.infinity
 
-    public init(topology: Topology, options: Options, logger: Logger) throws {
+    public init(topology original: Topology, options: Options, logger: Logger) throws {
+        // `[privacy] on_budget = "stop"`: the run is planned to its last round within the budget.
+        var topology = original
+        if topology.plannedRounds < topology.rounds, let target = topology.privacy.targetEpsilon, let account = topology.privacyAccount {
+            let next = topology.plannedRounds + 1
+            budgetStop = "privacy budget: ε after round \(next) would be \(account.epsilon(afterRounds: next)) > target_epsilon \(target); stopped after round \(topology.plannedRounds) of \(topology.rounds) (on_budget = \"stop\")"
+            topology.rounds = topology.plannedRounds
+        }
         self.topology = topology
         self.options = options
         self.logger = logger
@@ -164,7 +173,7 @@ public final class FederatedServer {
 
         var tokenSeed: UInt64 = 0
         while tokenSeed == 0 { tokenSeed = UInt64.random(in: 1...UInt64.max) }
-        var machine = ServerStateMachine<PeerID>(configuration: withSystem(.init(
+        var configuration: ServerStateMachine<PeerID>.Configuration = withSystem(.init(
             clients: topology.data.clients, minClientsToStart: minClients,
             clientsPerRound: topology.server.clientsPerRound, rounds: topology.rounds, firstRound: firstRound,
             parameterCount: state.global.count, roundTimeout: topology.server.roundTimeout,
@@ -172,7 +181,11 @@ public final class FederatedServer {
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
             deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
-            allowList: options.security.allowList, datasetSizes: .known(try clientTrainSizes))))
+            allowList: options.security.allowList, datasetSizes: .known(try clientTrainSizes)))
+        if topology.server.sampling == .poisson {
+            configuration.poissonRate = Double(topology.server.clientsPerRound) / Double(topology.data.clients)
+        }
+        var machine = ServerStateMachine<PeerID>(configuration: configuration)
         enterSystemRound(firstRound, machine: &machine)
         let queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1

@@ -15,6 +15,8 @@ struct ServerModelState: Sendable {
     var roundsMerged: Int = 0
     /// Stragglers' updates held back for a later round (`[system] straggler_policy = "stale"`).
     var stale: [StaleUpdate] = []
+    /// Adaptive clipping's clip norm for the next round (`[privacy] clipping = "adaptive"`); nil: S.
+    var clipNorm: Double? = nil
 }
 
 struct CheckpointWindowEntry: Sendable, Equatable {
@@ -69,29 +71,10 @@ enum RoundLogic {
             step.rejected += merged.rejected
             step.fallbacks = merged.fallbacks
             step.clipped = merged.clipped
-            if let bad = validateFinite(merged.delta) {
-                // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
-                // the global model must never become non-finite.
-                step.failureNote = "merged delta[\(bad)] is not finite; global model kept"
-                step.nothingMerged = step.failureNote
-            } else if merged.weights.isEmpty {
+            if merged.weights.isEmpty && validateFinite(merged.delta) == nil {
                 step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             } else {
-                var next = step.optimizer
-                var candidate = step.global
-                try next.apply(delta: merged.delta, to: &candidate)
-                if let bad = validateFinite(candidate) {
-                    // A finite merged delta can still carry the model past Float's range (a model
-                    // already near it, or the optimiser's own step): the step is not applied.
-                    step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
-                    step.nothingMerged = step.failureNote
-                } else {
-                    step.weights = merged.weights
-                    step.updateNorm = Double(merged.delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
-                    step.global = candidate
-                    step.optimizer = next
-                    step.modelKept = false
-                }
+                try applyServerStep(merged.delta, weights: merged.weights, to: &step)
             }
         } catch {
             // The strategy refused the whole round (e.g. every metric invalid): keep the model.
@@ -103,6 +86,33 @@ enum RoundLogic {
         }
         step.rejected.sort { $0.clientIndex < $1.clientIndex }
         return step
+    }
+
+    /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
+    /// failure note when the delta or the step's result is not finite.
+    static func applyServerStep(_ delta: [Float], weights: [Int: Double], to step: inout MergeStep) throws {
+        if let bad = validateFinite(delta) {
+            // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
+            // the global model must never become non-finite.
+            step.failureNote = "merged delta[\(bad)] is not finite; global model kept"
+            step.nothingMerged = step.failureNote
+            return
+        }
+        var next = step.optimizer
+        var candidate = step.global
+        try next.apply(delta: delta, to: &candidate)
+        if let bad = validateFinite(candidate) {
+            // A finite merged delta can still carry the model past Float's range (a model
+            // already near it, or the optimiser's own step): the step is not applied.
+            step.failureNote = "the server step would make global[\(bad)] \(candidate[bad]); step not applied, global model kept"
+            step.nothingMerged = step.failureNote
+        } else {
+            step.weights = weights
+            step.updateNorm = Double(delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot())
+            step.global = candidate
+            step.optimizer = next
+            step.modelKept = false
+        }
     }
 
     /// A short reason for a round that merged nothing, e.g. "metric 'adv_loss' missing".
@@ -124,10 +134,12 @@ enum RoundLogic {
 final class RoundProcessor {
     let topology: Topology
     let evaluator: GlobalEvaluator
+    let privacy: PrivateRound
 
     init(topology: Topology, evaluator: GlobalEvaluator) {
         self.topology = topology
         self.evaluator = evaluator
+        privacy = PrivateRound(topology: topology)
     }
 
     func process(_ answered: RoundOutcome, state: ServerModelState, system: SystemRound? = nil) -> RoundResult {
@@ -136,13 +148,20 @@ final class RoundProcessor {
         var state = state
         var outcome = answered
         let systemRecord = system?.apply(to: &outcome, buffer: &state.stale)
-        var step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+        var step: MergeStep
+        var privacyRecord: PrivacyRoundRecord? = nil
+        switch topology.privacy.mode {
+        case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
+        case .local, .none:
+            step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+            if topology.privacy.mode == .local { privacyRecord = privacy.record(round: round, clipNorm: topology.privacy.clipNorm) }
+        }
         if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
             step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"
         }
         state.global = step.global
         state.optimizer = step.optimizer
-        if !step.modelKept { state.roundsMerged += 1 }
+        if !step.modelKept && !step.weights.isEmpty { state.roundsMerged += 1 }
 
         var clientMetrics: [Int: [String: Double]] = [:]
         for u in answered.updates { clientMetrics[u.clientIndex] = u.metrics }
@@ -174,6 +193,7 @@ final class RoundProcessor {
         record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks.map(ClientReason.init)
         record.clipped = step.clipped.isEmpty ? nil : RoundRecord.byClient(step.clipped)
         record.system = systemRecord
+        record.privacy = privacyRecord
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,
                            computeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)

@@ -3,6 +3,7 @@ import AviaryData
 import AviaryLog
 import AviaryMerge
 import AviaryNN
+import AviaryPrivacy
 import AviaryProtocol
 
 /// A validated run description, parsed from `topologies/*.toml`. docs/TOPOLOGY.md lists every key.
@@ -37,6 +38,8 @@ public struct Topology: Sendable {
     public var security = SecuritySettings()
     /// `[attackers]`: Byzantine clients, for the launcher and the log only (never sent to clients).
     public var attackers: AttackerSettings = .none(seed: 5)
+    /// `[privacy]`: differential privacy (docs/PRIVACY.md); mode none unless set.
+    public var privacy = PrivacySettings()
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large
@@ -81,7 +84,13 @@ public struct Topology: Sendable {
         /// A completed run ends "degraded" (non-zero exit) when more than this share of the most
         /// clients ever registered at once were lost (their process died or left) and did not come back.
         public var maxLostShare: Double = 0.1
+        /// `sampling`: "fixed" draws clients_per_round clients without replacement; "poisson"
+        /// includes each client independently with q = clients_per_round / clients (what the
+        /// DP accountant's amplification assumes).
+        public var sampling: Sampling = .fixed
     }
+
+    public enum Sampling: String, Sendable, Hashable, CaseIterable { case fixed, poisson }
 
     public struct MergeSettings: Sendable, Hashable {
         public var strategy: AggregationStrategy
@@ -133,7 +142,7 @@ public struct Topology: Sendable {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
                 compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
-                tensors: model.layout.tensorTable)
+                privacy: privacy.isOn ? privacy : nil, tensors: model.layout.tensorTable)
     }
 }
 
@@ -163,6 +172,8 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var residualMaxAge: Int? = nil
     /// How clients quantise f16/int8 deltas; nil (and absent in older specs): to nearest, no feedback.
     public var quantisation: QuantisationOptions? = nil
+    /// `[privacy]` when on: clients clip (clip_on = "client", mode = "local") and add noise (local).
+    public var privacy: PrivacySettings? = nil
     /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
     /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
     public var tensors: [TensorDescriptor] = []

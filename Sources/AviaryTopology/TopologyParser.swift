@@ -62,6 +62,7 @@ extension Topology {
         let system = try parseSystem(try top.table("system"), seed: systemSeed, clientsPerRound: server.clientsPerRound)
         let attackers = try parseAttackers(try top.table("attackers"), clients: data.clients,
                                            clientsPerRound: server.clientsPerRound, seed: attackerSeed)
+        let privacy = try parsePrivacy(try top.table("privacy"), clients: data.clients, clientsPerRound: server.clientsPerRound)
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
@@ -72,6 +73,7 @@ extension Topology {
         topology.residualMaxAge = compression.residualMaxAge
         topology.quantisation = compression.quantisation
         topology.attackers = attackers
+        topology.privacy = privacy
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
         topology.config = top.config.values
@@ -285,7 +287,9 @@ extension Topology {
             evalEvery: try t.int("eval_every", default: 1, range: 1...1_000_000),
             checkpointEvery: try t.int("checkpoint_every", default: 1, range: 0...1_000_000),
             maxUnmergedShare: try t.double("max_unmerged_share", default: 0.5, range: 0...1),
-            maxLostShare: try t.double("max_lost_share", default: 0.1, range: 0...1))
+            maxLostShare: try t.double("max_lost_share", default: 0.1, range: 0...1),
+            // Read only when written, so runs without it record the configuration they always did.
+            sampling: t.has("sampling") ? try t.choice("sampling", default: Sampling.fixed) : .fixed)
         if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
         try t.finish()
         return s

@@ -39,6 +39,7 @@ extension Topology {
 
     func checkCombinations(file: String, warnings: WarningSink) throws(TopologyError) {
         try checkMerge(file: file)
+        try checkPrivacy(file: file)
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {
                 throw .invalidValue(file: file, key: "model.kind", value: "\"\(model.kind.rawValue)\"",

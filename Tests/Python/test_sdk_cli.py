@@ -138,3 +138,18 @@ def test_sigterm_says_bye_and_exits_1(tmp_path):
         ctx.term()
     assert bye is not None and bye.clients == [2, 5]
     assert proc.returncode == 1 and "interrupted by a signal" in err
+
+
+def test_the_flags_aviary_runs_launcher_appends_are_understood():
+    from aviary_client.cli import _parser
+    from aviary_client.client_set import choose
+
+    # What `aviary run` gives a `[processes] command` process after the command's own arguments.
+    args = _parser(False).parse_args(["--app", "m:f", "--connect", "tcp://127.0.0.1:5555", "--shard", "1/3", "--of", "10",
+                                      "--exclude", "4", "--name", "proc-1", "--state-dir", "/tmp/state",
+                                      "--curve-secret", "k/client-1.secret", "--server-public", "k/server.public"])
+    assert choose(args.clients, args.shard, args.of, args.count, args.exclude) == [1, 7]
+    assert (args.name, args.state_dir, args.curve_secret, args.server_public) == \
+        ("proc-1", "/tmp/state", "k/client-1.secret", "k/server.public")
+    assert choose("0-2,9", None, None, 1, None) == [0, 1, 2, 9]
+    assert choose(None, None, None, 3, None) == [None, None, None]

@@ -1,6 +1,7 @@
 """Python client processes in real federations with the real `aviary-server`: a run completes,
 a killed process is dropped by liveness and its restart is sampled again, a forged HELLO
-without the token is refused, a mixed federation (Swift and Python clients) completes."""
+without the token is refused, a mixed federation (Swift and Python clients) completes, and the final checkpoint does not
+depend on how the clients are spread over processes."""
 import time
 
 import zmq
@@ -104,3 +105,24 @@ def test_a_mixed_federation_of_swift_and_python_clients_completes(tmp_path):
     done = rounds(tmp_path / "mixed")
     assert [r["round"] for r in done] == [1, 2, 3]
     assert all(r["accepted"] == [0, 1, 2, 3] for r in done), [r["accepted"] for r in done]
+
+
+def test_the_final_checkpoint_does_not_depend_on_how_clients_are_spread_over_processes(tmp_path):
+    def run(label, shares):
+        directory = tmp_path / label  # the same run name each time: it is in the checkpoint's metadata
+        directory.mkdir()
+        topo = topology(directory, "det", clients=4, rounds=3, extra_server="min_clients = 4")
+        server = Server.start(topo, directory / "det", directory / "server.out")
+        clients = [python_client(server.endpoint, share, directory / f"c{i}.out") for i, share in enumerate(shares)]
+        try:
+            assert server.wait(300) == 0, server.output()
+            assert all(c.wait(60) == 0 for c in clients)
+        finally:
+            server.stop()
+            for c in clients:
+                kill(c)
+        return (directory / "det" / "checkpoints" / "round-0003.safetensors").read_bytes()
+
+    one = run("one", ["0-3"])
+    assert run("two", ["0,2", "1,3"]) == one
+    assert run("four", ["0", "1", "2", "3"]) == one

@@ -159,3 +159,18 @@ def test_reject_ends_the_process_with_the_servers_reason():
     conn.inbox.put(Reject("protocol version 4 is not supported (this build speaks 5)"))
     t.join(10)
     assert "the server refused this process: protocol version 4" in outcome["error"]
+
+
+def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
+    from aviary_client import wire
+    from aviary_client.codec_errors import CodecError
+
+    conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), indices=[0])
+    try:
+        wire.decode(b"AVRY\x05\x00\x07\x00garbage!")
+    except CodecError as e:
+        conn.inbox.put(e)  # what the connection hands the host for a frame that does not decode
+    conn.inbox.put(model(1))
+    conn.inbox.put(Train(1, [0], {}))
+    assert conn.expect(Update).client_index == 0
+    finish(conn, t, outcome)

@@ -9,7 +9,7 @@ import AviaryMath
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks.",
-        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, All.self])
+        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, Privacy.self, All.self])
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Training throughput (clean, or adversarial with --attack pgd).")
@@ -35,6 +35,11 @@ struct BenchCommand: ParsableCommand {
         func run() throws { print(MergeBench.run(quick: quick)) }
     }
 
+    struct Privacy: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Central DP's cost per round (clip + noise vs. plain merge) and the RDP accountant's.")
+        func run() throws { print(PrivacyBench.run()) }
+    }
+
     struct Partition: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Partitioning 60,000 samples over 1,000 clients.")
         func run() throws { print(PartitionBench.run()) }
@@ -53,6 +58,7 @@ struct BenchCommand: ParsableCommand {
             print(MergeBench.run(quick: false))
             print(PartitionBench.run())
             print(TransportBench.run())
+            print(PrivacyBench.run())
         }
     }
 }

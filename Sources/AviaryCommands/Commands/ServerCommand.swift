@@ -109,7 +109,8 @@ public struct ServerCommand: ParsableCommand {
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
         do {
-            let printer = ProgressPrinter(rounds: topo.rounds, clientsPerRound: topo.server.clientsPerRound)
+            // Under Poisson sampling a round's size varies by design: no "fewer available" note.
+            let printer = ProgressPrinter(rounds: topo.rounds, clientsPerRound: topo.server.sampling == .poisson ? 0 : topo.server.clientsPerRound)
             let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, resume: resume != nil,
                                                                             progress: { printer.handle($0) },
                                                                             shouldStop: interrupted, security: security,

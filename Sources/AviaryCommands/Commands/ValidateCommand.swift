@@ -48,6 +48,7 @@ struct ValidateCommand: ParsableCommand {
                     detail += ", data files not checked (--data opens and parses them)"
                 }
                 print("ok  \(path): \(t.name), \(plural(t.data.clients, "client")), \(plural(t.rounds, "round")), \(t.merge.strategy.name)\(detail)")
+                if let line = privacyPlan(t) { print("    privacy: \(line)") }
                 for w in t.warnings { print("    warning: \(w)") }
             } catch {
                 bad += 1
@@ -55,5 +56,22 @@ struct ValidateCommand: ParsableCommand {
             }
         }
         if bad > 0 { throw ExitCode.failure }
+    }
+
+    /// What `[privacy]` will spend: ε after the planned rounds (and where on_budget stops).
+    func privacyPlan(_ t: Topology) -> String? {
+        let p = t.privacy
+        guard p.isOn else { return nil }
+        let head = "\(p.mode.rawValue) DP, \(p.clipping.rawValue) clipping (S = \(p.clipNorm)), z = \(p.noiseMultiplier)"
+        guard let account = t.privacyAccount else {
+            return head + "; ε not reported: fixed-size sampling of \(t.server.clientsPerRound) of \(t.data.clients) clients has no bound here (set [server] sampling = \"poisson\")"
+        }
+        let rounds = t.plannedRounds
+        let eps = account.epsilon(afterRounds: rounds)
+        var line = head + "; \(plural(rounds, "round")) spend ε = \(String(format: "%.4g", eps)) at δ = \(p.delta)"
+        line += account.scope == .central ? " (q = \(String(format: "%.4g", account.samplingRate)), RDP, Poisson-subsampled Gaussian)"
+            : " per client, worst case (no amplification)"
+        if rounds < t.rounds { line += "; on_budget = \"stop\" ends the run after round \(rounds) of \(t.rounds) (target_epsilon \(p.targetEpsilon!))" }
+        return line
     }
 }

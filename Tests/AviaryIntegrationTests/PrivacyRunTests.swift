@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import AviaryLog
+import AviaryTopology
+
+/// `[privacy]` in real runs (processes, sockets): every round record carries ε, `aviary logs`
+/// shows it, a killed DP run resumes to the same noise and model bit for bit, and
+/// `on_budget = "stop"` ends a run cleanly at the last round within the budget.
+@Suite(.serialized) struct PrivacyRunTests {
+    static let central = """
+
+        [merge]
+        strategy = "uniform"
+
+        [privacy]
+        mode = "central"
+        clipping = "adaptive"
+        clip_norm = 0.5
+        noise_multiplier = 0.5
+        clipped_count_stddev = 1
+        delta = 1e-3
+        """
+
+    func prepare(_ dir: String, rounds: Int = 6, privacy: String = central) throws {
+        try Harness.topology(name: "dp", output: dir, clients: 8, rounds: rounds, processes: 2, epochs: 1,
+                             server: ReliabilityTests.resumeTopologyExtra + "\nclients_per_round = 4\nsampling = \"poisson\"",
+                             extra: privacy)
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+    }
+
+    @Test func aCentralDPRunLogsEpsilonEveryRound() throws {
+        let dir = Harness.temporaryDirectory("dp-run")
+        try prepare(dir)
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
+        #expect(log.rounds.count == 6)
+        for r in log.rounds {
+            let p = try #require(r.privacy, "round \(r.round) has no privacy record")
+            #expect(p.epsilon == account.epsilon(afterRounds: r.round))
+            #expect(p.noiseStd != nil && p.nextClipNorm != nil)
+        }
+        // The adaptive clip norm's trajectory: each round uses the one the previous round chose.
+        for (a, b) in zip(log.rounds, log.rounds.dropFirst()) { #expect(a.privacy?.nextClipNorm == b.privacy?.clipNorm) }
+        let text = try Harness.run("aviary", ["logs", dir + "/dp"])
+        #expect(text.output.contains("ε so far") && text.output.contains("ε \(String(format: "%.3f", log.rounds.last!.privacy!.epsilon!))"), "\(text.output)")
+        let validate = try Harness.run("aviary", ["validate", dir + "/t.toml"])
+        #expect(validate.output.contains("6 rounds spend ε = "), "\(validate.output)")
+    }
+
+    /// Killed after round 4's tasks went out (round 3's state not yet saved): the resumed run
+    /// draws the same noise for the rounds it runs again and ends with the same model.
+    @Test func aKilledDPRunResumesToTheUninterruptedModel() throws {
+        let reference = Harness.temporaryDirectory("dp-ref")
+        try prepare(reference)
+        #expect(try Harness.run("aviary", ["run", reference + "/t.toml"]).status == 0)
+        let dir = Harness.temporaryDirectory("dp-resume")
+        try prepare(dir)
+        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-started:4"])
+        #expect(crashed.status != 0, "the crash point was never reached:\n\(crashed.output)")
+        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/dp"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let a = try AggregationLog.read(path: reference + "/dp/aggregation.jsonl")
+        let b = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        #expect(b.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
+        #expect(a.rounds.map(\.privacy) == b.rounds.map(\.privacy))
+        #expect(a.rounds.map(\.sampled) == b.rounds.map(\.sampled))
+        let final = "/dp/checkpoints/round-0006.safetensors"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
+    }
+
+    @Test func onBudgetStopEndsCleanlyAtTheLastRoundWithinTheTarget() throws {
+        let dir = Harness.temporaryDirectory("dp-stop")
+        try prepare(dir, privacy: Self.central)
+        let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
+        // Half-way between what 3 and 4 rounds spend: 3 rounds fit.
+        let target = (account.epsilon(afterRounds: 3) + account.epsilon(afterRounds: 4)) / 2
+        try prepare(dir, privacy: Self.central + "\ntarget_epsilon = \(target)\non_budget = \"stop\"")
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3])
+        #expect(log.runEnd?.status == "completed")
+        #expect(log.runEnd?.stopReason?.contains("privacy budget") == true, "\(String(describing: log.runEnd))")
+        // The same target with on_budget = "refuse" is refused before anything runs.
+        try prepare(dir, privacy: Self.central + "\ntarget_epsilon = \(target)")
+        let refused = try Harness.run("aviary", ["validate", dir + "/t.toml"])
+        #expect(refused.status != 0 && refused.output.contains("privacy.target_epsilon"), "\(refused.output)")
+    }
+
+    @Test func aLocalDPRunLogsTheWorstCaseClientsEpsilon() throws {
+        let dir = Harness.temporaryDirectory("dp-local")
+        try prepare(dir, rounds: 3, privacy: "\n[privacy]\nmode = \"local\"\nclip_norm = 1\nnoise_multiplier = 4\n")
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
+        #expect(log.rounds.map { $0.privacy?.epsilon } == (1...3).map { account.epsilon(afterRounds: $0) })
+        #expect(log.rounds.allSatisfy { $0.privacy?.mode == "local" })
+    }
+}

@@ -1,0 +1,43 @@
+import Testing
+import AviaryLog
+import AviaryReport
+
+/// ε where people look: `aviary logs` (a column), `aviary compare` (a column when any run had
+/// DP), `aviary report` (a header fact), and the stop reason of `on_budget = "stop"`.
+@Suite struct PrivacyDisplayTests {
+    static func privateRound(_ r: Int, epsilon: Double?) -> LogRecord {
+        guard case var .round(record) = LogTableTests.round(r) else { fatalError("not a round") }
+        var p = PrivacyRoundRecord(mode: "central", epsilon: epsilon, delta: 1e-3, clipNorm: 0.1)
+        if epsilon == nil { p.unaccounted = "fixed-size sampling" }
+        record.privacy = p
+        return .round(record)
+    }
+
+    static func log(_ epsilons: [Double?], stop: String? = nil) -> AggregationLog {
+        var end = RunEndRecord(time: "t", roundsCompleted: epsilons.count, durationSeconds: 3, status: "completed", finalEval: nil)
+        end.stopReason = stop
+        return AggregationLog(records: [LogTableTests.start] + epsilons.enumerated().map { privateRound($0.offset + 1, epsilon: $0.element) }
+                              + [.runEnd(end)])
+    }
+
+    @Test func logsShowEpsilonSoFarAndTheStopReason() {
+        let text = LogTable.text(Self.log([0.5, 0.75], stop: "privacy budget: stopped after round 2"), directory: "runs/t")
+        #expect(text.contains(LogTable.privacyHeader))
+        #expect(text.contains("ε 0.500") && text.contains("ε 0.750"), "\(text)")
+        #expect(text.contains("privacy budget: stopped after round 2"))
+        let unaccounted = LogTable.text(Self.log([nil]), directory: "runs/t")
+        #expect(unaccounted.contains("ε -"), "\(unaccounted)")
+        let plain = LogTable.text(AggregationLog(records: [LogTableTests.start, LogTableTests.round(1)]), directory: "runs/t")
+        #expect(!plain.contains("ε"))
+    }
+
+    @Test func compareAndReportShowTheRunsEpsilon() {
+        let dp = Self.log([0.5, 0.75]), plain = AggregationLog(records: [LogTableTests.start, LogTableTests.round(1), LogTableTests.end])
+        #expect(FinalMetrics(log: dp, path: "a").epsilon == 0.75)
+        let table = RunComparison(runs: [.init(path: "a", log: dp), .init(path: "b", log: plain)], metric: .cleanAccuracy).textTable()
+        #expect(table.contains("epsilon") && table.contains("0.750"), "\(table)")
+        #expect(!RunComparison(runs: [.init(path: "b", log: plain)], metric: .cleanAccuracy).textTable().contains("epsilon"))
+        let html = RunReport(log: dp, source: "a").html()
+        #expect(html.contains("central DP") && html.contains("0.750"))
+    }
+}
