@@ -112,7 +112,11 @@ extension LocalTraining {
     /// N(0, (zS)²) from the client's own stream of (privacy seed, client, round). Whatever the
     /// compressor keeps as error-feedback residual is then made of this clipped (and noised) delta.
     func privatise(_ delta: inout [Float], client: Int, round: Int) {
-        guard let p = spec.privacy, p.mode == .local || p.clipOn == .client else { return }
+        Self.privatise(&delta, privacy: spec.privacy, client: client, round: round)
+    }
+
+    static func privatise(_ delta: inout [Float], privacy: PrivacySettings?, client: Int, round: Int) {
+        guard let p = privacy, p.mode == .local || p.clipOn == .client else { return }
         Clipping.clip(&delta, to: p.clipNorm)
         if p.mode == .local {
             var stream = GaussianNoise.clientStream(seed: p.seed, client: client, round: round)
