@@ -142,14 +142,10 @@ experiments: build
 	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
 	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
-<<<<<<< HEAD
 	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp --grid privacy.noise_multiplier=0,0.5,0.8,1.2 --grid privacy.clipping=fixed,adaptive; \
 	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp-mwa --set merge.strategy=mwa --grid privacy.noise_multiplier=0,0.5,0.8,1.2; \
-	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start ))
-=======
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start )) || exit 1; \
 	if [ -n "$$failed" ]; then echo "make experiments: sweeps with failed or degraded runs:$$failed (see their logs)" >&2; exit 1; fi
->>>>>>> main
 
 # The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in
 # 8 processes (aviary run prints peak memory; the logs hold server time and memory per round).

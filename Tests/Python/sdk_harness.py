@@ -41,7 +41,7 @@ def binary(name):
     return str(path)
 
 
-def topology(directory, name, clients, rounds, extra_server="", extra=""):
+def topology(directory, name, clients, rounds, extra_server="", extra="", model='kind = "mlp"\nhidden = [16]'):
     text = f"""
 [run]
 name = "{name}"
@@ -60,8 +60,7 @@ beta = 1.0
 clients = {clients}
 
 [model]
-kind = "mlp"
-hidden = [16]
+{model}
 
 [train]
 local_epochs = 1

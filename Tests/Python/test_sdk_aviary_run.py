@@ -10,47 +10,14 @@ import numpy as np
 import pytest
 
 from sdk_harness import APPS, ROOT, binary, rounds, records
+from sdk_harness import topology as harness_topology
 
 COMMAND = f'command = ["{sys.executable}", "-m", "aviary_client", "--app", "numpy_mlp:make_client"]'
 
 
 def topology(directory, name, processes, model='kind = "mlp"\nhidden = [16]'):
-    text = f"""
-[run]
-name = "{name}"
-rounds = 3
-output = "{directory}"
-
-[seeds]
-partition = 11
-sampling = 12
-training = 13
-
-[data]
-dataset = "synthetic"
-alpha = 1.0
-beta = 1.0
-clients = 4
-
-[model]
-{model}
-
-[train]
-local_epochs = 1
-batch_size = 10
-learning_rate = 0.05
-
-[server]
-round_timeout = 120
-registration_timeout = 120
-min_clients = 4
-
-[processes]
-{processes}
-"""
-    path = directory / f"{name}.toml"
-    path.write_text(text)
-    return path
+    return harness_topology(directory, name, clients=4, rounds=3, extra_server="min_clients = 4",
+                            extra=f"[processes]\n{processes}\n", model=model)
 
 
 def require_launcher():
