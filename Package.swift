@@ -77,7 +77,7 @@ let package = Package(
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport", "AviaryPrivacy",
+            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.

@@ -75,7 +75,22 @@ public final class LocalTrainer {
 
         // Same permutation as `Network.trainEpoch`, so a truncated clean epoch is its prefix.
         var shuffle = RandomStream(seed: shuffleSeed, purpose: .shuffle, index: UInt64(epoch))
-        let order = shuffle.permutation(n)
+        return trainEpoch(samples: samples, order: shuffle.permutation(n), batchSize: batchSize, epoch: epoch,
+                          attackSeed: attackSeed, maxSteps: limit)
+    }
+
+    /// One pass over `samples` in the given `order` (indices into `samples`; consecutive runs of
+    /// `batchSize` form the batches, the last one may be shorter), stopping after `maxSteps`
+    /// batches if given. Attack randomness as in `trainEpoch(samples:…shuffleSeed:…)`. The
+    /// adapter–engine equivalence test drives it with an order the torch side uses as well.
+    public func trainEpoch(samples: SampleView, order: [Int], batchSize: Int, epoch: Int, attackSeed: UInt64,
+                           maxSteps: Int?) -> LocalTrainingStats {
+        let n = order.count
+        precondition(samples.width == network.spec.inputCount, "trainEpoch: samples have \(samples.width) values each, the model takes \(network.spec.inputCount)")
+        precondition(batchSize >= 1 && batchSize <= network.maxBatch, "trainEpoch: batch size \(batchSize) is outside 1...\(network.maxBatch)")
+        precondition(order.allSatisfy { $0 >= 0 && $0 < samples.count }, "trainEpoch: the order holds an index outside 0..<\(samples.count)")
+        let batches = (n + batchSize - 1) / batchSize
+        let limit = min(batches, maxSteps ?? batches)
         var total = LocalTrainingStats()
         order.withUnsafeBufferPointer { o in
             for batchIndex in 0..<limit {

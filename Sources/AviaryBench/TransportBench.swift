@@ -52,22 +52,15 @@ public enum TransportBench {
             let server = try ServerEndpoint(bind: endpoint, maxMessageBytes: 2 * bytes, context: ZmqContext(), security: security)
             defer { server.close() }
             let bound = server.boundEndpoint
-            let finished = DispatchSemaphore(value: 0)
-            let clientError = Mutex<String?>(nil)
             let clock = ContinuousClock()
             let start = clock.now
-            Thread {
-                defer { finished.signal() }
-                do {
-                    let client = try ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve)
-                    defer { client.close() }
-                    for _ in 0..<messages { try client.send(update) }
-                    // Wait for the server's ack before closing.
-                    if try client.receive(timeout: .seconds(30)) == nil { clientError.withLock { $0 = "no acknowledgement" } }
-                } catch {
-                    clientError.withLock { $0 = "\(error)" }
-                }
-            }.start()
+            let sender = SenderThread {
+                let client = try ClientEndpoint(connect: bound, identity: "bench", context: ZmqContext(), curve: clientCurve)
+                defer { client.close() }
+                for _ in 0..<messages { try client.send(update) }
+                // Wait for the server's ack before closing.
+                return try client.receive(timeout: .seconds(30)) == nil ? "no acknowledgement" : nil
+            }
             var received = 0
             while received < messages, let event = try server.receive(timeout: .seconds(30)) {
                 guard case .message(let peer, .update, _, _) = event else { return "\(label): unexpected \(event)" }
@@ -75,8 +68,7 @@ public enum TransportBench {
                 if received == messages { try server.send(.heartbeat, to: peer) }
             }
             let elapsed = clock.now - start
-            _ = finished.wait(timeout: .now() + 30)
-            if let failed = clientError.withLock({ $0 }) { return "\(label): client: \(failed)" }
+            if let failed = sender.join() { return "\(label): client: \(failed)" }
             guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
             return figure(label, bytes * messages, elapsed) + " (\(messages) messages)"
         } catch {
@@ -93,31 +85,47 @@ public enum TransportBench {
             let server = try RawFrameReceiver(bind: endpoint, context: ZmqContext())
             defer { server.close() }
             let bound = server.boundEndpoint
-            let finished = DispatchSemaphore(value: 0)
-            let clientError = Mutex<String?>(nil)
             let clock = ContinuousClock()
             let start = clock.now
-            Thread {
-                defer { finished.signal() }
-                do {
-                    let client = try RawFrameSender(connect: bound, context: ZmqContext())
-                    defer { client.close() }
-                    for _ in 0..<messages { try client.send(frame) }
-                    // Wait for the server's ack before closing.
-                    if try !client.waitForAcknowledgement(timeout: .seconds(30)) { clientError.withLock { $0 = "no acknowledgement" } }
-                } catch {
-                    clientError.withLock { $0 = "\(error)" }
-                }
-            }.start()
-            let (received, sender) = try server.receive(count: messages, timeout: .seconds(30))
+            let sender = SenderThread {
+                let client = try RawFrameSender(connect: bound, context: ZmqContext())
+                defer { client.close() }
+                for _ in 0..<messages { try client.send(frame) }
+                // Wait for the server's ack before closing.
+                return try client.waitForAcknowledgement(timeout: .seconds(30)) ? nil : "no acknowledgement"
+            }
+            let (received, peer) = try server.receive(count: messages, timeout: .seconds(30))
             let elapsed = clock.now - start
-            if let sender { try server.acknowledge(sender) }
-            _ = finished.wait(timeout: .now() + 30)
-            if let failed = clientError.withLock({ $0 }) { return "\(label): client: \(failed)" }
+            if let peer { try server.acknowledge(peer) }
+            if let failed = sender.join() { return "\(label): client: \(failed)" }
             guard received == messages else { return "\(label): only \(received)/\(messages) arrived" }
             return figure(label, frame.count * messages, elapsed) + " (\(messages) messages)"
         } catch {
             return "\(label): \(error)"
+        }
+    }
+
+    /// The sending side of a streaming measurement, on its own thread as another process would
+    /// be; `send` returns why it failed, or nil.
+    private final class SenderThread: Sendable {
+        private let finished = DispatchSemaphore(value: 0)
+        private let failure = Mutex<String?>(nil)
+
+        init(_ send: @escaping @Sendable () throws -> String?) {
+            Thread { [self] in
+                defer { finished.signal() }
+                do {
+                    if let why = try send() { failure.withLock { $0 = why } }
+                } catch {
+                    failure.withLock { $0 = "\(error)" }
+                }
+            }.start()
+        }
+
+        /// Waits (at most 30 s) for the sender; its failure, if any.
+        func join() -> String? {
+            _ = finished.wait(timeout: .now() + 30)
+            return failure.withLock { $0 }
         }
     }
 

@@ -24,8 +24,10 @@ public struct WatchedRun: Sendable {
     public private(set) var modified: Date?
 
     static let problemLimit = 20
-    /// A log longer than this is listed from its first and last lines only.
-    static let quickStartBytes = 256 * 1024
+    /// A log longer than this is listed from its first and last lines only. 64 KiB, not more:
+    /// a sweep's logs are about 250 KB each (100 clients, 10 per round, 50 rounds), and decoding
+    /// 200 of them whole made the first listing 8.8 s on a loaded machine (`aviary bench dashboard`).
+    static let quickStartBytes = 64 * 1024
 
     public init(id: String, directory: String) {
         self.id = id; self.directory = directory

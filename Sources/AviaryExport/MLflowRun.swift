@@ -7,18 +7,51 @@ import AviaryLog
 /// (step = round), and tags for the verdict (`aviary.status`, `aviary.verdict`, the run's name,
 /// directory and build). The run's MLflow status follows the verdict: FINISHED for a completed
 /// run, FAILED for a failed or degraded one, RUNNING while the log has no run_end.
+///
+/// Exporting is idempotent: the MLflow run id is derived from the Aviary run (`runID(of:)`), so
+/// exporting the same run again replaces that MLflow run with the log as it is now (a run still
+/// going gains its new rounds) instead of adding a duplicate.
 public enum MLflowRun {
+    /// Where the run was written, and whether an earlier export of it was replaced.
+    public struct Written: Sendable, Equatable {
+        public var directory: String
+        public var replaced: Bool
+    }
+
     /// MLflow's numeric run statuses (mlflow.entities.RunStatus).
     static let running = 1, finished = 3, failed = 4
 
+    /// The MLflow run id of an Aviary run: the 32 hex digits of `run_start.run_id` (kept
+    /// across resumes), or for a log written before run ids, a hash of its name and start time.
+    /// 32 lower-case hex digits either way, as MLflow's own ids.
+    public static func runID(of start: RunStartRecord) -> String {
+        if let id = start.runId, id.hasPrefix("run-"), id.count == 36, id.dropFirst(4).allSatisfy(\.isHexDigit) {
+            return id.dropFirst(4).lowercased()
+        }
+        // FNV-1a, twice with different offsets: an identifier, not a secret.
+        func fnv(_ offset: UInt64) -> String {
+            var h = offset
+            for b in (start.run + "\n" + start.time).utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            let hex = String(h, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }
+        return fnv(0xcbf2_9ce4_8422_2325) + fnv(0x6c62_272e_07bb_0142)
+    }
+
     /// Writes the run into `store` (created when missing) under the experiment named
-    /// `experiment` (created when missing); returns the run's directory.
+    /// `experiment` (created when missing), replacing an earlier export of the same run there.
+    /// An earlier export into another experiment of the store is refused (run ids are unique
+    /// per store).
     @discardableResult
     public static func export(_ log: AggregationLog, runPath: String, to store: String, experiment: String = "aviary",
-                              runID: String = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()) throws(ExportError) -> String {
+                              runID: String? = nil) throws(ExportError) -> Written {
         guard let start = log.runStart else { throw .noRunStart(path: runPath) }
+        let runID = runID ?? Self.runID(of: start)
         let root = URL(fileURLWithPath: store).standardizedFileURL.path
         let experimentID = try experimentDirectory(root: root, name: experiment, created: millis(start.time))
+        if let (other, path) = existingRun(runID, root: root), other != experimentID {
+            throw .exportedElsewhere(runID: runID, path: path, experiment: experimentName(root: root, id: other) ?? other)
+        }
         let runDir = root + "/" + experimentID + "/" + runID
         let startMillis = millis(start.time)
         let endMillis = log.runEnd.flatMap { millis($0.time) }
@@ -48,8 +81,11 @@ public enum MLflowRun {
         if let build = start.aviaryBuild { tags.append(("aviary.build", build)) }
         if let id = start.runId { tags.append(("aviary.run_id", id)) }
         files += tags.map { ("tags/" + $0.0, $0.1) }
+        let fm = FileManager.default
+        let replaced = fm.fileExists(atPath: runDir)
         do {
-            let fm = FileManager.default
+            // Replaced whole: a param or metric the new export lacks must not survive from the old.
+            if replaced { try fm.removeItem(atPath: runDir) }
             for dir in ["", "/params", "/metrics", "/tags", "/artifacts"] {
                 try fm.createDirectory(atPath: runDir + dir, withIntermediateDirectories: true)
             }
@@ -63,7 +99,28 @@ public enum MLflowRun {
         } catch {
             throw .cannotWrite(path: runDir, reason: ErrorReason.of(error))
         }
-        return runDir
+        return Written(directory: runDir, replaced: replaced)
+    }
+
+    /// The experiment id and directory of run `runID` in the store, if some experiment holds it.
+    static func existingRun(_ runID: String, root: String) -> (String, String)? {
+        let fm = FileManager.default
+        for entry in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where Int(entry) != nil {
+            let path = root + "/" + entry + "/" + runID
+            if fm.fileExists(atPath: path + "/meta.yaml") { return (entry, path) }
+        }
+        return nil
+    }
+
+    /// The name in experiment `id`'s meta.yaml.
+    static func experimentName(root: String, id: String) -> String? {
+        guard let meta = FileManager.default.contents(atPath: root + "/" + id + "/meta.yaml") else { return nil }
+        guard let line = String(decoding: meta, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("name: ") }) else { return nil }
+        var name = String(line.dropFirst(6))
+        if name.hasPrefix("'") && name.hasSuffix("'") && name.count >= 2 {
+            name = String(name.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")
+        }
+        return name
     }
 
     /// `completed`, `failed` or `degraded`: the first word of run_end.status.

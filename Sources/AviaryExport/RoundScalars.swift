@@ -25,6 +25,7 @@ public struct RoundScalars: Sendable, Equatable {
             let fields: [(String, Double?)] = [
                 ("sampled", Double(r.sampled.count)), ("accepted", Double(r.accepted.count)),
                 ("rejected", Double(r.rejected.count)), ("timed_out", Double(r.timedOut.count)), ("failed", Double(r.failed.count)),
+                ("lost", Double(r.lost?.count ?? 0)),
                 ("clean_accuracy", r.eval?.cleanAccuracy), ("clean_loss", r.eval?.cleanLoss), ("robust_accuracy", r.eval?.robustAccuracy),
                 ("update_norm", r.updateNorm), ("duration_seconds", r.durationSeconds),
                 ("client_acc_mean", r.fairness?.mean), ("client_acc_min", r.fairness?.min), ("client_acc_worst10", r.fairness?.worst10Mean),
@@ -53,12 +54,18 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
     case noRunStart(path: String)
     case cannotWrite(path: String, reason: String)
     case notAStore(path: String, reason: String)
+    /// The run was exported before into another experiment of the same store (MLflow run ids
+    /// are unique per store).
+    case exportedElsewhere(runID: String, path: String, experiment: String)
 
     public var description: String {
         switch self {
         case let .noRunStart(path): "\(path) has no run_start record: nothing to export (is the run still starting?)"
         case let .cannotWrite(path, reason): "cannot write \(path): \(reason)"
         case let .notAStore(path, reason): "\(path) is not an MLflow file store: \(reason)"
+        case let .exportedElsewhere(runID, path, experiment):
+            "this run was exported before as MLflow run \(runID) in experiment '\(experiment)' (\(path)); "
+                + "export it with --experiment '\(experiment)' to update that run, or remove \(path) first"
         }
     }
 }

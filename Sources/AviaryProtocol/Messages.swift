@@ -116,17 +116,19 @@ public struct WelcomeMessage: Sendable, Equatable {
     public struct Refused: Sendable, Equatable, CustomStringConvertible {
         /// At most this many ranges of indices are listed per entry; `claims` counts them all.
         public static let maxRanges = 8
-        /// Why, the same for every claim of the entry (it names no single client).
-        public var reason: String
-        /// True when asking again later may succeed (e.g. the slot's holder may be dead).
+        /// Why, the same for every claim of the entry (it names no single client). A decoded
+        /// entry carries `.stated`: the wire holds the rendered sentence only.
+        public var reason: RefusalReason
+        /// True when asking again later may succeed (e.g. the slot's holder may be dead): the
+        /// reason's own `retry` when the server builds the entry, the wire's flag when decoded.
         public var retry: Bool
         /// How many claims were refused for this reason, pinned and server-assigned.
         public var claims: Int
         /// The lowest pinned indices refused for this reason, as ascending disjoint ranges, at
         /// most `maxRanges` of them; the others are only counted in `claims`.
         public var indices: [ClosedRange<Int>]
-        public init(reason: String, retry: Bool, claims: Int, indices: [ClosedRange<Int>]) {
-            self.reason = reason; self.retry = retry; self.claims = claims; self.indices = indices
+        public init(reason: RefusalReason, retry: Bool? = nil, claims: Int, indices: [ClosedRange<Int>]) {
+            self.reason = reason; self.retry = retry ?? reason.retry; self.claims = claims; self.indices = indices
         }
 
         /// "client 7: reason", "clients 3-5,9 (4 claims): reason", "clients 10,12,…

@@ -3,8 +3,7 @@
 /// in a few hundred bytes, not 3 MB (protocol version 4). Pure.
 public struct RefusalSummary: Sendable {
     private struct Entry: Sendable {
-        var reason: String
-        var retry: Bool
+        var reason: RefusalReason
         var claims = 0
         var indices: [Int] = []
     }
@@ -16,14 +15,15 @@ public struct RefusalSummary: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// Refuses one claim (`index` nil: a server-assigned claim). Claims of one `kind` share an
-    /// entry; its `reason` is taken from the first of them and must name no single index.
-    public mutating func refuse(_ index: Int?, kind: String, retry: Bool, reason: @autoclosure () -> String) {
+    /// Refuses one claim (`index` nil: a server-assigned claim). Claims whose reasons share a
+    /// category share an entry, whose reason is the first of them (held slots name their
+    /// first holder only).
+    public mutating func refuse(_ index: Int?, _ reason: RefusalReason) {
         let at: Int
-        if let p = position[kind] { at = p } else {
+        if let p = position[reason.category] { at = p } else {
             at = entries.count
-            position[kind] = at
-            entries.append(Entry(reason: reason(), retry: retry))
+            position[reason.category] = at
+            entries.append(Entry(reason: reason))
         }
         entries[at].claims += 1
         if let index { entries[at].indices.append(index) }
@@ -33,7 +33,7 @@ public struct RefusalSummary: Sendable {
     /// `WelcomeMessage.Refused.maxRanges` ascending ranges.
     public var refused: [WelcomeMessage.Refused] {
         entries.map { e in
-            WelcomeMessage.Refused(reason: e.reason, retry: e.retry, claims: e.claims,
+            WelcomeMessage.Refused(reason: e.reason, claims: e.claims,
                                    indices: Self.lowestRanges(e.indices, limit: WelcomeMessage.Refused.maxRanges))
         }
     }

@@ -22,14 +22,10 @@ extension ServerStateMachine {
     }
 
     /// What `clientKey` may register under the allow-list, or why nothing: `.any` without one.
-    func keyBinding(_ clientKey: String?) -> (binding: AllowList.Binding, refusal: String?) {
+    func keyBinding(_ clientKey: String?) -> (binding: AllowList.Binding, refusal: RefusalReason?) {
         guard let list = configuration.allowList else { return (.any, nil) }
-        guard let key = clientKey else {
-            return (.indices([]), "this connection is not authenticated with a CURVE key, and the server only admits allow-listed keys")
-        }
-        guard let binding = list.binding(for: key) else {
-            return (.indices([]), "client key \(key.prefix(8))… is not on the server's allow-list")
-        }
+        guard let key = clientKey else { return (.indices([]), .unauthenticated) }
+        guard let binding = list.binding(for: key) else { return (.indices([]), .keyNotAllowed(key: key)) }
         return (binding, nil)
     }
 
@@ -38,12 +34,11 @@ extension ServerStateMachine {
             return [.send(peer, .reject(RejectMessage(reason: "the run is over")))]
         }
         let (binding, keyRefusal) = keyBinding(clientKey)
-        /// Why the key may not register `index`, if it may not (naming no index: refusals are
-        /// summarised per reason).
-        func bound(_ index: Int?) -> String? {
+        /// Why the key may not register `index`, if it may not.
+        func bound(_ index: Int?) -> RefusalReason? {
             if let keyRefusal { return keyRefusal }
             guard let index, !binding.allows(index) else { return nil }
-            return "client key \(clientKey.map { String($0.prefix(8)) } ?? "")… is bound to clients \(binding.short) by the allow-list, not to these"
+            return .keyBoundElsewhere(key: clientKey ?? "", binding: binding)
         }
         let n = configuration.clients
         let slot = self.slot(for: peer, name: hello.processName, now: now)
@@ -56,22 +51,21 @@ extension ServerStateMachine {
         for claim in hello.claims {
             guard let index = claim.index else {
                 if let why = bound(nil) {
-                    refusals.refuse(nil, kind: "key", retry: false, reason: why)
+                    refusals.refuse(nil, why)
                     continue
                 }
                 let index: Int
                 if let ranges = binding.ranges {
                     // A bound key gets the lowest free index of its own binding.
                     guard let free = ranges.lazy.flatMap({ $0 }).first(where: { $0 < n && self.holder[$0] < 0 && !seen.contains($0) }) else {
-                        refusals.refuse(nil, kind: "no free bound slot", retry: false,
-                                        reason: "no free client slot among clients \(binding.short), which the allow-list binds this key to")
+                        refusals.refuse(nil, .noFreeBoundSlot(binding: binding))
                         continue
                     }
                     index = free
                 } else {
                     while assignCursor < n && holder[assignCursor] >= 0 { assignCursor += 1 }
                     guard assignCursor < n else {
-                        refusals.refuse(nil, kind: "all taken", retry: false, reason: "all \(n) client slots are taken")
+                        refusals.refuse(nil, .allSlotsTaken(clients: n))
                         continue
                     }
                     index = assignCursor
@@ -84,15 +78,15 @@ extension ServerStateMachine {
                 continue
             }
             guard index >= 0, index < n else {
-                refusals.refuse(index, kind: "outside", retry: false, reason: "outside the topology's clients 0..<\(n)")
+                refusals.refuse(index, .outsideTopology(clients: n))
                 continue
             }
             guard seen.insert(index).inserted else {
-                refusals.refuse(index, kind: "twice", retry: false, reason: "claimed twice in one HELLO")
+                refusals.refuse(index, .claimedTwice)
                 continue
             }
             if let why = bound(index) {
-                refusals.refuse(index, kind: "key", retry: false, reason: why)
+                refusals.refuse(index, why)
                 continue
             }
             let current = holder[index]
@@ -112,8 +106,7 @@ extension ServerStateMachine {
                 } else {
                     // One entry for all held claims, naming the first holder (the summary stays small
                     // however many processes hold what this HELLO asks for).
-                    refusals.refuse(index, kind: "held", retry: true, reason: "held by a live process (the first by \(peers[Int(current)]!.name)); "
-                                    + "re-registering needs the session token issued to its holder")
+                    refusals.refuse(index, .heldByLiveProcess(holder: peers[Int(current)]!.name))
                 }
             } else if claim.token != 0 && claim.token == tokens[index] {
                 // The process was dropped as lost (a link cut, a late WELCOME) and comes back with

@@ -1,6 +1,6 @@
 /// WELCOME's refused entries on the wire (protocol version 4, docs/PROTOCOL.md section 2):
 ///
-///     string reason · u8 retry (0/1) · int claims · i64 N · N × (int first · int last)
+///     string reason (`RefusalReason.description`) · u8 retry (0/1) · int claims · i64 N · N × (int first · int last)
 ///
 /// The reader checks what would otherwise trap or mislead: a retry byte other than 0 or 1, a
 /// negative claim count, and a range whose first index is above its last.
@@ -23,6 +23,6 @@ extension WireReader {
             guard first <= last else { throw .invalidRange(field: "welcome.refused.indices", offset: at, first: first, last: last) }
             indices.append(first...last)
         }
-        return WelcomeMessage.Refused(reason: reason, retry: retry == 1, claims: claims, indices: indices)
+        return WelcomeMessage.Refused(reason: .stated(reason), retry: retry == 1, claims: claims, indices: indices)
     }
 }

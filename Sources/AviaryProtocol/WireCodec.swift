@@ -51,7 +51,7 @@ public enum WireCodec {
             WireSize.string(h.processName) + 1 + 8 + h.claims.reduce(0) { $0 + WireSize.optionalInt($1.index) + 8 }
         case .welcome(let w):
             8 + 16 * w.accepted.count
-                + w.refused.reduce(8) { $0 + WireSize.string($1.reason) + 1 + WireSize.int + 8 + 16 * $1.indices.count }
+                + w.refused.reduce(8) { $0 + WireSize.string($1.reason.description) + 1 + WireSize.int + 8 + 16 * $1.indices.count }
                 + WireSize.f64 + WireSize.int + WireSize.blob(w.runSpec)
         case .reject(let r): WireSize.string(r.reason)
         case .train(let t): WireSize.int + WireSize.ints(t.clients) + WireSize.metrics(t.config)
@@ -79,7 +79,7 @@ public enum WireCodec {
             for a in x.accepted { w.int(a.index); w.u64(a.token) }
             w.int(x.refused.count)
             for r in x.refused {
-                w.string(r.reason); w.u8(r.retry ? 1 : 0); w.int(r.claims)
+                w.string(r.reason.description); w.u8(r.retry ? 1 : 0); w.int(r.claims)
                 w.int(r.indices.count)
                 for range in r.indices { w.int(range.lowerBound); w.int(range.upperBound) }
             }

@@ -93,7 +93,7 @@ public enum LogTable {
     /// Column widths of the default table; header and rows are built from the same list.
     private static let widths = [5, 9, 3, 3, 4, 8, 6, 6, 7, 5]
 
-    private static func columns(_ cells: [String]) -> String {
+    private static func columns(_ cells: [String], widths: [Int] = widths) -> String {
         zip(cells, widths).map { cell, width in
             String(repeating: " ", count: max(0, width - cell.count)) + cell
         }.joined(separator: "  ")
@@ -119,15 +119,20 @@ public enum LogTable {
             + simCell(r) + privacyCell(r) + (r.modelKept ? "  kept" : "")
     }
 
-    public static let wideHeader = "round  clients  rejected  timed-out  lost  accuracy    loss  robust        |Δ|  seconds"
+    /// Column widths of `--wide`: its header spells each label out; header and rows are built
+    /// from this list, as the default table's are, so they stay aligned.
+    private static let wideWidths = [5, 9, 8, 9, 4, 8, 7, 6, 10, 7]
+
+    public static let wideHeader = columns(["round", "clients", "rejected", "timed-out", "lost", "accuracy", "loss", "robust", "|Δ|", "seconds"],
+                                           widths: wideWidths)
 
     public static func wideRow(_ r: RoundRecord) -> String {
-        let acc = r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "     -"
-        let loss = r.eval.map { String(format: "%7.4f", $0.cleanLoss) } ?? "      -"
-        let robust = r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "     -"
-        return String(format: "%5d  %3d/%-3d  %8d  %9d  %4d  ", r.round, r.accepted.count, r.sampled.count, r.rejected.count,
-                      r.timedOut.count, r.lost?.count ?? 0)
-            + "\(acc)  \(loss)  \(robust)  " + String(format: "%10.4f %8.2f", r.updateNorm, r.durationSeconds)
+        columns([String(r.round), String(format: "%4d/%-4d", r.accepted.count, r.sampled.count),
+                 String(r.rejected.count), String(r.timedOut.count), String(r.lost?.count ?? 0),
+                 r.eval.map { String(format: "%.4f", $0.cleanAccuracy) } ?? "-",
+                 r.eval.map { String(format: "%.4f", $0.cleanLoss) } ?? "-",
+                 r.eval?.robustAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+                 norm(r.updateNorm), String(format: "%.2f", r.durationSeconds)], widths: wideWidths)
             + (r.fairness.map { String(format: "  client acc min %.3f mean %.3f", $0.min, $0.mean) } ?? "")
             + simCell(r) + privacyCell(r) + (r.modelKept ? "  (model kept)" : "")
     }

@@ -87,9 +87,19 @@ public struct ResultsDocument: Sendable {
     /// def456 (8 runs)"; logs without `run_start.aviary_build` are said to be unrecorded.
     static func provenance(_ builds: [String: Int]) -> String {
         let named = builds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-            .map { (name: $0.key.isEmpty ? "a build the logs do not record" : "build " + String($0.key.prefix(12)), runs: $0.value) }
+            .map { (name: buildName($0.key), runs: $0.value) }
         guard named.count > 1 else { return "made by " + (named.first?.name ?? "no run") }
         return "made by " + named.map { "\($0.name) (\($0.runs) run\($0.runs == 1 ? "" : "s"))" }.joined(separator: ", ")
+    }
+
+    /// One `run_start.aviary_build` as prose: a long commit hash shortened to 12 digits, a
+    /// `git describe` name whole, and the fallback of a build made without make
+    /// ("unknown (built without make)") said as such rather than cut mid-word.
+    static func buildName(_ build: String) -> String {
+        if build.isEmpty { return "a build the logs do not record" }
+        if build.hasPrefix("unknown") { return "a build without a recorded commit" + build.dropFirst("unknown".count) }
+        if build.count > 12, build.allSatisfy(\.isHexDigit) { return "build " + build.prefix(12) }
+        return "build " + build
     }
 
     /// When a study's runs were made with different OpenBLAS kernel sets (different CPUs), says

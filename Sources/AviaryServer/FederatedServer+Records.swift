@@ -20,6 +20,8 @@ extension FederatedServer {
         record.aviaryBuild = options.build
         record.curve = options.security.isCurve
         record.config = topology.resolvedConfig
+        // What is in force: `aviary-server --curve-secret` turns CURVE on over a topology that says false.
+        record.config?["security.curve"] = .bool(options.security.isCurve)
         record.attackers = topology.attackers.record
         record.blas = Self.blasRecord()
         return record

@@ -106,8 +106,8 @@ public final class FederatedServer {
     var processNames: [PeerID: String] = [:]
     /// Why the run stops before `[run] rounds` (`[privacy] on_budget = "stop"`), for run_end.
     var budgetStop: String? = nil
-    /// When the last security-mismatch warning was written (FederatedServer+Handshakes).
-    var lastSecurityMismatchWarning = -Double.infinity
+    /// When the last handshake warning of each log event was written (FederatedServer+Handshakes).
+    var lastHandshakeWarning: [String: Double] = [:]
 
     public init(topology original: Topology, options: Options, logger: Logger) throws {
         // `[privacy] on_budget = "stop"`: the run is planned to its last round within the budget.
@@ -285,8 +285,8 @@ public final class FederatedServer {
                 issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,
                              example: "key \(refused.key) from \(refused.address) is not on the allow-list")
             }
-            let mismatched = transport.takeMechanismMismatches()
-            if mismatched > 0 { try noteSecurityMismatches(mismatched) }
+            let failed = transport.takeHandshakeFailures()
+            if !failed.isEmpty { try noteHandshakeFailures(failed) }
             queue += machine.tick(now: now)
             if let progress = machine.roundProgress, progress.answered != answered {
                 answered = progress.answered
@@ -374,7 +374,7 @@ public final class FederatedServer {
 
     private func logRegistration(_ r: ServerStateMachine<PeerID>.Registration, peer: PeerID) throws {
         for refused in r.refused {
-            issues.count(peer: peer, "claim refused", times: refused.claims, example: refused.description)
+            issues.count(peer: peer, refused.reason.category, times: refused.claims, example: refused.description)
         }
         guard !r.joined.isEmpty || !r.reconnected.isEmpty else { return }
         var parts: [String] = []

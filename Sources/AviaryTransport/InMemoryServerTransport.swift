@@ -23,6 +23,8 @@ public final class InMemoryServerTransport: ServerTransport {
 
     /// CURVE handshakes the simulated ZAP handler refused, until the server takes them.
     public var refusedHandshakes: [RefusedHandshake] = []
+    /// Failed handshakes the simulated socket monitor saw, until the server takes them.
+    public var handshakeFailures = HandshakeFailures()
     /// The CURVE key each simulated connection authenticated with (used when `deliver` names none).
     public var keyOfPeer: [PeerID: String] = [:]
 
@@ -35,6 +37,11 @@ public final class InMemoryServerTransport: ServerTransport {
     public func takeRefusedHandshakes() -> [RefusedHandshake] {
         defer { refusedHandshakes = [] }
         return refusedHandshakes
+    }
+
+    public func takeHandshakeFailures() -> HandshakeFailures {
+        defer { handshakeFailures = HandshakeFailures() }
+        return handshakeFailures
     }
 
     public func receive(timeout: Duration) throws(ZmqError) -> ServerEvent? {

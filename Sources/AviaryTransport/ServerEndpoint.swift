@@ -39,13 +39,25 @@ public protocol ServerTransport: AnyObject {
     /// CURVE handshakes refused since the last call (keys not on the allow-list).
     func takeRefusedHandshakes() -> [RefusedHandshake]
     /// Handshakes that failed since the last call because the peer spoke another security
-    /// mechanism (a plaintext client at a CURVE server, or the reverse).
-    func takeMechanismMismatches() -> Int
+    /// mechanism, or closed before saying which.
+    func takeHandshakeFailures() -> HandshakeFailures
+}
+
+/// Failed handshakes of the server's socket, as its monitor reports them.
+public struct HandshakeFailures: Sendable, Equatable {
+    /// The peer's greeting named another security mechanism (a plaintext client at a CURVE
+    /// server, or the reverse): certain.
+    public var mismatched: Int
+    /// The peer closed mid-handshake before its mechanism arrived: what a client of the other
+    /// mechanism usually does (it reads the server's greeting first and leaves), or a port probe.
+    public var closedEarly: Int
+    public init(mismatched: Int = 0, closedEarly: Int = 0) { self.mismatched = mismatched; self.closedEarly = closedEarly }
+    public var isEmpty: Bool { mismatched == 0 && closedEarly == 0 }
 }
 
 extension ServerTransport {
     public func takeRefusedHandshakes() -> [RefusedHandshake] { [] }
-    public func takeMechanismMismatches() -> Int { 0 }
+    public func takeHandshakeFailures() -> HandshakeFailures { HandshakeFailures() }
 }
 
 /// The server's ROUTER socket: binds, receives (peer, message) pairs, sends to one peer.
@@ -97,7 +109,8 @@ public final class ServerEndpoint: ServerTransport, Sendable {
         } else {
             zap = nil
         }
-        monitor = try SocketMonitor(watching: socket, context: ctx, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, role: "server")
+        monitor = try SocketMonitor(watching: socket, context: ctx,
+                                    events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, role: "server")
         try socket.bind(endpoint)
         self.socket = socket
         self.context = ctx
@@ -131,8 +144,10 @@ public final class ServerEndpoint: ServerTransport, Sendable {
     /// CURVE handshakes refused since the last call.
     public func takeRefusedHandshakes() -> [RefusedHandshake] { zap?.takeRefused() ?? [] }
 
-    public func takeMechanismMismatches() -> Int {
-        ((try? monitor.take()) ?? []).filter(\.isMechanismMismatch).count
+    public func takeHandshakeFailures() -> HandshakeFailures {
+        let events = (try? monitor.take()) ?? []
+        return HandshakeFailures(mismatched: events.filter(\.isMechanismMismatch).count,
+                                 closedEarly: events.filter(\.isClosedMidHandshake).count)
     }
 
     /// One queued ROUTER message: [identity][payload], decoded straight from libzmq's buffer.

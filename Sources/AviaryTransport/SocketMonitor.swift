@@ -1,5 +1,10 @@
 import CZmq
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A socket's handshake events (zmq_socket_monitor) on an inproc PAIR, read without blocking.
 /// It is how an endpoint learns what libzmq otherwise keeps to itself: a CURVE key the server
@@ -15,6 +20,15 @@ final class SocketMonitor: @unchecked Sendable {
         var value: UInt32
         var isMechanismMismatch: Bool {
             kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        }
+        /// The peer closed (EPIPE) or reset (ECONNRESET) the connection mid-handshake, before
+        /// libzmq had read its security mechanism. Each side sends its mechanism once it has the
+        /// other's version byte; a client that receives the server's version and mechanism in
+        /// one read finds the mismatch and closes before its own mechanism leaves (libzmq drops
+        /// the queued greeting), so the server sees only this, not a mismatch. Under load that is
+        /// most attempts; a port probe looks the same.
+        var isClosedMidHandshake: Bool {
+            kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && (value == UInt32(EPIPE) || value == UInt32(ECONNRESET))
         }
     }
 

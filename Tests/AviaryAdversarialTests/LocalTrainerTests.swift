@@ -96,6 +96,28 @@ import Testing
         #expect(maxAbsDifference(tradesClean, clean) < 1e-5)
         #expect(maxAbsDifference(pgd, clean) > 1e-3, "adversarial training must change the result")
     }
+
+    /// An explicit order (the equivalence test's entry point) trains exactly as the seeded epoch
+    /// when it is that epoch's permutation, for every mode.
+    @Test(arguments: [AdversarialTrainingSpec.Mode.none, .pgd, .mix, .trades])
+    func givenOrderMatchesTheSeededEpoch(_ mode: AdversarialTrainingSpec.Mode) throws {
+        let spec = AdversarialTrainingSpec(mode: mode, attack: Self.attack)
+        let view = SampleView(features: Self.data.features, labels: Self.data.labels, width: Self.data.inputs)
+        let seeded = try makeNetwork(Self.model), given = try makeNetwork(Self.model)
+        let a = try LocalTrainer(network: seeded, spec: spec, valueRange: 0...1)
+        let b = try LocalTrainer(network: given, spec: spec, valueRange: 0...1)
+        let sa = a.trainEpoch(samples: view, batchSize: 32, shuffleSeed: 8, epoch: 1, attackSeed: 3, maxSteps: nil)
+        var shuffle = RandomStream(seed: 8, purpose: .shuffle, index: 1)
+        let sb = b.trainEpoch(samples: view, order: shuffle.permutation(view.count), batchSize: 32, epoch: 1,
+                              attackSeed: 3, maxSteps: nil)
+        #expect(seeded.parametersArray() == given.parametersArray())
+        #expect(sa == sb && sb.steps == 7 && sb.samples == 200)
+        // A shorter order trains on those samples only.
+        let short = try makeNetwork(Self.model)
+        let s = try LocalTrainer(network: short, spec: spec, valueRange: 0...1)
+            .trainEpoch(samples: view, order: [5, 3, 1], batchSize: 2, epoch: 0, attackSeed: 3, maxSteps: nil)
+        #expect(s.steps == 2 && s.samples == 3)
+    }
 }
 
 @Suite struct RobustEvaluationTests {

@@ -38,17 +38,20 @@ import AviaryLog
         #expect(Data(frame[12..<17]) == data)
     }
 
-    static func log(end: String?) -> AggregationLog {
+    static func log(end: String?, runID: String? = "run-00112233445566778899aabbccddeeff") -> AggregationLog {
         var start = RunStartRecord(run: "exp-1", time: "2026-12-06T08:00:00Z", aviaryVersion: "test", seeds: .init(partition: 1, sampling: 2, training: 3),
                                    rounds: 2, clients: 2, clientsPerRound: 2, model: "mlp", parameters: 10, strategy: "fedavg",
                                    dataset: "synthetic", partition: "iid", partitionStats: nil, notes: [])
+        start.runId = runID
         start.config = ["merge.strategy": .string("fedavg"), "train.learning_rate": .double(0.05), "adversarial.clients[0].epsilon": .double(0.1)]
         var records: [LogRecord] = [.runStart(start)]
         for r in 1...2 {
-            records.append(.round(RoundRecord(round: r, time: "2026-12-06T08:00:0\(r)Z", durationSeconds: 0.25, sampled: [0, 1], accepted: [0, 1],
+            var round = RoundRecord(round: r, time: "2026-12-06T08:00:0\(r)Z", durationSeconds: 0.25, sampled: [0, 1], accepted: [0, 1],
                                               rejected: [], failed: [], timedOut: [], weights: ["0": 0.5, "1": 0.5], clientMetrics: [:],
                                               updateNorm: 1.5, eval: r == 2 ? Evaluation(cleanAccuracy: 0.625, cleanLoss: 0.8, samples: 8) : nil,
-                                              checkpoint: nil, modelKept: false)))
+                                              checkpoint: nil, modelKept: false)
+            if r == 2 { round.lost = [1] }
+            records.append(.round(round))
         }
         if let end { records.append(.runEnd(RunEndRecord(time: "2026-12-06T08:00:09Z", roundsCompleted: 2, durationSeconds: 9, status: end, finalEval: nil))) }
         return AggregationLog(records: records)
@@ -60,12 +63,14 @@ import AviaryLog
         #expect(!scalars[0].values.contains { $0.name == "clean_accuracy" })
         #expect(scalars[1].values.first { $0.name == "clean_accuracy" }?.value == 0.625)
         #expect(scalars[1].wallTime == 1_796_544_002)
+        // `lost` as `aviary logs --csv` has it: every round, 0 when none was lost.
+        #expect(scalars.map { $0.values.first { $0.name == "lost" }?.value } == [0, 1])
     }
 
     @Test func mlflowRunHasParamsMetricsAndVerdictTags() throws {
         let store = NSTemporaryDirectory() + "aviary-mlflow-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: store) }
-        let dir = try MLflowRun.export(Self.log(end: "degraded: 1 of 2 rounds merged nothing"), runPath: "runs/exp-1", to: store, runID: "abc")
+        let dir = try MLflowRun.export(Self.log(end: "degraded: 1 of 2 rounds merged nothing"), runPath: "runs/exp-1", to: store, runID: "abc").directory
         func read(_ p: String) -> String? { FileManager.default.contents(atPath: dir + "/" + p).map { String(decoding: $0, as: UTF8.self) } }
         #expect(dir.hasSuffix("/1/abc"))
         #expect(read("params/train.learning_rate") == "0.05")
@@ -77,8 +82,35 @@ import AviaryLog
         #expect(read("meta.yaml")?.contains("status: 4\n") == true)
         // A second export joins the same experiment.
         let again = try MLflowRun.export(Self.log(end: "completed"), runPath: "runs/exp-1", to: store, runID: "def")
-        #expect(again.hasSuffix("/1/def"))
-        #expect(FileManager.default.contents(atPath: again + "/meta.yaml").map { String(decoding: $0, as: UTF8.self).contains("status: 3\n") } == true)
+        #expect(again.directory.hasSuffix("/1/def") && !again.replaced)
+        #expect(FileManager.default.contents(atPath: again.directory + "/meta.yaml").map { String(decoding: $0, as: UTF8.self).contains("status: 3\n") } == true)
+    }
+
+    /// Exporting one run twice gives one MLflow run, holding the second export (issue 26): its
+    /// id comes from run_start.run_id, so a run exported while going and again once finished
+    /// ends FINISHED with every round, not as two runs.
+    @Test func exportingARunAgainReplacesItsMLflowRun() throws {
+        let store = NSTemporaryDirectory() + "aviary-mlflow-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let first = try MLflowRun.export(Self.log(end: nil), runPath: "runs/exp-1", to: store)
+        #expect(first.directory.hasSuffix("/1/00112233445566778899aabbccddeeff") && !first.replaced)
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: first.directory + "/metrics/only_in_the_old_export"))
+        let second = try MLflowRun.export(Self.log(end: "completed"), runPath: "runs/exp-1", to: store)
+        #expect(second == MLflowRun.Written(directory: first.directory, replaced: true))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store + "/1").filter { $0 != "meta.yaml" } == ["00112233445566778899aabbccddeeff"])
+        #expect(FileManager.default.contents(atPath: second.directory + "/meta.yaml").map { String(decoding: $0, as: UTF8.self).contains("status: 3\n") } == true)
+        #expect(!FileManager.default.fileExists(atPath: second.directory + "/metrics/only_in_the_old_export"))
+        // Run ids are unique per store: another experiment is refused, naming the one that holds it.
+        #expect(throws: ExportError.exportedElsewhere(runID: "00112233445566778899aabbccddeeff", path: first.directory, experiment: "aviary")) {
+            try MLflowRun.export(Self.log(end: "completed"), runPath: "runs/exp-1", to: store, experiment: "other")
+        }
+        // A log from before run ids gets a stable id from its name and start time.
+        let old = Self.log(end: nil, runID: nil).runStart!
+        #expect(MLflowRun.runID(of: old) == MLflowRun.runID(of: old))
+        #expect(MLflowRun.runID(of: old).count == 32 && MLflowRun.runID(of: old).allSatisfy(\.isHexDigit))
+        var later = old
+        later.time = "2026-12-06T09:00:00Z"
+        #expect(MLflowRun.runID(of: later) != MLflowRun.runID(of: old))
     }
 
     @Test func aLogWithoutRunStartIsRefused() {

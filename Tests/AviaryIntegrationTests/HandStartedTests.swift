@@ -82,7 +82,20 @@ import AviaryLog
         #expect(plaintext.status != 0)
         #expect(plaintext.output.contains("requires CURVE encryption and this client is plaintext"), "\(plaintext.output)")
         #expect(Date().timeIntervalSince(started) < 30, "the client should fail at the handshake, not after its server timeout")
-        // The server logs it too when libzmq reports the failed handshake on its side; the client
-        // may close before its greeting arrives, so that side is best effort and not asserted here.
+        // The server says so too. It sees either the client's NULL greeting (a certain mismatch)
+        // or, more often, a connection closed mid-handshake before that greeting arrived (the
+        // client read the server's CURVE greeting first and left): both name CURVE.
+        let deadline = Date().addingTimeInterval(30)
+        var serverOutput = ""
+        while Date() < deadline {
+            serverOutput = (try? String(contentsOfFile: dir + "/server.out", encoding: .utf8)) ?? ""
+            if serverOutput.contains("this server requires CURVE") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(serverOutput.contains("this server requires CURVE"), "\(serverOutput)")
+        #expect(serverOutput.contains("give aviary-client --curve-secret and --server-public"), "\(serverOutput)")
+        let notes = try AggregationLog.read(path: dir + "/mm/aggregation.jsonl").notes
+        #expect(notes.contains { ["security_mismatch", "handshake_closed"].contains($0.event) && $0.message.contains("requires CURVE") },
+                "\(notes.map(\.event))")
     }
 }

@@ -175,4 +175,20 @@ import AviaryTestSupport
         server.terminate()
         server.waitUntilExit()
     }
+
+    /// The peer itself ends on SIGTERM while it holds its connection (the tests' `defer`s stop
+    /// it so), although the test runner hands its children a mask that blocks the signal.
+    @Test(.enabled(if: Prerequisite.enabled(hasPythonZmq), "needs /usr/bin/python3 with python3-zmq (make setup-test)"))
+    func thePeerEndsOnSigterm() throws {
+        let dir = Harness.temporaryDirectory("peer-sigterm")
+        // Nothing listens there: a DEALER connects lazily, so the peer sends into its queue and holds.
+        let peer = try Self.hostile("heartbeats", endpoint: "tcp://127.0.0.1:9", count: 1, hold: 600, log: dir + "/hostile.out")
+        defer { if peer.isRunning { kill(peer.processIdentifier, SIGKILL); peer.waitUntilExit() } }
+        #expect(Self.waitForLine("sent 1 messages", in: dir + "/hostile.out", timeout: 60), "see \(dir)/hostile.out")
+        let stopped = Date()
+        peer.terminate()
+        while peer.isRunning && Date().timeIntervalSince(stopped) < 10 { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!peer.isRunning, "the peer ignored SIGTERM for 10 s")
+        if !peer.isRunning { #expect(peer.terminationReason == .uncaughtSignal && peer.terminationStatus == SIGTERM) }
+    }
 }

@@ -55,34 +55,15 @@ import AviaryReport
 
     /// Two processes host two clients each (one connection per process); one process dies.
     @Test func aKilledClientIsDroppedWithinTheLivenessWindowAndSampledAgainWhenRestarted() throws {
-        let dir = Harness.temporaryDirectory("liveness")
-        let topo = dir + "/t.toml"
-        // Long local training so the victim is surely mid-round when it dies; a round timeout
-        // far longer than the test, so only liveness can close the round in time.
-        try Harness.topology(name: "live", output: dir, clients: 4, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
-                             server: "heartbeat_interval = 0.5\nmin_clients = 4")
-            .write(toFile: topo, atomically: true, encoding: .utf8)
-        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/live", log: dir + "/server.out")
-        defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(listening, "server never listened")
-        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
-        defer { if survivor.isRunning { survivor.terminate() } }
-        var victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1.out")
-        defer { if victim.isRunning { victim.terminate() } }
-        func log() -> AggregationLog? { try? AggregationLog.read(path: dir + "/live/aggregation.jsonl") }
-        func waitFor(_ what: String, _ condition: (AggregationLog) -> Bool) throws {
-            try Harness.waitUntil(what, timeout: 90) { log().map(condition) ?? false }
-        }
-        try waitFor("round 1") { !$0.rounds.isEmpty }
-        let killedAt = Date()
-        kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
-        try waitFor("the lost process") { $0.notes.contains { $0.event == "process_lost" } }
-        #expect(Date().timeIntervalSince(killedAt) < 10, "liveness (3 × 0.5 s) should notice within seconds")
-        victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3"], log: dir + "/c1-restarted.out")
-        try Harness.waitUntil("the server to finish (see \(dir)/server.out)", timeout: 120) { !server.isRunning }
-        #expect(server.terminationStatus == 0, "see \(dir)/server.out")
-        let final = try #require(log())
+        let run = try TwoProcessKill("liveness", name: "live")
+        defer { run.stop() }
+        try run.killVictimAfterRoundOne()
+        try run.waitFor("the lost process") { $0.notes.contains { $0.event == "process_lost" } }
+        #expect(Date().timeIntervalSince(run.killedAt) < 10, "liveness (3 × 0.5 s) should notice within seconds")
+        run.victim = try Harness.start("aviary-client", ["--connect", run.endpoint, "--clients", "1,3"], log: run.dir + "/c1-restarted.out")
+        try Harness.waitUntil("the server to finish (see \(run.dir)/server.out)", timeout: 120) { !run.server.isRunning }
+        #expect(run.server.terminationStatus == 0, "see \(run.dir)/server.out")
+        let final = try #require(run.log)
         #expect(final.rounds.count == 6)
         #expect(final.rounds.allSatisfy { $0.durationSeconds < 60 }, "no round waited for the 600 s timeout")
         let lostRound = try #require(final.rounds.firstIndex { ($0.lost ?? []).contains(1) }, "the victim was killed mid-round")
@@ -93,34 +74,20 @@ import AviaryReport
         #expect(final.rounds[lostRound].lost == [1, 3])
         #expect(final.runEnd?.status == "completed")
         #expect(final.runEnd?.returnedClients == [1, 3] && final.runEnd?.lostClients == nil)
-        let serverOutput = try String(contentsOfFile: dir + "/server.out", encoding: .utf8)
+        let serverOutput = try String(contentsOfFile: run.dir + "/server.out", encoding: .utf8)
         #expect(serverOutput.contains("population: clients 1,3 lost and came back"), "\(serverOutput)")
-        victim.waitUntilExit()
-        survivor.waitUntilExit()
-        #expect(survivor.terminationStatus == 0 && victim.terminationStatus == 0, "clients exit 0 on SHUTDOWN")
+        run.victim.waitUntilExit()
+        run.survivor.waitUntilExit()
+        #expect(run.survivor.terminationStatus == 0 && run.victim.terminationStatus == 0, "clients exit 0 on SHUTDOWN")
     }
 
     /// Half the federation killed for good: the run goes on with the rest, but ends `degraded`
     /// (exit 1) naming the lost clients; `aviary logs` and its CSV count them per round.
     @Test func aRunThatLosesHalfItsClientsForGoodEndsDegraded() throws {
-        let dir = Harness.temporaryDirectory("degraded")
-        let topo = dir + "/t.toml"
-        try Harness.topology(name: "dg", output: dir, clients: 4, rounds: 6, processes: 2, roundTimeout: 600, epochs: 3000,
-                             server: "heartbeat_interval = 0.5\nmin_clients = 4")
-            .write(toFile: topo, atomically: true, encoding: .utf8)
-        let (server, listening) = try Harness.startServer(topology: topo, runDirectory: dir + "/dg", log: dir + "/server.out")
-        defer { if server.isRunning { server.terminate() } }
-        let endpoint = try #require(listening, "server never listened")
-        let survivor = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "0,2"], log: dir + "/c0.out")
-        defer { if survivor.isRunning { survivor.terminate() } }
-        let victim = try Harness.start("aviary-client", ["--connect", endpoint, "--clients", "1,3", "--name", "victim"], log: dir + "/c1.out")
-        defer { if victim.isRunning { victim.terminate() } }
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline, (try? AggregationLog.read(path: dir + "/dg/aggregation.jsonl"))?.rounds.isEmpty ?? true {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
+        let run = try TwoProcessKill("degraded", name: "dg", victimName: "victim")
+        defer { run.stop() }
+        try run.killVictimAfterRoundOne()
+        let (dir, server, survivor) = (run.dir, run.server, run.survivor)
         let finish = Date().addingTimeInterval(180)
         while server.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.05) }
         #expect(!server.isRunning, "the server went on after 180 s; see \(dir)/server.out")

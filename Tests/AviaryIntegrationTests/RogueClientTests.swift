@@ -68,7 +68,7 @@ import AviaryTransport
         #expect(reasons[1].contains("delta["), "\(reasons)")
         #expect(reasons[2].contains("0 samples"), "\(reasons)")
         #expect(hijack?.accepted.isEmpty == true)
-        #expect(hijack?.refused.first?.reason.contains("session token") == true, "\(String(describing: hijack))")
+        #expect(hijack?.refused.first?.reason.description.contains("session token") == true, "\(String(describing: hijack))")
         let issues = log.notes.filter { $0.event == "protocol_issues" }.map(\.message).joined(separator: " ")
         #expect(issues.contains("does not host"), "\(issues)")
         #expect(log.rounds.allSatisfy { $0.accepted == [0] })

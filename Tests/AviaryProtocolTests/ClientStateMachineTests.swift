@@ -89,14 +89,14 @@ import AviaryProtocol
     @Test func aRefusalForGoodEndsTheProcessNamingTheClient() {
         var m = makeMachine(claims: [0, 9])
         _ = m.start(now: 0)
-        let a = m.receive(welcome([(0, 1)], refused: [.init(reason: "outside the topology's clients 0..<5", retry: false, claims: 1, indices: [9...9])]), now: 0)
+        let a = m.receive(welcome([(0, 1)], refused: [.init(reason: .stated("outside the topology's clients 0..<5"), retry: false, claims: 1, indices: [9...9])]), now: 0)
         #expect(a.contains(.exit(success: false, reason: "the server refused client 9: outside the topology's clients 0..<5")))
     }
 
     @Test func aRefusalForNowIsRetriedAfterTheBackOff() {
         var m = makeMachine(claims: [3])
         _ = m.start(now: 0)
-        _ = m.receive(welcome([], refused: [.init(reason: "held by a live process", retry: true, claims: 1, indices: [3...3])]), now: 0.1)
+        _ = m.receive(welcome([], refused: [.init(reason: .stated("held by a live process"), retry: true, claims: 1, indices: [3...3])]), now: 0.1)
         #expect(!m.isDone)
         let retry = m.tick(now: 1.2)
         #expect(hellos(retry).first?.claims == [ClientClaim(index: 3)])

@@ -33,7 +33,7 @@ import AviaryProtocol
         let r = try #require(w.refused.first)
         #expect(r.claims == 61_000 && !r.retry)
         #expect(r.indices == (0..<8).map { 1_000_000 + 2 * $0 }.map { $0...$0 })
-        #expect(r.reason == "outside the topology's clients 0..<2")
+        #expect(r.reason == .outsideTopology(clients: 2))
         #expect(WireCodec.encodedSize(.welcome(w)) < 512, "\(WireCodec.encodedSize(.welcome(w))) bytes")
         #expect(r.description == "clients 1000000,1000002,1000004,1000006,1000008,1000010,1000012,1000014,… (61000 claims): outside the topology's clients 0..<2")
         // The server's log counts every claim, once per reason.
@@ -43,26 +43,53 @@ import AviaryProtocol
 
     @Test func claimsAreGroupedByReasonWithTheLowestRanges() {
         var s = RefusalSummary()
-        for i in [9, 3, 4, 5, 7, 3] { s.refuse(i, kind: "a", retry: false, reason: "A") }
-        s.refuse(nil, kind: "b", retry: true, reason: "B")
-        s.refuse(nil, kind: "b", retry: true, reason: "never evaluated twice")
-        s.refuse(2, kind: "b", retry: true, reason: "ignored")
+        for i in [9, 3, 4, 5, 7, 3] { s.refuse(i, .outsideTopology(clients: 2)) }
+        s.refuse(nil, .heldByLiveProcess(holder: "p1"))
+        s.refuse(nil, .heldByLiveProcess(holder: "p2"))  // same category: the first holder is named
+        s.refuse(2, .heldByLiveProcess(holder: "p3"))
         #expect(s.refused == [
-            WelcomeMessage.Refused(reason: "A", retry: false, claims: 6, indices: [3...5, 7...7, 9...9]),
-            WelcomeMessage.Refused(reason: "B", retry: true, claims: 3, indices: [2...2]),
+            WelcomeMessage.Refused(reason: .outsideTopology(clients: 2), retry: false, claims: 6, indices: [3...5, 7...7, 9...9]),
+            WelcomeMessage.Refused(reason: .heldByLiveProcess(holder: "p1"), retry: true, claims: 3, indices: [2...2]),
         ])
         // Repeats and server-assigned claims count, but are not listed (hence "…").
-        #expect(s.refused.map(\.description) == ["clients 3-5,7,9,… (6 claims): A", "clients 2,… (3 claims): B"])
+        #expect(s.refused.map(\.description) == [
+            "clients 3-5,7,9,… (6 claims): outside the topology's clients 0..<2",
+            "clients 2,… (3 claims): held by a live process (the first by p1); re-registering needs the session token issued to its holder"])
         var one = RefusalSummary()
-        one.refuse(nil, kind: "full", retry: false, reason: "all 2 client slots are taken")
+        one.refuse(nil, .allSlotsTaken(clients: 2))
         #expect(one.refused.map(\.description) == ["1 claim, server-assigned: all 2 client slots are taken"])
         var single = RefusalSummary()
-        single.refuse(Int.max, kind: "x", retry: false, reason: "X")
-        single.refuse(Int.max - 1, kind: "x", retry: false, reason: "X")
+        single.refuse(Int.max, .claimedTwice)
+        single.refuse(Int.max - 1, .claimedTwice)
         #expect(single.refused.first?.indices == [(Int.max - 1)...Int.max])
         // A peer's entry may span all of Int: describing it must not trap.
-        let wide = WelcomeMessage.Refused(reason: "R", retry: false, claims: 3, indices: [Int.min...(-1), 0...Int.max])
+        let wide = WelcomeMessage.Refused(reason: .stated("R"), retry: false, claims: 3, indices: [Int.min...(-1), 0...Int.max])
         #expect(wide.description == "clients -9223372036854775808--1,0-9223372036854775807 (3 claims): R")
+    }
+
+    /// Each reason knows its category and whether retrying may help; the wire carries only the
+    /// rendered sentence (protocol version 4 unchanged), which a client decodes as `.stated`.
+    @Test func reasonsAreTypedAndTheWireCarriesTheirSentence() throws {
+        let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        let binding = AllowList.Binding.indices([0...3, 9...9])
+        let reasons: [RefusalReason] = [
+            .unauthenticated, .keyNotAllowed(key: key), .keyBoundElsewhere(key: key, binding: binding),
+            .noFreeBoundSlot(binding: binding), .allSlotsTaken(clients: 4), .outsideTopology(clients: 4),
+            .claimedTwice, .heldByLiveProcess(holder: "host-a"), .evaluatorAlreadyConnected,
+        ]
+        #expect(Set(reasons.map(\.category)).count == reasons.count, "one category per case")
+        #expect(reasons.filter(\.retry) == [.heldByLiveProcess(holder: "host-a"), .evaluatorAlreadyConnected])
+        #expect(RefusalReason.keyBoundElsewhere(key: key, binding: binding).description
+                == "client key rq:rM>}U… is bound to clients 0-3,9 by the allow-list, not to these")
+        for reason in reasons {
+            let sent = WelcomeMessage(accepted: [], refused: [.init(reason: reason, claims: 1, indices: [7...7])],
+                                      heartbeatInterval: 1, liveness: 3, runSpec: [])
+            guard case let .welcome(got) = try WireCodec.decode(WireCodec.encode(.welcome(sent))) else {
+                Issue.record("not a WELCOME"); continue
+            }
+            #expect(got.refused == [.init(reason: .stated(reason.description), retry: reason.retry, claims: 1, indices: [7...7])])
+            #expect(got.refused.first?.description == sent.refused.first?.description)
+        }
     }
 
     @Test func heldClaimsFromManyHoldersShareOneEntry() throws {
@@ -73,7 +100,7 @@ import AviaryProtocol
         #expect(w.refused.count == 1)
         #expect(w.refused.first?.claims == 20 && w.refused.first?.retry == true)
         #expect(w.refused.first?.indices == [0...19])
-        #expect(w.refused.first?.reason.contains("session token") == true)
+        #expect(w.refused.first?.reason == .heldByLiveProcess(holder: "h0"))
     }
 
     /// A client told "held, retry" for some of its claims asks again for exactly those, though the
@@ -86,7 +113,7 @@ import AviaryProtocol
         _ = c.start(now: 0)
         let accepted = (0..<10).map { WelcomeMessage.Accepted(index: $0, token: UInt64($0) + 1) }
         let w = WelcomeMessage(accepted: accepted,
-                               refused: [.init(reason: "held", retry: true, claims: 10, indices: [10...10])],
+                               refused: [.init(reason: .stated("held"), retry: true, claims: 10, indices: [10...10])],
                                heartbeatInterval: 1, liveness: 3, runSpec: [])
         let actions = c.receive(.welcome(w), now: 0.1)
         #expect(!actions.contains { if case .exit = $0 { true } else { false } })

@@ -45,7 +45,7 @@ import AviaryProtocol
         .hello(HelloMessage(processName: "p", claims: claims.map { ClientClaim(index: $0.0, token: $0.1) }))
     }
 
-    static let busy = WelcomeMessage.Refused(reason: "held by a live process", retry: true, claims: 1, indices: [1...1])
+    static let busy = WelcomeMessage.Refused(reason: .stated("held by a live process"), retry: true, claims: 1, indices: [1...1])
 
     // MARK: Client
 
@@ -89,7 +89,7 @@ import AviaryProtocol
     @Test func aClaimRefusedForGoodDropsItsTokenAndEndsTheProcess() {
         var c = makeClient(tokenSeed: 42)
         _ = c.start(now: 0)
-        let a = c.receive(welcome([(0, 10)], refused: [.init(reason: "bound to clients 0", retry: false, claims: 1, indices: [1...1])]), now: 0.1)
+        let a = c.receive(welcome([(0, 10)], refused: [.init(reason: .stated("bound to clients 0"), retry: false, claims: 1, indices: [1...1])]), now: 0.1)
         #expect(a.contains(.exit(success: false, reason: "the server refused client 1: bound to clients 0")))
         #expect(c.claimTokens[1] == nil && c.tokens[1] == nil && c.isDone)
     }
@@ -122,7 +122,7 @@ import AviaryProtocol
         var s = makeServer()
         let t = welcome(s.receive(hello([(0, 0), (1, 0)]), from: "holder", now: 1), to: "holder")!.accepted[1].token
         let w = welcome(s.receive(hello([(1, t &+ 1)]), from: "other", now: 2), to: "other")!
-        #expect(w.accepted.isEmpty && w.refused.first?.retry == true && w.refused.first?.reason.contains("session token") == true)
+        #expect(w.accepted.isEmpty && w.refused.first?.retry == true && w.refused.first?.reason.description.contains("session token") == true)
         #expect(s.peer(hosting: 1) == "holder" && s.token(of: 1) == t)
         // The holder dies: the retry presenting the same token gets the slot, under that token.
         _ = s.peerUnreachable("holder", now: 3)
@@ -137,7 +137,7 @@ import AviaryProtocol
         #expect(t == 77)
         let w = welcome(s.receive(hello([(1, t)]), from: "b", clientKey: other, now: 2), to: "b")!
         #expect(w.accepted.isEmpty && w.refused.first?.retry == false)
-        #expect(w.refused.first?.reason.contains("bound to clients 0") == true)
+        #expect(w.refused.first?.reason.description.contains("bound to clients 0") == true)
         #expect(s.peer(hosting: 1) == "a")
     }
 

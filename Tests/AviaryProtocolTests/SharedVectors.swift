@@ -34,11 +34,11 @@ enum SharedVectors {
         ]))
         v.append(Vector(file: "hello-evaluator.bin", message: .hello(HelloMessage(processName: "evaluator", role: .evaluator, claims: [])),
                         fields: ["processName": .string("evaluator"), "role": .int(1), "claims": .array([])]))
-        let refused = WelcomeMessage.Refused(reason: "held by a live process", retry: true, claims: 3, indices: [5...5, 7...8])
+        let refused = WelcomeMessage.Refused(reason: .stated("held by a live process"), retry: true, claims: 3, indices: [5...5, 7...8])
         v.append(welcome("welcome.bin", accepted: [.init(index: 0, token: tokenA), .init(index: 3, token: tokenB)], refused: [refused]))
         v.append(welcome("welcome-evaluator.bin", accepted: [.init(index: EvalResultMessage.evaluatorIndex, token: evaluatorToken)], refused: []))
         v.append(welcome("welcome-evaluator-refused.bin", accepted: [], refused: [
-            .init(reason: "an evaluator is already connected", retry: true, claims: 1, indices: []),
+            .init(reason: .stated("an evaluator is already connected"), retry: true, claims: 1, indices: []),
         ]))
         let reason = "protocol version 4 is not supported (this build speaks 5)"
         v.append(Vector(file: "reject.bin", message: .reject(RejectMessage(reason: reason)), fields: ["reason": .string(reason)]))
@@ -74,7 +74,7 @@ enum SharedVectors {
         return Vector(file: file, message: .welcome(w), fields: [
             "accepted": .array(accepted.map { .object(["index": .int($0.index), "token": .uint($0.token)]) }),
             "refused": .array(refused.map {
-                .object(["reason": .string($0.reason), "retry": .bool($0.retry), "claims": .int($0.claims),
+                .object(["reason": .string($0.reason.description), "retry": .bool($0.retry), "claims": .int($0.claims),
                          "ranges": .array($0.indices.map { .ints([$0.lowerBound, $0.upperBound]) })])
             }),
             "heartbeatInterval": .double(2), "liveness": .int(3), "runSpec": .string(String(decoding: runSpec, as: UTF8.self)),

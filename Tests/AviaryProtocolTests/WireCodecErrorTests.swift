@@ -169,9 +169,9 @@ import AviaryProtocol
                 .tooManyEntries(field: "hello.claims", offset: 18, count: 3, limit: 2))
         let welcome = Message.welcome(WelcomeMessage(
             accepted: [.init(index: 0, token: 1)],
-            refused: [.init(reason: "a", retry: true, claims: 1, indices: [1...1]),
-                      .init(reason: "b", retry: false, claims: 1, indices: [2...2]),
-                      .init(reason: "c", retry: true, claims: 1, indices: [])],
+            refused: [.init(reason: .stated("a"), retry: true, claims: 1, indices: [1...1]),
+                      .init(reason: .stated("b"), retry: false, claims: 1, indices: [2...2]),
+                      .init(reason: .stated("c"), retry: true, claims: 1, indices: [])],
             heartbeatInterval: 1, liveness: 3, runSpec: []))
         // accepted: 8 ..< 16 count, 16 ..< 32 entry; refused count at 32.
         #expect(decodeError(WireCodec.encode(welcome), limits: two) ==

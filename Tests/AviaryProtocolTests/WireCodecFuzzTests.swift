@@ -97,7 +97,7 @@ import AviaryProtocol
             .welcome(WelcomeMessage(
                 accepted: (0..<rng.nextInt(below: 5)).map { _ in .init(index: int(&rng), token: token(&rng)) },
                 refused: (0..<rng.nextInt(below: 4)).map { _ in
-                    .init(reason: string(&rng), retry: rng.nextInt(below: 2) == 1, claims: rng.nextInt(below: 1000),
+                    .init(reason: .stated(string(&rng)), retry: rng.nextInt(below: 2) == 1, claims: rng.nextInt(below: 1000),
                           indices: (0..<rng.nextInt(below: 3)).map { _ in let a = int(&rng), b = int(&rng); return min(a, b)...max(a, b) })
                 },
                 heartbeatInterval: Double(bitPattern: rng.next()), liveness: int(&rng),

@@ -52,8 +52,8 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
         }
         add("WELCOME with accepted and refused (retry 1 and 0, ranges and a count)",
             .welcome(WelcomeMessage(accepted: [.init(index: 0, token: 11), .init(index: 4, token: .max)],
-                                    refused: [.init(reason: "taken", retry: true, claims: 4, indices: [3...3, 6...8]),
-                                              .init(reason: "full", retry: false, claims: 2, indices: [])],
+                                    refused: [.init(reason: .stated("taken"), retry: true, claims: 4, indices: [3...3, 6...8]),
+                                              .init(reason: .stated("full"), retry: false, claims: 2, indices: [])],
                                     heartbeatInterval: 2.5, liveness: 3, runSpec: Array("{}".utf8))),
             kind: 2) { b in
             b.i64(2); b.i64(0); b.u64(11); b.i64(4); b.u64(.max)

@@ -46,4 +46,26 @@ import AviaryReport
         let at = lines.firstIndex { $0.contains("resumed after round 1 (aviary-server --resume); cut from the log: line 5: torn_line (30 bytes)") }
         #expect(at != nil && lines[at! - 1].hasPrefix("    1 ") && lines[at! + 1].hasPrefix("    2 "), "\(lines)")
     }
+
+    /// Every header label ends where its column's cells end, in the default table and in
+    /// `--wide` (whose labels are longer than its cells), with every column filled.
+    @Test func headerLabelsEndWhereTheirCellsEnd() {
+        var r = RoundRecord(round: 12, time: "t", durationSeconds: 12.34, sampled: Array(0..<1000), accepted: Array(0..<999),
+                            rejected: [ClientReason(client: 1, reason: "x")], failed: [], timedOut: [2], weights: [:], clientMetrics: [:], updateNorm: 12.5,
+                            eval: Evaluation(cleanAccuracy: 0.8125, cleanLoss: 1.25, samples: 10), checkpoint: nil, modelKept: false)
+        r.eval?.robustAccuracy = 0.5
+        r.lost = [3]
+        for (header, row) in [(LogTable.header, LogTable.row(r)), (LogTable.wideHeader, LogTable.wideRow(r))] {
+            let h = Array(header), cells = Array(row)
+            // A label ends where a non-space is followed by a space (or the header's end).
+            let ends = h.indices.filter { h[$0] != " " && ($0 + 1 == h.count || h[$0 + 1] == " ") }
+            for end in ends where end < cells.count {
+                let words = h[..<(end + 1)].split(separator: " ")
+                let label = words.last.map { String($0) } ?? ""
+                if label == "min/mean" { continue }  // the fairness label sits over a self-describing cell
+                let cellEnds: Bool = cells[end] != " " && (end + 1 == cells.count || cells[end + 1] == " ")
+                #expect(cellEnds, "'\(label)' ends at column \(end):\n\(header)\n\(row)")
+            }
+        }
+    }
 }

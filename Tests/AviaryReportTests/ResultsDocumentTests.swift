@@ -71,6 +71,10 @@ import AviaryLog
     @Test func eachStudySaysWhichBuildsMadeItsRuns() {
         #expect(ResultsDocument.provenance(["0123456789abcdef": 6]) == "made by build 0123456789ab")
         #expect(ResultsDocument.provenance(["": 3]) == "made by a build the logs do not record")
+        // A build made without make, and a dirty tree's describe name, are not cut mid-word.
+        #expect(ResultsDocument.provenance(["unknown (built without make)": 2])
+                == "made by a build without a recorded commit (built without make)")
+        #expect(ResultsDocument.provenance(["e7120ba5d1c2-dirty": 1]) == "made by build e7120ba5d1c2-dirty")
         #expect(ResultsDocument.provenance(["bbb": 2, "aaa": 2, "": 40])
                 == "made by a build the logs do not record (40 runs), build aaa (2 runs), build bbb (2 runs)")
         #expect(ResultsDocument.provenance(["aaa": 1, "bbb": 2]) == "made by build bbb (2 runs), build aaa (1 run)")

@@ -39,9 +39,12 @@ import AviaryTransport
             if case let .welcome(w) = s.message, s.peer == thief { w } else { nil }
         }.first
         #expect(refusal?.accepted.isEmpty == true)
-        #expect(refusal?.refused.first?.reason.contains("bound to clients 2-3") == true, "\(String(describing: refusal))")
+        #expect(refusal?.refused.first?.reason.description.contains("bound to clients 2-3") == true, "\(String(describing: refusal))")
         let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
         #expect(log.runStart?.curve == true)
+        // The topology says nothing of CURVE (as for `aviary-server --curve-secret`): the config records what is in force.
+        #expect(topology.config["security.curve"] != .bool(true))
+        #expect(log.runStart?.config?["security.curve"] == .bool(true))
         #expect(log.rounds.map(\.accepted) == [[0, 1, 2, 3], [0, 1, 2, 3]])
         let issues = log.notes.filter { $0.event == "protocol_issues" }.map(\.message)
         #expect(issues.count == 1, "\(issues)")

@@ -149,6 +149,29 @@ import AviaryTransport
         #expect(log.notes.contains { $0.event == "process_lost" })
     }
 
+    /// Handshakes of the other security mechanism are logged with what to do: a certain mismatch
+    /// (the client's greeting named its mechanism) and the common case, a client that closed
+    /// mid-handshake before naming it (issue 27), each as its own note.
+    @Test func failedHandshakesAreLoggedWithTheirLikelyCause() throws {
+        let dir = Self.temporaryDirectory()
+        let run = try Self.makeRun(try Self.topology(dir: dir, clients: 2, rounds: 1)) { transport, _ in
+            transport.handshakeFailures = HandshakeFailures(mismatched: 1, closedEarly: 3)
+        }
+        run.transport.deliver(Self.hello([0, 1]), from: PeerID(bytes: Array("a".utf8)))
+        #expect(try run.server.run().success)
+        let notes = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl").notes
+        let mismatch = try #require(notes.first { $0.event == "security_mismatch" })
+        #expect(mismatch.message == "a CURVE client tried to connect; this server is plaintext "
+                + "(start the server with --curve-secret and --allow, or drop the client's keys)")
+        #expect(mismatch.values?["attempts"] == 1)
+        let closed = try #require(notes.first { $0.event == "handshake_closed" })
+        #expect(closed.message.hasPrefix("a client closed its connection mid-handshake, before sending its security mechanism; "
+                                          + "this server is plaintext, and a CURVE client leaves so"), "\(closed.message)")
+        #expect(closed.values?["attempts"] == 3)
+        let issues = notes.filter { $0.event == "protocol_issues" }.map(\.message).joined()
+        #expect(issues.contains("1 × security mechanism mismatch") && issues.contains("3 × handshake closed before its mechanism"), "\(issues)")
+    }
+
     @Test func aHijackingHelloIsRefusedAndCountedOncePerRound() throws {
         let dir = Self.temporaryDirectory()
         let run = try Self.makeRun(try Self.topology(dir: dir, clients: 2, rounds: 1))
@@ -163,7 +186,7 @@ import AviaryTransport
         let log = try AggregationLog.read(path: dir + "/mem/aggregation.jsonl")
         let issues = log.notes.filter { $0.event == "protocol_issues" }
         #expect(issues.count == 1, "one summary line, not one per HELLO")
-        #expect(issues.first?.message.contains("25 × claim refused") == true, "\(issues.first?.message ?? "")")
+        #expect(issues.first?.message.contains("25 × claim of a held slot") == true, "\(issues.first?.message ?? "")")
         #expect(log.rounds.first?.accepted == [0, 1])
     }
 

@@ -22,7 +22,7 @@ import Testing
     static func serverMessages(_ i: Int) -> [Message] {
         [
             .welcome(WelcomeMessage(accepted: [.init(index: i, token: 100 + UInt64(i))],
-                                    refused: [.init(reason: "run full", retry: true, claims: 3, indices: [Int(i)...Int(i), 40...41])],
+                                    refused: [.init(reason: .stated("run full"), retry: true, claims: 3, indices: [Int(i)...Int(i), 40...41])],
                                     heartbeatInterval: 2, liveness: 3, runSpec: Array("{\"client\":\(i)}".utf8))),
             .model(ModelMessage(round: 1, parameters: [1, 2, Float(i)])),
             .train(TrainMessage(round: 1, clients: [i, i + 10], config: ["lr": 0.05])),

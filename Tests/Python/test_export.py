@@ -78,3 +78,29 @@ def test_mlflow_client_reads_params_metrics_and_verdict(aviary, finished_run, tm
         assert {m.step: m.value for m in history} == expected, column
         compared += len(expected)
     assert compared >= 3 * 4
+
+
+def test_mlflow_export_twice_is_one_run(aviary, finished_run, tmp_path, monkeypatch):
+    """Exporting a run again replaces its MLflow run (same run id, from run_start.run_id)."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "mlruns"
+    outputs = []
+    for _ in range(2):
+        result = subprocess.run([aviary, "export", str(finished_run), "--mlflow", str(store)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append(result.stdout)
+    assert "replaced the earlier export" not in outputs[0]
+    assert "replaced the earlier export of this run" in outputs[1], outputs[1]
+    client = MlflowClient(tracking_uri=store.as_uri())
+    experiment = client.get_experiment_by_name("aviary")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    with open(finished_run / "aggregation.jsonl") as f:
+        run_id = json.loads(f.readline())["run_id"]
+    assert runs[0].info.run_id == run_id.removeprefix("run-")
+    rows = logs_csv(aviary, finished_run)
+    # One point per round, not two: the second export did not append to the first.
+    assert len(client.get_metric_history(runs[0].info.run_id, "accepted")) == len(rows)
+    assert [m.value for m in client.get_metric_history(runs[0].info.run_id, "lost")] == [float(r["lost"]) for r in rows]

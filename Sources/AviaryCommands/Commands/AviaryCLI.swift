@@ -15,7 +15,7 @@ public struct AviaryCLI: ParsableCommand {
         version: BuildInfo.versionLine,
         subcommands: [RunCommand.self, SweepCommand.self, ServerCommand.self, ClientCommand.self, PartitionCommand.self, LogsCommand.self,
                       TrainCommand.self, MergeCommand.self, EvalCommand.self, ValidateCommand.self, BenchCommand.self, ReportCommand.self, CompareCommand.self, ResultsCommand.self, KeygenCommand.self,
-                      DashboardCommand.self, ExportCommand.self, EpsilonCommand.self])
+                      DashboardCommand.self, ExportCommand.self, EpsilonCommand.self, DebugCommand.self])
 
     public init() {}
 }

@@ -9,7 +9,7 @@ import AviaryMath
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks.",
-        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, Privacy.self, All.self])
+        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, Privacy.self, Dashboard.self, All.self])
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Training throughput (clean, or adversarial with --attack pgd).")
@@ -50,6 +50,15 @@ struct BenchCommand: ParsableCommand {
         func run() throws { print(TransportBench.run()) }
     }
 
+    struct Dashboard: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Listing a 200-run sweep in `aviary dashboard` (target: under 1 s).",
+            discussion: "Writes the sweep's logs into a temporary directory, times the run list the page loads, and removes them.")
+        @Option(help: "Runs in the sweep.") var runs: Int = 200
+        @Option(help: "Rounds per completed run.") var rounds: Int = 50
+        func run() throws { print(try DashboardBench.run(runs: runs, rounds: rounds)) }
+    }
+
     struct All: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every benchmark, as recorded in the README.")
         func run() throws {
@@ -59,6 +68,7 @@ struct BenchCommand: ParsableCommand {
             print(PartitionBench.run())
             print(TransportBench.run())
             print(PrivacyBench.run())
+            print(try DashboardBench.run())
         }
     }
 }

@@ -23,7 +23,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Directory to write the TensorBoard event file into (created if missing).")
     var tensorboard: String?
 
-    @Option(help: "MLflow file store to add the run to (created if missing).")
+    @Option(help: "MLflow file store to add the run to (created if missing); exporting a run again replaces its MLflow run.")
     var mlflow: String?
 
     @Option(help: "MLflow experiment name (created in the store if missing).")
@@ -45,8 +45,9 @@ struct ExportCommand: ParsableCommand {
                 say("tensorboard: \(file) (\(plural(log.rounds.count, "round")))")
             }
             if let store = mlflow {
-                let dir = try MLflowRun.export(log, runPath: runDirectory, to: store, experiment: experiment)
-                say("mlflow: \(dir) (experiment \(experiment))")
+                let written = try MLflowRun.export(log, runPath: runDirectory, to: store, experiment: experiment)
+                say("mlflow: \(written.directory) (experiment \(experiment)"
+                    + (written.replaced ? "; replaced the earlier export of this run)" : ")"))
             }
         } catch {
             throw fail(error)
