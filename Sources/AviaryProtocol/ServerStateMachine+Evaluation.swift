@@ -28,7 +28,7 @@ extension ServerStateMachine {
     /// evaluator and none is live; a second one is refused for now (`retry`), one in a run that
     /// takes none for good.
     mutating func registerEvaluator(_ hello: HelloMessage, peer: Peer, now: Double) -> [Action] {
-        func refuse(_ reason: String, retry: Bool) -> [Action] {
+        func refuse(_ reason: RefusalReason, retry: Bool) -> [Action] {
             let refused = WelcomeMessage.Refused(reason: reason, retry: retry, claims: 1, indices: [])
             return [.send(peer, .welcome(WelcomeMessage(accepted: [], refused: [refused],
                                                        heartbeatInterval: configuration.liveness.heartbeatIntervalSeconds,
@@ -36,12 +36,13 @@ extension ServerStateMachine {
                     .registered(peer, Registration(processName: hello.processName, joined: [], reconnected: [], refused: [refused]))]
         }
         guard configuration.evaluation?.evaluator == true else {
-            return refuse("this run takes no evaluator (the server evaluates the model itself, or [evaluation] asks the clients)", retry: false)
+            return refuse(.stated("this run takes no evaluator (the server evaluates the model itself, or [evaluation] asks the clients)"), retry: false)
         }
-        guard hello.claims.isEmpty else { return refuse("an evaluator hosts no clients: its HELLO claims none", retry: false) }
-        guard slotOfPeer[peer] == nil else { return refuse("this connection hosts clients; an evaluator needs its own", retry: false) }
+        guard hello.claims.isEmpty else { return refuse(.stated("an evaluator hosts no clients: its HELLO claims none"), retry: false) }
+        guard slotOfPeer[peer] == nil else { return refuse(.stated("this connection hosts clients; an evaluator needs its own"), retry: false) }
         if let current = evaluator, current.peer != peer {
-            return refuse("an evaluator is already connected (\(current.name)); only one is served at a time", retry: true)
+            _ = current
+            return refuse(.evaluatorAlreadyConnected, retry: true)
         }
         let token = evaluator?.token ?? newToken()
         evaluator = EvaluatorState(peer: peer, name: hello.processName, token: token, lastHeard: now)
