@@ -19,7 +19,7 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Only the tests need these (compose validation, rendering the report in a browser, the
 # multi-host test's namespaces, lossy links and delay relay, the hostile peer of
-# HostilePeerTests, the single-node Slurm cluster).
+# HostilePeerTests, the single-node Slurm cluster, PyTorch (CPU) for the Python SDK's torch tests).
 # Chromium is installed without recommends, so its usual font comes along explicitly.
 DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      chromium:/usr/bin/chromium \
@@ -29,6 +29,7 @@ DEB_TEST_PACKAGES := docker-compose:/usr/bin/docker-compose \
                      python3:/usr/bin/python3 \
                      python3-venv:/usr/share/doc/python3-venv \
                      python3-zmq:/usr/lib/python3/dist-packages/zmq/__init__.py \
+                     python3-torch:/usr/lib/python3/dist-packages/torch/__init__.py \
                      munge:/usr/sbin/munged \
                      slurm-wlm:/usr/sbin/slurmd
 
