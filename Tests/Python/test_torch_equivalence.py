@@ -67,9 +67,12 @@ needs_data = pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exi
 
 @needs_data
 @pytest.mark.parametrize("norm, epsilon, step, samples, mode, momentum, weight_decay", [
-    ("l2", 1.0, 0.25, SAMPLES, "pgd", 0.0, 0.0),
+    # 10 batches each: over a whole epoch the two sides' different float summation orders (BLAS
+    # kernels and thread counts) grow through the attack's steps, so there the test below bounds
+    # the drift instead (with OPENBLAS_NUM_THREADS=1 an ℓ2 epoch ends 1.7e-3 apart, mix 0.057).
+    ("l2", 1.0, 0.25, 320, "pgd", 0.0, 0.0),
     ("linf", 0.1, 0.01, 320, "pgd", 0.0, 0.0),
-    ("l2", 1.0, 0.25, SAMPLES, "mix", 0.9, 5e-4),  # λ = 0.5; SGD momentum and weight decay
+    ("l2", 1.0, 0.25, 320, "mix", 0.9, 5e-4),  # λ = 0.5; SGD momentum and weight decay
 ])
 def test_a_pgd_epoch_matches_the_engine_to_float_tolerance(aviary, tmp_path, norm, epsilon, step, samples, mode, momentum,
                                                           weight_decay):
@@ -87,12 +90,18 @@ def test_a_pgd_epoch_matches_the_engine_to_float_tolerance(aviary, tmp_path, nor
 
 
 @needs_data
-def test_a_whole_linf_epoch_drifts_only_by_sign_ties(aviary, tmp_path):
-    _, engine, engine_metrics, delta, metrics = epoch_in_both(aviary, tmp_path, "linf", 0.1, 0.01, SAMPLES)
+@pytest.mark.parametrize("norm, epsilon, step, mode, momentum, weight_decay", [
+    ("linf", 0.1, 0.01, "pgd", 0.0, 0.0),
+    ("l2", 1.0, 0.25, "pgd", 0.0, 0.0),
+    ("l2", 1.0, 0.25, "mix", 0.9, 5e-4),
+])
+def test_a_whole_epoch_drifts_only_by_rounding(aviary, tmp_path, norm, epsilon, step, mode, momentum, weight_decay):
+    _, engine, engine_metrics, delta, metrics = epoch_in_both(aviary, tmp_path, norm, epsilon, step, SAMPLES, mode,
+                                                              momentum, weight_decay)
     scale, worst, relative = differences(engine, delta)
     cosine = sum(float(np.sum(delta[k] * engine[k])) for k in engine) / np.sqrt(
         sum(float(np.sum(delta[k] ** 2)) for k in engine) * sum(float(np.sum(engine[k] ** 2)) for k in engine))
-    print(f"linf, {SAMPLES} samples: largest |delta| {scale:.4g}, largest difference {worst:.3g}, relative L2 {relative:.3g}, "
+    print(f"{mode} {norm}, {SAMPLES} samples: largest |delta| {scale:.4g}, largest difference {worst:.3g}, relative L2 {relative:.3g}, "
           f"cosine {cosine:.5f}, adv_loss {engine_metrics['adv_loss']:.5f} (engine) {metrics['adv_loss']:.5f} (torch)")
     assert cosine > 0.99 and relative < 0.15
     assert metrics["local_steps"] == engine_metrics["local_steps"] and metrics["samples"] == engine_metrics["samples"]
