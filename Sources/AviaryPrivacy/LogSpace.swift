@@ -15,6 +15,13 @@ enum LogSpace {
         return log1p(exp(a - b)) + b
     }
 
+    /// (sign, log |e^x − e^y|): sign true when e^x ≥ e^y; equal inputs give (true, −∞).
+    static func subtract(_ x: Double, _ y: Double) -> (positive: Bool, magnitude: Double) {
+        if x > y { return (true, x + log1p(-exp(y - x))) }
+        if x < y { return (false, y + log1p(-exp(x - y))) }
+        return (true, -.infinity)
+    }
+
     /// log C(n, k) for real n ≥ k ≥ 0 through log Γ.
     static func binomial(_ n: Double, _ k: Double) -> Double {
         logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1)

@@ -4,10 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Rényi-DP accountant for the Poisson-subsampled Gaussian mechanism (Mironov, Talwar & Zhang
-/// 2019, "Rényi Differential Privacy of the Sampled Gaussian Mechanism"): each round includes
-/// every client independently with probability q and adds Gaussian noise of σ = z × the
-/// sensitivity. Add-or-remove-one-client adjacency.
+/// Rényi-DP accountant for the subsampled Gaussian mechanism: each round adds Gaussian noise of
+/// σ = z × the sensitivity to a sum over the round's clients. Two sampling schemes (`Sampling`):
+/// Poisson (Mironov, Talwar & Zhang 2019, "Rényi Differential Privacy of the Sampled Gaussian
+/// Mechanism"; add-or-remove-one adjacency) and fixed-size without replacement (Wang, Balle &
+/// Kasiviswanathan 2019; replace-one adjacency, `WithoutReplacementRDP`).
 ///
 /// The RDP of one round is computed once per order (integer orders by the binomial sum of
 /// their §3.3, fractional orders by the two-sided series with erfc), T rounds compose to T × that,
@@ -20,19 +21,35 @@ public struct SampledGaussianAccountant: Sendable, Equatable {
     public static let defaultOrders: [Double] =
         (1..<100).map { 1 + Double($0) / 10 } + (11..<64).map(Double.init) + [128, 256, 512, 1024]
 
+    /// How each round's participants are drawn, and so which amplification bound applies.
+    public enum Sampling: String, Sendable, Equatable, CaseIterable {
+        /// Each client independently with probability q; add-or-remove-one adjacency
+        /// (Mironov, Talwar & Zhang 2019).
+        case poisson
+        /// A uniformly random subset of fixed size q·N without replacement; replace-one adjacency
+        /// (Wang, Balle & Kasiviswanathan 2019, Theorem 27: `WithoutReplacementRDP`).
+        case withoutReplacement = "without-replacement"
+    }
+
     public let samplingRate: Double
     public let noiseMultiplier: Double
+    public let sampling: Sampling
     public let orders: [Double]
     /// RDP of one round at each order (may be +∞).
     public let rdpPerRound: [Double]
 
-    /// q in [0, 1], z ≥ 0 (z = 0: no privacy, ε = ∞ unless q = 0).
-    public init(samplingRate q: Double, noiseMultiplier z: Double, orders: [Double] = defaultOrders) {
+    /// q in [0, 1], z ≥ 0 (z = 0: no privacy, ε = ∞ unless q = 0). z is the noise std over the
+    /// sensitivity under the scheme's adjacency (replace-one doubles a clipped sum's sensitivity).
+    public init(samplingRate q: Double, noiseMultiplier z: Double, sampling: Sampling = .poisson, orders: [Double] = defaultOrders) {
         precondition((0...1).contains(q) && z >= 0 && orders.allSatisfy { $0 > 1 }, "q in [0,1], z ≥ 0, orders > 1")
         samplingRate = q
         noiseMultiplier = z
+        self.sampling = sampling
         self.orders = orders
-        rdpPerRound = orders.map { Self.rdp(q: q, sigma: z, order: $0) }
+        switch sampling {
+        case .poisson: rdpPerRound = orders.map { Self.rdp(q: q, sigma: z, order: $0) }
+        case .withoutReplacement: rdpPerRound = orders.map { WithoutReplacementRDP.rdp(q: q, sigma: z, order: $0) }
+        }
     }
 
     /// (ε, the order that attains it) after `rounds` rounds at `delta` in (0, 1).

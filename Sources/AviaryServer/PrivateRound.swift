@@ -34,7 +34,7 @@ struct PrivateRound {
             r.epsilon = e.isFinite ? e : nil
             if !e.isFinite { r.unaccounted = "noise_multiplier 0: unbounded" }
         } else {
-            r.unaccounted = "fixed-size sampling of \(topology.server.clientsPerRound) of \(topology.data.clients) clients: no bound implemented (use [server] sampling = \"poisson\")"
+            r.unaccounted = "no accountant for privacy mode \(p.mode.rawValue)"
         }
         return r
     }

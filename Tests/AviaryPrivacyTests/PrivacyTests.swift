@@ -178,6 +178,32 @@ import AviaryMerge
         #expect(SampledGaussianAccountant(samplingRate: 0.1, noiseMultiplier: 0).epsilon(rounds: 1, delta: 1e-5).epsilon == .infinity)
     }
 
+    /// Sampling without replacement (Wang, Balle & Kasiviswanathan 2019): q = 1 is the Gaussian,
+    /// q = 0 costs nothing, a smaller sample amplifies, and a fractional order interpolates the
+    /// CGF between its integer neighbours. Its agreement with dp-accounting is Tests/Python's.
+    @Test func withoutReplacementBound() {
+        let orders: [Double] = [2, 2.5, 3, 8, 32]
+        let full = SampledGaussianAccountant(samplingRate: 1, noiseMultiplier: 2, sampling: .withoutReplacement, orders: orders)
+        #expect(full.rdpPerRound == orders.map { $0 / 8 })
+        #expect(SampledGaussianAccountant(samplingRate: 0, noiseMultiplier: 1, sampling: .withoutReplacement).rdpPerRound.allSatisfy { $0 == 0 })
+        let small = SampledGaussianAccountant(samplingRate: 0.01, noiseMultiplier: 1, sampling: .withoutReplacement, orders: orders)
+        let large = SampledGaussianAccountant(samplingRate: 0.1, noiseMultiplier: 1, sampling: .withoutReplacement, orders: orders)
+        for (s, l) in zip(small.rdpPerRound, large.rdpPerRound) { #expect(s > 0 && s < l) }
+        let cgf = zip(orders, large.rdpPerRound).map { ($0 - 1) * $1 }
+        #expect(abs(cgf[1] - (cgf[0] + cgf[2]) / 2) < 1e-12)
+        // Order 2 by hand: log(1 + q²·min(4(e^{1/σ²} − 1), 2e^{1/σ²})), σ = 1, q = 0.1.
+        #expect(abs(large.rdpPerRound[0] - log(1 + 0.01 * min(4 * (exp(1) - 1), 2 * exp(1)))) < 1e-12)
+    }
+
+    /// The signed log-space forward differences of (1, 2⁰, 2¹, 2², …) = (1, 1, 2, 4, …): the odd
+    /// ones (1st, 3rd) are 0, the even ones (2nd, 4th) are 1.
+    @Test func forwardDifferencesByHand() {
+        let d = WithoutReplacementRDP.forwardDifferences({ $0 * log(2.0) }, count: 3)
+        #expect(d.count == 5)
+        #expect(d[0] == -.infinity && d[2] < -30)  // 0, up to the rounding of log 2
+        #expect(abs(d[1]) < 1e-12 && abs(d[3]) < 1e-12)
+    }
+
     @Test func roundsWithinABudget() {
         let a = SampledGaussianAccountant(samplingRate: 0.1, noiseMultiplier: 1)
         let r = a.roundsWithin(epsilon: 3, delta: 1e-5, limit: 100_000)

@@ -46,8 +46,12 @@ import AviaryProtocol
         let account = try #require(t.privacyAccount)
         let direct = SampledGaussianAccountant(samplingRate: 0.1, noiseMultiplier: 1).epsilon(rounds: 100, delta: 1e-3).epsilon
         #expect(account.epsilon(afterRounds: 100) == direct)
-        // Fixed-size sampling of a subset: no ε.
-        #expect(try parse(["privacy.mode=central", "server.sampling=fixed"]).privacyAccount == nil)
+        // Fixed-size sampling of a subset: the without-replacement bound, replace-one (z/2).
+        let fixed = try #require(try parse(["privacy.mode=central", "server.sampling=fixed", "privacy.delta=1e-3"]).privacyAccount)
+        #expect(fixed.accountant.sampling == .withoutReplacement && fixed.samplingRate == 0.1 && fixed.noiseMultiplier == 0.5)
+        let wor = SampledGaussianAccountant(samplingRate: 0.1, noiseMultiplier: 0.5, sampling: .withoutReplacement)
+        #expect(fixed.epsilon(afterRounds: 100) == wor.epsilon(rounds: 100, delta: 1e-3).epsilon)
+        #expect(fixed.epsilon(afterRounds: 100).isFinite && fixed.epsilon(afterRounds: 100) != account.epsilon(afterRounds: 100))
         // Everyone every round: q = 1.
         #expect(try parse(["privacy.mode=central", "server.sampling=fixed", "server.clients_per_round=100"]).privacyAccount?.samplingRate == 1)
         // Local: per client, sensitivity 2S, no amplification.
@@ -74,7 +78,7 @@ import AviaryProtocol
             (["privacy.mode=central", "privacy.target_epsilon=0"], "privacy.target_epsilon"),
             (["privacy.mode=central", "privacy.target_epsilon=0.001", "privacy.on_budget=stop"], "privacy.target_epsilon"),
             (["privacy.mode=central", "privacy.target_epsilon=1"], "privacy.target_epsilon"),
-            (["privacy.mode=central", "privacy.target_epsilon=100", "server.sampling=fixed"], "privacy.target_epsilon"),
+            (["privacy.mode=central", "privacy.target_epsilon=1", "server.sampling=fixed"], "privacy.target_epsilon"),
             (["privacy.mode=central", "privacy.on_budget=maybe"], "privacy.on_budget"),
             (["privacy.mode=central", "merge.strategy=median"], "merge.strategy"),
             (["privacy.mode=central", "merge.strategy=trimmed-mean"], "merge.strategy"),

@@ -70,14 +70,18 @@ struct ValidateCommand: ParsableCommand {
         let p = t.privacy
         guard p.isOn else { return nil }
         let head = "\(p.mode.rawValue) DP, \(p.clipping.rawValue) clipping (S = \(p.clipNorm)), z = \(p.noiseMultiplier)"
-        guard let account = t.privacyAccount else {
-            return head + "; ε not reported: fixed-size sampling of \(t.server.clientsPerRound) of \(t.data.clients) clients has no bound here (set [server] sampling = \"poisson\")"
-        }
+        guard let account = t.privacyAccount else { return head }
         let rounds = t.plannedRounds
         let eps = account.epsilon(afterRounds: rounds)
         var line = head + "; \(plural(rounds, "round")) spend ε = \(String(format: "%.4g", eps)) at δ = \(p.delta)"
-        line += account.scope == .central ? " (q = \(String(format: "%.4g", account.samplingRate)), RDP, Poisson-subsampled Gaussian)"
-            : " per client, worst case (no amplification)"
+        switch (account.scope, account.accountant.sampling) {
+        case (.central, .poisson):
+            line += " (q = \(String(format: "%.4g", account.samplingRate)), RDP, Poisson-subsampled Gaussian, add-or-remove-one client)"
+        case (.central, .withoutReplacement):
+            line += " (q = \(String(format: "%.4g", account.samplingRate)), RDP, Gaussian on a fixed-size sample without replacement, replace-one client: z/2 = \(account.noiseMultiplier))"
+        case (.local, _):
+            line += " per client, worst case (no amplification)"
+        }
         if rounds < t.rounds { line += "; on_budget = \"stop\" ends the run after round \(rounds) of \(t.rounds) (target_epsilon \(p.targetEpsilon!))" }
         return line
     }
