@@ -288,7 +288,7 @@ extension Topology {
 
     static func parseServer(_ t: TableReader, clients: Int) throws(TopologyError) -> ServerSettings {
         let perRound = try t.int("clients_per_round", default: clients, range: 1...clients)
-        let s = ServerSettings(
+        var s = ServerSettings(
             bind: try t.string("bind", default: "tcp://127.0.0.1:0"),
             clientsPerRound: perRound,
             minClients: try t.int("min_clients", default: clients, range: perRound...clients),
@@ -302,6 +302,7 @@ extension Topology {
             // Read only when written, so runs without it record the configuration they always did.
             sampling: t.has("sampling") ? try t.choice("sampling", default: Sampling.fixed) : .fixed)
         if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
+        (s.mode, s.buffered) = try parseMode(t, clients: clients, perRound: perRound)
         try t.finish()
         return s
     }
