@@ -110,6 +110,7 @@ public final class FederatedServer {
     var lastHandshakeWarning: [String: Double] = [:]
 
     public init(topology original: Topology, options: Options, logger: Logger) throws {
+        if original.server.mode == .buffered { throw BufferedRunError.notRunByThisServer(file: "topology \(original.name)") }
         // `[privacy] on_budget = "stop"`: the run is planned to its last round within the budget.
         var topology = original
         if topology.plannedRounds < topology.rounds, let target = topology.privacy.targetEpsilon, let account = topology.privacyAccount {

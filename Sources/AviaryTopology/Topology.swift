@@ -90,6 +90,10 @@ public struct Topology: Sendable {
         /// includes each client independently with q = clients_per_round / clients (what the
         /// DP accountant's amplification assumes).
         public var sampling: Sampling = .fixed
+        /// `mode`: synchronous rounds (default) or buffered asynchronous aggregation.
+        public var mode: ServerMode = .sync
+        /// Buffered mode's keys; nil in sync mode.
+        public var buffered: BufferedSettings? = nil
     }
 
     public enum Sampling: String, Sendable, Hashable, CaseIterable { case fixed, poisson }
