@@ -12,7 +12,11 @@ import AviaryMath
         let n = 400
         let x = try dir.write("x.npy", npyFile(descr: "<f4", shape: [n], payload: littleEndianBytes((0..<n).map { Float($0).bitPattern })))
         let y = try dir.write("y.npy", npyFile(descr: "<i8", shape: [n], payload: littleEndianBytes((0..<n).map { Int64($0 % 4) })))
-        let spec = DataSpec(dataset: .npy(trainX: x, trainY: y, testX: nil, testY: nil), partition: .dirichlet(alpha: 0.3, minSize: 5),
+        // With a test file the training pool is the training file in order (without one, the
+        // held-out samples come out of it first and indices point into what remains).
+        let tx = try dir.write("tx.npy", npyFile(descr: "<f4", shape: [8], payload: littleEndianBytes((0..<8).map { Float(-1 - $0).bitPattern })))
+        let ty = try dir.write("ty.npy", npyFile(descr: "<i8", shape: [8], payload: littleEndianBytes((0..<8).map { Int64($0 % 4) })))
+        let spec = DataSpec(dataset: .npy(trainX: x, trainY: y, testX: tx, testY: ty), partition: .dirichlet(alpha: 0.3, minSize: 5),
                             clients: 5, partitionSeed: 9, localTestFraction: 0.2)
         let fed = try FederatedDataset(spec: spec)
         let exported = try #require(fed.exportedPartition)

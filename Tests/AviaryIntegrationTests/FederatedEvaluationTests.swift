@@ -33,7 +33,7 @@ import AviaryLog
         // A client's evaluation of the model after round k is what it measures on the same split
         // when it receives that model to train in round k + 1 (`global_val_accuracy`).
         for (evaluated, next) in zip(log.rounds, log.rounds.dropFirst()) {
-            for (client, metrics) in next.clientMetrics ?? [:] {
+            for (client, metrics) in next.clientMetrics {
                 let measured = try #require(evaluated.eval?.clients?[client])
                 #expect(metrics["global_val_accuracy"] == measured["accuracy"], "client \(client), round \(next.round)")
                 #expect(metrics["global_val_loss"] == measured["loss"], "client \(client), round \(next.round)")

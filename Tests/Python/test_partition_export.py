@@ -58,7 +58,7 @@ def test_labels_partitioned_by_dirichlet(aviary, tmp_path):
 
 def test_bad_labels_options_are_refused(aviary, tmp_path):
     np.save(tmp_path / "labels.npy", np.arange(10) % 2)
-    out = run(aviary, "--labels", "labels.npy", "--clients", "2", "--partition", "dirichlet", "--alpha", "-1",
+    out = run(aviary, "--labels", "labels.npy", "--clients", "2", "--partition", "dirichlet", "--alpha=-1",
               "--export", "x.npz", cwd=tmp_path)
     assert out.returncode != 0 and "data.alpha" in out.stderr, out.stderr
     out = run(aviary, "--labels", "labels.npy", "--clients", "2", cwd=tmp_path)
