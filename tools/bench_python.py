@@ -7,9 +7,16 @@ prints per-round medians, the ratios and the test accuracy per round.
 
     .venv/bin/python tools/bench_python.py --peers /tmp/peers [--repeats 2] [--skip-flower]
 
-What it measures of the SDK: the adapter's local training and parameter exchange (numpy in and
-out of the module), in one process. It does not yet run the adapter behind `aviary-server` in 2
-client processes (the wire, the encodings and the server's merge are not in these numbers)."""
+Two measurements of the SDK:
+- in process: the adapter's local training and parameter exchange (numpy in and out of the
+  module), the clients one after another in this process;
+- `--server`: the whole federation under `aviary run`, with `aviary-server` and the 10 clients in
+  2 `python -m aviary_client` processes (tools/apps/fmnist_mlp.py): the wire, the f32 encoding and
+  the server's merge are in these numbers. The round time is the log's `duration_seconds`; the
+  test accuracy is each round's checkpoint evaluated here afterwards. It also runs the federation
+  with 1 process and again with 2, and compares the final checkpoints byte for byte.
+
+    .venv/bin/python tools/bench_python.py --peers /tmp/peers --server --aviary .build/release/aviary"""
 import argparse
 import json
 import os
@@ -73,6 +80,74 @@ def run_adapter(rounds, seed=0, groups=1):
     return {"rounds": out, "sha256": digest.hexdigest()}
 
 
+def run_server(aviary, rounds, processes, directory):
+    """The benchmark federation under `aviary run` with `processes` Python client processes.
+    Returns its rounds (log duration, test accuracy of the round's checkpoint) and the final
+    checkpoint's bytes."""
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file
+
+    from aviary_client.torch import evaluate_stats, load_parameters
+
+    sys.path.insert(0, str(ROOT / "tools" / "apps"))
+    import fmnist_mlp
+
+    directory.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tools" / "apps"), str(ROOT / "python"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, "-m", "aviary_client", "init-model", "fmnist_mlp:make_model", "-o",
+                    str(directory / "init.safetensors")], env=env, check=True, capture_output=True)
+    (directory / "bench.toml").write_text(f"""[run]
+name = "bench-python"
+rounds = {rounds}
+[seeds]
+partition = 1
+sampling = 2
+training = 3
+[data]
+dataset = "fashion-mnist"
+clients = 10
+partition = "iid"
+[model]
+kind = "external"
+parameters = "init.safetensors"
+[train]
+local_epochs = 1
+batch_size = 32
+learning_rate = 0.05
+[merge]
+strategy = "fedavg"
+[server]
+clients_per_round = 10
+min_clients = 10
+checkpoint_every = 1
+[processes]
+command = [{json.dumps(sys.executable)}, "-m", "aviary_client", "--app", "fmnist_mlp:app"]
+count = {processes}
+""")
+    run_dir = directory / "runs"  # [run] output's default, under the working directory
+    done = subprocess.run([aviary, "run", str(directory / "bench.toml"), "--overwrite"],
+                          env=env, capture_output=True, text=True, cwd=directory)
+    if done.returncode != 0:
+        raise SystemExit(f"aviary run failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    run = run_dir / "bench-python"
+    records = [json.loads(line) for line in (run / "aggregation.jsonl").read_text().splitlines() if line.strip()]
+    torch.set_num_threads(1)
+    model = fmnist_mlp.make_model()
+    xt, yt = fmnist_mlp.read_idx("test")
+    test = (torch.from_numpy(xt), torch.from_numpy(yt))
+    out = []
+    for r in (x for x in records if x.get("event") == "round"):
+        load_parameters(model, load_file(str(run / "checkpoints" / f"round-{r['round']:04d}.safetensors")))
+        out.append({"round": r["round"], "round_s": r["duration_seconds"],
+                    "test_acc": evaluate_stats(model, test, 1000).accuracy})
+        print(json.dumps(out[-1]), flush=True)
+    final = (run / "checkpoints" / f"round-{rounds:04d}.safetensors").read_bytes()
+    return {"rounds": out, "final": final, "processes": processes}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--peers", type=pathlib.Path, required=True, help="A set-up copy of the peers folder.")
@@ -80,6 +155,10 @@ def main():
     p.add_argument("--repeats", type=int, default=2, help="Alternating runs of the plain loop and the adapter.")
     p.add_argument("--skip-flower", action="store_true")
     p.add_argument("--json", type=pathlib.Path, help="Write all figures here.")
+    p.add_argument("--server", action="store_true",
+                   help="Also (alternating with the plain loop) the federation under `aviary run`, 2 client processes.")
+    p.add_argument("--aviary", default=str(ROOT / ".build" / "release" / "aviary"))
+    p.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/aviary-bench-python"))
     a = p.parse_args()
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
                "command": " ".join(sys.argv)}
@@ -95,6 +174,12 @@ def main():
         adapter = run_adapter(a.rounds)
         results["adapter"]["rounds"] += adapter["rounds"]
         results["adapter"]["sha256"].append(adapter["sha256"])
+        if a.server:
+            print(f"aviary run, 2 Python client processes (repeat {repeat + 1}) …", flush=True)
+            served = run_server(a.aviary, a.rounds, 2, a.work / f"server-{repeat}")
+            results.setdefault("server", {"rounds": [], "final": []})
+            results["server"]["rounds"] += served["rounds"]
+            results["server"]["final"].append(served["final"])
     print("torch adapter, the clients in 2 groups (2 modules, as 2 processes would hold) …", flush=True)
     grouped = run_adapter(a.rounds, groups=2)
     results["final_sha256"] = {"adapter runs": results["adapter"].pop("sha256"), "2 groups": grouped["sha256"]}
@@ -102,9 +187,15 @@ def main():
         print("Flower …", flush=True)
         results["flower"] = run_peer(a.peers, "flower_sim.py", ["--rounds", str(a.rounds), "--cpus-per-client", "1"],
                                      a.peers / "bench-flower.json")
+    if a.server:
+        print("aviary run, 1 Python client process (the final checkpoint must not change) …", flush=True)
+        single = run_server(a.aviary, a.rounds, 1, a.work / "server-one")
+        import hashlib
+        finals = results["server"].pop("final") + [single["final"]]
+        results["server"]["final_sha256"] = [hashlib.sha256(f).hexdigest() for f in finals]
     results["load_at_end"] = os.getloadavg()[0]
-    median = {k: statistics.median(r["round_s"] for r in results[k]["rounds"]) for k in ("plain", "adapter", "flower")
-              if k in results}
+    median = {k: statistics.median(r["round_s"] for r in results[k]["rounds"])
+              for k in ("plain", "adapter", "server", "flower") if k in results}
     print(f"machine: {results['machine']}; load at end {results['load_at_end']:.1f}")
     for k, m in median.items():
         accs = " ".join(f"{r['test_acc']:.4f}" for r in results[k]["rounds"][:a.rounds])
@@ -112,6 +203,13 @@ def main():
     print(f"adapter / plain PyTorch: {median['adapter'] / median['plain']:.3f}")
     if "flower" in median:
         print(f"adapter / Flower:        {median['adapter'] / median['flower']:.3f}")
+    if "server" in median:
+        print(f"aviary run (2 processes) / plain PyTorch: {median['server'] / median['plain']:.3f}")
+        if "flower" in median:
+            print(f"aviary run (2 processes) / Flower:        {median['server'] / median['flower']:.3f}")
+        finals = results["server"]["final_sha256"]
+        print(f"aviary run final checkpoint SHA-256 {finals[0][:16]}…; identical over {len(finals)} runs "
+              f"(2, 2, …, 1 processes): {len(set(finals)) == 1}")
     hashes = results["final_sha256"]["adapter runs"] + [results["final_sha256"]["2 groups"]]
     print(f"final model SHA-256: {hashes[0][:16]}…; the same in all {len(hashes)} adapter runs (1 and 2 groups): {len(set(hashes)) == 1}")
     if a.json:

@@ -59,10 +59,10 @@ extension Topology {
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
         let merge = try parseMerge(try top.table("merge"))
         let server = try parseServer(try top.table("server"), clients: data.clients)
-        let (robust, validationFraction, testSamples) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
-                                                                             checkpointMerge: merge.checkpointMerge)
+        let (robust, validationFraction, testSamples, evaluation) = try parseEvaluation(
+            try top.table("evaluation"), evalEvery: server.evalEvery, clients: data.clients, checkpointMerge: merge.checkpointMerge)
         data.testSamples = testSamples
-        let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
+        let processes = try parseProcesses(try top.table("processes"), clients: data.clients, external: model.kind == .external)
         let compression = try parseCompression(try top.table("compression"))
         let security = try parseSecurity(try top.table("security"))
         let system = try parseSystem(try top.table("system"), seed: systemSeed, clientsPerRound: server.clientsPerRound)
@@ -76,6 +76,7 @@ extension Topology {
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
                                 processes: processes, security: security, source: text, warnings: [], system: system)
         topology.compression = compression.encoding
+        topology.evaluation = evaluation
         topology.residualMaxAge = compression.residualMaxAge
         topology.quantisation = compression.quantisation
         topology.attackers = attackers
@@ -288,7 +289,7 @@ extension Topology {
 
     static func parseServer(_ t: TableReader, clients: Int) throws(TopologyError) -> ServerSettings {
         let perRound = try t.int("clients_per_round", default: clients, range: 1...clients)
-        let s = ServerSettings(
+        var s = ServerSettings(
             bind: try t.string("bind", default: "tcp://127.0.0.1:0"),
             clientsPerRound: perRound,
             minClients: try t.int("min_clients", default: clients, range: perRound...clients),
@@ -302,6 +303,7 @@ extension Topology {
             // Read only when written, so runs without it record the configuration they always did.
             sampling: t.has("sampling") ? try t.choice("sampling", default: Sampling.fixed) : .fixed)
         if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
+        (s.mode, s.buffered) = try parseMode(t, clients: clients, perRound: perRound)
         try t.finish()
         return s
     }
@@ -337,17 +339,20 @@ extension Topology {
         return nil
     }
 
-    static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {
+    static func parseProcesses(_ t: TableReader, clients: Int, external: Bool) throws(TopologyError) -> ProcessSettings {
         // `command`: client processes that are not aviary-client (a Python SDK process), `count`
-        // of them; with it, `client_processes` (aviary-client processes) defaults to 0.
+        // of them; with it, `client_processes` (aviary-client processes) defaults to 0. So it does
+        // for an external model, which aviary-client cannot train: a hand-started aviary-server
+        // serving SDK clients started by hand needs no [processes] table at all.
         let command = try t.stringArray("command")
         if let command, command.isEmpty || command[0].isEmpty {
             throw t.invalid("command", "\(command)", expected: "a program and its arguments, e.g. [\"python3\", \"-m\", \"aviary_client\", \"--app\", \"mymodule:make_client\"]")
         }
         let count = command == nil ? 0 : try t.int("count", default: 1, range: 1...clients)
         if command == nil { t.ignore(["count"], because: "it counts the processes of [processes] command, which is not set") }
-        var p = ProcessSettings(clientProcesses: try t.int("client_processes", default: command == nil ? min(clients, 10) : 0,
-                                                           range: (command == nil ? 1 : 0)...clients),
+        let sdkOnly = command != nil || external
+        var p = ProcessSettings(clientProcesses: try t.int("client_processes", default: sdkOnly ? 0 : min(clients, 10),
+                                                           range: (sdkOnly ? 0 : 1)...clients),
                                 blasThreads: try t.int("blas_threads", default: 1, range: 1...256),
                                 blasCoreType: try t.string("blas_coretype"))
         p.command = command

@@ -48,6 +48,7 @@ extension Topology {
                                 expected: "no [merge.checkpoints] with [model] kind = \"external\": checkpoint merging scores models with the server's evaluation, and the server cannot run an external model")
         }
         try checkPrivacy(file: file)
+        try checkBuffered(file: file, warnings: warnings)
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {
                 throw .invalidValue(file: file, key: "model.kind", value: "\"\(model.kind.rawValue)\"",
@@ -84,14 +85,16 @@ extension Topology {
     }
 
     private func checkMerge(file: String) throws(TopologyError) {
-        let perRound = server.clientsPerRound
+        // In buffered mode a merge sees one buffer of K updates, not a round's clients.
+        let perRound = server.buffered?.bufferSize ?? server.clientsPerRound
+        let perMergeKey = server.buffered == nil ? "clients_per_round" : "buffer_size"
         switch merge.strategy {
         case .krum(let f) where perRound < 2 * f + 3:
             throw .invalidValue(file: file, key: "merge.byzantine", value: "\(f)",
-                                expected: "Krum needs clients_per_round ≥ 2·byzantine + 3 = \(2 * f + 3), but [server] clients_per_round = \(perRound)")
+                                expected: "Krum needs \(perMergeKey) ≥ 2·byzantine + 3 = \(2 * f + 3), but [server] \(perMergeKey) = \(perRound)")
         case .multiKrum(let f, let m) where perRound < max(2 * f + 3, m + f):
             throw .invalidValue(file: file, key: "merge.byzantine", value: "\(f)",
-                                expected: "Multi-Krum needs clients_per_round ≥ max(2·byzantine + 3, selected + byzantine) = \(max(2 * f + 3, m + f)), but [server] clients_per_round = \(perRound)")
+                                expected: "Multi-Krum needs \(perMergeKey) ≥ max(2·byzantine + 3, selected + byzantine) = \(max(2 * f + 3, m + f)), but [server] \(perMergeKey) = \(perRound)")
         case .mwa(let config) where config.metric == .advLoss:
             let clean = (0..<data.clients).filter { adversarial(forClient: $0).mode == .none }
             if clean.count == data.clients {

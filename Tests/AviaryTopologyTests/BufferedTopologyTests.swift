@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import AviaryMerge
+@testable import AviaryTopology
+
+/// `[server] mode = "buffered"`: its keys, their defaults and every refusal naming its key.
+@Suite struct BufferedTopologyTests {
+    static func body(_ server: String, merge: String = "", system: String = "[system]\n") -> String {
+        "[run]\nname = \"b\"\n[data]\nclients = 10\n[server]\nmode = \"buffered\"\n\(server)\n\(merge)\n\(system)"
+    }
+
+    func error(_ text: String) -> String {
+        do { _ = try Topology.parse(text, file: "t.toml"); return "no error" } catch { return "\(error)" }
+    }
+
+    @Test func keysAndDefaults() throws {
+        let t = try Topology.parse(Self.body("concurrency = 6\nbuffer_size = 3\nstaleness = \"hinge\"\nstaleness_a = 2\nstaleness_b = 1\nmax_staleness = 5"))
+        #expect(t.server.mode == .buffered)
+        #expect(t.server.buffered == BufferedSettings(concurrency: 6, bufferSize: 3, staleness: .hinge(a: 2, b: 1), maxStaleness: 5))
+        let d = try Topology.parse(Self.body("clients_per_round = 4"))
+        #expect(d.server.buffered == BufferedSettings(concurrency: 4, bufferSize: 4, staleness: .polynomial(a: 0.5), maxStaleness: nil))
+        #expect(d.config["server.mode"] == .string("buffered") && d.config["server.buffer_size"] == .int(4))
+        #expect(d.warnings.contains { $0.contains("does not run it yet") })
+    }
+
+    @Test func syncRunsRecordTheConfigurationTheyAlwaysDidAndWarnOfBufferedKeys() throws {
+        let t = try Topology.parse("[run]\nname = \"s\"\n[server]\nconcurrency = 3\n")
+        #expect(t.server.mode == .sync && t.server.buffered == nil)
+        #expect(t.config["server.mode"] == nil && t.config["server.concurrency"] == nil)
+        #expect(t.warnings.contains { $0.contains("server.concurrency") && $0.contains("mode = \"buffered\"") })
+    }
+
+    @Test func refusalsNameTheirKey() {
+        let cases: [(String, String, String)] = [
+            (Self.body("concurrency = 11"), "server.concurrency", "1...10"),
+            (Self.body("concurrency = 4\nbuffer_size = 5"), "server.buffer_size", "1...4"),
+            (Self.body("staleness = \"linear\""), "server.staleness", "\"hinge\""),
+            (Self.body("staleness_a = -0.5"), "server.staleness_a", "≥ 0"),
+            (Self.body("staleness = \"hinge\"\nstaleness_b = -1"), "server.staleness_b", "≥ 0"),
+            (Self.body("max_staleness = -1"), "server.max_staleness", "≥ 0"),
+            (Self.body("", system: ""), "server.mode", "[system]"),
+            (Self.body("sampling = \"poisson\""), "server.sampling", "\"fixed\""),
+            (Self.body("", merge: "[merge]\nstrategy = \"median\""), "server.staleness", "\"constant\""),
+            (Self.body("staleness = \"constant\"\nbuffer_size = 4\nconcurrency = 4", merge: "[merge]\nstrategy = \"krum\"\nbyzantine = 1"),
+             "merge.byzantine", "buffer_size = 4"),
+        ]
+        for (text, key, expected) in cases {
+            let e = error(text)
+            #expect(e.contains("'\(key)'") && e.contains(expected), "\(key): \(e)")
+        }
+    }
+
+    @Test func robustStrategiesRunWithConstantStalenessAndAWarningSayingWhy() throws {
+        let t = try Topology.parse(Self.body("staleness = \"constant\"", merge: "[merge]\nstrategy = \"trimmed-mean\"\ntrim_beta = 0.1"))
+        #expect(t.warnings.contains { $0.contains("trimmed-mean") && $0.contains("one model version") })
+    }
+
+    @Test func syncOnlySystemKeysAreIgnoredWithAWarning() throws {
+        let t = try Topology.parse(Self.body("", system: "[system]\ndeadline = 20\nonline_period = 3\n"))
+        #expect(t.warnings.contains { $0.contains("system.deadline") })
+        #expect(t.warnings.contains { $0.contains("system.online_period") })
+    }
+
+    @Test func theExampleTopologyValidates() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../topologies/buffered.toml").path
+        let t = try Topology.parse(String(contentsOfFile: file, encoding: .utf8), file: file)
+        #expect(t.server.buffered == BufferedSettings(concurrency: 20, bufferSize: 10, staleness: .polynomial(a: 0.5), maxStaleness: 8))
+        #expect(t.system != nil)
+    }
+}
