@@ -174,3 +174,27 @@ def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
     conn.inbox.put(Train(1, [0], {}))
     assert conn.expect(Update).client_index == 0
     finish(conn, t, outcome)
+
+
+@pytest.mark.parametrize("privacy, named", [
+    ({"mode": "local", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'mode "local"'),
+    ({"mode": "central", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'clip_on = "client"'),
+    ({"mode": "shuffled"}, 'mode "shuffled"'),
+])
+def test_privacy_the_sdk_cannot_honour_is_refused_at_start(privacy, named):
+    """The SDK neither clips nor adds noise: a run spec that needs it to ends the process at WELCOME,
+    naming the mode, before any update leaves unclipped or un-noised."""
+    conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), spec=run_spec(TABLE, privacy=privacy))
+    t.join(10)
+    assert not t.is_alive()
+    assert "the server's run spec cannot be used: privacy: " in outcome["error"]
+    assert named in outcome["error"]
+
+
+def test_central_privacy_with_server_side_clipping_needs_nothing_from_the_sdk():
+    spec = run_spec(TABLE, privacy={"mode": "central", "clipOn": "server", "clipNorm": 1, "noiseMultiplier": 1})
+    conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), spec=spec)
+    conn.inbox.put(model(1, 0.25))
+    conn.inbox.put(Train(1, [0], {"lr": 0.1}))
+    assert (conn.expect(Update).payload.values == np.ones(8, np.float32)).all()
+    finish(conn, t, outcome)

@@ -73,6 +73,28 @@ def parse_encoding(value):
     raise RunSpecError(f"compression: {json.dumps(value)} is not an encoding this SDK knows (f32, f16, int8, topk)")
 
 
+def check_privacy(value):
+    """`[privacy]` as the run spec carries it (Swift's `PrivacySettings`; absent when off). This SDK
+    does not clip or add noise, so it refuses the modes that need the client to: local DP (its
+    updates would leave without noise) and central DP with `clip_on = "client"` (the server would
+    reject every unclipped update). Central DP with server-side clipping needs nothing here."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise RunSpecError(f"privacy: {json.dumps(value)} is not an object")
+    mode, clip_on = value.get("mode", "none"), value.get("clipOn", "server")
+    if mode == "local":
+        raise RunSpecError('privacy: mode "local" needs every client to clip its delta and add Gaussian noise '
+                           'before encoding, and this SDK does neither; it refuses rather than send un-noised '
+                           'updates (run aviary-client processes for local DP)')
+    if mode == "central" and clip_on != "server":
+        raise RunSpecError(f'privacy: mode "central" with clip_on = {json.dumps(clip_on)} needs every client to clip '
+                           'its delta to the clip norm before encoding, and this SDK does not; the server would '
+                           'reject each update as beyond the bound (use clip_on = "server", or aviary-client processes)')
+    if mode not in ("none", "central"):
+        raise RunSpecError(f"privacy: mode {json.dumps(mode)} is not one this SDK knows (none, central)")
+
+
 def parse(data):
     """A RunSpec from WELCOME's runSpec bytes."""
     try:
@@ -91,6 +113,7 @@ def parse(data):
             tensors.append(TensorSpec(str(row["name"]), shape, str(row.get("dtype", "F32"))))
         except (KeyError, TypeError, ValueError):
             raise RunSpecError(f"tensors[{i}] is not {{name, shape, dtype}}: {json.dumps(row)}") from None
+    check_privacy(raw.get("privacy"))
     q = raw.get("quantisation") or {}
     return RunSpec(raw=raw, tensors=tensors, encoding=parse_encoding(raw.get("compression")),
                    training_seed=int(raw.get("trainingSeed", 0)), residual_max_age=raw.get("residualMaxAge"),
