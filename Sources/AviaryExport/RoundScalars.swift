@@ -33,6 +33,7 @@ public struct RoundScalars: Sendable, Equatable {
                 ("offline", r.system.map { Double($0.offlineCount) }), ("stragglers", r.system.map { Double($0.stragglers.count) }),
                 ("merged_clean_accuracy", m?.eval.cleanAccuracy), ("merged_clean_loss", m?.eval.cleanLoss),
                 ("merged_robust_accuracy", m?.eval.robustAccuracy),
+                ("epsilon", r.privacy?.epsilon), ("delta", r.privacy?.delta), ("clip_norm", r.privacy?.clipNorm),
             ]
             return RoundScalars(round: r.round, wallTime: timestamp(r.time) ?? start,
                                 values: fields.compactMap { name, v in v.map { (name, $0) } })

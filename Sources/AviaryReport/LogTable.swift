@@ -137,7 +137,7 @@ public enum LogTable {
             + simCell(r) + privacyCell(r) + (r.modelKept ? "  (model kept)" : "")
     }
 
-    public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,lost,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,run_status"
+    public static let csvHeader = "round,sampled,accepted,rejected,timed_out,failed,lost,clean_accuracy,clean_loss,robust_accuracy,update_norm,duration_seconds,client_acc_mean,client_acc_min,client_acc_worst10,model_kept,sim_round_seconds,sim_clock_seconds,offline,stragglers,merged_rounds,merged_clean_accuracy,merged_clean_loss,merged_robust_accuracy,epsilon,delta,clip_norm,run_status"
 
     /// The simulated clock (`[system]` runs): header and cell, after the fairness column. Each
     /// cell names itself ("sim 16.6m") so the header stays within `width`.
@@ -181,7 +181,8 @@ public enum LogTable {
                           f(r.fairness?.min), f(r.fairness?.worst10Mean), r.modelKept ? "true" : "false"]
             let mergedRounds: String = m.map { $0.rounds.map(String.init).joined(separator: " ") } ?? ""
             let fields = base + simulatedFields(r)
-                + [mergedRounds, f(m?.eval.cleanAccuracy), f(m?.eval.cleanLoss), f(m?.eval.robustAccuracy), status]
+                + [mergedRounds, f(m?.eval.cleanAccuracy), f(m?.eval.cleanLoss), f(m?.eval.robustAccuracy)]
+                + [f(r.privacy?.epsilon), f(r.privacy?.delta), f(r.privacy?.clipNorm), status]
             out += fields.joined(separator: ",") + "\n"
         }
         return out

@@ -32,7 +32,7 @@ import AviaryReport
         let text = LogTable.text(log, directory: "runs/t")
         #expect(!text.contains("incomplete") && text.hasSuffix("end: completed, 3 rounds in 3.0 s\n"))
         #expect(LogTable.csv(log, round: 2).split(separator: "\n").map(String.init).dropFirst() == [
-            "2,2,2,0,0,0,0,0.5,1.0,,0.25,1.0,,,,false,,,,,,,,,completed"])  // lost 0; sim_* and merged_* columns empty
+            "2,2,2,0,0,0,0,0.5,1.0,,0.25,1.0,,,,false,,,,,,,,,,,,completed"])  // lost 0; sim_*, merged_* and privacy columns empty
         let failed = AggregationLog(records: [Self.start, .runEnd(RunEndRecord(time: "t", roundsCompleted: 0, durationSeconds: 1,
                                                                               status: "failed: no clients, registration timed out", finalEval: nil))])
         #expect(LogTable.csvStatus(failed) == "failed")

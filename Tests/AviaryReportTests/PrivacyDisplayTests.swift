@@ -31,6 +31,18 @@ import AviaryReport
         #expect(!plain.contains("ε"))
     }
 
+    /// `aviary logs --csv` and the exports' scalars carry ε, δ and S per round; empty without DP.
+    @Test func csvCarriesEpsilon() {
+        let rows = LogTable.csv(Self.log([0.5, nil])).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = rows[0]
+        let e = header.firstIndex(of: "epsilon")!, d = header.firstIndex(of: "delta")!, s = header.firstIndex(of: "clip_norm")!
+        #expect(header.last == "run_status")
+        #expect(rows[1][e] == "0.5" && rows[1][d] == "0.001" && rows[1][s] == "0.1")
+        #expect(rows[2][e] == "" && rows[2][d] == "0.001")
+        let plain = LogTable.csv(AggregationLog(records: [LogTableTests.start, LogTableTests.round(1)])).split(separator: "\n")
+        #expect(plain[1].split(separator: ",", omittingEmptySubsequences: false)[e] == "")
+    }
+
     @Test func compareAndReportShowTheRunsEpsilon() {
         let dp = Self.log([0.5, 0.75]), plain = AggregationLog(records: [LogTableTests.start, LogTableTests.round(1), LogTableTests.end])
         #expect(FinalMetrics(log: dp, path: "a").epsilon == 0.75)
