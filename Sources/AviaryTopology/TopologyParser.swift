@@ -62,7 +62,7 @@ extension Topology {
         let (robust, validationFraction, testSamples) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
                                                                              checkpointMerge: merge.checkpointMerge)
         data.testSamples = testSamples
-        let processes = try parseProcesses(try top.table("processes"), clients: data.clients)
+        let processes = try parseProcesses(try top.table("processes"), clients: data.clients, external: model.kind == .external)
         let compression = try parseCompression(try top.table("compression"))
         let security = try parseSecurity(try top.table("security"))
         let system = try parseSystem(try top.table("system"), seed: systemSeed, clientsPerRound: server.clientsPerRound)
@@ -338,17 +338,20 @@ extension Topology {
         return nil
     }
 
-    static func parseProcesses(_ t: TableReader, clients: Int) throws(TopologyError) -> ProcessSettings {
+    static func parseProcesses(_ t: TableReader, clients: Int, external: Bool) throws(TopologyError) -> ProcessSettings {
         // `command`: client processes that are not aviary-client (a Python SDK process), `count`
-        // of them; with it, `client_processes` (aviary-client processes) defaults to 0.
+        // of them; with it, `client_processes` (aviary-client processes) defaults to 0. So it does
+        // for an external model, which aviary-client cannot train: a hand-started aviary-server
+        // serving SDK clients started by hand needs no [processes] table at all.
         let command = try t.stringArray("command")
         if let command, command.isEmpty || command[0].isEmpty {
             throw t.invalid("command", "\(command)", expected: "a program and its arguments, e.g. [\"python3\", \"-m\", \"aviary_client\", \"--app\", \"mymodule:make_client\"]")
         }
         let count = command == nil ? 0 : try t.int("count", default: 1, range: 1...clients)
         if command == nil { t.ignore(["count"], because: "it counts the processes of [processes] command, which is not set") }
-        var p = ProcessSettings(clientProcesses: try t.int("client_processes", default: command == nil ? min(clients, 10) : 0,
-                                                           range: (command == nil ? 1 : 0)...clients),
+        let sdkOnly = command != nil || external
+        var p = ProcessSettings(clientProcesses: try t.int("client_processes", default: sdkOnly ? 0 : min(clients, 10),
+                                                           range: (sdkOnly ? 0 : 1)...clients),
                                 blasThreads: try t.int("blas_threads", default: 1, range: 1...256),
                                 blasCoreType: try t.string("blas_coretype"))
         p.command = command

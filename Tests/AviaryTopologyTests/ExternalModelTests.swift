@@ -84,4 +84,16 @@ import AviaryTopology
             try Topology.parse(Self.topology(extra: "[merge]\nstrategy = \"fedavg\"\n[merge.checkpoints]\nwindow = 3\nmetric = \"round\""))
         } throws: { "\($0)".contains("merge.checkpoints") }
     }
+
+    /// A hand-started aviary-server serving SDK clients started by hand needs no [processes]
+    /// table; aviary-client processes are still refused for a model they cannot train.
+    @Test func withoutACommandNoAviaryClientProcessesAreExpected() throws {
+        let handStarted = Self.topology().replacingOccurrences(of: "[processes]\ncommand = [\"python3\", \"-m\", \"aviary_client\", \"--app\", \"m:f\"]\ncount = 2\n", with: "")
+        #expect(!handStarted.contains("[processes]"))
+        let t = try Topology.parse(handStarted)
+        #expect(t.processes.clientProcesses == 0 && t.processes.totalClientProcesses == 0)
+        #expect {
+            try Topology.parse(handStarted + "\n[processes]\nclient_processes = 2\n")
+        } throws: { "\($0)".contains("processes.client_processes") && "\($0)".contains("external") }
+    }
 }

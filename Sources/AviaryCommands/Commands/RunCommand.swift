@@ -44,6 +44,9 @@ struct RunCommand: ParsableCommand {
         if let resume { return (try RunPlacement.resumable(resume), .resume) }
         let path = topology!
         var topo = try Topology.load(path: path, overrides: set.overrides)
+        if topo.model.kind == .external, topo.processes.totalClientProcesses == 0 {
+            throw LaunchError.nothingToLaunch(file: path)
+        }
         if let name {
             try RunPlacement.checkName(name)
             topo.name = name

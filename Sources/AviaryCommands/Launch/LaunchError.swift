@@ -17,6 +17,8 @@ enum LaunchError: Error, CustomStringConvertible {
     case everyClientExited(lost: [String])
     /// `directory`: the run, to continue with --resume once its server has written topology.toml; nil before.
     case interrupted(log: String, directory: String?)
+    /// `[model] kind = "external"` without `[processes] command`: no process aviary run could start trains it.
+    case nothingToLaunch(file: String)
     /// `[security] curve = true`: the run's ephemeral keys could not be written.
     case cannotCreateKeys(path: String, reason: String)
 
@@ -47,6 +49,10 @@ enum LaunchError: Error, CustomStringConvertible {
         case let .interrupted(log, directory):
             "interrupted; every process was stopped. The log so far is in \(log)"
                 + (directory.map { "\ncontinue it with: aviary run --resume \($0)" } ?? "")
+        case let .nothingToLaunch(file):
+            "\(file): [model] kind = \"external\" needs client processes aviary run can start: set [processes] command "
+                + "(e.g. [\"python3\", \"-m\", \"aviary_client\", \"--app\", \"mymodule:app\"]) and count, "
+                + "or start aviary-server --topology \(file) and the SDK clients by hand"
         case let .cannotCreateKeys(path, reason):
             "cannot write the run's CURVE keys to \(path) ([security] curve = true): \(reason)"
         }
