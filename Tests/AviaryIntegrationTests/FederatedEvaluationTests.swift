@@ -51,4 +51,45 @@ import AviaryLog
         let html = try String(contentsOfFile: dir + "/fedeval/report.html", encoding: .utf8)
         #expect(html.contains("federated evaluation"), "the report says who evaluated")
     }
+
+    /// A seeded sample of 2 of the 4 clients evaluates, under the run's PGD attack on robust rounds.
+    @Test func aSampleOfClientsEvaluatesRobustly() throws {
+        let dir = Harness.temporaryDirectory("fedrobust")
+        let topo = dir + "/t.toml"
+        try Harness.topology(name: "fedrobust", output: dir, clients: 4, rounds: 2, processes: 1, epochs: 1,
+                             extra: """
+
+                             [evaluation]
+                             mode = "federated"
+                             clients = 2
+                             robust = true
+                             attack = "pgd"
+                             epsilon = 0.1
+                             step_size = 0.025
+                             steps = 5
+                             subset = 20
+                             """)
+            .write(toFile: topo, atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", topo])
+        #expect(result.status == 0, "aviary run failed:\n\(result.output)")
+        let log = try AggregationLog.read(path: dir + "/fedrobust/aggregation.jsonl")
+        #expect(log.rounds.count == 2)
+        var evaluated: [[String]] = []
+        for round in log.rounds {
+            let eval = try #require(round.eval)
+            let clients = try #require(eval.clients)
+            evaluated.append(clients.keys.sorted())
+            #expect(clients.count == 2)
+            let robust = try #require(eval.robustAccuracy, "robust rounds report a robust accuracy")
+            #expect(eval.attack != nil && (0...1).contains(robust))
+            for (client, metrics) in clients {
+                #expect(metrics["robust_loss"] != nil && metrics["robust_accuracy"] != nil && metrics["robust_samples"] != nil, "client \(client)")
+            }
+            // robust_samples is only a metric: the aggregate weighs each client by its EVAL_RESULT's samples.
+            let bySamples = clients.values.map { $0["robust_accuracy"]! * $0["samples"]! }.reduce(0, +)
+                / clients.values.map { $0["samples"]! }.reduce(0, +)
+            #expect(abs(robust - bySamples) < 1e-12)
+        }
+        #expect(evaluated.count == 2)
+    }
 }
