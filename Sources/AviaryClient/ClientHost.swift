@@ -98,6 +98,11 @@ public final class ClientHost {
                 }
             }
             for result in worker.takeResults() { try deliver(result) }
+            for result in worker.takeEvaluations() {
+                logger.info("evaluated", metadata: ["client": "\(result.clientIndex)", "round": "\(result.round)",
+                                                   "accuracy": "\(result.metrics["accuracy"].map { String(format: "%.4f", $0) } ?? result.error)"])
+                try perform(machine.evaluated(result, now: clock.now))
+            }
             for warning in worker.takeWarnings() { logger.warning("old error-feedback residual not deleted", metadata: ["error": "\(warning)"]) }
             try perform(machine.tick(now: clock.now))
         }
@@ -152,6 +157,15 @@ public final class ClientHost {
                     continue
                 }
                 worker.enqueue(t.clients.map { TrainingWorker.Job(client: $0, model: model, config: t.config) })
+            case let .evaluate(e):
+                guard let model, model.round == e.round else {
+                    for c in e.clients {
+                        try perform(machine.evaluated(EvalResultMessage(round: e.round, clientIndex: c, samples: 0, metrics: [:],
+                                                                        error: "EVALUATE for round \(e.round) arrived without its MODEL"), now: clock.now))
+                    }
+                    continue
+                }
+                worker.enqueue(e.clients.map { TrainingWorker.Job(client: $0, model: model, config: e.config, evaluate: true) })
             case let .reconnect(reason):
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)

@@ -24,7 +24,7 @@ final class LocalTraining {
         self.dataset = dataset
     }
 
-    private func trainer(for client: Int, valueRange: ClosedRange<Float>?) throws(ClientError) -> (Network, LocalTrainer) {
+    func trainer(for client: Int, valueRange: ClosedRange<Float>?) throws(ClientError) -> (Network, LocalTrainer) {
         let adversarial = spec.adversarial(forClient: client)
         if let t = trainers[adversarial], let n = networks[adversarial] { return (n, t) }
         do {

@@ -12,6 +12,8 @@ final class TrainingWorker: @unchecked Sendable {
         var client: Int
         var model: ModelMessage
         var config: [String: Double]
+        /// Evaluate `model` on the client's held-out split (EVALUATE) instead of training.
+        var evaluate = false
     }
 
     struct Result {
@@ -24,6 +26,7 @@ final class TrainingWorker: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var results: [Result] = []
+    private var evaluations: [EvalResultMessage] = []
     private var training: LocalTraining?
     private var compressor: DeltaCompressor?
     /// A later WELCOME's spec of the same run, for the compressor (applied on the worker thread).
@@ -84,6 +87,14 @@ final class TrainingWorker: @unchecked Sendable {
         }
     }
 
+    /// EVAL_RESULTs finished since the last call (token unset), in the order they finished.
+    func takeEvaluations() -> [EvalResultMessage] {
+        condition.withLock {
+            defer { evaluations = [] }
+            return evaluations
+        }
+    }
+
     /// Warnings since the last call (residual files that could not be deleted).
     func takeWarnings() -> [String] {
         condition.withLock {
@@ -106,6 +117,14 @@ final class TrainingWorker: @unchecked Sendable {
             while jobs.isEmpty && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
             let training = self.training!
+            if jobs[0].evaluate {
+                // Evaluations touch no residual and no attack: answered one by one.
+                let job = jobs.removeFirst()
+                condition.unlock()
+                let result = training.evaluate(client: job.client, model: job.model, config: job.config)
+                condition.withLock { evaluations.append(result) }
+                continue
+            }
             let compressor = self.compressor!
             if let spec = adoptedSpec { compressor.adopt(spec); adoptedSpec = nil }
             let adopting = storedToAdopt
@@ -114,7 +133,7 @@ final class TrainingWorker: @unchecked Sendable {
             // before any is sent: they take the round's queued jobs as one group.
             var group = [jobs.removeFirst()]
             if training.attack?.isCollusive == true {
-                while let next = jobs.first, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
+                while let next = jobs.first, !next.evaluate, next.model.round == group[0].model.round { group.append(jobs.removeFirst()) }
             }
             condition.unlock()
             var pruning: [String] = []

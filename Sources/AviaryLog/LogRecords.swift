@@ -271,6 +271,16 @@ public struct Evaluation: Codable, Sendable, Equatable {
     /// Loss on the server's validation split (`[evaluation].validation_fraction` > 0).
     public var validationLoss: Double?
     public var validationSamples: Int?
+    /// Who evaluated (`[evaluation] mode`): `federated` (the sample-weighted aggregate of the
+    /// clients' results) or `evaluator` (the evaluator process); nil: the server itself.
+    public var mode: String? = nil
+    /// Federated evaluation: each valid result by client, {`samples`, `loss`, `accuracy`, and
+    /// any other metric the client sent (`robust_loss`, `robust_accuracy`, …)}; nil otherwise.
+    public var clients: [String: [String: Double]]? = nil
+    /// Results refused (an error, no samples, a non-finite or missing metric), with why; nil when none.
+    public var refused: [ClientReason]? = nil
+    /// Asked and not answered (the deadline passed or the process was lost); nil when none.
+    public var missing: [Int]? = nil
     public init(cleanAccuracy: Double, cleanLoss: Double, samples: Int, robustAccuracy: Double? = nil,
                 robustSamples: Int? = nil, attack: String? = nil, validationLoss: Double? = nil, validationSamples: Int? = nil) {
         self.cleanAccuracy = cleanAccuracy; self.cleanLoss = cleanLoss; self.samples = samples

@@ -42,6 +42,9 @@ public struct ClientStateMachine: Sendable {
         case model(ModelMessage)
         /// Train these clients; report each with `trained(_:)` or `failed(...)`.
         case train(TrainMessage)
+        /// Evaluate the model of `round` (its MODEL came right before) for these hosted clients;
+        /// report each with `evaluated(_:)` (protocol 5).
+        case evaluate(EvaluateMessage)
         /// Close the connection and open a new one; the HELLO that follows goes on the new one.
         case reconnect(reason: String)
         /// Registration was renewed after a RESET or reconnect: send again this round's
@@ -155,8 +158,11 @@ public struct ClientStateMachine: Sendable {
             return []
         case .hello, .update, .failure, .bye, .evalResult:
             return []
-        case .evaluate:
-            return []
+        case let .evaluate(e):
+            // An evaluator's EVALUATE names no client; a trainer process answers for its own.
+            guard phase == .ready else { return [] }
+            let mine = e.clients.filter { tokens[$0] != nil }
+            return mine.isEmpty ? [] : [.evaluate(EvaluateMessage(round: e.round, clients: mine, config: e.config))]
         }
     }
 
@@ -223,6 +229,15 @@ public struct ClientStateMachine: Sendable {
         u.token = token
         lastSent = now
         return [.send(.update(u))]
+    }
+
+    /// A hosted client finished evaluating: its EVAL_RESULT, stamped with the client's token.
+    public mutating func evaluated(_ result: EvalResultMessage, now: Double) -> [Action] {
+        guard phase != .done, let token = tokens[result.clientIndex] else { return [] }
+        var r = result
+        r.token = token
+        lastSent = now
+        return [.send(.evalResult(r))]
     }
 
     public mutating func failed(round: Int, client: Int, reason: String, now: Double) -> [Action] {

@@ -18,10 +18,23 @@ public struct EvaluationPlan: Sendable, Equatable {
     public var timeout: Double
     /// Per-evaluation scalars sent with every EVALUATE.
     public var config: [String: Double]
+    /// Robust evaluation every this many rounds (and after the last): those EVALUATEs carry
+    /// `robust` = 1 in their config. nil: none asks for it.
+    public var robustEvery: Int?
 
-    public init(federated: Bool, clients: Int? = nil, evaluator: Bool, every: Int, timeout: Double, config: [String: Double] = [:]) {
+    public init(federated: Bool, clients: Int? = nil, evaluator: Bool, every: Int, timeout: Double, config: [String: Double] = [:],
+                robustEvery: Int? = nil) {
         self.federated = federated; self.clients = clients; self.evaluator = evaluator
         self.every = max(1, every); self.timeout = timeout; self.config = config
+        self.robustEvery = robustEvery.map { max(1, $0) }
+    }
+
+    /// The EVALUATE config after `round`'s merge: `config`, plus `robust` = 1 on robust rounds.
+    public func config(round: Int, rounds: Int) -> [String: Double] {
+        guard let r = robustEvery, round % r == 0 || round == rounds else { return config }
+        var c = config
+        c["robust"] = 1
+        return c
     }
 
     /// Whether the model after `round`'s merge is evaluated.

@@ -22,7 +22,8 @@ extension ServerStateMachine {
         var lost: [Int] = []
     }
 
-    func isEvaluator(_ peer: Peer) -> Bool { evaluator?.peer == peer }
+    /// Whether `peer` is the live evaluator connection.
+    public func isEvaluator(_ peer: Peer) -> Bool { evaluator?.peer == peer }
 
     /// HELLO with role 1: accepted as index −1 with a token when the run evaluates with an
     /// evaluator and none is live; a second one is refused for now (`retry`), one in a run that
@@ -61,7 +62,8 @@ extension ServerStateMachine {
 
     func evaluateMessages(round: Int, clients: [Int], to peer: Peer) -> [Action] {
         [.send(peer, .model(ModelMessage(round: round + 1, parameters: globalParameters))),
-         .send(peer, .evaluate(EvaluateMessage(round: round + 1, clients: clients, config: configuration.evaluation?.config ?? [:])))]
+         .send(peer, .evaluate(EvaluateMessage(round: round + 1, clients: clients,
+                                                config: configuration.evaluation?.config(round: round, rounds: configuration.rounds) ?? [:])))]
     }
 
     /// After `round`'s merge: evaluate now when the plan says so, else go on.

@@ -56,6 +56,12 @@ public enum ExperimentSummary {
             ? "clean and robust: " + attack(c, "evaluation") + " on \(v("evaluation.subset")) samples" : "clean only"
         if let t = c["evaluation.test_samples"], t != .null { evaluation += "; test set \(t) samples" }
         if n("evaluation.validation_fraction") > 0 { evaluation += "; validation split \(v("evaluation.validation_fraction"))" }
+        // Who evaluates (protocol 5): absent in older logs, "server" by default.
+        if case let .string(mode)? = c["evaluation.mode"], mode != "server" {
+            evaluation = mode == "federated"
+                ? "federated evaluation (" + (c["evaluation.clients"].flatMap { $0 == .null ? nil : "\($0) sampled clients" } ?? "every client") + " on its held-out split), " + evaluation
+                : "by the evaluator process, " + evaluation
+        }
 
         // The base only when the seeds derive from it (a file may set them all explicitly).
         let base = n("seeds.base")

@@ -100,6 +100,8 @@ public final class FederatedServer {
     /// The rounds this run resumed after, oldest first (`RunSpec.resumes`).
     var resumes: [Int] = []
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
+    /// Buffered mode's schedule, computed at start (and again on resume) from the topology alone.
+    var bufferedPlan: BufferedPlan? = nil
     /// Clients lost during the run and whether they came back (the run's verdict).
     var population = PopulationWatch()
     /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
@@ -110,7 +112,6 @@ public final class FederatedServer {
     var lastHandshakeWarning: [String: Double] = [:]
 
     public init(topology original: Topology, options: Options, logger: Logger) throws {
-        if original.server.mode == .buffered { throw BufferedRunError.notRunByThisServer(file: "topology \(original.name)") }
         // `[privacy] on_budget = "stop"`: the run is planned to its last round within the budget.
         var topology = original
         if topology.plannedRounds < topology.rounds, let target = topology.privacy.targetEpsilon, let account = topology.privacyAccount {
@@ -138,7 +139,9 @@ public final class FederatedServer {
             modelSpec = try topology.model.resolve(sampleShape: test.sampleShape, classes: test.classes)
             let built = try GlobalEvaluator(model: modelSpec, test: test, validationFraction: topology.validationFraction,
                                             robust: topology.robustEvaluation, seed: topology.seeds.training)
-            evaluator = built
+            // With `[evaluation] mode` "federated" or "evaluator" the round's `eval` comes from
+            // EVAL_RESULTs; the server's own model only makes the initial parameters.
+            evaluator = topology.evaluation.mode == .server ? built : nil
             initial = built.initialParameters(seed: topology.seeds.training)
         }
         processor = RoundProcessor(topology: topology, evaluator: evaluator)
@@ -146,6 +149,7 @@ public final class FederatedServer {
         checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
+        if topology.server.buffered != nil, let clock = simulatedClock { bufferedPlan = BufferedPlan(topology: topology, clock: clock) }
     }
 
     var now: Double { options.clock.now }
@@ -203,6 +207,7 @@ public final class FederatedServer {
         if topology.server.sampling == .poisson {
             configuration.poissonRate = Double(topology.server.clientsPerRound) / Double(topology.data.clients)
         }
+        configuration.evaluation = evaluationPlan
         var machine = ServerStateMachine<PeerID>(configuration: configuration)
         enterSystemRound(firstRound, machine: &machine)
         let queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
@@ -242,7 +247,8 @@ public final class FederatedServer {
                 }
             }
             if let point = crashAfterSends { crashAfterSends = nil; FaultInjection.crashPoint(point) }
-            if var written = pendingWrite {
+            // A round whose model is being evaluated (EVALUATE sent) is written once its results are in.
+            if var written = pendingWrite, !machine.isEvaluating {
                 // The next round's tasks are out: clients train while the finished round is
                 // written. A crash before its state is saved resumes one round earlier, which
                 // replays it bit for bit.
@@ -340,6 +346,10 @@ public final class FederatedServer {
             population.registered(registration.joined + registration.reconnected, registeredCount: machine.registeredCount)
             processNames[peer] = registration.processName
             try logRegistration(registration, peer: peer)
+            if registration.refused.isEmpty, machine.isEvaluator(peer) {
+                try writer.append(.note(NoteRecord(event: "evaluator_registered", time: timestamp(),
+                                                   message: "\(registration.processName): registered as the evaluator")))
+            }
         case let .ignored(peer, why):
             issues.count(peer: peer, why.category, example: "\(why)")
         case let .clientsUnresponsive(clients):
@@ -365,10 +375,8 @@ public final class FederatedServer {
             crashAfterSends = "round-started:\(round)"  // once the round's MODEL/TRAIN are out
         case .aggregate, .finished:
             break  // handled by the loop
-        case .evaluated:
-            // Evaluation between rounds (protocol 5's EVALUATE) runs only when the configuration
-            // gives the state machine an `EvaluationPlan`; this server does not set one yet.
-            break
+        case let .evaluated(outcome):
+            try recordEvaluation(outcome)
         }
         return []
     }

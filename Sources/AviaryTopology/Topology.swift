@@ -22,6 +22,8 @@ public struct Topology: Sendable {
     /// Per-client adversarial settings that replace `adversarial` for the listed clients.
     public var clientOverrides: [ClientOverride]
     public var robustEvaluation: RobustEvaluationSpec?
+    /// `[evaluation] mode` and `clients`: who evaluates the global model (the server by default).
+    public var evaluation = EvaluationSettings(mode: .server)
     /// Share of the server's held-out data kept apart as a validation split (seeded): the
     /// reported metrics use the rest, and checkpoint merging by `val_loss` uses this part.
     public var validationFraction: Double
@@ -155,7 +157,8 @@ public struct Topology: Sendable {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
                 compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
-                privacy: privacy.isOn ? privacy : nil, tensors: model.tensorTable)
+                privacy: privacy.isOn ? privacy : nil, tensors: model.tensorTable,
+                robustEvaluation: evaluation.mode == .server ? nil : robustEvaluation)
     }
 }
 
@@ -196,6 +199,10 @@ public struct RunSpec: Codable, Sendable, Hashable {
     /// The rounds the server resumed after, oldest first (`ResidualHistory.resumes`): residuals
     /// written before a resume for rounds after its point belong to rounds run again.
     public var resumes: [Int] = []
+    /// `[evaluation]`'s robust attack when the clients or the evaluator evaluate (mode other than
+    /// "server"): an EVALUATE whose config has `robust` = 1 asks for `robust_loss` and
+    /// `robust_accuracy` under it too. nil (and absent in older specs) otherwise.
+    public var robustEvaluation: RobustEvaluationSpec? = nil
 
     public func adversarial(forClient index: Int) -> AdversarialTrainingSpec {
         Topology.ClientOverride.resolve(clientOverrides, base: adversarial, client: index)
@@ -270,4 +277,23 @@ public struct ModelChoice: Codable, Sendable, Hashable {
             return .charLSTM(CharLSTMSpec(vocabulary: classes, context: sampleShape[0], classes: classes))
         }
     }
+}
+
+/// `[evaluation] mode`: who evaluates the global model on evaluation rounds.
+public enum EvaluationMode: String, Codable, Sendable, CaseIterable {
+    /// The server, on its held-out split (built-in models; an external model is not evaluated).
+    case server
+    /// The clients, each on its own held-out split, answering protocol 5's EVALUATE; the log's
+    /// `eval` is the sample-weighted aggregate.
+    case federated
+    /// One evaluator process (HELLO role 1), on the centralised test set.
+    case evaluator
+}
+
+/// `[evaluation] mode` and, for federated evaluation, how many registered clients evaluate.
+public struct EvaluationSettings: Sendable, Hashable {
+    public var mode: EvaluationMode
+    /// A seeded sample of this many registered clients evaluates; nil: all of them.
+    public var clients: Int? = nil
+    public init(mode: EvaluationMode, clients: Int? = nil) { self.mode = mode; self.clients = clients }
 }

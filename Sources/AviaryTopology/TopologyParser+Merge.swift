@@ -128,8 +128,23 @@ extension Topology {
     /// evaluation rounds, so `every` must be a multiple of `[server] eval_every` (its default).
     /// Checkpoint merging on `val_loss` defaults `validation_fraction` to 0.1 and refuses 0, so
     /// it never selects on the reported test set.
-    static func parseEvaluation(_ t: TableReader, evalEvery: Int,
-                                checkpointMerge: CheckpointMergeSettings?) throws(TopologyError) -> (RobustEvaluationSpec?, Double, Int?) {
+    static func parseEvaluation(_ t: TableReader, evalEvery: Int, clients: Int,
+                                checkpointMerge: CheckpointMergeSettings?) throws(TopologyError) -> (RobustEvaluationSpec?, Double, Int?, EvaluationSettings) {
+        // Who evaluates: the server (built-in models), the clients on their held-out splits, or
+        // an evaluator process (protocol 5's EVALUATE; docs/TOPOLOGY.md, "[evaluation]").
+        let mode = try t.choice("mode", default: EvaluationMode.server)
+        var where_ = EvaluationSettings(mode: mode)
+        if mode == .federated {
+            where_.clients = try t.int("clients")
+            if let n = where_.clients, !(1...clients).contains(n) {
+                throw t.invalid("clients", "\(n)", expected: "1 to [data] clients = \(clients): how many registered clients evaluate each time (absent: all)")
+            }
+        } else {
+            t.ignore(["clients"], because: "only federated evaluation (mode = \"federated\") samples evaluating clients")
+        }
+        if mode != .server, checkpointMerge != nil {
+            throw t.invalid("mode", "\"\(mode.rawValue)\"", expected: "\"server\" with [merge.checkpoints]: checkpoint merging scores models with the server's own evaluation")
+        }
         // A seeded subset of the held-out data keeps the server's evaluation bounded for huge
         // (synthetic) populations.
         let testSamples = try t.int("test_samples")
@@ -148,14 +163,14 @@ extension Topology {
             t.ignore(["attack", "norm", "epsilon", "step_size", "steps", "random_start", "restarts", "targets", "subset", "every", "allow_weak_attack"],
                      because: "robust evaluation is off (robust = false)")
             try t.finish()
-            return (nil, validation, testSamples)
+            return (nil, validation, testSamples, where_)
         }
         guard every % evalEvery == 0 else {
             throw t.invalid("every", "\(every)", expected: "a multiple of [server] eval_every = \(evalEvery): robust accuracy is measured on evaluation rounds")
         }
         try checkAttack(attack, t, evaluation: true, allowWeak: allowWeak)
         try t.finish()
-        return (RobustEvaluationSpec(attack: attack, subset: subset, every: every), validation, testSamples)
+        return (RobustEvaluationSpec(attack: attack, subset: subset, every: every), validation, testSamples, where_)
     }
 
     /// APGD kinds default to 100 steps and read `restarts` (1) and, for `apgd-t`, `targets` (9).

@@ -59,8 +59,8 @@ extension Topology {
         let (adversarial, overrides) = try parseAdversarial(try top.table("adversarial"), clients: data.clients)
         let merge = try parseMerge(try top.table("merge"))
         let server = try parseServer(try top.table("server"), clients: data.clients)
-        let (robust, validationFraction, testSamples) = try parseEvaluation(try top.table("evaluation"), evalEvery: server.evalEvery,
-                                                                             checkpointMerge: merge.checkpointMerge)
+        let (robust, validationFraction, testSamples, evaluation) = try parseEvaluation(
+            try top.table("evaluation"), evalEvery: server.evalEvery, clients: data.clients, checkpointMerge: merge.checkpointMerge)
         data.testSamples = testSamples
         let processes = try parseProcesses(try top.table("processes"), clients: data.clients, external: model.kind == .external)
         let compression = try parseCompression(try top.table("compression"))
@@ -76,6 +76,7 @@ extension Topology {
                                 robustEvaluation: robust, validationFraction: validationFraction, merge: merge,
                                 processes: processes, security: security, source: text, warnings: [], system: system)
         topology.compression = compression.encoding
+        topology.evaluation = evaluation
         topology.residualMaxAge = compression.residualMaxAge
         topology.quantisation = compression.quantisation
         topology.attackers = attackers

@@ -46,6 +46,19 @@ import AviaryProtocol
         #expect(sentUpdate.token == 22)
     }
 
+    @Test func evaluateKeepsOnlyHostedClientsAndResultsCarryTheirTokens() {
+        var m = makeMachine()
+        _ = m.start(now: 0)
+        _ = m.receive(welcome([(0, 11), (2, 22)]), now: 0)
+        let e = m.receive(.evaluate(EvaluateMessage(round: 2, clients: [1, 2], config: ["robust": 1])), now: 1)
+        #expect(e == [.evaluate(EvaluateMessage(round: 2, clients: [2], config: ["robust": 1]))])
+        #expect(m.receive(.evaluate(EvaluateMessage(round: 2, clients: [1, 3])), now: 1).isEmpty, "none of ours: nothing to do")
+        let r = m.evaluated(EvalResultMessage(round: 2, clientIndex: 2, samples: 30, metrics: ["loss": 1, "accuracy": 0.5]), now: 2)
+        guard case let .evalResult(result)? = sent(r).first else { Issue.record("no EVAL_RESULT"); return }
+        #expect(result.token == 22 && result.samples == 30)
+        #expect(m.evaluated(EvalResultMessage(round: 2, clientIndex: 1, samples: 1, metrics: [:]), now: 2).isEmpty, "not hosted")
+    }
+
     @Test func sendsHeartbeatsWhenIdleAndReconnectsWithTokensAfterSilence() {
         var m = makeMachine()
         _ = m.start(now: 0)

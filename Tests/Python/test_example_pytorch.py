@@ -49,6 +49,25 @@ def test_a_client_trains_its_share_with_pgd(example):
 
 
 @needs_data
+def test_a_client_trains_on_aviarys_exported_split(example, aviary, tmp_path, monkeypatch):
+    import aviary_client
+    (tmp_path / "topology.toml").write_text((EXAMPLE / "topology.toml").read_text())
+    split = subprocess.run([aviary, "partition", "topology.toml", "--export", "split.npz", "-o", "split.svg"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert split.returncode == 0, split.stderr
+    monkeypatch.setattr(example, "PARTITION", tmp_path / "split.npz")
+    raw = run_spec(mode="pgd")
+    raw["data"] = {"clients": 20}
+    data = example.load_data(3, context(raw, 3))
+    train, test = aviary_client.load_partition(str(tmp_path / "split.npz"), 3)
+    _, labels = example._cache["train"]
+    assert data.train[1].tolist() == labels[train].tolist() and data.val[1].tolist() == labels[test].tolist()
+    raw["data"] = {"clients": 8}
+    with pytest.raises(ValueError, match="holds 20 clients, the run has 8"):
+        example.load_data(3, context(raw, 3))
+
+
+@needs_data
 def test_the_example_runs_under_aviary_run(aviary, tmp_path):
     topology = (EXAMPLE / "topology.toml").read_text()
     topology = re.sub(r"rounds = \d+", "rounds = 3", topology)
@@ -61,8 +80,20 @@ def test_the_example_runs_under_aviary_run(aviary, tmp_path):
     assert init.returncode == 0, init.stderr
     check = subprocess.run([aviary, "validate", str(path)], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stderr + check.stdout
+    # The clients train on the split Aviary makes of this topology's data (the sizes the server weighs them by).
+    split = subprocess.run([aviary, "partition", str(path), "--export", str(tmp_path / "split.npz"), "-o", str(tmp_path / "split.svg")],
+                           capture_output=True, text=True, timeout=300)
+    assert split.returncode == 0, split.stderr
     # The topology's command says `python3`: here that must be this interpreter (the venv that has
     # aviary_client), not whatever python3 comes first on PATH.
-    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               AVIARY_PARTITION=str(tmp_path / "split.npz"))
     run = subprocess.run([aviary, "run", str(path)], capture_output=True, text=True, timeout=1800, cwd=EXAMPLE, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    # One epoch over the exported split: each client's samples are the training size the server
+    # derived from its own partition (the fallback NumPy split would give other counts).
+    import json
+    rounds = [r for r in map(json.loads, (tmp_path / "short" / "aggregation.jsonl").read_text().splitlines()) if r["event"] == "round"]
+    assert len(rounds) == 3
+    for r in rounds:
+        assert all(m["samples"] == m["dataset_size"] for m in r["client_metrics"].values()), r["client_metrics"]

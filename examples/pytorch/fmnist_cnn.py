@@ -1,7 +1,11 @@
 """The example's app: a small CNN with GroupNorm on Fashion-MNIST, trained by the torch adapter
-with the run spec's PGD settings. Each client's samples are its share of a Dirichlet(α = 0.3)
-label split of the training set; its held-out split is a seeded 10 % of those samples.
+with the run spec's PGD settings. Each client's samples are its share of the Dirichlet(α = 0.3)
+label split that Aviary itself makes of the training set, read from `split.npz` (written by
+`aviary partition topology.toml --export split.npz`; AVIARY_PARTITION names another file): the
+training and held-out indices a Swift client of this topology would use, and the sizes the
+server weighs clients by. Without the file, the app falls back to its own NumPy Dirichlet draw.
 
+    aviary partition topology.toml --export split.npz
     python -m aviary_client init-model fmnist_cnn:make_model -o init.safetensors
     python -m aviary_client --app fmnist_cnn:app --connect tcp://127.0.0.1:5555 --shard 0/2 --of 20
 """
@@ -12,11 +16,14 @@ import pathlib
 import numpy as np
 import torch
 
+import aviary_client
+from aviary_client.partition import partition_clients
 from aviary_client.torch import ClientData, TorchApp
 
 DATA = pathlib.Path(os.environ.get("FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 ALPHA = 0.3
 PARTITION_SEED = 1
+PARTITION = pathlib.Path(os.environ.get("AVIARY_PARTITION", pathlib.Path(__file__).with_name("split.npz")))
 
 
 def make_model():
@@ -59,12 +66,19 @@ def load_data(client_index, context):
         return ClientData(val=(torch.from_numpy(x), torch.from_numpy(y)))
     clients = int(context.run_spec.raw.get("data", {}).get("clients", 20))
     x, y = _cache["train"]
-    rows = dirichlet_split(y, clients, ALPHA, PARTITION_SEED)[client_index]
-    rows = np.random.default_rng(client_index).permutation(rows)
-    held = max(1, len(rows) // 10) if len(rows) > 1 else 0
-    train, val = rows[held:], rows[:held]
+    if PARTITION.exists():
+        # Aviary's own split (`aviary partition --export`), for the run's number of clients.
+        if partition_clients(str(PARTITION)) != clients:
+            raise ValueError(f"{PARTITION} holds {partition_clients(str(PARTITION))} clients, the run has {clients}: "
+                             f"export it again with `aviary partition TOPOLOGY --export {PARTITION}`")
+        train, val = aviary_client.load_partition(str(PARTITION), client_index)
+    else:
+        rows = dirichlet_split(y, clients, ALPHA, PARTITION_SEED)[client_index]
+        rows = np.random.default_rng(client_index).permutation(rows)
+        held = max(1, len(rows) // 10) if len(rows) > 1 else 0
+        train, val = rows[held:], rows[:held]
     as_tensors = lambda r: (torch.from_numpy(x[r]), torch.from_numpy(y[r]))  # noqa: E731
-    return ClientData(train=as_tensors(train), val=as_tensors(val) if held else None)
+    return ClientData(train=as_tensors(train), val=as_tensors(val) if len(val) else None)
 
 
 app = TorchApp(make_model, load_data, value_range=(0.0, 1.0))

@@ -11,6 +11,7 @@ error-feedback residuals, liveness and reconnects, CURVE, and a Flower-sized API
 """
 from .app import Client, Context
 from .messages import PROTOCOL_VERSION
+from .partition import load_partition
 from .run_spec import RunSpec, TensorSpec
 
-__all__ = ["Client", "Context", "PROTOCOL_VERSION", "RunSpec", "TensorSpec"]
+__all__ = ["Client", "Context", "PROTOCOL_VERSION", "RunSpec", "TensorSpec", "load_partition"]

@@ -28,7 +28,11 @@ struct ValidateCommand: ParsableCommand {
                     let kept = file.notFederated.isEmpty ? ""
                         : "; not federated (each client keeps its own): " + file.notFederated.map { "\($0.name) (\($0.dtype))" }.joined(separator: ", ")
                     detail += ", external model \(parameters): \(plural(file.model.layout.tensors.count, "float tensor")), \(plural(file.initial.count, "parameter"))\(kept)"
-                    detail += "; evaluation: none (the server cannot run an external model; rounds log no eval)"
+                    switch t.evaluation.mode {
+                    case .server: detail += "; evaluation: none (the server cannot run an external model; rounds log no eval unless [evaluation] mode is \"federated\" or \"evaluator\")"
+                    case .federated: detail += "; evaluation: federated (the clients evaluate on their held-out splits)"
+                    case .evaluator: detail += "; evaluation: by the evaluator process (python -m aviary_client evaluate)"
+                    }
                 }
                 if let trace = t.system?.trace {
                     _ = try SystemTrace.load(path: trace, clients: t.data.clients)
