@@ -16,6 +16,8 @@ public struct SystemRoundRecord: Codable, Sendable, Equatable {
     public var staleMerged: [StaleMergedUpdate]?
     /// Clients still training for an earlier round ("stale" policy), left out of sampling.
     public var busy: [Int]?
+    /// Buffered mode: the server update this round applied.
+    public var buffered: BufferedUpdateRecord? = nil
 
     public static let offlineListLimit = 1000
 
@@ -35,4 +37,43 @@ public struct StaleMergedUpdate: Codable, Sendable, Equatable {
     /// (1 + rounds late)^(−staleness_exponent): the factor its delta was scaled by.
     public var scale: Double
     public init(client: Int, fromRound: Int, scale: Double) { self.client = client; self.fromRound = fromRound; self.scale = scale }
+}
+
+/// One server update of a buffered run (`[server] mode = "buffered"`): the round record's
+/// `system.buffered` object (docs/LOG.md).
+public struct BufferedUpdateRecord: Codable, Sendable, Equatable {
+    /// The model version this update made (the round number).
+    public var version: Int
+    /// Simulated seconds at the update: the arrival that filled the buffer.
+    public var clockSeconds: Double
+    /// The buffer, by client index.
+    public var updates: [BufferedUpdateEntry]
+    /// Arrivals discarded since the previous update for staleness above `max_staleness`.
+    public var discarded: [BufferedUpdateEntry]?
+
+    public init(version: Int, clockSeconds: Double, updates: [BufferedUpdateEntry], discarded: [BufferedUpdateEntry]?) {
+        self.version = version; self.clockSeconds = clockSeconds; self.updates = updates; self.discarded = discarded
+    }
+}
+
+public struct BufferedUpdateEntry: Codable, Sendable, Equatable {
+    public var client: Int
+    /// The version it trained on.
+    public var startVersion: Int
+    /// Simulated seconds at which its update arrived.
+    public var arrival: Double
+    /// Version at arrival − start version.
+    public var staleness: Int
+    /// The staleness discount its delta was scaled by.
+    public var discount: Double
+    /// Its strategy weight over the buffer × the discount (nil for discarded or missing updates).
+    public var weight: Double?
+    /// Why it is not in the merge although the plan has it (its process failed or was lost).
+    public var missing: String?
+
+    public init(client: Int, startVersion: Int, arrival: Double, staleness: Int, discount: Double,
+                weight: Double? = nil, missing: String? = nil) {
+        self.client = client; self.startVersion = startVersion; self.arrival = arrival; self.staleness = staleness
+        self.discount = discount; self.weight = weight; self.missing = missing
+    }
 }

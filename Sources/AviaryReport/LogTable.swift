@@ -72,6 +72,7 @@ public enum LogTable {
             switch record {
             case let .round(r) where round == nil || r.round == round:
                 lines.append(wide ? wideRow(r) : row(r))
+                if let buffered = bufferedLine(r) { lines.append("       " + wrap(buffered, width: width - 7, indent: "         ")) }
                 if r.modelKept, let why = nothingMerged(r) {
                     lines.append(wrap("       merged nothing: " + why, width: width, indent: "         "))
                 }

@@ -166,11 +166,15 @@ public struct ResultsDocument: Sendable {
             columns.append(("ε spent", { s in s.epsilon.map { String(format: "%.3g", $0.mean) } ?? "-" }))
         }
         columns.append(("s/run", { $0.seeds > 0 ? String(format: "%.0f", $0.totalSeconds / Double($0.seeds)) : "-" }))
-        var md = "| setting | " + columns.map(\.0).joined(separator: " | ") + " |\n"
-        md += "|---|" + columns.map { _ in "---:" }.joined(separator: "|") + "|\n"
+        // With several sweeps a label alone can be ambiguous: a sweep run with `--set
+        // merge.strategy=mwa` labels its rows by their grid keys only. The runs column names the sweep.
+        let bySource = s.sources.count > 1
+        var md = "| setting | " + (bySource ? "runs | " : "") + columns.map(\.0).joined(separator: " | ") + " |\n"
+        md += "|---|" + (bySource ? "---|" : "") + columns.map { _ in "---:" }.joined(separator: "|") + "|\n"
         for group in s.groups {
             let name = group.label == s.baseline ? "**\(group.label)** (baseline)" : group.label
-            md += "| \(name) | " + columns.map { $0.1(group.summary) }.joined(separator: " | ") + " |\n"
+            let source = bySource ? "`\(group.source ?? "-")` | " : ""
+            md += "| \(name) | " + source + columns.map { $0.1(group.summary) }.joined(separator: " | ") + " |\n"
         }
         return md
     }

@@ -64,13 +64,15 @@ extension FederatedServer {
         } else {
             population.append(String(format: "mean availability %.3f", online) + (s.onlinePeriod.map { ", online periods of \($0) rounds" } ?? ""))
         }
+        if let bufferedPlan { return [bufferedNote(bufferedPlan), "simulated clock: " + population.joined(separator: "; ")] }
         return ["simulated clock: " + parts.joined(separator: ", ") + "; " + population.joined(separator: "; ")]
     }
 
     /// The state machine's configuration with the clock's straggler prediction plugged in.
     func withSystem(_ configuration: ServerStateMachine<PeerID>.Configuration) -> ServerStateMachine<PeerID>.Configuration {
-        guard let clock = simulatedClock, clock.settings.stragglerPolicy == .drop else { return configuration }
         var c = configuration
+        if topology.server.buffered != nil { c.clientsPerRound = topology.data.clients }
+        guard let clock = simulatedClock, clock.settings.stragglerPolicy == .drop, topology.server.buffered == nil else { return c }
         c.notAsked = { sampled in clock.notAsked(sampled: sampled) }
         return c
     }
@@ -79,6 +81,7 @@ extension FederatedServer {
     /// offline clients and those still training for an earlier round (held-back updates).
     func enterSystemRound(_ round: Int, machine: inout ServerStateMachine<PeerID>) {
         guard simulatedClock != nil, round <= topology.rounds else { return }
+        if let bufferedPlan { return enterBufferedRound(round, plan: bufferedPlan, machine: &machine) }
         let offline = simulatedClock!.enter(round: round)
         let busy = state.stale.map(\.update.clientIndex).sorted()
         systemRoundEntered = (offline, busy)
@@ -89,6 +92,7 @@ extension FederatedServer {
     /// profiles, and the clock advanced by its duration.
     func closeSystemRound(_ outcome: RoundOutcome) -> SystemRound? {
         guard let clock = simulatedClock else { return nil }
+        if let bufferedPlan { return closeBufferedRound(outcome, plan: bufferedPlan, clock: clock) }
         let timing = clock.timing(sampled: outcome.sampled)
         let round = SystemRound(round: outcome.round, start: clock.now, timing: timing, offline: systemRoundEntered.offline,
                                 busy: systemRoundEntered.busy, policy: clock.settings.stragglerPolicy,

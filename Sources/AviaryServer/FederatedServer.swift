@@ -100,6 +100,8 @@ public final class FederatedServer {
     /// The rounds this run resumed after, oldest first (`RunSpec.resumes`).
     var resumes: [Int] = []
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
+    /// Buffered mode's schedule, computed at start (and again on resume) from the topology alone.
+    var bufferedPlan: BufferedPlan? = nil
     /// Clients lost during the run and whether they came back (the run's verdict).
     var population = PopulationWatch()
     /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
@@ -110,7 +112,6 @@ public final class FederatedServer {
     var lastHandshakeWarning: [String: Double] = [:]
 
     public init(topology original: Topology, options: Options, logger: Logger) throws {
-        if original.server.mode == .buffered { throw BufferedRunError.notRunByThisServer(file: "topology \(original.name)") }
         // `[privacy] on_budget = "stop"`: the run is planned to its last round within the budget.
         var topology = original
         if topology.plannedRounds < topology.rounds, let target = topology.privacy.targetEpsilon, let account = topology.privacyAccount {
@@ -148,6 +149,7 @@ public final class FederatedServer {
         checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
+        if topology.server.buffered != nil, let clock = simulatedClock { bufferedPlan = BufferedPlan(topology: topology, clock: clock) }
     }
 
     var now: Double { options.clock.now }

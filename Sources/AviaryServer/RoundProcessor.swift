@@ -193,7 +193,7 @@ final class RoundProcessor {
         record.bytesDown = outcome.traffic.downSent
         record.fallbacks = step.fallbacks.isEmpty ? nil : step.fallbacks.map(ClientReason.init)
         record.clipped = step.clipped.isEmpty ? nil : RoundRecord.byClient(step.clipped)
-        record.system = systemRecord
+        record.system = systemRecord?.withBufferedWeights(step.weights)
         record.privacy = privacyRecord
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,

@@ -23,6 +23,8 @@ struct SystemRound: Sendable {
     var busy: [Int]
     var policy: SystemSettings.StragglerPolicy
     var stalenessExponent: Double
+    /// Buffered mode: the round's batch and server update (`BufferedRound.swift`); nil in sync mode.
+    var buffered: BufferedRoundPlan? = nil
 
     var close: Double { start + timing.duration }
 
@@ -31,6 +33,7 @@ struct SystemRound: Sendable {
     /// this round's close rejoin it, each delta scaled by (1 + s)^(−exponent), s = rounds late.
     /// Returns the round's `system` log record.
     func apply(to outcome: inout RoundOutcome, buffer: inout [StaleUpdate]) -> SystemRoundRecord {
+        if let buffered { return applyBuffered(buffered, to: &outcome, held: &buffer) }
         let late = Set(timing.stragglers)
         var merged: [StaleMergedUpdate] = []
         if !late.isEmpty {

@@ -100,6 +100,5 @@ extension Topology {
         for (key, set) in syncOnly where set {
             warnings.add("\(file): 'system.\(key)' is ignored: it belongs to synchronous rounds, and buffered mode has none (availability is drawn afresh for each replacement client)")
         }
-        warnings.add("\(file): '[server] mode' = \"buffered\" is validated, but aviary-server does not run it yet and refuses it (docs/TOPOLOGY.md, \"Buffered mode\")")
     }
 }

@@ -20,7 +20,6 @@ import AviaryMerge
         let d = try Topology.parse(Self.body("clients_per_round = 4"))
         #expect(d.server.buffered == BufferedSettings(concurrency: 4, bufferSize: 4, staleness: .polynomial(a: 0.5), maxStaleness: nil))
         #expect(d.config["server.mode"] == .string("buffered") && d.config["server.buffer_size"] == .int(4))
-        #expect(d.warnings.contains { $0.contains("does not run it yet") })
     }
 
     @Test func syncRunsRecordTheConfigurationTheyAlwaysDidAndWarnOfBufferedKeys() throws {

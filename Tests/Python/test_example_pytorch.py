@@ -97,3 +97,7 @@ def test_the_example_runs_under_aviary_run(aviary, tmp_path):
     assert len(rounds) == 3
     for r in rounds:
         assert all(m["samples"] == m["dataset_size"] for m in r["client_metrics"].values()), r["client_metrics"]
+        # [evaluation] mode = "federated": the 4 clients evaluated the merged model on their held-out splits.
+        assert r["eval"]["mode"] == "federated" and sorted(r["eval"]["clients"]) == ["0", "1", "2", "3"], r["eval"]
+    logs = subprocess.run([aviary, "logs", str(tmp_path / "short")], capture_output=True, text=True, timeout=120)
+    assert logs.returncode == 0 and f'{rounds[-1]["eval"]["clean_accuracy"]:.4f}' in logs.stdout, logs.stdout + logs.stderr

@@ -1,6 +1,8 @@
 """The peer benchmark's federation as an Aviary app (tools/bench_python.py --server): the engine's
 MLP 784-200-200-10 in torch (tensor names fc1.weight … fc3.bias, as the built-in `mlp` model) on
-IID shards of Fashion-MNIST's 60,000 training images, one per client, from one seeded permutation.
+IID shards of Fashion-MNIST's 60,000 training images, one per client, from one seeded permutation;
+or, with AVIARY_SPLIT=split.npz (`aviary partition TOPOLOGY --export split.npz`), the clients'
+shares of the Swift clients' own split (tools/mixed_federation.py).
 
     python -m aviary_client init-model fmnist_mlp:make_model -o init.safetensors
     python -m aviary_client --app fmnist_mlp:app --connect tcp://127.0.0.1:5555 --shard 0/2 --of 10
@@ -12,6 +14,7 @@ import pathlib
 import numpy as np
 import torch
 
+from aviary_client import load_partition
 from aviary_client.torch import ClientData, TorchApp
 
 DATA = pathlib.Path(os.environ.get("FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
@@ -55,9 +58,13 @@ def load_data(client_index, context):
     if client_index < 0:  # the evaluator: the test set
         x, y = _cache["test"]
         return ClientData(val=(torch.from_numpy(x), torch.from_numpy(y)))
-    clients = int(context.run_spec.raw.get("data", {}).get("clients", 10))
     x, y = _cache["train"]
-    rows = np.sort(np.array_split(np.random.default_rng(SPLIT_SEED).permutation(len(y)), clients)[client_index])
+    split = os.environ.get("AVIARY_SPLIT")
+    if split:
+        rows, _ = load_partition(split, client_index)
+    else:
+        clients = int(context.run_spec.raw.get("data", {}).get("clients", 10))
+        rows = np.sort(np.array_split(np.random.default_rng(SPLIT_SEED).permutation(len(y)), clients)[client_index])
     return ClientData(train=(torch.from_numpy(x[rows]), torch.from_numpy(y[rows])))
 
 

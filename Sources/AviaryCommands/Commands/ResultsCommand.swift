@@ -114,7 +114,11 @@ struct ResultsCommand: ParsableCommand {
     /// Robust accuracy of the run's last checkpoint under each attack, computed once and kept in
     /// RUN/evals/<attack>.json (the `aviary eval --json` format).
     static func extraEvaluations(run dir: String, log: AggregationLog, attacks: [String]) throws -> [String: Double] {
-        guard let last = log.rounds.last(where: { $0.checkpoint != nil })?.checkpoint else { return [:] }
+        guard let last = log.rounds.last(where: { $0.checkpoint != nil })?.checkpoint else {
+            // The column would be missing without a word: say which run has nothing to attack.
+            FileHandle.standardError.write(Data("warning: \(dir) saved no checkpoint ([server] checkpoint_every = 0): the plan's attacks \(attacks.joined(separator: ", ")) cannot score it\n".utf8))
+            return [:]
+        }
         let checkpoint = dir + "/" + last
         let evals = dir + "/evals"
         try FileManager.default.createDirectory(atPath: evals, withIntermediateDirectories: true)
