@@ -1,6 +1,8 @@
 """One ZeroMQ DEALER connection to the server (docs/PROTOCOL.md section 5), with the Swift
 client's socket options, optional CURVE, and a socket monitor that turns a refused CURVE key
 into an error at once. Used from one thread only (the host's socket loop)."""
+import os
+
 import zmq
 
 from . import wire
@@ -46,6 +48,12 @@ class Connection:
         self.poller.register(s, zmq.POLLIN)
         self.poller.register(self.monitor, zmq.POLLIN)
 
+    def watch(self, fd):
+        """Also wake `receive` when `fd` becomes readable (the training thread's results); the
+        bytes written to it are drained here."""
+        self.wake_fd = fd
+        self.poller.register(fd, zmq.POLLIN)
+
     def send(self, message):
         """Encodes and sends; returns the frame's size. Raises zmq.Again when the server stopped
         reading for the send timeout (liveness then notices)."""
@@ -56,6 +64,13 @@ class Connection:
     def receive(self, timeout_ms):
         """The next message, a CodecError for a malformed one, or None after `timeout_ms`."""
         events = dict(self.poller.poll(timeout_ms))
+        wake = getattr(self, "wake_fd", None)
+        if wake is not None and wake in events:
+            try:
+                while os.read(wake, 4096):
+                    pass
+            except BlockingIOError:
+                pass
         if self.monitor in events:
             self._check_monitor()
         if self.socket not in events:

@@ -4,6 +4,7 @@ heartbeats flow during fit (NumPy and torch release the GIL; Python code is pree
 
 Results come back as ("update", Update) / ("failure", round, client, reason) /
 ("eval", EvalResult) for the host to stamp with tokens and send."""
+import os
 import queue
 import threading
 import time
@@ -23,6 +24,10 @@ class Worker:
         self.table = None
         self.pending_resumes = None
         self.pending_adopt = None
+        # Written once per result so the socket loop's poll returns at once (Connection.watch).
+        self.wake_fd, self._wake_write = os.pipe()
+        os.set_blocking(self.wake_fd, False)
+        os.set_blocking(self._wake_write, False)
         self.thread = threading.Thread(target=self._loop, name="aviary-training", daemon=True)
         self.thread.start()
 
@@ -60,6 +65,13 @@ class Worker:
         except queue.Empty:
             return out
 
+    def _put(self, result):
+        self.results.put(result)
+        try:
+            os.write(self._wake_write, b"!")
+        except OSError:
+            pass  # the pipe is full (the loop wakes anyway) or closed at exit
+
     def stop(self):
         self.jobs.put(None)
 
@@ -86,22 +98,22 @@ class Worker:
                     self._fit(client, client_index, model, config, compressor, table, started)
                 else:
                     result = client_work.evaluate(client, model.parameters, table, model.round, config, client_index)
-                    self.results.put(("eval", result, time.monotonic() - started))
+                    self._put(("eval", result, time.monotonic() - started))
             except Exception as e:  # make_client, or a residual store that failed
                 reason = f"{type(e).__name__}: {e}" if not str(e).startswith("error-feedback") else str(e)
                 if kind == "train":
-                    self.results.put(("failure", model.round, client_index, reason))
+                    self._put(("failure", model.round, client_index, reason))
                 else:
                     from .messages import EvalResult
-                    self.results.put(("eval", EvalResult(model.round, client_index, 0, 0, {}, reason), 0.0))
+                    self._put(("eval", EvalResult(model.round, client_index, 0, 0, {}, reason), 0.0))
 
     def _fit(self, client, client_index, model, config, compressor, table, started):
         try:
             delta, samples, metrics = client_work.fit(client, model.parameters, table, model.round, config)
         except client_work.FitFailed as e:
-            self.results.put(("failure", model.round, client_index, str(e)))
+            self._put(("failure", model.round, client_index, str(e)))
             return
         payload, extra = compressor.encode(model.round, client_index, delta)
         metrics.update(extra)
         update = Update(model.round, client_index, 0, samples, metrics, payload)
-        self.results.put(("update", update, time.monotonic() - started))
+        self._put(("update", update, time.monotonic() - started))
