@@ -14,7 +14,7 @@ extension FederatedServer {
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
-            notes: data.notes + systemNote() + blasNote())
+            notes: dataNotes() + systemNote() + blasNote())
         record.encoding = topology.compression.description
         record.runId = runID
         record.aviaryBuild = options.build
@@ -25,6 +25,19 @@ extension FederatedServer {
         record.attackers = topology.attackers.record
         record.blas = Self.blasRecord()
         return record
+    }
+
+    /// The dataset's notes, without the server test set's when the server evaluates nothing on
+    /// it (federated evaluation, the evaluator, or an external model): run_start then says who does.
+    func dataNotes() -> [String] {
+        let mode = topology.evaluation.mode
+        guard mode != .server || topology.model.kind == .external else { return data.notes }
+        let who = switch mode {
+        case .server: "evaluation: none (the server cannot run an external model)"
+        case .federated: "evaluation: federated, each evaluating client on its own held-out split; the server test set is not used"
+        case .evaluator: "evaluation: the evaluator process, on its own test set; the server test set is not used"
+        }
+        return data.notes.filter { !$0.hasPrefix("server test set:") } + [who]
     }
 }
 

@@ -17,6 +17,9 @@ import AviaryLog
         let log = try AggregationLog.read(path: dir + "/fedeval/aggregation.jsonl")
         #expect(log.rounds.count == 3)
         #expect(log.runEnd?.status == "completed")
+        let notes = log.runStart?.notes ?? []
+        #expect(!notes.contains { $0.hasPrefix("server test set:") }, "the server evaluates nothing: \(notes)")
+        #expect(notes.contains { $0.hasPrefix("evaluation: federated") }, "\(notes)")
         for round in log.rounds {
             let eval = try #require(round.eval, "round \(round.round) has no eval")
             #expect(eval.mode == "federated")

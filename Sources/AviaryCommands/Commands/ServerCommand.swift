@@ -109,8 +109,10 @@ public struct ServerCommand: ParsableCommand {
         let logger = Logger(label: "aviary.server")
         installInterruptHandler()
         do {
-            // Under Poisson sampling a round's size varies by design: no "fewer available" note.
-            let printer = ProgressPrinter(rounds: topo.rounds, clientsPerRound: topo.server.sampling == .poisson ? 0 : topo.server.clientsPerRound)
+            // Under Poisson sampling a round's size varies by design, and a buffered server update
+            // merges its buffer, not clients_per_round: no "fewer available" note for either.
+            let variable = topo.server.sampling == .poisson || topo.server.mode == .buffered
+            let printer = ProgressPrinter(rounds: topo.rounds, clientsPerRound: variable ? 0 : topo.server.clientsPerRound)
             let server = try FederatedServer(topology: topo, options: .init(overwrite: overwrite, resume: resume != nil,
                                                                             progress: { printer.handle($0) },
                                                                             shouldStop: interrupted, security: security,
