@@ -21,11 +21,16 @@ def test_python_clients_run_with_curve_and_a_stranger_key_is_refused(aviary, tmp
     curve = ["--server-public", str(keys / "server.public")]
     intruder = python_client(server.endpoint, "1", tmp_path / "intruder.out",
                              extra=["--curve-secret", str(tmp_path / "stranger" / "intruder.secret"), *curve])
-    clients = [python_client(server.endpoint, None, tmp_path / f"c{i}.out",
-                             extra=["--shard", f"{i}/2", "--of", "4", "--curve-secret", str(keys / f"client-{i}.secret"), *curve])
-               for i in range(2)]
+    clients = []
     try:
-        assert intruder.wait(60) == 1
+        # The intruder must be refused while the server still runs: min_clients = 4 holds the
+        # run until the legitimate clients start, and they start only after the refusal (a
+        # slow interpreter start under load once let the run finish first, and an intruder
+        # with no server to refuse it waits out --server-timeout instead).
+        assert intruder.wait(60) == 1, (tmp_path / "intruder.out").read_text()
+        clients = [python_client(server.endpoint, None, tmp_path / f"c{i}.out",
+                                 extra=["--shard", f"{i}/2", "--of", "4", "--curve-secret", str(keys / f"client-{i}.secret"), *curve])
+                   for i in range(2)]
         assert server.wait(300) == 0, server.output()
         assert all(c.wait(60) == 0 for c in clients)
     finally:
