@@ -71,7 +71,7 @@ public enum AdversarialBench {
             return String(Double((x * scale).rounded()) / scale)
         }
         return """
-        adversarial bench: \(title), batch \(batch), \(steps) steps × \(repetitions) repetitions (median), \(threads) BLAS thread(s)
+        adversarial bench: \(title), batch \(batch), \(steps) batches × \(repetitions) repetitions (median), \(threads) BLAS thread(s)
           clean training      \(fmt(cleanRate)) samples/s
           PGD-\(k) training     \(fmt(pgdRate)) samples/s   (\(attack.summary), random start, train on adversarial batch)
           cost ratio          \(fmt(median(ratios), 2))× = \(fmt(median(ratios) / Double(k + 1), 3)) × (k+1)   (median of per-repetition ratios; k + 1 = \(k + 1) clean passes)
