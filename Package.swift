@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog", "AviaryPrivacy"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryServerTests", dependencies: [
-            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",
+            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),

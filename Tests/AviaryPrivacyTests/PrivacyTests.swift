@@ -215,3 +215,26 @@ import AviaryMerge
         #expect(a.epsilon(rounds: r + 1, delta: 1e-5).epsilon > 3)
     }
 }
+
+/// Local DP's per-client ledger on a hand example: a client counts once per round it reported.
+@Suite struct LocalPrivacyLedgerTests {
+    @Test func countsEachClientOncePerRoundAndGroupsByReports() {
+        var ledger = LocalPrivacyLedger()
+        ledger.add(round: [3, 1, 3])  // 3 listed twice: one report
+        ledger.add(round: [1, 7])
+        ledger.add(round: [1])
+        #expect(ledger.reports == [1: 3, 3: 1, 7: 1])
+        #expect(ledger.mostReports == 3)
+        #expect(ledger.histogram.map(\.reports) == [1, 3] && ledger.histogram.map(\.clients) == [2, 1])
+        #expect(ledger.flattened == [1, 3, 3, 1, 7, 1])
+        #expect(LocalPrivacyLedger(flattened: ledger.flattened) == ledger)
+        #expect(LocalPrivacyLedger().mostReports == 0 && LocalPrivacyLedger().histogram.isEmpty)
+    }
+
+    @Test func refusesAMalformedSavedLedger() {
+        #expect(LocalPrivacyLedger(flattened: [1]) == nil)          // not pairs
+        #expect(LocalPrivacyLedger(flattened: [1, 0]) == nil)       // zero reports
+        #expect(LocalPrivacyLedger(flattened: [-1, 2]) == nil)      // no such client
+        #expect(LocalPrivacyLedger(flattened: [2, 1, 2, 3]) == nil) // a client twice
+    }
+}
