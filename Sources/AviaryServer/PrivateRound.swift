@@ -25,6 +25,13 @@ struct PrivateRound {
 
     var initialClipNorm: Double { topology.privacy.clipNorm }
 
+    /// What the next round's TRAIN adds to its config: adaptive clipping on the client side
+    /// sends the round's clip norm, which every client clips to (and which the server checks).
+    func roundConfig(_ state: ServerModelState) -> [String: Double] {
+        guard topology.privacy.clientReportsUnclipped else { return [:] }
+        return [PrivacySettings.roundClipNormKey: state.clipNorm ?? topology.privacy.clipNorm]
+    }
+
     /// ε after `round`, or why it is not reported.
     func record(round: Int, clipNorm: Double) -> PrivacyRoundRecord {
         let p = topology.privacy

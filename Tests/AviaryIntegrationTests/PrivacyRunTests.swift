@@ -139,3 +139,31 @@ import AviaryTopology
         #expect(a.runEnd?.privacy == b.runEnd?.privacy && a.runEnd?.privacy != nil)
     }
 }
+
+/// Adaptive clipping with client-side clipping in a real run: every client clips to the S its
+/// TRAIN carried, reports its bit, the server accepts every update (each norm ≤ S) and the
+/// clip norm's trajectory, moved by the noised sum of the bits, is in the log.
+@Suite(.serialized) struct ClientSideAdaptiveClippingRunTests {
+    @Test func clientsClipToTheRoundsClipNormAndTheTrajectoryIsLogged() throws {
+        let dir = Harness.temporaryDirectory("dp-client-adaptive")
+        try PrivacyRunTests().prepare(dir, rounds: 5, privacy: PrivacyRunTests.central + "\nclip_on = \"client\"")
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        #expect(log.rounds.count == 5)
+        for r in log.rounds {
+            let p = try #require(r.privacy)
+            #expect(r.rejected.isEmpty, "round \(r.round): \(r.rejected)")
+            // The count is the sum of the bits the merged clients reported.
+            let bits = r.accepted.map { r.clientMetrics[String($0)]?["unclipped"] }
+            #expect(bits.allSatisfy { $0 == 0 || $0 == 1 }, "round \(r.round): \(bits)")
+            #expect(p.unclipped == Int(bits.compactMap { $0 }.reduce(0, +)))
+            #expect(p.nextClipNorm != nil)
+            // The server clipped nothing beyond the clients' Float rounding of S.
+            #expect((r.clipped ?? [:]).values.allSatisfy { $0 <= p.clipNorm * (1 + 1e-6) }, "round \(r.round): \(r.clipped ?? [:])")
+        }
+        let trajectory = log.rounds.map { $0.privacy!.clipNorm }
+        #expect(trajectory[0] == 0.5 && Set(trajectory).count > 1, "\(trajectory)")
+        for (a, b) in zip(log.rounds, log.rounds.dropFirst()) { #expect(a.privacy?.nextClipNorm == b.privacy?.clipNorm) }
+    }
+}

@@ -141,3 +141,29 @@ import AviaryPrivacy
         #expect(end.mode == "central" && end.epsilon == t.privacyAccount!.epsilon(afterRounds: 4) && end.clients == nil)
     }
 }
+
+/// Adaptive clipping with client-side clipping in the round pipeline: the next round's TRAIN
+/// carries S, and S moves by the noised sum of the reported bits with the same rule
+/// (`AdaptiveClipping.next`) as server-side adaptive clipping.
+@Suite struct ClientSideAdaptivePrivateRoundTests {
+    @Test func theClipNormTravelsInTrainAndMovesByTheReportedBits() throws {
+        let t = try PrivateRoundTests.topology("clipping = \"adaptive\"\nclip_on = \"client\"\nclip_norm = 1\nnoise_multiplier = 0.5\nclipped_count_stddev = 1")
+        let round = PrivateRound(topology: t)
+        var state = try PrivateRoundTests.state([0, 0])
+        #expect(round.roundConfig(state) == ["clip_norm": 1])
+        let key = PrivacySettings.unclippedMetric
+        let outcome = RoundOutcome(round: 1, sampled: [0, 1], updates: [
+            ClientUpdate(clientIndex: 0, samples: 1, metrics: [key: 0], delta: [0.6, 0.8]),
+            ClientUpdate(clientIndex: 1, samples: 1, metrics: [key: 0], delta: [0, 1]),
+        ], failures: [], rejected: [], timedOut: [], lost: [])
+        let (step, record) = round.merge(outcome, state: &state)
+        #expect(step.rejected.isEmpty && record.unclipped == 0)
+        let noised = try #require(record.noisedUnclipped)
+        let expected = AdaptiveClipping.next(clipNorm: 1, noisedUnclipped: noised, expectedClients: 2, targetQuantile: 0.5, learningRate: 0.2)
+        #expect(record.nextClipNorm == expected && state.clipNorm == expected)
+        #expect(round.roundConfig(state) == ["clip_norm": expected])
+        // Server-side clipping sends nothing.
+        let server = PrivateRound(topology: try PrivateRoundTests.topology("clipping = \"adaptive\"\nclip_norm = 1\nnoise_multiplier = 0.5\nclipped_count_stddev = 1"))
+        #expect(server.roundConfig(state).isEmpty)
+    }
+}
