@@ -87,7 +87,7 @@ let package = Package(
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard",
+            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard", "AviarySecAgg",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
