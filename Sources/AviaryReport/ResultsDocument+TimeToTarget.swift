@@ -2,17 +2,16 @@ import Foundation
 
 extension ResultsDocument {
     /// A study's time-to-target table (`time_to_target = true` in the plan): the target is the
-    /// baseline row's clean accuracy over its last K evaluations (mean over its seeds; steadier
-    /// than one final evaluation), and each row says how many of its runs reached it on the
+    /// baseline row's final clean accuracy (mean over its seeds), and each row says how many of its runs reached it on the
     /// simulated clock, how soon (mean ± std over those that did), that mean as a multiple of
     /// the baseline's, and the server's share of the runs' wall time. nil without a baseline
     /// row or clock.
     func timeToTargetTable(_ s: Study) -> String? {
         guard let baseline = s.baseline, let base = s.groups.first(where: { $0.label == baseline }),
-              let target = base.summary.lastKClean?.mean, !base.summary.simulatedCurves.isEmpty else { return nil }
+              let target = base.summary.finalClean?.mean, !base.summary.simulatedCurves.isEmpty else { return nil }
         let baseTime = TimeToTarget(curves: base.summary.simulatedCurves, target: target).seconds?.mean
         var md = "Simulated time to the baseline's accuracy: the first evaluation at or above "
-        md += String(format: "%.3f", target) + " (**\(baseline)**'s clean accuracy, last \(lastK), mean over its seeds); "
+        md += String(format: "%.3f", target) + " (**\(baseline)**'s final clean accuracy, mean over its seeds); "
         md += "the time is the mean ± std over the runs that reached it, and × baseline that mean over the baseline's. "
         md += "Server share: the rounds' `server_seconds` (merge, evaluation, next sampling) over the run's wall time.\n\n"
         md += "| setting | reached | simulated time to target | × baseline | server share of wall time |\n|---|---:|---:|---:|---:|\n"

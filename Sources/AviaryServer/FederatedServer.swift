@@ -149,7 +149,11 @@ public final class FederatedServer {
         checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
-        if topology.server.buffered != nil, let clock = simulatedClock { bufferedPlan = BufferedPlan(topology: topology, clock: clock) }
+        if let buffered = topology.server.buffered, let clock = simulatedClock {
+            let plan = BufferedPlan(topology: topology, clock: clock)
+            if let stall = plan.stall { throw BufferedPlanError.stalled(stall, rounds: topology.rounds, bufferSize: buffered.bufferSize) }
+            bufferedPlan = plan
+        }
     }
 
     var now: Double { options.clock.now }

@@ -13,10 +13,12 @@ import AviaryLog
         let base = ReportTests.log(name: name)
         return AggregationLog(records: base.records.map { record in
             guard case .round(var r) = record else { return record }
-            let t = times[r.round - 1]
-            var system = SystemRoundRecord(roundSeconds: t - (r.round > 1 ? times[r.round - 2] : 0), clockSeconds: t, offline: [], stragglers: [])
+            let t: Double = times[r.round - 1]
+            let discount: Double = 1 / Double(r.round).squareRoot()
+            let previous: Double = r.round > 1 ? times[r.round - 2] : 0
+            var system = SystemRoundRecord(roundSeconds: t - previous, clockSeconds: t, offline: [], stragglers: [])
             system.buffered = BufferedUpdateRecord(version: r.round, clockSeconds: t, updates: [
-                BufferedUpdateEntry(client: 0, startVersion: 0, arrival: t - 1, staleness: r.round - 1, discount: 1 / Double(r.round).squareRoot(), weight: 0.5),
+                BufferedUpdateEntry(client: 0, startVersion: 0, arrival: t - 1, staleness: r.round - 1, discount: discount, weight: 0.5),
                 BufferedUpdateEntry(client: 1, startVersion: r.round - 1, arrival: t, staleness: 0, discount: 1, weight: 0.5),
             ], discarded: r.round == 3 ? [BufferedUpdateEntry(client: 4, startVersion: 0, arrival: 26, staleness: 2, discount: 0.58)] : nil)
             r.system = system
@@ -28,7 +30,8 @@ import AviaryLog
         let report = RunReport(log: Self.bufferedLog(name: "b"), source: "runs/b")
         let accuracy = report.accuracyBySimulatedTimePlot()
         // Rounds 2 and 4 are evaluated: their updates happened at 25 s and 60 s.
-        #expect(accuracy.series[0].points == [PlotPoint(x: 25.0 / 60, y: 0.7), PlotPoint(x: 1, y: 0.9)])
+        let first: Double = 25.0 / 60
+        #expect(accuracy.series[0].points == [PlotPoint(x: first, y: 0.7), PlotPoint(x: 1, y: 0.9)])
         #expect(accuracy.xLabel == "simulated minutes")
         #expect(report.updateIntervalPlot().series[0].points.map(\.y) == [10, 15, 2, 33])
         let staleness = report.stalenessPlot()
@@ -50,15 +53,20 @@ import AviaryLog
                                          .init(path: "r/buffered", log: Self.bufferedLog(name: "buffered"))]
         let plot = try RunComparison(runs: runs, metric: .cleanAccuracy, axis: .simulated).plot()
         #expect(plot.series[0].points == [PlotPoint(x: 1, y: 0.7), PlotPoint(x: 2, y: 0.9)])
-        #expect(plot.series[1].points == [PlotPoint(x: 25.0 / 60, y: 0.7), PlotPoint(x: 1, y: 0.9)])
+        let first: Double = 25.0 / 60
+        #expect(plot.series[1].points == [PlotPoint(x: first, y: 0.7), PlotPoint(x: 1, y: 0.9)])
         // Two seeds of a buffered setting on different clocks share one interpolated line.
         let seeds: [RunComparison.Run] = [.init(path: "s/b1", log: Self.bufferedLog(name: "b1")),
                                           .init(path: "s/b2", log: Self.bufferedLog(name: "b2", times: [20, 50, 54, 120]))]
         let grouped = try RunComparison(runs: seeds, metric: .cleanAccuracy, axis: .simulated,
                                         groups: [.init(label: "K=2", members: [0, 1])], lastK: 2).plot()
         let line = try #require(grouped.series.first)
-        #expect(line.points.map(\.x).enumerated().allSatisfy { abs($1 - [25.0 / 60, 50.0 / 60, 1, 2][$0]) < 1e-12 })
+        let times: [Double] = line.points.map(\.x)
+        let expected: [Double] = [25.0 / 60, 50.0 / 60, 1, 2]
+        #expect(times.count == 4)
+        for (t, e) in zip(times, expected) { #expect(abs(t - e) < 1e-12) }
         // At 1 minute b1 reads 0.9 and b2 (0.7 at 50 s, 0.9 at 120 s) 0.7 + 0.2 · 10/70.
-        #expect(abs(line.points[2].y - (0.9 + 0.7 + 0.2 * 10 / 70) / 2) < 1e-12)
+        let b2: Double = 0.7 + 0.2 * 10 / 70
+        #expect(abs(line.points[2].y - (0.9 + b2) / 2) < 1e-12)
     }
 }
