@@ -102,8 +102,15 @@ test: setup-test venv
 	AVIARY=$(AVIARY) $(VENV_PYTHON) -m pytest || status=$$?; \
 	exit $$status
 
+# The engine beside PyTorch on the same core (tools/bench_torch.py, alternating rounds) when
+# Debian's python3-torch is installed (`make setup-test` installs it); otherwise it says so.
 bench: build
 	$(AVIARY) bench all
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	  /usr/bin/python3 tools/bench_torch.py --aviary $(AVIARY); \
+	else \
+	  echo "aviary: PyTorch side by side skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)"; \
+	fi
 
 # docs/RESULTS.md: the studies of topologies/experiments/plan.toml, 3 seeds each, as sweeps into
 # runs/exp-*; an interrupted `make experiments` resumes (completed runs are skipped). The file is

@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Secure aggregation's primitives (X25519, HKDF, ChaChaPoly, the ChaCha20 keystream). 3.12.3 up to
+        // 4.x: Hummingbird's graph already builds 4.x (swift-certificates), so no second copy is built.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C: thin system-library modules, nothing else.
@@ -45,6 +48,13 @@ let package = Package(
         .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
         // Differential privacy: clipping, Gaussian noise, adaptive clipping, the RDP accountant (pure).
         .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
+        // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation
+        // and the stage state machines (pure); every primitive comes from swift-crypto.
+        .target(name: "AviarySecAgg", dependencies: [
+            "AviaryMath",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
         .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
         .target(name: "AviaryTopology", dependencies: [
@@ -114,6 +124,7 @@ let package = Package(
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge", "AviaryMath"]),
         .testTarget(name: "AviaryPrivacyTests", dependencies: ["AviaryPrivacy", "AviaryMerge", "AviaryMath"]),
+        .testTarget(name: "AviarySecAggTests", dependencies: ["AviarySecAgg", "AviaryMath"]),
         .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath"]),
         .testTarget(name: "AviaryClientTests", dependencies: [
             "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog", "AviaryPrivacy",
@@ -122,7 +133,7 @@ let package = Package(
         .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog", "AviaryPrivacy"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryServerTests", dependencies: [
-            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",
+            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),

@@ -10,6 +10,8 @@ public struct TrainBench {
     /// One measured configuration.
     public struct Row: Sendable {
         public let model: String, threads: Int, batch: Int
+        /// The model's trainable parameters (a PyTorch probe of the same model must match it).
+        public let parameters: Int
         public let samplesPerSecond: Double
         public let gflops: Double
         /// Throughput of the model's own sgemm shapes alone, same run.
@@ -61,10 +63,10 @@ public struct TrainBench {
     public static func run(models: [String] = ["mlp", "cnn"], batches: [Int] = [32, 64], threads: [Int] = [1, 2],
                            seconds: Double = 2, repetitions: Int = 5) -> String {
         let rows = measure(models: models, batches: batches, threads: threads, seconds: seconds, repetitions: repetitions)
-        var out = "model   threads  batch   samples/s   GFLOP/s   sgemm-probe GFLOP/s   efficiency   attack samples/s   train/attack\n"
+        var out = "model      parameters  threads  batch   samples/s   GFLOP/s   sgemm-probe GFLOP/s   efficiency   attack samples/s   train/attack\n"
         for r in rows {
-            out += String(format: "%-7@ %7d %6d %11.0f %9.1f %21.1f %11.0f%% %18.0f %14.2f\n",
-                          r.model as NSString, r.threads, r.batch, r.samplesPerSecond, r.gflops, r.sgemmGflops,
+            out += String(format: "%-10@ %10d %8d %6d %11.0f %9.1f %21.1f %11.0f%% %18.0f %14.2f\n",
+                          r.model as NSString, r.parameters, r.threads, r.batch, r.samplesPerSecond, r.gflops, r.sgemmGflops,
                           100 * r.efficiency, r.attackSamplesPerSecond, r.samplesPerSecond / max(r.attackSamplesPerSecond, 1))
         }
         let unknown = models.filter { spec(named: $0) == nil }
@@ -115,7 +117,7 @@ public struct TrainBench {
         let samplesPerSecond = median(stepRates) * Double(batch)
         let probeRate = median(probeRates)
         let probeFlops = Double(gemms.reduce(0) { $0 + $1.flops })
-        return Row(model: name, threads: threads, batch: batch, samplesPerSecond: samplesPerSecond,
+        return Row(model: name, threads: threads, batch: batch, parameters: net.parameterCount, samplesPerSecond: samplesPerSecond,
                    gflops: samplesPerSecond * flopsPerSample / 1e9, sgemmGflops: probeRate * probeFlops / 1e9,
                    attackSamplesPerSecond: median(attackRates) * Double(batch))
     }

@@ -303,6 +303,8 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var returnedClients: [Int]? = nil
     /// Why a completed run ended before `[run] rounds` (`[privacy] on_budget = "stop"`); nil otherwise.
     public var stopReason: String? = nil
+    /// `[privacy]`: ε at the run's end (local DP: per client); nil without differential privacy.
+    public var privacy: PrivacyRunEndRecord? = nil
     public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
         self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
         self.status = status; self.finalEval = finalEval

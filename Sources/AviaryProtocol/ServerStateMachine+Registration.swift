@@ -158,7 +158,7 @@ extension ServerStateMachine {
             let again = registration.reconnected.filter { t.pending.contains($0) }.sorted()
             if !again.isEmpty {
                 let model = Message.model(ModelMessage(round: t.round, parameters: globalParameters))
-                let train = Message.train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))
+                let train = Message.train(TrainMessage(round: t.round, clients: again, config: trainConfig))
                 actions.append(.send(peer, model))
                 actions.append(.send(peer, train))
                 var t = t

@@ -70,13 +70,13 @@ extension ServerStateMachine {
         let modelBytes = WireCodec.encodedSize(model)
         for slot in bySlot.keys.sorted() {
             let peer = peers[Int(slot)]!.peer
-            let train = Message.train(TrainMessage(round: round, clients: bySlot[slot]!, config: configuration.taskConfig))
+            let train = Message.train(TrainMessage(round: round, clients: bySlot[slot]!, config: trainConfig))
             actions.append(.send(peer, model))
             actions.append(.send(peer, train))
             t.traffic.downSent += modelBytes + WireCodec.encodedSize(train)
         }
         // A TRAIN naming one client has the same size whichever client it names.
-        let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: configuration.taskConfig)))
+        let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: trainConfig)))
         for i in asked { t.traffic.down[i] = alone }
         phase = .training(t)
         lastHeartbeat = now

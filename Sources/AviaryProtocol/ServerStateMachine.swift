@@ -152,6 +152,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Clients left out of the next sampling for simulated system reasons (offline, or still
     /// busy with a late update); the server sets it before each round starts.
     public var excluded: Set<Int> = []
+    /// Entries added to `taskConfig` in the next round's TRAIN (and in a TRAIN re-sent during
+    /// it), e.g. adaptive clipping's clip norm for that round; the server sets it before each
+    /// round starts.
+    public var roundConfig: [String: Double] = [:]
+    /// What a TRAIN carries: `taskConfig` with `roundConfig` over it.
+    var trainConfig: [String: Double] { roundConfig.isEmpty ? configuration.taskConfig : configuration.taskConfig.merging(roundConfig) { $1 } }
     var globalParameters: [Float] = []
     /// The live evaluator connection (HELLO role 1), if any.
     var evaluator: EvaluatorState?

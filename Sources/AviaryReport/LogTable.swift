@@ -57,6 +57,7 @@ public enum LogTable {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
             + (end.stopReason.map { "\n     " + $0 } ?? "")
             + (RunSummary.population(end).map { "\n     " + $0 } ?? "")
+            + (end.privacy.flatMap(PrivacySummary.line).map { "\n     " + $0 } ?? "")
     }
 
     /// What `aviary logs` prints without --follow: header, status when incomplete, one row per

@@ -214,6 +214,7 @@ public final class FederatedServer {
         configuration.evaluation = evaluationPlan
         var machine = ServerStateMachine<PeerID>(configuration: configuration)
         enterSystemRound(firstRound, machine: &machine)
+        machine.roundConfig = processor.privacy.roundConfig(state)
         let queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
         let outcome: (success: Bool, reason: String)
@@ -271,6 +272,7 @@ public final class FederatedServer {
                     snapshot: ServerStateMachineSnapshot(registeredCount: machine.registeredCount, unresponsive: machine.unresponsive),
                     clock: simulatedClock)
                 enterSystemRound(result.record.round + 1, machine: &machine)
+                machine.roundConfig = processor.privacy.roundConfig(state)
                 queue += machine.roundCompleted(parameters: state.global, now: now)
                 continue
             }

@@ -1,6 +1,7 @@
 import Foundation
 import AviaryLog
 import AviaryMerge
+import AviaryPrivacy
 import AviaryProtocol
 import AviaryTopology
 
@@ -17,6 +18,8 @@ struct ServerModelState: Sendable {
     var stale: [StaleUpdate] = []
     /// Adaptive clipping's clip norm for the next round (`[privacy] clipping = "adaptive"`); nil: S.
     var clipNorm: Double? = nil
+    /// Local DP: each client's reports so far, for its own ε (`[privacy] mode = "local"`).
+    var ledger = LocalPrivacyLedger()
 }
 
 struct CheckpointWindowEntry: Sendable, Equatable {
@@ -155,7 +158,7 @@ final class RoundProcessor {
         case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
         case .local, .none:
             step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
-            if topology.privacy.mode == .local { privacyRecord = privacy.record(round: round, clipNorm: topology.privacy.clipNorm) }
+            if topology.privacy.mode == .local { privacyRecord = privacy.localRecord(answered, ledger: &state.ledger) }
         }
         if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
             step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"

@@ -177,13 +177,14 @@ def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
 
 
 @pytest.mark.parametrize("privacy, named", [
-    ({"mode": "local", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'mode "local"'),
-    ({"mode": "central", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'clip_on = "client"'),
     ({"mode": "shuffled"}, 'mode "shuffled"'),
+    ({"mode": "central", "clipOn": "enclave"}, 'clip_on "enclave"'),
+    ({"mode": "central", "clipping": "quantile"}, 'clipping "quantile"'),
+    ({"mode": "local", "clipOn": "client", "clipNorm": -1}, "clipNorm = -1"),
 ])
 def test_privacy_the_sdk_cannot_honour_is_refused_at_start(privacy, named):
-    """The SDK neither clips nor adds noise: a run spec that needs it to ends the process at WELCOME,
-    naming the mode, before any update leaves unclipped or un-noised."""
+    """A `[privacy]` the SDK does not know ends the process at WELCOME, naming the key, before any
+    update leaves unclipped or un-noised."""
     conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), spec=run_spec(TABLE, privacy=privacy))
     t.join(10)
     assert not t.is_alive()

@@ -18,13 +18,21 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Seconds per measurement.") var seconds: Double = 1.0
         @Option(help: "Comma-separated models: mlp, cnn, logreg, resnet8, resnet20, lstm.") var models: String = "mlp,cnn"
         @Option(help: "Comma-separated BLAS thread counts.") var threads: String = "1,2"
+        @Option(help: "Comma-separated batch sizes (clean training).") var batches: String = "32,64"
         func run() throws {
-            if attack == "pgd" {
-                print(AdversarialBench.run(steps: steps, batch: 32, threads: 1))
-            } else {
-                let names = models.split(separator: ",").map(String.init)
+            let names = models.split(separator: ",").map(String.init)
+            switch attack {
+            case "pgd":
+                guard steps >= 1 else { throw ValidationError("--steps \(steps): PGD needs at least 1 step") }
+                for name in names {
+                    print(AdversarialBench.run(model: name, steps: AdversarialBench.batches(for: name), batch: 32, threads: 1, attackSteps: steps))
+                }
+            case "none":
                 let counts = threads.split(separator: ",").compactMap { Int($0) }
-                print(TrainBench.run(models: names, batches: [32, 64], threads: counts.isEmpty ? [1] : counts, seconds: seconds))
+                let sizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+                print(TrainBench.run(models: names, batches: sizes.isEmpty ? [32, 64] : sizes, threads: counts.isEmpty ? [1] : counts, seconds: seconds))
+            default:
+                throw ValidationError("--attack \(attack): use none or pgd")
             }
         }
     }
@@ -63,7 +71,8 @@ struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every benchmark, as recorded in the README.")
         func run() throws {
             print(TrainBench.run(models: ["mlp", "cnn"], batches: [32, 64], threads: [1, 2], seconds: 1.0))
-            print(AdversarialBench.run(steps: 10, batch: 32, threads: 1))
+            print(AdversarialBench.run(model: "mlp", steps: AdversarialBench.batches(for: "mlp"), batch: 32, threads: 1))
+            print(AdversarialBench.run(model: "cnn", steps: AdversarialBench.batches(for: "cnn"), batch: 32, threads: 1))
             print(MergeBench.run(quick: false))
             print(PartitionBench.run())
             print(TransportBench.run())
