@@ -69,6 +69,7 @@ extension Topology {
         let attackers = try parseAttackers(try top.table("attackers"), clients: data.clients,
                                            clientsPerRound: server.clientsPerRound, seed: attackerSeed)
         let privacy = try parsePrivacy(try top.table("privacy"), clients: data.clients, clientsPerRound: server.clientsPerRound)
+        let secAgg = try parseSecAgg(try top.table("secagg"))
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
@@ -81,6 +82,7 @@ extension Topology {
         topology.quantisation = compression.quantisation
         topology.attackers = attackers
         topology.privacy = privacy
+        topology.secAgg = secAgg
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
         topology.config = top.config.values

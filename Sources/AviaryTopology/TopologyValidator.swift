@@ -53,6 +53,7 @@ extension Topology {
                                 expected: "no [merge.checkpoints] with [model] kind = \"external\": checkpoint merging scores models with the server's evaluation, and the server cannot run an external model")
         }
         try checkPrivacy(file: file)
+        try checkSecAgg(file: file)
         try checkBuffered(file: file, warnings: warnings)
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {

@@ -89,6 +89,31 @@ import AviaryTopology
         #expect(refused.status != 0 && refused.output.contains("privacy.target_epsilon"), "\(refused.output)")
     }
 
+    /// Adversarial (PGD) training composes with central DP: clients train on PGD examples, the
+    /// server clips and noises their deltas as any others, and every round logs ε.
+    @Test func adversarialTrainingRunsUnderCentralDPAndLogsEpsilon() throws {
+        let dir = Harness.temporaryDirectory("dp-adv")
+        try prepare(dir, rounds: 3, privacy: Self.central + """
+
+            [adversarial]
+            mode = "pgd"
+            epsilon = 0.1
+            step_size = 0.05
+            steps = 2
+            """)
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
+        #expect(log.rounds.map(\.round) == [1, 2, 3] && log.runEnd?.status == "completed")
+        for r in log.rounds {
+            #expect(r.privacy?.epsilon == account.epsilon(afterRounds: r.round) && r.privacy?.noiseStd != nil)
+            for c in r.accepted { #expect(r.clientMetrics[String(c)]?["adv_loss"] != nil, "round \(r.round), client \(c) did not train adversarially") }
+        }
+        #expect(log.rounds.contains { !$0.accepted.isEmpty })
+        #expect(log.runEnd?.privacy?.epsilon == account.epsilon(afterRounds: 3))
+    }
+
     static let local = "\n[privacy]\nmode = \"local\"\nclip_norm = 1\nnoise_multiplier = 4\n"
 
     /// Each client's ε comes from the rounds it reported in (Poisson sampling: 4 of 8 expected a
