@@ -98,7 +98,7 @@ extension Topology {
 
     static func parseData(_ t: TableReader, partitionSeed: UInt64) throws(TopologyError) -> DataSpec {
         let kind = try t.choice("dataset", default: DatasetKind.synthetic)
-        let clients = try t.int("clients", default: 10, range: 1...100_000)
+        let clients = try t.int("clients", default: 10, range: 1...1_000_000)
         let partitionDefault: PartitionKind = kind == .synthetic ? .natural : .iid
         let partitionKind = try t.choice("partition", default: partitionDefault)
         // Keys of the other datasets and partitioners are accepted and ignored with a warning.
