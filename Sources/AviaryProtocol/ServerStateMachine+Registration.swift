@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 
 /// Registration: claims, session tokens, hijack refusals, RESET, and losing a process.
 extension ServerStateMachine {
@@ -215,6 +216,15 @@ extension ServerStateMachine {
     mutating func dropFromRound(_ clients: [Int], now: Double) -> [Action] {
         guard case var .training(t) = phase else { return [] }
         let gone = clients.filter { t.pending.contains($0) }
+        if t.secAgg != nil {
+            // A lost process leaves the secure sum at whatever stage it reached, pending or not.
+            t.pending.subtract(gone)
+            t.lost += gone
+            let (sends, verdict) = secAggLost(clients, &t, now: now)
+            if verdict != nil { return sends + closeRound(t) }
+            phase = .training(t)
+            return sends
+        }
         guard !gone.isEmpty else { return [] }
         t.pending.subtract(gone)
         t.lost += gone

@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 import AviaryMerge
 
 /// The server's protocol logic as a value: events in, actions out. It owns registration (with
@@ -55,6 +56,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// `[server] sampling = "poisson"`: each client is in a round independently with this
         /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
         public var poissonRate: Double? = nil
+        /// `[secagg]`: every round aggregates securely (SecAgg+) and no client sends an UPDATE
+        /// in clear; nil: plain rounds.
+        public var secAgg: SecAggPlan? = nil
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -114,6 +118,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         var rejected: [Rejection] = []
         var lost: [Int] = []
         var traffic = RoundTraffic()
+        /// Under `[secagg]`: the round's stage machine and its report.
+        var secAgg: SecAggInRound? = nil
     }
 
     enum Phase: Sendable {
@@ -238,9 +244,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
         case let .evalResult(result): return acceptEvalResult(result, from: peer, now: now)
-        case let .secAggReply(reply):
-            // No run has secure-aggregation stages yet (docs/PROTOCOL.md section 8).
-            return [.ignored(peer, .secAggNotRunning(client: reply.clientIndex, round: reply.round))]
+        case let .secAggReply(reply): return acceptSecAgg(reply, from: peer, now: now)
         case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate, .secAgg:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
@@ -262,6 +266,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case let .registering(deadline) where now >= deadline:
             return finish(success: false, reason: "only \(registeredCount) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
         case let .training(t) where now >= t.deadline:
+            if let s = t.secAgg, Self.stageIndex(s.server.stage) != nil { return secAggDeadline(t, now: now) }
             return closeRound(t)
         case let .evaluating(e) where now >= e.deadline:
             return closeEvaluation(e, now: now)

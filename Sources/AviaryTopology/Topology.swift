@@ -196,6 +196,9 @@ public struct RunSpec: Codable, Sendable, Hashable {
     /// aggregation must refuse the run (the Python SDK does). Never set yet: the validator
     /// refuses enabled SecAgg until runs execute its stages.
     public var secagg: SecAggSettings? = nil
+    /// Under `[secagg]`: how each client weighs its own masked update. Set by the server, which
+    /// knows the partition sizes the FedAvg reference comes from.
+    public var secaggWeight: SecAggWeightRule? = nil
     /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
     /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
     public var tensors: [TensorDescriptor] = []
