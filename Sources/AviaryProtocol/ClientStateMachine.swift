@@ -156,7 +156,11 @@ public struct ClientStateMachine: Sendable {
             return actions
         case .heartbeat:
             return []
-        case .hello, .update, .failure, .bye, .evalResult:
+        case .hello, .update, .failure, .bye, .evalResult, .secAggReply:
+            return []
+        case .secAgg:
+            // Secure aggregation is not wired into runs yet (docs/PROTOCOL.md section 8): no
+            // server sends this stage, and this client has nothing to answer it with.
             return []
         case let .evaluate(e):
             // An evaluator's EVALUATE names no client; a trainer process answers for its own.

@@ -238,7 +238,10 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
         case let .evalResult(result): return acceptEvalResult(result, from: peer, now: now)
-        case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate:
+        case let .secAggReply(reply):
+            // No run has secure-aggregation stages yet (docs/PROTOCOL.md section 8).
+            return [.ignored(peer, .secAggNotRunning(client: reply.clientIndex, round: reply.round))]
+        case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate, .secAgg:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
     }

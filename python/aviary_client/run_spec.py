@@ -98,6 +98,15 @@ def check_privacy(value):
             raise RunSpecError(f"privacy: {key} = {json.dumps(v)} is not a non-negative number")
 
 
+def check_secagg(value):
+    """`secagg` in the run spec (protocol 6): secure aggregation's stages, which this SDK does not
+    implement. It refuses at WELCOME rather than send an update the run expects masked."""
+    if value is None or (isinstance(value, dict) and value.get("enabled") is False):
+        return
+    raise RunSpecError("secagg: this run uses secure aggregation ([secagg] in the topology), which the Python SDK "
+                       "does not implement yet; it refuses rather than send its update unmasked")
+
+
 def parse(data):
     """A RunSpec from WELCOME's runSpec bytes."""
     try:
@@ -117,6 +126,7 @@ def parse(data):
         except (KeyError, TypeError, ValueError):
             raise RunSpecError(f"tensors[{i}] is not {{name, shape, dtype}}: {json.dumps(row)}") from None
     check_privacy(raw.get("privacy"))
+    check_secagg(raw.get("secagg"))
     q = raw.get("quantisation") or {}
     return RunSpec(raw=raw, tensors=tensors, encoding=parse_encoding(raw.get("compression")),
                    training_seed=int(raw.get("trainingSeed", 0)), residual_max_age=raw.get("residualMaxAge"),
