@@ -75,21 +75,21 @@ public struct SecAggServer: Sendable {
         expected = []
         switch stage {
         case .advertising:
-            guard enough(keys.count, stage: .advertising) else { return fail(.tooFewSurvivors(stage: Stage.advertising.rawValue, have: keys.count, threshold: parameters.threshold)) }
+            if let failed = failIfTooFew(keys.count, .advertising) { return failed }
             stage = .sharing
             expected = Set(keys.keys)
             return keys.keys.sorted().map { client in
                 .send(to: client, .shareKeys(parameters.graph.neighbours(of: client).compactMap { keys[$0] }))
             }
         case .sharing:
-            guard enough(shares.count, stage: .sharing) else { return fail(.tooFewSurvivors(stage: Stage.sharing.rawValue, have: shares.count, threshold: parameters.threshold)) }
+            if let failed = failIfTooFew(shares.count, .sharing) { return failed }
             stage = .masking
             expected = Set(shares.keys)
             var inbox: [Int: [EncryptedShare]] = [:]
             for sender in shares.keys.sorted() { for s in shares[sender]! where shares[s.to] != nil { inbox[s.to, default: []].append(s) } }
             return shares.keys.sorted().map { .send(to: $0, .maskInput(inbox[$0] ?? [])) }
         case .masking:
-            guard enough(masked.count, stage: .masking) else { return fail(.tooFewSurvivors(stage: Stage.masking.rawValue, have: masked.count, threshold: parameters.threshold)) }
+            if let failed = failIfTooFew(masked.count, .masking) { return failed }
             stage = .unmasking
             expected = Set(masked.keys)
             var actions: [Action] = []
@@ -102,7 +102,7 @@ public struct SecAggServer: Sendable {
             }
             return actions
         case .unmasking:
-            guard enough(replies.count, stage: .unmasking) else { return fail(.tooFewSurvivors(stage: Stage.unmasking.rawValue, have: replies.count, threshold: parameters.threshold)) }
+            if let failed = failIfTooFew(replies.count, .unmasking) { return failed }
             do throws(SecAggError) {
                 let result = try unmaskedSum()
                 stage = .completed
@@ -118,7 +118,10 @@ public struct SecAggServer: Sendable {
     /// How many clients answered each stage so far: U1, U2, U3, U4.
     public var survivorsPerStage: [Int] { [keys.count, shares.count, masked.count, replies.count] }
 
-    private func enough(_ count: Int, stage: Stage) -> Bool { count >= parameters.threshold }
+    /// Fails the round when a stage ended with fewer than t clients (Bonawitz et al.'s |U_i| ≥ t).
+    private mutating func failIfTooFew(_ count: Int, _ stage: Stage) -> [Action]? {
+        count >= parameters.threshold ? nil : fail(.tooFewSurvivors(stage: stage.rawValue, have: count, threshold: parameters.threshold))
+    }
 
     private mutating func fail(_ error: SecAggError) -> [Action] {
         stage = .failed

@@ -149,7 +149,11 @@ public final class FederatedServer {
         checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
-        if topology.server.buffered != nil, let clock = simulatedClock { bufferedPlan = BufferedPlan(topology: topology, clock: clock) }
+        if let buffered = topology.server.buffered, let clock = simulatedClock {
+            let plan = BufferedPlan(topology: topology, clock: clock)
+            if let stall = plan.stall { throw BufferedPlanError.stalled(stall, rounds: topology.rounds, bufferSize: buffered.bufferSize) }
+            bufferedPlan = plan
+        }
     }
 
     var now: Double { options.clock.now }
@@ -461,6 +465,10 @@ public final class FederatedServer {
         get throws { try (0..<topology.data.clients).map { try data.clientSizes($0).train } }
     }
 
-    /// Messages larger than the model plus generous headroom are refused by libzmq itself.
-    var maxMessageBytes: Int { state.global.count * 4 + (1 << 20) }
+    /// Messages larger than the model plus generous headroom are refused by libzmq itself. A
+    /// HELLO claims its process's clients (17 bytes each: the index and a token), and one process
+    /// may host every client: above ~60,000 clients per process the claims outgrow the headroom,
+    /// and libzmq would drop the HELLO without a word (a 1,000,000-client run never registered).
+    var maxMessageBytes: Int { Self.maxMessageBytes(parameters: state.global.count, clients: topology.data.clients) }
+    static func maxMessageBytes(parameters: Int, clients: Int) -> Int { parameters * 4 + (1 << 20) + clients * 17 }
 }

@@ -13,15 +13,23 @@ import AviaryMath
         return counts.reduce(0.0) { $0 + (Double($1) - expected) * (Double($1) - expected) / expected }
     }
 
+    func parameters(round: Int, n: Int, k: Int, t: Int, bits: (quantisation: Int, modulus: Int), length: Int) throws -> SecAggParameters {
+        try SecAggParameters(round: round, participants: Array(0..<n), degree: k, threshold: t, graphSeed: 4,
+                             quantiser: try FixedPointQuantiser(clippingRange: 1, quantisationBits: bits.quantisation, modulusBits: bits.modulus),
+                             vectorLength: length)
+    }
+
+    /// Every participant's input: `value` in every coordinate.
+    func constant(_ value: UInt32, _ p: SecAggParameters) -> [Int: [UInt32]] {
+        Dictionary(uniqueKeysWithValues: p.participants.map { ($0, [UInt32](repeating: value, count: p.vectorLength)) })
+    }
+
     /// Inputs of all zeros, the worst case: every byte of entropy in what the server receives
     /// comes from the masks. χ² below 330.5 (p = 0.001 at 255 degrees of freedom) for every
     /// client, while the unmasked inputs themselves fail the test by orders of magnitude.
     @Test func maskedVectorsBytesAreIndistinguishableFromUniform() throws {
-        let q = try FixedPointQuantiser(clippingRange: 1, quantisationBits: 16, modulusBits: 32)
-        let p = try SecAggParameters(round: 1, participants: Array(0..<6), degree: 4, threshold: 3, graphSeed: 4,
-                                     quantiser: q, vectorLength: 4096)
-        let zeros = Dictionary(uniqueKeysWithValues: p.participants.map { ($0, [UInt32](repeating: 0, count: 4096)) })
-        var driver = try RoundDriver(parameters: p, inputs: zeros)
+        let p = try parameters(round: 1, n: 6, k: 4, t: 3, bits: (16, 32), length: 4096)
+        var driver = try RoundDriver(parameters: p, inputs: constant(0, p))
         let r = try driver.run().get()
         #expect(r.sum == [UInt32](repeating: 0, count: 4096))
         for c in p.participants {
@@ -35,11 +43,8 @@ import AviaryMath
     /// mask key: the threshold refuses them, and interpolating anyway does not give the secret.
     /// One more neighbour (t shares) does, which shows the pooling itself works.
     @Test func aCoalitionOfFewerThanThresholdNeighboursReconstructsNothing() throws {
-        let q = try FixedPointQuantiser(clippingRange: 1, quantisationBits: 12, modulusBits: 24)
-        let p = try SecAggParameters(round: 2, participants: Array(0..<10), degree: 6, threshold: 4, graphSeed: 8,
-                                     quantiser: q, vectorLength: 8)
-        let x = Dictionary(uniqueKeysWithValues: p.participants.map { ($0, [UInt32](repeating: 7, count: 8)) })
-        var driver = try RoundDriver(parameters: p, inputs: x)
+        let p = try parameters(round: 2, n: 10, k: 6, t: 4, bits: (12, 24), length: 8)
+        var driver = try RoundDriver(parameters: p, inputs: constant(7, p))
         _ = try driver.run().get()
         let victim = 5
         let real = RoundDriver.secrets(for: victim, round: 2)

@@ -97,15 +97,11 @@ def _write_body(m, w):
     elif k == Kind.MODEL:
         w.int(m.round)
         w.floats(m.parameters)
-    elif k == Kind.SECAGG:
+    elif k in (Kind.SECAGG, Kind.SECAGG_REPLY):
         w.int(m.round)
         w.int(m.client_index)
-        w.u8(m.stage)
-        w.blob(m.body)
-    elif k == Kind.SECAGG_REPLY:
-        w.int(m.round)
-        w.int(m.client_index)
-        w.u64(m.token)
+        if k == Kind.SECAGG_REPLY:
+            w.u64(m.token)
         w.u8(m.stage)
         w.blob(m.body)
     elif k == Kind.EVAL_RESULT:
