@@ -27,7 +27,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Secure aggregation's primitives (X25519, HKDF, ChaChaPoly, the ChaCha20 keystream). 3.12.3 up to
-        // 4.x: Hummingbird's graph already builds 4.x (swift-certificates), so no second copy is built.
+        // 4.x: the graph already resolves swift-crypto (swift-certificates and swift-nio-extras accept
+        // 3.x-5.x), so one version (4.5.2 from the mirror) serves all; AviarySecAgg is what compiles it.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
@@ -87,7 +88,7 @@ let package = Package(
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard",
+            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard", "AviarySecAgg",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.

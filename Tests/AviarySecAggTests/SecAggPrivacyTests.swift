@@ -29,7 +29,7 @@ import AviaryMath
     /// client, while the unmasked inputs themselves fail the test by orders of magnitude.
     @Test func maskedVectorsBytesAreIndistinguishableFromUniform() throws {
         let p = try parameters(round: 1, n: 6, k: 4, t: 3, bits: (16, 32), length: 4096)
-        var driver = try RoundDriver(parameters: p, inputs: constant(0, p))
+        var driver = try RoundDriver.fixed(parameters: p, inputs: constant(0, p))
         let r = try driver.run().get()
         #expect(r.sum == [UInt32](repeating: 0, count: 4096))
         for c in p.participants {
@@ -44,7 +44,7 @@ import AviaryMath
     /// One more neighbour (t shares) does, which shows the pooling itself works.
     @Test func aCoalitionOfFewerThanThresholdNeighboursReconstructsNothing() throws {
         let p = try parameters(round: 2, n: 10, k: 6, t: 4, bits: (12, 24), length: 8)
-        var driver = try RoundDriver(parameters: p, inputs: constant(7, p))
+        var driver = try RoundDriver.fixed(parameters: p, inputs: constant(7, p))
         _ = try driver.run().get()
         let victim = 5
         let real = RoundDriver.secrets(for: victim, round: 2)

@@ -28,7 +28,7 @@ import AviaryMath
         for (n, k, t) in [(10, 4, 3), (5, 10, 3), (16, 6, 4)] {
             let p = try parameters(n: n, k: k, t: t)
             let x = inputs(p)
-            var driver = try RoundDriver(parameters: p, inputs: x)
+            var driver = try RoundDriver.fixed(parameters: p, inputs: x)
             let r = try driver.run().get()
             #expect(r.survivors == p.participants)
             #expect(r.sum == plainSum(x, of: p.participants, bits: 24))
@@ -41,7 +41,7 @@ import AviaryMath
     func clientsDyingAtAStageLeaveTheExactSumOfSurvivors(death: RoundDriver.Death) throws {
         let p = try parameters(n: 12, k: 6, t: 4)
         let x = inputs(p)
-        var driver = try RoundDriver(parameters: p, inputs: x)
+        var driver = try RoundDriver.fixed(parameters: p, inputs: x)
         let dead = [p.participants[2], p.participants[7]]
         for c in dead { driver.deaths[c] = death }
         let r = try driver.run().get()
@@ -57,7 +57,7 @@ import AviaryMath
         // k = 10, t = 6: a neighbourhood that loses all four still holds 6 shares of each secret.
         let p = try parameters(n: 20, k: 10, t: 6, modulusBits: 32)
         let x = inputs(p)
-        var driver = try RoundDriver(parameters: p, inputs: x)
+        var driver = try RoundDriver.fixed(parameters: p, inputs: x)
         let deaths: [RoundDriver.Death] = [.beforeAdvertising, .beforeSharing, .beforeMasking, .beforeUnmasking]
         for (i, d) in deaths.enumerated() { driver.deaths[p.participants[4 * i + 1]] = d }
         let r = try driver.run().get()
@@ -70,7 +70,7 @@ import AviaryMath
     @Test func fewerThanThresholdSurvivorsFailTheRoundWithTheReason() throws {
         let p = try parameters(n: 6, k: 4, t: 3)
         for (death, stage) in [(RoundDriver.Death.beforeAdvertising, "advertise-keys"), (.beforeMasking, "masked-input"), (.beforeUnmasking, "unmasking")] {
-            var driver = try RoundDriver(parameters: p, inputs: inputs(p))
+            var driver = try RoundDriver.fixed(parameters: p, inputs: inputs(p))
             for c in p.participants.prefix(4) { driver.deaths[c] = death }
             let result = driver.run()
             #expect(throws: SecAggError.tooFewSurvivors(stage: stage, have: 2, threshold: 3)) { try result.get() }
@@ -84,7 +84,7 @@ import AviaryMath
         let p = try parameters(n: 10, k: 4, t: 3)
         let victim = p.participants[0]
         let near = p.graph.neighbours(of: victim)
-        var driver = try RoundDriver(parameters: p, inputs: inputs(p))
+        var driver = try RoundDriver.fixed(parameters: p, inputs: inputs(p))
         driver.deaths[near[0]] = .beforeUnmasking
         driver.deaths[near[1]] = .beforeUnmasking
         let result = driver.run()
@@ -93,7 +93,7 @@ import AviaryMath
 
     @Test func anHonestClientRefusesToRevealBothSharesOfOneClient() throws {
         let p = try parameters(n: 8, k: 4, t: 3)
-        var driver = try RoundDriver(parameters: p, inputs: inputs(p))
+        var driver = try RoundDriver.fixed(parameters: p, inputs: inputs(p))
         let asked = p.participants[3]
         var named = 0
         // A curious server claims a survivor also dropped, hoping for both of its shares.
@@ -111,7 +111,7 @@ import AviaryMath
         // The client does not answer inside the round; afterwards it is asked by hand, holding
         // its neighbours' shares as it did at the unmasking stage.
         let c = p.participants[2]
-        var driver = try RoundDriver(parameters: p, inputs: inputs(p))
+        var driver = try RoundDriver.fixed(parameters: p, inputs: inputs(p))
         driver.deaths[c] = .beforeUnmasking
         _ = try driver.run().get()
         var held = driver.clients[c]!

@@ -1,38 +1,37 @@
-import AviaryMath
-@testable import AviarySecAgg
+/// The in-memory twin of a secure-aggregation round: one `SecAggServer` and its `SecAggClient`s
+/// exchanging the stage messages directly, no sockets (tests, `aviary bench secagg`). A client
+/// may die before answering a given stage; the round then waits out that stage's deadline
+/// (`closeStage()`), as the real server would.
+public struct InMemorySecAggRound {
+    public enum Death: Sendable, Equatable { case beforeAdvertising, beforeSharing, beforeMasking, beforeUnmasking }
 
-/// The in-memory twin of a secure-aggregation round: one server and its clients exchanging the
-/// stage messages directly. A client may die before answering a given stage; the round then
-/// waits out that stage's deadline (`closeStage()`), as the real server would.
-struct RoundDriver {
-    enum Death: Equatable { case beforeAdvertising, beforeSharing, beforeMasking, beforeUnmasking }
-
-    var server: SecAggServer
-    var clients: [Int: SecAggClient] = [:]
-    let inputs: [Int: [UInt32]]
-    var deaths: [Int: Death] = [:]
-    /// What each client sent at the masked-input stage, for the uniformity test.
-    var maskedSeen: [Int: [UInt32]] = [:]
-    var refusals: [Int: SecAggError] = [:]
-    var dropped: [Int: SecAggError] = [:]
+    public private(set) var server: SecAggServer
+    public private(set) var clients: [Int: SecAggClient] = [:]
+    public let inputs: [Int: [UInt32]]
+    public var deaths: [Int: Death] = [:]
+    /// What each client sent at the masked-input stage (what the server sees).
+    public private(set) var maskedSeen: [Int: [UInt32]] = [:]
+    /// Requests a client refused, with why.
+    public private(set) var refusals: [Int: SecAggError] = [:]
+    /// Clients the server dropped for breaking the protocol, with why.
+    public private(set) var dropped: [Int: SecAggError] = [:]
     /// Rewrites a server message before it is delivered (a curious server's experiments).
-    var tamper: ((Int, SecAggServerMessage) -> SecAggServerMessage)?
+    public var tamper: ((Int, SecAggServerMessage) -> SecAggServerMessage)?
 
-    static func secrets(for client: Int, round: Int) -> ClientSecrets {
-        var g = RandomStream(seed: UInt64(round) << 20 | UInt64(client), purpose: .other, index: 77)
-        return try! ClientSecrets(bytes: (0..<128).map { _ in UInt8(truncatingIfNeeded: g.next()) })
-    }
-
-    init(parameters: SecAggParameters, inputs: [Int: [UInt32]]) throws {
+    /// - Parameters:
+    ///   - inputs: every participant's quantised input.
+    ///   - secrets: each client's round secrets; the system's random source unless a test fixes them.
+    public init(parameters: SecAggParameters, inputs: [Int: [UInt32]],
+                secrets: (Int) -> ClientSecrets = { _ in ClientSecrets.generate() }) throws(SecAggError) {
         server = SecAggServer(parameters: parameters)
         self.inputs = inputs
         for c in parameters.participants {
-            clients[c] = try SecAggClient(index: c, parameters: parameters, secrets: Self.secrets(for: c, round: parameters.round))
+            clients[c] = try SecAggClient(index: c, parameters: parameters, secrets: secrets(c))
         }
     }
 
     /// Runs the round to its verdict: the result, or the reason it failed.
-    mutating func run() -> Result<SecAggResult, SecAggError> {
+    public mutating func run() -> Result<SecAggResult, SecAggError> {
         var queue = server.start()
         while true {
             while !queue.isEmpty {
@@ -52,7 +51,7 @@ struct RoundDriver {
 
     private mutating func deliver(_ message: SecAggServerMessage, to c: Int) -> SecAggClientMessage? {
         let death = deaths[c]
-        do {
+        do throws(SecAggError) {
             switch message {
             case .advertiseKeys:
                 if death == .beforeAdvertising { return nil }
