@@ -55,6 +55,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// `[server] sampling = "poisson"`: each client is in a round independently with this
         /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
         public var poissonRate: Double? = nil
+        /// Fixed-size sampling drawn over every client index, available or not
+        /// (`sampleOverAll`), so each client's inclusion probability is exactly
+        /// clientsPerRound / clients, as central DP's without-replacement bound assumes
+        /// (docs/PRIVACY.md); drawn clients that are unavailable sit the round out. false: drawn
+        /// from the available clients only, which fills rounds when some are gone.
+        public var sampleOverAllClients: Bool = false
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
