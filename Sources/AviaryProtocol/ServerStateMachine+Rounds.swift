@@ -36,6 +36,17 @@ extension ServerStateMachine {
         return chosen
     }
 
+    /// Fixed-size sampling over every client: `count` of the `clients` indices drawn as `sample`
+    /// draws them from all of them, then the unavailable ones left out. A client's chance to be
+    /// in the round is count / clients however many others are gone (with `sample` over the
+    /// available ones it would grow as they leave, beyond what central DP's bound assumes).
+    /// Returned ascending; may be empty.
+    public static func sampleOverAll(available candidates: [Int], clients: Int, count: Int, seed: UInt64, round: Int) -> [Int] {
+        let drawn = sample(from: Array(0..<clients), count: count, seed: seed, round: round)
+        let pool = Set(candidates)
+        return drawn.filter { pool.contains($0) }
+    }
+
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
@@ -44,12 +55,19 @@ extension ServerStateMachine {
         } else {
             for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
         }
-        let sampled = configuration.poissonRate.map {
-            Self.poissonSample(from: candidates, clients: configuration.clients, rate: $0, seed: configuration.samplingSeed, round: round)
-        } ?? Self.sample(from: candidates, count: configuration.clientsPerRound, seed: configuration.samplingSeed, round: round)
+        let sampled: [Int]
+        if let q = configuration.poissonRate {
+            sampled = Self.poissonSample(from: candidates, clients: configuration.clients, rate: q, seed: configuration.samplingSeed, round: round)
+        } else if configuration.sampleOverAllClients {
+            sampled = Self.sampleOverAll(available: candidates, clients: configuration.clients, count: configuration.clientsPerRound,
+                                         seed: configuration.samplingSeed, round: round)
+        } else {
+            sampled = Self.sample(from: candidates, count: configuration.clientsPerRound, seed: configuration.samplingSeed, round: round)
+        }
         guard !sampled.isEmpty else {
-            // Poisson sampling can draw nobody while clients are there: an empty round too.
-            if (configuration.poissonRate != nil && !candidates.isEmpty)
+            // Poisson sampling, or fixed-size sampling over every client, can draw nobody
+            // available while clients are there: an empty round too.
+            if ((configuration.poissonRate != nil || configuration.sampleOverAllClients) && !candidates.isEmpty)
                 || (!excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) })) {
                 // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
                 let empty = Training(round: round, sampled: [], deadline: now, pending: [])

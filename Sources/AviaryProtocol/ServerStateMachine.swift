@@ -59,6 +59,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// `[secagg]`: every round aggregates securely (SecAgg+) and no client sends an UPDATE
         /// in clear; nil: plain rounds.
         public var secAgg: SecAggPlan? = nil
+        /// Fixed-size sampling drawn over every client index, available or not
+        /// (`sampleOverAll`), so each client's inclusion probability is exactly
+        /// clientsPerRound / clients, as central DP's without-replacement bound assumes
+        /// (docs/PRIVACY.md); drawn clients that are unavailable sit the round out. false: drawn
+        /// from the available clients only, which fills rounds when some are gone.
+        public var sampleOverAllClients: Bool = false
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,

@@ -225,6 +225,9 @@ public final class FederatedServer {
         }
         if topology.server.sampling == .poisson {
             configuration.poissonRate = Double(topology.server.clientsPerRound) / Double(topology.data.clients)
+        } else if topology.privacy.mode == .central && topology.privacySamplingRate < 1 {
+            // The without-replacement bound ε is reported with holds for m drawn of all N.
+            configuration.sampleOverAllClients = true
         }
         configuration.evaluation = evaluationPlan
         var machine = ServerStateMachine<PeerID>(configuration: configuration)
