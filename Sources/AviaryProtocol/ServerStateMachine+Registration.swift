@@ -217,9 +217,10 @@ extension ServerStateMachine {
         guard case var .training(t) = phase else { return [] }
         let gone = clients.filter { t.pending.contains($0) }
         if t.secAgg != nil {
-            // A lost process leaves the secure sum at whatever stage it reached, pending or not.
+            // A lost process leaves the secure sum at whatever stage it reached, pending or not;
+            // its sampled clients count as lost until the round's verdict.
             t.pending.subtract(gone)
-            t.lost += gone
+            t.lost += clients.filter { t.sampled.contains($0) && !t.lost.contains($0) }
             let (sends, verdict) = secAggLost(clients, &t, now: now)
             if verdict != nil { return sends + closeRound(t) }
             phase = .training(t)

@@ -3,9 +3,9 @@ import AviaryMerge
 import AviaryProtocol
 import AviarySecAgg
 
-/// `[secagg]`: secure aggregation (SecAgg+; docs/TOPOLOGY.md, docs/SECURITY.md). Parsed and
-/// validated, and refused as a whole for now: no run executes its stages yet, and a run that
-/// asked for it must not silently send updates in clear.
+/// `[secagg]`: secure aggregation (SecAgg+; docs/TOPOLOGY.md, docs/SECURITY.md): when enabled,
+/// every round runs its stages (the server's `SecAggPlan`, the client's `SecAggParticipation`)
+/// and no client sends its update in clear.
 public struct SecAggSettings: Codable, Sendable, Hashable {
     public var enabled = false
     /// k, neighbours per client; nil: `NeighbourGraph.defaultDegree` for the round's size.
@@ -59,8 +59,7 @@ extension Topology {
         return s
     }
 
-    /// Cross-section rules of `[secagg]`, each naming the key to change and why; then the
-    /// refusal of SecAgg itself, which no run executes yet.
+    /// Cross-section rules of `[secagg]`, each naming the key to change and why.
     func checkSecAgg(file: String) throws(TopologyError) {
         let s = secAgg
         guard s.enabled else { return }
@@ -78,7 +77,7 @@ extension Topology {
                 throw bad("merge.metric", "\"\(c.metric.rawValue)\"", "a loss-type metric (train_loss, adv_loss, val_loss) with [secagg]: each client turns its own metric into a weight in (0, 1] against secagg.mwa_reference, which needs a floor on the metric, and only losses have one")
             }
             if c.combineWithSamples {
-                throw bad("merge.combine_with_samples", "true", "false with [secagg]: the client weighs its own update, by its metric alone")
+                throw bad("merge.combine", "\"samples\"", "\"none\" with [secagg]: the client weighs its own update, by its metric alone")
             }
             if c.missingMetric == .uniform {
                 throw bad("merge.missing_metric", "\"uniform\"", "\"refuse\" or \"skip\" with [secagg]: the server never sees who lacks the metric, so it cannot fall back to uniform weights (a client without it answers FAILURE)")
@@ -104,6 +103,9 @@ extension Topology {
         if privacy.isOn {
             throw bad("privacy.mode", "\"\(privacy.mode.rawValue)\"", "\"none\" with [secagg] for now: neither central noise on the secure sum nor local DP's per-client accounting of masked reports is wired yet")
         }
+        if model.kind == .external {
+            throw bad("model.kind", "\"external\"", "a built-in model with [secagg]: an external model's clients run the Python SDK, which does not implement secure aggregation and refuses the run")
+        }
         if server.mode == .buffered {
             throw bad("server.mode", "\"buffered\"", "\"sync\" with [secagg]: buffered mode discounts each update by its staleness, and the server never sees one")
         }
@@ -127,8 +129,6 @@ extension Topology {
             throw bad(key, key == "secagg.reconstruction_threshold" ? "\(s.reconstructionThreshold ?? 0)" : "\(s.quantizationBits)",
                       "a value that works for clients_per_round = \(n): \(e)")
         }
-        throw bad("secagg.enabled", "true",
-                  "false: secure aggregation is built (Sources/AviarySecAgg, protocol 6) but not yet wired into runs, and a run must not send its updates in clear when [secagg] asks it not to (docs/SECURITY.md)")
     }
 }
 
