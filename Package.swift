@@ -56,8 +56,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
-        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
+        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`; its
+        // round pipeline drives AviarySecAgg's stage machine when [secagg] is on.
+        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge", "AviarySecAgg"]),
         .target(name: "AviaryTopology", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
             "AviaryPrivacy", "AviarySecAgg", .product(name: "TOMLKit", package: "TOMLKit"),
@@ -94,12 +95,12 @@ let package = Package(
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
-            "AviaryAdversarial", "AviaryLog", "AviaryTopology", "AviaryPrivacy",
+            "AviaryAdversarial", "AviaryLog", "AviaryTopology", "AviaryPrivacy", "AviarySecAgg",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryClient", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
-            "AviaryTopology", "AviaryLog", "AviaryPrivacy",
+            "AviaryTopology", "AviaryLog", "AviaryPrivacy", "AviarySecAgg",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
@@ -126,7 +127,7 @@ let package = Package(
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge", "AviaryMath"]),
         .testTarget(name: "AviaryPrivacyTests", dependencies: ["AviaryPrivacy", "AviaryMerge", "AviaryMath"]),
         .testTarget(name: "AviarySecAggTests", dependencies: ["AviarySecAgg", "AviaryMath"]),
-        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath"]),
+        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath", "AviarySecAgg"]),
         .testTarget(name: "AviaryClientTests", dependencies: [
             "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),

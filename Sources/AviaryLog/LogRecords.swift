@@ -199,6 +199,8 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var keptReason: String? = nil
     /// `[privacy]`: ε so far, clip norm, noise; nil without differential privacy.
     public var privacy: PrivacyRoundRecord? = nil
+    /// `[secagg]`: the round's secure aggregation; nil in a plain run.
+    public var secagg: SecAggRoundRecord? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],

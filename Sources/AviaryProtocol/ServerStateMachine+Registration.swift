@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 
 /// Registration: claims, session tokens, hijack refusals, RESET, and losing a process.
 extension ServerStateMachine {
@@ -220,6 +221,16 @@ extension ServerStateMachine {
         if case .streaming = phase { return dropFromWall(clients, now: now) }
         guard case var .training(t) = phase else { return [] }
         let gone = clients.filter { t.pending.contains($0) }
+        if t.secAgg != nil {
+            // A lost process leaves the secure sum at whatever stage it reached, pending or not;
+            // its sampled clients count as lost until the round's verdict.
+            t.pending.subtract(gone)
+            t.lost += clients.filter { t.sampled.contains($0) && !t.lost.contains($0) }
+            let (sends, verdict) = secAggLost(clients, &t, now: now)
+            if verdict != nil { return sends + closeRound(t) }
+            phase = .training(t)
+            return sends
+        }
         guard !gone.isEmpty else { return [] }
         t.pending.subtract(gone)
         t.lost += gone

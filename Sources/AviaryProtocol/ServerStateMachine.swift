@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 import AviaryMerge
 
 /// The server's protocol logic as a value: events in, actions out. It owns registration (with
@@ -58,6 +59,15 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// Buffered mode on the wall clock (`ServerStateMachine+Wall.swift`): arrivals are
         /// applied as received, not in rounds; nil: rounds.
         public var wall: WallSchedule? = nil
+        /// `[secagg]`: every round aggregates securely (SecAgg+) and no client sends an UPDATE
+        /// in clear; nil: plain rounds.
+        public var secAgg: SecAggPlan? = nil
+        /// Fixed-size sampling drawn over every client index, available or not
+        /// (`sampleOverAll`), so each client's inclusion probability is exactly
+        /// clientsPerRound / clients, as central DP's without-replacement bound assumes
+        /// (docs/PRIVACY.md); drawn clients that are unavailable sit the round out. false: drawn
+        /// from the available clients only, which fills rounds when some are gone.
+        public var sampleOverAllClients: Bool = false
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -117,6 +127,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         var rejected: [Rejection] = []
         var lost: [Int] = []
         var traffic = RoundTraffic()
+        /// Under `[secagg]`: the round's stage machine and its report.
+        var secAgg: SecAggInRound? = nil
     }
 
     enum Phase: Sendable {
@@ -245,9 +257,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
         case let .evalResult(result): return acceptEvalResult(result, from: peer, now: now)
-        case let .secAggReply(reply):
-            // No run has secure-aggregation stages yet (docs/PROTOCOL.md section 8).
-            return [.ignored(peer, .secAggNotRunning(client: reply.clientIndex, round: reply.round))]
+        case let .secAggReply(reply): return acceptSecAgg(reply, from: peer, now: now)
         case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate, .secAgg:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
@@ -269,6 +279,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case let .registering(deadline) where now >= deadline:
             return finish(success: false, reason: "only \(registeredCount) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
         case let .training(t) where now >= t.deadline:
+            if let s = t.secAgg, Self.stageIndex(s.server.stage) != nil { return secAggDeadline(t, now: now) }
             return closeRound(t)
         case let .evaluating(e) where now >= e.deadline:
             return closeEvaluation(e, now: now)

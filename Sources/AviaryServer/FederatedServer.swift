@@ -7,6 +7,7 @@ import AviaryMath
 import AviaryMerge
 import AviaryNN
 import AviaryProtocol
+import AviarySecAgg
 import AviaryTopology
 import AviaryTransport
 
@@ -196,6 +197,10 @@ public final class FederatedServer {
         var spec = topology.runSpec(model: modelSpec)
         spec.runID = runID
         spec.resumes = resumes
+        let trainSizes = try clientTrainSizes
+        if topology.secAgg.enabled {
+            spec.secaggWeight = SecAggWeightRule.of(topology, largestPartition: trainSizes.max() ?? 1)
+        }
         let specJSON = try JSONEncoder().encode(spec)
         if !options.resume { try writer.append(.runStart(runStartRecord())) }
 
@@ -209,9 +214,22 @@ public final class FederatedServer {
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
             deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
-            allowList: options.security.allowList, datasetSizes: .known(try clientTrainSizes)))
+            allowList: options.security.allowList, datasetSizes: .known(trainSizes)))
+        if topology.secAgg.enabled {
+            let settings = topology.secAgg, vectorLength = state.global.count + 1  // + the weight coordinate
+            // Each of stages 2–4 gets the round timeout: masking expands k + 1 PRG streams of
+            // the model's length, seconds on a loaded machine at 500 clients.
+            configuration.secAgg = SecAggPlan(stageTimeout: topology.server.roundTimeout) { round, participants in
+                do throws(SecAggError) {
+                    return .success(try settings.parameters(round: round, participants: participants, vectorLength: vectorLength))
+                } catch { return .failure(error) }
+            }
+        }
         if topology.server.sampling == .poisson {
             configuration.poissonRate = Double(topology.server.clientsPerRound) / Double(topology.data.clients)
+        } else if topology.privacy.mode == .central && topology.privacySamplingRate < 1 {
+            // The without-replacement bound ε is reported with holds for m drawn of all N.
+            configuration.sampleOverAllClients = true
         }
         configuration.evaluation = evaluationPlan
         configuration.wall = wallSchedule

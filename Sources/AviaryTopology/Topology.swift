@@ -42,7 +42,7 @@ public struct Topology: Sendable {
     public var attackers: AttackerSettings = .none(seed: 5)
     /// `[privacy]`: differential privacy (docs/PRIVACY.md); mode none unless set.
     public var privacy = PrivacySettings()
-    /// `[secagg]`: secure aggregation (docs/SECURITY.md); off unless set, refused when on (not wired yet).
+    /// `[secagg]`: secure aggregation (docs/SECURITY.md); off unless set.
     public var secAgg = SecAggSettings()
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
@@ -193,9 +193,11 @@ public struct RunSpec: Codable, Sendable, Hashable {
     /// `[privacy]` when on: clients clip (clip_on = "client", mode = "local") and add noise (local).
     public var privacy: PrivacySettings? = nil
     /// `[secagg]` when enabled (key `secagg`): a client that does not implement secure
-    /// aggregation must refuse the run (the Python SDK does). Never set yet: the validator
-    /// refuses enabled SecAgg until runs execute its stages.
+    /// aggregation must refuse the run (the Python SDK does).
     public var secagg: SecAggSettings? = nil
+    /// Under `[secagg]`: how each client weighs its own masked update. Set by the server, which
+    /// knows the partition sizes the FedAvg reference comes from.
+    public var secaggWeight: SecAggWeightRule? = nil
     /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
     /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
     public var tensors: [TensorDescriptor] = []

@@ -52,19 +52,7 @@ import AviaryTopology
     /// Killed after round 4's tasks went out (round 3's state not yet saved): the resumed run
     /// draws the same noise for the rounds it runs again and ends with the same model.
     @Test func aKilledDPRunResumesToTheUninterruptedModel() throws {
-        let reference = Harness.temporaryDirectory("dp-ref")
-        try prepare(reference)
-        #expect(try Harness.run("aviary", ["run", reference + "/t.toml"]).status == 0)
-        let dir = Harness.temporaryDirectory("dp-resume")
-        try prepare(dir)
-        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-started:4"])
-        #expect(crashed.status != 0, "the crash point was never reached:\n\(crashed.output)")
-        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/dp"], timeout: 120)
-        #expect(resumed.status == 0, "\(resumed.output)")
-        let a = try AggregationLog.read(path: reference + "/dp/aggregation.jsonl")
-        let b = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
-        #expect(b.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
-        #expect(a.rounds.map(\.privacy) == b.rounds.map(\.privacy))
+        let (reference, dir, a, b) = try uninterruptedAndResumed(Self.central, name: "dp")
         #expect(a.rounds.map(\.sampled) == b.rounds.map(\.sampled))
         let final = "/dp/checkpoints/round-0006.safetensors"
         #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
@@ -148,11 +136,18 @@ import AviaryTopology
     /// A local-DP run killed mid-run resumes with every client's report count (the run state's
     /// `privacy_reports`): the same per-client ε as the uninterrupted run.
     @Test func aKilledLocalDPRunResumesEachClientsCount() throws {
-        let reference = Harness.temporaryDirectory("dpl-ref")
-        try prepare(reference, privacy: Self.local)
+        let (_, _, a, b) = try uninterruptedAndResumed(Self.local, name: "dpl")
+        #expect(a.runEnd?.privacy == b.runEnd?.privacy && a.runEnd?.privacy != nil)
+    }
+
+    /// A 6-round run uninterrupted, and the same run killed after round 4's tasks went out and
+    /// resumed: both directories and logs, the logs checked for the same rounds and privacy records.
+    func uninterruptedAndResumed(_ privacy: String, name: String) throws -> (String, String, AggregationLog, AggregationLog) {
+        let reference = Harness.temporaryDirectory(name + "-ref")
+        try prepare(reference, privacy: privacy)
         #expect(try Harness.run("aviary", ["run", reference + "/t.toml"]).status == 0)
-        let dir = Harness.temporaryDirectory("dpl-resume")
-        try prepare(dir, privacy: Self.local)
+        let dir = Harness.temporaryDirectory(name + "-resume")
+        try prepare(dir, privacy: privacy)
         let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-started:4"])
         #expect(crashed.status != 0, "the crash point was never reached:\n\(crashed.output)")
         let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/dp"], timeout: 120)
@@ -161,7 +156,7 @@ import AviaryTopology
         let b = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
         #expect(b.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
         #expect(a.rounds.map(\.privacy) == b.rounds.map(\.privacy))
-        #expect(a.runEnd?.privacy == b.runEnd?.privacy && a.runEnd?.privacy != nil)
+        return (reference, dir, a, b)
     }
 }
 

@@ -3,7 +3,7 @@ import Testing
 import AviarySecAgg
 
 /// `[secagg]`: parsed, each combination SecAgg cannot serve refused with the key and the reason,
-/// and, for now, refused as a whole because no run executes its stages yet.
+/// the rest accepted with the weight rule each client applies to itself.
 @Suite struct SecAggTopologyTests {
     static let base = """
         [run]
@@ -48,14 +48,27 @@ import AviarySecAgg
         #expect(off.warnings.contains { $0.contains("num_shares") })
     }
 
-    @Test func aValidSecAggTopologyIsRefusedBecauseRunsDoNotExecuteItYet() {
-        let r = refusal(["secagg.num_shares=6", "secagg.reconstruction_threshold=4", "secagg.clipping_range=0.5"])
-        #expect(r?.key == "secagg.enabled")
-        #expect(r?.expected.contains("not yet wired into runs") == true)
-        // Weighted strategies pass the SecAgg checks (the refusal is the last rule).
-        for strategy in ["fedavg", "mwa"] {
-            #expect(refusal(["merge.strategy=\(strategy)"])?.key == "secagg.enabled")
-        }
+    @Test func validSecAggTopologiesAreAcceptedWithTheirWeightRule() throws {
+        let t = try parse(["secagg.num_shares=6", "secagg.reconstruction_threshold=4", "secagg.clipping_range=0.5"])
+        #expect(t.secAgg.enabled && t.secAgg.numShares == 6 && t.secAgg.clippingRange == 0.5)
+        #expect(t.runSpec(model: try t.model.resolve(sampleShape: [10], classes: 2)).secagg == t.secAgg)
+        #expect(SecAggWeightRule.of(t, largestPartition: 50) == .uniform)
+        let fedavg = try parse(["merge.strategy=fedavg"])
+        #expect(SecAggWeightRule.of(fedavg, largestPartition: 50) == .samples(weight: .datasetSize, reference: 50))
+        let mwa = try parse(["merge.strategy=mwa", "merge.metric=train_loss", "merge.penalty=2", "secagg.mwa_reference=0.1"])
+        #expect(SecAggWeightRule.of(mwa, largestPartition: 50) == .mwaLoss(metric: .trainLoss, penalty: 2, reference: 0.1))
+    }
+
+    @Test func eachClientsWeightLiesInTheUnitIntervalAndNamesWhyItHasNone() {
+        #expect(SecAggWeightRule.uniform.weight(samples: 3, metrics: [:]) == .success(1))
+        let fedavg = SecAggWeightRule.samples(weight: .datasetSize, reference: 50)
+        #expect(fedavg.weight(samples: 99, metrics: ["dataset_size": 25]) == .success(0.5))
+        #expect(fedavg.weight(samples: 0, metrics: ["dataset_size": 0]) == .failure(.nonPositiveSamples(0)))
+        let mwa = SecAggWeightRule.mwaLoss(metric: .trainLoss, penalty: 2, reference: 0.1)
+        #expect(mwa.weight(samples: 1, metrics: ["train_loss": 0.2]) == .success(0.25))
+        #expect(mwa.weight(samples: 1, metrics: ["train_loss": 0.05]) == .success(1))  // below the reference: clamped
+        guard case .failure(.unusableMetric(let why)) = mwa.weight(samples: 1, metrics: [:]) else { Issue.record("a missing metric weighed"); return }
+        #expect(why.contains("missing"))
     }
 
     @Test(arguments: [
@@ -69,6 +82,10 @@ import AviarySecAgg
         (["compression.encoding=f16"], "compression.encoding", "replaces f16 and int8"),
         (["compression.encoding=topk"], "compression.encoding", "top-k saves nothing"),
         (["privacy.mode=central", "privacy.noise_multiplier=1"], "privacy.clip_on", "cannot clip an update it never sees"),
+        (["privacy.mode=local", "privacy.clip_norm=1", "privacy.noise_multiplier=1"], "privacy.mode", "wired yet"),
+        (["merge.strategy=mwa", "merge.metric=local_steps"], "merge.metric", "a loss-type metric"),
+        (["merge.strategy=mwa", "merge.metric=train_loss", "merge.combine=samples"], "merge.combine", "by its metric alone"),
+        (["merge.strategy=mwa", "merge.metric=train_loss", "merge.missing_metric=uniform"], "merge.missing_metric", "cannot fall back"),
         (["secagg.num_shares=5"], "secagg.num_shares", "an even number"),
         (["secagg.num_shares=6", "secagg.reconstruction_threshold=3"], "secagg.reconstruction_threshold", "strict majority"),
         (["secagg.quantization_bits=31"], "secagg.quantization_bits", "the sum would wrap"),
