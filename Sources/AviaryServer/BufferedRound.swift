@@ -49,8 +49,11 @@ extension SystemRound {
             var entry = BufferedUpdateEntry(client: e.client, startVersion: e.startVersion, arrival: e.completion, staleness: s, discount: discount)
             if var u = take(e) {
                 if discount != 1 {
+                    // In place (the held update is ours now): the same products, no new array.
                     let f = Float(discount)
-                    u.delta = u.delta.map { $0 * f }
+                    u.delta.withUnsafeMutableBufferPointer { d in
+                        for i in d.indices { d[i] *= f }
+                    }
                 }
                 outcome.updates.append(u)
             } else {

@@ -322,6 +322,9 @@ public final class FederatedServer {
                 queue += receive(event, machine: &machine)
                 // A batch's answers go out with it: a HELLO flood must not pile up actions.
                 if queue.count >= Self.batchEvents || ContinuousClock.now >= batchEnds { break }
+                // A merged round ends the batch: its next sends must not wait for a stream of
+                // updates to drain (that wait was counted in `server_seconds`).
+                if worker.hasResult { break }
             }
             for refused in transport.takeRefusedHandshakes() {
                 issues.count(source: refused.address, "CURVE handshake refused", times: refused.attempts,

@@ -13,6 +13,9 @@ final class RoundWorker: @unchecked Sendable {
     private let slot = Mutex<RoundResult?>(nil)
     private(set) var isBusy = false
 
+    /// True once the round's result is waiting for `takeResult`.
+    var hasResult: Bool { isBusy && slot.withLock { $0 != nil } }
+
     init(processor: RoundProcessor, onThread: Bool) {
         self.processor = processor
         self.onThread = onThread
