@@ -32,7 +32,11 @@ extension Network {
             case let .conv(g):
                 let columns = batch * g.outHeight * g.outWidth
                 forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
-                if needsInput { backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false)) }
+                if needsInput && g.transposedInputGradient {
+                    backward.append(GemmShape(m: g.inChannels, n: columns, k: g.outChannels * g.kernel * g.kernel, transA: false, transB: false))
+                } else if needsInput {
+                    backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false))
+                }
                 if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
             case let .lstm(g):
                 let rows = g.steps * batch, gates = 4 * g.hidden
