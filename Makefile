@@ -127,6 +127,12 @@ CKPT_MERGE := --set merge.checkpoints.window=10 --set merge.checkpoints.metric=v
 NONIID     := --set data.partition=dirichlet --set data.alpha=0.3
 # Krum's f and trimmed mean's β for topologies/byzantine.toml's grid (the file leaves them out).
 BYZANTINE  := --set merge.byzantine=3 --set merge.trim_beta=0.3
+# The asynchronous study on topologies/heterogeneous.toml's devices, over about 10 simulated
+# minutes each: sync FedAvg for 30 rounds of 20 s; FedBuff (uniform weights × (1 + s)^-0.5,
+# K = 10) for as many server updates as fill those minutes at concurrency 20 (140) and 50 (450),
+# with MWA weights instead at 20; FedAsync (K = 1, concurrency 20, 1,400 updates). Evaluations
+# about every 20 simulated seconds in each (eval_every), so times to a target compare.
+ASYNC      := --set server.mode=buffered --set merge.strategy=uniform --set server.staleness=polynomial --set server.buffer_size=10
 
 experiments: build
 	@start=$$(date +%s); failed=""; \
@@ -150,6 +156,12 @@ experiments: build
 	$(SWEEP) topologies/byzantine-dirichlet-50.toml --name exp-byzantine-50 --grid merge.strategy=fedavg,median,trimmed-mean,krum,mwa \
 	    --grid attackers.kind=sign_flip,scale,alie,ipm; \
 	$(SWEEP) topologies/heterogeneous.toml --name exp-heterogeneous --grid system.straggler_policy=drop,stale; \
+	$(SWEEP) topologies/heterogeneous.toml --name exp-async-sync --set run.rounds=30 --grid system.straggler_policy=drop,stale; \
+	$(SWEEP) topologies/heterogeneous.toml --name exp-async-fedbuff-20 $(ASYNC) --set server.concurrency=20 --set run.rounds=140 \
+	    --set server.eval_every=4 --grid merge.strategy=uniform,mwa; \
+	$(SWEEP) topologies/heterogeneous.toml --name exp-async-fedbuff-50 $(ASYNC) --set server.concurrency=50 --set run.rounds=450 --set server.eval_every=15; \
+	$(SWEEP) topologies/heterogeneous.toml --name exp-async-fedasync $(ASYNC) --set server.concurrency=20 --set server.buffer_size=1 \
+	    --set run.rounds=1400 --set server.eval_every=50; \
 	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp --grid privacy.noise_multiplier=0,0.5,0.8,1.2 --grid privacy.clipping=fixed,adaptive; \
 	$(SWEEP) topologies/fmnist-dp.toml --name exp-dp-mwa --set merge.strategy=mwa --grid privacy.noise_multiplier=0,0.5,0.8,1.2; \
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start )) || exit 1; \

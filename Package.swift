@@ -26,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Secure aggregation's primitives (X25519, HKDF, ChaChaPoly, the ChaCha20 keystream). 3.12.3 up to
+        // 4.x: the graph already resolves swift-crypto (swift-certificates and swift-nio-extras accept
+        // 3.x-5.x), so one version (4.5.2 from the mirror) serves all; AviarySecAgg is what compiles it.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C: thin system-library modules, nothing else.
@@ -45,11 +49,19 @@ let package = Package(
         .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
         // Differential privacy: clipping, Gaussian noise, adaptive clipping, the RDP accountant (pure).
         .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
-        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`.
-        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge"]),
+        // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation
+        // and the stage state machines (pure); every primitive comes from swift-crypto.
+        .target(name: "AviarySecAgg", dependencies: [
+            "AviaryMath",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        // The server's edge turns a wire UPDATE into AviaryMerge's checked `ClientUpdate`; its
+        // round pipeline drives AviarySecAgg's stage machine when [secagg] is on.
+        .target(name: "AviaryProtocol", dependencies: ["AviaryMath", "AviaryMerge", "AviarySecAgg"]),
         .target(name: "AviaryTopology", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol", "AviaryLog",
-            "AviaryPrivacy", .product(name: "TOMLKit", package: "TOMLKit"),
+            "AviaryPrivacy", "AviarySecAgg", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // The one module that owns the run directory's formats (JSONL log, safetensors, state).
         // It knows AviaryMerge's optimiser type because the run state persists it.
@@ -77,18 +89,18 @@ let package = Package(
         // carry none.
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
-            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard",
+            "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard", "AviarySecAgg",
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.
         .target(name: "AviaryServer", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryMerge", "AviaryNN", "AviaryData",
-            "AviaryAdversarial", "AviaryLog", "AviaryTopology", "AviaryPrivacy",
+            "AviaryAdversarial", "AviaryLog", "AviaryTopology", "AviaryPrivacy", "AviarySecAgg",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryClient", dependencies: [
             "AviaryMath", "AviaryTransport", "AviaryProtocol", "AviaryNN", "AviaryData", "AviaryAdversarial",
-            "AviaryTopology", "AviaryLog", "AviaryPrivacy",
+            "AviaryTopology", "AviaryLog", "AviaryPrivacy", "AviarySecAgg",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoopSettings),
         .target(name: "AviaryCommands", dependencies: [
@@ -114,15 +126,16 @@ let package = Package(
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryMergeTests", dependencies: ["AviaryMerge", "AviaryMath"]),
         .testTarget(name: "AviaryPrivacyTests", dependencies: ["AviaryPrivacy", "AviaryMerge", "AviaryMath"]),
-        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath"]),
+        .testTarget(name: "AviarySecAggTests", dependencies: ["AviarySecAgg", "AviaryMath"]),
+        .testTarget(name: "AviaryProtocolTests", dependencies: ["AviaryProtocol", "AviaryMath", "AviarySecAgg"]),
         .testTarget(name: "AviaryClientTests", dependencies: [
             "AviaryClient", "AviaryProtocol", "AviaryTransport", "AviaryTopology", "AviaryData", "AviaryNN", "AviaryLog", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog", "AviaryPrivacy"]),
+        .testTarget(name: "AviaryTopologyTests", dependencies: ["AviaryTopology", "AviaryMerge", "AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryProtocol", "AviaryLog", "AviaryPrivacy", "AviarySecAgg"]),
         .testTarget(name: "AviaryLogTests", dependencies: ["AviaryLog", "AviaryMerge", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryServerTests", dependencies: [
-            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge",
+            "AviaryServer", "AviaryTransport", "AviaryProtocol", "AviaryTopology", "AviaryLog", "AviaryMerge", "AviaryPrivacy",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "AviaryReportTests", dependencies: ["AviaryReport", "AviaryLog", "AviaryData"]),

@@ -5,6 +5,7 @@ import AviaryData
 import AviaryLog
 import AviaryMath
 import AviaryProtocol
+import AviarySecAgg
 import AviaryTopology
 import AviaryTransport
 
@@ -68,6 +69,8 @@ public final class ClientHost {
     private var exitError: HostError?
     /// The run id the worker's residuals belong to; nil until the first WELCOME.
     private var residualRun: String?? = nil
+    /// Under `[secagg]`: the hosted clients' SecAgg stages; nil in a plain run.
+    private var secAgg: SecAggParticipation?
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -121,11 +124,32 @@ public final class ClientHost {
             logger.info("trained", metadata: ["client": "\(update.clientIndex)", "round": "\(update.round)",
                                              "loss": "\(String(format: "%.4f", update.metrics["train_loss"] ?? update.metrics["adv_loss"] ?? .nan))",
                                              "seconds": "\(String(format: "%.3f", result.seconds))"])
+            if secAgg != nil { return try deliverSecurely(update) }
             if update.round == model?.round { sentThisRound.append(update) }
             try perform(machine.trained(update, now: clock.now))
         case let .failure(error):
             logger.error("training failed", metadata: ["client": "\(result.client)", "round": "\(result.round)", "error": "\(error)"])
             try perform(machine.failed(round: result.round, client: result.client, reason: "\(error)", now: clock.now))
+        }
+    }
+
+    /// Under `[secagg]` a trained update is never sent: it becomes this client's masked input,
+    /// and its keys go out (stage 1). A client that cannot take part says so with FAILURE, so
+    /// the round does not wait for it.
+    private func deliverSecurely(_ update: UpdateMessage) throws {
+        let outcome = secAgg!.weight(of: update).flatMap { secAgg!.trained(update, weight: $0) }
+        try answer(outcome, client: update.clientIndex, round: update.round, failOnError: true)
+    }
+
+    /// Sends SecAgg replies, or logs why there are none. Before the keys went out a problem is
+    /// a FAILURE; later the client stays silent and the server drops it from the round.
+    private func answer(_ outcome: Result<[SecAggReplyMessage], SecAggParticipation.Problem>, client: Int, round: Int, failOnError: Bool) throws {
+        switch outcome {
+        case let .success(replies):
+            for r in replies { try perform(machine.secAggAnswered(r, now: clock.now)) }
+        case let .failure(problem):
+            logger.error("secure aggregation: no answer", metadata: ["client": "\(client)", "round": "\(round)", "error": "\(problem)"])
+            if failOnError { try perform(machine.failed(round: round, client: client, reason: "\(problem)", now: clock.now)) }
         }
     }
 
@@ -150,6 +174,7 @@ public final class ClientHost {
                 if m.round != model?.round { sentThisRound = [] }
                 model = m
             case let .train(t):
+                FaultInjection.crashPoint("client-train:\(t.round)")
                 guard let model, model.round == t.round else {
                     for c in t.clients {
                         try perform(machine.failed(round: t.round, client: c, reason: "TRAIN for round \(t.round) arrived without its MODEL", now: clock.now))
@@ -166,6 +191,13 @@ public final class ClientHost {
                     continue
                 }
                 worker.enqueue(e.clients.map { TrainingWorker.Job(client: $0, model: model, config: e.config, evaluate: true) })
+            case let .secAgg(m):
+                FaultInjection.crashPoint("client-secagg:\(m.round):\(m.stage)")
+                guard secAgg != nil else {
+                    logger.warning("SECAGG in a run without [secagg] ignored", metadata: ["client": "\(m.clientIndex)", "round": "\(m.round)"])
+                    continue
+                }
+                try answer(secAgg!.received(m), client: m.clientIndex, round: m.round, failOnError: m.stage == SecAggBodyCodec.Stage.advertiseKeys.rawValue)
             case let .reconnect(reason):
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)
@@ -200,6 +232,13 @@ public final class ClientHost {
     /// Training for a run new to this process, with a new place for its top-k residuals.
     private func configure(_ spec: RunSpec) throws {
         residualRun = .some(spec.runID)
+        secAgg = nil
+        if spec.secagg != nil {
+            guard let rule = spec.secaggWeight else {
+                throw ClientError.badRunSpec(reason: "[secagg] is on but the run spec names no secaggWeight rule")
+            }
+            secAgg = SecAggParticipation(rule: rule, trainingSeed: spec.trainingSeed)
+        }
         worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
     }
 

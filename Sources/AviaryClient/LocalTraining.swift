@@ -90,8 +90,12 @@ final class LocalTraining {
         if let bad = validateFinite(delta) {
             throw .diverged(client: index, round: round, index: bad)
         }
-        privatise(&delta, client: index, round: round)
+        let clipNorm = try Self.roundClipNorm(spec.privacy, config: config, client: index, round: round)
+        let normBefore = Self.privatise(&delta, privacy: spec.privacy, client: index, round: round, clipNorm: clipNorm)
         var metrics = stats.metrics
+        if spec.privacy?.clientReportsUnclipped == true, let normBefore, let clipNorm {
+            metrics[PrivacySettings.unclippedMetric] = normBefore <= clipNorm ? 1 : 0
+        }
         metrics["dataset_size"] = Double(data.train.count)  // FedAvg's default weight n_k
         if let before {
             metrics["global_val_loss"] = before.meanLoss
@@ -111,17 +115,29 @@ extension LocalTraining {
     /// client-side clipping (`clip_on = "client"`) clips to S; local DP clips and adds
     /// N(0, (zS)²) from the client's own stream of (privacy seed, client, round). Whatever the
     /// compressor keeps as error-feedback residual is then made of this clipped (and noised) delta.
-    func privatise(_ delta: inout [Float], client: Int, round: Int) {
-        Self.privatise(&delta, privacy: spec.privacy, client: client, round: round)
-    }
-
-    static func privatise(_ delta: inout [Float], privacy: PrivacySettings?, client: Int, round: Int) {
-        guard let p = privacy, p.mode == .local || p.clipOn == .client else { return }
-        Clipping.clip(&delta, to: p.clipNorm)
+    /// Returns the delta's norm before clipping (nil when this client does not clip).
+    @discardableResult
+    static func privatise(_ delta: inout [Float], privacy: PrivacySettings?, client: Int, round: Int, clipNorm: Double? = nil) -> Double? {
+        guard let p = privacy, p.mode == .local || p.clipOn == .client else { return nil }
+        let s = clipNorm ?? p.clipNorm
+        let before = Clipping.clip(&delta, to: s)
         if p.mode == .local {
             var stream = GaussianNoise.clientStream(seed: p.seed, client: client, round: round)
-            GaussianNoise.add(to: &delta, std: p.noiseMultiplier * p.clipNorm, stream: &stream)
+            GaussianNoise.add(to: &delta, std: p.noiseMultiplier * s, stream: &stream)
         }
+        return before
+    }
+
+    /// The clip norm this round: `clip_norm` of the run spec, or with adaptive client-side
+    /// clipping the one the server sent in TRAIN's config (it must be there, finite and > 0).
+    static func roundClipNorm(_ privacy: PrivacySettings?, config: [String: Double], client: Int, round: Int) throws(ClientError) -> Double? {
+        guard let p = privacy, p.mode == .local || p.clipOn == .client else { return nil }
+        guard p.clientReportsUnclipped else { return p.clipNorm }
+        let key = PrivacySettings.roundClipNormKey
+        guard let s = config[key], s.isFinite, s > 0 else {
+            throw .privacy(client: client, round: round, reason: "adaptive clipping with clip_on = \"client\": TRAIN's config has \(config[key].map { "\(key) = \($0)" } ?? "no \(key)"), not the round's positive clip norm")
+        }
+        return s
     }
 
     /// The updates this process sends for one round's trained clients: the honest ones when it
@@ -155,6 +171,8 @@ public enum ClientError: Error, CustomStringConvertible {
     case errorFeedback(client: Int, round: Int, ResidualStoreError)
     /// The state directory cannot hold this run's residuals.
     case stateDirectory(ResidualStoreError)
+    /// `[privacy]` cannot be applied as the server asked.
+    case privacy(client: Int, round: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -166,6 +184,7 @@ public enum ClientError: Error, CustomStringConvertible {
         case let .dataset(reason): "the run's dataset could not be loaded: \(reason)"
         case let .errorFeedback(client, round, error): "client \(client), round \(round): \(error)"
         case let .stateDirectory(error): "--state-dir: \(error)"
+        case let .privacy(client, round, reason): "client \(client), round \(round): \(reason)"
         }
     }
 }

@@ -199,6 +199,8 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var keptReason: String? = nil
     /// `[privacy]`: ε so far, clip norm, noise; nil without differential privacy.
     public var privacy: PrivacyRoundRecord? = nil
+    /// `[secagg]`: the round's secure aggregation; nil in a plain run.
+    public var secagg: SecAggRoundRecord? = nil
 
     public init(round: Int, time: String, durationSeconds: Double, sampled: [Int], accepted: [Int],
                 rejected: [ClientReason], failed: [ClientReason], timedOut: [Int], weights: [String: Double],
@@ -303,6 +305,8 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var returnedClients: [Int]? = nil
     /// Why a completed run ended before `[run] rounds` (`[privacy] on_budget = "stop"`); nil otherwise.
     public var stopReason: String? = nil
+    /// `[privacy]`: ε at the run's end (local DP: per client); nil without differential privacy.
+    public var privacy: PrivacyRunEndRecord? = nil
     public init(time: String, roundsCompleted: Int, durationSeconds: Double, status: String, finalEval: Evaluation?) {
         self.time = time; self.roundsCompleted = roundsCompleted; self.durationSeconds = durationSeconds
         self.status = status; self.finalEval = finalEval

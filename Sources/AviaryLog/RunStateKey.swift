@@ -25,6 +25,9 @@ public enum RunStateKey {
     /// integers: the index of the last noise stream the server drew from (`GaussianNoise.serverStream`):
     /// streams are indexed by round, so the resumed run draws the same noise for the same round.
     public static let privacyNoiseStream = "privacy_noise_stream"
+    /// integers: local DP's per-client report counts (`LocalPrivacyLedger.flattened`: client,
+    /// reports, … in client order), so a resumed run's per-client ε continues from them.
+    public static let privacyReports = "privacy_reports"
     /// vectors: client `c`'s held-back delta.
     public static func staleDelta(client c: Int) -> String { "stale.\(c)" }
 }

@@ -32,6 +32,9 @@ public enum RejectionReason: Error, Sendable, Hashable, CustomStringConvertible 
     /// Merged, but by a fallback rule rather than the strategy's own (MWA's
     /// `missing_metric = "uniform"`); carries the reason it could not be weighed.
     indirect case mergedByFallback(RejectionReason, rule: String)
+    /// An UPDATE in clear in a secure-aggregation round: the server refuses to see a client's
+    /// update there (its clients answer the SecAgg stages instead).
+    case inClearUnderSecAgg
 
     public var category: String {
         switch self {
@@ -43,6 +46,7 @@ public enum RejectionReason: Error, Sendable, Hashable, CustomStringConvertible 
         case .nonFiniteMetric: "non-finite metric"
         case .cannotWeigh: "cannot weigh"
         case .mergedByFallback: "fallback merge"
+        case .inClearUnderSecAgg: "update in clear under secagg"
         }
     }
 
@@ -56,6 +60,7 @@ public enum RejectionReason: Error, Sendable, Hashable, CustomStringConvertible 
         case let .nonFiniteMetric(key, value): "metric \(key) is \(value)"
         case let .cannotWeigh(why): why
         case let .mergedByFallback(reason, rule): "\(reason): \(rule)"
+        case .inClearUnderSecAgg: "an UPDATE in clear in a secure-aggregation round; the run's clients must mask their input ([secagg])"
         }
     }
 }

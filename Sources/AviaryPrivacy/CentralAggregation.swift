@@ -26,7 +26,8 @@ public enum CentralAggregation {
         public var rejected: [Rejection]
         /// Clients whose delta was clipped → norm before clipping.
         public var clipped: [Int: Double]
-        /// Merged updates with ‖Δ‖ ≤ S (before noise; adaptive clipping noises it).
+        /// Merged updates with ‖Δ‖ ≤ S (before noise; adaptive clipping noises it): the server's
+        /// own count, or under client-side clipping the sum of the clients' reported bits.
         public var unclipped: Int
         /// The std of the noise added to each coordinate of the merged delta: z_Δ·b·S.
         public var noiseStd: Double
@@ -40,7 +41,7 @@ public enum CentralAggregation {
                              settings: PrivacySettings, clipNorm s: Double, expectedClients n: Double,
                              stream: inout RandomStream) -> Result {
         let ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
-        var accepted: [(update: ClientUpdate, norm: Double)] = []
+        var accepted: [(update: ClientUpdate, norm: Double, bit: Int?)] = []
         var rejected: [Rejection] = []
         for u in ordered {
             guard u.delta.count == parameterCount else {
@@ -53,6 +54,18 @@ public enum CentralAggregation {
                 rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norm, bound: s)))
                 continue
             }
+            var bit: Int? = nil
+            if settings.clientReportsUnclipped {
+                // The client clipped, so only it knows whether its delta fit under S: b must be 0 or 1.
+                let key = PrivacySettings.unclippedMetric
+                guard let b = u.metrics[key], b == 0 || b == 1 else {
+                    let got = u.metrics[key].map { "is \($0)" } ?? "is missing"
+                    rejected.append(Rejection(clientIndex: u.clientIndex, reason: .cannotWeigh(
+                        "metric '\(key)' \(got): adaptive clipping with clip_on = \"client\" needs b = 1[‖Δ‖ ≤ S] as 0 or 1")))
+                    continue
+                }
+                bit = Int(b)
+            }
             if case .mwa(let config) = strategy {
                 let key = config.metric.rawValue
                 let value = u.metrics[key] ?? (config.metric == .samples ? Double(u.samples) : nil)
@@ -61,7 +74,7 @@ public enum CentralAggregation {
                     continue
                 }
             }
-            accepted.append((u, norm))
+            accepted.append((u, norm, bit))
         }
 
         let bound = noiseBound(strategy, settings: settings, expectedClients: n)
@@ -83,9 +96,10 @@ public enum CentralAggregation {
         var weights: [Int: Double] = [:]
         var unclipped = 0
         sum.withUnsafeMutableBufferPointer { out in
-            for (k, (u, norm)) in accepted.enumerated() {
+            for (k, (u, norm, bit)) in accepted.enumerated() {
                 let f = Clipping.factor(norm: norm, clipNorm: s)
-                if f < 1 { clipped[u.clientIndex] = norm } else { unclipped += 1 }
+                if f < 1 { clipped[u.clientIndex] = norm }
+                unclipped += bit ?? (f < 1 ? 0 : 1)
                 weights[u.clientIndex] = factors[k]
                 let alpha = Float(factors[k] * f)
                 u.delta.withUnsafeBufferPointer { d in

@@ -33,6 +33,14 @@ public struct PrivacySettings: Codable, Sendable, Hashable {
 
     public var isOn: Bool { mode != .none }
 
+    /// Adaptive clipping with client-side clipping (Andrew et al. 2021, Algorithm 1 as written):
+    /// the server sends the round's clip norm S in TRAIN's config under `roundClipNormKey`, each
+    /// client clips to it and reports b = 1[‖Δ‖ ≤ S] (before clipping) as the UPDATE metric
+    /// `unclippedMetric`, and the server noises Σ b and moves S as server-side clipping does.
+    public var clientReportsUnclipped: Bool { mode == .central && clipping == .adaptive && clipOn == .client }
+    public static let roundClipNormKey = "clip_norm"
+    public static let unclippedMetric = "unclipped"
+
     /// The noise multiplier of the delta's noise: with adaptive clipping the count query spends
     /// part of the budget, so z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) keeps the pair at z (Andrew et al.
     /// §3, the count of ±½ values has sensitivity ½). nil when 2σ_b ≤ z (no z_Δ exists).

@@ -45,6 +45,9 @@ public struct ClientStateMachine: Sendable {
         /// Evaluate the model of `round` (its MODEL came right before) for these hosted clients;
         /// report each with `evaluated(_:)` (protocol 5).
         case evaluate(EvaluateMessage)
+        /// A secure-aggregation stage for a hosted client; answer with `secAggAnswered(_:)`
+        /// (protocol 6), or not at all (the server then counts the client as dropped).
+        case secAgg(SecAggMessage)
         /// Close the connection and open a new one; the HELLO that follows goes on the new one.
         case reconnect(reason: String)
         /// Registration was renewed after a RESET or reconnect: send again this round's
@@ -156,8 +159,11 @@ public struct ClientStateMachine: Sendable {
             return actions
         case .heartbeat:
             return []
-        case .hello, .update, .failure, .bye, .evalResult:
+        case .hello, .update, .failure, .bye, .evalResult, .secAggReply:
             return []
+        case let .secAgg(m):
+            guard phase == .ready, tokens[m.clientIndex] != nil else { return [] }
+            return [.secAgg(m)]
         case let .evaluate(e):
             // An evaluator's EVALUATE names no client; a trainer process answers for its own.
             guard phase == .ready else { return [] }
@@ -229,6 +235,15 @@ public struct ClientStateMachine: Sendable {
         u.token = token
         lastSent = now
         return [.send(.update(u))]
+    }
+
+    /// A hosted client's answer to a secure-aggregation stage, stamped with its token.
+    public mutating func secAggAnswered(_ reply: SecAggReplyMessage, now: Double) -> [Action] {
+        guard phase != .done, let token = tokens[reply.clientIndex] else { return [] }
+        var r = reply
+        r.token = token
+        lastSent = now
+        return [.send(.secAggReply(r))]
     }
 
     /// A hosted client finished evaluating: its EVAL_RESULT, stamped with the client's token.

@@ -41,6 +41,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidRange(field: String, offset: Int, first: Int, last: Int)
     /// HELLO's role byte is neither 0 (trainer) nor 1 (evaluator).
     case unknownRole(field: String, offset: Int, role: UInt8)
+    /// A SECAGG or SECAGG_REPLY stage byte outside 1–4.
+    case unknownStage(field: String, offset: Int, stage: UInt8)
 
     /// The case name without its context ("crcMismatch"), for counting errors by kind.
     public var category: String {
@@ -90,6 +92,8 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(field) at byte \(offset) is the range \(first)-\(last), whose first index is above its last"
         case .unknownRole(let field, let offset, let role):
             return "\(field) at byte \(offset) is role \(role), expected 0 (trainer) or 1 (evaluator)"
+        case .unknownStage(let field, let offset, let stage):
+            return "\(field) at byte \(offset) is stage \(stage), expected 1 (advertise keys) to 4 (unmasking)"
         }
     }
 }

@@ -20,6 +20,8 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
     case failureNotPending(client: Int, round: Int)
     /// An EVAL_RESULT that answers no pending EVALUATE (not asked, another round, a duplicate).
     case evalResultNotPending(client: Int, round: Int)
+    /// A SECAGG_REPLY while no secure-aggregation stage is pending (protocol 6).
+    case secAggNotRunning(client: Int, round: Int)
 
     public enum AuthenticationProblem: Sendable, Equatable {
         case outOfRange(client: Int, clients: Int)
@@ -46,6 +48,7 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
         case .notSampled: "UPDATE from an unsampled client"
         case .failureNotPending: "FAILURE for no pending task"
         case .evalResultNotPending: "EVAL_RESULT for no pending evaluation"
+        case .secAggNotRunning: "SECAGG_REPLY for no pending secure-aggregation stage"
         }
     }
 
@@ -66,6 +69,7 @@ public enum IgnoredMessage: Sendable, Equatable, CustomStringConvertible {
         case let .notSampled(client, round): "UPDATE from client \(client), which was not sampled in round \(round)"
         case let .failureNotPending(client, round): "FAILURE from client \(client) for round \(round) is not for a pending task"
         case let .evalResultNotPending(client, round): "EVAL_RESULT from client \(client) for round \(round) answers no pending EVALUATE"
+        case let .secAggNotRunning(client, round): "SECAGG_REPLY from client \(client) for round \(round) answers no secure-aggregation stage"
         }
     }
 }

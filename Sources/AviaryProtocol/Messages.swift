@@ -25,6 +25,10 @@ public enum Message: Sendable, Equatable {
     case reset(ResetMessage)
     case evaluate(EvaluateMessage)
     case evalResult(EvalResultMessage)
+    /// Protocol 6: a secure-aggregation stage request to one client (docs/PROTOCOL.md section 8).
+    case secAgg(SecAggMessage)
+    /// Protocol 6: one client's answer to a secure-aggregation stage.
+    case secAggReply(SecAggReplyMessage)
 
     /// One byte on the wire; values are part of the protocol and never reused.
     /// (Version 1's TASK, kind 4, carried the model per client; version 2 splits it into MODEL
@@ -32,7 +36,7 @@ public enum Message: Sendable, Equatable {
     public enum Kind: UInt8, Sendable, CaseIterable {
         case hello = 1, welcome = 2, reject = 3, train = 4, update = 5, failure = 6,
              heartbeat = 7, shutdown = 8, bye = 9, model = 10, reset = 11,
-             evaluate = 12, evalResult = 13
+             evaluate = 12, evalResult = 13, secAgg = 14, secAggReply = 15
     }
 
     public var kind: Kind {
@@ -50,6 +54,8 @@ public enum Message: Sendable, Equatable {
         case .reset: .reset
         case .evaluate: .evaluate
         case .evalResult: .evalResult
+        case .secAgg: .secAgg
+        case .secAggReply: .secAggReply
         }
     }
 }
@@ -62,7 +68,8 @@ public enum Message: Sendable, Equatable {
 /// so its size no longer grows with the number of bad claims.
 /// Version 5: HELLO carries the process's role (trainer or evaluator); EVALUATE and EVAL_RESULT
 /// carry federated and centralised evaluation of a round's MODEL.
-public let protocolVersion: UInt16 = 5
+/// Version 6: SECAGG and SECAGG_REPLY carry the stages of secure aggregation (SecAgg+).
+public let protocolVersion: UInt16 = 6
 
 /// A session token: issued by the server in WELCOME for one client index, presented by the
 /// process in every later message about that client and in the HELLO that re-registers it after
@@ -260,5 +267,30 @@ public struct EvalResultMessage: Sendable, Equatable {
     public init(round: Int, clientIndex: Int, token: SessionToken = 0, samples: Int, metrics: [String: Double], error: String = "") {
         self.round = round; self.clientIndex = clientIndex; self.token = token
         self.samples = samples; self.metrics = metrics; self.error = error
+    }
+}
+
+/// A secure-aggregation stage request (protocol 6): `stage` 1–4 (advertise keys, share keys,
+/// masked input, unmasking) and its body, whose bytes `AviarySecAgg.SecAggBodyCodec` reads
+/// (docs/PROTOCOL.md section 8). The frame codec checks the envelope and the stage byte.
+public struct SecAggMessage: Sendable, Equatable {
+    public var round: Int
+    public var clientIndex: Int
+    public var stage: UInt8
+    public var body: [UInt8]
+    public init(round: Int, clientIndex: Int, stage: UInt8, body: [UInt8]) {
+        self.round = round; self.clientIndex = clientIndex; self.stage = stage; self.body = body
+    }
+}
+
+/// A client's answer to a secure-aggregation stage, authenticated like an UPDATE by its token.
+public struct SecAggReplyMessage: Sendable, Equatable {
+    public var round: Int
+    public var clientIndex: Int
+    public var token: SessionToken
+    public var stage: UInt8
+    public var body: [UInt8]
+    public init(round: Int, clientIndex: Int, token: SessionToken = 0, stage: UInt8, body: [UInt8]) {
+        self.round = round; self.clientIndex = clientIndex; self.token = token; self.stage = stage; self.body = body
     }
 }

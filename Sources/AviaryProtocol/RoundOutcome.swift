@@ -17,6 +17,9 @@ public struct RoundOutcome: Sendable, Equatable {
     public var lost: [Int]
     /// Frame bytes per client, up and down (encoded sizes, so deterministic).
     public var traffic = RoundTraffic()
+    /// Under `[secagg]`: the round's secure aggregation and its verdict; `updates` is then empty
+    /// (no client sends one in clear). nil otherwise.
+    public var secAgg: SecAggRoundReport? = nil
 
     public init(round: Int, sampled: [Int], updates: [ClientUpdate], failures: [FailureMessage],
                 rejected: [Rejection], timedOut: [Int], lost: [Int]) {
@@ -43,4 +46,36 @@ public enum DatasetSizes: Sendable {
 
     /// Default cap on a reported size: more samples than any dataset Aviary loads.
     public static let defaultCap = 1e9
+}
+
+/// A secure-aggregation round as the server saw it (`RoundOutcome.secAgg`): the verdict, and
+/// what the log records per round (docs/LOG.md, "secagg"). Counts, bytes and times only: the
+/// server never sees one client's update or weight, so none is here.
+public struct SecAggRoundReport: Sendable, Equatable {
+    public enum Verdict: Sendable, Equatable {
+        /// Σw_iΔ_i / Σw_i over the clients whose masked input was unmasked, dequantised, and Σw_i.
+        case aggregated(mean: [Float], weightTotal: Double, survivors: [Int])
+        /// The round merges nothing, with why (fewer than t survivors, a secret with too few
+        /// shares, parameters that do not work for the round's clients).
+        case failed(String)
+    }
+
+    public var verdict: Verdict
+    /// k (neighbours per client), t, and the ring; nil when the round's parameters were refused.
+    public var degree: Int?
+    public var threshold: Int?
+    public var participants: Int
+    /// Clients that answered each stage: advertise keys, share keys, masked input, unmasking.
+    public var survivors: [Int] = [0, 0, 0, 0]
+    /// Frame bytes per stage, client → server and server → client (encoded sizes).
+    public var bytesUp: [Int] = [0, 0, 0, 0]
+    public var bytesDown: [Int] = [0, 0, 0, 0]
+    /// Seconds each stage was open on the server's clock (stage 1 includes local training).
+    public var stageSeconds: [Double] = [0, 0, 0, 0]
+    /// Clients the stage machine dropped for breaking the protocol, with why.
+    public var dropped: [Int: String] = [:]
+
+    public init(verdict: Verdict, degree: Int?, threshold: Int?, participants: Int) {
+        self.verdict = verdict; self.degree = degree; self.threshold = threshold; self.participants = participants
+    }
 }

@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 
 /// Registration: claims, session tokens, hijack refusals, RESET, and losing a process.
 extension ServerStateMachine {
@@ -158,7 +159,7 @@ extension ServerStateMachine {
             let again = registration.reconnected.filter { t.pending.contains($0) }.sorted()
             if !again.isEmpty {
                 let model = Message.model(ModelMessage(round: t.round, parameters: globalParameters))
-                let train = Message.train(TrainMessage(round: t.round, clients: again, config: configuration.taskConfig))
+                let train = Message.train(TrainMessage(round: t.round, clients: again, config: trainConfig))
                 actions.append(.send(peer, model))
                 actions.append(.send(peer, train))
                 var t = t
@@ -215,6 +216,16 @@ extension ServerStateMachine {
     mutating func dropFromRound(_ clients: [Int], now: Double) -> [Action] {
         guard case var .training(t) = phase else { return [] }
         let gone = clients.filter { t.pending.contains($0) }
+        if t.secAgg != nil {
+            // A lost process leaves the secure sum at whatever stage it reached, pending or not;
+            // its sampled clients count as lost until the round's verdict.
+            t.pending.subtract(gone)
+            t.lost += clients.filter { t.sampled.contains($0) && !t.lost.contains($0) }
+            let (sends, verdict) = secAggLost(clients, &t, now: now)
+            if verdict != nil { return sends + closeRound(t) }
+            phase = .training(t)
+            return sends
+        }
         guard !gone.isEmpty else { return [] }
         t.pending.subtract(gone)
         t.lost += gone

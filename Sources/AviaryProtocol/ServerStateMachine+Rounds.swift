@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 import AviaryMerge
 
 /// Rounds: sampling, TRAIN and MODEL per process, accepting updates and failures, closing a
@@ -35,6 +36,17 @@ extension ServerStateMachine {
         return chosen
     }
 
+    /// Fixed-size sampling over every client: `count` of the `clients` indices drawn as `sample`
+    /// draws them from all of them, then the unavailable ones left out. A client's chance to be
+    /// in the round is count / clients however many others are gone (with `sample` over the
+    /// available ones it would grow as they leave, beyond what central DP's bound assumes).
+    /// Returned ascending; may be empty.
+    public static func sampleOverAll(available candidates: [Int], clients: Int, count: Int, seed: UInt64, round: Int) -> [Int] {
+        let drawn = sample(from: Array(0..<clients), count: count, seed: seed, round: round)
+        let pool = Set(candidates)
+        return drawn.filter { pool.contains($0) }
+    }
+
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
@@ -43,12 +55,19 @@ extension ServerStateMachine {
         } else {
             for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
         }
-        let sampled = configuration.poissonRate.map {
-            Self.poissonSample(from: candidates, clients: configuration.clients, rate: $0, seed: configuration.samplingSeed, round: round)
-        } ?? Self.sample(from: candidates, count: configuration.clientsPerRound, seed: configuration.samplingSeed, round: round)
+        let sampled: [Int]
+        if let q = configuration.poissonRate {
+            sampled = Self.poissonSample(from: candidates, clients: configuration.clients, rate: q, seed: configuration.samplingSeed, round: round)
+        } else if configuration.sampleOverAllClients {
+            sampled = Self.sampleOverAll(available: candidates, clients: configuration.clients, count: configuration.clientsPerRound,
+                                         seed: configuration.samplingSeed, round: round)
+        } else {
+            sampled = Self.sample(from: candidates, count: configuration.clientsPerRound, seed: configuration.samplingSeed, round: round)
+        }
         guard !sampled.isEmpty else {
-            // Poisson sampling can draw nobody while clients are there: an empty round too.
-            if (configuration.poissonRate != nil && !candidates.isEmpty)
+            // Poisson sampling, or fixed-size sampling over every client, can draw nobody
+            // available while clients are there: an empty round too.
+            if ((configuration.poissonRate != nil || configuration.sampleOverAllClients) && !candidates.isEmpty)
                 || (!excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) })) {
                 // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
                 let empty = Training(round: round, sampled: [], deadline: now, pending: [])
@@ -63,6 +82,16 @@ extension ServerStateMachine {
         phase = .training(t)
         var actions: [Action] = [.roundStarted(round: round, sampled: sampled)]
         if asked.isEmpty { return actions + closeRound(t) }
+        if let plan = configuration.secAgg {
+            switch secAggStart(round: round, asked: asked, plan: plan, now: now) {
+            case let .started(s): t.secAgg = s
+            case let .refused(report):
+                // Parameters that do not work for these clients (e.g. one client alone): nobody
+                // trains for a round whose sum could not be taken.
+                t.pending = []
+                return actions + closeRound(t, secAggReport: report)
+            }
+        }
         // One MODEL and one TRAIN per process, however many of its clients were sampled.
         var bySlot: [Int32: [Int]] = [:]
         for i in asked { bySlot[holder[i], default: []].append(i) }
@@ -70,14 +99,21 @@ extension ServerStateMachine {
         let modelBytes = WireCodec.encodedSize(model)
         for slot in bySlot.keys.sorted() {
             let peer = peers[Int(slot)]!.peer
-            let train = Message.train(TrainMessage(round: round, clients: bySlot[slot]!, config: configuration.taskConfig))
+            let train = Message.train(TrainMessage(round: round, clients: bySlot[slot]!, config: trainConfig))
             actions.append(.send(peer, model))
             actions.append(.send(peer, train))
             t.traffic.downSent += modelBytes + WireCodec.encodedSize(train)
         }
         // A TRAIN naming one client has the same size whichever client it names.
-        let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: configuration.taskConfig)))
+        let alone = modelBytes + WireCodec.encodedSize(.train(TrainMessage(round: round, clients: [0], config: trainConfig)))
         for i in asked { t.traffic.down[i] = alone }
+        if t.secAgg != nil {
+            // Stage 1 (advertise keys) goes out with TRAIN; the keys come back after training.
+            let produced = t.secAgg!.server.start()
+            let (sends, verdict) = carryOut(produced, &t, now: now)
+            actions += sends
+            if verdict != nil { return actions + closeRound(t) }
+        }
         phase = .training(t)
         lastHeartbeat = now
         return actions
@@ -113,6 +149,15 @@ extension ServerStateMachine {
                                                                         : .notSampled(client: sender, round: t.round))]
         }
         t.traffic.up[sender] = WireCodec.encodedSize(.update(update))
+        if t.secAgg != nil {
+            // The server must not see an update in clear in a SecAgg round: refused unread,
+            // and its sender is out of the secure sum.
+            t.rejected.append(Rejection(clientIndex: sender, reason: .inClearUnderSecAgg))
+            let (sends, verdict) = secAggLost([sender], &t, now: now)
+            if verdict != nil { return actions + sends + closeRound(t) }
+            phase = .training(t)
+            return actions + sends
+        }
         switch Self.check(update, format: configuration.deltaFormat ?? .f32(parameterCount: configuration.parameterCount),
                           sizes: configuration.datasetSizes) {
         case let .success(checked): t.received[sender] = checked
@@ -162,17 +207,24 @@ extension ServerStateMachine {
         }
         t.failures[sender] = failure
         t.traffic.up[sender] = WireCodec.encodedSize(.failure(failure))
+        if t.secAgg != nil {
+            let (sends, verdict) = secAggLost([sender], &t, now: now)
+            if verdict != nil { return actions + sends + closeRound(t) }
+            phase = .training(t)
+            return actions + sends
+        }
         phase = .training(t)
         actions += closeIfComplete(now: now)
         return actions
     }
 
     mutating func closeIfComplete(now: Double) -> [Action] {
-        guard case let .training(t) = phase, t.pending.isEmpty else { return [] }
+        // A SecAgg round closes on its stage machine's verdict, not when TRAIN is answered.
+        guard case let .training(t) = phase, t.pending.isEmpty, t.secAgg == nil else { return [] }
         return closeRound(t)
     }
 
-    mutating func closeRound(_ t: Training) -> [Action] {
+    mutating func closeRound(_ t: Training, secAggReport: SecAggRoundReport? = nil) -> [Action] {
         var outcome = RoundOutcome(
             round: t.round, sampled: t.sampled,
             updates: t.received.keys.sorted().map { t.received[$0]! },
@@ -181,6 +233,7 @@ extension ServerStateMachine {
             timedOut: t.pending.sorted(),
             lost: t.lost.sorted())
         outcome.traffic = t.traffic
+        outcome.secAgg = secAggReport ?? t.secAgg?.report
         phase = .aggregating(round: t.round)
         unresponsive.formUnion(outcome.timedOut)
         return outcome.timedOut.isEmpty ? [.aggregate(outcome)] : [.clientsUnresponsive(outcome.timedOut), .aggregate(outcome)]

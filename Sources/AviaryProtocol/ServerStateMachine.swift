@@ -1,4 +1,5 @@
 import AviaryMath
+import AviarySecAgg
 import AviaryMerge
 
 /// The server's protocol logic as a value: events in, actions out. It owns registration (with
@@ -55,6 +56,15 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// `[server] sampling = "poisson"`: each client is in a round independently with this
         /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
         public var poissonRate: Double? = nil
+        /// `[secagg]`: every round aggregates securely (SecAgg+) and no client sends an UPDATE
+        /// in clear; nil: plain rounds.
+        public var secAgg: SecAggPlan? = nil
+        /// Fixed-size sampling drawn over every client index, available or not
+        /// (`sampleOverAll`), so each client's inclusion probability is exactly
+        /// clientsPerRound / clients, as central DP's without-replacement bound assumes
+        /// (docs/PRIVACY.md); drawn clients that are unavailable sit the round out. false: drawn
+        /// from the available clients only, which fills rounds when some are gone.
+        public var sampleOverAllClients: Bool = false
 
         public init(clients: Int, minClientsToStart: Int, clientsPerRound: Int, rounds: Int, firstRound: Int = 1,
                     parameterCount: Int, roundTimeout: Double, registrationTimeout: Double,
@@ -114,6 +124,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         var rejected: [Rejection] = []
         var lost: [Int] = []
         var traffic = RoundTraffic()
+        /// Under `[secagg]`: the round's stage machine and its report.
+        var secAgg: SecAggInRound? = nil
     }
 
     enum Phase: Sendable {
@@ -152,6 +164,12 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Clients left out of the next sampling for simulated system reasons (offline, or still
     /// busy with a late update); the server sets it before each round starts.
     public var excluded: Set<Int> = []
+    /// Entries added to `taskConfig` in the next round's TRAIN (and in a TRAIN re-sent during
+    /// it), e.g. adaptive clipping's clip norm for that round; the server sets it before each
+    /// round starts.
+    public var roundConfig: [String: Double] = [:]
+    /// What a TRAIN carries: `taskConfig` with `roundConfig` over it.
+    var trainConfig: [String: Double] { roundConfig.isEmpty ? configuration.taskConfig : configuration.taskConfig.merging(roundConfig) { $1 } }
     var globalParameters: [Float] = []
     /// The live evaluator connection (HELLO role 1), if any.
     var evaluator: EvaluatorState?
@@ -232,7 +250,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case .heartbeat:
             return slotOfPeer[peer] == nil ? reset(peer) : []
         case let .evalResult(result): return acceptEvalResult(result, from: peer, now: now)
-        case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate:
+        case let .secAggReply(reply): return acceptSecAgg(reply, from: peer, now: now)
+        case .welcome, .reject, .train, .model, .shutdown, .reset, .evaluate, .secAgg:
             return [.ignored(peer, .serverOnly(message.kind))]
         }
     }
@@ -253,6 +272,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case let .registering(deadline) where now >= deadline:
             return finish(success: false, reason: "only \(registeredCount) of \(configuration.minClientsToStart) required clients registered within \(configuration.registrationTimeout) s")
         case let .training(t) where now >= t.deadline:
+            if let s = t.secAgg, Self.stageIndex(s.server.stage) != nil { return secAggDeadline(t, now: now) }
             return closeRound(t)
         case let .evaluating(e) where now >= e.deadline:
             return closeEvaluation(e, now: now)

@@ -38,7 +38,7 @@ public enum WireCodec {
         for b in magic { w.u8(b) }
         w.u16(protocolVersion)
         w.u8(m.kind.rawValue)
-        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 5
+        w.u8(0)  // flags: reserved (must be 0) in versions 1 to 6
         writeBody(m, &w)
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<w.offset]))
         w.u32(crc)
@@ -64,6 +64,8 @@ public enum WireCodec {
         case .reset(let r): WireSize.string(r.reason)
         case .evaluate(let e): WireSize.int + WireSize.ints(e.clients) + WireSize.metrics(e.config)
         case .evalResult(let e): 4 * WireSize.int + WireSize.metrics(e.metrics) + WireSize.string(e.error)
+        case .secAgg(let s): 2 * WireSize.int + 1 + WireSize.blob(s.body)
+        case .secAggReply(let s): 3 * WireSize.int + 1 + WireSize.blob(s.body)
         }
     }
 
@@ -106,6 +108,10 @@ public enum WireCodec {
             w.int(e.round); w.ints(e.clients); w.metrics(e.config)
         case .evalResult(let e):
             w.int(e.round); w.int(e.clientIndex); w.u64(e.token); w.int(e.samples); w.metrics(e.metrics); w.string(e.error)
+        case .secAgg(let s):
+            w.int(s.round); w.int(s.clientIndex); w.u8(s.stage); w.blob(s.body)
+        case .secAggReply(let s):
+            w.int(s.round); w.int(s.clientIndex); w.u64(s.token); w.u8(s.stage); w.blob(s.body)
         }
     }
 
@@ -237,6 +243,18 @@ public enum WireCodec {
             let error = try r.string("evalResult.error")
             return .evalResult(EvalResultMessage(round: round, clientIndex: index, token: token, samples: samples,
                                                  metrics: metrics, error: error))
+        case .secAgg:
+            let round = try r.int("secAgg.round")
+            let index = try r.int("secAgg.clientIndex")
+            let stage = try r.secAggStage("secAgg.stage")
+            return .secAgg(SecAggMessage(round: round, clientIndex: index, stage: stage, body: try r.blob("secAgg.body")))
+        case .secAggReply:
+            let round = try r.int("secAggReply.round")
+            let index = try r.int("secAggReply.clientIndex")
+            let token = try r.u64("secAggReply.token")
+            let stage = try r.secAggStage("secAggReply.stage")
+            return .secAggReply(SecAggReplyMessage(round: round, clientIndex: index, token: token, stage: stage,
+                                                   body: try r.blob("secAggReply.body")))
         }
     }
 }

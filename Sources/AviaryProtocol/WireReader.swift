@@ -24,6 +24,14 @@ struct WireReader {
         return offset
     }
 
+    /// A secure-aggregation stage byte: 1 (advertise keys) to 4 (unmasking).
+    mutating func secAggStage(_ field: String) throws(CodecError) -> UInt8 {
+        let at = offset
+        let stage = try u8(field)
+        guard (1...4).contains(stage) else { throw .unknownStage(field: field, offset: at, stage: stage) }
+        return stage
+    }
+
     mutating func u8(_ field: String) throws(CodecError) -> UInt8 {
         base.load(fromByteOffset: try take(1, field), as: UInt8.self)
     }

@@ -17,7 +17,11 @@ public enum ExperimentSummary {
             let ps = partitionParameters.keys.sorted().compactMap { k in c[k].map { "\(partitionParameters[k]!) \($0)" } }
             if !ps.isEmpty { data += " (" + ps.joined(separator: ", ") + ")" }
         }
-        data += ", \(v("data.clients")) clients, \(v("server.clients_per_round")) per round, \(v("run.rounds")) round\(n("run.rounds") == 1 ? "" : "s")"
+        if v("server.mode") == "buffered" {
+            data += ", \(v("data.clients")) clients, buffered: concurrency \(v("server.concurrency")), K \(v("server.buffer_size")), \(v("run.rounds")) server update\(n("run.rounds") == 1 ? "" : "s")"
+        } else {
+            data += ", \(v("data.clients")) clients, \(v("server.clients_per_round")) per round, \(v("run.rounds")) round\(n("run.rounds") == 1 ? "" : "s")"
+        }
 
         var model = v("model.kind")
         if model == "mlp" { model += " \(v("model.hidden"))" }

@@ -57,6 +57,7 @@ public enum LogTable {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
             + (end.stopReason.map { "\n     " + $0 } ?? "")
             + (RunSummary.population(end).map { "\n     " + $0 } ?? "")
+            + (end.privacy.flatMap(PrivacySummary.line).map { "\n     " + $0 } ?? "")
     }
 
     /// What `aviary logs` prints without --follow: header, status when incomplete, one row per
@@ -73,6 +74,7 @@ public enum LogTable {
             case let .round(r) where round == nil || r.round == round:
                 lines.append(wide ? wideRow(r) : row(r))
                 if let buffered = bufferedLine(r) { lines.append("       " + wrap(buffered, width: width - 7, indent: "         ")) }
+                if let secure = secAggLine(r) { lines.append("       " + wrap(secure, width: width - 7, indent: "         ")) }
                 if r.modelKept, let why = nothingMerged(r) {
                     lines.append(wrap("       merged nothing: " + why, width: width, indent: "         "))
                 }
@@ -148,6 +150,18 @@ public enum LogTable {
         let c = s.clockSeconds
         let text = c < 100 ? String(format: "%.1fs", c) : c < 6000 ? String(format: "%.1fm", c / 60) : String(format: "%.1fh", c / 3600)
         return "  sim " + text
+    }
+
+    /// `[secagg]` rounds: one line under the row, e.g. "secagg k 10 t 6: survivors 20/20/17/17
+    /// of 20, 3.2 MB up, 0.4 MB down, stages 1.84/0.02/0.31/0.05 s".
+    public static func secAggLine(_ r: RoundRecord) -> String? {
+        guard let s = r.secagg else { return nil }
+        func mb(_ bytes: [Int]) -> String { String(format: "%.1f MB", Double(bytes.reduce(0, +)) / 1e6) }
+        let parameters = s.neighbours.map { "k \($0) t \(s.threshold ?? 0)" } ?? "refused"
+        return "secagg \(parameters): survivors \(s.survivors.map(String.init).joined(separator: "/")) of \(s.participants), "
+            + "\(mb(s.stageBytesUp)) up, \(mb(s.stageBytesDown)) down, stages "
+            + s.stageSeconds.map { String(format: "%.2f", $0) }.joined(separator: "/") + " s"
+            + (s.failure.map { "; failed: " + $0 } ?? "")
     }
 
     /// `[privacy]` runs: ε spent so far after the round ("ε 1.84"; "ε -" when not reported).

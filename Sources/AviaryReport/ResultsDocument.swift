@@ -40,6 +40,8 @@ public struct ResultsDocument: Sendable {
         public var note: String? = nil
         /// The checkpoint-merging comparison on the study's runs, when the plan asks for one.
         public var checkpointMerge: CheckpointMergeStudy? = nil
+        /// Tabulate each row's simulated time to the baseline's accuracy (`time_to_target`).
+        public var timeToTarget = false
         public init(title: String, sources: [String], fixed: [(key: String, value: String)], groups: [Group],
                     baseline: String?, robustAttack: String?, pivot: String? = nil) {
             self.title = title; self.sources = sources; self.fixed = fixed; self.groups = groups
@@ -122,6 +124,7 @@ public struct ResultsDocument: Sendable {
             md += p + "\n"
         }
         md += table(s) + "\n"
+        if s.timeToTarget, let t = timeToTargetTable(s) { md += t + "\n" }
         md += comparisons(s)
         if let merge = s.checkpointMerge { md += "\n" + merge.markdown() }
         md += skewLines(s)

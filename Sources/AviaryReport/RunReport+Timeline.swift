@@ -12,6 +12,7 @@ extension RunReport {
     func systemSection(into page: inout HTMLPage) {
         let rounds = simulatedRounds
         guard let last = rounds.last else { return }
+        guard !rounds.contains(where: { $0.system.buffered != nil }) else { return bufferedSection(into: &page) }
         page.heading("Simulated time")
         page.figures([accuracyBySimulatedTimePlot().svg(), simulatedDurationPlot().svg(), stragglerPlot().svg()])
         let stragglers = rounds.reduce(0) { $0 + $1.system.stragglers.count }

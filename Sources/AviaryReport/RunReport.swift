@@ -82,6 +82,7 @@ public struct RunReport: Sendable {
             let spent = p.epsilon.map { "ε = \(Markup.fixed($0, decimals: 3)) at δ = \(p.delta)" } ?? "ε not reported (\(p.unaccounted ?? "unbounded"))"
             rows.append(("privacy", "\(p.mode) DP, \(spent) after round \(log.rounds.last!.round); clip norm \(Markup.fixed(p.clipNorm, decimals: 4))"))
         }
+        if let line = log.runEnd?.privacy.flatMap(PrivacySummary.line) { rows.append(("per-client ε", line)) }
         if let why = log.runEnd?.stopReason { rows.append(("stopped", why)) }
         return rows
     }

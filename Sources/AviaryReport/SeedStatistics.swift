@@ -54,6 +54,10 @@ public struct RunOutcome: Sendable, Equatable {
     public var simulatedSeconds: Double?
     /// `[privacy]` runs: ε spent by the last round (nil without DP or when not reported).
     public var epsilon: Double?
+    /// Clean accuracy against the simulated clock (`[system]` runs); nil without one.
+    public var simulatedCurve: SimulatedCurve?
+    /// The rounds' `server_seconds` over the run's wall time; nil when either is not logged.
+    public var serverShare: Double?
 
     public init(log: AggregationLog, lastK k: Int) {
         // Final figures exactly as `aviary compare` and the report show them.
@@ -75,6 +79,8 @@ public struct RunOutcome: Sendable, Equatable {
         let up = log.rounds.compactMap(\.bytesUp)
         bytesUp = up.isEmpty ? nil : Double(up.reduce(0, +))
         simulatedSeconds = log.rounds.last(where: { $0.system != nil })?.system?.clockSeconds
+        simulatedCurve = SimulatedCurve(log: log)
+        serverShare = Self.serverShare(log)
     }
 }
 
@@ -91,6 +97,9 @@ public struct SeedGroupSummary: Sendable, Equatable {
     public var bytesUp: MeanStd?
     public var simulatedSeconds: MeanStd?
     public var epsilon: MeanStd?
+    /// The runs' curves against the simulated clock (those that have one), for time-to-target.
+    public var simulatedCurves: [SimulatedCurve]
+    public var serverShare: MeanStd?
     /// By attack, as `RunOutcome.extraRobust`.
     public var extraRobust: [String: MeanStd]
     /// Summed wall time of the group's runs.
@@ -109,6 +118,8 @@ public struct SeedGroupSummary: Sendable, Equatable {
         bytesUp = MeanStd(outcomes.compactMap(\.bytesUp))
         simulatedSeconds = MeanStd(outcomes.compactMap(\.simulatedSeconds))
         epsilon = MeanStd(outcomes.compactMap(\.epsilon))
+        simulatedCurves = outcomes.compactMap(\.simulatedCurve)
+        serverShare = MeanStd(outcomes.compactMap(\.serverShare))
         let attacks = Set(outcomes.flatMap(\.extraRobust.keys))
         extraRobust = Dictionary(uniqueKeysWithValues: attacks.compactMap { a in
             MeanStd(outcomes.compactMap { $0.extraRobust[a] }).map { (a, $0) }

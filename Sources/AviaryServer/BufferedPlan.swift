@@ -29,6 +29,18 @@ public struct BufferedPlan: Sendable, Equatable {
     /// `updates[v]` makes version v + 1; shorter than `rounds` when the schedule stalls (nobody
     /// online and nobody in flight).
     public var updates: [Update]
+    /// Where the schedule stalled before `rounds` updates: nobody in flight, so no arrival will
+    /// ever come, and no idle client was online for the replacement draws. nil when it did not.
+    public var stall: Stall?
+
+    public struct Stall: Sendable, Equatable {
+        /// Server updates made before it stalled, and the simulated time of the last arrival.
+        public var version: Int
+        public var time: Double
+        /// Arrivals waiting in the buffer (fewer than K), and the idle clients none of which was online.
+        public var buffered: Int
+        public var idle: Int
+    }
 
     /// Runs `schedule` until `rounds` server updates. `seconds(c)`: client c's download, compute
     /// and upload time; `online(c, draw, time)`: its availability for a replacement draw.
@@ -51,6 +63,7 @@ public struct BufferedPlan: Sendable, Equatable {
             }
             if s.version < rounds { fill() }
         }
+        stall = s.version < rounds ? Stall(version: s.version, time: s.now, buffered: s.buffer.count, idle: s.clients - s.buffer.count) : nil
     }
 
     /// The plan for a buffered topology on `clock`.
@@ -59,5 +72,20 @@ public struct BufferedPlan: Sendable, Equatable {
         self.init(schedule: BufferedSchedule(settings: settings, clients: topology.data.clients, samplingSeed: topology.seeds.sampling),
                   rounds: topology.rounds, seconds: { clock.clientSeconds($0) },
                   online: { clock.isOnline(client: $0, draw: $1, at: $2) })
+    }
+}
+
+/// A buffered topology whose schedule cannot make its `[run] rounds` server updates.
+public enum BufferedPlanError: Error, Sendable, Equatable, CustomStringConvertible {
+    case stalled(BufferedPlan.Stall, rounds: Int, bufferSize: Int)
+
+    public var description: String {
+        switch self {
+        case let .stalled(s, rounds, k):
+            "[server] mode = \"buffered\": the simulated schedule stalls after server update \(s.version) of \(rounds) ([run] rounds), "
+                + "at simulated \(String(format: "%.1f", s.time)) s: no client is in flight, so no update can ever arrive, \(s.buffered) of the "
+                + "buffer's \(k) arrivals are waiting, and none of the \(s.idle) idle clients was online for a replacement ([system] "
+                + "availability, or the behaviour trace). Lower [run] rounds to \(s.version) or make clients available"
+        }
     }
 }

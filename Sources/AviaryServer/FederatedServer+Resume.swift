@@ -2,6 +2,7 @@ import Foundation
 import AviaryLog
 import AviaryMath
 import AviaryMerge
+import AviaryPrivacy
 
 extension FederatedServer {
     struct ResumePoint {
@@ -35,6 +36,13 @@ extension FederatedServer {
                                      window: saved.mergeWindow.map { CheckpointWindowEntry(round: $0.round, parameters: $0.parameters, loss: $0.loss) },
                                      roundsMerged: saved.integers[RunStateKey.roundsMerged]?.first ?? saved.round)
             state.clipNorm = saved.numbers[RunStateKey.privacyClipNorm]
+            if let reports = saved.integers[RunStateKey.privacyReports] {
+                guard let ledger = LocalPrivacyLedger(flattened: reports) else {
+                    throw RunStateError.inconsistent(path: directory.state, field: "integers.\(RunStateKey.privacyReports)",
+                                                     reason: "is not a list of (client ≥ 0, reports ≥ 1) pairs with each client once")
+                }
+                state.ledger = ledger
+            }
             lastEval = saved.lastEval
             // Same run id, one more resume: clients keep their residuals and know which are stale.
             if let id = saved.strings[RunStateKey.runID]?.first { runID = id }
@@ -115,6 +123,7 @@ extension FederatedServer {
         if !resumes.isEmpty { integers[RunStateKey.resumes] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
         if let clip = state.clipNorm { numbers[RunStateKey.privacyClipNorm] = clip }
+        if topology.privacy.mode == .local { integers[RunStateKey.privacyReports] = state.ledger.flattened }
         if topology.privacy.mode == .central { integers[RunStateKey.privacyNoiseStream] = [round << 1 | (topology.privacy.clipping == .adaptive ? 1 : 0)] }
         let saved = RunState(
             run: topology.name, round: round, topologyDigest: RunState.digest(topology: Array(topology.source.utf8)),

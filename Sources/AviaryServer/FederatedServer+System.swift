@@ -31,8 +31,10 @@ extension FederatedServer {
             let samples = TrainingWork.samplesProcessed(samples: n, epochs: t.localEpochs, batchSize: t.batchSize, maxSteps: t.maxLocalSteps)
             work.append(Double(samples) * TrainingWork.passes(topology.adversarial(forClient: i)))
         }
-        return SimulatedClock(settings: settings, profiles: profiles, work: work, parameterCount: parameterCount,
-                              encoding: topology.compression, tensorSizes: tensorSizes, behaviour: behaviour)
+        var clock = SimulatedClock(settings: settings, profiles: profiles, work: work, parameterCount: parameterCount,
+                                   encoding: topology.compression, tensorSizes: tensorSizes, behaviour: behaviour)
+        if topology.secAgg.enabled { clock.extraRoundTrips = 3 }
+        return clock
     }
 
     /// `run_start`'s note describing the simulated population, e.g. "simulated clock: deadline 20 s,

@@ -7,6 +7,7 @@ import AviaryMath
 import AviaryMerge
 import AviaryNN
 import AviaryProtocol
+import AviarySecAgg
 import AviaryTopology
 import AviaryTransport
 
@@ -149,7 +150,11 @@ public final class FederatedServer {
         checkpointer = Checkpointer(directory: directory, layout: modelSpec.layout)
         simulatedClock = try Self.makeSimulatedClock(topology: topology, data: data, parameterCount: state.global.count,
                                                      tensorSizes: modelSpec.layout.tensors.map(\.count))
-        if topology.server.buffered != nil, let clock = simulatedClock { bufferedPlan = BufferedPlan(topology: topology, clock: clock) }
+        if let buffered = topology.server.buffered, let clock = simulatedClock {
+            let plan = BufferedPlan(topology: topology, clock: clock)
+            if let stall = plan.stall { throw BufferedPlanError.stalled(stall, rounds: topology.rounds, bufferSize: buffered.bufferSize) }
+            bufferedPlan = plan
+        }
     }
 
     var now: Double { options.clock.now }
@@ -190,6 +195,10 @@ public final class FederatedServer {
         var spec = topology.runSpec(model: modelSpec)
         spec.runID = runID
         spec.resumes = resumes
+        let trainSizes = try clientTrainSizes
+        if topology.secAgg.enabled {
+            spec.secaggWeight = SecAggWeightRule.of(topology, largestPartition: trainSizes.max() ?? 1)
+        }
         let specJSON = try JSONEncoder().encode(spec)
         if !options.resume { try writer.append(.runStart(runStartRecord())) }
 
@@ -203,13 +212,27 @@ public final class FederatedServer {
             liveness: LivenessSettings(heartbeatIntervalSeconds: topology.server.heartbeatInterval),
             samplingSeed: topology.seeds.sampling, tokenSeed: tokenSeed, runSpec: Array(specJSON),
             deltaFormat: DeltaFormat(encoding: topology.compression, tensorSizes: modelSpec.layout.tensors.map(\.count)),
-            allowList: options.security.allowList, datasetSizes: .known(try clientTrainSizes)))
+            allowList: options.security.allowList, datasetSizes: .known(trainSizes)))
+        if topology.secAgg.enabled {
+            let settings = topology.secAgg, vectorLength = state.global.count + 1  // + the weight coordinate
+            // Each of stages 2–4 gets the round timeout: masking expands k + 1 PRG streams of
+            // the model's length, seconds on a loaded machine at 500 clients.
+            configuration.secAgg = SecAggPlan(stageTimeout: topology.server.roundTimeout) { round, participants in
+                do throws(SecAggError) {
+                    return .success(try settings.parameters(round: round, participants: participants, vectorLength: vectorLength))
+                } catch { return .failure(error) }
+            }
+        }
         if topology.server.sampling == .poisson {
             configuration.poissonRate = Double(topology.server.clientsPerRound) / Double(topology.data.clients)
+        } else if topology.privacy.mode == .central && topology.privacySamplingRate < 1 {
+            // The without-replacement bound ε is reported with holds for m drawn of all N.
+            configuration.sampleOverAllClients = true
         }
         configuration.evaluation = evaluationPlan
         var machine = ServerStateMachine<PeerID>(configuration: configuration)
         enterSystemRound(firstRound, machine: &machine)
+        machine.roundConfig = processor.privacy.roundConfig(state)
         let queue = machine.start(parameters: state.global, unresponsive: unresponsive, now: now)
         roundsCompleted = firstRound - 1
         let outcome: (success: Bool, reason: String)
@@ -267,6 +290,7 @@ public final class FederatedServer {
                     snapshot: ServerStateMachineSnapshot(registeredCount: machine.registeredCount, unresponsive: machine.unresponsive),
                     clock: simulatedClock)
                 enterSystemRound(result.record.round + 1, machine: &machine)
+                machine.roundConfig = processor.privacy.roundConfig(state)
                 queue += machine.roundCompleted(parameters: state.global, now: now)
                 continue
             }
@@ -459,6 +483,10 @@ public final class FederatedServer {
         get throws { try (0..<topology.data.clients).map { try data.clientSizes($0).train } }
     }
 
-    /// Messages larger than the model plus generous headroom are refused by libzmq itself.
-    var maxMessageBytes: Int { state.global.count * 4 + (1 << 20) }
+    /// Messages larger than the model plus generous headroom are refused by libzmq itself. A
+    /// HELLO claims its process's clients (17 bytes each: the index and a token), and one process
+    /// may host every client: above ~60,000 clients per process the claims outgrow the headroom,
+    /// and libzmq would drop the HELLO without a word (a 1,000,000-client run never registered).
+    var maxMessageBytes: Int { Self.maxMessageBytes(parameters: state.global.count, clients: topology.data.clients) }
+    static func maxMessageBytes(parameters: Int, clients: Int) -> Int { parameters * 4 + (1 << 20) + clients * 17 }
 }

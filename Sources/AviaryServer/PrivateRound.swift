@@ -25,6 +25,13 @@ struct PrivateRound {
 
     var initialClipNorm: Double { topology.privacy.clipNorm }
 
+    /// What the next round's TRAIN adds to its config: adaptive clipping on the client side
+    /// sends the round's clip norm, which every client clips to (and which the server checks).
+    func roundConfig(_ state: ServerModelState) -> [String: Double] {
+        guard topology.privacy.clientReportsUnclipped else { return [:] }
+        return [PrivacySettings.roundClipNormKey: state.clipNorm ?? topology.privacy.clipNorm]
+    }
+
     /// ε after `round`, or why it is not reported.
     func record(round: Int, clipNorm: Double) -> PrivacyRoundRecord {
         let p = topology.privacy
@@ -37,6 +44,55 @@ struct PrivateRound {
             r.unaccounted = "no accountant for privacy mode \(p.mode.rawValue)"
         }
         return r
+    }
+
+    /// Local DP: the clients that released (or may have released) a report this round, as
+    /// `LocalPrivacyLedger` counts them: UPDATEs (accepted or rejected at the edge), and clients
+    /// asked to train whose answer never came (timed out, process lost). Computed on the outcome
+    /// as it arrived, before the simulated clock moves stragglers' updates.
+    static func reporters(_ outcome: RoundOutcome) -> [Int] {
+        Set(outcome.updates.map(\.clientIndex)).union(outcome.rejected.map(\.clientIndex))
+            .union(outcome.timedOut).union(outcome.lost).sorted()
+    }
+
+    /// Local DP's round record: the round's reporters counted in `ledger`, each one's ε so far,
+    /// and as `epsilon` the largest any client has spent.
+    func localRecord(_ outcome: RoundOutcome, ledger: inout LocalPrivacyLedger) -> PrivacyRoundRecord {
+        let reporters = Self.reporters(outcome)
+        ledger.add(round: reporters)
+        var r = record(round: ledger.mostReports, clipNorm: topology.privacy.clipNorm)
+        if let account, r.epsilon != nil {
+            var byCount: [Int: Double] = [:]
+            var clients: [String: Double] = [:]
+            for c in reporters {
+                let k = ledger.reports[c] ?? 0
+                if byCount[k] == nil { byCount[k] = account.epsilon(afterRounds: k) }
+                clients[String(c)] = byCount[k]
+            }
+            r.clientEpsilon = clients
+        }
+        return r
+    }
+
+    /// `run_end.privacy`: the federation's ε after `rounds` (central), or each client's from its
+    /// reports (local: listed for clients below `PrivacyRunEndRecord.listedClientLimit`, grouped
+    /// by report count for all).
+    func runEnd(rounds: Int, ledger: LocalPrivacyLedger?) -> PrivacyRunEndRecord {
+        let p = topology.privacy
+        func epsilon(_ k: Int) -> Double? { account.map { $0.epsilon(afterRounds: k) }.flatMap { $0.isFinite ? $0 : nil } }
+        guard p.mode == .local, let ledger else {
+            return PrivacyRunEndRecord(mode: p.mode.rawValue, delta: p.delta, epsilon: epsilon(rounds))
+        }
+        var end = PrivacyRunEndRecord(mode: p.mode.rawValue, delta: p.delta, epsilon: epsilon(ledger.mostReports))
+        let groups = ledger.histogram.map { PrivacyRunEndRecord.ReportGroup(reports: $0.reports, clients: $0.clients, epsilon: epsilon($0.reports)) }
+        var byCount: [Int: Double] = [:]
+        for g in groups { byCount[g.reports] = g.epsilon }
+        var listed: [String: Double] = [:]
+        for (c, k) in ledger.reports where c < PrivacyRunEndRecord.listedClientLimit { listed[String(c)] = byCount[k] }
+        end.clients = listed
+        end.byReports = groups
+        end.participants = ledger.reports.count
+        return end
     }
 
     /// Central DP-FedAvg / DP-MWA for one round: clip, weight, sum, noise, then the server

@@ -1,6 +1,7 @@
 import Foundation
 import AviaryLog
 import AviaryMerge
+import AviaryPrivacy
 import AviaryProtocol
 import AviaryTopology
 
@@ -17,6 +18,8 @@ struct ServerModelState: Sendable {
     var stale: [StaleUpdate] = []
     /// Adaptive clipping's clip norm for the next round (`[privacy] clipping = "adaptive"`); nil: S.
     var clipNorm: Double? = nil
+    /// Local DP: each client's reports so far, for its own ε (`[privacy] mode = "local"`).
+    var ledger = LocalPrivacyLedger()
 }
 
 struct CheckpointWindowEntry: Sendable, Equatable {
@@ -88,6 +91,27 @@ enum RoundLogic {
         return step
     }
 
+    /// A SecAgg round (`[secagg]`): the secure sum's weighted mean is the merged delta, fed to
+    /// the server optimiser like any strategy's; a failed secure round keeps the model with the
+    /// reason. `weights` gets the unmasked clients (weight 1: the server never learns their own;
+    /// the record leaves weights out).
+    static func mergeSecure(_ outcome: RoundOutcome, report: SecAggRoundReport, global: [Float], optimizer: ServerOptimizer) -> MergeStep {
+        var step = MergeStep(global: global, optimizer: optimizer, rejected: outcome.rejected)
+        switch report.verdict {
+        case let .aggregated(mean, _, survivors):
+            do {
+                try applyServerStep(mean, weights: Dictionary(uniqueKeysWithValues: survivors.map { ($0, 1.0) }), to: &step)
+            } catch {
+                step.global = global; step.optimizer = optimizer; step.weights = [:]
+                step.failureNote = "\(error)"; step.nothingMerged = "\(error)"
+            }
+        case let .failed(reason):
+            step.nothingMerged = "secure aggregation failed: \(reason)"
+        }
+        step.rejected.sort { $0.clientIndex < $1.clientIndex }
+        return step
+    }
+
     /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
     /// failure note when the delta or the step's result is not finite.
     static func applyServerStep(_ delta: [Float], weights: [Int: Double], to step: inout MergeStep) throws {
@@ -152,10 +176,13 @@ final class RoundProcessor {
         var step: MergeStep
         var privacyRecord: PrivacyRoundRecord? = nil
         switch topology.privacy.mode {
+        case _ where outcome.secAgg != nil:
+            // The topology refuses [privacy] with [secagg] (not wired yet), so nothing is skipped.
+            step = RoundLogic.mergeSecure(outcome, report: outcome.secAgg!, global: state.global, optimizer: state.optimizer)
         case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
         case .local, .none:
             step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
-            if topology.privacy.mode == .local { privacyRecord = privacy.record(round: round, clipNorm: topology.privacy.clipNorm) }
+            if topology.privacy.mode == .local { privacyRecord = privacy.localRecord(answered, ledger: &state.ledger) }
         }
         if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {
             step.nothingMerged = "no update on time: \(s.stragglers.count) of \(answered.sampled.count) sampled clients straggled on the simulated clock"
@@ -195,9 +222,26 @@ final class RoundProcessor {
         record.clipped = step.clipped.isEmpty ? nil : RoundRecord.byClient(step.clipped)
         record.system = systemRecord?.withBufferedWeights(step.weights)
         record.privacy = privacyRecord
+        if let report = outcome.secAgg {
+            record.secagg = Self.secAggRecord(report, settings: topology.secAgg)
+            record.weights = [:]  // the server never learns one client's weight
+        }
         let d = ContinuousClock.now - started
         return RoundResult(state: state, record: record, merge: step, checkpointMerge: checkpointMerge,
                            computeSeconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    }
+
+    static func secAggRecord(_ r: SecAggRoundReport, settings: SecAggSettings) -> SecAggRoundRecord {
+        var record = SecAggRoundRecord(
+            participants: r.participants, neighbours: r.degree, threshold: r.threshold, clippingRange: settings.clippingRange,
+            quantizationBits: settings.quantizationBits, modulusBits: settings.modulusBits, survivors: r.survivors,
+            stageBytesUp: r.bytesUp, stageBytesDown: r.bytesDown, stageSeconds: r.stageSeconds.map { ($0 * 1e6).rounded() / 1e6 })
+        switch r.verdict {
+        case let .aggregated(_, total, _): record.weightTotal = total
+        case let .failed(reason): record.failure = reason
+        }
+        record.dropped = r.dropped.isEmpty ? nil : RoundRecord.byClient(r.dropped)
+        return record
     }
 
     /// The MWA paper's own setting: merge the last `window` global models, weighted by their

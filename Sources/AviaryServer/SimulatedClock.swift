@@ -23,6 +23,13 @@ public struct SimulatedClock: Sendable {
     /// one of its active intervals (replaces `availability` and `online_period`).
     let behaviour: [BehaviourTrace]?
 
+    /// Round trips a round has beyond MODEL/TRAIN → UPDATE: 3 under `[secagg]` (share keys,
+    /// masked input, unmasking; advertising keys replaces the UPDATE). Each costs the client
+    /// 2 × its latency; their payloads (keys, encrypted shares, revealed shares) are O(k) small
+    /// frames and are not charged, and the masked input (4 bytes per coordinate) is charged as
+    /// the f32 UPDATE it replaces.
+    public var extraRoundTrips = 0
+
     /// Simulated seconds since the run started, at the close of the last completed round.
     public private(set) var now: Double = 0
     /// The round `offline` belongs to (0: none entered yet).
@@ -123,8 +130,9 @@ public struct SimulatedClock: Sendable {
         let down = TransferSize.downloadBytes(parameterCount: parameterCount)
         var finish: [Int: Double] = [:]
         for c in sampled {
-            finish[c] = RoundTiming.clientSeconds(profiles.profile(c), work: work[c], downloadBytes: down,
-                                                  uploadBytes: uploadBytes)
+            let p = profiles.profile(c)
+            finish[c] = RoundTiming.clientSeconds(p, work: work[c], downloadBytes: down, uploadBytes: uploadBytes)
+                + Double(extraRoundTrips) * 2 * p.latency
         }
         return RoundTiming.close(finish: finish, deadline: settings.deadline, kFastest: settings.kFastest)
     }

@@ -42,6 +42,8 @@ public struct Topology: Sendable {
     public var attackers: AttackerSettings = .none(seed: 5)
     /// `[privacy]`: differential privacy (docs/PRIVACY.md); mode none unless set.
     public var privacy = PrivacySettings()
+    /// `[secagg]`: secure aggregation (docs/SECURITY.md); off unless set.
+    public var secAgg = SecAggSettings()
     /// The TOML text this was parsed from, copied into the run directory.
     public var source: String
     /// Settings that run but deserve attention (ignored keys, weak training attacks, large
@@ -157,7 +159,7 @@ public struct Topology: Sendable {
         RunSpec(name: name, data: data, model: model, training: training, adversarial: adversarial,
                 clientOverrides: clientOverrides, trainingSeed: seeds.training, blasThreads: processes.blasThreads,
                 compression: compression, residualMaxAge: residualMaxAge, quantisation: quantisation,
-                privacy: privacy.isOn ? privacy : nil, tensors: model.tensorTable,
+                privacy: privacy.isOn ? privacy : nil, secagg: secAgg.enabled ? secAgg : nil, tensors: model.tensorTable,
                 robustEvaluation: evaluation.mode == .server ? nil : robustEvaluation)
     }
 }
@@ -190,6 +192,12 @@ public struct RunSpec: Codable, Sendable, Hashable {
     public var quantisation: QuantisationOptions? = nil
     /// `[privacy]` when on: clients clip (clip_on = "client", mode = "local") and add noise (local).
     public var privacy: PrivacySettings? = nil
+    /// `[secagg]` when enabled (key `secagg`): a client that does not implement secure
+    /// aggregation must refuse the run (the Python SDK does).
+    public var secagg: SecAggSettings? = nil
+    /// Under `[secagg]`: how each client weighs its own masked update. Set by the server, which
+    /// knows the partition sizes the FedAvg reference comes from.
+    public var secaggWeight: SecAggWeightRule? = nil
     /// The layout of MODEL's and UPDATE's f32 vector: every float tensor of the model, in vector
     /// order (protocol version 5; docs/PROTOCOL.md, "The tensor table").
     public var tensors: [TensorDescriptor] = []

@@ -71,8 +71,9 @@ extension Topology {
             }
         }
         if p.mode == .central && p.clipOn == .client {
-            if p.clipping == .adaptive {
-                throw bad("privacy.clip_on", "\"client\"", "\"server\" with clipping = \"adaptive\": the clip norm changes every round and TRAIN does not carry it yet")
+            if p.clipping == .adaptive, system?.stragglerPolicy == .stale {
+                throw bad("privacy.clip_on", "\"client\"",
+                          "\"server\" with clipping = \"adaptive\" and [system] straggler_policy = \"stale\": a late update was clipped to an earlier round's clip norm, which the round that merges it cannot check")
             }
             if compression == .int8 || compression.name == "topk" || quantisation?.errorFeedback == true {
                 throw bad("privacy.clip_on", "\"client\"",

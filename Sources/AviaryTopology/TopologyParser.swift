@@ -69,6 +69,7 @@ extension Topology {
         let attackers = try parseAttackers(try top.table("attackers"), clients: data.clients,
                                            clientsPerRound: server.clientsPerRound, seed: attackerSeed)
         let privacy = try parsePrivacy(try top.table("privacy"), clients: data.clients, clientsPerRound: server.clientsPerRound)
+        let secAgg = try parseSecAgg(try top.table("secagg"))
         try top.finish()
 
         var topology = Topology(name: name, rounds: rounds, output: output, seeds: seeds, server: server, data: data,
@@ -81,6 +82,7 @@ extension Topology {
         topology.quantisation = compression.quantisation
         topology.attackers = attackers
         topology.privacy = privacy
+        topology.secAgg = secAgg
         try topology.checkCombinations(file: file, warnings: top.warnings)
         topology.warnings = top.warnings.list
         topology.config = top.config.values
@@ -96,7 +98,7 @@ extension Topology {
 
     static func parseData(_ t: TableReader, partitionSeed: UInt64) throws(TopologyError) -> DataSpec {
         let kind = try t.choice("dataset", default: DatasetKind.synthetic)
-        let clients = try t.int("clients", default: 10, range: 1...100_000)
+        let clients = try t.int("clients", default: 10, range: 1...1_000_000)
         let partitionDefault: PartitionKind = kind == .synthetic ? .natural : .iid
         let partitionKind = try t.choice("partition", default: partitionDefault)
         // Keys of the other datasets and partitioners are accepted and ignored with a warning.

@@ -12,8 +12,13 @@ extension Topology {
     public static var serverMemoryBudget: UInt64 { ProcessInfo.processInfo.physicalMemory / 4 }
 
     /// Float vectors of the model's size the server holds at once: the global model, the merged
-    /// delta, two optimiser-state vectors (FedAdam/FedYogi) and one delta per client of a round.
-    public func serverModelCopies() -> Int { server.clientsPerRound + 4 }
+    /// delta, two optimiser-state vectors (FedAdam/FedYogi) and one delta per client of a round;
+    /// in buffered mode one per held update instead: at most the clients in flight
+    /// (`concurrency`) plus a buffer's (K), whatever `clients_per_round` says.
+    public func serverModelCopies() -> Int {
+        guard let buffered = server.buffered else { return server.clientsPerRound + 4 }
+        return buffered.concurrency + buffered.bufferSize + 4
+    }
 
     /// The sample shape and class count known before loading, for datasets whose shape is fixed
     /// (Synthetic(α,β): 60 features, 10 classes; Fashion-MNIST/MNIST: 1×28×28, 10 classes).
@@ -48,6 +53,7 @@ extension Topology {
                                 expected: "no [merge.checkpoints] with [model] kind = \"external\": checkpoint merging scores models with the server's evaluation, and the server cannot run an external model")
         }
         try checkPrivacy(file: file)
+        try checkSecAgg(file: file)
         try checkBuffered(file: file, warnings: warnings)
         if isImageData == false {
             if model.kind == .cnn || model.kind == .resnet {
@@ -80,7 +86,7 @@ extension Topology {
             let gib = { (b: Double) in String(format: "%.1f GiB", b / Double(1 << 30)) }
             throw .invalidValue(file: file, key: model.kind == .mlp ? "model.hidden" : "model.kind",
                                 value: model.kind == .mlp ? "\(model.hidden)" : "\"\(model.kind.rawValue)\"",
-                                expected: "a model that fits: \(Int(parameters)) parameters × 4 bytes × \(serverModelCopies()) copies (global, merged delta, optimiser state, one delta per client of a round) = \(gib(bytes)), over the budget of \(gib(Double(budget))) (a quarter of physical memory)")
+                                expected: "a model that fits: \(Int(parameters)) parameters × 4 bytes × \(serverModelCopies()) copies (global, merged delta, optimiser state, one delta per client of a round, or per held update in buffered mode) = \(gib(bytes)), over the budget of \(gib(Double(budget))) (a quarter of physical memory)")
         }
     }
 

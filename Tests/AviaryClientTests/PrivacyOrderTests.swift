@@ -46,3 +46,38 @@ struct PrivacyOrderTests {
         }
     }
 }
+
+/// Adaptive clipping with client-side clipping on the client: it clips to the S its TRAIN
+/// carries, and a TRAIN without a usable S is refused with the key named.
+struct ClientSideAdaptiveClippingTests {
+    static var privacy: PrivacySettings {
+        var p = PrivacySettings()
+        p.mode = .central
+        p.clipping = .adaptive
+        p.clipOn = .client
+        p.clipNorm = 1
+        return p
+    }
+
+    @Test func clipsToTheRoundsClipNormFromTrain() throws {
+        let s = try LocalTraining.roundClipNorm(Self.privacy, config: ["clip_norm": 0.5, "local_epochs": 1], client: 2, round: 3)
+        #expect(s == 0.5)
+        var delta: [Float] = [3, 4]
+        let before = LocalTraining.privatise(&delta, privacy: Self.privacy, client: 2, round: 3, clipNorm: s)
+        #expect(before == 5 && abs(Clipping.norm(delta) - 0.5) < 1e-6)
+        var fixed = Self.privacy
+        fixed.clipping = .fixed
+        #expect(try LocalTraining.roundClipNorm(fixed, config: [:], client: 2, round: 3) == 1)
+        #expect(try LocalTraining.roundClipNorm(nil, config: ["clip_norm": 0.5], client: 2, round: 3) == nil)
+    }
+
+    @Test(arguments: [[:], ["clip_norm": 0.0], ["clip_norm": -1.0], ["clip_norm": Double.nan]] as [[String: Double]])
+    func aTrainWithoutAUsableClipNormIsRefused(_ config: [String: Double]) {
+        do {
+            _ = try LocalTraining.roundClipNorm(Self.privacy, config: config, client: 2, round: 3)
+            Issue.record("\(config) was accepted")
+        } catch {
+            #expect("\(error)".contains("clip_norm") && "\(error)".contains("client 2, round 3"), "\(error)")
+        }
+    }
+}

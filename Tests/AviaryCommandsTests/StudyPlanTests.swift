@@ -48,6 +48,8 @@ import Testing
         ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\n[study.checkpoint_merge]\nwindows = [5]\nmetrics = [\"acc\"]\npenalties = [0]", "study[0].checkpoint_merge.metrics"),
         ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\n[study.checkpoint_merge]\nwindows = [5]\nmetrics = [\"steps\"]\npenalties = [11]", "study[0].checkpoint_merge.penalties"),
         ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\n[study.checkpoint_merge]\nwindows = [5]\nmetrics = [\"steps\"]\npenalties = [1]\nsize = 3", "study[0].checkpoint_merge.size"),
+        ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\ntime_to_target = true", "study[0].time_to_target"),
+        ("[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nbaseline = \"b\"\ntime_to_target = 1", "study[0].time_to_target"),
     ])
     func refusesNamingTheKey(text: String, key: String) {
         #expect {
@@ -55,5 +57,11 @@ import Testing
         } throws: { error in
             "\(error)".contains("s.toml: \(key):")
         }
+    }
+
+    @Test func timeToTargetIsReadWithItsBaseline() throws {
+        let plan = try StudyPlan(text: "[[study]]\ntitle = \"A\"\nruns = [\"r\"]\nbaseline = \"b\"\ntime_to_target = true", file: "s.toml")
+        #expect(plan.studies[0].timeToTarget)
+        #expect(try !StudyPlan(text: "[[study]]\ntitle = \"A\"\nruns = [\"r\"]", file: "s.toml").studies[0].timeToTarget)
     }
 }

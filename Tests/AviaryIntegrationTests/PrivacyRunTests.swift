@@ -52,19 +52,7 @@ import AviaryTopology
     /// Killed after round 4's tasks went out (round 3's state not yet saved): the resumed run
     /// draws the same noise for the rounds it runs again and ends with the same model.
     @Test func aKilledDPRunResumesToTheUninterruptedModel() throws {
-        let reference = Harness.temporaryDirectory("dp-ref")
-        try prepare(reference)
-        #expect(try Harness.run("aviary", ["run", reference + "/t.toml"]).status == 0)
-        let dir = Harness.temporaryDirectory("dp-resume")
-        try prepare(dir)
-        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-started:4"])
-        #expect(crashed.status != 0, "the crash point was never reached:\n\(crashed.output)")
-        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/dp"], timeout: 120)
-        #expect(resumed.status == 0, "\(resumed.output)")
-        let a = try AggregationLog.read(path: reference + "/dp/aggregation.jsonl")
-        let b = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
-        #expect(b.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
-        #expect(a.rounds.map(\.privacy) == b.rounds.map(\.privacy))
+        let (reference, dir, a, b) = try uninterruptedAndResumed(Self.central, name: "dp")
         #expect(a.rounds.map(\.sampled) == b.rounds.map(\.sampled))
         let final = "/dp/checkpoints/round-0006.safetensors"
         #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
@@ -89,14 +77,113 @@ import AviaryTopology
         #expect(refused.status != 0 && refused.output.contains("privacy.target_epsilon"), "\(refused.output)")
     }
 
-    @Test func aLocalDPRunLogsTheWorstCaseClientsEpsilon() throws {
-        let dir = Harness.temporaryDirectory("dp-local")
-        try prepare(dir, rounds: 3, privacy: "\n[privacy]\nmode = \"local\"\nclip_norm = 1\nnoise_multiplier = 4\n")
+    /// Adversarial (PGD) training composes with central DP: clients train on PGD examples, the
+    /// server clips and noises their deltas as any others, and every round logs ε.
+    @Test func adversarialTrainingRunsUnderCentralDPAndLogsEpsilon() throws {
+        let dir = Harness.temporaryDirectory("dp-adv")
+        try prepare(dir, rounds: 3, privacy: Self.central + """
+
+            [adversarial]
+            mode = "pgd"
+            epsilon = 0.1
+            step_size = 0.05
+            steps = 2
+            """)
         let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
         #expect(run.status == 0, "\(run.output)")
         let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
         let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
-        #expect(log.rounds.map { $0.privacy?.epsilon } == (1...3).map { account.epsilon(afterRounds: $0) })
-        #expect(log.rounds.allSatisfy { $0.privacy?.mode == "local" })
+        #expect(log.rounds.map(\.round) == [1, 2, 3] && log.runEnd?.status == "completed")
+        for r in log.rounds {
+            #expect(r.privacy?.epsilon == account.epsilon(afterRounds: r.round) && r.privacy?.noiseStd != nil)
+            for c in r.accepted { #expect(r.clientMetrics[String(c)]?["adv_loss"] != nil, "round \(r.round), client \(c) did not train adversarially") }
+        }
+        #expect(log.rounds.contains { !$0.accepted.isEmpty })
+        #expect(log.runEnd?.privacy?.epsilon == account.epsilon(afterRounds: 3))
+    }
+
+    static let local = "\n[privacy]\nmode = \"local\"\nclip_norm = 1\nnoise_multiplier = 4\n"
+
+    /// Each client's ε comes from the rounds it reported in (Poisson sampling: 4 of 8 expected a
+    /// round, so clients differ), in every round record, in run_end, and in `aviary logs`.
+    @Test func aLocalDPRunLogsEachClientsEpsilonFromTheRoundsItTookPartIn() throws {
+        let dir = Harness.temporaryDirectory("dp-local")
+        try prepare(dir, rounds: 4, privacy: Self.local)
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        let account = try #require(try Topology.load(path: dir + "/t.toml").privacyAccount)
+        var reports: [Int: Int] = [:]
+        for r in log.rounds {
+            let p = try #require(r.privacy)
+            #expect(p.mode == "local")
+            let reporters = Set(r.accepted).union(r.rejected.map(\.client)).union(r.timedOut).union(r.lost ?? [])
+            for c in reporters { reports[c, default: 0] += 1 }
+            var expected: [String: Double] = [:]
+            for c in reporters { expected[String(c)] = account.epsilon(afterRounds: reports[c]!) }
+            #expect(p.clientEpsilon == expected, "round \(r.round)")
+            #expect(p.epsilon == account.epsilon(afterRounds: reports.values.max() ?? 0))
+        }
+        let end = try #require(log.runEnd?.privacy)
+        #expect(end.participants == reports.count && end.epsilon == account.epsilon(afterRounds: reports.values.max()!))
+        #expect(end.clients == Dictionary(uniqueKeysWithValues: reports.map { (String($0.key), account.epsilon(afterRounds: $0.value)) }))
+        let text = try Harness.run("aviary", ["logs", dir + "/dp"])
+        #expect(text.output.contains("\(reports.count) clients took part"), "\(text.output)")
+        let csv = try Harness.run("aviary", ["logs", "--clients", "--csv", dir + "/dp"])
+        #expect(csv.output.split(separator: "\n").first?.split(separator: ",").contains("epsilon") == true, "\(csv.output)")
+    }
+
+    /// A local-DP run killed mid-run resumes with every client's report count (the run state's
+    /// `privacy_reports`): the same per-client ε as the uninterrupted run.
+    @Test func aKilledLocalDPRunResumesEachClientsCount() throws {
+        let (_, _, a, b) = try uninterruptedAndResumed(Self.local, name: "dpl")
+        #expect(a.runEnd?.privacy == b.runEnd?.privacy && a.runEnd?.privacy != nil)
+    }
+
+    /// A 6-round run uninterrupted, and the same run killed after round 4's tasks went out and
+    /// resumed: both directories and logs, the logs checked for the same rounds and privacy records.
+    func uninterruptedAndResumed(_ privacy: String, name: String) throws -> (String, String, AggregationLog, AggregationLog) {
+        let reference = Harness.temporaryDirectory(name + "-ref")
+        try prepare(reference, privacy: privacy)
+        #expect(try Harness.run("aviary", ["run", reference + "/t.toml"]).status == 0)
+        let dir = Harness.temporaryDirectory(name + "-resume")
+        try prepare(dir, privacy: privacy)
+        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-started:4"])
+        #expect(crashed.status != 0, "the crash point was never reached:\n\(crashed.output)")
+        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/dp"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let a = try AggregationLog.read(path: reference + "/dp/aggregation.jsonl")
+        let b = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        #expect(b.rounds.map(\.round) == [1, 2, 3, 4, 5, 6])
+        #expect(a.rounds.map(\.privacy) == b.rounds.map(\.privacy))
+        return (reference, dir, a, b)
+    }
+}
+
+/// Adaptive clipping with client-side clipping in a real run: every client clips to the S its
+/// TRAIN carried, reports its bit, the server accepts every update (each norm ≤ S) and the
+/// clip norm's trajectory, moved by the noised sum of the bits, is in the log.
+@Suite(.serialized) struct ClientSideAdaptiveClippingRunTests {
+    @Test func clientsClipToTheRoundsClipNormAndTheTrajectoryIsLogged() throws {
+        let dir = Harness.temporaryDirectory("dp-client-adaptive")
+        try PrivacyRunTests().prepare(dir, rounds: 5, privacy: PrivacyRunTests.central + "\nclip_on = \"client\"")
+        let run = try Harness.run("aviary", ["run", dir + "/t.toml"])
+        #expect(run.status == 0, "\(run.output)")
+        let log = try AggregationLog.read(path: dir + "/dp/aggregation.jsonl")
+        #expect(log.rounds.count == 5)
+        for r in log.rounds {
+            let p = try #require(r.privacy)
+            #expect(r.rejected.isEmpty, "round \(r.round): \(r.rejected)")
+            // The count is the sum of the bits the merged clients reported.
+            let bits = r.accepted.map { r.clientMetrics[String($0)]?["unclipped"] }
+            #expect(bits.allSatisfy { $0 == 0 || $0 == 1 }, "round \(r.round): \(bits)")
+            #expect(p.unclipped == Int(bits.compactMap { $0 }.reduce(0, +)))
+            #expect(p.nextClipNorm != nil)
+            // The server clipped nothing beyond the clients' Float rounding of S.
+            #expect((r.clipped ?? [:]).values.allSatisfy { $0 <= p.clipNorm * (1 + 1e-6) }, "round \(r.round): \(r.clipped ?? [:])")
+        }
+        let trajectory = log.rounds.map { $0.privacy!.clipNorm }
+        #expect(trajectory[0] == 0.5 && Set(trajectory).count > 1, "\(trajectory)")
+        for (a, b) in zip(log.rounds, log.rounds.dropFirst()) { #expect(a.privacy?.nextClipNorm == b.privacy?.clipNorm) }
     }
 }

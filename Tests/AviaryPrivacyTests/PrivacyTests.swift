@@ -215,3 +215,65 @@ import AviaryMerge
         #expect(a.epsilon(rounds: r + 1, delta: 1e-5).epsilon > 3)
     }
 }
+
+/// Local DP's per-client ledger on a hand example: a client counts once per round it reported.
+@Suite struct LocalPrivacyLedgerTests {
+    @Test func countsEachClientOncePerRoundAndGroupsByReports() {
+        var ledger = LocalPrivacyLedger()
+        ledger.add(round: [3, 1, 3])  // 3 listed twice: one report
+        ledger.add(round: [1, 7])
+        ledger.add(round: [1])
+        #expect(ledger.reports == [1: 3, 3: 1, 7: 1])
+        #expect(ledger.mostReports == 3)
+        #expect(ledger.histogram.map(\.reports) == [1, 3] && ledger.histogram.map(\.clients) == [2, 1])
+        #expect(ledger.flattened == [1, 3, 3, 1, 7, 1])
+        #expect(LocalPrivacyLedger(flattened: ledger.flattened) == ledger)
+        #expect(LocalPrivacyLedger().mostReports == 0 && LocalPrivacyLedger().histogram.isEmpty)
+    }
+
+    @Test func refusesAMalformedSavedLedger() {
+        #expect(LocalPrivacyLedger(flattened: [1]) == nil)          // not pairs
+        #expect(LocalPrivacyLedger(flattened: [1, 0]) == nil)       // zero reports
+        #expect(LocalPrivacyLedger(flattened: [-1, 2]) == nil)      // no such client
+        #expect(LocalPrivacyLedger(flattened: [2, 1, 2, 3]) == nil) // a client twice
+    }
+}
+
+/// Adaptive clipping with client-side clipping: the server counts the clients' reported bits
+/// b = 1[‖Δ‖ ≤ S] (it cannot tell a clipped delta from one that fit), still refuses a norm
+/// beyond S, and refuses an update without a valid bit.
+@Suite struct ClientSideAdaptiveClippingTests {
+    @Test func theCountIsTheSumOfTheReportedBits() {
+        var settings = PrivacySettings()
+        settings.mode = .central
+        settings.clipping = .adaptive
+        settings.clipOn = .client
+        settings.noiseMultiplier = 0
+        #expect(settings.clientReportsUnclipped)
+        let key = PrivacySettings.unclippedMetric
+        let updates = [
+            ClientUpdate(clientIndex: 0, samples: 1, metrics: [key: 0], delta: [0, 1]),       // clipped by the client to S = 1
+            ClientUpdate(clientIndex: 1, samples: 1, metrics: [key: 1], delta: [0.1, 0]),     // fitted
+            ClientUpdate(clientIndex: 2, samples: 1, metrics: [key: 1], delta: [0.2, 0]),     // fitted
+            ClientUpdate(clientIndex: 3, samples: 1, metrics: [key: 1], delta: [3, 4]),       // beyond S: a bad update
+            ClientUpdate(clientIndex: 4, samples: 1, metrics: [:], delta: [0.1, 0]),          // no bit
+            ClientUpdate(clientIndex: 5, samples: 1, metrics: [key: 0.5], delta: [0.1, 0]),   // not a bit
+        ]
+        var stream = GaussianNoise.serverStream(seed: 1, round: 1)
+        let r = CentralAggregation.merge(updates, parameterCount: 2, strategy: .uniform, settings: settings,
+                                         clipNorm: 1, expectedClients: 4, stream: &stream)
+        #expect(r.unclipped == 2)
+        #expect(Set(r.weights.keys) == [0, 1, 2])
+        #expect(r.rejected.map(\.clientIndex) == [3, 4, 5])
+        #expect(r.rejected[0].reason.category == "norm beyond bound")
+        #expect(r.rejected[1].reason.description.contains("is missing") && r.rejected[2].reason.description.contains("0.5"))
+        #expect(r.clipped.isEmpty)  // the server clipped nothing: the clients did
+        // The same merge with server-side clipping counts by the norms it sees.
+        settings.clipOn = .server
+        #expect(!settings.clientReportsUnclipped)
+        var again = GaussianNoise.serverStream(seed: 1, round: 1)
+        let server = CentralAggregation.merge(Array(updates.prefix(3)), parameterCount: 2, strategy: .uniform, settings: settings,
+                                              clipNorm: 1, expectedClients: 4, stream: &again)
+        #expect(server.unclipped == 3)  // ‖(0, 1)‖ = 1 fits
+    }
+}

@@ -104,6 +104,9 @@ enum SampleMessages {
                                           metrics: ["loss": .nan, "accuracy": -.infinity], error: "")),
             .evalResult(EvalResultMessage(round: Int.min, clientIndex: Int.max, token: 0, samples: -1, metrics: [:],
                                           error: "evaluate raised: Zürich-鳥")),
+            .secAgg(SecAggMessage(round: 3, clientIndex: 0, stage: 1, body: Array(0...255))),
+            .secAgg(SecAggMessage(round: Int.max, clientIndex: -1, stage: 4, body: [])),
+            .secAggReply(SecAggReplyMessage(round: 3, clientIndex: 5, token: .max, stage: 3, body: [0xFF, 0, 0xFF, 0])),
         ]
     }
 }

@@ -29,3 +29,32 @@ import Testing
         #expect(ServerStateMachine<Int>.poissonSample(from: Array(0..<100), clients: 100, rate: 1, seed: 3, round: 4) == Array(0..<100))
     }
 }
+
+/// Central DP with fixed-size sampling of a subset: m drawn of all N, the unavailable left out,
+/// so a client's inclusion probability stays m / N when others are gone (docs/PRIVACY.md).
+@Suite struct SampleOverAllClientsTests {
+    @Test func inclusionProbabilityStaysMOverNWhenHalfAreGone() {
+        let clients = 200, m = 20, rounds = 2_000
+        let odd = Array(stride(from: 1, to: clients, by: 2))
+        var overAll = 0, fromAvailable = 0
+        for round in 1...rounds {
+            let s = ServerStateMachine<Int>.sampleOverAll(available: odd, clients: clients, count: m, seed: 11, round: round)
+            #expect(s == s.sorted() && s.allSatisfy { $0 % 2 == 1 })
+            overAll += s.filter { $0 == 7 }.count
+            fromAvailable += ServerStateMachine<Int>.sample(from: odd, count: m, seed: 11, round: round).filter { $0 == 7 }.count
+        }
+        // Client 7's rate: m / N = 0.1 over all (200 expected in 2,000 rounds, std ≈ 13), against
+        // m / available = 0.2 when drawn from the 100 available (400 expected).
+        #expect(abs(overAll - 200) < 60, "\(overAll)")
+        #expect(abs(fromAvailable - 400) < 80, "\(fromAvailable)")
+    }
+
+    @Test func isTheFullDrawRestrictedToTheAvailable() {
+        let all = ServerStateMachine<Int>.sample(from: Array(0..<50), count: 10, seed: 5, round: 3)
+        let available = Array(0..<50).filter { $0 % 3 != 0 }
+        #expect(ServerStateMachine<Int>.sampleOverAll(available: available, clients: 50, count: 10, seed: 5, round: 3)
+                == all.filter { $0 % 3 != 0 })
+        #expect(ServerStateMachine<Int>.sampleOverAll(available: Array(0..<50), clients: 50, count: 10, seed: 5, round: 3) == all)
+        #expect(ServerStateMachine<Int>.sampleOverAll(available: [], clients: 50, count: 10, seed: 5, round: 3).isEmpty)
+    }
+}

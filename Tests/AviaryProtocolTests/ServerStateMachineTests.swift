@@ -179,6 +179,20 @@ import AviaryProtocol
         #expect("\(o.rejected[2].reason)".contains("0 samples"))
     }
 
+    /// `roundConfig` (adaptive clipping's clip norm) rides in the next round's TRAIN over the
+    /// fixed task config.
+    @Test func theRoundConfigRidesInTheNextRoundsTrain() {
+        var m = makeMachine(rounds: 3, timeout: 10)
+        m.roundConfig = ["clip_norm": 0.5]
+        let first = registerEach(&m, 3, now: 0)
+        let trains = { (a: [Machine.Action]) in self.sends(a).compactMap { if case let .train(t) = $0.message { t } else { nil } } }
+        #expect(!trains(first).isEmpty && trains(first).allSatisfy { $0.config == ["clip_norm": 0.5] })
+        for c in 0..<3 { _ = m.receive(update(m, c), from: "p\(c)", now: 1) }
+        m.roundConfig = ["clip_norm": 0.25]
+        let next = m.roundCompleted(parameters: [1, 1, 1, 1], now: 2)
+        #expect(!trains(next).isEmpty && trains(next).allSatisfy { $0.round == 2 && $0.config == ["clip_norm": 0.25] })
+    }
+
     @Test func deadlineClosesTheRoundAndTimedOutClientsSitOutUntilHeardFrom() {
         var m = makeMachine(rounds: 3, timeout: 10)
         _ = registerEach(&m, 3, now: 0)

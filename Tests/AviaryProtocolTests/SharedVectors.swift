@@ -66,6 +66,15 @@ enum SharedVectors {
                                                                             metrics: ["loss": 0.3515625, "accuracy": 0.8731])))
         v.append(evalResult("eval-result-error.bin", EvalResultMessage(round: 3, clientIndex: 0, token: tokenA, samples: 0, metrics: [:],
                                                                         error: "evaluate raised RuntimeError: out of memory")))
+        // Protocol 6's secure-aggregation envelopes; the stage bodies are AviarySecAgg's (section 8).
+        let unmask: [UInt8] = [1, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0]  // survivors [4], dropped [6]
+        v.append(Vector(file: "secagg.bin", message: .secAgg(SecAggMessage(round: 3, clientIndex: 3, stage: 4, body: unmask)),
+                        fields: ["round": .int(3), "clientIndex": .int(3), "stage": .int(4), "body": .ints(unmask.map(Int.init))]))
+        let keys: [UInt8] = (0..<64).map { UInt8($0 * 3 % 256) }  // two 32-byte public keys
+        v.append(Vector(file: "secagg-reply.bin",
+                        message: .secAggReply(SecAggReplyMessage(round: 3, clientIndex: 3, token: tokenB, stage: 1, body: keys)),
+                        fields: ["round": .int(3), "clientIndex": .int(3), "token": .uint(tokenB), "stage": .int(1),
+                                 "body": .ints(keys.map(Int.init))]))
         return v
     }
 

@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [5, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [6, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -20,17 +20,15 @@ import AviaryProtocol
 
     @Test func unsupportedVersion() {
         // A peer of an earlier protocol is told so, not given a confusing field error.
-        #expect(decodeError(FrameBuilder(kind: 7, version: 1).sealed()) == .unsupportedVersion(found: 1, supported: 5))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 2).sealed()) == .unsupportedVersion(found: 2, supported: 5))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 3).sealed()) == .unsupportedVersion(found: 3, supported: 5))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 4).sealed()) == .unsupportedVersion(found: 4, supported: 5))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 6).sealed()) == .unsupportedVersion(found: 6, supported: 5))
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0500).sealed()) == .unsupportedVersion(found: 1280, supported: 5))
+        for version: UInt16 in [1, 2, 3, 4, 5, 7] {
+            #expect(decodeError(FrameBuilder(kind: 7, version: version).sealed()) == .unsupportedVersion(found: version, supported: 6))
+        }
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0600).sealed()) == .unsupportedVersion(found: 1536, supported: 6))
     }
 
     @Test func unknownKindAndFlags() {
         #expect(decodeError(FrameBuilder(kind: 0).sealed()) == .unknownKind(0))
-        #expect(decodeError(FrameBuilder(kind: 14).sealed()) == .unknownKind(14))
+        #expect(decodeError(FrameBuilder(kind: 16).sealed()) == .unknownKind(16))
         #expect(decodeError(FrameBuilder(kind: 255).sealed()) == .unknownKind(255))
         #expect(decodeError(FrameBuilder(kind: 7, flags: 0x80).sealed()) == .unsupportedFlags(0x80))
     }
@@ -250,6 +248,16 @@ import AviaryProtocol
         var t = FrameBuilder(kind: 1)
         t.string("c")  // the frame ends where the role belongs
         #expect(decodeError(t.sealed()) == .truncated(field: "hello.role", offset: 17, needed: 1, available: 0))
+    }
+
+    /// Protocol 6's SECAGG stage byte is 1–4; anything else names the byte and its offset.
+    @Test func unknownSecAggStage() {
+        var b = FrameBuilder(kind: 14)
+        b.i64(1); b.i64(0); b.u8(5); b.rawString([])
+        #expect(decodeError(b.sealed()) == .unknownStage(field: "secAgg.stage", offset: 24, stage: 5))
+        var r = FrameBuilder(kind: 15)
+        r.i64(1); r.i64(0); r.u64(9); r.u8(0); r.rawString([])
+        #expect(decodeError(r.sealed()) == .unknownStage(field: "secAggReply.stage", offset: 32, stage: 0))
     }
 
     /// EVAL_RESULT's fields are checked in order like UPDATE's: a cut error string names it.

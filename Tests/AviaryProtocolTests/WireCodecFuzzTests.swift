@@ -117,6 +117,12 @@ import AviaryProtocol
         case .evalResult:
             .evalResult(EvalResultMessage(round: int(&rng), clientIndex: int(&rng), token: token(&rng), samples: int(&rng),
                                           metrics: metrics(&rng), error: string(&rng)))
+        case .secAgg:
+            .secAgg(SecAggMessage(round: int(&rng), clientIndex: int(&rng), stage: UInt8(1 + rng.nextInt(below: 4)),
+                                  body: Array(string(&rng).utf8)))
+        case .secAggReply:
+            .secAggReply(SecAggReplyMessage(round: int(&rng), clientIndex: int(&rng), token: token(&rng),
+                                            stage: UInt8(1 + rng.nextInt(below: 4)), body: Array(string(&rng).utf8)))
         }
     }
 

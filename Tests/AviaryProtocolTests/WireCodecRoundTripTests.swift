@@ -28,9 +28,9 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     @Test func kindBytesAreTheDocumentedOnes() {
         let bytes: [Message.Kind: UInt8] = [.hello: 1, .welcome: 2, .reject: 3, .train: 4, .update: 5, .failure: 6,
                                             .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11,
-                                            .evaluate: 12, .evalResult: 13]
+                                            .evaluate: 12, .evalResult: 13, .secAgg: 14, .secAggReply: 15]
         for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
-        #expect(protocolVersion == 5)
+        #expect(protocolVersion == 6)
     }
 
     /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
@@ -102,6 +102,14 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
                                                                        error: "boom")), kind: 13) { b in
             b.i64(2); b.i64(3); b.u64(9); b.i64(0); b.i64(0); b.string("boom")
         }
+        add("SECAGG: round, client, stage, body", .secAgg(SecAggMessage(round: 7, clientIndex: 2, stage: 4, body: [1, 0, 0, 0, 9, 0, 0, 0])),
+            kind: 14) { b in
+            b.i64(7); b.i64(2); b.u8(4); b.rawString([1, 0, 0, 0, 9, 0, 0, 0])
+        }
+        add("SECAGG_REPLY: round, client, token, stage, body",
+            .secAggReply(SecAggReplyMessage(round: 7, clientIndex: 2, token: 0xABCD, stage: 1, body: [])), kind: 15) { b in
+            b.i64(7); b.i64(2); b.u64(0xABCD); b.u8(1); b.rawString([])
+        }
         return out
     }
 
@@ -113,17 +121,17 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 5, kind 7, flags 0, CRC-32 0xcccaa324 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x07, 0x00, 0x24, 0xA3, 0xCA, 0xCC]
+        // "AVRY", version 6, kind 7, flags 0, CRC-32 0xde7f0cca (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x07, 0x00, 0xCA, 0x0C, 0x7F, 0xDE]
         #expect(WireCodec.encode(.heartbeat) == expected)
         #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
-        // BYE(clients: [3]): count 1, then 3; CRC-32 0x56e093c7 (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x09, 0x00,
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0xf949de0d (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x09, 0x00,
                                  0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-                                 0xC7, 0x93, 0xE0, 0x56]
+                                 0x0D, 0xDE, 0x49, 0xF9]
         #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
         b.ints([3])

@@ -52,4 +52,24 @@ import AviaryReport
         let html = RunReport(log: dp, source: "a").html()
         #expect(html.contains("central DP") && html.contains("0.750"))
     }
+
+    /// Local DP: `aviary logs`' end line and `aviary report` give the per-client ε (fewest
+    /// reports, median, most) from run_end.privacy.
+    @Test func logsAndReportShowLocalDPsPerClientEpsilon() {
+        var end = RunEndRecord(time: "t", roundsCompleted: 3, durationSeconds: 3, status: "completed", finalEval: nil)
+        var p = PrivacyRunEndRecord(mode: "local", delta: 1e-3, epsilon: 2.5)
+        p.byReports = [.init(reports: 1, clients: 5, epsilon: 0.75), .init(reports: 2, clients: 1, epsilon: 1.5),
+                       .init(reports: 3, clients: 2, epsilon: 2.5)]
+        p.participants = 8
+        end.privacy = p
+        let log = AggregationLog(records: [LogTableTests.start, Self.privateRound(1, epsilon: 2.5), .runEnd(end)])
+        let text = LogTable.text(log, directory: "runs/t")
+        #expect(text.contains("8 clients took part"), "\(text)")
+        // 5 of 8 clients reported once: the median client is in the first group.
+        #expect(text.contains("ε 0.750 (1 round: 5 clients) … median ε 0.750 (1 round: 5 clients) … ε 2.500 (3 rounds: 2 clients)"), "\(text)")
+        #expect(RunReport(log: log, source: "a").html().contains("per-client ε"))
+        end.privacy = PrivacyRunEndRecord(mode: "central", delta: 1e-3, epsilon: 2.5)
+        let central = AggregationLog(records: [LogTableTests.start, Self.privateRound(1, epsilon: 2.5), .runEnd(end)])
+        #expect(!LogTable.text(central, directory: "runs/t").contains("took part"))
+    }
 }

@@ -114,4 +114,23 @@ import AviaryMerge
         #expect(abs(Double(online) / 2000 - 0.5) < 0.05)
         #expect((0..<50).map { clock.isOnline(client: 1, draw: $0, at: 0) } == (0..<50).map { clock.isOnline(client: 1, draw: $0, at: 99) })
     }
+
+    @Test func aPlanThatCanNeverArriveAgainSaysWhereAndWhyItStalled() {
+        // Only client 1 is ever online, K = 3: it arrives at 1 s and waits in the buffer; nobody
+        // else can start, so nothing can ever arrive and not even update 1 is made.
+        let stalled = BufferedPlan(schedule: Self.schedule(clients: 3, concurrency: 3, k: 3), rounds: 2,
+                                   seconds: { _ in 1 }, online: { c, _, _ in c == 1 })
+        #expect(stalled.updates.isEmpty)
+        #expect(stalled.stall == BufferedPlan.Stall(version: 0, time: 1, buffered: 1, idle: 2))
+        let text = "\(BufferedPlanError.stalled(stalled.stall!, rounds: 2, bufferSize: 3))"
+        #expect(text.contains("stalls after server update 0 of 2 ([run] rounds), at simulated 1.0 s: no client is in flight"))
+        #expect(text.contains("1 of the buffer's 3 arrivals are waiting, and none of the 2 idle clients was online"))
+        // Online until 5 s: updates 1 and 2 (K = 1) come, then the clients go offline for good.
+        let late = BufferedPlan(schedule: Self.schedule(clients: 2, concurrency: 1, k: 1), rounds: 9,
+                                seconds: { _ in 3 }, online: { _, _, t in t < 5 })
+        #expect(late.updates.count == 2 && late.stall?.version == 2 && late.stall?.time == 6)
+        let whole = BufferedPlan(schedule: Self.schedule(clients: 3, concurrency: 3, k: 2), rounds: 4, seconds: Self.seconds,
+                                 online: { _, _, _ in true })
+        #expect(whole.updates.count == 4 && whole.stall == nil)
+    }
 }

@@ -4,6 +4,7 @@ import AviaryMerge
 import AviaryProtocol
 @testable import AviaryServer
 @testable import AviaryTopology
+import AviaryPrivacy
 
 /// Central DP in the round pipeline, pure: clip → sum over the fixed denominator → noise →
 /// server step; a round with no update releases noise only; the same round draws the same noise.
@@ -68,5 +69,101 @@ import AviaryProtocol
         let next = try #require(record.nextClipNorm)
         // exp(−0.2·(b̃ − 0.5)) with b̃ = noised count / 2.
         #expect(abs(next - 1 * exp(-0.2 * (record.noisedUnclipped! / 2 - 0.5))) < 1e-12)
+    }
+}
+
+/// Local DP's per-client ε, pure: each client's ε comes from the rounds it reported in (an
+/// UPDATE, accepted or rejected, or an answer that never came), not from every round.
+@Suite struct LocalPrivateRoundTests {
+    static let topology = """
+        [run]
+        name = "l"
+        [data]
+        dataset = "synthetic"
+        clients = 10
+        [merge]
+        strategy = "uniform"
+        [server]
+        clients_per_round = 5
+        [privacy]
+        mode = "local"
+        clip_norm = 1
+        noise_multiplier = 4
+        delta = 1e-3
+        """
+
+    static func outcome(_ round: Int, updates: [Int], rejected: [Int] = [], failed: [Int] = [], timedOut: [Int] = [], lost: [Int] = []) -> RoundOutcome {
+        RoundOutcome(round: round, sampled: (updates + rejected + failed + timedOut + lost).sorted(),
+                     updates: updates.map { ClientUpdate(clientIndex: $0, samples: 1, metrics: [:], delta: [0]) },
+                     failures: failed.map { FailureMessage(round: round, clientIndex: $0, reason: "oom") },
+                     rejected: rejected.map { Rejection(clientIndex: $0, reason: .nonFiniteValue(index: 0, value: .nan)) },
+                     timedOut: timedOut, lost: lost)
+    }
+
+    @Test func eachClientsEpsilonComesFromTheRoundsItReportedIn() throws {
+        let round = PrivateRound(topology: try Topology.parse(Self.topology))
+        let account = try #require(round.account)
+        let e = (1...3).map { account.epsilon(afterRounds: $0) }
+        #expect(e[0] < e[1] && e[1] < e[2])
+        var ledger = LocalPrivacyLedger()
+        // Round 1: 0 and 1 sent updates, 2 was rejected, 3 failed (no delta), 4 timed out, 5 was lost.
+        let r1 = round.localRecord(Self.outcome(1, updates: [0, 1], rejected: [2], failed: [3], timedOut: [4], lost: [5]), ledger: &ledger)
+        #expect(r1.clientEpsilon == ["0": e[0], "1": e[0], "2": e[0], "4": e[0], "5": e[0]])
+        #expect(r1.epsilon == e[0])
+        // Round 2: only 0; round 3: 0 and 3.
+        let r2 = round.localRecord(Self.outcome(2, updates: [0]), ledger: &ledger)
+        #expect(r2.clientEpsilon == ["0": e[1]] && r2.epsilon == e[1])
+        let r3 = round.localRecord(Self.outcome(3, updates: [0, 3]), ledger: &ledger)
+        #expect(r3.clientEpsilon == ["0": e[2], "3": e[0]] && r3.epsilon == e[2])
+        #expect(ledger.reports == [0: 3, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1])
+
+        let end = round.runEnd(rounds: 3, ledger: ledger)
+        #expect(end.mode == "local" && end.epsilon == e[2] && end.participants == 6)
+        #expect(end.clients == ["0": e[2], "1": e[0], "2": e[0], "3": e[0], "4": e[0], "5": e[0]])
+        #expect(end.byReports == [.init(reports: 1, clients: 5, epsilon: e[0]), .init(reports: 3, clients: 1, epsilon: e[2])])
+    }
+
+    /// ε of k reports is the Gaussian mechanism's at multiplier z/2 (sensitivity 2S), composed k
+    /// times without amplification: RDP kα/(2(z/2)²) = 2kα/z² at order α.
+    @Test func oneClientsEpsilonIsTheUnamplifiedGaussianOfItsReports() throws {
+        let account = try #require(PrivateRound(topology: try Topology.parse(Self.topology)).account)
+        #expect(account.samplingRate == 1 && account.noiseMultiplier == 2)
+        let k = 3.0, z = 4.0, delta = 1e-3
+        let byHand = SampledGaussianAccountant.defaultOrders.map { a in
+            2 * k * a / (z * z) + log1p(-1 / a) - (log(delta) + log(a)) / (a - 1)
+        }.min()!
+        #expect(abs(account.epsilon(afterRounds: 3) - byHand) < 1e-9)
+    }
+
+    @Test func aCentralRunEndCarriesTheFederationsEpsilon() throws {
+        let t = try Topology.parse(Self.topology.replacingOccurrences(of: "mode = \"local\"", with: "mode = \"central\""))
+        let end = PrivateRound(topology: t).runEnd(rounds: 4, ledger: nil)
+        #expect(end.mode == "central" && end.epsilon == t.privacyAccount!.epsilon(afterRounds: 4) && end.clients == nil)
+    }
+}
+
+/// Adaptive clipping with client-side clipping in the round pipeline: the next round's TRAIN
+/// carries S, and S moves by the noised sum of the reported bits with the same rule
+/// (`AdaptiveClipping.next`) as server-side adaptive clipping.
+@Suite struct ClientSideAdaptivePrivateRoundTests {
+    @Test func theClipNormTravelsInTrainAndMovesByTheReportedBits() throws {
+        let t = try PrivateRoundTests.topology("clipping = \"adaptive\"\nclip_on = \"client\"\nclip_norm = 1\nnoise_multiplier = 0.5\nclipped_count_stddev = 1")
+        let round = PrivateRound(topology: t)
+        var state = try PrivateRoundTests.state([0, 0])
+        #expect(round.roundConfig(state) == ["clip_norm": 1])
+        let key = PrivacySettings.unclippedMetric
+        let outcome = RoundOutcome(round: 1, sampled: [0, 1], updates: [
+            ClientUpdate(clientIndex: 0, samples: 1, metrics: [key: 0], delta: [0.6, 0.8]),
+            ClientUpdate(clientIndex: 1, samples: 1, metrics: [key: 0], delta: [0, 1]),
+        ], failures: [], rejected: [], timedOut: [], lost: [])
+        let (step, record) = round.merge(outcome, state: &state)
+        #expect(step.rejected.isEmpty && record.unclipped == 0)
+        let noised = try #require(record.noisedUnclipped)
+        let expected = AdaptiveClipping.next(clipNorm: 1, noisedUnclipped: noised, expectedClients: 2, targetQuantile: 0.5, learningRate: 0.2)
+        #expect(record.nextClipNorm == expected && state.clipNorm == expected)
+        #expect(round.roundConfig(state) == ["clip_norm": expected])
+        // Server-side clipping sends nothing.
+        let server = PrivateRound(topology: try PrivateRoundTests.topology("clipping = \"adaptive\"\nclip_norm = 1\nnoise_multiplier = 0.5\nclipped_count_stddev = 1"))
+        #expect(server.roundConfig(state).isEmpty)
     }
 }

@@ -22,6 +22,13 @@ import AviaryMerge
         #expect(d.config["server.mode"] == .string("buffered") && d.config["server.buffer_size"] == .int(4))
     }
 
+    @Test func theServerMemoryBudgetCountsWhatBufferedModeHolds() throws {
+        // Concurrency 6 + K 3 held deltas + 4, not clients_per_round (8) + 4.
+        let t = try Topology.parse(Self.body("clients_per_round = 8\nconcurrency = 6\nbuffer_size = 3"))
+        #expect(t.serverModelCopies() == 13)
+        #expect(try Topology.parse("[run]\nname = \"s\"\n[data]\nclients = 10\n[server]\nclients_per_round = 8\n").serverModelCopies() == 12)
+    }
+
     @Test func syncRunsRecordTheConfigurationTheyAlwaysDidAndWarnOfBufferedKeys() throws {
         let t = try Topology.parse("[run]\nname = \"s\"\n[server]\nconcurrency = 3\n")
         #expect(t.server.mode == .sync && t.server.buffered == nil)

@@ -28,6 +28,12 @@ import AviaryProtocol
         try Topology.parse(try Topology.applying(overrides, to: Self.base, file: "t.toml"), file: "t.toml")
     }
 
+    /// Adaptive clipping on the client side is accepted (the round's S travels in TRAIN).
+    @Test func adaptiveClippingOnTheClientIsAccepted() throws {
+        let t = try parse(["privacy.mode=central", "privacy.clipping=adaptive", "privacy.clip_on=client", "privacy.noise_multiplier=0.5"])
+        #expect(t.privacy.clientReportsUnclipped)
+    }
+
     @Test func offByDefaultAndDefaultsFromThePaper() throws {
         #expect(try parse([]).privacy.mode == .none)
         let t = try parse(["privacy.mode=central", "privacy.clipping=adaptive", "privacy.noise_multiplier=0.5"])
@@ -86,6 +92,8 @@ import AviaryProtocol
             (["privacy.mode=central", "merge.clip_norm=1"], "merge.clip_norm"),
             (["privacy.mode=local", "privacy.clipping=adaptive"], "privacy.clipping"),
             (["privacy.mode=central", "privacy.clip_on=client", "compression.encoding=topk"], "privacy.clip_on"),
+            (["privacy.mode=central", "privacy.clipping=adaptive", "privacy.clip_on=client", "privacy.noise_multiplier=0.5",
+              "system.straggler_policy=stale", "system.deadline=10"], "privacy.clip_on"),
             (["privacy.mode=central", "privacy.clipping=adaptive", "privacy.noise_multiplier=2"], "privacy.clipped_count_stddev"),
             (["server.sampling=sometimes"], "server.sampling"),
         ]

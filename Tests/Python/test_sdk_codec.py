@@ -14,19 +14,19 @@ from aviary_client.messages import (Bye, Claim, EvalResult, Evaluate, F16Payload
                                     Update, Welcome)
 
 
-def frame(kind, body, version=5, flags=0):
+def frame(kind, body, version=6, flags=0):
     head = b"AVRY" + struct.pack("<HBB", version, kind, flags) + body
     return head + struct.pack("<I", zlib.crc32(head))
 
 
 def test_heartbeat_is_twelve_bytes_with_zlib_crc():
     f = wire.encode(Heartbeat())
-    assert f[:8] == bytes([0x41, 0x56, 0x52, 0x59, 0x05, 0x00, 0x07, 0x00])
+    assert f[:8] == bytes([0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x07, 0x00])
     assert len(f) == 12 and struct.unpack("<I", f[8:])[0] == zlib.crc32(f[:8])
     # docs/PROTOCOL.md's examples, byte for byte.
-    assert f.hex(" ") == "41 56 52 59 05 00 07 00 24 a3 ca cc"
+    assert f.hex(" ") == "41 56 52 59 06 00 07 00 ca 0c 7f de"
     assert wire.encode(Bye([3])).hex(" ") == \
-        "41 56 52 59 05 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 c7 93 e0 56"
+        "41 56 52 59 06 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 0d de 49 f9"
     # Version 4's examples (only the version field and so the CRC differ).
     assert wire.encode(Heartbeat(), version=4).hex(" ") == "41 56 52 59 04 00 07 00 41 c4 76 74"
     assert wire.encode(Bye([3]), version=4).hex(" ") == \
@@ -91,7 +91,7 @@ def test_header_errors_in_the_documented_order():
     assert e.category == "badMagic" and '"AVRY"' in str(e)
     e = error_of(frame(7, b"", version=4))
     assert e.category == "unsupportedVersion"
-    assert str(e).startswith("protocol version 4 is not supported (this build speaks 5)")
+    assert str(e).startswith("protocol version 4 is not supported (this build speaks 6)")
     good = bytearray(wire.encode(Shutdown("x")))
     good[-9] ^= 1
     assert error_of(bytes(good)).category == "crcMismatch"
@@ -141,3 +141,11 @@ def test_refused_entries_describe_themselves_as_swift_does():
     assert str(Refused("bad", False, 4, [(3, 5), (9, 9)])) == "clients 3-5,9 (4 claims): bad"
     assert str(Refused("bad", False, 61000, [(10, 10), (12, 12)])) == "clients 10,12,… (61000 claims): bad"
     assert str(Refused("full", False, 2, [])) == "2 claims, server-assigned: full"
+
+
+def test_secagg_envelopes_round_trip_and_refuse_unknown_stages():
+    from aviary_client.messages import SecAgg, SecAggReply
+    for m in (SecAgg(3, 2, 4, b"\x01\x02"), SecAggReply(3, 2, 0xFFFF_FFFF_FFFF_FFFF, 1, b"")):
+        assert wire.decode(wire.encode(m)) == m
+    e = error_of(frame(14, struct.pack("<qq", 1, 0) + b"\x05" + struct.pack("<q", 0)))
+    assert e.category == "unknownStage" and "secAgg.stage at byte 24 is stage 5" in str(e)

@@ -167,7 +167,7 @@ def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
 
     conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), indices=[0])
     try:
-        wire.decode(b"AVRY\x05\x00\x07\x00garbage!")
+        wire.decode(b"AVRY\x06\x00\x07\x00garbage!")
     except CodecError as e:
         conn.inbox.put(e)  # what the connection hands the host for a frame that does not decode
     conn.inbox.put(model(1))
@@ -177,13 +177,14 @@ def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
 
 
 @pytest.mark.parametrize("privacy, named", [
-    ({"mode": "local", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'mode "local"'),
-    ({"mode": "central", "clipOn": "client", "clipNorm": 1, "noiseMultiplier": 1}, 'clip_on = "client"'),
     ({"mode": "shuffled"}, 'mode "shuffled"'),
+    ({"mode": "central", "clipOn": "enclave"}, 'clip_on "enclave"'),
+    ({"mode": "central", "clipping": "quantile"}, 'clipping "quantile"'),
+    ({"mode": "local", "clipOn": "client", "clipNorm": -1}, "clipNorm = -1"),
 ])
 def test_privacy_the_sdk_cannot_honour_is_refused_at_start(privacy, named):
-    """The SDK neither clips nor adds noise: a run spec that needs it to ends the process at WELCOME,
-    naming the mode, before any update leaves unclipped or un-noised."""
+    """A `[privacy]` the SDK does not know ends the process at WELCOME, naming the key, before any
+    update leaves unclipped or un-noised."""
     conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), spec=run_spec(TABLE, privacy=privacy))
     t.join(10)
     assert not t.is_alive()
@@ -198,3 +199,15 @@ def test_central_privacy_with_server_side_clipping_needs_nothing_from_the_sdk():
     conn.inbox.put(Train(1, [0], {"lr": 0.1}))
     assert (conn.expect(Update).payload.values == np.ones(8, np.float32)).all()
     finish(conn, t, outcome)
+
+
+def test_a_secure_aggregation_run_is_refused_at_welcome_naming_secagg():
+    """Protocol 6's SecAgg stages are not in this SDK: a run spec with `secagg` ends the process at
+    WELCOME, naming [secagg], before any update could leave unmasked."""
+    spec = run_spec(TABLE, secagg={"enabled": True, "numShares": 4, "reconstructionThreshold": 3})
+    conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), spec=spec)
+    t.join(10)
+    assert not t.is_alive()
+    assert "the server's run spec cannot be used: secagg: " in outcome["error"]
+    assert "[secagg]" in outcome["error"] and "does not implement" in outcome["error"]
+    assert not any(isinstance(m, Update) for m in list(conn.sent.queue))

@@ -1,6 +1,7 @@
 """Issue 20's bad input at `aviary validate`: an external model's init file that is not
 safetensors, or that holds no float tensor, is refused naming the file (exit non-zero)."""
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -53,12 +54,12 @@ def test_the_real_server_refuses_another_protocol_version_and_hostile_eval_resul
     sock.connect(server.endpoint)
     try:
         hello = bytearray(wire.encode(Hello("old", [Claim(0)])))
-        assert hello[4:6] == b"\x05\x00"
+        assert hello[4:6] == b"\x06\x00"
         hello[4:6] = b"\x04\x00"
         sock.send(bytes(hello))
         assert sock.poll(20000), "no answer to a protocol-4 HELLO"
         reject = wire.decode(sock.recv())
-        assert isinstance(reject, Reject) and "protocol version 4 is not supported (this build speaks 5)" in reject.reason
+        assert isinstance(reject, Reject) and "protocol version 4 is not supported (this build speaks 6)" in reject.reason
 
         sock.send(wire.encode(Hello("rogue", [Claim(0)])))
         assert sock.poll(20000)
@@ -80,7 +81,12 @@ def test_the_real_server_refuses_another_protocol_version_and_hostile_eval_resul
         assert isinstance(wire.decode(other.recv()), Welcome)
         other.close(0)
         assert server.proc.poll() is None, server.output()
-        assert any(r.get("event") == "clients_registered" and "second" in r.get("message", "") for r in records(tmp_path / "hostile"))
+        # The server logs the registration after it sends the WELCOME: wait for the line.
+        deadline = time.monotonic() + 20
+        while not any(r.get("event") == "clients_registered" and "second" in r.get("message", "")
+                      for r in records(tmp_path / "hostile")):
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
     finally:
         sock.close(0)
         ctx.term()

@@ -12,7 +12,7 @@ from aviary_client import deltas, run_spec, topk, wire
 from aviary_client.deltas import DeltaFormat, Encoding
 from aviary_client.messages import (PROTOCOL_VERSION, Bye, Claim, EvalResult, Evaluate, F16Payload, F32Payload,
                                     Failure, Heartbeat, Hello, Int8Payload, Kind, Model, Refused, Reject, Reset,
-                                    Shutdown, TopKPayload, Train, Update, Welcome)
+                                    SecAgg, SecAggReply, Shutdown, TopKPayload, Train, Update, Welcome)
 
 VECTORS = pathlib.Path(__file__).resolve().parents[1] / "Vectors"
 MANIFEST = VECTORS / "manifest.json"
@@ -68,6 +68,10 @@ def message_from(kind, f):
         return Reset(f["reason"])
     if k == Kind.EVALUATE:
         return Evaluate(f["round"], f["clients"], f["config"])
+    if k == Kind.SECAGG:
+        return SecAgg(f["round"], f["clientIndex"], f["stage"], bytes(f["body"]))
+    if k == Kind.SECAGG_REPLY:
+        return SecAggReply(f["round"], f["clientIndex"], f["token"], f["stage"], bytes(f["body"]))
     return EvalResult(f["round"], f["clientIndex"], f["token"], f["samples"], f["metrics"], f["error"])
 
 

@@ -108,6 +108,11 @@ class CodecError(Exception):
                    field, offset, first=first, last=last)
 
     @classmethod
+    def unknown_stage(cls, field, offset, stage):
+        return cls("unknownStage", f"{field} at byte {offset} is stage {stage}, expected 1 (advertise keys) to 4 (unmasking)",
+                   field, offset, stage=stage)
+
+    @classmethod
     def unknown_role(cls, field, offset, role):
         return cls("unknownRole", f"{field} at byte {offset} is role {role}, expected 0 (trainer) or 1 (evaluator)",
                    field, offset, role=role)

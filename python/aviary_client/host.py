@@ -205,7 +205,7 @@ class Host:
         self.spec = spec
         self.clients = {}
         self.worker.configure(spec.tensors, DeltaCompressor.for_spec(spec, self._store(spec)),
-                              set(self.machine.hosted_clients))
+                              set(self.machine.hosted_clients), spec.privacy)
 
     def _adopt(self, spec):
         if self.spec is not None and spec.run_id == self.spec.run_id:

@@ -1,4 +1,4 @@
-"""Every message of protocol 5 (docs/PROTOCOL.md) as a plain dataclass, and UPDATE's delta
+"""Every message of protocol 6 (docs/PROTOCOL.md) as a plain dataclass, and UPDATE's delta
 payloads. The codec (`wire`) turns them into frames and back; nothing here does I/O."""
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 ROLE_TRAINER = 0
 ROLE_EVALUATOR = 1
@@ -27,6 +27,8 @@ class Kind(IntEnum):
     RESET = 11
     EVALUATE = 12
     EVAL_RESULT = 13
+    SECAGG = 14
+    SECAGG_REPLY = 15
 
 
 @dataclass
@@ -189,3 +191,25 @@ class EvalResult:
     metrics: Dict[str, float] = field(default_factory=dict)
     error: str = ""
     kind = Kind.EVAL_RESULT
+
+
+@dataclass
+class SecAgg:
+    """A secure-aggregation stage request (protocol 6): stage 1-4 and its body, whose layout
+    docs/PROTOCOL.md section 8 gives. This SDK decodes the envelope only: it refuses SecAgg runs
+    at WELCOME (run_spec.check_secagg), so no server sends it one."""
+    round: int
+    client_index: int
+    stage: int
+    body: bytes
+    kind = Kind.SECAGG
+
+
+@dataclass
+class SecAggReply:
+    round: int
+    client_index: int
+    token: int
+    stage: int
+    body: bytes
+    kind = Kind.SECAGG_REPLY

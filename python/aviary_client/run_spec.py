@@ -9,6 +9,7 @@ from typing import List, Optional
 import numpy as np
 
 from .deltas import DeltaFormat, Encoding
+from .privacy import Privacy
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
@@ -42,6 +43,8 @@ class RunSpec:
     error_feedback: bool = False
     run_id: Optional[str] = None
     resumes: List[int] = field(default_factory=list)
+    #: `[privacy]` to apply to every delta (`privacy.Privacy`); None when off.
+    privacy: Optional[Privacy] = None
 
     @property
     def name(self):
@@ -74,25 +77,34 @@ def parse_encoding(value):
 
 
 def check_privacy(value):
-    """`[privacy]` as the run spec carries it (Swift's `PrivacySettings`; absent when off). This SDK
-    does not clip or add noise, so it refuses the modes that need the client to: local DP (its
-    updates would leave without noise) and central DP with `clip_on = "client"` (the server would
-    reject every unclipped update). Central DP with server-side clipping needs nothing here."""
+    """`[privacy]` as the run spec carries it (Swift's `PrivacySettings`; absent when off): the
+    modes this SDK applies (`privacy.py`: central DP with server- or client-side clipping, fixed
+    or adaptive, and local DP); anything else is refused, naming it."""
     if value is None:
         return
     if not isinstance(value, dict):
         raise RunSpecError(f"privacy: {json.dumps(value)} is not an object")
     mode, clip_on = value.get("mode", "none"), value.get("clipOn", "server")
-    if mode == "local":
-        raise RunSpecError('privacy: mode "local" needs every client to clip its delta and add Gaussian noise '
-                           'before encoding, and this SDK does neither; it refuses rather than send un-noised '
-                           'updates (run aviary-client processes for local DP)')
-    if mode == "central" and clip_on != "server":
-        raise RunSpecError(f'privacy: mode "central" with clip_on = {json.dumps(clip_on)} needs every client to clip '
-                           'its delta to the clip norm before encoding, and this SDK does not; the server would '
-                           'reject each update as beyond the bound (use clip_on = "server", or aviary-client processes)')
-    if mode not in ("none", "central"):
-        raise RunSpecError(f"privacy: mode {json.dumps(mode)} is not one this SDK knows (none, central)")
+    if mode not in ("none", "central", "local"):
+        raise RunSpecError(f"privacy: mode {json.dumps(mode)} is not one this SDK knows (none, central, local)")
+    if clip_on not in ("server", "client"):
+        raise RunSpecError(f"privacy: clip_on {json.dumps(clip_on)} is not one this SDK knows (server, client)")
+    clipping = value.get("clipping", "fixed")
+    if clipping not in ("fixed", "adaptive"):
+        raise RunSpecError(f"privacy: clipping {json.dumps(clipping)} is not one this SDK knows (fixed, adaptive)")
+    for key in ("clipNorm", "noiseMultiplier"):
+        v = value.get(key, 1)
+        if not isinstance(v, (int, float)) or v != v or v < 0:
+            raise RunSpecError(f"privacy: {key} = {json.dumps(v)} is not a non-negative number")
+
+
+def check_secagg(value):
+    """`secagg` in the run spec (protocol 6): secure aggregation's stages, which this SDK does not
+    implement. It refuses at WELCOME rather than send an update the run expects masked."""
+    if value is None or (isinstance(value, dict) and value.get("enabled") is False):
+        return
+    raise RunSpecError("secagg: this run uses secure aggregation ([secagg] in the topology), which the Python SDK "
+                       "does not implement yet; it refuses rather than send its update unmasked")
 
 
 def parse(data):
@@ -114,8 +126,10 @@ def parse(data):
         except (KeyError, TypeError, ValueError):
             raise RunSpecError(f"tensors[{i}] is not {{name, shape, dtype}}: {json.dumps(row)}") from None
     check_privacy(raw.get("privacy"))
+    check_secagg(raw.get("secagg"))
     q = raw.get("quantisation") or {}
     return RunSpec(raw=raw, tensors=tensors, encoding=parse_encoding(raw.get("compression")),
                    training_seed=int(raw.get("trainingSeed", 0)), residual_max_age=raw.get("residualMaxAge"),
                    rounding=q.get("rounding", "nearest"), error_feedback=bool(q.get("errorFeedback", False)),
-                   run_id=raw.get("runID"), resumes=[int(r) for r in raw.get("resumes", [])])
+                   run_id=raw.get("runID"), resumes=[int(r) for r in raw.get("resumes", [])],
+                   privacy=Privacy.from_spec(raw.get("privacy")))

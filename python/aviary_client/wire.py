@@ -12,7 +12,7 @@ from .codec_errors import CodecError
 from .limits import DEFAULT_LIMITS
 from .messages import (PROTOCOL_VERSION, Bye, Claim, EvalResult, Evaluate, F16Payload, F32Payload, Failure,
                        Heartbeat, Hello, Int8Payload, Kind, Model, Refused, Reject, Reset, Shutdown, TopKPayload,
-                       Train, Update, Welcome)
+                       Train, Update, Welcome, SecAgg, SecAggReply)
 from .wire_fields import WireReader, WireWriter
 
 MAGIC = b"AVRY"
@@ -97,6 +97,13 @@ def _write_body(m, w):
     elif k == Kind.MODEL:
         w.int(m.round)
         w.floats(m.parameters)
+    elif k in (Kind.SECAGG, Kind.SECAGG_REPLY):
+        w.int(m.round)
+        w.int(m.client_index)
+        if k == Kind.SECAGG_REPLY:
+            w.u64(m.token)
+        w.u8(m.stage)
+        w.blob(m.body)
     elif k == Kind.EVAL_RESULT:
         w.int(m.round)
         w.int(m.client_index)
@@ -239,6 +246,17 @@ def _read_body(kind, r):
         rnd = r.int("evaluate.round")
         clients = r.ints("evaluate.clients")
         return Evaluate(rnd, clients, r.metrics("evaluate.config"))
+    if kind in (Kind.SECAGG, Kind.SECAGG_REPLY):
+        name = "secAgg" if kind == Kind.SECAGG else "secAggReply"
+        rnd = r.int(f"{name}.round")
+        index = r.int(f"{name}.clientIndex")
+        token = r.u64(f"{name}.token") if kind == Kind.SECAGG_REPLY else None
+        stage_at = r.offset
+        stage = r.u8(f"{name}.stage")
+        if not 1 <= stage <= 4:
+            raise CodecError.unknown_stage(f"{name}.stage", stage_at, stage)
+        body = r.blob(f"{name}.body")
+        return SecAgg(rnd, index, stage, body) if token is None else SecAggReply(rnd, index, token, stage, body)
     # EVAL_RESULT
     rnd = r.int("evalResult.round")
     index = r.int("evalResult.clientIndex")

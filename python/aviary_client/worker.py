@@ -11,6 +11,7 @@ import time
 
 from . import client_work
 from .messages import Update
+from .privacy import PrivacyError
 
 
 class Worker:
@@ -22,6 +23,7 @@ class Worker:
         self.lock = threading.Lock()
         self.compressor = None
         self.table = None
+        self.privacy = None
         self.pending_resumes = None
         self.pending_adopt = None
         # Written once per result so the socket loop's poll returns at once (Connection.watch).
@@ -31,10 +33,11 @@ class Worker:
         self.thread = threading.Thread(target=self._loop, name="aviary-training", daemon=True)
         self.thread.start()
 
-    def configure(self, table, compressor, hosted):
+    def configure(self, table, compressor, hosted, privacy=None):
         with self.lock:
             self.table = table
             self.compressor = compressor
+            self.privacy = privacy
             self.pending_adopt = set(hosted)
             self.pending_resumes = None
 
@@ -113,6 +116,14 @@ class Worker:
         except client_work.FitFailed as e:
             self._put(("failure", model.round, client_index, str(e)))
             return
+        if self.privacy is not None:
+            # clip → noise → compression (docs/PRIVACY.md): the compressor, and any
+            # error-feedback residual it keeps, sees only the clipped (and noised) delta.
+            try:
+                metrics.update(self.privacy.apply(delta, client_index, model.round, config))
+            except PrivacyError as e:
+                self._put(("failure", model.round, client_index, str(e)))
+                return
         payload, extra = compressor.encode(model.round, client_index, delta)
         metrics.update(extra)
         update = Update(model.round, client_index, 0, samples, metrics, payload)

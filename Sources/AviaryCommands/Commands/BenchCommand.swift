@@ -9,7 +9,7 @@ import AviaryMath
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks.",
-        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, Privacy.self, Dashboard.self, All.self])
+        subcommands: [Train.self, Merge.self, Partition.self, Transport.self, Privacy.self, SecAgg.self, Dashboard.self, All.self])
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Training throughput (clean, or adversarial with --attack pgd).")
@@ -46,6 +46,14 @@ struct BenchCommand: ParsableCommand {
     struct Privacy: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Central DP's cost per round (clip + noise vs. plain merge) and the RDP accountant's.")
         func run() throws { print(PrivacyBench.run()) }
+    }
+
+    struct SecAgg: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "secagg",
+            abstract: "Secure aggregation's pure layer: the mask PRG, a client's masking, in-memory rounds with and without dropouts.")
+        @Option(help: "Clients per round.") var clients: Int = 100
+        func run() throws { print(SecAggBench.run(clients: clients)) }
     }
 
     struct Partition: ParsableCommand {

@@ -15,8 +15,11 @@ enum ClientCSV {
         return names.subtracting(leading + traffic).sorted()
     }
 
+    /// Local DP logs (`privacy.client_epsilon`) get an `epsilon` column: the client's ε so far.
+    static func hasClientEpsilon(_ log: AggregationLog) -> Bool { log.rounds.contains { $0.privacy?.clientEpsilon != nil } }
+
     static func header(_ log: AggregationLog) -> String {
-        (leading + metricNames(log) + traffic + ["weight", "status", "reason"]).joined(separator: ",")
+        (leading + metricNames(log) + traffic + (hasClientEpsilon(log) ? ["epsilon"] : []) + ["weight", "status", "reason"]).joined(separator: ",")
     }
 
     /// What happened to `client` in round `r`, and why when the log says (a fallback merge rule
@@ -36,6 +39,7 @@ enum ClientCSV {
     static func csv(_ log: AggregationLog, round: Int? = nil) -> String {
         let names = metricNames(log)
         let counts = log.runStart?.partitionStats?.counts
+        let epsilon = hasClientEpsilon(log)
         var out = header(log) + "\n"
         for r in log.rounds where round == nil || r.round == round {
             for client in r.sampled {
@@ -47,6 +51,7 @@ enum ClientCSV {
                 fields += names.map { number(m[$0]) }
                 let bytes = r.clientTraffic?[String(client)]
                 fields += [number(bytes.map { Double($0.bytesUp) }), number(bytes.map { Double($0.bytesDown) })]
+                if epsilon { fields.append(number(r.privacy?.clientEpsilon?[String(client)])) }
                 fields += [number(r.weights[String(client)]), status, quoted(reason)]
                 out += fields.joined(separator: ",") + "\n"
             }

@@ -104,6 +104,7 @@ struct ResultsCommand: ParsableCommand {
         study.builds = builds
         study.blasCores = cores
         study.note = s.note
+        study.timeToTarget = s.timeToTarget
         if let grid = s.checkpointMerge {
             // The merges are scored under the study's first attack (the rest are not used here).
             study.checkpointMerge = try CheckpointMergeRunner.study(groups: mergeGroups, grid: grid, attack: s.attacks.first)

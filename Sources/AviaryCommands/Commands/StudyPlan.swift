@@ -28,6 +28,8 @@ struct StudyPlan: Equatable {
         /// e.g. why a setting cannot act).
         var note: String? = nil
         var checkpointMerge: MergeGrid? = nil
+        /// `time_to_target = true`: each row's simulated time to the baseline's accuracy.
+        var timeToTarget = false
     }
 
     /// `[study.checkpoint_merge]`: each run's last `window` checkpoints merged by every metric ×
@@ -72,8 +74,8 @@ struct StudyPlan: Equatable {
         for (i, item) in list.enumerated() {
             let at = "study[\(i)]"
             guard let t = item.table else { throw .invalid(file: file, key: at, reason: "expected a table [[study]]") }
-            for key in t.keys where !["title", "runs", "baseline", "attacks", "skew", "pivot", "note", "checkpoint_merge"].contains(key) {
-                throw .invalid(file: file, key: "\(at).\(key)", reason: "unknown key; use title, runs, baseline, attacks, skew, pivot, note, checkpoint_merge")
+            for key in t.keys where !["title", "runs", "baseline", "attacks", "skew", "pivot", "note", "checkpoint_merge", "time_to_target"].contains(key) {
+                throw .invalid(file: file, key: "\(at).\(key)", reason: "unknown key; use title, runs, baseline, attacks, skew, pivot, note, checkpoint_merge, time_to_target")
             }
             guard let title = t["title"]?.string else { throw .invalid(file: file, key: "\(at).title", reason: "a string is required") }
             func strings(_ key: String) throws(Failure) -> [String] {
@@ -91,9 +93,14 @@ struct StudyPlan: Equatable {
             if let b = t["baseline"], b.string == nil { throw .invalid(file: file, key: "\(at).baseline", reason: "expected a string") }
             if let s = t["skew"], s.bool == nil { throw .invalid(file: file, key: "\(at).skew", reason: "expected true or false") }
             if let n = t["note"], n.string == nil { throw .invalid(file: file, key: "\(at).note", reason: "expected a string") }
+            if let v = t["time_to_target"], v.bool == nil { throw .invalid(file: file, key: "\(at).time_to_target", reason: "expected true or false") }
+            if t["time_to_target"]?.bool == true, t["baseline"] == nil {
+                throw .invalid(file: file, key: "\(at).time_to_target", reason: "needs a baseline: the target is the baseline row's accuracy")
+            }
             if let p = t["pivot"], p.string == nil { throw .invalid(file: file, key: "\(at).pivot", reason: "expected a setting's key, e.g. \"merge.strategy\"") }
             studies.append(Study(title: title, runs: runs, baseline: t["baseline"]?.string, attacks: try strings("attacks"),
-                                 skew: t["skew"]?.bool ?? false, pivot: t["pivot"]?.string, note: t["note"]?.string))
+                                 skew: t["skew"]?.bool ?? false, pivot: t["pivot"]?.string, note: t["note"]?.string,
+                                 timeToTarget: t["time_to_target"]?.bool ?? false))
             if let grid = t["checkpoint_merge"] {
                 studies[studies.count - 1].checkpointMerge = try Self.mergeGrid(grid, file: file, at: "\(at).checkpoint_merge")
             }

@@ -1,0 +1,101 @@
+import AviaryMath
+
+/// Clipping and stochastic-rounding quantisation of real updates into Z_{2^b}, and back.
+///
+/// A coordinate x is clipped to [−c, c] and mapped to the grid {0, 1, …, L} with
+/// L = 2^quantisationBits − 1: q = (x + c)·L / (2c), rounded down or up at random with the
+/// probability of its fractional part (unbiased: E[q] is the unrounded value). The ring sum of
+/// n clients is then an integer in [0, n·L]; `validate(clients:)` refuses any n with
+/// n·L ≥ 2^modulusBits, so the modular sum never wraps and equals the integer sum exactly.
+/// Dequantising that sum gives Σx − noise: S·2c/L − n·c.
+public struct FixedPointQuantiser: Sendable, Equatable {
+    public let clippingRange: Double
+    public let quantisationBits: Int
+    public let modulusBits: Int
+
+    /// - Throws: a non-positive or non-finite range; bits outside 1 ≤ quantisation < modulus ≤ 32.
+    public init(clippingRange: Double, quantisationBits: Int, modulusBits: Int) throws(SecAggError) {
+        guard clippingRange > 0, clippingRange.isFinite else {
+            throw .invalidParameters("clipping_range must be positive and finite, got \(clippingRange)")
+        }
+        guard modulusBits >= 2, modulusBits <= 32 else {
+            throw .invalidParameters("modulus_bits must be in 2…32 (the ring is Z_2^b on 32-bit words), got \(modulusBits)")
+        }
+        guard quantisationBits >= 1, quantisationBits < modulusBits else {
+            throw .invalidParameters("quantization_bits must be in 1…\(modulusBits - 1) (below modulus_bits), got \(quantisationBits)")
+        }
+        self.clippingRange = clippingRange; self.quantisationBits = quantisationBits; self.modulusBits = modulusBits
+    }
+
+    /// L: the top grid point.
+    public var levels: UInt64 { (UInt64(1) << UInt64(quantisationBits)) - 1 }
+
+    /// The largest number of clients whose sum cannot wrap: ⌊(2^b − 1) / L⌋.
+    public var maxClients: Int { Int(((UInt64(1) << UInt64(modulusBits)) - 1) / levels) }
+
+    public func validate(clients: Int) throws(SecAggError) {
+        guard clients <= maxClients else { throw .sumCouldWrap(clients: clients, levels: levels, modulusBits: modulusBits) }
+    }
+
+    /// Clips and quantises `values`, drawing the rounding from `stream`.
+    /// - Throws: `nonFiniteInput` naming the first non-finite coordinate.
+    public func quantise(_ values: [Double], stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
+        let c = clippingRange, scale = Double(levels) / (2 * c)
+        var out = [UInt32](repeating: 0, count: values.count)
+        for (i, x) in values.enumerated() {
+            guard x.isFinite else { throw .nonFiniteInput(index: i) }
+            let scaled = (min(max(x, -c), c) + c) * scale
+            let low = scaled.rounded(.down)
+            var q = UInt64(low)
+            if stream.nextDouble() < scaled - low { q += 1 }
+            out[i] = UInt32(min(q, levels))
+        }
+        return out
+    }
+
+    /// The real sum of `clients` quantised vectors from their ring sum (which did not wrap).
+    public func dequantiseSum(_ sum: [UInt32], clients: Int) -> [Double] {
+        let step = 2 * clippingRange / Double(levels), offset = Double(clients) * clippingRange
+        return sum.map { Double($0) * step - offset }
+    }
+
+    /// Quantisation step: the grid spacing 2c/L, the worst-case rounding error per coordinate
+    /// and client.
+    public var step: Double { 2 * clippingRange / Double(levels) }
+}
+
+/// Weighted aggregation under secure aggregation: each client masks w·Δ and w·c together.
+///
+/// The client clips Δ to [−c, c] and multiplies it by its weight w ∈ (0, 1] (the run's rule
+/// scales weights into that range), then appends w·c as one extra coordinate, which stays in
+/// [0, c] and so needs no second quantiser. From the dequantised sum the server reads
+/// Σ w_iΔ_i (the first d coordinates) and Σ w_i (the last one, divided by c), and divides.
+/// FedAvg's w is the client's sample count scaled, uniform's is 1, MWA's the client's own
+/// metric-based weight: the server learns only the sums, not any single weight.
+public enum WeightedInput {
+    /// [w·clip(Δ, c)…, w·c].
+    /// - Throws: a weight outside (0, 1] or non-finite; a non-finite Δ coordinate.
+    public static func make(delta: [Float], weight: Double, clippingRange c: Double) throws(SecAggError) -> [Double] {
+        guard weight > 0, weight <= 1, weight.isFinite else {
+            throw .invalidParameters("a secure-aggregation weight must be in (0, 1], got \(weight)")
+        }
+        var out = [Double](); out.reserveCapacity(delta.count + 1)
+        for (i, x) in delta.enumerated() {
+            guard x.isFinite else { throw .nonFiniteInput(index: i) }
+            out.append(weight * min(max(Double(x), -c), c))
+        }
+        out.append(weight * c)
+        return out
+    }
+
+    /// The weighted mean Σw_iΔ_i / Σw_i and Σw_i from a dequantised weighted sum.
+    /// - Throws: a vector without the weight coordinate, or a weight total that rounded to ≤ 0.
+    public static func mean(ofDequantisedSum sum: [Double], clippingRange c: Double) throws(SecAggError) -> (mean: [Float], weightTotal: Double) {
+        guard let last = sum.last else { throw .wrongInputLength(expected: 1, got: 0) }
+        let total = last / c
+        guard total > 0, total.isFinite else {
+            throw .invalidParameters("the aggregated weight is \(total): nothing to divide by")
+        }
+        return (sum.dropLast().map { Float($0 / total) }, total)
+    }
+}

@@ -1,0 +1,133 @@
+/// One client's side of a secure-aggregation round as a value: each server message in, the
+/// answer out, or a typed error (the client then sends nothing for this round; the server
+/// counts it as dropped). The host supplies the round's fresh secrets and, at stage 3, the
+/// quantised input.
+public struct SecAggClient: Sendable {
+    public enum Stage: String, Sendable, Equatable {
+        case start = "advertise-keys", advertised = "share-keys", shared = "masked-input", masked = "unmasking"
+    }
+
+    public let index: Int
+    public let parameters: SecAggParameters
+    private let secrets: ClientSecrets
+    public private(set) var stage: Stage = .start
+    /// Neighbours that advertised keys (stage 2's U1 ∩ N(i)): neighbour → its keys.
+    private var neighbourKeys: [Int: AdvertisedKeys] = [:]
+    /// Shares neighbours entrusted to this client (stage 3's U2 ∩ N(i)): owner → shares.
+    private var heldShares: [Int: ShareEncryption.SharePair] = [:]
+    /// Whose shares this client holds (tests: what a coalition of neighbours can pool).
+    var heldOwners: [Int] { heldShares.keys.sorted() }
+    func heldShares(of owner: Int) -> ShareEncryption.SharePair? { heldShares[owner] }
+    /// What this client revealed, so it never reveals both kinds for one owner, even across
+    /// two unmasking requests.
+    private var revealedSelfMask: Set<Int> = []
+    private var revealedMaskKey: Set<Int> = []
+
+    public init(index: Int, parameters: SecAggParameters, secrets: ClientSecrets) throws(SecAggError) {
+        guard parameters.participants.contains(index) else { throw .unknownClient(index) }
+        self.index = index; self.parameters = parameters; self.secrets = secrets
+    }
+
+    /// Stage 1: this round's two public keys.
+    public mutating func advertiseKeys() throws(SecAggError) -> AdvertisedKeys {
+        guard stage == .start else { throw .unexpectedStage(expected: stage.rawValue, got: "advertise-keys") }
+        let keys = AdvertisedKeys(client: index, encryptionKey: try PairwiseKeys.publicKey(ofPrivate: secrets.encryptionKey),
+                                  maskKey: try PairwiseKeys.publicKey(ofPrivate: secrets.maskKey))
+        stage = .advertised
+        return keys
+    }
+
+    /// Stage 2: Shamir-shares the mask key and the self-mask seed among the neighbours that
+    /// advertised, each pair of shares sealed to its neighbour.
+    /// - Throws: keys from a non-neighbour or listed twice; fewer than t neighbours left.
+    public mutating func shareKeys(_ keys: [AdvertisedKeys]) throws(SecAggError) -> [EncryptedShare] {
+        guard stage == .advertised else { throw .unexpectedStage(expected: stage.rawValue, got: "share-keys") }
+        var received: [Int: AdvertisedKeys] = [:]
+        for k in keys {
+            guard parameters.graph.areNeighbours(index, k.client) else { throw .notANeighbour(client: k.client, of: index) }
+            guard received.updateValue(k, forKey: k.client) == nil else { throw .duplicateShareIndex(UInt64(k.client) + 1) }
+        }
+        guard received.count >= parameters.threshold else {
+            throw .tooFewSurvivors(stage: "advertise-keys", have: received.count, threshold: parameters.threshold)
+        }
+        let holders = received.keys.sorted()
+        var generator = try KeystreamGenerator(seed: secrets.sharingSeed)
+        let maskKeyShares = try ShamirSharing.split(secret: secrets.maskKey, threshold: parameters.threshold,
+                                                    participants: holders, using: &generator)
+        let selfMaskShares = try ShamirSharing.split(secret: secrets.selfMaskSeed, threshold: parameters.threshold,
+                                                     participants: holders, using: &generator)
+        var out: [EncryptedShare] = []
+        for (n, holder) in holders.enumerated() {
+            let key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: received[holder]!.encryptionKey,
+                                              peer: holder, purpose: .shareEncryption, round: parameters.round)
+            let pair = ShareEncryption.SharePair(maskKey: maskKeyShares[n], selfMask: selfMaskShares[n])
+            out.append(EncryptedShare(from: index, to: holder,
+                                      ciphertext: try ShareEncryption.seal(pair, key: key, round: parameters.round, from: index, to: holder)))
+        }
+        neighbourKeys = received
+        stage = .shared
+        return out
+    }
+
+    /// Stage 3: keeps the shares neighbours sent, and masks `input` (already quantised, in
+    /// Z_{2^b}) with PRG(self-mask seed) and ±PRG(s_ij) for each neighbour j that shared:
+    /// + when this client's index is below j's, − above, so each pair cancels in the sum.
+    /// - Throws: a share not addressed to this client or from a neighbour without keys, one that
+    ///   does not authenticate, fewer than t senders, an input of the wrong length or range.
+    public mutating func maskInput(shares: [EncryptedShare], input: [UInt32]) throws(SecAggError) -> MaskedInput {
+        guard stage == .shared else { throw .unexpectedStage(expected: stage.rawValue, got: "masked-input") }
+        guard input.count == parameters.vectorLength else {
+            throw .wrongInputLength(expected: parameters.vectorLength, got: input.count)
+        }
+        let ringMask = RingArithmetic.mask(bits: parameters.modulusBits)
+        if let bad = input.firstIndex(where: { $0 & ~ringMask != 0 }) {
+            throw .invalidParameters("input coordinate \(bad) is outside Z_2^\(parameters.modulusBits)")
+        }
+        var held: [Int: ShareEncryption.SharePair] = [:]
+        for share in shares {
+            guard share.to == index, let keys = neighbourKeys[share.from] else { throw .notANeighbour(client: share.from, of: index) }
+            guard held[share.from] == nil else { throw .duplicateShareIndex(UInt64(share.from) + 1) }
+            let key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: keys.encryptionKey,
+                                              peer: share.from, purpose: .shareEncryption, round: parameters.round)
+            let pair = try ShareEncryption.open(share.ciphertext, key: key, round: parameters.round, from: share.from, to: index)
+            // A share must sit at this client's own x-coordinate.
+            guard pair.maskKey.x == UInt64(index) + 1, pair.selfMask.x == UInt64(index) + 1 else {
+                throw .decryptionFailed(from: share.from, to: index)
+            }
+            held[share.from] = pair
+        }
+        guard held.count >= parameters.threshold else {
+            throw .tooFewSurvivors(stage: "share-keys", have: held.count, threshold: parameters.threshold)
+        }
+        var masked = input
+        try MaskExpansion.apply(seed: secrets.selfMaskSeed, to: &masked, sign: .add, modulusBits: parameters.modulusBits)
+        for neighbour in held.keys.sorted() {
+            let seed = try PairwiseKeys.derive(privateKey: secrets.maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
+                                               peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
+            try MaskExpansion.apply(seed: seed, to: &masked, sign: index < neighbour ? .add : .subtract,
+                                    modulusBits: parameters.modulusBits)
+        }
+        heldShares = held
+        stage = .masked
+        return MaskedInput(client: index, values: masked)
+    }
+
+    /// Stage 4: reveals the self-mask share of each surviving neighbour and the mask-key share
+    /// of each dropped one. An honest client refuses (`doubleRequest`) a request that names one
+    /// neighbour in both lists, or that, with an earlier request, would reveal both of its
+    /// shares: together they would unmask that client's own input. Repeating an earlier request
+    /// (a lost reply) is answered again.
+    /// - Throws: also a named client whose shares this client does not hold.
+    public mutating func unmask(_ request: UnmaskRequest) throws(SecAggError) -> UnmaskReply {
+        guard stage == .masked else { throw .unexpectedStage(expected: stage.rawValue, got: "unmasking") }
+        let survivors = Set(request.survivors), dropped = Set(request.dropped)
+        if let both = survivors.intersection(dropped).min() { throw .doubleRequest(client: both) }
+        if let both = survivors.intersection(revealedMaskKey).min() { throw .doubleRequest(client: both) }
+        if let both = dropped.intersection(revealedSelfMask).min() { throw .doubleRequest(client: both) }
+        for c in survivors.union(dropped) where heldShares[c] == nil { throw .notANeighbour(client: c, of: index) }
+        revealedSelfMask.formUnion(survivors); revealedMaskKey.formUnion(dropped)
+        return UnmaskReply(client: index,
+                           selfMaskShares: survivors.sorted().map { OwnedShare(owner: $0, share: heldShares[$0]!.selfMask) },
+                           maskKeyShares: dropped.sorted().map { OwnedShare(owner: $0, share: heldShares[$0]!.maskKey) })
+    }
+}

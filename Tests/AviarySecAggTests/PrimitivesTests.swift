@@ -1,0 +1,139 @@
+import Testing
+@testable import AviarySecAgg
+import AviaryMath
+
+@Suite struct MaskExpansionTests {
+    /// RFC 8439 appendix A.1, test vector 1: key and nonce all zero, block counter 0. Pins the
+    /// PRG docs/PROTOCOL.md specifies, so another implementation can check itself against it.
+    @Test func keystreamIsChaCha20WithZeroNonceAndCounter() throws {
+        let stream = try MaskExpansion.keystream(seed: [UInt8](repeating: 0, count: 32), byteCount: 16)
+        #expect(stream == [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90, 0x40, 0x5d, 0x6a, 0xe5, 0x53, 0x86, 0xbd, 0x28])
+        let elements = try MaskExpansion.expand(seed: [UInt8](repeating: 0, count: 32), count: 2, modulusBits: 32)
+        #expect(elements == [0xade0_b876, 0x903d_f1a0])
+        let low = try MaskExpansion.expand(seed: [UInt8](repeating: 0, count: 32), count: 2, modulusBits: 20)
+        #expect(low == [0xade0_b876 & 0xFFFFF, 0x903d_f1a0 & 0xFFFFF])
+    }
+
+    @Test func addingThenSubtractingTheMaskRestoresTheVector() throws {
+        let seed = (0..<32).map { UInt8($0) }
+        var v: [UInt32] = [0, 1, 0xFFFF, 12345]
+        try MaskExpansion.apply(seed: seed, to: &v, sign: .add, modulusBits: 16)
+        #expect(v.allSatisfy { $0 <= 0xFFFF })
+        #expect(v != [0, 1, 0xFFFF, 12345])
+        try MaskExpansion.apply(seed: seed, to: &v, sign: .subtract, modulusBits: 16)
+        #expect(v == [0, 1, 0xFFFF, 12345])
+        #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 3)) { try MaskExpansion.keystream(seed: [1, 2, 3], byteCount: 4) }
+    }
+
+    @Test func keystreamGeneratorIsDeterministicPerSeed() throws {
+        var a = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
+        var b = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
+        var c = try KeystreamGenerator(seed: [UInt8](repeating: 2, count: 32))
+        let xs = (0..<1100).map { _ in a.next() }  // crosses a chunk boundary
+        #expect(xs == (0..<1100).map { _ in b.next() })
+        #expect(xs.prefix(8) != (0..<8).map { _ in c.next() }[...])
+        #expect(Set(xs).count == xs.count)
+    }
+}
+
+@Suite struct PairwiseKeysTests {
+    let a = [UInt8](repeating: 7, count: 32), b = (0..<32).map { UInt8($0 * 3) }
+
+    @Test func bothEndsDeriveTheSameKeyPerPurposeAndRound() throws {
+        let pa = try PairwiseKeys.publicKey(ofPrivate: a), pb = try PairwiseKeys.publicKey(ofPrivate: b)
+        let ab = try PairwiseKeys.derive(privateKey: a, peerPublic: pb, peer: 1, purpose: .pairwiseMask, round: 3)
+        let ba = try PairwiseKeys.derive(privateKey: b, peerPublic: pa, peer: 0, purpose: .pairwiseMask, round: 3)
+        #expect(ab == ba && ab.count == 32)
+        #expect(try PairwiseKeys.derive(privateKey: a, peerPublic: pb, peer: 1, purpose: .shareEncryption, round: 3) != ab)
+        #expect(try PairwiseKeys.derive(privateKey: a, peerPublic: pb, peer: 1, purpose: .pairwiseMask, round: 4) != ab)
+        #expect(throws: SecAggError.invalidPublicKey(client: 9)) {
+            try PairwiseKeys.derive(privateKey: a, peerPublic: [1, 2], peer: 9, purpose: .pairwiseMask, round: 0)
+        }
+    }
+
+    @Test func sealedSharesOpenOnlyForTheirPairDirectionAndRound() throws {
+        var g = RandomStream(seed: 8)
+        let m = try ShamirSharing.split(secret: a, threshold: 1, participants: [5], using: &g)[0]
+        let s = try ShamirSharing.split(secret: b, threshold: 1, participants: [5], using: &g)[0]
+        let pair = ShareEncryption.SharePair(maskKey: m, selfMask: s)
+        let key = [UInt8](repeating: 9, count: 32)
+        let sealed = try ShareEncryption.seal(pair, key: key, round: 2, from: 1, to: 5)
+        #expect(sealed.count == ShareEncryption.ciphertextByteCount)
+        #expect(try ShareEncryption.open(sealed, key: key, round: 2, from: 1, to: 5) == pair)
+        #expect(throws: SecAggError.decryptionFailed(from: 5, to: 1)) { try ShareEncryption.open(sealed, key: key, round: 2, from: 5, to: 1) }
+        #expect(throws: SecAggError.decryptionFailed(from: 1, to: 5)) { try ShareEncryption.open(sealed, key: key, round: 3, from: 1, to: 5) }
+        var flipped = sealed; flipped[10] ^= 1
+        #expect(throws: SecAggError.decryptionFailed(from: 1, to: 5)) { try ShareEncryption.open(flipped, key: key, round: 2, from: 1, to: 5) }
+    }
+}
+
+@Suite struct NeighbourGraphTests {
+    @Test func harariGraphIsKRegularSymmetricAndSeeded() throws {
+        let participants = Array(stride(from: 3, to: 103, by: 2))  // 50 clients
+        let g = try NeighbourGraph(participants: participants, degree: 8, seed: 11, round: 4)
+        for p in participants {
+            let near = g.neighbours(of: p)
+            #expect(near.count == 8 && !near.contains(p) && Set(near).count == 8)
+            for q in near { #expect(g.areNeighbours(q, p)) }
+        }
+        #expect(try NeighbourGraph(participants: participants.reversed(), degree: 8, seed: 11, round: 4) == g)
+        #expect(try NeighbourGraph(participants: participants, degree: 8, seed: 12, round: 4) != g)
+        #expect(try NeighbourGraph(participants: participants, degree: 8, seed: 11, round: 5) != g)
+    }
+
+    @Test func largeDegreeIsTheCompleteGraphAndBadDegreesAreRefused() throws {
+        let g = try NeighbourGraph(participants: [0, 1, 2, 3], degree: 10, seed: 1, round: 0)
+        #expect(g.degree == 3 && g.neighbours(of: 2) == [0, 1, 3])
+        #expect(throws: SecAggError.self) { try NeighbourGraph(participants: Array(0..<10), degree: 3, seed: 1, round: 0) }
+        #expect(throws: SecAggError.self) { try NeighbourGraph(participants: [1], degree: 2, seed: 1, round: 0) }
+        #expect(throws: SecAggError.self) { try NeighbourGraph(participants: [1, 1, 2], degree: 2, seed: 1, round: 0) }
+        #expect(NeighbourGraph.defaultDegree(participants: 100) == 14)
+        #expect(NeighbourGraph.defaultDegree(participants: 500) == 18)
+        #expect(NeighbourGraph.defaultDegree(participants: 5) == 4)
+        #expect(NeighbourGraph.defaultThreshold(degree: 14) == 8)
+    }
+}
+
+@Suite struct FixedPointQuantiserTests {
+    @Test func gridPointsAreExactAndRoundingIsUnbiased() throws {
+        let q = try FixedPointQuantiser(clippingRange: 1.5, quantisationBits: 2, modulusBits: 8)  // L = 3, step 1
+        var s = RandomStream(seed: 1, purpose: .quantisation)
+        #expect(try q.quantise([-1.5, 1.5, -5, 5, 0.5], stream: &s) == [0, 3, 0, 3, 2])
+        // 0 sits halfway between grid points 1 and 2: the mean of many roundings is 1.5.
+        let many = try q.quantise([Double](repeating: 0, count: 20000), stream: &s)
+        let mean = Double(many.reduce(0) { $0 + Int($1) }) / 20000
+        #expect(abs(mean - 1.5) < 0.02)
+        #expect(throws: SecAggError.nonFiniteInput(index: 1)) { try q.quantise([0, .nan], stream: &s) }
+    }
+
+    @Test func sumsThatCouldWrapAreRefused() throws {
+        let q = try FixedPointQuantiser(clippingRange: 0.5, quantisationBits: 16, modulusBits: 32)
+        #expect(q.maxClients == 65537)
+        try q.validate(clients: 65537)
+        #expect(throws: SecAggError.sumCouldWrap(clients: 65538, levels: 65535, modulusBits: 32)) { try q.validate(clients: 65538) }
+        #expect(throws: SecAggError.self) { try FixedPointQuantiser(clippingRange: 1, quantisationBits: 8, modulusBits: 8) }
+        #expect(throws: SecAggError.self) { try FixedPointQuantiser(clippingRange: 0, quantisationBits: 8, modulusBits: 16) }
+        #expect(throws: SecAggError.self) { try FixedPointQuantiser(clippingRange: 1, quantisationBits: 8, modulusBits: 33) }
+    }
+
+    @Test func weightedMeanComesBackWithinTheQuantisationStep() throws {
+        let c = 0.25
+        let q = try FixedPointQuantiser(clippingRange: c, quantisationBits: 20, modulusBits: 32)
+        let deltas: [[Float]] = [[0.1, -0.2, 0.05], [0.02, 0.3, -0.1], [-0.05, 0.0, 0.2]]  // 0.3 clips to 0.25
+        let weights = [1.0, 0.5, 0.25]
+        var s = RandomStream(seed: 2, purpose: .quantisation)
+        var sum = [UInt32](repeating: 0, count: 4)
+        for (d, w) in zip(deltas, weights) {
+            RingArithmetic.add(try q.quantise(try WeightedInput.make(delta: d, weight: w, clippingRange: c), stream: &s), into: &sum, bits: 32)
+        }
+        let (mean, total) = try WeightedInput.mean(ofDequantisedSum: q.dequantiseSum(sum, clients: 3), clippingRange: c)
+        #expect(abs(total - 1.75) < 3 * q.step / c)
+        let clipped: [[Double]] = deltas.map { $0.map { min(max(Double($0), -c), c) } }
+        for j in 0..<3 {
+            let exact = zip(clipped, weights).reduce(0.0) { $0 + $1.0[j] * $1.1 } / 1.75
+            #expect(abs(Double(mean[j]) - exact) < 1e-5)
+        }
+        #expect(throws: SecAggError.self) { try WeightedInput.make(delta: [0], weight: 1.5, clippingRange: c) }
+        #expect(throws: SecAggError.self) { try WeightedInput.make(delta: [0], weight: 0, clippingRange: c) }
+    }
+}
