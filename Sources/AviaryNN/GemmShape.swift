@@ -1,5 +1,8 @@
 /// One sgemm the engine issues: C (m × n) = op(A) (m × k) · op(B) (k × n); for cost accounting
-/// and for benchmarking OpenBLAS on exactly the model's shapes.
+/// and for benchmarking OpenBLAS on the model's shapes. Convolutions that rebuild their columns
+/// (ResNet's) issue each of theirs as several calls over chunks of samples
+/// (`Conv2D+Chunked.swift`); the list gives them batch-wide, so a probe of it measures the
+/// batch-wide calls, and the engine can exceed 100 % of it.
 public struct GemmShape: Sendable, Hashable, CustomStringConvertible {
     public let m: Int, n: Int, k: Int
     public let transA: Bool, transB: Bool
