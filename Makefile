@@ -41,7 +41,7 @@ help:
 	@echo "make demo         install missing packages, build (release), run $(TOPOLOGY)"
 	@echo "make install      build, then copy $(EXECUTABLES) to $(BINDIR) (PREFIX, DESTDIR)"
 	@echo "make test         install missing packages, run the test suite"
-	@echo "make scale        the README's scale runs (100,000 and 1,000 clients)"
+	@echo "make scale        the README's scale runs (100,000, 1,000 and 1,000,000 clients; 100,000 buffered)"
 	@echo "make bench        speed benchmarks (aviary bench)"
 	@echo "make experiments  the studies of docs/RESULTS.md (sweeps, 3 seeds; regenerates the file)"
 
@@ -167,9 +167,11 @@ experiments: build
 	$(AVIARY) results topologies/experiments/plan.toml -o docs/RESULTS.md --command "make experiments" --suite-seconds $$(( $$(date +%s) - start )) || exit 1; \
 	if [ -n "$$failed" ]; then echo "make experiments: sweeps with failed or degraded runs:$$failed (see their logs)" >&2; exit 1; fi
 
-# The README's "Scale" figures: 100,000 synthetic clients, and 1,000 Fashion-MNIST clients in
-# 8 processes (aviary run prints peak memory; the logs hold server time and memory per round).
-SCALE := topologies/scale-100k.toml topologies/scale-fmnist-1k.toml
+# The README's "Scale" figures: 100,000 synthetic clients, 1,000 Fashion-MNIST clients in 8
+# processes, 1,000,000 synthetic clients (sync, 1,000 per round) and 100,000 in buffered mode
+# with 1,000 in flight (aviary run prints peak memory; the logs hold server time and memory per
+# round and the registration notes).
+SCALE := topologies/scale-100k.toml topologies/scale-fmnist-1k.toml topologies/scale-1m.toml topologies/scale-100k-buffered.toml
 
 scale: build
 	@for t in $(SCALE); do $(AVIARY) run $$t --overwrite || exit 1; done

@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "AviaryBenchTests", dependencies: ["AviaryBench"]),
         .testTarget(name: "AviaryTransportTests", dependencies: ["AviaryTransport", "AviaryProtocol", "CZmq"]),
         // The command layer's pure parts (option parsing, plans): no process is started.
-        .testTarget(name: "AviaryCommandsTests", dependencies: ["AviaryCommands", "AviaryTopology"]),
+        .testTarget(name: "AviaryCommandsTests", dependencies: ["AviaryCommands", "AviaryLog", "AviaryReport", "AviaryTopology"]),
         .testTarget(name: "AviaryIntegrationTests", dependencies: [
             "AviaryCommands", "AviaryReport", "AviaryLog", "AviaryMath", "AviaryServer", "AviaryTopology", "AviaryTransport", "AviaryProtocol", "AviaryTestSupport",
         ], exclude: ["Resources"]),  // scripts the tests run from the source tree

@@ -50,6 +50,9 @@ public struct BufferedUpdateRecord: Codable, Sendable, Equatable {
     public var updates: [BufferedUpdateEntry]
     /// Arrivals discarded since the previous update for staleness above `max_staleness`.
     public var discarded: [BufferedUpdateEntry]?
+    /// "wall" when `[server] clock = "wall"` ran: `clock_seconds` and the arrivals' times are
+    /// wall seconds since the run started, in the order received; nil (absent) on the simulated clock.
+    public var clock: String?
 
     public init(version: Int, clockSeconds: Double, updates: [BufferedUpdateEntry], discarded: [BufferedUpdateEntry]?) {
         self.version = version; self.clockSeconds = clockSeconds; self.updates = updates; self.discarded = discarded

@@ -17,6 +17,9 @@ public struct RoundOutcome: Sendable, Equatable {
     public var lost: [Int]
     /// Frame bytes per client, up and down (encoded sizes, so deterministic).
     public var traffic = RoundTraffic()
+    /// Wall-clock buffered mode: the buffer's arrivals (version trained on, when received,
+    /// staleness) and the discarded ones; nil in rounds.
+    public var wall: WallUpdateOutcome? = nil
     /// Under `[secagg]`: the round's secure aggregation and its verdict; `updates` is then empty
     /// (no client sends one in clear). nil otherwise.
     public var secAgg: SecAggRoundReport? = nil

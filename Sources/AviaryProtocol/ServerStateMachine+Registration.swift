@@ -166,6 +166,10 @@ extension ServerStateMachine {
                 t.traffic.downSent += WireCodec.encodedSize(model) + WireCodec.encodedSize(train)
                 phase = .training(t)
             }
+        case .streaming:
+            // Reconnected clients in flight start again; new ones may take free slots.
+            actions += redispatchWall(registration.reconnected, peer: peer, now: now)
+            if !isFinished { actions += fillWall(now: now) }
         default: break
         }
         return actions
@@ -214,6 +218,7 @@ extension ServerStateMachine {
     }
 
     mutating func dropFromRound(_ clients: [Int], now: Double) -> [Action] {
+        if case .streaming = phase { return dropFromWall(clients, now: now) }
         guard case var .training(t) = phase else { return [] }
         let gone = clients.filter { t.pending.contains($0) }
         if t.secAgg != nil {

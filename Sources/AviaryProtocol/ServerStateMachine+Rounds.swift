@@ -48,6 +48,7 @@ extension ServerStateMachine {
     }
 
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
+        if configuration.wall != nil { return startWall(round, now: now) }
         var candidates: [Int] = []
         candidates.reserveCapacity(registeredCount)
         if unresponsive.isEmpty && excluded.isEmpty {
@@ -138,6 +139,7 @@ extension ServerStateMachine {
         }
         let sender = update.clientIndex
         var actions = heardFrom(sender)
+        if case .streaming = phase { return actions + acceptWall(update, from: peer, now: now) }
         guard case var .training(t) = phase else {
             return actions + [.ignored(peer, .betweenRounds(client: sender, round: update.round))]
         }
@@ -202,6 +204,7 @@ extension ServerStateMachine {
         }
         let sender = failure.clientIndex
         var actions = heardFrom(sender)
+        if case .streaming = phase { return actions + recordWallFailure(failure, from: peer, now: now) }
         guard case var .training(t) = phase, failure.round == t.round, t.pending.remove(sender) != nil else {
             return actions + [.ignored(peer, .failureNotPending(client: sender, round: failure.round))]
         }

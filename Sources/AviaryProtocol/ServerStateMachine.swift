@@ -56,6 +56,9 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         /// `[server] sampling = "poisson"`: each client is in a round independently with this
         /// probability (`poissonSample`); nil: `clientsPerRound` drawn without replacement.
         public var poissonRate: Double? = nil
+        /// Buffered mode on the wall clock (`ServerStateMachine+Wall.swift`): arrivals are
+        /// applied as received, not in rounds; nil: rounds.
+        public var wall: WallSchedule? = nil
         /// `[secagg]`: every round aggregates securely (SecAgg+) and no client sends an UPDATE
         /// in clear; nil: plain rounds.
         public var secAgg: SecAggPlan? = nil
@@ -133,6 +136,8 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case registering(deadline: Double)
         case training(Training)
         case aggregating(round: Int)
+        /// Wall-clock buffered mode: clients train continuously; one phase for the whole run.
+        case streaming(Streaming)
         case evaluating(Evaluating)
         case done
     }
@@ -190,6 +195,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         case let .training(t): t.round
         case let .aggregating(round): round
         case let .evaluating(e): e.round
+        case let .streaming(s): s.round
         default: nil
         }
     }
@@ -201,6 +207,7 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
 
     /// The round in training: how many sampled clients have answered (or were lost) so far.
     public var roundProgress: (round: Int, answered: Int, sampled: Int)? {
+        if case let .streaming(s) = phase, let wall = configuration.wall { return (s.round, min(s.buffer.count, wall.bufferSize), wall.bufferSize) }
         guard case let .training(t) = phase else { return nil }
         return (t.round, t.sampled.count - t.pending.count, t.sampled.count)
     }
@@ -279,6 +286,10 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
         default: break
         }
         if isFinished { return [] }
+        if case .streaming = phase {
+            actions += tickWall(now: now)
+            if isFinished { return actions }
+        }
         let deadAfter = configuration.liveness.deadAfterSeconds
         for slot in slotOfPeer.values.sorted() where now - peers[Int(slot)]!.lastHeard > deadAfter {
             actions += lose(slot: slot, reason: "no message for \(formatSeconds(deadAfter)) s (\(configuration.liveness.missedHeartbeats) heartbeats)", now: now)
@@ -298,6 +309,11 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
 
     /// The server merged the last round; `parameters` is the new global model.
     public mutating func roundCompleted(parameters: [Float], now: Double) -> [Action] {
+        if case let .streaming(s) = phase, s.merging {
+            precondition(parameters.count == configuration.parameterCount)
+            globalParameters = parameters
+            return wallMerged(now: now)
+        }
         guard case let .aggregating(round) = phase else { return [] }
         precondition(parameters.count == configuration.parameterCount)
         globalParameters = parameters

@@ -18,7 +18,7 @@ public enum ExperimentSummary {
             if !ps.isEmpty { data += " (" + ps.joined(separator: ", ") + ")" }
         }
         if v("server.mode") == "buffered" {
-            data += ", \(v("data.clients")) clients, buffered: concurrency \(v("server.concurrency")), K \(v("server.buffer_size")), \(v("run.rounds")) server update\(n("run.rounds") == 1 ? "" : "s")"
+            data += ", \(v("data.clients")) clients, buffered\(v("server.clock") == "wall" ? " (wall clock)" : ""): concurrency \(v("server.concurrency")), K \(v("server.buffer_size")), \(v("run.rounds")) server update\(n("run.rounds") == 1 ? "" : "s")"
         } else {
             data += ", \(v("data.clients")) clients, \(v("server.clients_per_round")) per round, \(v("run.rounds")) round\(n("run.rounds") == 1 ? "" : "s")"
         }

@@ -7,7 +7,8 @@ extension LogTable {
     public static func bufferedLine(_ r: RoundRecord) -> String? {
         guard let b = r.system?.buffered else { return nil }
         let present = b.updates.filter { $0.missing == nil }
-        var text = String(format: "v%d at sim %.1fs: %d update%@", b.version, b.clockSeconds, present.count, present.count == 1 ? "" : "s")
+        var text = String(format: "v%d at %@ %.1fs: %d update%@", b.version, b.clock == "wall" ? "wall" : "sim", b.clockSeconds,
+                          present.count, present.count == 1 ? "" : "s")
         if !present.isEmpty {
             let staleness = present.map(\.staleness)
             text += String(format: ", staleness mean %.2f max %d, discount min %.3g",

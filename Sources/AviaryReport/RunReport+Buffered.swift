@@ -13,13 +13,15 @@ extension RunReport {
     func bufferedSection(into page: inout HTMLPage) {
         let updates = bufferedUpdates
         guard let last = updates.last else { return }
-        page.heading("Simulated time")
+        // `[server] clock = "wall"`: the same section, its times wall seconds since the start.
+        let wall = last.update.clock == "wall"
+        page.heading(wall ? "Wall-clock time (not reproducible)" : "Simulated time")
         page.figures([accuracyBySimulatedTimePlot().svg(), updateIntervalPlot().svg(), stalenessPlot().svg()])
         let kept = updates.flatMap { $0.update.updates.filter { $0.missing == nil } }
         let discarded = updates.reduce(0) { $0 + ($1.update.discarded?.count ?? 0) }
         let missing = updates.reduce(0) { $0 + $1.update.updates.filter { $0.missing != nil }.count }
         let meanStaleness = kept.isEmpty ? 0 : Double(kept.reduce(0) { $0 + $1.staleness }) / Double(kept.count)
-        var text = "simulated clock after server update \(last.update.version): \(Self.simulatedDuration(last.update.clockSeconds)); "
+        var text = (wall ? "wall clock" : "simulated clock") + " after server update \(last.update.version): \(Self.simulatedDuration(last.update.clockSeconds)); "
             + "\(updates.count) server update\(updates.count == 1 ? "" : "s") merged \(kept.count) client update\(kept.count == 1 ? "" : "s")"
             + String(format: ", mean staleness %.2f versions", meanStaleness)
         if discarded > 0 { text += "; \(discarded) discarded as over-stale" }

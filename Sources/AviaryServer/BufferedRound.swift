@@ -11,6 +11,8 @@ struct BufferedRoundPlan: Sendable {
     /// Nil when the schedule stalled before this update (nobody online, nobody in flight).
     var update: BufferedPlan.Update?
     var staleness: StalenessDiscount
+    /// `[server] clock = "wall"`: the update is the buffer as received (times are wall seconds).
+    var wall = false
 }
 
 extension SystemRound {
@@ -22,8 +24,11 @@ extension SystemRound {
     /// into the record after the merge by `withBufferedWeights`.
     func applyBuffered(_ plan: BufferedRoundPlan, to outcome: inout RoundOutcome, held: inout [StaleUpdate]) -> SystemRoundRecord {
         let arrival = Dictionary(plan.batch.map { ($0.client, $0.completion) }, uniquingKeysWith: { a, _ in a })
+        // On the simulated clock the batch trained on version round − 1; on the wall clock the
+        // batch is the buffer, each arrival with the version it trained on.
+        let trainedOn = Dictionary(plan.batch.map { ($0.client, $0.startVersion) }, uniquingKeysWith: { a, _ in a })
         for u in outcome.updates {
-            held.append(StaleUpdate(fromRound: round - 1, arrival: arrival[u.clientIndex] ?? close, update: u))
+            held.append(StaleUpdate(fromRound: trainedOn[u.clientIndex] ?? round - 1, arrival: arrival[u.clientIndex] ?? close, update: u))
         }
         outcome.updates = []
         func take(_ e: InFlightClient) -> ClientUpdate? {
@@ -57,6 +62,7 @@ extension SystemRound {
         record.buffered = BufferedUpdateRecord(version: update.version, clockSeconds: update.time,
                                                updates: entries.sorted { $0.client < $1.client },
                                                discarded: discarded.isEmpty ? nil : discarded.sorted { $0.client < $1.client })
+        if plan.wall { record.buffered!.clock = "wall" }
         return record
     }
 }
@@ -97,6 +103,40 @@ extension FederatedServer {
                                            staleness: topology.server.buffered!.staleness)
         simulatedClock!.advance(by: duration)
         return round
+    }
+
+    /// Wall-clock buffered mode's round close: the server update the state machine made from
+    /// the buffer as received, as a plan of one update (times in wall seconds since the run
+    /// started, counting the time before a resume), so the merge and the log are the simulated
+    /// mode's.
+    func closeWallRound(_ outcome: RoundOutcome) -> SystemRound? {
+        guard let wall = outcome.wall, let settings = topology.server.buffered else { return nil }
+        func seconds(_ t: Double) -> Double { elapsedBeforeResume + t - startTime }
+        let entries = wall.buffer.map { InFlightClient(client: $0.client, startVersion: $0.startVersion, start: 0, completion: seconds($0.received)) }
+        let update = BufferedPlan.Update(
+            version: outcome.round, time: seconds(wall.closed),
+            buffer: zip(entries, wall.buffer).map { ($0, $1.staleness) },
+            discarded: wall.discarded.map { (InFlightClient(client: $0.client, startVersion: $0.startVersion, start: 0, completion: seconds($0.received)), $0.staleness) })
+        let start = lastWallClose ?? 0
+        lastWallClose = update.time
+        var round = SystemRound(round: outcome.round, start: start,
+                                timing: RoundTiming(finish: [:], onTime: [], stragglers: [], duration: max(0, update.time - start)),
+                                offline: [], busy: [], policy: .drop, stalenessExponent: 0)
+        round.buffered = BufferedRoundPlan(batch: entries, update: update, staleness: settings.staleness, wall: true)
+        return round
+    }
+
+    /// The state machine's wall-clock schedule, nil unless `[server] clock = "wall"`.
+    var wallSchedule: WallSchedule? {
+        guard let b = topology.server.buffered, b.clock == .wall else { return nil }
+        return WallSchedule(concurrency: b.concurrency, bufferSize: b.bufferSize, maxStaleness: b.maxStaleness)
+    }
+
+    /// `run_start`'s note for wall-clock buffered mode.
+    func wallNote() -> [String] {
+        guard let b = topology.server.buffered, b.clock == .wall else { return [] }
+        return ["buffered mode on the wall clock (not reproducible: arrivals are applied in the order received): concurrency \(b.concurrency), buffer_size \(b.bufferSize), staleness \(b.staleness.name), max_staleness "
+            + (b.maxStaleness.map(String.init) ?? "none") + "; times in the log are wall seconds since the run started"]
     }
 
     /// `run_start`'s note saying buffered mode ran, and how.

@@ -14,7 +14,7 @@ extension FederatedServer {
             dataset: topology.data.dataset.name, partition: topology.data.partition.name,
             partitionStats: PartitionSummary(counts: stats.clients.map(\.count), labelHistograms: stats.clients.map(\.labelCounts),
                                              meanTotalVariation: stats.meanTotalVariation),
-            notes: dataNotes() + systemNote() + blasNote())
+            notes: dataNotes() + systemNote() + wallNote() + blasNote())
         record.encoding = topology.compression.description
         record.runId = runID
         record.aviaryBuild = options.build

@@ -93,6 +93,7 @@ extension FederatedServer {
     /// Closes the round in `outcome` on the simulated clock: its timing from the sampled clients'
     /// profiles, and the clock advanced by its duration.
     func closeSystemRound(_ outcome: RoundOutcome) -> SystemRound? {
+        if outcome.wall != nil { return closeWallRound(outcome) }
         guard let clock = simulatedClock else { return nil }
         if let bufferedPlan { return closeBufferedRound(outcome, plan: bufferedPlan, clock: clock) }
         let timing = clock.timing(sampled: outcome.sampled)

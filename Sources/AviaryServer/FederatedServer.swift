@@ -103,6 +103,8 @@ public final class FederatedServer {
     var systemRoundEntered: (offline: [Int], busy: [Int]) = ([], [])
     /// Buffered mode's schedule, computed at start (and again on resume) from the topology alone.
     var bufferedPlan: BufferedPlan? = nil
+    /// Wall-clock buffered mode: the last server update's time (wall seconds since the start).
+    var lastWallClose: Double? = nil
     /// Clients lost during the run and whether they came back (the run's verdict).
     var population = PopulationWatch()
     /// The name each live process gave in its HELLO (`proc-3`), so log lines name processes, not routing ids.
@@ -230,6 +232,7 @@ public final class FederatedServer {
             configuration.sampleOverAllClients = true
         }
         configuration.evaluation = evaluationPlan
+        configuration.wall = wallSchedule
         var machine = ServerStateMachine<PeerID>(configuration: configuration)
         enterSystemRound(firstRound, machine: &machine)
         machine.roundConfig = processor.privacy.roundConfig(state)

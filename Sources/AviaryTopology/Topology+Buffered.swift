@@ -8,8 +8,21 @@ public enum ServerMode: String, Sendable, Hashable, CaseIterable {
     case buffered
 }
 
+/// `[server] clock` in buffered mode: what orders the arrivals.
+public enum BufferedClock: String, Sendable, Hashable, CaseIterable {
+    /// The simulated clock (`[system]`): arrivals are applied at their simulated completion
+    /// times, whatever order processes finish in; bit-for-bit reproducible (the default).
+    case simulated
+    /// The wall clock: arrivals are applied in the order the server receives them, and a
+    /// replacement client starts when one finishes. For real multi-host deployments; not
+    /// reproducible (the order depends on the machines and the network).
+    case wall
+}
+
 /// `[server] mode = "buffered"`'s keys (docs/TOPOLOGY.md, "Buffered mode").
 public struct BufferedSettings: Sendable, Hashable {
+    /// What orders the arrivals: the simulated clock (reproducible) or the wall clock.
+    public var clock: BufferedClock = .simulated
     /// Clients training at once: a slot that frees is refilled at that simulated moment.
     public var concurrency: Int
     /// K: the server updates the model after every K arrivals it keeps.
@@ -24,7 +37,7 @@ public struct BufferedSettings: Sendable, Hashable {
 }
 
 extension Topology {
-    static let bufferedKeys = ["concurrency", "buffer_size", "staleness", "staleness_a", "staleness_b", "max_staleness"]
+    static let bufferedKeys = ["clock", "concurrency", "buffer_size", "staleness", "staleness_a", "staleness_b", "max_staleness"]
 
     /// `[server] mode` and, in buffered mode, its keys; read only when `mode` is written, so sync
     /// runs record the configuration they always did. `perRound` is `clients_per_round` (the
@@ -35,6 +48,7 @@ extension Topology {
             t.ignore(bufferedKeys, because: "it applies to [server] mode = \"buffered\"")
             return (mode, nil)
         }
+        let clock = try t.choice("clock", default: BufferedClock.simulated)
         let concurrency = try t.int("concurrency", default: perRound)
         guard (1...clients).contains(concurrency) else {
             throw t.invalid("concurrency", "\(concurrency)", expected: "an integer in 1...\(clients) ([data] clients): each client trains in at most one slot at a time")
@@ -64,16 +78,40 @@ extension Topology {
         if let maxStaleness, maxStaleness < 0 {
             throw t.invalid("max_staleness", "\(maxStaleness)", expected: "an integer ≥ 0 (versions an update may lag behind), or no key to keep every update")
         }
-        return (mode, BufferedSettings(concurrency: concurrency, bufferSize: k, staleness: staleness, maxStaleness: maxStaleness))
+        var settings = BufferedSettings(concurrency: concurrency, bufferSize: k, staleness: staleness, maxStaleness: maxStaleness)
+        settings.clock = clock
+        return (mode, settings)
     }
 
     /// Rules that span sections in buffered mode, each naming the key to change.
     func checkBuffered(file: String, warnings: WarningSink) throws(TopologyError) {
         guard let buffered = server.buffered else { return }
+        if buffered.clock == .wall {
+            // Real devices set the pace: a simulated population would only pretend to.
+            if system != nil {
+                throw .invalidValue(file: file, key: "server.clock", value: "\"wall\"",
+                                    expected: "\"simulated\" with a [system] section, or no [system] section: on the wall clock the real processes' speed orders the arrivals, and the simulated devices would be ignored")
+            }
+            if evaluation.mode != .server {
+                throw .invalidValue(file: file, key: "evaluation.mode", value: "\"\(evaluation.mode.rawValue)\"",
+                                    expected: "\"server\" with [server] clock = \"wall\": clients train without pause, so there is no moment between rounds to send EVALUATE")
+            }
+        }
+        try checkBufferedMerge(buffered, file: file, warnings: warnings)
+        guard buffered.clock == .simulated else { return }
         guard let system else {
             throw .invalidValue(file: file, key: "server.mode", value: "\"buffered\"",
-                                expected: "a [system] section: buffered mode orders arrivals by the simulated clock, which needs the clients' device profiles")
+                                expected: "a [system] section: buffered mode orders arrivals by the simulated clock, which needs the clients' device profiles (or [server] clock = \"wall\" on real devices, not reproducible)")
         }
+        let syncOnly = [("deadline", system.deadline != nil), ("k_fastest", system.kFastest != nil),
+                        ("straggler_policy", system.stragglerPolicy != .drop), ("online_period", system.onlinePeriod != nil)]
+        for (key, set) in syncOnly where set {
+            warnings.add("\(file): 'system.\(key)' is ignored: it belongs to synchronous rounds, and buffered mode has none (availability is drawn afresh for each replacement client)")
+        }
+    }
+
+    /// Buffered rules on either clock: aggregators a buffer breaks, sampling, privacy.
+    private func checkBufferedMerge(_ buffered: BufferedSettings, file: String, warnings: WarningSink) throws(TopologyError) {
         switch merge.strategy {
         case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa:
             break
@@ -94,11 +132,6 @@ extension Topology {
         if privacy.mode != .none {
             throw .invalidValue(file: file, key: "privacy.mode", value: "\"\(privacy.mode.rawValue)\"",
                                 expected: "\"none\" in buffered mode: a noised release per server update and its accounting (q = 1) are not built yet")
-        }
-        let syncOnly = [("deadline", system.deadline != nil), ("k_fastest", system.kFastest != nil),
-                        ("straggler_policy", system.stragglerPolicy != .drop), ("online_period", system.onlinePeriod != nil)]
-        for (key, set) in syncOnly where set {
-            warnings.add("\(file): 'system.\(key)' is ignored: it belongs to synchronous rounds, and buffered mode has none (availability is drawn afresh for each replacement client)")
         }
     }
 }

@@ -60,4 +60,23 @@ import AviaryLog
             #expect(log.rounds.map(\.system) == logA.rounds.map(\.system), "\(point)")
         }
     }
+
+    /// `[server] clock = "wall"` with real processes: no [system], 2 client processes, the run
+    /// completes its server updates, each the buffer as received, and says the wall clock ran.
+    /// Not compared across runs: the order is what the processes delivered.
+    @Test func aWallClockRunCompletesAndSaysSo() throws {
+        let dir = Harness.temporaryDirectory("buffered-wall")
+        try Harness.topology(name: "w", output: dir, clients: 6, rounds: 4, processes: 2, epochs: 1,
+                             server: "mode = \"buffered\"\nclock = \"wall\"\nconcurrency = 4\nbuffer_size = 2\n")
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        let r = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 180)
+        #expect(r.status == 0, "\(r.output)")
+        let log = try AggregationLog.read(path: dir + "/w/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3, 4])
+        #expect(log.rounds.allSatisfy { $0.system?.buffered?.clock == "wall" && $0.system?.buffered?.updates.count == 2 })
+        #expect(log.rounds.allSatisfy { r in (r.system?.buffered?.updates ?? []).allSatisfy { $0.staleness == r.round - 1 - $0.startVersion } })
+        #expect(log.runStart?.config?["server.clock"] == .string("wall"))
+        #expect(log.runStart?.notes.contains { $0.hasPrefix("buffered mode on the wall clock") } == true)
+        #expect(log.runEnd?.status == "completed")
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import AviaryLog
 import AviaryReport
@@ -20,6 +21,13 @@ import AviaryReport
         let lines = LogTable.text(log, directory: "runs/t").split(separator: "\n").map(String.init)
         let at = lines.firstIndex { $0.hasPrefix("       v3 at sim 42.1s") }
         #expect(at != nil && lines[at! - 1].hasPrefix("    3 "), "\(lines)")
+        // On the wall clock the time is wall seconds since the run started, and the line says so.
+        r.system!.buffered!.clock = "wall"
+        #expect(LogTable.bufferedLine(r)?.hasPrefix("v3 at wall 42.1s: 2 updates") == true)
+        let json = String(decoding: try! JSONEncoder().encode(r.system!.buffered!), as: UTF8.self)
+        #expect(json.contains("\"clock\":\"wall\""), "\(json)")
+        r.system!.buffered!.clock = nil
+        #expect(!String(decoding: try! JSONEncoder().encode(r.system!.buffered!), as: UTF8.self).contains("\"clock\":"), "absent on the simulated clock")
     }
 }
 

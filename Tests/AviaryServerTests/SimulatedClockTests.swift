@@ -169,6 +169,16 @@ import AviaryTransport
         #expect(abs(a / c - 11) < 1e-6, "\(a) vs \(c)")
     }
 
+    @Test func secAggChargesThreeExtraRoundTripsOfTheClientsLatency() throws {
+        let settings = SystemSettings(seed: 1, devices: [DeviceClass(name: "d", share: 1, speed: .constant(10), upBps: .constant(1e12),
+                                                                     downBps: .constant(1e12), latency: .constant(0.25), availability: .constant(1))])
+        var clock = Self.clock(settings, clients: 1, work: 100)
+        let plain = try #require(clock.timing(sampled: [0]).finish[0])
+        clock.extraRoundTrips = 3
+        let secure = try #require(clock.timing(sampled: [0]).finish[0])
+        #expect(abs(secure - plain - 3 * 2 * 0.25) < 1e-9, "\(secure) vs \(plain)")
+    }
+
     // MARK: Availability
 
     @Test func independentAvailabilityTakesEachClientOfflineWithItsProbability() {

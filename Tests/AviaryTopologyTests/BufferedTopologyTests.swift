@@ -56,6 +56,31 @@ import AviaryMerge
         }
     }
 
+    /// `[server] clock = "wall"`: no [system] needed (nor allowed), recorded in the config,
+    /// refused with what it cannot do, and the same buffered rules otherwise.
+    @Test func wallClockKeyIsReadRecordedAndRefusedWhereItCannotRun() throws {
+        let t = try Topology.parse(Self.body("clock = \"wall\"\nconcurrency = 4\nbuffer_size = 2", system: ""))
+        var expected = BufferedSettings(concurrency: 4, bufferSize: 2)
+        expected.clock = .wall
+        #expect(t.server.buffered == expected)
+        #expect(t.config["server.clock"] == .string("wall"))
+        #expect(try Topology.parse(Self.body("")).server.buffered?.clock == .simulated)
+        #expect(try Topology.parse(Self.body("")).config["server.clock"] == .string("simulated"), "run_start records which clock ran")
+        let cases: [(String, String, String)] = [
+            (Self.body("clock = \"wall\""), "server.clock", "no [system] section"),
+            (Self.body("clock = \"sundial\""), "server.clock", "\"wall\""),
+            (Self.body("clock = \"wall\"\n[evaluation]\nmode = \"federated\"", system: ""), "evaluation.mode", "\"server\""),
+            (Self.body("clock = \"wall\"\nsampling = \"poisson\"", system: ""), "server.sampling", "\"fixed\""),
+            (Self.body("clock = \"wall\"", merge: "[merge]\nstrategy = \"median\"", system: ""), "server.staleness", "\"constant\""),
+        ]
+        for (text, key, expected) in cases {
+            let e = error(text)
+            #expect(e.contains("'\(key)'") && e.contains(expected), "\(key): \(e)")
+        }
+        let sync = try Topology.parse("[run]\nname = \"s\"\n[server]\nclock = \"wall\"\n")
+        #expect(sync.warnings.contains { $0.contains("server.clock") && $0.contains("mode = \"buffered\"") })
+    }
+
     @Test func robustStrategiesRunWithConstantStalenessAndAWarningSayingWhy() throws {
         let t = try Topology.parse(Self.body("staleness = \"constant\"", merge: "[merge]\nstrategy = \"trimmed-mean\"\ntrim_beta = 0.1"))
         #expect(t.warnings.contains { $0.contains("trimmed-mean") && $0.contains("one model version") })
