@@ -50,8 +50,13 @@ extension ServerStateMachine {
     mutating func startRound(_ round: Int, now: Double) -> [Action] {
         if configuration.wall != nil { return startWall(round, now: now) }
         var candidates: [Int] = []
-        candidates.reserveCapacity(registeredCount)
-        if unresponsive.isEmpty && excluded.isEmpty {
+        candidates.reserveCapacity(restrictedTo?.count ?? registeredCount)
+        if let only = restrictedTo {
+            // Ascending, as the scan below would give them.
+            for i in only.sorted() where i >= 0 && i < configuration.clients && holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) {
+                candidates.append(i)
+            }
+        } else if unresponsive.isEmpty && excluded.isEmpty {
             for i in 0..<configuration.clients where holder[i] >= 0 { candidates.append(i) }
         } else {
             for i in 0..<configuration.clients where holder[i] >= 0 && !unresponsive.contains(i) && !excluded.contains(i) { candidates.append(i) }
@@ -69,7 +74,7 @@ extension ServerStateMachine {
             // Poisson sampling, or fixed-size sampling over every client, can draw nobody
             // available while clients are there: an empty round too.
             if ((configuration.poissonRate != nil || configuration.sampleOverAllClients) && !candidates.isEmpty)
-                || (!excluded.isEmpty && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) })) {
+                || ((!excluded.isEmpty || restrictedTo != nil) && (0..<configuration.clients).contains(where: { holder[$0] >= 0 && !unresponsive.contains($0) })) {
                 // Everyone is offline or busy on the simulated clock: an empty round, not the end of the run.
                 let empty = Training(round: round, sampled: [], deadline: now, pending: [])
                 phase = .training(empty)

@@ -169,6 +169,10 @@ public struct ServerStateMachine<Peer: Hashable & Sendable>: Sendable {
     /// Clients left out of the next sampling for simulated system reasons (offline, or still
     /// busy with a late update); the server sets it before each round starts.
     public var excluded: Set<Int> = []
+    /// When set, only these clients are candidates for the next sampling (still registered and
+    /// responsive): buffered mode's batch of a round, a few of a large population, which an
+    /// `excluded` set of everyone else would cost O(clients) to build and to check every round.
+    public var restrictedTo: Set<Int>? = nil
     /// Entries added to `taskConfig` in the next round's TRAIN (and in a TRAIN re-sent during
     /// it), e.g. adaptive clipping's clip norm for that round; the server sets it before each
     /// round starts.

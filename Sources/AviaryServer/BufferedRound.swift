@@ -88,7 +88,7 @@ extension FederatedServer {
     func enterBufferedRound(_ round: Int, plan: BufferedPlan, machine: inout ServerStateMachine<PeerID>) {
         let batch = round - 1 < plan.batches.count ? Set(plan.batches[round - 1].map(\.client)) : []
         systemRoundEntered = ([], [])
-        machine.excluded = Set((0..<topology.data.clients).filter { !batch.contains($0) })
+        machine.restrictedTo = batch
     }
 
     /// Buffered mode's round close: the clock moves to the server update's simulated time.

@@ -33,6 +33,24 @@ import AviaryProtocol
         #expect(m.roundProgress?.answered == 1)  // the client not asked counts as settled
     }
 
+    /// Buffered mode's batch: only the listed clients are candidates (registered, responsive,
+    /// not excluded), as an `excluded` set of everyone else would give; none listed is an empty
+    /// round, not the end of the run.
+    @Test func restrictedToMakesOnlyTheListedClientsCandidates() {
+        var m = makeMachine()
+        m.restrictedTo = [3, 1, 7]
+        m.excluded = [3]
+        let actions = m.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
+                                from: "p", now: 1)
+        let started = actions.compactMap { a -> [Int]? in if case let .roundStarted(_, s) = a { s } else { nil } }
+        #expect(started == [[1]] && trained(actions) == [1])
+        var empty = makeMachine()
+        empty.restrictedTo = []
+        let none = empty.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
+                                 from: "p", now: 1)
+        #expect(none.contains { if case .aggregate = $0 { true } else { false } } && !empty.isFinished)
+    }
+
     @Test func aRoundWhoseSampledClientsAreAllNotAskedClosesAtOnce() {
         var m = makeMachine(notAsked: { $0 })
         let actions = m.receive(.hello(HelloMessage(processName: "p", claims: (0..<4).map { ClientClaim(index: $0, token: 0) })),
