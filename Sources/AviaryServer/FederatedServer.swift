@@ -169,8 +169,16 @@ public final class FederatedServer {
         var unresponsive: Set<Int> = []
         var minClients = topology.server.minClients
         // Bind before anything is written: a server that cannot listen leaves no run behind.
+        var transportOptions = TransportOptions()
+        if topology.secAgg.enabled {
+            // Each SecAgg stage sends one SECAGG frame per client, so a process hosting many of
+            // a round's clients gets that many at once, beyond the 100 a reading process queues
+            // otherwise. Room for every client of a round (Poisson sampling: twice the mean).
+            transportOptions.peerQueueMessages = max(transportOptions.peerQueueMessages,
+                                                     Int32(clamping: 2 * topology.server.clientsPerRound + 100))
+        }
         transport = try options.makeTransport?(topology.server.bind, maxMessageBytes)
-            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, security: options.security)
+            ?? ServerEndpoint(bind: topology.server.bind, maxMessageBytes: maxMessageBytes, options: transportOptions, security: options.security)
         defer { transport.close(flushingFor: Self.shutdownFlush) }
         if options.resume {
             let resumed = try resumeFromState()
