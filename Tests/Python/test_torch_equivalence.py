@@ -6,10 +6,12 @@ adapter gives the same delta to float tolerance, and the same metrics.
 ℓ2 steps are continuous in the gradient, so a whole 6,000-sample epoch agrees to float
 tolerance. ℓ∞ steps take sign(∂L/∂x): a coordinate whose gradient is within float rounding of 0
 can take opposite signs in the two implementations (they round differently), which
-moves that pixel by 2α and, through the next weights, the later batches. So the ℓ∞ epoch agrees
-to float tolerance over its first 10 batches; over the whole epoch the test bounds the drift
-that those sign ties cause and prints it (measured here: relative L2 difference ≈ 0.06, adv_loss
-within 1e-3)."""
+moves that pixel by 2α and, through the next weights, the later batches. When the first tie
+comes depends on the CPU's BLAS kernels: on an AVX2 machine the ℓ∞ epoch agreed to float
+tolerance over its first 10 batches, on an AVX-512 one (OpenBLAS's SkylakeX kernels) only over
+2 (relative L2 2.5e-6 after 2 batches, 0.043 after 4), so the float-tolerance case runs 2
+batches of ℓ∞ and 10 of ℓ2 and mix. Over the whole epoch the test bounds the drift and prints it
+(README, "Equivalence with the engine", has both machines' figures)."""
 import json
 import subprocess
 
@@ -67,11 +69,10 @@ needs_data = pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exi
 
 @needs_data
 @pytest.mark.parametrize("norm, epsilon, step, samples, mode, momentum, weight_decay", [
-    # 10 batches each: over a whole epoch the two sides' different float summation orders (BLAS
-    # kernels and thread counts) grow through the attack's steps, so there the test below bounds
-    # the drift instead (with OPENBLAS_NUM_THREADS=1 an ℓ2 epoch ends 1.7e-3 apart, mix 0.057).
+    # Over a whole epoch the two sides' different float summation orders (BLAS kernels and
+    # thread counts) grow through the attack's steps, so there the test below bounds the drift.
     ("l2", 1.0, 0.25, 320, "pgd", 0.0, 0.0),
-    ("linf", 0.1, 0.01, 320, "pgd", 0.0, 0.0),
+    ("linf", 0.1, 0.01, 64, "pgd", 0.0, 0.0),  # 2 batches: the first sign tie can come at batch 3
     ("l2", 1.0, 0.25, 320, "mix", 0.9, 5e-4),  # λ = 0.5; SGD momentum and weight decay
 ])
 def test_a_pgd_epoch_matches_the_engine_to_float_tolerance(aviary, tmp_path, norm, epsilon, step, samples, mode, momentum,
@@ -90,12 +91,16 @@ def test_a_pgd_epoch_matches_the_engine_to_float_tolerance(aviary, tmp_path, nor
 
 
 @needs_data
-@pytest.mark.parametrize("norm, epsilon, step, mode, momentum, weight_decay", [
-    ("linf", 0.1, 0.01, "pgd", 0.0, 0.0),
-    ("l2", 1.0, 0.25, "pgd", 0.0, 0.0),
-    ("l2", 1.0, 0.25, "mix", 0.9, 5e-4),
+@pytest.mark.parametrize("norm, epsilon, step, mode, momentum, weight_decay, min_cosine, max_relative", [
+    # The bounds hold the worst of the two machines measured (README) with room: ℓ∞ ended at
+    # cosine 0.996 (relative 0.091) on AVX-512, ℓ2 at 0.9993 (0.036); mix, whose momentum carries
+    # every difference forward, at 0.957 (0.29) on AVX-512 against 0.994 (0.11) on AVX2.
+    ("linf", 0.1, 0.01, "pgd", 0.0, 0.0, 0.99, 0.15),
+    ("l2", 1.0, 0.25, "pgd", 0.0, 0.0, 0.99, 0.15),
+    ("l2", 1.0, 0.25, "mix", 0.9, 5e-4, 0.93, 0.4),
 ])
-def test_a_whole_epoch_drifts_only_by_rounding(aviary, tmp_path, norm, epsilon, step, mode, momentum, weight_decay):
+def test_a_whole_epoch_drifts_only_by_rounding(aviary, tmp_path, norm, epsilon, step, mode, momentum, weight_decay,
+                                               min_cosine, max_relative):
     _, engine, engine_metrics, delta, metrics = epoch_in_both(aviary, tmp_path, norm, epsilon, step, SAMPLES, mode,
                                                               momentum, weight_decay)
     scale, worst, relative = differences(engine, delta)
@@ -103,7 +108,7 @@ def test_a_whole_epoch_drifts_only_by_rounding(aviary, tmp_path, norm, epsilon, 
         sum(float(np.sum(delta[k] ** 2)) for k in engine) * sum(float(np.sum(engine[k] ** 2)) for k in engine))
     print(f"{mode} {norm}, {SAMPLES} samples: largest |delta| {scale:.4g}, largest difference {worst:.3g}, relative L2 {relative:.3g}, "
           f"cosine {cosine:.5f}, adv_loss {engine_metrics['adv_loss']:.5f} (engine) {metrics['adv_loss']:.5f} (torch)")
-    assert cosine > 0.99 and relative < 0.15
+    assert cosine > min_cosine and relative < max_relative
     assert metrics["local_steps"] == engine_metrics["local_steps"] and metrics["samples"] == engine_metrics["samples"]
     for key in ("train_loss", "adv_loss"):
         assert abs(metrics[key] - engine_metrics[key]) < 5e-3, key
