@@ -42,7 +42,13 @@ struct ConvGeometry {
     var column: Int
     /// The column buffer is shared with other layers, so backward rebuilds it from the input
     /// (an extra im2col per layer instead of one buffer per layer: ResNet-20 would keep ~6 MB per sample).
+    /// Such layers run in chunks of samples whose columns fit in L2 (`Conv2D+Chunked.swift`).
     var recomputesColumns = false
+    /// The input gradient is the convolution of dOut with the flipped, transposed kernels (one
+    /// im2col of dOut, one sgemm with depth Cout·K·K writing dInp directly) rather than the column
+    /// gradient (depth Cout) and col2im: set for "same" stride-1 convolutions inside the network
+    /// with Cout ≤ Cin, whose dOut columns fit the shared column buffer (ResNet's 3×3 convs).
+    var transposedInputGradient = false
     var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding, stride: stride) }
     var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding, stride: stride) }
     var patch: Int { inChannels * kernel * kernel }
@@ -79,6 +85,8 @@ struct Architecture {
     private(set) var slotFeatures: [Int]
     /// Floats per sample of each conv layer's im2col buffer.
     private(set) var columnFeatures: [Int] = []
+    /// Floats of the largest flipped kernel a `transposedInputGradient` convolution needs (Cin·Cout·K·K).
+    private(set) var flippedWeightCount = 0
     /// Outputs per sample of each max-pool layer (one argmax each).
     private(set) var argmaxFeatures: [Int] = []
     /// Floats per sample of each GroupNorm layer's statistics (2 per group).
@@ -222,9 +230,13 @@ struct Architecture {
     mutating func addSharedColumnConv(_ name: String, input: Int, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int,
                                       kernel: Int, stride: Int) -> Int {
         let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: inC * kernel * kernel))
-        let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
+        var g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, stride: stride, weight: wt, bias: nil, batchMajorInput: input == 0,
                              column: 0, recomputesColumns: true)
+        if stride == 1 && kernel % 2 == 1 && input != 0 && outC <= inC {
+            g.transposedInputGradient = true
+            flippedWeightCount = max(flippedWeightCount, inC * outC * kernel * kernel)
+        }
         let needed = g.patch * g.outHeight * g.outWidth
         if columnFeatures.isEmpty { columnFeatures = [needed] } else { columnFeatures[0] = max(columnFeatures[0], needed) }
         return addStep(.conv(g), features: outC * g.outHeight * g.outWidth, input: input)

@@ -34,6 +34,10 @@ enum Conv2D {
         }
         let ho = outputSize(height, kernel: kernel, padding: padding)
         let wo = outputSize(width, kernel: kernel, padding: padding)
+        if ho == height && wo == width {
+            return sameIm2col(col: col, inp: inp, layout: layout, batch: batch, channels: channels,
+                              height: height, width: width, kernel: kernel, padding: padding)
+        }
         let columns = batch * ho * wo
         for c in 0..<channels {
             for ky in 0..<kernel {
@@ -54,6 +58,47 @@ enum Conv2D {
                             if x0 > 0 { dst.update(repeating: 0, count: x0) }
                             (dst + x0).update(from: plane + iy * width + (x0 + kx - padding), count: x1 - x0)
                             if x1 < wo { (dst + x1).update(repeating: 0, count: wo - x1) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// im2col of a "same" stride-1 convolution (output plane = input plane). For kernel offset
+    /// (dy, dx) = (ky − p, kx − p), output element i = y·W + x of a sample's plane reads input element
+    /// i + dy·W + dx, so all valid rows are one contiguous copy of the shifted plane; the copy
+    /// wraps across row ends at the dx columns that fall outside the input, which are then zeroed.
+    /// One copy per (row of col, sample) instead of one per image row (rows of 8–32 floats in a
+    /// CIFAR ResNet, where call overhead dominated).
+    static func sameIm2col(
+        col: UnsafeMutablePointer<Float>,
+        inp: UnsafePointer<Float>, layout: PlaneLayout,
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
+    ) {
+        let plane = height * width, columns = batch * plane
+        for c in 0..<channels {
+            for ky in 0..<kernel {
+                let dy = ky - padding
+                // Output rows whose input row y + dy lies inside [0, height).
+                let y0 = min(height, max(0, -dy)), y1 = max(y0, min(height, height - dy))
+                for kx in 0..<kernel {
+                    let dx = kx - padding
+                    let row = col + ((c * kernel + ky) * kernel + kx) * columns
+                    // Output elements [first, last) of the valid rows whose shifted source lies in the plane.
+                    let shift = dy * width + dx
+                    let first = min(plane, max(y0 * width, -shift)), last = max(0, min(y1 * width, plane - shift))
+                    for b in 0..<batch {
+                        let src = inp + c * layout.channelStride + b * layout.batchStride
+                        let dst = row + b * plane
+                        if first > 0 { dst.update(repeating: 0, count: first) }
+                        if last > first { (dst + first).update(from: src + first + shift, count: last - first) }
+                        if last < plane { (dst + last).update(repeating: 0, count: plane - last) }
+                        // Columns whose input x + dx falls outside [0, width) picked up a neighbouring row.
+                        if dx < 0 {
+                            for y in y0..<y1 { for x in 0..<min(-dx, width) { dst[y * width + x] = 0 } }
+                        } else if dx > 0 {
+                            for y in y0..<y1 { for x in max(0, width - dx)..<width { dst[y * width + x] = 0 } }
                         }
                     }
                 }
@@ -91,6 +136,21 @@ enum Conv2D {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// flipped (Cin, Cout, K, K) ← weight (Cout, Cin, K, K) with each kernel rotated by 180°: the
+    /// kernels of the convolution that maps a "same" stride-1 convolution's dOut to its dInp:
+    /// dx[i][u][v] = Σ_{o,a,b} W[o][i][a][b]·dy[o][u − a + p][v − b + p]; with a' = K − 1 − a that is
+    /// Σ W[o][i][K−1−a'][K−1−b']·dy[o][u + a' − (K−1−p)][…], a forward convolution with padding K − 1 − p.
+    static func flipTransposed(weight: UnsafePointer<Float>, into flipped: UnsafeMutablePointer<Float>,
+                               inChannels: Int, outChannels: Int, kernel: Int) {
+        let area = kernel * kernel
+        for o in 0..<outChannels {
+            for i in 0..<inChannels {
+                let src = weight + (o * inChannels + i) * area, dst = flipped + (i * outChannels + o) * area
+                for k in 0..<area { dst[k] = src[area - 1 - k] }
             }
         }
     }

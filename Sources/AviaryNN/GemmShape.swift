@@ -1,5 +1,8 @@
 /// One sgemm the engine issues: C (m × n) = op(A) (m × k) · op(B) (k × n); for cost accounting
-/// and for benchmarking OpenBLAS on exactly the model's shapes.
+/// and for benchmarking OpenBLAS on the model's shapes. Convolutions that rebuild their columns
+/// (ResNet's) issue each of theirs as several calls over chunks of samples
+/// (`Conv2D+Chunked.swift`); the list gives them batch-wide, so a probe of it measures the
+/// batch-wide calls, and the engine can exceed 100 % of it.
 public struct GemmShape: Sendable, Hashable, CustomStringConvertible {
     public let m: Int, n: Int, k: Int
     public let transA: Bool, transB: Bool
@@ -32,7 +35,11 @@ extension Network {
             case let .conv(g):
                 let columns = batch * g.outHeight * g.outWidth
                 forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
-                if needsInput { backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false)) }
+                if needsInput && g.transposedInputGradient {
+                    backward.append(GemmShape(m: g.inChannels, n: columns, k: g.outChannels * g.kernel * g.kernel, transA: false, transB: false))
+                } else if needsInput {
+                    backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false))
+                }
                 if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
             case let .lstm(g):
                 let rows = g.steps * batch, gates = 4 * g.hidden

@@ -66,7 +66,12 @@ enum GroupNorm {
     ) {
         let perGroup = channels / groups
         let n = Float(perGroup * plane)
-        if let dInp {
+        if dInp == nil && sink == nil { return }
+        // One pass over (x, dOut) per (sample, channel) plane gives both the group sums the input
+        // gradient needs and the per-channel γ and β gradients (Σ dOut·x̂ and Σ dOut).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels) { sums in
+            let dGamma = sums.baseAddress!, dBeta = dGamma + channels
+            dGamma.initialize(repeating: 0, count: 2 * channels)
             for b in 0..<batch {
                 for g in 0..<groups {
                     let mean = statistics[2 * (b * groups + g)], inverse = statistics[2 * (b * groups + g) + 1]
@@ -74,41 +79,45 @@ enum GroupNorm {
                     var sumG: Float = 0, sumGX: Float = 0
                     for c in (g * perGroup)..<((g + 1) * perGroup) {
                         let x = inp + (c * batch + b) * plane, dy = dOut + (c * batch + b) * plane
-                        var s: Float = 0, sx: Float = 0
-                        for i in 0..<plane {
+                        // Eight lanes: a scalar float reduction does not vectorise (no reassociation).
+                        var vs = SIMD8<Float>(repeating: 0), vsx = SIMD8<Float>(repeating: 0)
+                        let vmean = SIMD8<Float>(repeating: mean)
+                        var i = 0
+                        while i + 8 <= plane {
+                            let d = UnsafeRawPointer(dy).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            let xv = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            vs += d
+                            vsx += d * (xv - vmean)
+                            i += 8
+                        }
+                        var s = vs.sum(), sx = vsx.sum()
+                        while i < plane {
                             s += dy[i]
                             sx += dy[i] * (x[i] - mean)
+                            i += 1
                         }
+                        dBeta[c] += s
+                        dGamma[c] += sx * inverse
                         sumG += gamma[c] * s
                         sumGX += gamma[c] * sx * inverse
                     }
+                    guard let dInp else { continue }
                     let meanG = sumG / n, meanGX = sumGX / n
                     for c in (g * perGroup)..<((g + 1) * perGroup) {
                         let x = inp + (c * batch + b) * plane, dy = dOut + (c * batch + b) * plane
                         let dx = dInp + (c * batch + b) * plane
-                        let gc = gamma[c]
-                        for i in 0..<plane {
-                            let xhat = (x[i] - mean) * inverse
-                            dx[i] = inverse * (gc * dy[i] - meanG - xhat * meanGX)
-                        }
+                        // dx = inverse·(γ·dy − meanG − (x − μ)·inverse·meanGX) = a·dy + k·x + k0
+                        let a = inverse * gamma[c], k = -inverse * inverse * meanGX
+                        let k0 = -inverse * meanG - k * mean
+                        for i in 0..<plane { dx[i] = a * dy[i] + k * x[i] + k0 }
                     }
                 }
             }
-        }
-        guard let sink else { return }
-        for c in 0..<channels {
-            let g = c / perGroup
-            var dGamma: Float = 0, dBeta: Float = 0
-            for b in 0..<batch {
-                let mean = statistics[2 * (b * groups + g)], inverse = statistics[2 * (b * groups + g) + 1]
-                let x = inp + (c * batch + b) * plane, dy = dOut + (c * batch + b) * plane
-                var sx: Float = 0
-                for i in 0..<plane { sx += dy[i] * (x[i] - mean) }
-                dGamma += sx * inverse
-                dBeta += fastSum(dy, plane)
+            guard let sink else { return }
+            for c in 0..<channels {
+                sink.weight[c] += sink.scale * dGamma[c]
+                sink.bias?[c] += sink.scale * dBeta[c]
             }
-            sink.weight[c] += sink.scale * dGamma
-            sink.bias?[c] += sink.scale * dBeta
         }
     }
 }

@@ -78,6 +78,10 @@ extension Network {
                               batch: batch, inputs: inputs, outputs: outputs)
             case let .relu(features):
                 ReLU.forward(x: out, count: batch * features)
+            case let .conv(g) where g.recomputesColumns:
+                Conv2D.chunkedForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), col: columns[g.column],
+                                      weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
+                                      batch: batch, geometry: g)
             case let .conv(g):
                 let col = columns[g.column]
                 im2col(g, col: col, inp: inp, batch: batch)
@@ -122,10 +126,25 @@ extension Network {
                                weight: parameters + weight, batch: batch, inputs: inputs, outputs: outputs)
             case let .relu(features):
                 ReLU.backward(dx: dOut, out: slots[step.output], count: batch * features)
+            case let .conv(g) where g.recomputesColumns:
+                // Input gradient first: a folded-SGD sink updates the kernels in place.
+                let layout = planeLayout(g, batch: batch)
+                if let dInp, g.transposedInputGradient {
+                    Conv2D.flipTransposed(weight: parameters + g.weight, into: flippedWeights, inChannels: g.inChannels,
+                                          outChannels: g.outChannels, kernel: g.kernel)
+                    Conv2D.chunkedTransposedInputGradient(dInp: dInp, accumulate: step.accumulatesInput, dOut: dOut,
+                                                          flipped: flippedWeights, col: columns[g.column], batch: batch, geometry: g)
+                } else if let dInp, let columnGradient {
+                    Conv2D.chunkedColumnInputGradient(dInp: dInp, accumulate: step.accumulatesInput, layout: layout, dOut: dOut,
+                                                      weight: parameters + g.weight, dCol: columnGradient, batch: batch, geometry: g)
+                }
+                if let parameterSink = sink(weight: g.weight, bias: g.bias, mode: mode) {
+                    Conv2D.chunkedWeightGradient(sink: parameterSink, dOut: dOut, inp: inp, layout: layout,
+                                                 col: columns[g.column], batch: batch, geometry: g)
+                }
             case let .conv(g):
                 let columnCount = batch * g.outHeight * g.outWidth
                 let parameterSink = sink(weight: g.weight, bias: g.bias, mode: mode)
-                if g.recomputesColumns && parameterSink != nil { im2col(g, col: columns[g.column], inp: inp, batch: batch) }
                 Conv2D.backward(dCol: dInp == nil ? nil : columnGradient, sink: parameterSink,
                                 dOut: dOut, col: columns[g.column], weight: parameters + g.weight,
                                 columns: columnCount, patch: g.patch, outChannels: g.outChannels)

@@ -28,6 +28,8 @@ public final class Network {
     let slotGradients: [UnsafeMutablePointer<Float>]
     let columns: [UnsafeMutablePointer<Float>]
     let columnGradient: UnsafeMutablePointer<Float>?
+    /// Scratch for a `transposedInputGradient` convolution's flipped, transposed kernels.
+    let flippedWeights: UnsafeMutablePointer<Float>
     let argmax: [UnsafeMutablePointer<Int32>]
     /// Each GroupNorm layer's per-(sample, group) mean and 1/σ.
     let statistics: [UnsafeMutablePointer<Float>]
@@ -61,6 +63,7 @@ public final class Network {
         slotGradients = arch.slotFeatures.enumerated().map { Network.allocate($0.offset == 0 ? 0 : $0.element * maxBatch) }
         columns = arch.columnFeatures.map { Network.allocate($0 * maxBatch) }
         columnGradient = arch.columnFeatures.max().map { Network.allocate($0 * maxBatch) }
+        flippedWeights = Network.allocate(arch.flippedWeightCount)
         argmax = arch.argmaxFeatures.map { n in
             let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n * maxBatch))
             p.initialize(repeating: 0, count: max(1, n * maxBatch))
@@ -79,7 +82,7 @@ public final class Network {
     }
 
     deinit {
-        for p in [parameters, gradients, batchInputs] + slots + slotGradients + columns + statistics + masks + lstmGates + lstmCells { p.deallocate() }
+        for p in [parameters, gradients, batchInputs, flippedWeights] + slots + slotGradients + columns + statistics + masks + lstmGates + lstmCells { p.deallocate() }
         lstmGateGradient?.deallocate()
         lstmCellGradient?.deallocate()
         velocity?.deallocate()

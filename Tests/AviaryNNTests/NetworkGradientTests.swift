@@ -81,6 +81,38 @@ import AviaryMath
         #expect(zip(once, twice).allSatisfy { abs(2 * $0 - $1) <= 1e-6 * max(1, abs($1)) })
     }
 
+    /// At 32×32 a ResNet's convolutions run in chunks of fewer samples than the batch
+    /// (`Conv2D+Chunked.swift`); samples are independent (GroupNorm is per sample), so a batch's
+    /// parameter gradient must be the sum of its samples' and its input gradient their rows.
+    @Test func chunkedConvolutionsMatchPerSamplePasses() throws {
+        let spec = ModelSpec.resnet(ResNetSpec(channels: 3, height: 32, width: 32, classes: 4, blocksPerStage: 1, baseWidth: 8, groups: 2))
+        let batch = 3, d = spec.inputCount
+        let net = try Network(spec: spec, maxBatch: batch)
+        net.initialise(seed: 9)
+        let x = Fixtures.uniform(batch * d, seed: 25, low: 0, high: 1)
+        let dLogits = Fixtures.uniform(batch * spec.classes, seed: 26)
+        net.zeroGradients()
+        _ = net.forward(inputs: x, batch: batch)
+        var dx = [Float](repeating: 0, count: x.count)
+        net.backward(logitsGradient: dLogits, batch: batch, accumulateParameterGradients: true, inputGradient: &dx)
+        let together = net.withGradients { Array($0) }
+        net.zeroGradients()
+        var dxApart = [Float]()
+        for b in 0..<batch {
+            let xb = Array(x[(b * d)..<((b + 1) * d)])
+            _ = net.forward(inputs: xb, batch: 1)
+            var dxb = [Float](repeating: 0, count: d)
+            net.backward(logitsGradient: Array(dLogits[(b * spec.classes)..<((b + 1) * spec.classes)]), batch: 1,
+                         accumulateParameterGradients: true, inputGradient: &dxb)
+            dxApart += dxb
+        }
+        let apart = net.withGradients { Array($0) }
+        let scale = together.map { abs($0) }.max() ?? 1, inputScale = dx.map { abs($0) }.max() ?? 1
+        #expect(scale > 0 && inputScale > 0)
+        #expect(zip(together, apart).allSatisfy { abs($0 - $1) <= 1e-4 * scale }, "parameter gradients differ")
+        #expect(zip(dx, dxApart).allSatisfy { abs($0 - $1) <= 1e-4 * inputScale }, "input gradients differ")
+    }
+
     @Test func partialBatchMatchesFullBatchRows() throws {
         // A batch smaller than maxBatch must give the same per-sample logits as the full batch.
         let spec = ModelSpec.cnn(channels: 1, height: 8, width: 8, classes: 4)
