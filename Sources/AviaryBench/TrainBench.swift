@@ -144,10 +144,12 @@ public struct TrainBench {
 }
 
 /// Random operands for a list of sgemm shapes, run back to back (beta = 1, like the engine's
-/// accumulating calls), as the upper bound the engine's matrix work could reach.
+/// accumulating calls), as the upper bound the engine's matrix work could reach. The list is
+/// the engine's own calls (a chunked convolution's chunks one by one); calls of the same shape
+/// share their operands, as a chunked convolution's calls share their weights and column buffer.
 private final class SgemmProbe {
     private let shapes: [GemmShape]
-    private let a: [UnsafeMutablePointer<Float>], b: [UnsafeMutablePointer<Float>], c: [UnsafeMutablePointer<Float>]
+    private var operands: [GemmShape: (a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>)] = [:]
 
     init(shapes: [GemmShape]) {
         self.shapes = shapes
@@ -156,18 +158,19 @@ private final class SgemmProbe {
             p.initialize(repeating: 0.001, count: n)
             return p
         }
-        a = shapes.map { filled($0.m * $0.k) }
-        b = shapes.map { filled($0.k * $0.n) }
-        c = shapes.map { filled($0.m * $0.n) }
+        for s in shapes where operands[s] == nil {
+            operands[s] = (filled(s.m * s.k), filled(s.k * s.n), filled(s.m * s.n))
+        }
     }
 
-    deinit { for p in a + b + c { p.deallocate() } }
+    deinit { for o in operands.values { o.a.deallocate(); o.b.deallocate(); o.c.deallocate() } }
 
     func run() {
-        for (i, s) in shapes.enumerated() {
+        for s in shapes {
+            let o = operands[s]!
             BLAS.sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,
-                       a: a[i], lda: s.transA ? s.m : s.k, b: b[i], ldb: s.transB ? s.k : s.n,
-                       beta: 1, c: c[i], ldc: s.n)
+                       a: o.a, lda: s.transA ? s.m : s.k, b: o.b, ldb: s.transB ? s.k : s.n,
+                       beta: 1, c: o.c, ldc: s.n)
         }
     }
 }

@@ -4,7 +4,9 @@ enum LayerOp {
     case relu(features: Int)
     /// `batchMajorInput`: the input is the network's NCHW input rather than a CNHW activation.
     case conv(ConvGeometry)
-    case maxPool(channels: Int, height: Int, width: Int, size: Int, argmax: Int)
+    /// `rectified`: a ReLU before the pool is fused into it (`MaxPool2D.rectifiedForward`); the
+    /// input slot then keeps the pre-activation.
+    case maxPool(channels: Int, height: Int, width: Int, size: Int, argmax: Int, rectified: Bool)
     case flatten(channels: Int, plane: Int)
     /// `statistics`: index of the buffer keeping each (sample, group)'s mean and 1/σ.
     case groupNorm(channels: Int, plane: Int, groups: Int, weight: Int, bias: Int, statistics: Int)
@@ -40,14 +42,15 @@ struct ConvGeometry {
     var batchMajorInput: Bool
     /// Index of this layer's im2col buffer.
     var column: Int
-    /// The column buffer is shared with other layers, so backward rebuilds it from the input
-    /// (an extra im2col per layer instead of one buffer per layer: ResNet-20 would keep ~6 MB per sample).
-    /// Such layers run in chunks of samples whose columns fit in L2 (`Conv2D+Chunked.swift`).
-    var recomputesColumns = false
+    // Every convolution runs in chunks of samples whose columns fit in L2 (`Conv2D+Chunked.swift`),
+    // so its column buffer holds one chunk and backward rebuilds the columns from the input (an
+    // extra im2col per layer, from cache). ResNet's layers share one buffer (one per layer would
+    // keep ~6 MB per sample for ResNet-20); each CNN convolution has its own.
     /// The input gradient is the convolution of dOut with the flipped, transposed kernels (one
     /// im2col of dOut, one sgemm with depth Cout·K·K writing dInp directly) rather than the column
-    /// gradient (depth Cout) and col2im: set for "same" stride-1 convolutions inside the network
-    /// with Cout ≤ Cin, whose dOut columns fit the shared column buffer (ResNet's 3×3 convs).
+    /// gradient (depth Cout) and col2im: set for "same" stride-1 convolutions inside the network:
+    /// ResNet's 3×3 convs with Cout ≤ Cin, whose dOut columns fit the shared column buffer, and
+    /// the CNN's conv2, whose column buffer is sized for its dOut columns (Cout·K·K rows).
     var transposedInputGradient = false
     var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding, stride: stride) }
     var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding, stride: stride) }
@@ -100,6 +103,13 @@ struct Architecture {
     private var parameterCount = 0
 
     var layout: ParameterLayout { ParameterLayout(tensors: tensors) }
+
+    /// Floats column buffer `i` needs for batches up to `maxBatch`. It holds one chunk: n samples
+    /// of at most `columnFeatures[i]` floats each, where n·rows·plane ≤ max(rows·plane,
+    /// `Conv2D.chunkBudget`) (`Conv2D.chunkSamples`).
+    func columnCapacity(_ i: Int, maxBatch: Int) -> Int {
+        min(columnFeatures[i] * maxBatch, max(columnFeatures[i], Conv2D.chunkBudget))
+    }
     var outputSlot: Int { slotFeatures.count - 1 }
 
     init(spec: ModelSpec) throws {
@@ -129,13 +139,12 @@ struct Architecture {
             try positive("width", width)
             guard height >= 4 && width >= 4 else { throw NNError.inputTooSmallForCNN(height: height, width: width) }
             slotFeatures = [channels * height * width]
+            // Each ReLU is fused into the max-pool after it.
             addConv("conv1", channels, 32, height, width, kernel: 5, batchMajorInput: true)
-            addReLU()
-            addMaxPool(32, height, width)
+            addMaxPool(32, height, width, rectified: true)
             let h2 = height / 2, w2 = width / 2
             addConv("conv2", 32, 64, h2, w2, kernel: 5, batchMajorInput: false)
-            addReLU()
-            addMaxPool(64, h2, w2)
+            addMaxPool(64, h2, w2, rectified: true)
             let plane = (h2 / 2) * (w2 / 2)
             addStep(.flatten(channels: 64, plane: plane), features: 64 * plane)
             addDense("fc1", 64 * plane, 512)
@@ -213,14 +222,24 @@ struct Architecture {
         maskFeatures.append(features)
     }
 
+    /// The CNN's "same" convolution with a bias and its own column buffer. It runs chunk by chunk
+    /// like ResNet's: a batch-wide column matrix (20 MB for conv2 at batch 32)
+    /// would be written and read back from memory, a chunk's stays in L2. Inside the network its
+    /// input gradient is the flipped-kernel convolution of dOut (no col2im, no memset).
     private mutating func addConv(_ name: String, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int, kernel: Int, batchMajorInput: Bool) {
         let fanIn = inC * kernel * kernel
         let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: fanIn))
         let b = addTensor("\(name).bias", [outC], initialiser: .uniform(fanIn: fanIn))
-        let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
+        var g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, weight: wt, bias: b, batchMajorInput: batchMajorInput,
                              column: columnFeatures.count)
-        columnFeatures.append(g.patch * g.outHeight * g.outWidth)
+        var rows = g.patch
+        if !batchMajorInput && kernel % 2 == 1 {
+            g.transposedInputGradient = true
+            flippedWeightCount = max(flippedWeightCount, inC * outC * kernel * kernel)
+            rows = max(rows, outC * kernel * kernel)
+        }
+        columnFeatures.append(rows * g.outHeight * g.outWidth)
         addStep(.conv(g), features: outC * g.outHeight * g.outWidth)
     }
 
@@ -232,7 +251,7 @@ struct Architecture {
         let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: inC * kernel * kernel))
         var g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, stride: stride, weight: wt, bias: nil, batchMajorInput: input == 0,
-                             column: 0, recomputesColumns: true)
+                             column: 0)
         if stride == 1 && kernel % 2 == 1 && input != 0 && outC <= inC {
             g.transposedInputGradient = true
             flippedWeightCount = max(flippedWeightCount, inC * outC * kernel * kernel)
@@ -275,9 +294,10 @@ struct Architecture {
         statisticsFeatures.append(2 * groups)
     }
 
-    private mutating func addMaxPool(_ channels: Int, _ h: Int, _ w: Int) {
+    private mutating func addMaxPool(_ channels: Int, _ h: Int, _ w: Int, rectified: Bool) {
         let outputs = channels * (h / 2) * (w / 2)
-        addStep(.maxPool(channels: channels, height: h, width: w, size: 2, argmax: argmaxFeatures.count), features: outputs)
+        addStep(.maxPool(channels: channels, height: h, width: w, size: 2, argmax: argmaxFeatures.count, rectified: rectified),
+                features: outputs)
         argmaxFeatures.append(outputs)
     }
 }

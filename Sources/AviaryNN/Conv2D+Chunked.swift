@@ -1,6 +1,6 @@
 import AviaryMath
 
-/// Convolutions that rebuild their columns (ResNet's, `ConvGeometry.recomputesColumns`) run over the
+/// Convolutions (ResNet's and the CNN's) run over the
 /// batch in chunks of samples whose column block fits in L2 (2 MB per core on current Xeons), so
 /// each im2col is read back by OpenBLAS's packing from cache instead of from a batch-wide matrix
 /// (19 MB for a 16-channel 32×32 layer at batch 32). One sgemm per chunk writes its columns of the
@@ -12,6 +12,13 @@ extension Conv2D {
     /// Samples per chunk for a column block of `rows` × (samples · plane) floats.
     static func chunkSamples(rows: Int, plane: Int, batch: Int) -> Int {
         max(1, min(batch, chunkBudget / max(1, rows * plane)))
+    }
+
+    /// Samples in each chunk `forEachChunk` visits.
+    static func chunkSizes(batch: Int, samples: Int) -> [Int] {
+        var sizes: [Int] = []
+        forEachChunk(batch: batch, samples: samples) { _, n in sizes.append(n) }
+        return sizes
     }
 
     /// Calls `body(first sample, samples)` for consecutive chunks covering 0..<batch.
@@ -31,10 +38,11 @@ extension Conv2D {
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, batch: Int, geometry g: ConvGeometry
     ) {
         let plane = g.outHeight * g.outWidth, columns = batch * plane
-        if let bias {
-            for c in 0..<g.outChannels { (out + c * columns).update(repeating: bias[c], count: columns) }
-        }
         forEachChunk(batch: batch, samples: chunkSamples(rows: g.patch, plane: plane, batch: batch)) { b0, n in
+            // The bias goes into the chunk's output block just before the sgemm adds to it, while it is in cache.
+            if let bias {
+                for c in 0..<g.outChannels { (out + c * columns + b0 * plane).update(repeating: bias[c], count: n * plane) }
+            }
             im2col(col: col, inp: inp + b0 * layout.batchStride, layout: layout, batch: n, channels: g.inChannels,
                    height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, stride: g.stride)
             BLAS.sgemm(transA: false, transB: false, m: g.outChannels, n: n * plane, k: g.patch,

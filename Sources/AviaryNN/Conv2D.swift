@@ -156,6 +156,8 @@ enum Conv2D {
     }
 
     /// out (Cout, B·Ho·Wo) = weight (Cout, Cin·K·K) · col + bias; `col` must hold im2col(inp).
+    /// The network runs the chunked forms (`Conv2D+Chunked.swift`); this batch-wide form and
+    /// `backward` are what the layer gradient tests check im2col and col2im through.
     /// Without a bias (a convolution followed by a normalisation) the sgemm overwrites `out`.
     static func forward(
         out: UnsafeMutablePointer<Float>,

@@ -1,8 +1,7 @@
 /// One sgemm the engine issues: C (m × n) = op(A) (m × k) · op(B) (k × n); for cost accounting
-/// and for benchmarking OpenBLAS on the model's shapes. Convolutions that rebuild their columns
-/// (ResNet's) issue each of theirs as several calls over chunks of samples
-/// (`Conv2D+Chunked.swift`); the list gives them batch-wide, so a probe of it measures the
-/// batch-wide calls, and the engine can exceed 100 % of it.
+/// and for benchmarking OpenBLAS on the model's shapes. Convolutions issue each of theirs as
+/// several calls over chunks of samples (`Conv2D+Chunked.swift`); the list has one entry per
+/// call, with the chunk's shape, as the engine issues them.
 public struct GemmShape: Sendable, Hashable, CustomStringConvertible {
     public let m: Int, n: Int, k: Int
     public let transA: Bool, transB: Bool
@@ -33,14 +32,25 @@ extension Network {
                 if needsInput { backward.append(GemmShape(m: batch, n: i, k: o, transA: false, transB: false)) }
                 if weightGradients { backward.append(GemmShape(m: o, n: i, k: batch, transA: true, transB: false)) }
             case let .conv(g):
-                let columns = batch * g.outHeight * g.outWidth
-                forward.append(GemmShape(m: g.outChannels, n: columns, k: g.patch, transA: false, transB: false))
-                if needsInput && g.transposedInputGradient {
-                    backward.append(GemmShape(m: g.inChannels, n: columns, k: g.outChannels * g.kernel * g.kernel, transA: false, transB: false))
-                } else if needsInput {
-                    backward.append(GemmShape(m: g.patch, n: columns, k: g.outChannels, transA: true, transB: false))
+                let outPlane = g.outHeight * g.outWidth, depth = g.outChannels * g.kernel * g.kernel
+                for n in Conv2D.chunkSizes(batch: batch, samples: Conv2D.chunkSamples(rows: g.patch, plane: outPlane, batch: batch)) {
+                    forward.append(GemmShape(m: g.outChannels, n: n * outPlane, k: g.patch, transA: false, transB: false))
                 }
-                if weightGradients { backward.append(GemmShape(m: g.outChannels, n: g.patch, k: columns, transA: false, transB: true)) }
+                if needsInput && g.transposedInputGradient {
+                    let plane = g.height * g.width
+                    for n in Conv2D.chunkSizes(batch: batch, samples: Conv2D.chunkSamples(rows: depth, plane: plane, batch: batch)) {
+                        backward.append(GemmShape(m: g.inChannels, n: n * plane, k: depth, transA: false, transB: false))
+                    }
+                } else if needsInput {
+                    for n in Conv2D.chunkSizes(batch: batch, samples: Conv2D.chunkSamples(rows: g.patch, plane: outPlane, batch: batch)) {
+                        backward.append(GemmShape(m: g.patch, n: n * outPlane, k: g.outChannels, transA: true, transB: false))
+                    }
+                }
+                if weightGradients {
+                    for n in Conv2D.chunkSizes(batch: batch, samples: Conv2D.chunkSamples(rows: g.patch, plane: outPlane, batch: batch)) {
+                        backward.append(GemmShape(m: g.outChannels, n: g.patch, k: n * outPlane, transA: false, transB: true))
+                    }
+                }
             case let .lstm(g):
                 let rows = g.steps * batch, gates = 4 * g.hidden
                 forward.append(GemmShape(m: rows, n: gates, k: g.inputs, transA: false, transB: true))

@@ -78,18 +78,18 @@ extension Network {
                               batch: batch, inputs: inputs, outputs: outputs)
             case let .relu(features):
                 ReLU.forward(x: out, count: batch * features)
-            case let .conv(g) where g.recomputesColumns:
+            case let .conv(g):
                 Conv2D.chunkedForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), col: columns[g.column],
                                       weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
                                       batch: batch, geometry: g)
-            case let .conv(g):
-                let col = columns[g.column]
-                im2col(g, col: col, inp: inp, batch: batch)
-                Conv2D.forward(out: out, col: col, weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
-                               columns: batch * g.outHeight * g.outWidth, patch: g.patch, outChannels: g.outChannels)
-            case let .maxPool(channels, height, width, size, index):
-                MaxPool2D.forward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
-                                  planes: channels * batch, height: height, width: width, size: size)
+            case let .maxPool(channels, height, width, size, index, rectified):
+                if rectified {
+                    MaxPool2D.rectifiedForward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
+                                               planes: channels * batch, height: height, width: width, size: size)
+                } else {
+                    MaxPool2D.forward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
+                                      planes: channels * batch, height: height, width: width, size: size)
+                }
             case let .flatten(channels, plane):
                 Flatten.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
             case let .groupNorm(channels, plane, groups, weight, bias, index):
@@ -126,7 +126,7 @@ extension Network {
                                weight: parameters + weight, batch: batch, inputs: inputs, outputs: outputs)
             case let .relu(features):
                 ReLU.backward(dx: dOut, out: slots[step.output], count: batch * features)
-            case let .conv(g) where g.recomputesColumns:
+            case let .conv(g):
                 // Input gradient first: a folded-SGD sink updates the kernels in place.
                 let layout = planeLayout(g, batch: batch)
                 if let dInp, g.transposedInputGradient {
@@ -142,22 +142,15 @@ extension Network {
                     Conv2D.chunkedWeightGradient(sink: parameterSink, dOut: dOut, inp: inp, layout: layout,
                                                  col: columns[g.column], batch: batch, geometry: g)
                 }
-            case let .conv(g):
-                let columnCount = batch * g.outHeight * g.outWidth
-                let parameterSink = sink(weight: g.weight, bias: g.bias, mode: mode)
-                Conv2D.backward(dCol: dInp == nil ? nil : columnGradient, sink: parameterSink,
-                                dOut: dOut, col: columns[g.column], weight: parameters + g.weight,
-                                columns: columnCount, patch: g.patch, outChannels: g.outChannels)
-                if let dInp, let columnGradient {
-                    if !step.accumulatesInput { dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width) }
-                    Conv2D.col2imAccumulate(dInp: dInp, layout: planeLayout(g, batch: batch), dCol: columnGradient, batch: batch,
-                                            channels: g.inChannels, height: g.height, width: g.width,
-                                            kernel: g.kernel, padding: g.padding, stride: g.stride)
-                }
-            case let .maxPool(channels, height, width, size, index):
+            case let .maxPool(channels, height, width, size, index, rectified):
                 guard let dInp else { continue }
-                MaxPool2D.backward(dInp: dInp, dOut: dOut, argmax: argmax[index],
-                                   planes: channels * batch, height: height, width: width, size: size)
+                if rectified {
+                    MaxPool2D.rectifiedBackward(dInp: dInp, dOut: dOut, out: slots[step.output], argmax: argmax[index],
+                                                planes: channels * batch, height: height, width: width, size: size)
+                } else {
+                    MaxPool2D.backward(dInp: dInp, dOut: dOut, argmax: argmax[index],
+                                       planes: channels * batch, height: height, width: width, size: size)
+                }
             case let .flatten(channels, plane):
                 guard let dInp else { continue }
                 Flatten.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
@@ -201,11 +194,6 @@ extension Network {
 
     private func lstmShape(_ g: LSTMGeometry, batch: Int) -> LSTM.Shape {
         LSTM.Shape(steps: g.steps, batch: batch, inputs: g.inputs, hidden: g.hidden)
-    }
-
-    private func im2col(_ g: ConvGeometry, col: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, batch: Int) {
-        Conv2D.im2col(col: col, inp: inp, layout: planeLayout(g, batch: batch), batch: batch,
-                      channels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, stride: g.stride)
     }
 
     private func planeLayout(_ g: ConvGeometry, batch: Int) -> PlaneLayout {

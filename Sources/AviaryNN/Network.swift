@@ -3,8 +3,9 @@ import AviaryMath
 /// A feed-forward network over one flat parameter vector, with every buffer preallocated for
 /// `maxBatch` samples so training steps never allocate. Not thread-safe: one owner at a time.
 ///
-/// Activations of the CNN's conv stack are stored CNHW internally (one sgemm per layer for the
-/// whole batch); inputs, input gradients and logits are always row-per-sample (NCHW for images).
+/// Activations of the conv stacks are stored CNHW internally (each convolution's sgemms write
+/// column blocks of the whole batch's output); inputs, input gradients and logits are always
+/// row-per-sample (NCHW for images).
 public final class Network {
     /// The model this network was built from.
     public let spec: ModelSpec
@@ -61,8 +62,9 @@ public final class Network {
         gradients = Network.allocate(count)
         slots = arch.slotFeatures.map { Network.allocate($0 * maxBatch) }
         slotGradients = arch.slotFeatures.enumerated().map { Network.allocate($0.offset == 0 ? 0 : $0.element * maxBatch) }
-        columns = arch.columnFeatures.map { Network.allocate($0 * maxBatch) }
-        columnGradient = arch.columnFeatures.max().map { Network.allocate($0 * maxBatch) }
+        let columnCapacities = arch.columnFeatures.indices.map { arch.columnCapacity($0, maxBatch: maxBatch) }
+        columns = columnCapacities.map { Network.allocate($0) }
+        columnGradient = columnCapacities.max().map { Network.allocate($0) }
         flippedWeights = Network.allocate(arch.flippedWeightCount)
         argmax = arch.argmaxFeatures.map { n in
             let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n * maxBatch))

@@ -115,6 +115,27 @@ import Testing
         expectClose(d(dx), numeric, "maxpool dx \(size)")
     }
 
+    /// The CNN's ReLU fused into its max-pool: values and gradient of pool(relu(x)), including
+    /// windows whose inputs are all negative (no gradient) and rows/columns the pool drops.
+    @Test(arguments: [(4, 4), (5, 7)])
+    func rectifiedMaxPoolForwardAndBackward(size: (Int, Int)) {
+        let (height, width) = size
+        let planes = 3
+        let x = Fixtures.uniform(planes * height * width, seed: 13)
+        let r = d(Fixtures.uniform(planes * (height / 2) * (width / 2), seed: 14))
+        let ref = { (x: [Double]) in Reference.maxPool(Reference.relu(x), planes: planes, height: height, width: width) }
+        var y = [Float](repeating: 0, count: r.count)
+        var argmax = [Int32](repeating: 0, count: r.count)
+        MaxPool2D.rectifiedForward(out: &y, argmax: &argmax, inp: x, planes: planes, height: height, width: width, size: 2)
+        #expect(d(y) == ref(d(x)))
+        #expect(y.contains(0) && y.contains { $0 > 0 })
+        var dx = [Float](repeating: 7, count: x.count)  // backward must overwrite, including rows the pool drops
+        MaxPool2D.rectifiedBackward(dInp: &dx, dOut: r.map(Float.init), out: y, argmax: argmax,
+                                    planes: planes, height: height, width: width, size: 2)
+        let numeric = Reference.numericalGradient({ self.dot(r, ref($0)) }, at: d(x), indices: Array(0..<x.count))
+        expectClose(d(dx), numeric, "rectified maxpool dx \(size)")
+    }
+
     @Test func flattenIsPyTorchOrderAndInvertible() {
         let batch = 2, channels = 3, plane = 4
         // CNHW value encodes (c, n, p) so the expected NCHW position is explicit.

@@ -81,11 +81,13 @@ import AviaryMath
         #expect(zip(once, twice).allSatisfy { abs(2 * $0 - $1) <= 1e-6 * max(1, abs($1)) })
     }
 
-    /// At 32×32 a ResNet's convolutions run in chunks of fewer samples than the batch
-    /// (`Conv2D+Chunked.swift`); samples are independent (GroupNorm is per sample), so a batch's
-    /// parameter gradient must be the sum of its samples' and its input gradient their rows.
-    @Test func chunkedConvolutionsMatchPerSamplePasses() throws {
-        let spec = ModelSpec.resnet(ResNetSpec(channels: 3, height: 32, width: 32, classes: 4, blocksPerStage: 1, baseWidth: 8, groups: 2))
+    /// At 32×32 a ResNet's convolutions, and at 28×28 the CNN's conv2, run in chunks of fewer
+    /// samples than the batch (`Conv2D+Chunked.swift`); samples are independent (GroupNorm is per
+    /// sample), so a batch's parameter gradient must be the sum of its samples' and its input
+    /// gradient their rows.
+    @Test(arguments: [ModelSpec.resnet(ResNetSpec(channels: 3, height: 32, width: 32, classes: 4, blocksPerStage: 1, baseWidth: 8, groups: 2)),
+                      ModelSpec.cnn(channels: 1, height: 28, width: 28, classes: 4)])
+    func chunkedConvolutionsMatchPerSamplePasses(spec: ModelSpec) throws {
         let batch = 3, d = spec.inputCount
         let net = try Network(spec: spec, maxBatch: batch)
         net.initialise(seed: 9)
