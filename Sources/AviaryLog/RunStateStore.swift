@@ -197,9 +197,11 @@ public final class RunStateStore: @unchecked Sendable {
             }
             return state
         } catch {
+            // Only what a power loss leaves (a torn state.json, a file missing, short or with
+            // another CRC) falls back; an edited, inconsistent state is refused as it is.
             switch error {
-            case .missing, .unsupportedVersion, .topologyChanged: throw error
-            default: break
+            case .malformed, .vectorsCorrupt: break
+            default: throw error
             }
             guard FileManager.default.fileExists(atPath: durableState),
                   FileManager.default.contents(atPath: durableState) != FileManager.default.contents(atPath: path),
