@@ -1,10 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import AviaryMath
 import AviaryMerge
 
 /// Saves and loads `RunState` in a run directory (format version 2):
 ///
-///     state.json                       small JSON (fields below), replaced atomically
+///     state.json                       a symbolic link to state/index-rNNNN.json, the small JSON
+///                                      index (fields below), switched atomically
 ///     state/rNNNN-<vector>.safetensors one file per vector (global, optimizer.m, optimizer.v,
 ///                                      merge_window.<i>, extra.<name>), written once
 ///     state/durable.json               a copy of the last state.json that was fsynced
@@ -14,9 +18,9 @@ import AviaryMerge
 /// the file again instead of rewriting it. So a save costs what changed since the last one: for
 /// FedBuff the new global model and the newly held-back deltas, not every held delta again.
 ///
-/// Order of a save: new vector files (temp file, rename), then state.json naming every file with
-/// its size and CRC-32 (temp file, rename), then the files neither state.json nor
-/// state/durable.json names are deleted. A crash (kill -9) at any point leaves state.json naming
+/// Order of a save: new vector files (temp file, rename), then a new index naming every file with
+/// its size and CRC-32, then state.json is switched to it (a new link renamed over the old), then
+/// the files neither state.json nor state/durable.json names are deleted, and the old index. A crash (kill -9) at any point leaves state.json naming
 /// complete files, of this save or the one before.
 ///
 /// Durability: `save(_:durable: true)` also fsyncs every file the state names (those not fsynced
@@ -43,6 +47,8 @@ public final class RunStateStore: @unchecked Sendable {
     private var entries: [String: Entry] = [:]
     /// Files state/durable.json names: kept until the next durable save.
     private var durableFiles: Set<String> = []
+    /// The index file state.json links to (`state/index-rNNNN.json`), once saved or loaded.
+    private var currentIndex: String?
     /// False until this store has saved once: its first save is durable.
     private var savedOnce = false
 
@@ -56,7 +62,9 @@ public final class RunStateStore: @unchecked Sendable {
     public var durableState: String { directory.stateDirectory + "/durable.json" }
 
     /// True when the run directory has a state to resume from.
-    public var exists: Bool { FileManager.default.fileExists(atPath: directory.state) }
+    public var exists: Bool { FileManager.default.fileExists(atPath: directory.state) || isLink(directory.state) }
+
+    private func isLink(_ path: String) -> Bool { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil }
 
     /// What the last save wrote: new vector files and their bytes (tests and timing).
     public private(set) var lastSave = (files: 0, bytes: 0, reused: 0)
@@ -126,7 +134,6 @@ public final class RunStateStore: @unchecked Sendable {
                 do { try SafetensorsFileIO.sync(path: path) } catch { throw .cannotWrite(path: path, reason: "\(error)") }
                 next[name]!.synced = true
             }
-            SafetensorsFileIO.syncDirectory(directory.stateDirectory)
         }
         let document = StateDocument(
             version: RunState.formatVersion, run: state.run, round: state.round, time: Self.timestamp(),
@@ -149,9 +156,27 @@ public final class RunStateStore: @unchecked Sendable {
         } catch {
             throw .cannotWrite(path: directory.state, reason: "\(error)")
         }
-        do { try AtomicFile.write(json, to: directory.state, sync: durable) } catch {
-            throw .cannotWrite(path: directory.state, reason: "\(error)")
+        // The index goes to a new file, and state.json, a symbolic link, is switched to it by
+        // rename: replacing a regular file by rename makes ext4 (auto_da_alloc) flush the new
+        // file's data in the rename, 5-13 ms here under load; replacing a link does not.
+        var index = "state/" + String(format: "index-r%04d", state.round) + ".json"
+        var n = 2
+        while index == currentIndex || FileManager.default.fileExists(atPath: directory.path + "/" + index) {
+            index = "state/" + String(format: "index-r%04d", state.round) + "-\(n).json"
+            n += 1
         }
+        do { try AtomicFile.write(json, to: directory.path + "/" + index, sync: durable) } catch {
+            throw .cannotWrite(path: directory.path + "/" + index, reason: "\(error)")
+        }
+        let link = directory.state + ".tmp-\(getpid())"
+        unlink(link)
+        guard symlink(index, link) == 0, rename(link, directory.state) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(link)
+            throw .cannotWrite(path: directory.state, reason: "cannot point it at \(index): \(reason)")
+        }
+        if durable { SafetensorsFileIO.syncDirectory(directory.path) }
+        currentIndex = index
         FaultInjection.crashPoint("state-saved")
         if durable {
             do { try AtomicFile.write(json, to: durableState, sync: true) } catch {
@@ -173,7 +198,11 @@ public final class RunStateStore: @unchecked Sendable {
         let keep = Set(entries.values.map(\.file.file)).union(durableFiles)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.stateDirectory)) ?? []
         var removed: [String] = []
-        for name in names.sorted() where name.hasSuffix(".safetensors") && !keep.contains("state/" + name) {
+        let stale = { (name: String) in
+            name.hasSuffix(".safetensors") ? !keep.contains("state/" + name)
+                : name.hasPrefix("index-") && name.hasSuffix(".json") && "state/" + name != self.currentIndex
+        }
+        for name in names.sorted() where stale(name) {
             if (try? FileManager.default.removeItem(atPath: directory.stateDirectory + "/" + name)) != nil { removed.append(name) }
         }
         return removed
@@ -186,7 +215,8 @@ public final class RunStateStore: @unchecked Sendable {
     public func load(topology: [UInt8]? = nil) throws(RunStateError) -> RunState {
         recovered = nil
         let path = directory.state
-        guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
+        guard exists else { throw .missing(path: path) }
+        currentIndex = try? FileManager.default.destinationOfSymbolicLink(atPath: path)
         do {
             let (state, entries) = try load(index: path, topology: topology)
             self.entries = entries
@@ -214,7 +244,12 @@ public final class RunStateStore: @unchecked Sendable {
     }
 
     private func load(index path: String, topology: [UInt8]?) throws(RunStateError) -> (RunState, [String: Entry]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "permission denied?") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if !FileManager.default.fileExists(atPath: path), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                throw .malformed(path: path, reason: "it links to \(target), which is missing")
+            }
+            throw .unreadable(path: path, reason: "permission denied?")
+        }
         // The version first: an older state.json has other fields, and the error must say why it is refused.
         if let probe = try? LogCoding.decoder().decode(VersionProbe.self, from: data), probe.format == StateDocument.formatName,
            let version = probe.version, version != RunState.formatVersion {
