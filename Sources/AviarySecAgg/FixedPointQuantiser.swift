@@ -47,9 +47,11 @@ public struct FixedPointQuantiser: Sendable, Equatable {
             values.withUnsafeBufferPointer { v in
                 for i in 0..<v.count {
                     let scaled = (min(max(v[i], -c), c) + c) * scale
-                    // scaled ≥ 0, so truncation is the floor (and Double(low) the rounded-down value).
-                    var q = UInt64(scaled)
-                    if stream.nextDouble() < scaled - Double(q) { q += 1 }
+                    // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction
+                    // each) of values below 2^53: the same numbers as UInt64(_:) and nextDouble().
+                    var q = UInt64(Int64(scaled))
+                    let u = Double(Int64(bitPattern: stream.next() >> 11)) * 0x1.0p-53
+                    if u < scaled - Double(Int64(bitPattern: q)) { q += 1 }
                     out[i] = UInt32(min(q, levels))
                 }
             }
