@@ -29,7 +29,7 @@ import AviaryMath
     /// per chunk): element for element it is the one keystream of a single call, across chunk
     /// boundaries and a last chunk that ends inside a block; apply adds exactly those elements.
     @Test func chunkedExpansionIsTheSingleKeystream() throws {
-        let seed = (0..<32).map { UInt8(200 &- $0 &* 7) }
+        let seed = (0..<32).map { UInt8(truncatingIfNeeded: 200 &- $0 &* 7) }
         for count in [MaskExpansion.chunkBytes / 4 - 1, MaskExpansion.chunkBytes / 4, 2 * MaskExpansion.chunkBytes / 4 + 5, 199_211] {
             let bytes = try MaskExpansion.keystream(seed: seed, byteCount: 4 * count)
             let whole = (0..<count).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[4 * i + $1]) << (8 * UInt32($1)) } }
