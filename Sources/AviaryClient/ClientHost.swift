@@ -72,6 +72,9 @@ public final class ClientHost {
     private var exitError: HostError?
     /// The run id the worker's residuals belong to; nil until the first WELCOME.
     private var residualRun: String?? = nil
+    /// How many times the server said it resumed this run when this process last configured
+    /// its secure aggregation: a WELCOME with more is a restarted server.
+    private var secAggResumes = 0
     /// The run has `[secagg]`: trained updates and SECAGG frames go to `secAggWorker`.
     private var secAggOn = false
 
@@ -222,6 +225,13 @@ public final class ClientHost {
         let spec = try decode(runSpec)
         if let current = residualRun, current == spec.runID {
             worker.adopt(spec)
+            if secAggOn && spec.resumes.count > secAggResumes {
+                // A restarted server replays its round with fresh keys: this process's secrets
+                // and stage state belong to the dead server's round, and keeping them would make
+                // the replay's stage 1 look like a repeat, so every hosted client would sit it out.
+                logger.info("the server resumed: secure aggregation starts its round over")
+                try configureSecAgg(spec)
+            }
         } else {
             logger.warning("the server is running another run now; configuring for it", metadata: ["run": "\(spec.runID ?? "unnamed")"])
             try configure(spec)
@@ -231,6 +241,13 @@ public final class ClientHost {
     /// Training for a run new to this process, with a new place for its top-k residuals.
     private func configure(_ spec: RunSpec) throws {
         residualRun = .some(spec.runID)
+        try configureSecAgg(spec)
+        worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
+    }
+
+    /// A fresh secure-aggregation participation for `spec` (none without `[secagg]`): queued
+    /// SecAgg jobs and answers of the old one are dropped.
+    private func configureSecAgg(_ spec: RunSpec) throws {
         var participation: SecAggParticipation?
         if spec.secagg != nil {
             guard let rule = spec.secaggWeight else {
@@ -239,8 +256,8 @@ public final class ClientHost {
             participation = SecAggParticipation(rule: rule, trainingSeed: spec.trainingSeed)
         }
         secAggOn = participation != nil
+        secAggResumes = spec.resumes.count
         secAggWorker.configure(participation)
-        worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
     }
 
     private func decode(_ runSpec: [UInt8]) throws -> RunSpec {

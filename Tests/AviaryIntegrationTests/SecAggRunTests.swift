@@ -148,6 +148,36 @@ struct SecAggRunTests {
         let final = "/sa/checkpoints/round-0004.safetensors"
         #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
     }
+
+    /// Hand-started clients outlive the server: after `aviary-server --resume` they start the
+    /// replayed round's SecAgg over with fresh keys (not as a repeat of the dead server's stage 1),
+    /// so every client survives every stage and the model is the uninterrupted run's.
+    @Test func handStartedClientsRejoinAReplayedSecAggRound() throws {
+        func topology(_ dir: String) throws {
+            try Harness.topology(name: "sa", output: dir, clients: 6, rounds: 4, processes: 2, epochs: 1,
+                                 server: "checkpoint_every = 1\nheartbeat_interval = 0.5\nbind = \"ipc://\(dir)/server.sock\"",
+                                 extra: "\n[merge]\nstrategy = \"fedavg\"\nmax_update_norm_ratio = 0\n\n[secagg]\nenabled = true\n")
+                .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        }
+        let reference = Harness.temporaryDirectory("secagg-hand-ref")
+        try topology(reference)
+        let full = try Harness.run("aviary", ["run", reference + "/t.toml"], timeout: 180)
+        #expect(full.status == 0, "\(full.output)")
+        let dir = Harness.temporaryDirectory("secagg-hand")
+        try topology(dir)
+        let socket = "ipc://\(dir)/server.sock"
+        let restart = try Harness.killAndResumeServer(
+            topology: dir + "/t.toml", runDirectory: dir + "/sa", crashAt: "round-started:3",
+            clients: [["--connect", socket, "--clients", "0,1,2"], ["--connect", socket, "--clients", "3,4,5"]], logs: dir)
+        #expect(restart.killed && restart.clientsWaited)
+        #expect(restart.resumedStatus == 0, "see \(dir)/server2.out")
+        #expect(restart.clientStatuses.allSatisfy { $0 == 0 }, "every client finished cleanly")
+        let log = try AggregationLog.read(path: dir + "/sa/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3, 4])
+        #expect(log.rounds.allSatisfy { $0.secagg?.survivors == [6, 6, 6, 6] }, "\(log.rounds.map { $0.secagg?.survivors ?? [] })")
+        let final = "/sa/checkpoints/round-0004.safetensors"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
+    }
 }
 
 /// Central DP on the secure sum with real processes (docs/PRIVACY.md, "With secure
