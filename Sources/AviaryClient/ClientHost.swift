@@ -14,9 +14,10 @@ import AviaryTransport
 /// once per round however many hosted clients were sampled, and a hosted client costs nothing
 /// but its index and token until it trains.
 ///
-/// Two threads: this one runs the socket loop (registration, heartbeats, reconnects, stop
-/// requests), so the process stays responsive while a `TrainingWorker` thread trains the
-/// sampled clients one after another with one reused model and trainer.
+/// Two threads (three under `[secagg]`): this one runs the socket loop (registration,
+/// heartbeats, reconnects, stop requests), so the process stays responsive while a
+/// `TrainingWorker` thread trains the sampled clients one after another with one reused model
+/// and trainer, and a `SecAggWorker` thread quantises, shares and masks their updates.
 public final class ClientHost {
     public struct Options: Sendable {
         public var endpoint: String
@@ -61,6 +62,8 @@ public final class ClientHost {
     private var endpoint: (any ClientTransport)?
     private var machine: ClientStateMachine
     private let worker = TrainingWorker()
+    /// Under `[secagg]`: the hosted clients' SecAgg stages, off this thread.
+    private let secAggWorker = SecAggWorker()
     /// The latest round's global model; TRAIN requests of that round start from it.
     private var model: ModelMessage?
     /// This round's finished updates, sent again after a re-registration (the old connection
@@ -69,8 +72,11 @@ public final class ClientHost {
     private var exitError: HostError?
     /// The run id the worker's residuals belong to; nil until the first WELCOME.
     private var residualRun: String?? = nil
-    /// Under `[secagg]`: the hosted clients' SecAgg stages; nil in a plain run.
-    private var secAgg: SecAggParticipation?
+    /// How many times the server said it resumed this run when this process last configured
+    /// its secure aggregation: a WELCOME with more is a restarted server.
+    private var secAggResumes = 0
+    /// The run has `[secagg]`: trained updates and SECAGG frames go to `secAggWorker`.
+    private var secAggOn = false
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -86,6 +92,7 @@ public final class ClientHost {
         endpoint = try connect()
         defer {
             worker.stop()
+            secAggWorker.stop()
             endpoint?.close(flushingFor: Self.exitFlush)
         }
         try perform(machine.start(now: clock.now))
@@ -106,6 +113,7 @@ public final class ClientHost {
                                                    "accuracy": "\(result.metrics["accuracy"].map { String(format: "%.4f", $0) } ?? result.error)"])
                 try perform(machine.evaluated(result, now: clock.now))
             }
+            for a in secAggWorker.takeAnswers() { try answer(a) }
             for warning in worker.takeWarnings() { logger.warning("old error-feedback residual not deleted", metadata: ["error": "\(warning)"]) }
             try perform(machine.tick(now: clock.now))
         }
@@ -124,7 +132,7 @@ public final class ClientHost {
             logger.info("trained", metadata: ["client": "\(update.clientIndex)", "round": "\(update.round)",
                                              "loss": "\(String(format: "%.4f", update.metrics["train_loss"] ?? update.metrics["adv_loss"] ?? .nan))",
                                              "seconds": "\(String(format: "%.3f", result.seconds))"])
-            if secAgg != nil { return try deliverSecurely(update) }
+            if secAggOn { return secAggWorker.enqueue(.trained(update)) }
             if update.round == model?.round { sentThisRound.append(update) }
             try perform(machine.trained(update, now: clock.now))
         case let .failure(error):
@@ -133,23 +141,17 @@ public final class ClientHost {
         }
     }
 
-    /// Under `[secagg]` a trained update is never sent: it becomes this client's masked input,
-    /// and its keys go out (stage 1). A client that cannot take part says so with FAILURE, so
-    /// the round does not wait for it.
-    private func deliverSecurely(_ update: UpdateMessage) throws {
-        let outcome = secAgg!.weight(of: update).flatMap { secAgg!.trained(update, weight: $0) }
-        try answer(outcome, client: update.clientIndex, round: update.round, failOnError: true)
-    }
-
-    /// Sends SecAgg replies, or logs why there are none. Before the keys went out a problem is
-    /// a FAILURE; later the client stays silent and the server drops it from the round.
-    private func answer(_ outcome: Result<[SecAggReplyMessage], SecAggParticipation.Problem>, client: Int, round: Int, failOnError: Bool) throws {
-        switch outcome {
+    /// Sends what the SecAgg worker answered, or logs why there is nothing. Under `[secagg]` a
+    /// trained update is never sent: it becomes the client's masked input, and its keys go out
+    /// (stage 1). Before the keys went out a problem is a FAILURE, so the round does not wait
+    /// for the client; later the client stays silent and the server drops it from the round.
+    private func answer(_ a: SecAggWorker.Answer) throws {
+        switch a.outcome {
         case let .success(replies):
             for r in replies { try perform(machine.secAggAnswered(r, now: clock.now)) }
         case let .failure(problem):
-            logger.error("secure aggregation: no answer", metadata: ["client": "\(client)", "round": "\(round)", "error": "\(problem)"])
-            if failOnError { try perform(machine.failed(round: round, client: client, reason: "\(problem)", now: clock.now)) }
+            logger.error("secure aggregation: no answer", metadata: ["client": "\(a.client)", "round": "\(a.round)", "error": "\(problem)"])
+            if a.failOnError { try perform(machine.failed(round: a.round, client: a.client, reason: "\(problem)", now: clock.now)) }
         }
     }
 
@@ -193,11 +195,11 @@ public final class ClientHost {
                 worker.enqueue(e.clients.map { TrainingWorker.Job(client: $0, model: model, config: e.config, evaluate: true) })
             case let .secAgg(m):
                 FaultInjection.crashPoint("client-secagg:\(m.round):\(m.stage)")
-                guard secAgg != nil else {
+                guard secAggOn else {
                     logger.warning("SECAGG in a run without [secagg] ignored", metadata: ["client": "\(m.clientIndex)", "round": "\(m.round)"])
                     continue
                 }
-                try answer(secAgg!.received(m), client: m.clientIndex, round: m.round, failOnError: m.stage == SecAggBodyCodec.Stage.advertiseKeys.rawValue)
+                secAggWorker.enqueue(.received(m))
             case let .reconnect(reason):
                 logger.warning("reconnecting", metadata: ["reason": "\(reason)"])
                 endpoint?.close(flushingFor: .zero)
@@ -223,6 +225,13 @@ public final class ClientHost {
         let spec = try decode(runSpec)
         if let current = residualRun, current == spec.runID {
             worker.adopt(spec)
+            if secAggOn && spec.resumes.count > secAggResumes {
+                // A restarted server replays its round with fresh keys: this process's secrets
+                // and stage state belong to the dead server's round, and keeping them would make
+                // the replay's stage 1 look like a repeat, so every hosted client would sit it out.
+                logger.info("the server resumed: secure aggregation starts its round over")
+                try configureSecAgg(spec)
+            }
         } else {
             logger.warning("the server is running another run now; configuring for it", metadata: ["run": "\(spec.runID ?? "unnamed")"])
             try configure(spec)
@@ -232,14 +241,23 @@ public final class ClientHost {
     /// Training for a run new to this process, with a new place for its top-k residuals.
     private func configure(_ spec: RunSpec) throws {
         residualRun = .some(spec.runID)
-        secAgg = nil
+        try configureSecAgg(spec)
+        worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
+    }
+
+    /// A fresh secure-aggregation participation for `spec` (none without `[secagg]`): queued
+    /// SecAgg jobs and answers of the old one are dropped.
+    private func configureSecAgg(_ spec: RunSpec) throws {
+        var participation: SecAggParticipation?
         if spec.secagg != nil {
             guard let rule = spec.secaggWeight else {
                 throw ClientError.badRunSpec(reason: "[secagg] is on but the run spec names no secaggWeight rule")
             }
-            secAgg = SecAggParticipation(rule: rule, trainingSeed: spec.trainingSeed)
+            participation = SecAggParticipation(rule: rule, trainingSeed: spec.trainingSeed)
         }
-        worker.configure(try makeTraining(spec), residuals: try residualStore(for: spec), hosted: Set(machine.tokens.keys))
+        secAggOn = participation != nil
+        secAggResumes = spec.resumes.count
+        secAggWorker.configure(participation)
     }
 
     private func decode(_ runSpec: [UInt8]) throws -> RunSpec {

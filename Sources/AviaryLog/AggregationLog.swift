@@ -50,6 +50,16 @@ public final class AggregationLogWriter {
 
     deinit { try? handle.close() }
 
+    /// When false, `append` writes without fsync and `sync()` makes the records durable: the
+    /// server's per-round records between durability points (docs/LOG.md, "Durability"). A
+    /// kill -9 loses nothing either way.
+    public var syncEachRecord = true
+
+    /// fsyncs what has been appended.
+    public func sync() throws(RunFileError) {
+        do { try handle.synchronize() } catch { throw .cannotWrite(path: path, reason: "\(error)") }
+    }
+
     public func append(_ record: LogRecord) throws(RunFileError) {
         var line: Data
         do {
@@ -68,7 +78,7 @@ public final class AggregationLogWriter {
         line.append(0x0A)
         do {
             try handle.write(contentsOf: line)
-            try handle.synchronize()
+            if syncEachRecord { try handle.synchronize() }
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }

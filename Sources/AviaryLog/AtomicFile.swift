@@ -4,9 +4,10 @@ import Foundation
 /// in the same directory, fsync, rename, fsync of the directory. One mechanism for every run
 /// file (it is `SafetensorsFileIO.write`, which checkpoints stream through).
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws(RunFileError) {
+    /// With `sync: false` the file is replaced atomically but not fsynced (see `SafetensorsFileIO.write`).
+    public static func write(_ data: Data, to path: String, sync: Bool = true) throws(RunFileError) {
         do {
-            try SafetensorsFileIO.write(path: path) { sink in try sink([UInt8](data)) }
+            try SafetensorsFileIO.write(path: path, sync: sync) { sink in try data.withUnsafeBytes { try sink($0) } }
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }

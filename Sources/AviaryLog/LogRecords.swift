@@ -177,6 +177,11 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// round's tasks leaving (merge, evaluation, next sampling). The log line, checkpoint and
     /// run state are written while the next round trains, so they are not in it.
     public var serverSeconds: Double? = nil
+    /// Seconds the server spent writing the PREVIOUS round (`round` − 1) to disk: its checkpoint,
+    /// its log lines and the run state (those are written after this round's tasks went out, so
+    /// their time is only known when the next line is written; the last round's is in
+    /// `run_end.persist_seconds`). Absent on the first round of a process and in older logs.
+    public var persistSeconds: Double? = nil
     /// Accepted clients merged by a fallback rule rather than the strategy's own (MWA's
     /// `missing_metric = "uniform"`), with why.
     public var fallbacks: [ClientReason]? = nil
@@ -298,6 +303,9 @@ public struct RunEndRecord: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var status: String
     public var finalEval: Evaluation?
+    /// Seconds spent writing the last round (checkpoint, log lines, run state): the
+    /// `persist_seconds` no later round record carries. Absent in older logs.
+    public var persistSeconds: Double? = nil
     /// Clients whose process was lost during the run and that had not registered again at its
     /// end; nil when none (and in logs written before it existed).
     public var lostClients: [Int]? = nil

@@ -7,7 +7,7 @@ import Foundation
 ///     checkpoints/round-NNNN.safetensors
 ///     endpoint               the address the server bound (for launchers when port 0 was asked)
 ///     state.json             what resume needs after the last completed round (RunStateStore)
-///     state/round-NNNN.safetensors   the vectors state.json refers to
+///     state/rNNNN-<vector>.safetensors   the vectors state.json names, one file each (RunStateStore)
 ///     logs/server.log, logs/client-P.log
 ///     client-state/<run id>/client-NNNNNN/   top-k residuals of the clients `aviary run` started
 public struct RunDirectory: Sendable {
@@ -25,8 +25,6 @@ public struct RunDirectory: Sendable {
     public var stateDirectory: String { path + "/state" }
     /// The `--state-dir` of the client processes `aviary run` starts (top-k residuals).
     public var clientState: String { path + "/client-state" }
-    /// Relative to the run directory, as state.json records it.
-    public static func stateVectorsName(round: Int) -> String { "state/" + checkpointName(round: round) }
 
     /// The `format` metadata of every checkpoint a run writes (round and merged).
     public static let checkpointFormat = "aviary-checkpoint-v1"

@@ -3,7 +3,7 @@ import AviaryMerge
 
 /// Everything the server needs to continue a run after its last completed round, so that the
 /// resumed run reproduces the uninterrupted one bit for bit. `RunStateStore` persists it as
-/// `state.json` (small, JSON) plus `state/round-NNNN.safetensors` (every vector).
+/// `state.json` (small, JSON) plus one `state/*.safetensors` file per vector, each written once.
 ///
 /// RNG streams: every random choice the server makes is a fresh `RandomStream(seed, purpose,
 /// index)` (sampling is indexed by round, robust evaluation by chunk), so no stream has a
@@ -11,7 +11,8 @@ import AviaryMerge
 /// stream would record its position in `integers` and change that tag.
 public struct RunState: Sendable, Equatable {
     /// The state format this build writes and reads.
-    public static let formatVersion = 1
+    /// 2: one file per vector, written once and named in state.json (1: one file of every vector per round).
+    public static let formatVersion = 2
     /// How the server's RNG streams are derived; a state with another value is refused.
     public static let statelessRNG = "stateless: RandomStream(seed, purpose, index), nothing to save"
 
@@ -68,8 +69,10 @@ public struct RunState: Sendable, Equatable {
     }
 
     /// The first problem that makes this state unusable, as (field, reason); nil when it is sound.
-    /// Checked before saving and after loading.
-    public func problem() -> (field: String, reason: String)? {
+    /// Checked before saving and after loading. `checkValues: false` skips the scans for NaN and
+    /// infinity (the store checks each vector once, when it writes or reads its file).
+    public func problem(checkValues: Bool = true) -> (field: String, reason: String)? {
+        let firstNonFinite: ([Float]) -> Int? = checkValues ? { NonFinite.firstIndex(in: $0) } : { _ in nil }
         let p = global.count
         if run.isEmpty { return ("run", "is empty") }
         if round < 0 { return ("round", "is \(round)") }
@@ -102,13 +105,6 @@ public struct RunState: Sendable, Equatable {
         if log.bytes < 0 || log.records < 0 { return ("log", "negative position \(log)") }
         if !elapsedSeconds.isFinite || elapsedSeconds < 0 { return ("elapsed_seconds", "is \(elapsedSeconds)") }
         return nil
-    }
-
-    private func firstNonFinite(_ values: [Float]) -> Int? {
-        values.withUnsafeBufferPointer { b in
-            for i in 0..<b.count where !b[i].isFinite { return i }
-            return nil
-        }
     }
 }
 

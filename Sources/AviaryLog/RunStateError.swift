@@ -24,6 +24,7 @@ public enum RunStateError: Error, CustomStringConvertible, Equatable {
         case let .malformed(path, reason): "\(path) is not a valid run state: \(reason)"
         case let .unsupportedVersion(path, found, supported):
             "\(path) has state format version \(found); this build reads version \(supported)"
+                + (found < supported ? " (resume it with the build that wrote it, or start the run again)" : "")
         case let .vectorsCorrupt(path, reason): "\(path) is damaged: \(reason); the run cannot resume from it"
         case let .badTensor(path, tensor, reason): "\(path): tensor '\(tensor)' \(reason)"
         case let .inconsistent(path, field, reason): "\(path): \(field) \(reason)"

@@ -20,13 +20,13 @@ public enum Safetensors {
     /// file's size and CRC-32, computed as it streams out.
     @discardableResult
     public static func write(tensors: [(name: String, shape: [Int])], values: [Float],
-                             metadata: [String: String] = [:], to path: String) throws -> (bytes: Int, crc32: UInt32) {
+                             metadata: [String: String] = [:], to path: String, sync: Bool = true) throws -> (bytes: Int, crc32: UInt32) {
         let (prefix, count) = try header(tensors: tensors, metadata: metadata, path: path)
         guard count == values.count else {
             throw SafetensorsError.invalidInput(path: path, reason: "the shapes hold \(count) values but \(values.count) were given")
         }
-        return try counting(path: path) { sink in
-            try sink(prefix)
+        return try counting(path: path, sync: sync) { sink in
+            try prefix.withUnsafeBytes { try sink($0) }
             try writeLittleEndian(values, to: sink)
         }
     }
@@ -34,28 +34,30 @@ public enum Safetensors {
     /// Writes each tensor from its own array (no concatenated copy), atomically like `write(tensors:values:)`.
     /// Returns the file's size and CRC-32, computed as it streams out.
     @discardableResult
+    /// With `sync: false` the file is renamed into place without fsync (`SafetensorsFileIO.write`).
     public static func write(arrays: [(name: String, shape: [Int], values: [Float])],
-                             metadata: [String: String] = [:], to path: String) throws -> (bytes: Int, crc32: UInt32) {
+                             metadata: [String: String] = [:], to path: String, sync: Bool = true) throws -> (bytes: Int, crc32: UInt32) {
         for a in arrays where a.shape.allSatisfy({ $0 >= 0 }) && a.shape.reduce(1, *) != a.values.count {
             throw SafetensorsError.invalidInput(
                 path: path, reason: "tensor '\(a.name)' has shape \(a.shape) but \(a.values.count) values")
         }
         let (prefix, _) = try header(tensors: arrays.map { ($0.name, $0.shape) }, metadata: metadata, path: path)
-        return try counting(path: path) { sink in
-            try sink(prefix)
+        return try counting(path: path, sync: sync) { sink in
+            try prefix.withUnsafeBytes { try sink($0) }
             for a in arrays { try writeLittleEndian(a.values, to: sink) }
         }
     }
 
     /// Writes the file atomically through `body`, counting its size and CRC-32 on the way.
-    private static func counting(path: String, _ body: (_ sink: ([UInt8]) throws -> Void) throws -> Void) throws -> (bytes: Int, crc32: UInt32) {
+    private static func counting(path: String, sync: Bool,
+                                 _ body: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (bytes: Int, crc32: UInt32) {
         var size = 0
         var crc: UInt32 = 0
-        try SafetensorsFileIO.write(path: path) { sink in
+        try SafetensorsFileIO.write(path: path, sync: sync) { sink in
             // `sink` is only used while `body` runs; the wrapper just counts what passes through.
             try withoutActuallyEscaping(sink) { sink in
                 try body { chunk in
-                    crc = chunk.withUnsafeBytes { CRC32.checksum($0, initial: crc) }
+                    crc = CRC32.checksum(chunk, initial: crc)
                     size += chunk.count
                     try sink(chunk)
                 }
@@ -136,8 +138,13 @@ public enum Safetensors {
         return out + "\""
     }
 
-    /// Streams Floats as little-endian bytes in 1 MiB chunks (no full-size copy).
-    private static func writeLittleEndian(_ values: [Float], to sink: ([UInt8]) throws -> Void) throws {
+    /// Streams Floats as little-endian bytes: on a little-endian host the array's own memory, in
+    /// one piece (no copy, no per-value loop); elsewhere byte-swapped in 1 MiB chunks.
+    private static func writeLittleEndian(_ values: [Float], to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if UInt32(1).littleEndian == 1 {
+            try values.withUnsafeBytes { try sink($0) }
+            return
+        }
         let chunk = 1 << 18
         var start = 0
         var buffer = [UInt8](repeating: 0, count: chunk * 4)
@@ -148,7 +155,7 @@ public enum Safetensors {
                     raw.storeBytes(of: values[start + i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
                 }
             }
-            try sink(n == chunk ? buffer : Array(buffer[0..<(4 * n)]))
+            try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
             start += n
         }
     }

@@ -58,6 +58,14 @@ public struct SafetensorsFile: Sendable {
         try bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress! + dataStart + t.byteRange.lowerBound
             switch t.dtype {
+            case "F32" where UInt32(1).littleEndian == 1:
+                // The file's bytes are the values' memory on a little-endian host: one copy.
+                let start = out.count
+                out.append(contentsOf: repeatElement(0, count: count))
+                out.withUnsafeMutableBytes { dst in
+                    UnsafeMutableRawBufferPointer(rebasing: dst[(4 * start)..<(4 * (start + count))])
+                        .copyMemory(from: UnsafeRawBufferPointer(start: base, count: 4 * count))
+                }
             case "F32":
                 for i in 0..<count {
                     out.append(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))

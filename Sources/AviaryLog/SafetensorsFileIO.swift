@@ -10,7 +10,12 @@ enum SafetensorsFileIO {
     /// Writes through `body`'s sink into `path.tmp-<pid>` in the same directory, fsyncs it,
     /// renames it over `path` and fsyncs the directory, so readers see the old or the new file,
     /// never a partial one. The temp file is removed on any failure.
-    static func write(path: String, _ body: (_ sink: ([UInt8]) throws -> Void) throws -> Void) throws {
+    ///
+    /// With `sync: false` neither the file nor the directory is fsynced: the rename still makes
+    /// the replacement atomic for every process (a kill -9 leaves the old or the new file), but
+    /// after a power loss or kernel crash the new file may be missing or empty. The run state
+    /// uses it between durability points (docs/LOG.md, "Durability").
+    static func write(path: String, sync: Bool = true, _ body: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let temp = "\(path).tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(temp, "open") }
@@ -22,7 +27,7 @@ enum SafetensorsFileIO {
             try body { bytes in
                 var done = 0
                 while done < bytes.count {
-                    let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
                     if n < 0 {
                         if errno == EINTR { continue }
                         throw failure(temp, "write")
@@ -32,7 +37,7 @@ enum SafetensorsFileIO {
             }
             // A crash here leaves a complete-looking temp file and no rename: what resume cleans up.
             FaultInjection.crashPoint("write:" + (path.split(separator: "/").last.map(String.init) ?? path))
-            guard fsync(fd) == 0 else { throw failure(temp, "fsync") }
+            if sync { guard fsync(fd) == 0 else { throw failure(temp, "fsync") } }
             closed = true
             guard close(fd) == 0 else { throw failure(temp, "close") }
             guard rename(temp, path) == 0 else { throw failure(path, "rename") }
@@ -40,7 +45,7 @@ enum SafetensorsFileIO {
             unlink(temp)
             throw error
         }
-        syncDirectory(of: path)
+        if sync { syncDirectory(of: path) }
     }
 
     /// The whole file's bytes.
@@ -70,9 +75,22 @@ enum SafetensorsFileIO {
         return bytes
     }
 
+    /// fsyncs an existing file (a durability point for a file written with `sync: false`).
+    static func sync(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path, "open") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw failure(path, "fsync") }
+    }
+
     /// Makes the rename durable; failures are ignored (some filesystems refuse directory fsync).
-    private static func syncDirectory(of path: String) {
+    static func syncDirectory(of path: String) {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        syncDirectory(directory)
+    }
+
+    /// fsyncs a directory, making the names created or renamed in it durable; failures are ignored.
+    static func syncDirectory(_ directory: String) {
         let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             _ = fsync(fd)

@@ -53,6 +53,18 @@ public enum LogTable {
         return line
     }
 
+    /// The server's own time over the run's wall time: `server_seconds` (clients waiting for the
+    /// server) plus `persist_seconds` (checkpoint, log and run-state writes). Only for logs that
+    /// record `persist_seconds`.
+    public static func overheadLine(_ log: AggregationLog) -> String? {
+        guard let end = log.runEnd, end.durationSeconds > 0,
+              log.rounds.contains(where: { $0.persistSeconds != nil }) || end.persistSeconds != nil else { return nil }
+        let server = log.rounds.compactMap(\.serverSeconds).reduce(0, +)
+        let persist = log.rounds.compactMap(\.persistSeconds).reduce(0, +) + (end.persistSeconds ?? 0)
+        return String(format: "server overhead: %.2f s server_seconds + %.2f s persist_seconds = %.1f %% of %.1f s",
+                      server, persist, 100 * (server + persist) / end.durationSeconds, end.durationSeconds)
+    }
+
     public static func endLine(_ end: RunEndRecord) -> String {
         "end: \(end.status), \(plural(end.roundsCompleted, "round")) in \(RunSummary.duration(end.durationSeconds))"
             + (end.stopReason.map { "\n     " + $0 } ?? "")
@@ -89,7 +101,10 @@ public enum LogTable {
                 break
             }
         }
-        if let end = log.runEnd { lines.append(endLine(end)) }
+        if let end = log.runEnd {
+            lines.append(endLine(end))
+            if let overhead = overheadLine(log) { lines.append("     " + overhead) }
+        }
         return lines.map { $0 + "\n" }.joined()
     }
 

@@ -13,7 +13,7 @@ extension ResultsDocument {
         var md = "Simulated time to the baseline's accuracy: the first evaluation at or above "
         md += String(format: "%.3f", target) + " (**\(baseline)**'s final clean accuracy, mean over its seeds); "
         md += "the time is the mean ± std over the runs that reached it, and × baseline that mean over the baseline's. "
-        md += "Server share: the rounds' `server_seconds` (merge, evaluation, next sampling) over the run's wall time.\n\n"
+        md += "Server share: the rounds' `server_seconds` (merge, evaluation, next sampling) plus `persist_seconds` (checkpoint, log and run-state writes, where logged) over the run's wall time.\n\n"
         md += "| setting | reached | simulated time to target | × baseline | server share of wall time |\n|---|---:|---:|---:|---:|\n"
         for g in s.groups {
             let t = TimeToTarget(curves: g.summary.simulatedCurves, target: target)

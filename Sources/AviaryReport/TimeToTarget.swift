@@ -42,10 +42,12 @@ public struct TimeToTarget: Sendable, Equatable {
 
 extension RunOutcome {
     /// The server's share of the run's wall time: the rounds' `server_seconds` (merge,
-    /// evaluation, the next sampling, all of it while clients wait) over `run_end`'s duration.
+    /// evaluation, the next sampling, all of it while clients wait) plus their `persist_seconds`
+    /// (checkpoint, log and run-state writes; absent in older logs) over `run_end`'s duration.
     static func serverShare(_ log: AggregationLog) -> Double? {
         let server = log.rounds.compactMap(\.serverSeconds)
         guard !server.isEmpty, let wall = log.runEnd?.durationSeconds, wall > 0 else { return nil }
-        return server.reduce(0, +) / wall
+        let persist = log.rounds.compactMap(\.persistSeconds).reduce(0, +) + (log.runEnd?.persistSeconds ?? 0)
+        return (server.reduce(0, +) + persist) / wall
     }
 }

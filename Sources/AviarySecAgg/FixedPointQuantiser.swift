@@ -41,16 +41,22 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// - Throws: `nonFiniteInput` naming the first non-finite coordinate.
     public func quantise(_ values: [Double], stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
         let c = clippingRange, scale = Double(levels) / (2 * c)
-        var out = [UInt32](repeating: 0, count: values.count)
-        for (i, x) in values.enumerated() {
-            guard x.isFinite else { throw .nonFiniteInput(index: i) }
-            let scaled = (min(max(x, -c), c) + c) * scale
-            let low = scaled.rounded(.down)
-            var q = UInt64(low)
-            if stream.nextDouble() < scaled - low { q += 1 }
-            out[i] = UInt32(min(q, levels))
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        let levels = self.levels
+        return [UInt32](unsafeUninitializedCapacity: values.count) { out, initialised in
+            values.withUnsafeBufferPointer { v in
+                for i in 0..<v.count {
+                    let scaled = (min(max(v[i], -c), c) + c) * scale
+                    // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction
+                    // each) of values below 2^53: the same numbers as UInt64(_:) and nextDouble().
+                    var q = UInt64(Int64(scaled))
+                    let u = Double(Int64(bitPattern: stream.next() >> 11)) * 0x1.0p-53
+                    if u < scaled - Double(Int64(bitPattern: q)) { q += 1 }
+                    out[i] = UInt32(min(q, levels))
+                }
+            }
+            initialised = values.count
         }
-        return out
     }
 
     /// The real sum of `clients` quantised vectors from their ring sum (which did not wrap).

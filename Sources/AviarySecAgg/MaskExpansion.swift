@@ -27,22 +27,70 @@ public enum MaskExpansion {
         }
     }
 
-    /// `count` elements of Z_{2^modulusBits} from `seed`.
-    public static func expand(seed: [UInt8], count: Int, modulusBits: Int) throws(SecAggError) -> [UInt32] {
-        let bytes = try keystream(seed: seed, byteCount: 4 * count)
-        let mask = RingArithmetic.mask(bits: modulusBits)
-        return bytes.withUnsafeBytes { raw in
-            (0..<count).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) & mask }
+    /// Keystream bytes computed per call: 64 KiB (1,024 ChaCha20 blocks), so a chunk stays in
+    /// L2 while it is added, and no vector-sized keystream is ever allocated.
+    static let chunkBytes = 1 << 16
+
+    /// Calls `body(first, words)` for consecutive chunks of the keystream of `seed`, read as
+    /// little-endian UInt32 words: `words` holds elements `first ..< first + words.count` of
+    /// the `count` requested. Chunk j is the keystream from block counter j·1024 on, so the
+    /// chunks together are exactly the one stream `keystream(seed:byteCount:)` returns.
+    static func forEachKeystreamChunk(seed: [UInt8], count: Int,
+                                      _ body: (_ first: Int, _ words: UnsafeRawBufferPointer) -> Void) throws(SecAggError) {
+        guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
+        guard count > 0 else { return }
+        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 64
+        guard (count - 1) / chunkWords < Int(UInt32.max) / blocksPerChunk else {
+            throw .invalidParameters("a vector of \(count) elements needs more than 2^32 ChaCha20 blocks")
+        }
+        do {
+            let key = SymmetricKey(data: seed)
+            let nonce = try Insecure.ChaCha20CTR.Nonce(data: [UInt8](repeating: 0, count: 12))
+            let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
+            var first = 0
+            while first < count {
+                let n = min(chunkWords, count - first)
+                let counter = try Insecure.ChaCha20CTR.Counter(offset: UInt32(first / chunkWords * blocksPerChunk))
+                let chunk = try Insecure.ChaCha20CTR.encrypt(zeros[0..<(4 * n)], using: key, counter: counter, nonce: nonce)
+                chunk.withUnsafeBytes { body(first, $0) }
+                first += n
+            }
+        } catch {
+            // Only reachable on a wrong key, nonce or counter size, all fixed above.
+            throw .invalidParameters("ChaCha20 keystream failed: \(error)")
         }
     }
 
-    /// vector ± PRG(seed), in place, mod 2^modulusBits.
+    /// `count` elements of Z_{2^modulusBits} from `seed`.
+    public static func expand(seed: [UInt8], count: Int, modulusBits: Int) throws(SecAggError) -> [UInt32] {
+        let mask = RingArithmetic.mask(bits: modulusBits)
+        var out = [UInt32](repeating: 0, count: count)
+        try out.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
+            try forEachKeystreamChunk(seed: seed, count: count) { first, words in
+                for j in 0..<(words.count / 4) {
+                    v[first + j] = UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)) & mask
+                }
+            }
+        }
+        return out
+    }
+
+    /// vector ± PRG(seed), in place, mod 2^modulusBits: each keystream chunk is added (or
+    /// subtracted) as it is produced.
     public static func apply(seed: [UInt8], to vector: inout [UInt32], sign: MaskSign, modulusBits: Int) throws(SecAggError) {
         let mask = RingArithmetic.mask(bits: modulusBits)
-        let stream = try expand(seed: seed, count: vector.count, modulusBits: 32)
-        switch sign {
-        case .add: for i in vector.indices { vector[i] = (vector[i] &+ stream[i]) & mask }
-        case .subtract: for i in vector.indices { vector[i] = (vector[i] &- stream[i]) & mask }
+        let count = vector.count
+        try vector.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
+            try forEachKeystreamChunk(seed: seed, count: count) { first, words in
+                let n = words.count / 4
+                let out = UnsafeMutableBufferPointer(rebasing: v[first..<(first + n)])
+                switch sign {
+                case .add:
+                    for j in 0..<n { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
+                case .subtract:
+                    for j in 0..<n { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
+                }
+            }
         }
     }
 }
@@ -55,8 +103,13 @@ public enum RingArithmetic {
 
     /// a + b mod 2^bits, element-wise, into `a`.
     public static func add(_ b: [UInt32], into a: inout [UInt32], bits: Int) {
+        precondition(a.count == b.count, "ring vectors of different lengths")
         let m = mask(bits: bits)
-        for i in a.indices { a[i] = (a[i] &+ b[i]) & m }
+        b.withUnsafeBufferPointer { b in
+            a.withUnsafeMutableBufferPointer { a in
+                for i in 0..<a.count { a[i] = (a[i] &+ b[i]) & m }
+            }
+        }
     }
 }
 

@@ -118,9 +118,16 @@ struct BodyWriter {
     mutating func f64(_ v: Double) { u64(v.bitPattern) }
     mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     /// The masked vector in one append (a model's length of words: one call per word cost
-    /// seconds per round at 100 clients).
+    /// seconds per round at 100 clients; mapping `\.littleEndian` over it went through the key
+    /// path for every word, ~12 % of a SecAgg run's CPU). On a little-endian host the words'
+    /// memory already is the wire format.
     mutating func u32s(_ values: [UInt32]) {
-        values.map(\.littleEndian).withUnsafeBytes { bytes.append(contentsOf: $0) }
+        bytes.reserveCapacity(bytes.count + 4 * values.count)
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { u32raw(v) }
+        #endif
     }
 }
 

@@ -13,6 +13,9 @@ public struct SecAggClient: Sendable {
     public private(set) var stage: Stage = .start
     /// Neighbours that advertised keys (stage 2's U1 ∩ N(i)): neighbour → its keys.
     private var neighbourKeys: [Int: AdvertisedKeys] = [:]
+    /// The share-encryption key of each neighbour that advertised (stage 2 sealed with it, stage
+    /// 3 opens with it): derived once, not again per share (an X25519 each).
+    private var sealingKeys: [Int: [UInt8]] = [:]
     /// Shares neighbours entrusted to this client (stage 3's U2 ∩ N(i)): owner → shares.
     private var heldShares: [Int: ShareEncryption.SharePair] = [:]
     /// Whose shares this client holds (tests: what a coalition of neighbours can pool).
@@ -57,14 +60,17 @@ public struct SecAggClient: Sendable {
         let selfMaskShares = try ShamirSharing.split(secret: secrets.selfMaskSeed, threshold: parameters.threshold,
                                                      participants: holders, using: &generator)
         var out: [EncryptedShare] = []
+        var sealing: [Int: [UInt8]] = [:]
         for (n, holder) in holders.enumerated() {
             let key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: received[holder]!.encryptionKey,
                                               peer: holder, purpose: .shareEncryption, round: parameters.round)
+            sealing[holder] = key
             let pair = ShareEncryption.SharePair(maskKey: maskKeyShares[n], selfMask: selfMaskShares[n])
             out.append(EncryptedShare(from: index, to: holder,
                                       ciphertext: try ShareEncryption.seal(pair, key: key, round: parameters.round, from: index, to: holder)))
         }
         neighbourKeys = received
+        sealingKeys = sealing
         stage = .shared
         return out
     }
@@ -87,8 +93,11 @@ public struct SecAggClient: Sendable {
         for share in shares {
             guard share.to == index, let keys = neighbourKeys[share.from] else { throw .notANeighbour(client: share.from, of: index) }
             guard held[share.from] == nil else { throw .duplicateShareIndex(UInt64(share.from) + 1) }
-            let key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: keys.encryptionKey,
+            let key: [UInt8]
+            if let known = sealingKeys[share.from] { key = known } else {
+                key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: keys.encryptionKey,
                                               peer: share.from, purpose: .shareEncryption, round: parameters.round)
+            }
             let pair = try ShareEncryption.open(share.ciphertext, key: key, round: parameters.round, from: share.from, to: index)
             // A share must sit at this client's own x-coordinate.
             guard pair.maskKey.x == UInt64(index) + 1, pair.selfMask.x == UInt64(index) + 1 else {

@@ -15,18 +15,19 @@ struct Checkpointer {
         var crc32: String
     }
 
-    func write(_ parameters: [Float], round: Int, run: String, model: String) throws -> Written {
+    /// `sync: false` renames it into place without fsync (between durability points).
+    func write(_ parameters: [Float], round: Int, run: String, model: String, sync: Bool = true) throws -> Written {
         let written = try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
                                             metadata: RunDirectory.checkpointMetadata(run: run, round: round, model: model),
-                                            to: directory.checkpoint(round: round))
+                                            to: directory.checkpoint(round: round), sync: sync)
         return Written(path: RunDirectory.checkpointPath(round: round), bytes: written.bytes, crc32: CRC32.hex(written.crc32))
     }
 
     /// A checkpoint merged across `rounds`, written beside the round's own.
-    func writeMerged(_ parameters: [Float], round: Int, rounds: [Int], run: String) throws -> String {
+    func writeMerged(_ parameters: [Float], round: Int, rounds: [Int], run: String, sync: Bool = true) throws -> String {
         try Safetensors.write(tensors: layout.tensors.map { (name: $0.name, shape: $0.shape) }, values: parameters,
                               metadata: RunDirectory.mergedCheckpointMetadata(run: run, rounds: rounds),
-                              to: directory.mergedCheckpoint(round: round))
+                              to: directory.mergedCheckpoint(round: round), sync: sync)
         return RunDirectory.mergedCheckpointPath(round: round)
     }
 }

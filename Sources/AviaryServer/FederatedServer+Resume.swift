@@ -23,7 +23,7 @@ extension FederatedServer {
         }
         try refusePlaintextResumeOfCurveRun()
         let removed = try TemporaryFiles.removeLeftovers(in: directory)
-        let store = RunStateStore(directory: directory)
+        let store = runStateStore
         var point = ResumePoint(round: 0, unresponsive: [], registered: 0)
         var position: LogPosition? = nil
         if store.exists {
@@ -63,6 +63,7 @@ extension FederatedServer {
         if let last = plan.lastRound, last.round == point.round, point.round > 0, let note = try restoreLastCheckpoint(last) {
             notes.append(note)
         }
+        if let recovered = store.recovered { notes.append(recovered) }
         if !removed.isEmpty { notes.append("removed \(removed.count) leftover temporary file\(removed.count == 1 ? "" : "s")") }
         try writer.append(.resumed(ResumedRecord(time: timestamp(), fromRound: point.round, cut: plan.cut,
                                                  reason: "aviary-server --resume" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))))
@@ -118,7 +119,8 @@ extension FederatedServer {
     }
 
     /// Records what resume needs after round `round`, atomically, after the round's log lines.
-    func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil) throws {
+    /// `durable: false` writes it without fsync (see `RunStateStore`).
+    func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil, durable: Bool = true) throws {
         var integers = [RunStateKey.roundsMerged: [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
         if !resumes.isEmpty { integers[RunStateKey.resumes] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)
@@ -134,7 +136,7 @@ extension FederatedServer {
             mergeWindow: state.window.map { MergeWindowEntry(round: $0.round, loss: $0.loss, parameters: $0.parameters) },
             integers: integers, numbers: numbers, strings: [RunStateKey.runID: [runID]], lastEval: lastEval, vectors: vectors,
             log: writer.position, elapsedSeconds: elapsedBeforeResume + (now - startTime))
-        try RunStateStore(directory: directory).save(saved)
+        try runStateStore.save(saved, durable: durable)
     }
 }
 

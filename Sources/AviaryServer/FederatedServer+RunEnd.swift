@@ -48,6 +48,7 @@ extension FederatedServer {
         end.returnedClients = population.returned.isEmpty ? nil : population.returned.sorted()
         if success, let budgetStop { end.stopReason = budgetStop; verdict.reason = budgetStop }
         if topology.privacy.isOn { end.privacy = processor.privacy.runEnd(rounds: roundsCompleted, ledger: state.ledger) }
+        end.persistSeconds = lastPersistSeconds
         try writer.append(.runEnd(end))
         report(.finished(end))
         return Summary(roundsCompleted: roundsCompleted, finalEval: lastEval, success: success,

@@ -93,6 +93,16 @@ public final class FederatedServer {
     /// A fault-injection point reached once the current batch of sends has gone out.
     var crashAfterSends: String?
     var pendingWrite: PendingRound?
+    /// The run state's store (one per run: it knows which vectors are already on disk).
+    lazy var runStateStore = RunStateStore(directory: directory)
+    /// When the last durable write (fsynced checkpoint, log and run state) finished; nil before the first.
+    var lastDurableWrite: ContinuousClock.Instant?
+    /// Seconds spent writing the last finished round (checkpoint, log lines, run state): the next
+    /// round's `persist_seconds`.
+    var lastPersistSeconds: Double?
+    /// Rounds are written without fsync between durability points at most this far apart
+    /// (docs/LOG.md, "Durability"): a kill -9 loses nothing, a power loss at most this much.
+    static let durableInterval: Duration = .seconds(10)
     /// `[system]`'s simulated clock (nil without one), and the offline/busy clients of the round it entered.
     var simulatedClock: SimulatedClock?
     /// Names this run in the run spec (clients keep top-k residuals under it) and, with
@@ -288,8 +298,19 @@ public final class FederatedServer {
                 // replays it bit for bit.
                 pendingWrite = nil
                 written.serverSeconds = now - written.closedAt
-                try finishRound(written)
-                try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock)
+                written.persistSeconds = lastPersistSeconds
+                let persistStarted = now
+                // Durability points: the first and last rounds, and at least every `durableInterval`;
+                // in between nothing is fsynced (docs/LOG.md, "Durability").
+                let durable = lastDurableWrite.map { ContinuousClock.now - $0 >= Self.durableInterval } ?? true
+                    || written.result.record.round >= topology.rounds
+                writer.syncEachRecord = false
+                defer { writer.syncEachRecord = true }
+                try finishRound(written, durable: durable)
+                if durable { try writer.sync() }
+                try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock, durable: durable)
+                if durable { lastDurableWrite = ContinuousClock.now }
+                lastPersistSeconds = now - persistStarted
                 FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
             }
             if machine.isFinished { break loop }
@@ -444,13 +465,15 @@ public final class FederatedServer {
         /// When the round closed; `serverSeconds` runs from there to the next round's sends.
         var closedAt: Double
         var serverSeconds: Double
+        /// The previous round's write time (`persist_seconds`).
+        var persistSeconds: Double? = nil
         var snapshot: ServerStateMachineSnapshot
         /// The simulated clock after this round (saved with the run state).
         var clock: SimulatedClock?
     }
 
     /// Writes a finished round: checkpoint, merged checkpoint, log lines (the run state follows).
-    private func finishRound(_ pending: PendingRound) throws {
+    private func finishRound(_ pending: PendingRound, durable: Bool) throws {
         let result = pending.result
         var record = result.record
         let round = record.round
@@ -462,7 +485,7 @@ public final class FederatedServer {
         if result.merge.nothingMerged != nil { lastNothingMerged = result.merge.nothingMerged }
         let every = topology.server.checkpointEvery
         if every > 0 && (round % every == 0 || round == topology.rounds) {
-            let written = try checkpointer.write(state.global, round: round, run: topology.name, model: modelSpec.name)
+            let written = try checkpointer.write(state.global, round: round, run: topology.name, model: modelSpec.name, sync: durable)
             record.checkpoint = written.path
             record.checkpointBytes = written.bytes
             record.checkpointCrc32 = written.crc32
@@ -471,7 +494,7 @@ public final class FederatedServer {
         if let merged = result.checkpointMerge {
             var r = merged.record
             r.time = timestamp()
-            r.checkpoint = try checkpointer.writeMerged(merged.parameters, round: round, rounds: r.rounds, run: topology.name)
+            r.checkpoint = try checkpointer.writeMerged(merged.parameters, round: round, rounds: r.rounds, run: topology.name, sync: durable)
             mergeRecord = r
         }
         record.time = timestamp()
@@ -479,6 +502,7 @@ public final class FederatedServer {
         record.bytesSent = pending.bytesSent
         record.bytesReceived = pending.bytesReceived
         record.serverSeconds = pending.serverSeconds
+        record.persistSeconds = pending.persistSeconds
         record.serverRSSBytes = ResidentMemory.bytes()
         try writer.append(.round(record))
         if let mergeRecord { try writer.append(.checkpointMerge(mergeRecord)) }

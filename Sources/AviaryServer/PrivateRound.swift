@@ -9,8 +9,8 @@ import AviaryTopology
 /// checked `ClientUpdate`s (the state machine's edge) → stragglers (the simulated clock) →
 /// clip each delta to S → weight (1/n, or capped MWA weights) and sum → Gaussian noise on the
 /// sum → server optimiser → accounting (ε after this round, in the round record). Secure
-/// aggregation and buffered mode are to keep that order: clipping is per update (client-side
-/// under SecAgg), noise goes on whatever sum is released, and ε counts released sums.
+/// aggregation keeps that order (`mergeSecure`): clients clip, the secure sum is the weighted
+/// sum, noise goes on it. Buffered mode is to keep it too (not wired).
 struct PrivateRound {
     let topology: Topology
     let account: PrivacyAccount?
@@ -93,6 +93,51 @@ struct PrivateRound {
         end.byReports = groups
         end.participants = ledger.reports.count
         return end
+    }
+
+    /// The ℓ2 sensitivity of one client's contribution to the secure sum: its clipped delta
+    /// (‖Δ‖ ≤ S; clamping coordinates to ±clipping_range only shrinks it) plus stochastic
+    /// rounding's error, under one grid step per coordinate: S′ = S + step·√d.
+    static func secureSensitivity(clipNorm s: Double, secAgg: SecAggSettings, parameters d: Int) -> Double {
+        let step = 2 * secAgg.clippingRange / Double((UInt64(1) << UInt64(secAgg.quantizationBits)) - 1)
+        return s + step * Double(d).squareRoot()
+    }
+
+    /// Central DP-FedAvg on the secure sum (docs/PRIVACY.md, "With secure aggregation"): each
+    /// client clipped its delta to S on its side and masked it with weight 1, so the unmasked
+    /// mean times Σw is Σ clip(Δ_i); the server divides by the fixed n, adds N(0, (z·S′/n)²) to
+    /// every coordinate, then applies the server optimiser. The server never sees a norm, so the
+    /// record has no clipped clients and no unclipped count. A failed secure round still releases
+    /// the noise, like an empty round in clear.
+    func mergeSecure(_ outcome: RoundOutcome, report: SecAggRoundReport, state: ServerModelState) -> (MergeStep, PrivacyRoundRecord) {
+        let p = topology.privacy
+        let clipNorm = state.clipNorm ?? p.clipNorm
+        let d = state.global.count
+        var sum = [Float](repeating: 0, count: d)
+        var survivors: [Int] = []
+        var failure: String? = nil
+        switch report.verdict {
+        case let .aggregated(mean, total, merged):
+            let scale = total / expectedClients
+            for i in 0..<min(d, mean.count) { sum[i] = Float(Double(mean[i]) * scale) }
+            survivors = merged
+        case let .failed(reason):
+            failure = "secure aggregation failed: \(reason)"
+        }
+        let std = p.noiseMultiplier * Self.secureSensitivity(clipNorm: clipNorm, secAgg: topology.secAgg, parameters: d) / expectedClients
+        var stream = GaussianNoise.serverStream(seed: p.seed, round: outcome.round)
+        GaussianNoise.add(to: &sum, std: std, stream: &stream)
+        var step = MergeStep(global: state.global, optimizer: state.optimizer, rejected: outcome.rejected.sorted { $0.clientIndex < $1.clientIndex })
+        if let failure { step.nothingMerged = failure + "; noise only" }
+        do {
+            try RoundLogic.applyServerStep(sum, weights: Dictionary(uniqueKeysWithValues: survivors.map { ($0, 1 / expectedClients) }), to: &step)
+        } catch {
+            step.failureNote = "\(error)"
+            step.nothingMerged = "\(error)"
+        }
+        var record = self.record(round: outcome.round, clipNorm: clipNorm)
+        record.noiseStd = std
+        return (step, record)
     }
 
     /// Central DP-FedAvg / DP-MWA for one round: clip, weight, sum, noise, then the server

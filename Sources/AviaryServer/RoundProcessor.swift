@@ -176,8 +176,10 @@ final class RoundProcessor {
         var step: MergeStep
         var privacyRecord: PrivacyRoundRecord? = nil
         switch topology.privacy.mode {
+        case .central where outcome.secAgg != nil:
+            (step, privacyRecord) = privacy.mergeSecure(outcome, report: outcome.secAgg!, state: state)
         case _ where outcome.secAgg != nil:
-            // The topology refuses [privacy] with [secagg] (not wired yet), so nothing is skipped.
+            // The topology refuses local DP with [secagg], so nothing is skipped.
             step = RoundLogic.mergeSecure(outcome, report: outcome.secAgg!, global: state.global, optimizer: state.optimizer)
         case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
         case .local, .none:

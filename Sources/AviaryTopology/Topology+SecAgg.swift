@@ -100,8 +100,19 @@ extension Topology {
         if privacy.isOn && privacy.clipOn == .server {
             throw bad("privacy.clip_on", "\"server\"", "\"client\" with [secagg]: the server cannot clip an update it never sees")
         }
-        if privacy.isOn {
-            throw bad("privacy.mode", "\"\(privacy.mode.rawValue)\"", "\"none\" with [secagg] for now: neither central noise on the secure sum nor local DP's per-client accounting of masked reports is wired yet")
+        if privacy.mode == .local {
+            throw bad("privacy.mode", "\"local\"", "\"central\" (with clip_on = \"client\") or \"none\" with [secagg]: local DP's per-client accounting of masked reports is not wired yet")
+        }
+        if privacy.mode == .central {
+            // DP-FedAvg on the secure sum (docs/PRIVACY.md, "With secure aggregation"): every
+            // client clips to S and masks its update with weight 1, the server divides the
+            // unmasked sum by the fixed n and adds N(0, (z·S′/n)²), S′ = S + quantisation's bound.
+            if privacy.clipping == .adaptive {
+                throw bad("privacy.clipping", "\"adaptive\"", "\"fixed\" with [secagg]: adaptive clipping moves S by the noised count of unclipped updates, and under secure aggregation that count would have to be masked too, which is not wired yet")
+            }
+            if case .mwa = merge.strategy {
+                throw bad("merge.strategy", "\"mwa\"", "uniform or fedavg with [secagg] and central DP (both run as DP-FedAvg, every client weighted 1/n): DP-MWA caps each normalised weight at max_weight_factor/n, and under secure aggregation no one sees the weights to normalise or cap them")
+            }
         }
         if model.kind == .external {
             throw bad("model.kind", "\"external\"", "a built-in model with [secagg]: an external model's clients run the Python SDK, which does not implement secure aggregation and refuses the run")
@@ -150,6 +161,9 @@ public enum SecAggWeightRule: Codable, Sendable, Hashable {
     /// The rule for a topology's merge, or nil when `checkSecAgg` refuses the strategy.
     /// - Parameter largestPartition: the most training samples any client holds.
     public static func of(_ topology: Topology, largestPartition: Int) -> SecAggWeightRule? {
+        // Central DP is DP-FedAvg whatever the strategy (uniform or fedavg): a_i = 1/n with the
+        // fixed n, so each client masks its clipped delta with weight 1 and sizes are not used.
+        if topology.privacy.mode == .central { return .uniform }
         switch topology.merge.strategy {
         case .uniform: return .uniform
         case .fedavg: return .samples(weight: .datasetSize, reference: Double(max(largestPartition, 1)))

@@ -50,9 +50,9 @@ struct SecAggRunTests {
         clients_per_round = 20
         round_timeout = 60
         registration_timeout = 60
-        # aviary-client masks on its socket thread: a debug build on a loaded machine can take
-        # over a second per client there, and a 0.5 s heartbeat would declare it dead.
-        heartbeat_interval = 2
+        # The other integration tests' heartbeat: aviary-client masks on its SecAgg thread, so
+        # its socket loop keeps answering while it does.
+        heartbeat_interval = 0.5
         max_lost_share = 0.2
 
         [secagg]
@@ -147,5 +147,78 @@ struct SecAggRunTests {
         #expect(b.rounds.allSatisfy { $0.secagg?.survivors == [6, 6, 6, 6] })
         let final = "/sa/checkpoints/round-0004.safetensors"
         #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
+    }
+
+    /// Hand-started clients outlive the server: after `aviary-server --resume` they start the
+    /// replayed round's SecAgg over with fresh keys (not as a repeat of the dead server's stage 1),
+    /// so every client survives every stage and the model is the uninterrupted run's.
+    @Test func handStartedClientsRejoinAReplayedSecAggRound() throws {
+        func topology(_ dir: String) throws {
+            try Harness.topology(name: "sa", output: dir, clients: 6, rounds: 4, processes: 2, epochs: 1,
+                                 server: "checkpoint_every = 1\nheartbeat_interval = 0.5\nbind = \"ipc://\(dir)/server.sock\"",
+                                 extra: "\n[merge]\nstrategy = \"fedavg\"\nmax_update_norm_ratio = 0\n\n[secagg]\nenabled = true\n")
+                .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        }
+        let reference = Harness.temporaryDirectory("secagg-hand-ref")
+        try topology(reference)
+        let full = try Harness.run("aviary", ["run", reference + "/t.toml"], timeout: 180)
+        #expect(full.status == 0, "\(full.output)")
+        let dir = Harness.temporaryDirectory("secagg-hand")
+        try topology(dir)
+        let socket = "ipc://\(dir)/server.sock"
+        let restart = try Harness.killAndResumeServer(
+            topology: dir + "/t.toml", runDirectory: dir + "/sa", crashAt: "round-started:3",
+            clients: [["--connect", socket, "--clients", "0,1,2"], ["--connect", socket, "--clients", "3,4,5"]], logs: dir)
+        #expect(restart.killed && restart.clientsWaited)
+        #expect(restart.resumedStatus == 0, "see \(dir)/server2.out")
+        #expect(restart.clientStatuses.allSatisfy { $0 == 0 }, "every client finished cleanly")
+        let log = try AggregationLog.read(path: dir + "/sa/aggregation.jsonl")
+        #expect(log.rounds.map(\.round) == [1, 2, 3, 4])
+        #expect(log.rounds.allSatisfy { $0.secagg?.survivors == [6, 6, 6, 6] }, "\(log.rounds.map { $0.secagg?.survivors ?? [] })")
+        let final = "/sa/checkpoints/round-0004.safetensors"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: reference + final)) == Data(contentsOf: URL(fileURLWithPath: dir + final)))
+    }
+}
+
+/// Central DP on the secure sum with real processes (docs/PRIVACY.md, "With secure
+/// aggregation"): clients clip to S and mask, the server adds the noise to the unmasked sum.
+/// Without noise the run matches DP-FedAvg in clear with client-side clipping up to
+/// quantisation; with noise each round records its std z·S′/n and a growing ε.
+@Suite(.serialized) struct SecAggPrivacyRunTests {
+    func run(_ name: String, secAgg: Bool, noise: Double) throws -> AggregationLog {
+        let dir = Harness.temporaryDirectory("secagg-dp-\(name)")
+        let privacy = "\n[privacy]\nmode = \"central\"\nclip_on = \"client\"\nclip_norm = 0.5\nnoise_multiplier = \(noise)\n"
+        let extra = "\n[merge]\nstrategy = \"fedavg\"\nmax_update_norm_ratio = 0\n" + privacy + (secAgg ? "\n[secagg]\nenabled = true\nquantization_bits = 20\n" : "")
+        try Harness.topology(name: name, output: dir, clients: 6, rounds: 3, processes: 2, epochs: 1,
+                             server: "clients_per_round = 6", extra: extra)
+            .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
+        let result = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 180)
+        #expect(result.status == 0, "\(result.output)")
+        return try AggregationLog.read(path: dir + "/\(name)/aggregation.jsonl")
+    }
+
+    @Test func withoutNoiseTheSecureSumMatchesDPFedAvgInClear() throws {
+        let secure = try run("dps0", secAgg: true, noise: 0)
+        let clear = try run("dpc0", secAgg: false, noise: 0)
+        #expect(secure.rounds.count == 3 && clear.rounds.count == 3)
+        for (s, c) in zip(secure.rounds, clear.rounds) {
+            #expect(s.secagg?.survivors == [6, 6, 6, 6] && c.secagg == nil)
+            #expect(s.privacy?.mode == "central" && s.privacy?.noiseStd == 0)
+            #expect(!s.modelKept && s.weights.isEmpty)
+            let a = try #require(s.eval?.cleanLoss), b = try #require(c.eval?.cleanLoss)
+            // 20-bit quantisation of each clipped delta is the only difference.
+            #expect(abs(a - b) < 1e-3, "round \(s.round): loss \(a) under SecAgg vs \(b) in clear")
+        }
+    }
+
+    @Test func withNoiseEachRoundRecordsItsStdAndTheGrowingEpsilon() throws {
+        let log = try run("dps1", secAgg: true, noise: 1)
+        let records = log.rounds.map(\.privacy)
+        #expect(records.count == 3 && records.allSatisfy { $0?.noiseStd != nil })
+        // std = z·(S + step·√d)/n: above z·S/n = 0.5/6 by the 20-bit grid's bound.
+        for r in records { #expect(r!.noiseStd! > 0.5 / 6 && r!.noiseStd! < 0.5 / 6 * 1.01, "\(String(describing: r))") }
+        let eps = records.compactMap { $0?.epsilon }
+        #expect(eps.count == 3 && eps[0] < eps[1] && eps[1] < eps[2], "\(eps)")
+        #expect(log.runEnd?.status == "completed")
     }
 }

@@ -52,38 +52,141 @@ import AviaryMerge
         #expect(Self.bits(ga) == Self.bits(gb) && a == b)
     }
 
-    @Test func layoutIsStateJSONPlusOneVectorsFileNamedByRound() throws {
+    /// The file state.json names for `tensor` (e.g. "global", "extra.residual.3").
+    static func vectorFile(_ run: RunDirectory, _ tensor: String, index: String? = nil) throws -> String {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index ?? run.state))) as! [String: Any]
+        let vectors = json["vectors"] as! [String: [String: Any]]
+        return run.path + "/" + (vectors[tensor]!["file"] as! String)
+    }
+
+    static func vectorFiles(_ run: RunDirectory) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: run.stateDirectory).filter { $0.hasSuffix(".safetensors") }.sorted()
+    }
+
+    @Test func layoutIsStateJSONPlusOneFilePerVectorWrittenOnce() throws {
         let dir = try SafetensorsTestDirectory()
         let run = RunDirectory(path: dir.path)
         let store = RunStateStore(directory: run)
-        try store.save(try Self.sample(round: 3))
-        try store.save(try Self.sample(round: 4))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: run.stateDirectory) == ["round-0004.safetensors"])
+        var state = try Self.sample(round: 3)
+        try store.save(state)
+        #expect(store.lastSave.files == 6 && store.lastSave.reused == 0)
+        #expect(try Self.vectorFiles(run) == ["r0003-extra.residual.3.safetensors", "r0003-global.safetensors", "r0003-merge_window.0.safetensors",
+                                              "r0003-merge_window.1.safetensors", "r0003-optimizer.m.safetensors", "r0003-optimizer.v.safetensors"])
         let json = try #require(String(data: try Data(contentsOf: URL(fileURLWithPath: run.state)), encoding: .utf8))
-        #expect(json.contains("\"file\" : \"state/round-0004.safetensors\""))
+        #expect(json.contains("\"version\" : 2"))
+        #expect(json.contains("\"file\" : \"state/r0003-global.safetensors\""))
         #expect(json.contains("\"rng\" : \"stateless"))
         #expect(!json.contains("0.0001"))  // vectors are tensors, not JSON numbers
-        let file = try Safetensors.read(path: run.path + "/state/round-0004.safetensors")
-        #expect(Set(file.tensors.map(\.name)) == ["global", "optimizer.m", "optimizer.v", "merge_window.0", "merge_window.1", "extra.residual.3"])
-        #expect(file.metadata["round"] == "4")
+        let file = try Safetensors.read(path: run.stateDirectory + "/r0003-global.safetensors")
+        #expect(file.tensors.map(\.name) == ["values"] && file.metadata["round"] == "3" && file.metadata["format"] == "aviary-run-state-v2")
+        #expect(try file.values(named: "values").map(\.bitPattern) == Self.bits(state.global))
+
+        // Round 4: only the global model changed; the window slid (its entries keep their files
+        // under new names), the residual and moments are the same arrays.
+        let old = state.global
+        state.round = 4
+        state.global = state.global.map { $0 * 0.5 }
+        state.mergeWindow = [state.mergeWindow[1], MergeWindowEntry(round: 4, loss: 0.25, parameters: state.global)]
+        try store.save(state, durable: false)
+        #expect(store.lastSave.files == 2, "global and the new window entry")  // the same array twice, written as two files
+        #expect(store.lastSave.reused == 4)
+        // Round 3's window entry 1 was round 3's global array: either of its two files will do.
+        let slid = try Self.vectorFile(run, "merge_window.0")
+        #expect(slid.hasSuffix("state/r0003-merge_window.1.safetensors") || slid.hasSuffix("state/r0003-global.safetensors"), "\(slid)")
+        #expect(try Self.vectorFile(run, "extra.residual.3").hasSuffix("state/r0003-extra.residual.3.safetensors"))
+        // A vector equal in value (not the same array) is not rewritten either.
+        state.vectors["residual.3"] = [1, 2, 3]
+        state.round = 5
+        try store.save(state, durable: false)
+        #expect(store.lastSave.files == 0 && store.lastSave.reused == 6)
+        #expect(try store.load(topology: Self.topology) == state)
+        #expect(old != state.global)
     }
 
-    /// A crash after round 5's vectors file was renamed into place but before state.json was
-    /// replaced: state.json still names round 4's file, which save has not deleted yet.
-    @Test func crashBetweenVectorsAndStateJSONResumesFromThePreviousRound() throws {
+    /// Files no index names (superseded, or left by a save a crash interrupted) are deleted by
+    /// the next save; those state/durable.json names are kept until the next durable save.
+    @Test func unreferencedFilesAreRemovedAfterTheNewStateIsCommitted() throws {
+        let dir = try SafetensorsTestDirectory()
+        let run = RunDirectory(path: dir.path)
+        let store = RunStateStore(directory: run)
+        var state = try Self.sample(round: 4)
+        try store.save(state)
+        let durableGlobal = try Self.vectorFile(run, "global")
+        // A crash after round 5's first vector file was renamed into place, before state.json was replaced.
+        try Safetensors.write(arrays: [("values", [5], [1, 2, 3, 4, 5])], to: run.stateDirectory + "/r0005-global.safetensors")
+        #expect(FileManager.default.createFile(atPath: run.state + ".tmp-4242", contents: Data("{\"ver".utf8)))
+        #expect(try RunStateStore(directory: run).load(topology: Self.topology) == state)
+        #expect(try TemporaryFiles.removeLeftovers(in: run) == [run.state + ".tmp-4242"])
+        state.round = 5
+        state.global = state.global.map { $0 + 1 }
+        state.mergeWindow = []
+        try store.save(state, durable: false)
+        let files = try Self.vectorFiles(run)
+        #expect(!files.contains("r0005-global.safetensors"), "the orphan is gone")
+        #expect(try Self.vectorFile(run, "global").hasSuffix("r0005-global-2.safetensors"), "the orphan's name is not reused while it exists")
+        #expect(FileManager.default.fileExists(atPath: durableGlobal), "named by state/durable.json")
+        #expect(files.contains("r0004-merge_window.0.safetensors"), "state/durable.json still names it")
+        state.round = 6
+        state.global = state.global.map { $0 + 1 }
+        try store.save(state, durable: true)
+        #expect(try Self.vectorFiles(run) == ["r0004-extra.residual.3.safetensors", "r0004-optimizer.m.safetensors",
+                                              "r0004-optimizer.v.safetensors", "r0006-global.safetensors"])
+        #expect(try store.load() == state)
+    }
+
+    /// A power loss between durable saves: state.json names a file whose data never reached the
+    /// disk. Resume falls back to state/durable.json and says why; without it, the error names the file.
+    @Test func aDamagedNonDurableStateFallsBackToTheDurableOne() throws {
         let dir = try SafetensorsTestDirectory()
         let run = RunDirectory(path: dir.path)
         let store = RunStateStore(directory: run)
         let four = try Self.sample(round: 4)
         try store.save(four)
-        try Safetensors.write(arrays: [("global", [5], [1, 2, 3, 4, 5])], to: run.path + "/state/round-0005.safetensors")
-        #expect(FileManager.default.createFile(atPath: run.state + ".tmp-4242", contents: Data("{\"ver".utf8)))
-        #expect(try store.load(topology: Self.topology) == four)
-        #expect(try TemporaryFiles.removeLeftovers(in: run) == [run.state + ".tmp-4242"])
-        // The next save supersedes both files.
-        try store.save(try Self.sample(round: 5))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: run.stateDirectory) == ["round-0005.safetensors"])
-        #expect(try store.load().round == 5)
+        var five = four
+        five.round = 5
+        five.global = five.global.map { $0 * 0.5 }
+        try store.save(five, durable: false)
+        let global5 = try Self.vectorFile(run, "global")
+        try Data().write(to: URL(fileURLWithPath: global5))  // the rename survived, the data did not
+        let reader = RunStateStore(directory: run)
+        #expect(try reader.load(topology: Self.topology) == four)
+        let note = try #require(reader.recovered)
+        #expect(note.contains(global5) && note.contains("durable.json") && note.contains("round 4"), "\(note)")
+        try FileManager.default.removeItem(atPath: store.durableState)
+        #expect { try RunStateStore(directory: run).load() } throws: {
+            if case RunStateError.vectorsCorrupt(global5, let r) = $0 { r.contains("0 bytes") } else { false }
+        }
+        try FileManager.default.removeItem(atPath: global5)
+        #expect { try RunStateStore(directory: run).load() } throws: {
+            if case RunStateError.vectorsCorrupt(global5, let r) = $0 { r.contains("missing") } else { false }
+        }
+    }
+
+    /// A state written by format version 1 (one vectors file per round) is refused by name and version.
+    @Test func aVersionOneStateIsRefusedNamingTheFileAndVersion() throws {
+        let dir = try SafetensorsTestDirectory()
+        let run = RunDirectory(path: dir.path)
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        let v1 = #"{"format":"aviary-run-state","version":1,"run":"t","round":4,"vectors":{"file":"state/round-0004.safetensors","bytes":10,"crc32":"00000000"}}"#
+        try Data(v1.utf8).write(to: URL(fileURLWithPath: run.state))
+        #expect(throws: RunStateError.unsupportedVersion(path: run.state, found: 1, supported: 2)) { try RunStateStore(directory: run).load() }
+        #expect("\(RunStateError.unsupportedVersion(path: run.state, found: 1, supported: 2))".contains("state.json has state format version 1"))
+    }
+
+    @Test func nonFiniteScanFindsTheFirstBadValueAnywhere() {
+        for count in [0, 1, 15, 16, 17, 63, 64, 65, 1000, 4099] {
+            let clean = (0..<count).map { Float($0) * 0.5 - 3 }
+            #expect(NonFinite.firstIndex(in: clean) == nil)
+            for bad in [Float.nan, .infinity, -.infinity, .signalingNaN] {
+                for i in Set([0, count / 2, count - 1]) where count > 0 {
+                    var v = clean
+                    v[i] = bad
+                    if i + 1 < count { v[count - 1] = .nan }
+                    #expect(NonFinite.firstIndex(in: v) == i, "count \(count), index \(i), \(bad)")
+                }
+            }
+        }
+        #expect(NonFinite.firstIndex(in: [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0x1p-149, -0.0]) == nil)
     }
 
     @Test func plainSGDStateWithEmptyMomentsRoundTrips() throws {
@@ -119,16 +222,18 @@ import AviaryMerge
         let run = RunDirectory(path: dir.path)
         let store = RunStateStore(directory: run)
         try store.save(try Self.sample())
+        // The durable copy would stand in for a torn state.json (see the fallback test): without it, the errors.
+        try FileManager.default.removeItem(atPath: store.durableState)
         let json = try Data(contentsOf: URL(fileURLWithPath: run.state))
         try json.prefix(json.count / 2).write(to: URL(fileURLWithPath: run.state))
         #expect { try store.load() } throws: { if case RunStateError.malformed = $0 { true } else { false } }
 
         let text = String(decoding: json, as: UTF8.self)
-        try Data(text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 9").utf8).write(to: URL(fileURLWithPath: run.state))
-        #expect(throws: RunStateError.unsupportedVersion(path: run.state, found: 9, supported: 1)) { try store.load() }
+        try Data(text.replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 9").utf8).write(to: URL(fileURLWithPath: run.state))
+        #expect(throws: RunStateError.unsupportedVersion(path: run.state, found: 9, supported: 2)) { try store.load() }
 
-        try Data(text.replacingOccurrences(of: "state/round-0004", with: "../round-0004").utf8).write(to: URL(fileURLWithPath: run.state))
-        #expect { try store.load() } throws: { if case RunStateError.inconsistent(_, "vectors.file", _) = $0 { true } else { false } }
+        try Data(text.replacingOccurrences(of: "state/r0004-global", with: "../r0004-global").utf8).write(to: URL(fileURLWithPath: run.state))
+        #expect { try store.load() } throws: { if case RunStateError.inconsistent(_, "vectors", let r) = $0 { r.contains("../r0004-global") } else { false } }
     }
 
     @Test func damagedVectorsFileIsRefused() throws {
@@ -136,7 +241,7 @@ import AviaryMerge
         let run = RunDirectory(path: dir.path)
         let store = RunStateStore(directory: run)
         try store.save(try Self.sample())
-        let vectors = run.path + "/state/round-0004.safetensors"
+        let vectors = try Self.vectorFile(run, "extra.residual.3")
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: vectors)))
         // One flipped bit in the data: the header still parses, the CRC-32 does not match.
         bytes[bytes.count - 3] ^= 0x10
@@ -147,36 +252,45 @@ import AviaryMerge
         #expect { try store.load() } throws: { if case RunStateError.vectorsCorrupt(vectors, let r) = $0 { r.contains("bytes") } else { false } }
         try FileManager.default.removeItem(atPath: vectors)
         #expect { try store.load() } throws: { if case RunStateError.vectorsCorrupt(vectors, let r) = $0 { r.contains("missing") } else { false } }
+        #expect("\(RunStateError.vectorsCorrupt(path: vectors, reason: "the file is missing"))".contains(vectors))
     }
 
     @Test func wrongShapesAndNonFiniteValuesAreNamed() throws {
         let dir = try SafetensorsTestDirectory()
         let run = RunDirectory(path: dir.path)
         let store = RunStateStore(directory: run)
-        try store.save(try Self.sample())
-        // Rewrite the vectors file with a short global and a NaN in m, and fix size/CRC in state.json,
-        // so the tensor checks (not the checksum) are what refuse it.
-        let vectors = run.path + "/state/round-0004.safetensors"
         let s = try Self.sample()
-        func replaceVectors(_ arrays: [(name: String, shape: [Int], values: [Float])]) throws {
+        try store.save(s)
+        try FileManager.default.removeItem(atPath: store.durableState)
+        // Rewrite one vector file with a short global, a NaN, or a stray tensor, and fix size/CRC in
+        // state.json, so the tensor checks (not the checksum) are what refuse it.
+        var originals: [String: Data] = [:]
+        func replace(_ tensor: String, _ arrays: [(name: String, shape: [Int], values: [Float])]) throws -> String {
+            let path = try Self.vectorFile(run, tensor)
+            originals[path] = try Data(contentsOf: URL(fileURLWithPath: path))
             let (size, crc) = try Safetensors.write(arrays: arrays, metadata: ["format": RunStateStore.vectorsFormat, "run": s.run, "round": "4"],
-                                                    to: vectors)
-            var json = try String(contentsOfFile: run.state, encoding: .utf8)
-            json = json.replacingOccurrences(of: #""bytes" : \d+,\n    "crc32" : "[0-9a-f]+""#,
-                                             with: "\"bytes\" : \(size),\n    \"crc32\" : \"\(CRC32.hex(crc))\"",
-                                             options: .regularExpression)
-            try json.write(toFile: run.state, atomically: false, encoding: .utf8)
+                                                    to: path)
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run.state))) as! [String: Any]
+            var vectors = json["vectors"] as! [String: [String: Any]]
+            vectors[tensor]!["bytes"] = size
+            vectors[tensor]!["crc32"] = CRC32.hex(crc)
+            json["vectors"] = vectors
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: run.state))
+            return path
         }
-        var window = s.mergeWindow.enumerated().map { ("merge_window.\($0.offset)", [5], $0.element.parameters) }
-        window.append(("extra.residual.3", [3], [1, 2, 3]))
-        try replaceVectors([("global", [4], Array(s.global.prefix(4))), ("optimizer.m", [5], s.optimizer.m), ("optimizer.v", [5], s.optimizer.v)] + window)
-        #expect { try store.load() } throws: { if case RunStateError.badTensor(vectors, "global", let r) = $0 { r.contains("[5]") } else { false } }
+        let saved = try String(contentsOfFile: run.state, encoding: .utf8)
+        var path = try replace("global", [("values", [4], Array(s.global.prefix(4)))])
+        #expect { try store.load() } throws: { if case RunStateError.badTensor(path, "values", let r) = $0 { r.contains("[5]") } else { false } }
+        try saved.write(toFile: run.state, atomically: false, encoding: .utf8)
+        for (p, d) in originals { try d.write(to: URL(fileURLWithPath: p)) }
         var m = s.optimizer.m
         m[3] = .nan
-        try replaceVectors([("global", [5], s.global), ("optimizer.m", [5], m), ("optimizer.v", [5], s.optimizer.v)] + window)
-        #expect { try store.load() } throws: { if case RunStateError.badTensor(vectors, "optimizer.m", let r) = $0 { r.contains("value 3") } else { false } }
-        try replaceVectors([("global", [5], s.global), ("optimizer.m", [5], s.optimizer.m), ("optimizer.v", [5], s.optimizer.v), ("stray", [1], [0])] + window)
-        #expect { try store.load() } throws: { if case RunStateError.badTensor(vectors, "stray", _) = $0 { true } else { false } }
+        path = try replace("optimizer.m", [("values", [5], m)])
+        #expect { try store.load() } throws: { if case RunStateError.badTensor(path, "values", let r) = $0 { r.contains("value 3") } else { false } }
+        try saved.write(toFile: run.state, atomically: false, encoding: .utf8)
+        for (p, d) in originals { try d.write(to: URL(fileURLWithPath: p)) }
+        path = try replace("optimizer.v", [("values", [5], s.optimizer.v), ("stray", [1], [0])])
+        #expect { try store.load() } throws: { if case RunStateError.badTensor(path, "stray", _) = $0 { true } else { false } }
     }
 
     @Test func unsoundStateIsNotSaved() throws {

@@ -38,6 +38,25 @@ import AviaryReport
         #expect(LogTable.csvStatus(failed) == "failed")
     }
 
+    /// Logs with `persist_seconds` get the server's share of the wall time under the end line.
+    @Test func serverOverheadCountsServerAndPersistSeconds() {
+        func timed(_ r: Int, server: Double, persist: Double?) -> LogRecord {
+            guard case var .round(record) = Self.round(r) else { return Self.round(r) }
+            record.serverSeconds = server
+            record.persistSeconds = persist
+            return .round(record)
+        }
+        var end = RunEndRecord(time: "t", roundsCompleted: 3, durationSeconds: 10, status: "completed", finalEval: nil)
+        end.persistSeconds = 0.05
+        let log = AggregationLog(records: [Self.start, timed(1, server: 0.1, persist: nil), timed(2, server: 0.1, persist: 0.05),
+                                           timed(3, server: 0.1, persist: 0.1), .runEnd(end)])
+        let line = "server overhead: 0.30 s server_seconds + 0.20 s persist_seconds = 5.0 % of 10.0 s"
+        #expect(LogTable.overheadLine(log) == line)
+        #expect(LogTable.text(log, directory: "runs/t").hasSuffix("     " + line + "\n"))
+        // Older logs (no persist_seconds) print no such line.
+        #expect(LogTable.overheadLine(AggregationLog(records: [Self.start, Self.round(1), Self.end])) == nil)
+    }
+
     @Test func resumeIsShownWhereItHappened() {
         let resumed = LogRecord.resumed(ResumedRecord(time: "t", fromRound: 1, cut: [LogCut(line: 5, event: "torn_line", round: nil, bytes: 30)],
                                                       reason: "aviary-server --resume"))

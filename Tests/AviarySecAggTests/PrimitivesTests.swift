@@ -25,6 +25,25 @@ import AviaryMath
         #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 3)) { try MaskExpansion.keystream(seed: [1, 2, 3], byteCount: 4) }
     }
 
+    /// Expansion runs chunk by chunk (64 KiB of keystream at a time, the block counter advanced
+    /// per chunk): element for element it is the one keystream of a single call, across chunk
+    /// boundaries and a last chunk that ends inside a block; apply adds exactly those elements.
+    @Test func chunkedExpansionIsTheSingleKeystream() throws {
+        let seed = (0..<32).map { UInt8(truncatingIfNeeded: 200 &- $0 &* 7) }
+        for count in [MaskExpansion.chunkBytes / 4 - 1, MaskExpansion.chunkBytes / 4, 2 * MaskExpansion.chunkBytes / 4 + 5, 199_211] {
+            let bytes = try MaskExpansion.keystream(seed: seed, byteCount: 4 * count)
+            let whole = (0..<count).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[4 * i + $1]) << (8 * UInt32($1)) } }
+            #expect(try MaskExpansion.expand(seed: seed, count: count, modulusBits: 32) == whole)
+            #expect(try MaskExpansion.expand(seed: seed, count: count, modulusBits: 20) == whole.map { $0 & 0xFFFFF })
+            var v = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
+            let before = v
+            try MaskExpansion.apply(seed: seed, to: &v, sign: .add, modulusBits: 32)
+            #expect(v == zip(before, whole).map { $0 &+ $1 })
+            try MaskExpansion.apply(seed: seed, to: &v, sign: .subtract, modulusBits: 32)
+            #expect(v == before)
+        }
+    }
+
     @Test func keystreamGeneratorIsDeterministicPerSeed() throws {
         var a = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
         var b = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))

@@ -58,6 +58,63 @@ import AviaryPrivacy
         #expect(recordA.epsilon != nil)
     }
 
+    static func secureTopology(noise: Double) throws -> Topology {
+        try Topology.parse("""
+            [run]
+            name = "ps"
+            [data]
+            dataset = "synthetic"
+            clients = 10
+            [merge]
+            strategy = "fedavg"
+            server_lr = 1
+            max_update_norm_ratio = 0
+            [server]
+            clients_per_round = 4
+            [privacy]
+            mode = "central"
+            clip_on = "client"
+            clip_norm = 1
+            noise_multiplier = \(noise)
+            [secagg]
+            enabled = true
+            quantization_bits = 16
+            clipping_range = 1
+            """)
+    }
+
+    @Test func theSecureSumIsDividedByTheFixedDenominatorAndNoisedForItsSensitivity() throws {
+        // Three of n = 4 expected clients survived; SecAgg's mean of their unit-weight updates is
+        // [0.3, −0.6], so the sum is [0.9, −1.8] and the DP-FedAvg delta is the sum over 4.
+        let report = SecAggRoundReport(verdict: .aggregated(mean: [0.3, -0.6], weightTotal: 3, survivors: [1, 5, 8]),
+                                       degree: 3, threshold: 2, participants: 4)
+        let outcome = RoundOutcome(round: 2, sampled: [1, 5, 7, 8], updates: [], failures: [], rejected: [], timedOut: [], lost: [7])
+        let quiet = PrivateRound(topology: try Self.secureTopology(noise: 0))
+        let (step, record) = quiet.mergeSecure(outcome, report: report, state: try Self.state([0, 0]))
+        #expect(abs(step.global[0] - 0.225) < 1e-6 && abs(step.global[1] + 0.45) < 1e-6, "\(step.global)")
+        #expect(step.weights == [1: 0.25, 5: 0.25, 8: 0.25] && !step.modelKept)
+        #expect(record.noiseStd == 0)
+
+        // S′ = S + step·√d with step = 2·1/(2¹⁶ − 1) and d = 2; std = z·S′/n.
+        let noisy = PrivateRound(topology: try Self.secureTopology(noise: 1.5))
+        let (a, recordA) = noisy.mergeSecure(outcome, report: report, state: try Self.state([0, 0]))
+        let (b, _) = noisy.mergeSecure(outcome, report: report, state: try Self.state([0, 0]))
+        let sensitivity = 1 + 2.0 / 65535 * 2.0.squareRoot()
+        #expect(abs(recordA.noiseStd! - 1.5 * sensitivity / 4) < 1e-15)
+        #expect(recordA.epsilon != nil && recordA.epsilon!.isFinite)
+        #expect(a.global == b.global && a.global != step.global)  // the round's own noise, drawn again identically
+    }
+
+    @Test func aFailedSecureRoundReleasesNoiseOnly() throws {
+        let report = SecAggRoundReport(verdict: .failed("2 survivors, threshold 3"), degree: 3, threshold: 3, participants: 4)
+        let outcome = RoundOutcome(round: 3, sampled: [0, 1, 2, 3], updates: [], failures: [], rejected: [], timedOut: [], lost: [2, 3])
+        let (step, record) = PrivateRound(topology: try Self.secureTopology(noise: 1)).mergeSecure(outcome, report: report, state: try Self.state([0, 0]))
+        #expect(step.nothingMerged?.contains("secure aggregation failed: 2 survivors") == true)
+        #expect(step.nothingMerged?.hasSuffix("noise only") == true)
+        #expect(step.global != [0, 0] && step.weights.isEmpty)
+        #expect(record.noiseStd! > 0)
+    }
+
     @Test func adaptiveClippingMovesTheClipNormInTheState() throws {
         let round = PrivateRound(topology: try Self.topology("clipping = \"adaptive\"\nclip_norm = 1\nnoise_multiplier = 0.5\nclipped_count_stddev = 1"))
         var state = try Self.state([0])

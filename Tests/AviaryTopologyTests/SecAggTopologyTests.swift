@@ -59,6 +59,17 @@ import AviarySecAgg
         #expect(SecAggWeightRule.of(mwa, largestPartition: 50) == .mwaLoss(metric: .trainLoss, penalty: 2, reference: 0.1))
     }
 
+    @Test func centralDPWithClientClippingRunsAsDPFedAvgWithUnitWeights() throws {
+        for strategy in ["uniform", "fedavg"] {
+            let t = try parse(["merge.strategy=\(strategy)", "privacy.mode=central", "privacy.clip_on=client",
+                               "privacy.clip_norm=0.5", "privacy.noise_multiplier=1.1"])
+            #expect(t.privacy.mode == .central && t.privacy.clipOn == .client)
+            // Sizes are not used under DP-FedAvg: every client masks its clipped delta with weight 1.
+            #expect(SecAggWeightRule.of(t, largestPartition: 50) == .uniform, "\(strategy)")
+            #expect(t.runSpec(model: try t.model.resolve(sampleShape: [10], classes: 2)).privacy?.clipOn == .client)
+        }
+    }
+
     @Test func eachClientsWeightLiesInTheUnitIntervalAndNamesWhyItHasNone() {
         #expect(SecAggWeightRule.uniform.weight(samples: 3, metrics: [:]) == .success(1))
         let fedavg = SecAggWeightRule.samples(weight: .datasetSize, reference: 50)
@@ -83,6 +94,8 @@ import AviarySecAgg
         (["compression.encoding=topk"], "compression.encoding", "top-k saves nothing"),
         (["privacy.mode=central", "privacy.noise_multiplier=1"], "privacy.clip_on", "cannot clip an update it never sees"),
         (["privacy.mode=local", "privacy.clip_norm=1", "privacy.noise_multiplier=1"], "privacy.mode", "wired yet"),
+        (["privacy.mode=central", "privacy.clip_on=client", "privacy.clipping=adaptive", "privacy.clipped_count_stddev=1"], "privacy.clipping", "masked too"),
+        (["privacy.mode=central", "privacy.clip_on=client", "merge.strategy=mwa", "merge.metric=train_loss"], "merge.strategy", "normalise or cap"),
         (["merge.strategy=mwa", "merge.metric=local_steps"], "merge.metric", "a loss-type metric"),
         (["merge.strategy=mwa", "merge.metric=train_loss", "merge.combine=samples"], "merge.combine", "by its metric alone"),
         (["merge.strategy=mwa", "merge.metric=train_loss", "merge.missing_metric=uniform"], "merge.missing_metric", "cannot fall back"),

@@ -97,6 +97,7 @@ struct LogsCommand: ParsableCommand {
             for w in log.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if let end = log.runEnd {
                 print(LogTable.endLine(end))
+                if let overhead = LogTable.overheadLine(log) { print("     " + overhead) }
                 return
             }
             Thread.sleep(forTimeInterval: 0.5)
