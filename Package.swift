@@ -36,13 +36,14 @@ let package = Package(
         .systemLibrary(name: "CZmq", path: "Sources/CZmq"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CISAL", path: "Sources/CISAL"),
         // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
         // The commit `make build` records for --version (see build_info.c).
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
 
         // Numerics and pure logic: no sockets, no run directory.
-        .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib", "CISAL"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryNN", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
@@ -120,7 +121,7 @@ let package = Package(
         // What several test targets share: the one `Prerequisite` rule and the one Fashion-MNIST fixture.
         .target(name: "AviaryTestSupport", dependencies: ["AviaryData"], path: "Tests/AviaryTestSupport"),
 
-        .testTarget(name: "AviaryMathTests", dependencies: ["AviaryMath"]),
+        .testTarget(name: "AviaryMathTests", dependencies: ["AviaryMath", "CZlib"]),
         .testTarget(name: "AviaryNNTests", dependencies: ["AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryDataTests", dependencies: ["AviaryData", "AviaryMath", "AviaryTestSupport"]),
         .testTarget(name: "AviaryAdversarialTests", dependencies: ["AviaryAdversarial", "AviaryNN", "AviaryData", "AviaryMath", "AviaryTestSupport"]),
