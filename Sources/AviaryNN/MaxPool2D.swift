@@ -45,7 +45,7 @@ enum MaxPool2D {
         }
     }
 
-    /// ReLU then max-pooling in one pass (the CNN's conv → ReLU → pool): out = max(0, window max of
+    /// ReLU then max-pooling as one layer (the CNN's conv → ReLU → pool): out = max(0, window max of
     /// inp), argmax = the window's first maximum of the pre-activation `inp`, which stays
     /// un-rectified. Values equal ReLU-then-pool's; where a window's maximum is ≤ 0 the output is
     /// 0 and `rectifiedBackward` routes no gradient, as ReLU's backward would.
@@ -54,26 +54,10 @@ enum MaxPool2D {
         inp: UnsafePointer<Float>,
         planes: Int, height: Int, width: Int, size: Int
     ) {
-        let ho = height / size, wo = width / size
-        for p in 0..<planes {
-            let src = inp + p * height * width
-            let dst = out + p * ho * wo
-            for y in 0..<ho {
-                for x in 0..<wo {
-                    var best = -Float.infinity
-                    var bestIndex = (y * size) * width + x * size
-                    for dy in 0..<size {
-                        let rowIndex = (y * size + dy) * width + x * size
-                        for dx in 0..<size where src[rowIndex + dx] > best {
-                            best = src[rowIndex + dx]
-                            bestIndex = rowIndex + dx
-                        }
-                    }
-                    dst[y * wo + x] = best > 0 ? best : 0
-                    argmax?[p * ho * wo + y * wo + x] = Int32(bestIndex)
-                }
-            }
-        }
+        forward(out: out, argmax: argmax, inp: inp, planes: planes, height: height, width: width, size: size)
+        // ReLU commutes with max, so it runs on the pooled output: size² times fewer values than
+        // the conv output a separate ReLU layer would pass over.
+        for i in 0..<(planes * (height / size) * (width / size)) where !(out[i] > 0) { out[i] = 0 }
     }
 
     /// Backward of `rectifiedForward`: dInp (planes, H, W) = dOut at each window's argmax where the
