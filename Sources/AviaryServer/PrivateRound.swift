@@ -117,10 +117,12 @@ struct PrivateRound {
         var survivors: [Int] = []
         var failure: String? = nil
         switch report.verdict {
-        case let .aggregated(mean, total, merged):
+        case let .aggregated(mean, total, merged) where mean.count == d:
             let scale = total / expectedClients
-            for i in 0..<min(d, mean.count) { sum[i] = Float(Double(mean[i]) * scale) }
+            for i in 0..<d { sum[i] = Float(Double(mean[i]) * scale) }
             survivors = merged
+        case let .aggregated(mean, _, _):
+            failure = "the secure sum has \(mean.count) values for \(d) parameters"
         case let .failed(reason):
             failure = "secure aggregation failed: \(reason)"
         }

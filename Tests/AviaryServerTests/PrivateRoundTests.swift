@@ -105,6 +105,14 @@ import AviaryPrivacy
         #expect(a.global == b.global && a.global != step.global)  // the round's own noise, drawn again identically
     }
 
+    @Test func aSecureSumOfTheWrongLengthMergesNothing() throws {
+        let report = SecAggRoundReport(verdict: .aggregated(mean: [0.3], weightTotal: 3, survivors: [1, 5, 8]), degree: 3, threshold: 2, participants: 4)
+        let outcome = RoundOutcome(round: 2, sampled: [1, 5, 7, 8], updates: [], failures: [], rejected: [], timedOut: [], lost: [])
+        let (step, _) = PrivateRound(topology: try Self.secureTopology(noise: 0)).mergeSecure(outcome, report: report, state: try Self.state([0, 0]))
+        #expect(step.nothingMerged == "the secure sum has 1 values for 2 parameters; noise only")
+        #expect(step.weights.isEmpty && step.global == [0, 0])
+    }
+
     @Test func aFailedSecureRoundReleasesNoiseOnly() throws {
         let report = SecAggRoundReport(verdict: .failed("2 survivors, threshold 3"), degree: 3, threshold: 3, participants: 4)
         let outcome = RoundOutcome(round: 3, sampled: [0, 1, 2, 3], updates: [], failures: [], rejected: [], timedOut: [], lost: [2, 3])
