@@ -90,20 +90,48 @@ public enum MaskExpansion {
     /// vector ± PRG(seed), in place, mod 2^modulusBits: each keystream chunk is added (or
     /// subtracted) as it is produced.
     public static func apply(seed: [UInt8], to vector: inout [UInt32], sign: MaskSign, modulusBits: Int) throws(SecAggError) {
-        let mask = RingArithmetic.mask(bits: modulusBits)
+        try apply([Mask(seed: seed, sign: sign)], to: &vector, modulusBits: modulusBits)
+    }
+
+    /// vector ± PRG(seed) for every mask, in place, mod 2^modulusBits. Slice-major: each 64 KiB
+    /// slice of the vector takes every mask's keystream for that slice before the next slice, so
+    /// the slice stays in cache, where one mask after the other would stream the whole vector
+    /// from memory once per mask (1 + k times for a client, once per survivor for the server).
+    /// Ring addition commutes, so the result is that of applying the masks one by one.
+    public static func apply(_ masks: [Mask], to vector: inout [UInt32], modulusBits: Int) throws(SecAggError) {
+        for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         let count = vector.count
+        guard count > 0, !masks.isEmpty else { return }
+        let ringMask = RingArithmetic.mask(bits: modulusBits)
+        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 16
+        let keys = masks.map { SymmetricKey(data: $0.seed[0..<16]) }
+        let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
         try vector.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
-            try forEachKeystreamChunk(seed: seed, count: count) { first, words in
-                let n = words.count / 4
+            var first = 0
+            while first < count {
+                let n = min(chunkWords, count - first)
                 let out = UnsafeMutableBufferPointer(rebasing: v[first..<(first + n)])
-                switch sign {
-                case .add:
-                    for j in 0..<n { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
-                case .subtract:
-                    for j in 0..<n { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
+                for (m, key) in zip(masks, keys) {
+                    let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
+                    chunk.withUnsafeBytes { words in
+                        switch m.sign {
+                        case .add:
+                            for j in 0..<n { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
+                        case .subtract:
+                            for j in 0..<n { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
+                        }
+                    }
                 }
+                first += n
             }
         }
+    }
+
+    /// One mask of `apply(_:to:modulusBits:)`: PRG(seed) added or subtracted.
+    public struct Mask: Sendable {
+        public var seed: [UInt8]
+        public var sign: MaskSign
+        public init(seed: [UInt8], sign: MaskSign) { self.seed = seed; self.sign = sign }
     }
 }
 

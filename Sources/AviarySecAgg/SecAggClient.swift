@@ -116,14 +116,14 @@ public struct SecAggClient: Sendable {
         guard held.count >= parameters.threshold else {
             throw .tooFewSurvivors(stage: "share-keys", have: held.count, threshold: parameters.threshold)
         }
-        var masked = input
-        try MaskExpansion.apply(seed: secrets.selfMaskSeed, to: &masked, sign: .add, modulusBits: parameters.modulusBits)
+        var masks = [MaskExpansion.Mask(seed: secrets.selfMaskSeed, sign: .add)]
         for neighbour in held.keys.sorted() {
             let seed = try PairwiseKeys.derive(privateKey: maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
                                                peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
-            try MaskExpansion.apply(seed: seed, to: &masked, sign: index < neighbour ? .add : .subtract,
-                                    modulusBits: parameters.modulusBits)
+            masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
         }
+        var masked = input
+        try MaskExpansion.apply(masks, to: &masked, modulusBits: parameters.modulusBits)
         heldShares = held
         stage = .masked
         return MaskedInput(client: index, values: masked)

@@ -48,6 +48,25 @@ import AviaryMath
         }
     }
 
+    /// The slice-major pass over several masks is the masks applied one by one, across slice
+    /// boundaries, with both signs and a ring narrower than 32 bits.
+    @Test func manyMasksInOnePassAreTheMasksOneByOne() throws {
+        let seeds = (0..<5).map { s in (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ s &* 17) } }
+        let masks = seeds.enumerated().map { MaskExpansion.Mask(seed: $0.element, sign: $0.offset % 2 == 0 ? .add : .subtract) }
+        for count in [5, MaskExpansion.chunkBytes / 4 + 3, 199_211] {
+            let start = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 40_503) & 0xFFFFFF }
+            var oneByOne = start
+            for m in masks { try MaskExpansion.apply(seed: m.seed, to: &oneByOne, sign: m.sign, modulusBits: 24) }
+            var together = start
+            try MaskExpansion.apply(masks, to: &together, modulusBits: 24)
+            #expect(together == oneByOne && together != start)
+        }
+        var v: [UInt32] = [1]
+        #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
+            try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32)
+        }
+    }
+
     @Test func keystreamGeneratorIsDeterministicPerSeed() throws {
         var a = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
         var b = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
