@@ -114,16 +114,25 @@ public enum MaskExpansion {
                 for (m, key) in zip(masks, keys) {
                     let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
                     chunk.withUnsafeBytes { words in
-                        switch m.sign {
-                        case .add:
-                            for j in 0..<n { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
-                        case .subtract:
-                            for j in 0..<n { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
-                        }
+                        add(words.baseAddress!, into: out.baseAddress!, count: n, sign: m.sign, ringMask: ringMask)
                     }
                 }
                 first += n
             }
+        }
+    }
+
+    /// out[j] ± keystream word j, mod 2^b, for j < count. Its own function over non-optional
+    /// pointers: inlined into the closure over swift-crypto's `Data`, the loop kept a nil check of
+    /// the buffer per word and stayed scalar (perf of a run: more time than AES itself); here it
+    /// is one vectorised loop per sign.
+    @inline(never)
+    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32) {
+        switch sign {
+        case .add:
+            for j in 0..<count { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
+        case .subtract:
+            for j in 0..<count { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
         }
     }
 
