@@ -69,7 +69,7 @@ public enum Message: Sendable, Equatable {
 /// Version 5: HELLO carries the process's role (trainer or evaluator); EVALUATE and EVAL_RESULT
 /// carry federated and centralised evaluation of a round's MODEL.
 /// Version 6: SECAGG and SECAGG_REPLY carry the stages of secure aggregation (SecAgg+).
-public let protocolVersion: UInt16 = 6
+public let protocolVersion: UInt16 = 7
 
 /// A session token: issued by the server in WELCOME for one client index, presented by the
 /// process in every later message about that client and in the HELLO that re-registers it after

@@ -9,7 +9,7 @@ import AviaryProtocol
     @Test func emptyAndShortFramesAreTruncated() {
         #expect(decodeError([]) == .truncated(field: "header.magic", offset: 0, needed: 4, available: 0))
         #expect(decodeError(Array("AVRY".utf8) + [2]) == .truncated(field: "header", offset: 4, needed: 4, available: 1))
-        #expect(decodeError(Array("AVRY".utf8) + [6, 0, 7, 0, 0]) ==
+        #expect(decodeError(Array("AVRY".utf8) + [7, 0, 7, 0, 0]) ==
                 .truncated(field: "trailer.crc32", offset: 8, needed: 4, available: 1))
     }
 
@@ -20,10 +20,10 @@ import AviaryProtocol
 
     @Test func unsupportedVersion() {
         // A peer of an earlier protocol is told so, not given a confusing field error.
-        for version: UInt16 in [1, 2, 3, 4, 5, 7] {
-            #expect(decodeError(FrameBuilder(kind: 7, version: version).sealed()) == .unsupportedVersion(found: version, supported: 6))
+        for version: UInt16 in [1, 2, 3, 4, 5, 6, 8] {
+            #expect(decodeError(FrameBuilder(kind: 7, version: version).sealed()) == .unsupportedVersion(found: version, supported: 7))
         }
-        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0600).sealed()) == .unsupportedVersion(found: 1536, supported: 6))
+        #expect(decodeError(FrameBuilder(kind: 7, version: 0x0600).sealed()) == .unsupportedVersion(found: 1536, supported: 7))
     }
 
     @Test func unknownKindAndFlags() {

@@ -30,7 +30,7 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
                                             .heartbeat: 7, .shutdown: 8, .bye: 9, .model: 10, .reset: 11,
                                             .evaluate: 12, .evalResult: 13, .secAgg: 14, .secAggReply: 15]
         for kind in Message.Kind.allCases { #expect(kind.rawValue == bytes[kind], "\(kind)") }
-        #expect(protocolVersion == 6)
+        #expect(protocolVersion == 7)
     }
 
     /// Every kind, assembled field by field with `FrameBuilder`, never with the codec.
@@ -121,17 +121,17 @@ struct ReferenceFrame: Sendable, CustomTestStringConvertible {
     }
 
     @Test func heartbeatBytesMatchHandComputedFrame() {
-        // "AVRY", version 6, kind 7, flags 0, CRC-32 0xde7f0cca (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x07, 0x00, 0xCA, 0x0C, 0x7F, 0xDE]
+        // "AVRY", version 7, kind 7, flags 0, CRC-32 0x66c36baf (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x07, 0x00, 0x07, 0x00, 0xAF, 0x6B, 0xC3, 0x66]
         #expect(WireCodec.encode(.heartbeat) == expected)
         #expect(FrameBuilder(kind: 7).sealed() == expected)
     }
 
     @Test func byeBytesMatchHandComputedFrame() {
-        // BYE(clients: [3]): count 1, then 3; CRC-32 0xf949de0d (python: zlib.crc32).
-        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x09, 0x00,
+        // BYE(clients: [3]): count 1, then 3; CRC-32 0x9c2ee54b (python: zlib.crc32).
+        let expected: [UInt8] = [0x41, 0x56, 0x52, 0x59, 0x07, 0x00, 0x09, 0x00,
                                  0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-                                 0x0D, 0xDE, 0x49, 0xF9]
+                                 0x4B, 0xE5, 0x2E, 0x9C]
         #expect(WireCodec.encode(.bye(ByeMessage(clients: [3]))) == expected)
         var b = FrameBuilder(kind: 9)
         b.ints([3])

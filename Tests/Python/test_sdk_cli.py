@@ -92,7 +92,7 @@ def test_a_server_of_another_protocol_version_is_refused_naming_both(tmp_path):
     try:
         assert router.poll(20000), "the client sent no HELLO"
         identity, hello = router.recv_multipart()
-        assert hello[4:6] == b"\x06\x00" and wire.decode(hello).claims[0].index == 0
+        assert hello[4:6] == b"\x07\x00" and wire.decode(hello).claims[0].index == 0
         reason = b"protocol version 5 is not supported"
         router.send_multipart([identity, v4_frame(3, struct.pack("<q", len(reason)) + reason)])
         _, err = proc.communicate(timeout=30)
@@ -101,7 +101,7 @@ def test_a_server_of_another_protocol_version_is_refused_naming_both(tmp_path):
         router.close(0)
         ctx.term()
     assert proc.returncode == 1
-    assert "protocol version 4 is not supported (this build speaks 6)" in err
+    assert "protocol version 4 is not supported (this build speaks 7)" in err
 
 
 def test_the_codec_refuses_a_v5_reject_it_can_read():

@@ -14,19 +14,19 @@ from aviary_client.messages import (Bye, Claim, EvalResult, Evaluate, F16Payload
                                     Update, Welcome)
 
 
-def frame(kind, body, version=6, flags=0):
+def frame(kind, body, version=7, flags=0):
     head = b"AVRY" + struct.pack("<HBB", version, kind, flags) + body
     return head + struct.pack("<I", zlib.crc32(head))
 
 
 def test_heartbeat_is_twelve_bytes_with_zlib_crc():
     f = wire.encode(Heartbeat())
-    assert f[:8] == bytes([0x41, 0x56, 0x52, 0x59, 0x06, 0x00, 0x07, 0x00])
+    assert f[:8] == bytes([0x41, 0x56, 0x52, 0x59, 0x07, 0x00, 0x07, 0x00])
     assert len(f) == 12 and struct.unpack("<I", f[8:])[0] == zlib.crc32(f[:8])
     # docs/PROTOCOL.md's examples, byte for byte.
-    assert f.hex(" ") == "41 56 52 59 06 00 07 00 ca 0c 7f de"
+    assert f.hex(" ") == "41 56 52 59 07 00 07 00 af 6b c3 66"
     assert wire.encode(Bye([3])).hex(" ") == \
-        "41 56 52 59 06 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 0d de 49 f9"
+        "41 56 52 59 07 00 09 00 01 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 4b e5 2e 9c"
     # Version 4's examples (only the version field and so the CRC differ).
     assert wire.encode(Heartbeat(), version=4).hex(" ") == "41 56 52 59 04 00 07 00 41 c4 76 74"
     assert wire.encode(Bye([3]), version=4).hex(" ") == \
@@ -91,7 +91,7 @@ def test_header_errors_in_the_documented_order():
     assert e.category == "badMagic" and '"AVRY"' in str(e)
     e = error_of(frame(7, b"", version=4))
     assert e.category == "unsupportedVersion"
-    assert str(e).startswith("protocol version 4 is not supported (this build speaks 6)")
+    assert str(e).startswith("protocol version 4 is not supported (this build speaks 7)")
     good = bytearray(wire.encode(Shutdown("x")))
     good[-9] ^= 1
     assert error_of(bytes(good)).category == "crcMismatch"

@@ -167,7 +167,7 @@ def test_a_malformed_frame_from_the_server_is_dropped_and_the_process_goes_on():
 
     conn, t, outcome, _ = start(lambda i, ctx: AddOne(i), indices=[0])
     try:
-        wire.decode(b"AVRY\x06\x00\x07\x00garbage!")
+        wire.decode(b"AVRY\x07\x00\x07\x00garbage!")
     except CodecError as e:
         conn.inbox.put(e)  # what the connection hands the host for a frame that does not decode
     conn.inbox.put(model(1))

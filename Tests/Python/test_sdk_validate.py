@@ -54,12 +54,12 @@ def test_the_real_server_refuses_another_protocol_version_and_hostile_eval_resul
     sock.connect(server.endpoint)
     try:
         hello = bytearray(wire.encode(Hello("old", [Claim(0)])))
-        assert hello[4:6] == b"\x06\x00"
+        assert hello[4:6] == b"\x07\x00"
         hello[4:6] = b"\x04\x00"
         sock.send(bytes(hello))
         assert sock.poll(20000), "no answer to a protocol-4 HELLO"
         reject = wire.decode(sock.recv())
-        assert isinstance(reject, Reject) and "protocol version 4 is not supported (this build speaks 6)" in reject.reason
+        assert isinstance(reject, Reject) and "protocol version 4 is not supported (this build speaks 7)" in reject.reason
 
         sock.send(wire.encode(Hello("rogue", [Claim(0)])))
         assert sock.poll(20000)

@@ -1,4 +1,4 @@
-"""Every message of protocol 6 (docs/PROTOCOL.md) as a plain dataclass, and UPDATE's delta
+"""Every message of protocol 7 (docs/PROTOCOL.md) as a plain dataclass, and UPDATE's delta
 payloads. The codec (`wire`) turns them into frames and back; nothing here does I/O."""
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 ROLE_TRAINER = 0
 ROLE_EVALUATOR = 1
