@@ -93,6 +93,9 @@ let package = Package(
         .target(name: "AviaryBench", dependencies: [
             "AviaryMath", "AviaryNN", "AviaryData", "AviaryAdversarial", "AviaryMerge", "AviaryProtocol",
             "AviaryTransport", "AviaryPrivacy", "AviaryLog", "AviaryDashboard", "AviarySecAgg",
+            // SecAggPRGBench times the mask PRG's candidates from the library directly.
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: hotLoopSettings),
 
         // Orchestration.

@@ -49,10 +49,15 @@ extension SystemRound {
             var entry = BufferedUpdateEntry(client: e.client, startVersion: e.startVersion, arrival: e.completion, staleness: s, discount: discount)
             if var u = take(e) {
                 if discount != 1 {
-                    // In place (the held update is ours now): the same products, no new array.
+                    // Into a new array in one pass: the delta's storage is shared (the caller's
+                    // outcome and run state still hold it), so scaling it in place made
+                    // copy-on-write copy it first, a second pass. The same products.
                     let f = Float(discount)
-                    u.delta.withUnsafeMutableBufferPointer { d in
-                        for i in d.indices { d[i] *= f }
+                    u.delta = u.delta.withUnsafeBufferPointer { d in
+                        [Float](unsafeUninitializedCapacity: d.count) { out, n in
+                            for i in d.indices { out[i] = d[i] * f }
+                            n = d.count
+                        }
                     }
                 }
                 outcome.updates.append(u)

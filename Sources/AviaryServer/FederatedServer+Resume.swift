@@ -141,6 +141,26 @@ extension FederatedServer {
 }
 
 extension FederatedServer {
+    /// True when this run saves its run state only at durability points: its rounds are a
+    /// function of the saved state, the seeds and the topology, so a resume from an earlier
+    /// state runs the rounds after it again bit for bit (the log is cut back to that state's
+    /// position, checkpoints are rewritten with the same bytes). Not so, and the state is
+    /// saved after every round, when a round depends on more than that:
+    /// - the wall clock orders buffered arrivals (`[server] clock = "wall"`);
+    /// - SecAgg: a resumed round runs with fresh keys, other masks and rounding;
+    /// - clients keep error-feedback residuals (top-k, or `error_feedback`): a client deletes
+    ///   a residual once the server's state is past the round (`ResidualHistory`), which
+    ///   assumes a state saved every round;
+    /// - federated or evaluator evaluation (other processes' answers go into the log), and an
+    ///   external model (the SDK's training is outside this build's determinism tests).
+    var replaysFromDurablePoints: Bool {
+        topology.server.buffered?.clock != .wall
+            && !topology.secAgg.enabled
+            && !topology.compression.usesErrorFeedback(topology.quantisation)
+            && topology.evaluation.mode == .server
+            && topology.model.kind != .external
+    }
+
     /// 128 random bits: unique enough that two runs never share a client state directory.
     static func newRunID() -> String {
         let hex = { (x: UInt64) in String(x, radix: 16).leftPadded(to: 16) }

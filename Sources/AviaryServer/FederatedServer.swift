@@ -101,8 +101,12 @@ public final class FederatedServer {
     /// round's `persist_seconds`.
     var lastPersistSeconds: Double?
     /// Rounds are written without fsync between durability points at most this far apart
-    /// (docs/LOG.md, "Durability"): a kill -9 loses nothing, a power loss at most this much.
-    static let durableInterval: Duration = .seconds(10)
+    /// (`[server] durable_interval`, docs/LOG.md "Durability"): a kill -9 loses nothing, a power
+    /// loss at most this much.
+    var durableInterval: Duration { .milliseconds(Int64((topology.server.durableInterval * 1000).rounded())) }
+    /// The last written round whose run state is not saved yet (`replaysFromDurablePoints`):
+    /// saved when the loop ends, so a stopped run resumes after its last round without a replay.
+    var unsavedRound: (round: Int, state: ServerModelState, machine: ServerStateMachineSnapshot, clock: SimulatedClock?)?
     /// `[system]`'s simulated clock (nil without one), and the offline/busy clients of the round it entered.
     var simulatedClock: SimulatedClock?
     /// Names this run in the run spec (clients keep top-k residuals under it) and, with
@@ -261,6 +265,15 @@ public final class FederatedServer {
 
         do {
             outcome = try serve(machine: &machine, queue: queue, worker: worker)
+            if let last = unsavedRound {
+                // A run stopped between durability points (a signal, a verdict) resumes after its
+                // last written round, not from the durability point before it.
+                let kept = state
+                state = last.state
+                defer { state = kept }
+                try saveState(round: last.round, machine: last.machine, clock: last.clock, durable: true)
+                unsavedRound = nil
+            }
         } catch {
             // Whatever ended the run (a full disk, a state the store refuses), the clients hear
             // SHUTDOWN and the log gets its run_end with the reason.
@@ -283,7 +296,7 @@ public final class FederatedServer {
                 if case let .aggregate(result) = action {
                     aggregateStartedAt = now
                     report(.aggregating(round: result.round))
-                    worker.start(result, state: state, system: closeSystemRound(result))
+                    worker.start(result, state: state, system: closeSystemRound(result), inline: mergesInline(result))
                 } else if case let .finished(success, reason) = action {
                     outcome = (success, reason)
                 } else {
@@ -302,13 +315,20 @@ public final class FederatedServer {
                 let persistStarted = now
                 // Durability points: the first and last rounds, and at least every `durableInterval`;
                 // in between nothing is fsynced (docs/LOG.md, "Durability").
-                let durable = lastDurableWrite.map { ContinuousClock.now - $0 >= Self.durableInterval } ?? true
+                let durable = lastDurableWrite.map { ContinuousClock.now - $0 >= durableInterval } ?? true
                     || written.result.record.round >= topology.rounds
                 writer.syncEachRecord = false
                 defer { writer.syncEachRecord = true }
                 try finishRound(written, durable: durable)
                 if durable { try writer.sync() }
-                try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock, durable: durable)
+                if durable || !replaysFromDurablePoints {
+                    try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock, durable: durable)
+                    unsavedRound = nil
+                } else {
+                    // Resume goes back to the last saved state and runs these rounds again, bit for
+                    // bit (docs/LOG.md, "Durability"); nothing about them needs saving now.
+                    unsavedRound = (roundsCompleted, state, written.snapshot, written.clock)
+                }
                 if durable { lastDurableWrite = ContinuousClock.now }
                 lastPersistSeconds = now - persistStarted
                 FaultInjection.crashPoint("round-saved:\(roundsCompleted)")
@@ -514,6 +534,24 @@ public final class FederatedServer {
         report(.roundFinished(record, nothingMerged: result.merge.nothingMerged))
         if let mergeRecord { report(.checkpointMerged(mergeRecord)) }
     }
+
+    /// Rounds merged on the loop's own thread: no evaluation or checkpoint merge due, no secure
+    /// sum to unmask, no privacy step, a strategy linear in the updates (a weighted mean), and
+    /// at most `inlineMergeWork` values to sum (updates × parameters), so heartbeats and events
+    /// wait no longer than for one batch of events. Other rounds go to the worker thread
+    /// (docs/ARCHITECTURE.md, "Threads").
+    func mergesInline(_ outcome: RoundOutcome) -> Bool {
+        let round = outcome.round
+        let evaluates = processor.evaluator != nil && (round % topology.server.evalEvery == 0 || round == topology.rounds)
+        let linear = switch topology.merge.strategy {
+        case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa: true
+        case .median, .trimmedMean, .krum, .multiKrum: false
+        }
+        return linear && !evaluates && outcome.secAgg == nil && topology.privacy.mode == .none
+            && (outcome.updates.count + state.stale.count) * state.global.count <= Self.inlineMergeWork
+    }
+    /// 10 updates of a 1.6M-parameter model, 80 of the 200k-parameter MLP.
+    static let inlineMergeWork = 16_000_000
 
     /// Every client's local training-set size, derived from the partition: FedAvg's weight
     /// input, so no client can claim a size it does not have.

@@ -21,10 +21,12 @@ final class RoundWorker: @unchecked Sendable {
         self.onThread = onThread
     }
 
-    func start(_ outcome: RoundOutcome, state: ServerModelState, system: SystemRound? = nil) {
+    /// `inline`: run it on the calling thread now (a round too small to hold up heartbeats; a
+    /// thread and the loop's millisecond polls for its result would cost more than the round).
+    func start(_ outcome: RoundOutcome, state: ServerModelState, system: SystemRound? = nil, inline: Bool = false) {
         precondition(!isBusy, "a round is already being processed")
         isBusy = true
-        guard onThread else {
+        guard onThread && !inline else {
             let result = processor.process(outcome, state: state, system: system)
             slot.withLock { $0 = result }
             return

@@ -96,6 +96,10 @@ public struct Topology: Sendable {
         public var mode: ServerMode = .sync
         /// Buffered mode's keys; nil in sync mode.
         public var buffered: BufferedSettings? = nil
+        /// `durable_interval`: seconds between durability points (fsync of the round's files;
+        /// for runs whose rounds replay bit for bit, the only rounds whose run state is saved).
+        /// 0: every round is one. docs/LOG.md, "Durability".
+        public var durableInterval: Double = 10
     }
 
     public enum Sampling: String, Sendable, Hashable, CaseIterable { case fixed, poisson }

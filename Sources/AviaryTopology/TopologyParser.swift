@@ -305,6 +305,8 @@ extension Topology {
             // Read only when written, so runs without it record the configuration they always did.
             sampling: t.has("sampling") ? try t.choice("sampling", default: Sampling.fixed) : .fixed)
         if let expected = bindProblem(s.bind) { throw t.invalid("bind", "\"\(s.bind)\"", expected: expected) }
+        // Read only when written, like `sampling`.
+        if t.has("durable_interval") { s.durableInterval = try t.double("durable_interval", default: 10, range: 0...86_400) }
         (s.mode, s.buffered) = try parseMode(t, clients: clients, perRound: perRound)
         try t.finish()
         return s

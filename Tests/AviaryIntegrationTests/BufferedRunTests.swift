@@ -9,7 +9,7 @@ import AviaryLog
     static let rounds = 5
 
     /// Six clients whose latencies (1…16 s each way) order their arrivals; 4 in flight, K = 2.
-    static func prepare(_ dir: String, processes: Int) throws {
+    static func prepare(_ dir: String, processes: Int, server: String = "") throws {
         let trace = dir + "/devices.csv"
         try """
         client,speed,up_bps,down_bps,latency_s,availability
@@ -21,7 +21,7 @@ import AviaryLog
         5,5000,1000000,1000000,3,0.5
         """.write(toFile: trace, atomically: true, encoding: .utf8)
         try Harness.topology(name: "b", output: dir, clients: 6, rounds: rounds, processes: processes, epochs: 1,
-                             server: ReliabilityTests.resumeTopologyExtra + "\nmode = \"buffered\"\nconcurrency = 4\nbuffer_size = 2\n",
+                             server: ReliabilityTests.resumeTopologyExtra + "\nmode = \"buffered\"\nconcurrency = 4\nbuffer_size = 2\n" + server,
                              extra: "[system]\ntrace = \"\(trace)\"\n")
             .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
     }
@@ -58,6 +58,37 @@ import AviaryLog
             let log = try AggregationLog.read(path: dir + "/b/aggregation.jsonl")
             #expect(log.rounds.map(\.round) == Array(1...Self.rounds), "\(point)")
             #expect(log.rounds.map(\.system) == logA.rounds.map(\.system), "\(point)")
+        }
+    }
+
+    /// The run state is saved only at durability points (here, with `durable_interval` an hour:
+    /// after round 1, the process's first, and after the last), so a kill after round 4 is logged
+    /// resumes from round 1's state: the log is cut back to it and rounds 2–4 run again, writing
+    /// the same checkpoints, and the run ends with the uninterrupted run's bytes. Resuming from
+    /// the log's last round instead would skip the model of rounds 2–4; keeping their log lines
+    /// would log them twice.
+    @Test func aKillBetweenTwoStateSavesReplaysTheRoundsInBetween() throws {
+        let reference = Harness.temporaryDirectory("buffered-ref")
+        try Self.prepare(reference, processes: 2)
+        let a = try Harness.run("aviary", ["run", reference + "/t.toml"], timeout: 180)
+        #expect(a.status == 0, "\(a.output)")
+        let dir = Harness.temporaryDirectory("buffered-replay")
+        try Self.prepare(dir, processes: 2, server: "durable_interval = 3600\n")
+        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 180, environment: ["AVIARY_CRASH_AT": "round-logged:4"])
+        #expect(crashed.status != 0 && crashed.output.contains("signal 9"), "\(crashed.output)")
+        let before = try AggregationLog.read(path: dir + "/b/aggregation.jsonl")
+        #expect(before.rounds.map(\.round) == [1, 2, 3, 4])
+        let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/b"], timeout: 180)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let log = try AggregationLog.read(path: dir + "/b/aggregation.jsonl")
+        let from = log.records.compactMap { if case let .resumed(r) = $0 { r.fromRound } else { nil } }
+        #expect(from == [1], "resumed from \(from), not from round 1's state")
+        #expect(log.rounds.map(\.round) == Array(1...Self.rounds))
+        let expected = try AggregationLog.read(path: reference + "/b/aggregation.jsonl")
+        #expect(log.rounds.map(\.system) == expected.rounds.map(\.system))
+        for round in 1...Self.rounds {
+            let name = "/b/checkpoints/" + String(format: "round-%04d.safetensors", round)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + name)) == Data(contentsOf: URL(fileURLWithPath: reference + name)), "round \(round)")
         }
     }
 

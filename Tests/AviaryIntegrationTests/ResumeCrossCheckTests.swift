@@ -6,10 +6,13 @@ import AviaryMath
 /// Resume against a run directory someone changed: a state relabelled to a later round is
 /// refused, and a damaged last checkpoint is rewritten from the state (real processes).
 @Suite(.serialized) struct ResumeCrossCheckTests {
-    /// A 5-round run killed right after round `round`'s state was saved.
+    /// A 5-round run killed right after round `round`'s state was saved. `durable_interval = 0`:
+    /// every round is a durability point, so there is a state after every round to tamper with
+    /// (otherwise this run saves it after round 1 and replays from there).
     func crashedRun(_ name: String, afterRound round: Int) throws -> String {
         let dir = Harness.temporaryDirectory(name)
-        try Harness.topology(name: "r", output: dir, clients: 4, rounds: 5, processes: 2, server: ReliabilityTests.resumeTopologyExtra)
+        try Harness.topology(name: "r", output: dir, clients: 4, rounds: 5, processes: 2,
+                             server: ReliabilityTests.resumeTopologyExtra + "\ndurable_interval = 0\n")
             .write(toFile: dir + "/t.toml", atomically: true, encoding: .utf8)
         let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 120, environment: ["AVIARY_CRASH_AT": "round-saved:\(round)"])
         #expect(crashed.status != 0 && crashed.output.contains("signal 9"), "\(crashed.output)")

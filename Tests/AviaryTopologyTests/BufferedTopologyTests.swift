@@ -22,6 +22,18 @@ import AviaryMerge
         #expect(d.config["server.mode"] == .string("buffered") && d.config["server.buffer_size"] == .int(4))
     }
 
+    /// `[server] durable_interval`: 10 s unless written, recorded only when written, and a
+    /// negative or over-a-day value is refused with its key.
+    @Test func durableIntervalIsReadOnlyWhenWrittenAndRangeChecked() throws {
+        let d = try Topology.parse("[run]\nname = \"s\"\n[server]\n")
+        #expect(d.server.durableInterval == 10 && d.config["server.durable_interval"] == nil)
+        let t = try Topology.parse("[run]\nname = \"s\"\n[server]\ndurable_interval = 0\n")
+        #expect(t.server.durableInterval == 0 && t.config["server.durable_interval"] != nil)
+        for bad in ["-1", "86401"] {
+            #expect(error("[run]\nname = \"s\"\n[server]\ndurable_interval = \(bad)\n").contains("durable_interval"), "\(bad)")
+        }
+    }
+
     @Test func theServerMemoryBudgetCountsWhatBufferedModeHolds() throws {
         // Concurrency 6 + K 3 held deltas + 4, not clients_per_round (8) + 4.
         let t = try Topology.parse(Self.body("clients_per_round = 8\nconcurrency = 6\nbuffer_size = 3"))
