@@ -5,7 +5,7 @@ import AviarySecAgg
 /// What secure aggregation costs, from the pure layer (`aviary bench secagg`): the mask PRG,
 /// one client's masking, and whole in-memory rounds (every client and the server on this one
 /// thread, no sockets) with and without dropouts, beside the plain uniform merge of the same
-/// f32 deltas. SecAgg is not wired into runs yet, so this is the floor of its cost, not a run's.
+/// f32 deltas. A run adds messages, the log and the clients' training: this is the floor of SecAgg's cost, not a run's.
 public enum SecAggBench {
     public static func run(parameters p: Int = 199_210, clients n: Int = 100, repetitions: Int = 3) -> String {
         var rng = RandomStream(seed: 1, purpose: .synthetic)
@@ -20,8 +20,7 @@ public enum SecAggBench {
         let quantise = MergeBench.medianTime(1) {
             for (i, d) in deltas.enumerated() {
                 var stream = RandomStream(seed: 3, purpose: .quantisation, index: UInt64(i))
-                inputs[i] = (try? WeightedInput.make(delta: d, weight: 1, clippingRange: 0.01))
-                    .flatMap { try? quantiser.quantise($0, stream: &stream) }
+                inputs[i] = try? quantiser.quantiseWeighted(delta: d, weight: 1, stream: &stream)
             }
         } / Double(n)
         let seed = [UInt8](repeating: 9, count: 32)
@@ -45,8 +44,8 @@ public enum SecAggBench {
         let up = [64, k * (4 + ShareEncryption.ciphertextByteCount) + 4, 4 * (p + 1) + 4, k * (4 + ShamirShare.byteCount) + 8]
         return [
             "secagg bench: P = \(p) parameters (+1 weight coordinate), n = \(n) clients, k = \(k), t = \(t), \(settings.bits)-bit grid in Z_2^\(settings.modulus), median of \(repetitions) runs",
-            String(format: "PRG: one expansion of P + 1 elements (ChaCha20)   %8.2f ms", prg * 1e3),
-            String(format: "client: quantise w·Δ (stochastic rounding)          %8.2f ms", quantise * 1e3),
+            String(format: "PRG: one expansion of P + 1 elements (AES-128-CTR) %8.2f ms", prg * 1e3),
+            String(format: "client: weigh, clip, quantise Δ (stochastic rounding) %6.2f ms", quantise * 1e3),
             String(format: "client: mask = 1 + k expansions, about             %8.2f ms", Double(k + 1) * prg * 1e3),
             String(format: "round, in memory, all %d clients and the server:   %8.2f s  (sum exact: %@)", n, full.seconds, full.exact ? "yes" : "NO"),
             String(format: "  with %d clients dropped before masking:          %8.2f s  (sum exact: %@)", n / 10, lossy.seconds, lossy.exact ? "yes" : "NO"),

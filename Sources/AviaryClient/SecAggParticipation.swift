@@ -98,10 +98,10 @@ struct SecAggParticipation {
     private mutating func advertiseIfReady(_ key: Key) -> Result<[SecAggReplyMessage], Problem> {
         guard let e = entries[key], let p = e.parameters, let delta = e.delta, let weight = e.weight, e.machine == nil else { return .success([]) }
         do throws(SecAggError) {
-            let weighted = try WeightedInput.make(delta: delta, weight: weight, clippingRange: p.quantiser.clippingRange)
-            guard weighted.count == p.vectorLength else { throw .wrongInputLength(expected: p.vectorLength, got: weighted.count) }
+            guard delta.count + 1 == p.vectorLength else { throw .wrongInputLength(expected: p.vectorLength, got: delta.count + 1) }
             var stream = Self.roundingStream(seed: trainingSeed, client: key.client, round: key.round)
-            let input = try p.quantiser.quantise(weighted, stream: &stream)
+            // Weighs, clips and quantises in one pass: WeightedInput.make's numbers, no [Double] copy.
+            let input = try p.quantiser.quantiseWeighted(delta: delta, weight: weight, stream: &stream)
             var machine = try SecAggClient(index: key.client, parameters: p, secrets: secrets(key.client, key.round))
             let keys = try machine.advertiseKeys()
             entries[key]!.input = input

@@ -40,22 +40,57 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// Clips and quantises `values`, drawing the rounding from `stream`.
     /// - Throws: `nonFiniteInput` naming the first non-finite coordinate.
     public func quantise(_ values: [Double], stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
-        let c = clippingRange, scale = Double(levels) / (2 * c)
         if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
-        let levels = self.levels
         return [UInt32](unsafeUninitializedCapacity: values.count) { out, initialised in
             values.withUnsafeBufferPointer { v in
-                for i in 0..<v.count {
-                    let scaled = (min(max(v[i], -c), c) + c) * scale
-                    // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction
-                    // each) of values below 2^53: the same numbers as UInt64(_:) and nextDouble().
-                    var q = UInt64(Int64(scaled))
-                    let u = Double(Int64(bitPattern: stream.next() >> 11)) * 0x1.0p-53
-                    if u < scaled - Double(Int64(bitPattern: q)) { q += 1 }
-                    out[i] = UInt32(min(q, levels))
-                }
+                roundInBlocks(count: v.count, into: out, stream: &stream) { v[$0] }
             }
             initialised = values.count
+        }
+    }
+
+    /// `quantise(WeightedInput.make(delta:weight:clippingRange:), stream:)` with this
+    /// quantiser's clipping range, in one pass over the f32 delta (no [Double] copy of it):
+    /// the same numbers, the same draws from `stream`, the same errors.
+    public func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
+        try WeightedInput.checkWeight(weight)
+        if let bad = delta.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        let c = clippingRange
+        return [UInt32](unsafeUninitializedCapacity: delta.count + 1) { out, initialised in
+            delta.withUnsafeBufferPointer { d in
+                roundInBlocks(count: d.count + 1, into: out, stream: &stream) { i in
+                    i < d.count ? weight * min(max(Double(d[i]), -c), c) : weight * c
+                }
+            }
+            initialised = delta.count + 1
+        }
+    }
+
+    /// Stochastic rounding of `value(i)` for i in 0..<count into `out`, one 64-bit draw per
+    /// coordinate in order. The draws for a block are taken first and the rounding is then
+    /// branch-free (`u < fraction` as 0 or 1): a data-dependent branch that is taken half the
+    /// time was most of this loop's cost.
+    @inline(__always)
+    private func roundInBlocks(count: Int, into out: UnsafeMutableBufferPointer<UInt32>, stream: inout RandomStream,
+                               _ value: (Int) -> Double) {
+        let c = clippingRange, scale = Double(levels) / (2 * c), levels = self.levels
+        let blockSize = 1024
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: blockSize) { draws in
+            var start = 0
+            while start < count {
+                let n = min(blockSize, count - start)
+                for j in 0..<n { draws[j] = stream.next() }
+                for j in 0..<n {
+                    let scaled = (min(max(value(start + j), -c), c) + c) * scale
+                    // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction
+                    // each) of values below 2^53: the same numbers as UInt64(_:) and nextDouble().
+                    let floor = Int64(scaled)
+                    let u = Double(Int64(bitPattern: draws[j] >> 11)) * 0x1.0p-53
+                    let q = UInt64(bitPattern: floor) &+ (u < scaled - Double(floor) ? 1 : 0)
+                    out[start + j] = UInt32(truncatingIfNeeded: min(q, levels))
+                }
+                start += n
+            }
         }
     }
 
@@ -82,9 +117,7 @@ public enum WeightedInput {
     /// [w·clip(Δ, c)…, w·c].
     /// - Throws: a weight outside (0, 1] or non-finite; a non-finite Δ coordinate.
     public static func make(delta: [Float], weight: Double, clippingRange c: Double) throws(SecAggError) -> [Double] {
-        guard weight > 0, weight <= 1, weight.isFinite else {
-            throw .invalidParameters("a secure-aggregation weight must be in (0, 1], got \(weight)")
-        }
+        try checkWeight(weight)
         var out = [Double](); out.reserveCapacity(delta.count + 1)
         for (i, x) in delta.enumerated() {
             guard x.isFinite else { throw .nonFiniteInput(index: i) }
@@ -92,6 +125,12 @@ public enum WeightedInput {
         }
         out.append(weight * c)
         return out
+    }
+
+    static func checkWeight(_ weight: Double) throws(SecAggError) {
+        guard weight > 0, weight <= 1, weight.isFinite else {
+            throw .invalidParameters("a secure-aggregation weight must be in (0, 1], got \(weight)")
+        }
     }
 
     /// The weighted mean Σw_iΔ_i / Σw_i and Σw_i from a dequantised weighted sum.

@@ -5,58 +5,70 @@ import Foundation
 /// The PRG of secure aggregation: a 32-byte seed expanded into ring elements.
 ///
 /// Exactly (docs/PROTOCOL.md, "Secure aggregation", so another language can reproduce it):
-/// the ChaCha20 keystream (RFC 8439 block function) with key = seed, 96-bit nonce = 12 zero
-/// bytes and 32-bit block counter starting at 0; element i is bytes 4i ..< 4i+4 of that
-/// keystream read as a little-endian UInt32, reduced mod 2^b by keeping its low b bits.
-/// Python's `cryptography`: `Cipher(algorithms.ChaCha20(seed, b"\0" * 16), None).encryptor()
-/// .update(b"\0" * 4 * n)` gives the same bytes (its 16-byte nonce is counter ‖ nonce).
-/// Every seed masks one vector once per round (keys are fresh per round), so the fixed nonce
-/// never repeats a keystream for two purposes.
+/// the AES-128-CTR keystream (NIST SP 800-38A) with key = the seed's first 16 bytes and initial
+/// counter block = 16 zero bytes, incremented as one 128-bit big-endian integer; element i is
+/// bytes 4i ..< 4i+4 of that keystream read as a little-endian UInt32, reduced mod 2^b by
+/// keeping its low b bits. Python's `cryptography`: `Cipher(algorithms.AES(seed[:16]),
+/// modes.CTR(b"\0" * 16)).encryptor().update(b"\0" * 4 * n)` gives the same bytes.
+/// Every seed masks one vector once per round (keys are fresh per round), so the fixed counter
+/// never repeats a keystream for two purposes. Why AES-128 and not ChaCha20 (secagg v1): with
+/// AES-NI it is 1.5–1.8× faster through swift-crypto (`aviary bench secagg --prg`), and a
+/// 128-bit key matches X25519's security level, the protocol's weakest link anyway.
 public enum MaskExpansion {
-    /// Keystream bytes for `byteCount` bytes (swift-crypto's ChaCha20-CTR over zeros).
+    /// Keystream bytes for `byteCount` bytes (swift-crypto's `AES._CTR` over zeros).
     public static func keystream(seed: [UInt8], byteCount: Int) throws(SecAggError) -> [UInt8] {
         guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
         guard byteCount > 0 else { return [] }
+        return [UInt8](try aesCTR(zeros: Data(count: byteCount), key: SymmetricKey(data: seed[0..<16]), firstBlock: 0))
+    }
+
+    /// AES-CTR over `zeros` from counter block `firstBlock` (a 128-bit big-endian integer whose
+    /// high 64 bits are 0).
+    private static func aesCTR<Zeros: DataProtocol>(zeros: Zeros, key: SymmetricKey, firstBlock: UInt64) throws(SecAggError) -> Data {
+        var counter = [UInt8](repeating: 0, count: 16)
+        withUnsafeBytes(of: firstBlock.bigEndian) { for i in 0..<8 { counter[8 + i] = $0[i] } }
         do {
-            let nonce = try Insecure.ChaCha20CTR.Nonce(data: [UInt8](repeating: 0, count: 12))
-            let zeros = Data(count: byteCount)
-            return [UInt8](try Insecure.ChaCha20CTR.encrypt(zeros, using: SymmetricKey(data: seed), nonce: nonce))
+            return try AES._CTR.encrypt(zeros, using: key, nonce: AES._CTR.Nonce(nonceBytes: counter))
         } catch {
-            // Only reachable on a wrong key or nonce size, both fixed above.
-            throw .invalidParameters("ChaCha20 keystream failed: \(error)")
+            // Only reachable on a wrong key or counter size, both fixed here.
+            throw .invalidParameters("AES-CTR keystream failed: \(error)")
         }
     }
 
-    /// Keystream bytes computed per call: 64 KiB (1,024 ChaCha20 blocks), so a chunk stays in
-    /// L2 while it is added, and no vector-sized keystream is ever allocated.
+    /// Keystream bytes computed per call: 64 KiB (4,096 AES blocks), so a chunk stays in L2
+    /// while it is added, and no vector-sized keystream is ever allocated. (Of 16 KiB to 1 MiB,
+    /// 64 KiB was among the fastest in `aviary bench secagg --prg`.)
     static let chunkBytes = 1 << 16
 
     /// Calls `body(first, words)` for consecutive chunks of the keystream of `seed`, read as
     /// little-endian UInt32 words: `words` holds elements `first ..< first + words.count` of
-    /// the `count` requested. Chunk j is the keystream from block counter j·1024 on, so the
+    /// the `count` requested. Chunk j is the keystream from counter block j·4096 on, so the
     /// chunks together are exactly the one stream `keystream(seed:byteCount:)` returns.
     static func forEachKeystreamChunk(seed: [UInt8], count: Int,
                                       _ body: (_ first: Int, _ words: UnsafeRawBufferPointer) -> Void) throws(SecAggError) {
         guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
         guard count > 0 else { return }
-        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 64
-        guard (count - 1) / chunkWords < Int(UInt32.max) / blocksPerChunk else {
-            throw .invalidParameters("a vector of \(count) elements needs more than 2^32 ChaCha20 blocks")
+        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 16
+        let key = SymmetricKey(data: seed[0..<16])
+        let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
+        var first = 0
+        while first < count {
+            let n = min(chunkWords, count - first)
+            let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
+            chunk.withUnsafeBytes { body(first, $0) }
+            first += n
         }
+    }
+
+    /// The ChaCha20 keystream (RFC 8439: key = seed, 12 zero nonce bytes, block counter 0) that
+    /// `KeystreamGenerator` draws Shamir's coefficients from: secret, never on the wire, so it
+    /// did not move with the mask PRG.
+    static func chaCha20Keystream(seed: [UInt8], byteCount: Int) throws(SecAggError) -> [UInt8] {
+        guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
         do {
-            let key = SymmetricKey(data: seed)
             let nonce = try Insecure.ChaCha20CTR.Nonce(data: [UInt8](repeating: 0, count: 12))
-            let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
-            var first = 0
-            while first < count {
-                let n = min(chunkWords, count - first)
-                let counter = try Insecure.ChaCha20CTR.Counter(offset: UInt32(first / chunkWords * blocksPerChunk))
-                let chunk = try Insecure.ChaCha20CTR.encrypt(zeros[0..<(4 * n)], using: key, counter: counter, nonce: nonce)
-                chunk.withUnsafeBytes { body(first, $0) }
-                first += n
-            }
+            return [UInt8](try Insecure.ChaCha20CTR.encrypt(Data(count: byteCount), using: SymmetricKey(data: seed), nonce: nonce))
         } catch {
-            // Only reachable on a wrong key, nonce or counter size, all fixed above.
             throw .invalidParameters("ChaCha20 keystream failed: \(error)")
         }
     }
@@ -78,20 +90,57 @@ public enum MaskExpansion {
     /// vector ± PRG(seed), in place, mod 2^modulusBits: each keystream chunk is added (or
     /// subtracted) as it is produced.
     public static func apply(seed: [UInt8], to vector: inout [UInt32], sign: MaskSign, modulusBits: Int) throws(SecAggError) {
-        let mask = RingArithmetic.mask(bits: modulusBits)
+        try apply([Mask(seed: seed, sign: sign)], to: &vector, modulusBits: modulusBits)
+    }
+
+    /// vector ± PRG(seed) for every mask, in place, mod 2^modulusBits. Slice-major: each 64 KiB
+    /// slice of the vector takes every mask's keystream for that slice before the next slice, so
+    /// the slice stays in cache, where one mask after the other would stream the whole vector
+    /// from memory once per mask (1 + k times for a client, once per survivor for the server).
+    /// Ring addition commutes, so the result is that of applying the masks one by one.
+    public static func apply(_ masks: [Mask], to vector: inout [UInt32], modulusBits: Int) throws(SecAggError) {
+        for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         let count = vector.count
+        guard count > 0, !masks.isEmpty else { return }
+        let ringMask = RingArithmetic.mask(bits: modulusBits)
+        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 16
+        let keys = masks.map { SymmetricKey(data: $0.seed[0..<16]) }
+        let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
         try vector.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
-            try forEachKeystreamChunk(seed: seed, count: count) { first, words in
-                let n = words.count / 4
+            var first = 0
+            while first < count {
+                let n = min(chunkWords, count - first)
                 let out = UnsafeMutableBufferPointer(rebasing: v[first..<(first + n)])
-                switch sign {
-                case .add:
-                    for j in 0..<n { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
-                case .subtract:
-                    for j in 0..<n { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & mask }
+                for (m, key) in zip(masks, keys) {
+                    let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
+                    chunk.withUnsafeBytes { words in
+                        add(words.baseAddress!, into: out.baseAddress!, count: n, sign: m.sign, ringMask: ringMask)
+                    }
                 }
+                first += n
             }
         }
+    }
+
+    /// out[j] ± keystream word j, mod 2^b, for j < count. Its own function over non-optional
+    /// pointers: inlined into the closure over swift-crypto's `Data`, the loop kept a nil check of
+    /// the buffer per word and stayed scalar (perf of a run: more time than AES itself); here it
+    /// is one vectorised loop per sign.
+    @inline(never)
+    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32) {
+        switch sign {
+        case .add:
+            for j in 0..<count { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
+        case .subtract:
+            for j in 0..<count { out[j] = (out[j] &- UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
+        }
+    }
+
+    /// One mask of `apply(_:to:modulusBits:)`: PRG(seed) added or subtracted.
+    public struct Mask: Sendable {
+        public var seed: [UInt8]
+        public var sign: MaskSign
+        public init(seed: [UInt8], sign: MaskSign) { self.seed = seed; self.sign = sign }
     }
 }
 
@@ -113,8 +162,8 @@ public enum RingArithmetic {
     }
 }
 
-/// A cryptographically strong `RandomNumberGenerator` over one 32-byte seed: the same ChaCha20
-/// keystream as `MaskExpansion`, read 64 bits at a time. Shamir's coefficients come from it, so
+/// A cryptographically strong `RandomNumberGenerator` over one 32-byte seed: a ChaCha20
+/// keystream, read 64 bits at a time. Shamir's coefficients come from it, so
 /// a client seeded from the system's random source draws unpredictable polynomials while tests
 /// seeded with fixed bytes stay reproducible.
 public struct KeystreamGenerator: RandomNumberGenerator, Sendable {
@@ -142,7 +191,7 @@ public struct KeystreamGenerator: RandomNumberGenerator, Sendable {
         withUnsafeBytes(of: blocks.littleEndian) { for (i, b) in $0.enumerated() { chunkSeed[i] ^= b } }
         blocks += 1
         let derived = SHA256.hash(data: chunkSeed)
-        let bytes = (try? MaskExpansion.keystream(seed: Array(derived), byteCount: 8 * Self.chunkWords)) ?? []
+        let bytes = (try? MaskExpansion.chaCha20Keystream(seed: Array(derived), byteCount: 8 * Self.chunkWords)) ?? []
         precondition(bytes.count == 8 * Self.chunkWords, "ChaCha20 keystream failed on a 32-byte key")
         buffer = bytes.withUnsafeBytes { raw in
             (0..<Self.chunkWords).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }

@@ -5,11 +5,14 @@ import Foundation
 ///
 /// Each client has two key pairs per round (Bonawitz et al.): `c` encrypts the shares sent to a
 /// neighbour, `s` yields the pairwise mask seeds. A shared secret X25519(a, B) goes through
-/// HKDF-SHA256 with salt `aviary secagg v1` and info `<purpose> ‖ round as UInt64 LE`, 32 bytes
+/// HKDF-SHA256 with salt `aviary secagg v2` and info `<purpose> ‖ round as UInt64 LE`, 32 bytes
 /// out (docs/PROTOCOL.md, "Secure aggregation"). Both ends compute the same value.
 public enum PairwiseKeys {
     public static let keyByteCount = 32
-    static let salt = Array("aviary secagg v1".utf8)
+    /// The SecAgg protocol's version lives here: v2 moved the mask PRG from ChaCha20 to
+    /// AES-128-CTR, and a v1 peer then derives other share keys, so mixed versions fail to open
+    /// each other's shares (a dropped client) instead of summing masks that do not cancel.
+    static let salt = Array("aviary secagg v2".utf8)
 
     public enum Purpose: String, Sendable {
         /// The ChaChaPoly key for shares between two neighbours.
@@ -27,13 +30,30 @@ public enum PairwiseKeys {
         return Array(key.publicKey.rawRepresentation)
     }
 
+    /// A raw 32-byte private key as swift-crypto's key, whose initialiser computes the public
+    /// half (a base-point multiplication): a client builds each of its two keys once per round
+    /// and derives every pairwise key from it, not one base-point multiplication per neighbour.
+    public static func privateKey(_ raw: [UInt8]) throws(SecAggError) -> Curve25519.KeyAgreement.PrivateKey {
+        guard raw.count == keyByteCount else { throw .wrongSecretLength(expected: keyByteCount, got: raw.count) }
+        guard let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw) else {
+            throw .invalidParameters("not an X25519 private key")
+        }
+        return key
+    }
+
     /// HKDF(X25519(privateKey, peerPublic)) for `purpose` and `round`.
     /// - Throws: `invalidPublicKey(client: peer)` for a peer key X25519 refuses.
     public static func derive(privateKey: [UInt8], peerPublic: [UInt8], peer: Int,
                               purpose: Purpose, round: Int) throws(SecAggError) -> [UInt8] {
         guard privateKey.count == keyByteCount else { throw .wrongSecretLength(expected: keyByteCount, got: privateKey.count) }
+        guard let own = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey) else { throw .invalidPublicKey(client: peer) }
+        return try derive(privateKey: own, peerPublic: peerPublic, peer: peer, purpose: purpose, round: round)
+    }
+
+    /// The same from a key built once (`privateKey(_:)`).
+    public static func derive(privateKey own: Curve25519.KeyAgreement.PrivateKey, peerPublic: [UInt8], peer: Int,
+                              purpose: Purpose, round: Int) throws(SecAggError) -> [UInt8] {
         guard peerPublic.count == keyByteCount,
-              let own = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey),
               let other = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: peerPublic),
               let shared = try? own.sharedSecretFromKeyAgreement(with: other)
         else { throw .invalidPublicKey(client: peer) }

@@ -1,3 +1,5 @@
+import Crypto
+
 /// One client's side of a secure-aggregation round as a value: each server message in, the
 /// answer out, or a typed error (the client then sends nothing for this round; the server
 /// counts it as dropped). The host supplies the round's fresh secrets and, at stage 3, the
@@ -10,6 +12,10 @@ public struct SecAggClient: Sendable {
     public let index: Int
     public let parameters: SecAggParameters
     private let secrets: ClientSecrets
+    /// `secrets`' two X25519 private keys as swift-crypto keys, built once (each build is a
+    /// base-point multiplication) for stage 1's public keys and every agreement after it.
+    private let encryptionKey: Curve25519.KeyAgreement.PrivateKey
+    private let maskKey: Curve25519.KeyAgreement.PrivateKey
     public private(set) var stage: Stage = .start
     /// Neighbours that advertised keys (stage 2's U1 ∩ N(i)): neighbour → its keys.
     private var neighbourKeys: [Int: AdvertisedKeys] = [:]
@@ -29,13 +35,15 @@ public struct SecAggClient: Sendable {
     public init(index: Int, parameters: SecAggParameters, secrets: ClientSecrets) throws(SecAggError) {
         guard parameters.participants.contains(index) else { throw .unknownClient(index) }
         self.index = index; self.parameters = parameters; self.secrets = secrets
+        encryptionKey = try PairwiseKeys.privateKey(secrets.encryptionKey)
+        maskKey = try PairwiseKeys.privateKey(secrets.maskKey)
     }
 
     /// Stage 1: this round's two public keys.
     public mutating func advertiseKeys() throws(SecAggError) -> AdvertisedKeys {
         guard stage == .start else { throw .unexpectedStage(expected: stage.rawValue, got: "advertise-keys") }
-        let keys = AdvertisedKeys(client: index, encryptionKey: try PairwiseKeys.publicKey(ofPrivate: secrets.encryptionKey),
-                                  maskKey: try PairwiseKeys.publicKey(ofPrivate: secrets.maskKey))
+        let keys = AdvertisedKeys(client: index, encryptionKey: Array(encryptionKey.publicKey.rawRepresentation),
+                                  maskKey: Array(maskKey.publicKey.rawRepresentation))
         stage = .advertised
         return keys
     }
@@ -62,7 +70,7 @@ public struct SecAggClient: Sendable {
         var out: [EncryptedShare] = []
         var sealing: [Int: [UInt8]] = [:]
         for (n, holder) in holders.enumerated() {
-            let key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: received[holder]!.encryptionKey,
+            let key = try PairwiseKeys.derive(privateKey: encryptionKey, peerPublic: received[holder]!.encryptionKey,
                                               peer: holder, purpose: .shareEncryption, round: parameters.round)
             sealing[holder] = key
             let pair = ShareEncryption.SharePair(maskKey: maskKeyShares[n], selfMask: selfMaskShares[n])
@@ -95,7 +103,7 @@ public struct SecAggClient: Sendable {
             guard held[share.from] == nil else { throw .duplicateShareIndex(UInt64(share.from) + 1) }
             let key: [UInt8]
             if let known = sealingKeys[share.from] { key = known } else {
-                key = try PairwiseKeys.derive(privateKey: secrets.encryptionKey, peerPublic: keys.encryptionKey,
+                key = try PairwiseKeys.derive(privateKey: encryptionKey, peerPublic: keys.encryptionKey,
                                               peer: share.from, purpose: .shareEncryption, round: parameters.round)
             }
             let pair = try ShareEncryption.open(share.ciphertext, key: key, round: parameters.round, from: share.from, to: index)
@@ -108,14 +116,14 @@ public struct SecAggClient: Sendable {
         guard held.count >= parameters.threshold else {
             throw .tooFewSurvivors(stage: "share-keys", have: held.count, threshold: parameters.threshold)
         }
-        var masked = input
-        try MaskExpansion.apply(seed: secrets.selfMaskSeed, to: &masked, sign: .add, modulusBits: parameters.modulusBits)
+        var masks = [MaskExpansion.Mask(seed: secrets.selfMaskSeed, sign: .add)]
         for neighbour in held.keys.sorted() {
-            let seed = try PairwiseKeys.derive(privateKey: secrets.maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
+            let seed = try PairwiseKeys.derive(privateKey: maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
                                                peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
-            try MaskExpansion.apply(seed: seed, to: &masked, sign: index < neighbour ? .add : .subtract,
-                                    modulusBits: parameters.modulusBits)
+            masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
         }
+        var masked = input
+        try MaskExpansion.apply(masks, to: &masked, modulusBits: parameters.modulusBits)
         heldShares = held
         stage = .masked
         return MaskedInput(client: index, values: masked)

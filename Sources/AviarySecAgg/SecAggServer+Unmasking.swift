@@ -69,11 +69,12 @@ extension SecAggServer {
         let survivors = masked.keys.sorted()
         var sum = [UInt32](repeating: 0, count: parameters.vectorLength)
         for client in survivors { RingArithmetic.add(masked[client]!, into: &sum, bits: bits) }
+        // Every mask to remove, applied in one slice-major pass at the end.
+        var masks: [MaskExpansion.Mask] = []
         for client in survivors {
             let have = selfShares[client] ?? []
             guard have.count >= t else { throw .cannotReconstruct(client: client, secret: "self-mask seed", shares: have.count, threshold: t) }
-            let seed = try ShamirSharing.reconstruct(shares: have, threshold: t)
-            try MaskExpansion.apply(seed: seed, to: &sum, sign: .subtract, modulusBits: bits)
+            masks.append(MaskExpansion.Mask(seed: try ShamirSharing.reconstruct(shares: have, threshold: t), sign: .subtract))
         }
         let droppedAfterSharing = shares.keys.filter { masked[$0] == nil }.sorted()
         for dropped in droppedAfterSharing {
@@ -87,9 +88,10 @@ extension SecAggServer {
                 let seed = try PairwiseKeys.derive(privateKey: secretKey, peerPublic: keys[survivor]!.maskKey, peer: survivor,
                                                    purpose: .pairwiseMask, round: parameters.round)
                 // The survivor added +PRG when its index was below the dropped client's: undo it.
-                try MaskExpansion.apply(seed: seed, to: &sum, sign: survivor < dropped ? .subtract : .add, modulusBits: bits)
+                masks.append(MaskExpansion.Mask(seed: seed, sign: survivor < dropped ? .subtract : .add))
             }
         }
+        try MaskExpansion.apply(masks, to: &sum, modulusBits: bits)
         return SecAggResult(sum: sum, survivors: survivors, survivorsPerStage: survivorsPerStage)
     }
 }

@@ -3,15 +3,19 @@ import Testing
 import AviaryMath
 
 @Suite struct MaskExpansionTests {
-    /// RFC 8439 appendix A.1, test vector 1: key and nonce all zero, block counter 0. Pins the
-    /// PRG docs/PROTOCOL.md specifies, so another implementation can check itself against it.
-    @Test func keystreamIsChaCha20WithZeroNonceAndCounter() throws {
+    /// AES-128 with the zero key on the zero block (FIPS-197's known answer 66e94bd4…), and a
+    /// seed 0, 1, …, 31 at the first chunk boundary and the 199k MLP's last coordinate, from
+    /// Python's `cryptography`: `Cipher(algorithms.AES(seed[:16]), modes.CTR(b"\0" * 16))`.
+    /// Pins the PRG docs/PROTOCOL.md specifies, so another implementation can check itself.
+    @Test func keystreamIsAES128CTRFromTheZeroCounterBlock() throws {
         let stream = try MaskExpansion.keystream(seed: [UInt8](repeating: 0, count: 32), byteCount: 16)
-        #expect(stream == [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90, 0x40, 0x5d, 0x6a, 0xe5, 0x53, 0x86, 0xbd, 0x28])
+        #expect(stream == [0x66, 0xe9, 0x4b, 0xd4, 0xef, 0x8a, 0x2c, 0x3b, 0x88, 0x4c, 0xfa, 0x59, 0xca, 0x34, 0x2b, 0x2e])
         let elements = try MaskExpansion.expand(seed: [UInt8](repeating: 0, count: 32), count: 2, modulusBits: 32)
-        #expect(elements == [0xade0_b876, 0x903d_f1a0])
+        #expect(elements == [0xd44b_e966, 0x3b2c_8aef])
         let low = try MaskExpansion.expand(seed: [UInt8](repeating: 0, count: 32), count: 2, modulusBits: 20)
-        #expect(low == [0xade0_b876 & 0xFFFFF, 0x903d_f1a0 & 0xFFFFF])
+        #expect(low == [0xd44b_e966 & 0xFFFFF, 0x3b2c_8aef & 0xFFFFF])
+        let counted = try MaskExpansion.expand(seed: (0..<32).map { UInt8($0) }, count: 199_211, modulusBits: 32)
+        #expect([0, 1, 16383, 16384, 199_210].map { counted[$0] } == [0x373b_a1c6, 0x825b_8f87, 0x1189_c29e, 0x660b_b2f6, 0xdce1_c8a8])
     }
 
     @Test func addingThenSubtractingTheMaskRestoresTheVector() throws {
@@ -41,6 +45,25 @@ import AviaryMath
             #expect(v == zip(before, whole).map { $0 &+ $1 })
             try MaskExpansion.apply(seed: seed, to: &v, sign: .subtract, modulusBits: 32)
             #expect(v == before)
+        }
+    }
+
+    /// The slice-major pass over several masks is the masks applied one by one, across slice
+    /// boundaries, with both signs and a ring narrower than 32 bits.
+    @Test func manyMasksInOnePassAreTheMasksOneByOne() throws {
+        let seeds = (0..<5).map { s in (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ s &* 17) } }
+        let masks = seeds.enumerated().map { MaskExpansion.Mask(seed: $0.element, sign: $0.offset % 2 == 0 ? .add : .subtract) }
+        for count in [5, MaskExpansion.chunkBytes / 4 + 3, 199_211] {
+            let start = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 40_503) & 0xFFFFFF }
+            var oneByOne = start
+            for m in masks { try MaskExpansion.apply(seed: m.seed, to: &oneByOne, sign: m.sign, modulusBits: 24) }
+            var together = start
+            try MaskExpansion.apply(masks, to: &together, modulusBits: 24)
+            #expect(together == oneByOne && together != start)
+        }
+        var v: [UInt32] = [1]
+        #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
+            try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32)
         }
     }
 
@@ -123,6 +146,41 @@ import AviaryMath
         let mean = Double(many.reduce(0) { $0 + Int($1) }) / 20000
         #expect(abs(mean - 1.5) < 0.02)
         #expect(throws: SecAggError.nonFiniteInput(index: 1)) { try q.quantise([0, .nan], stream: &s) }
+    }
+
+    /// The rounding, written the plain way (floor, then + 1 when nextDouble() falls below the
+    /// fraction): the block-wise, branch-free loop must give the same numbers from the same draws.
+    @Test func roundingMatchesThePlainDefinition() throws {
+        let q = try FixedPointQuantiser(clippingRange: 0.01, quantisationBits: 16, modulusBits: 32)
+        var data = RandomStream(seed: 5, purpose: .synthetic)
+        let values = (0..<3000).map { _ in data.normal() * 0.008 }  // some beyond ±c, several blocks
+        var a = RandomStream(seed: 9, purpose: .quantisation), b = a
+        let scale = Double(q.levels) / 0.02
+        let plain: [UInt32] = values.map { x in
+            let scaled = (min(max(x, -0.01), 0.01) + 0.01) * scale
+            var r = scaled.rounded(.down)
+            if b.nextDouble() < scaled - r { r += 1 }
+            return UInt32(min(r, Double(q.levels)))
+        }
+        #expect(try q.quantise(values, stream: &a) == plain)
+        #expect(a.next() == b.next())  // one draw per coordinate, no more
+    }
+
+    /// The client's fused pass (weigh, clip, quantise the f32 delta) is the two-step
+    /// `quantise(WeightedInput.make(…))`: the same integers, the same draws, the same errors.
+    @Test func fusedWeightedQuantisationIsTheTwoStepOne() throws {
+        let q = try FixedPointQuantiser(clippingRange: 0.01, quantisationBits: 16, modulusBits: 32)
+        var data = RandomStream(seed: 6, purpose: .synthetic)
+        let delta = (0..<2500).map { _ in Float(data.normal() * 0.01) }
+        for w in [1.0, 0.37, 1e-3] {
+            var a = RandomStream(seed: 4, purpose: .quantisation), b = a
+            let fused = try q.quantiseWeighted(delta: delta, weight: w, stream: &a)
+            #expect(fused == (try q.quantise(try WeightedInput.make(delta: delta, weight: w, clippingRange: 0.01), stream: &b)))
+            #expect(fused.count == delta.count + 1 && a.next() == b.next())
+        }
+        var s = RandomStream(seed: 1)
+        #expect(throws: SecAggError.nonFiniteInput(index: 2)) { try q.quantiseWeighted(delta: [0, 1, .infinity], weight: 1, stream: &s) }
+        #expect(throws: SecAggError.self) { try q.quantiseWeighted(delta: [0], weight: 1.5, stream: &s) }
     }
 
     @Test func sumsThatCouldWrapAreRefused() throws {

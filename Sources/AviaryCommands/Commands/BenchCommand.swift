@@ -53,7 +53,8 @@ struct BenchCommand: ParsableCommand {
             commandName: "secagg",
             abstract: "Secure aggregation's pure layer: the mask PRG, a client's masking, in-memory rounds with and without dropouts.")
         @Option(help: "Clients per round.") var clients: Int = 100
-        func run() throws { print(SecAggBench.run(clients: clients)) }
+        @Flag(help: "Only the mask PRG's candidates from swift-crypto (ChaCha20, AES-CTR, AES-GCM) and chunk sizes.") var prg = false
+        func run() throws { print(prg ? SecAggPRGBench.run() : SecAggBench.run(clients: clients)) }
     }
 
     struct Partition: ParsableCommand {
