@@ -39,11 +39,13 @@ let package = Package(
         .systemLibrary(name: "CISAL", path: "Sources/CISAL"),
         // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
+        // Header-only AVX-512/AVX2 row copies for im2col, each function with its own target attribute.
+        .systemLibrary(name: "CVectorKernels", path: "Sources/CVectorKernels"),
         // The commit `make build` records for --version (see build_info.c).
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
 
         // Numerics and pure logic: no sockets, no run directory.
-        .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib", "CISAL"], swiftSettings: hotLoopSettings),
+        .target(name: "AviaryMath", dependencies: ["COpenBLAS", "CZlib", "CISAL", "CVectorKernels"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryNN", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import AviaryMath
 import AviaryMerge
 
@@ -46,7 +47,24 @@ public final class RunStateStore: @unchecked Sendable {
     }
     private var entries: [String: Entry] = [:]
     /// Files state/durable.json names: kept until the next durable save.
-    private var durableFiles: Set<String> = []
+    private var durableFiles: Set<String> {
+        get { durability.withLock { $0.durable } }
+        set { durability.withLock { $0.durable = newValue } }
+    }
+    /// What state/durable.json names, and the files of durable saves still being fsynced in the
+    /// background (kept until their job is done), and the first error such a job met.
+    private let durability = Mutex<(durable: Set<String>, pending: [Int: Set<String>], error: RunStateError?)>(([], [:], nil))
+    /// Durable saves' fsyncs run here, in order, when `backgroundDurability` is set.
+    private let durabilityQueue = DispatchQueue(label: "aviary.run-state.durability")
+    private let durabilityJobs = DispatchGroup()
+    private var nextJob = 0
+    /// A durable save writes everything, switches state.json and returns; the fsyncs (its files,
+    /// state/ and the run directory) and state/durable.json follow on a background
+    /// queue, in order. The disk works while the caller goes on; nothing waits for it there
+    /// but `waitForDurability`. What a kill -9 keeps is the same either way (no fsync needed);
+    /// a power loss can lose a durable save whose job had not finished, falling back to the one
+    /// before (docs/LOG.md, "Durability"). False: fsynced inline (tests, tools).
+    public var backgroundDurability = false
     /// The index file state.json links to (`state/index-rNNNN.json`), once saved or loaded.
     private var currentIndex: String?
     /// False until this store has saved once: its first save is durable.
@@ -104,7 +122,7 @@ public final class RunStateStore: @unchecked Sendable {
         } catch {
             throw .cannotWrite(path: directory.stateDirectory, reason: "\(error)")
         }
-        let taken = Set(entries.values.map(\.file.file)).union(durableFiles)
+        let taken = Set(entries.values.map(\.file.file)).union(keptFiles)
         for w in toWrite {
             var relative = "state/" + String(format: "r%04d-", state.round) + w.tensor + ".safetensors"
             var n = 2
@@ -116,22 +134,30 @@ public final class RunStateStore: @unchecked Sendable {
             let path = directory.path + "/" + relative
             let written: (bytes: Int, crc32: UInt32)
             do {
+                // In the background the file is fsynced with the others below, off this thread.
                 written = try Safetensors.write(arrays: [(Self.tensorName, [w.values.count], w.values)], metadata: [
                     "format": Self.vectorsFormat, "run": state.run, "round": String(state.round),
-                ], to: path, sync: durable)
+                ], to: path, sync: durable && !backgroundDurability)
             } catch {
                 throw .cannotWrite(path: path, reason: "\(error)")
             }
             bytesWritten += written.bytes
             next[w.tensor] = Entry(values: w.values, file: VectorFile(file: relative, bytes: written.bytes,
                                                                        crc32: CRC32.hex(written.crc32), count: w.values.count),
-                                   synced: durable)
+                                   synced: durable && !backgroundDurability)
         }
+        if let failed = durability.withLock({ $0.error }) { throw failed }
+        let background = durable && backgroundDurability
+        var toSync: [String] = []
         if durable {
             // Files written earlier without fsync, now named by a state that must survive a power loss.
             for (name, e) in next where !e.synced {
                 let path = directory.path + "/" + e.file.file
-                do { try SafetensorsFileIO.sync(path: path) } catch { throw .cannotWrite(path: path, reason: "\(error)") }
+                if background {
+                    toSync.append(path)  // by the job below, before state/durable.json names it
+                } else {
+                    do { try SafetensorsFileIO.sync(path: path) } catch { throw .cannotWrite(path: path, reason: "\(error)") }
+                }
                 next[name]!.synced = true
             }
         }
@@ -165,7 +191,7 @@ public final class RunStateStore: @unchecked Sendable {
             index = "state/" + String(format: "index-r%04d", state.round) + "-\(n).json"
             n += 1
         }
-        do { try AtomicFile.write(json, to: directory.path + "/" + index, sync: durable) } catch {
+        do { try AtomicFile.write(json, to: directory.path + "/" + index, sync: durable && !background) } catch {
             throw .cannotWrite(path: directory.path + "/" + index, reason: "\(error)")
         }
         let link = directory.state + ".tmp-\(getpid())"
@@ -175,10 +201,32 @@ public final class RunStateStore: @unchecked Sendable {
             unlink(link)
             throw .cannotWrite(path: directory.state, reason: "cannot point it at \(index): \(reason)")
         }
-        if durable { SafetensorsFileIO.syncDirectory(directory.path) }
+        if durable && !background { SafetensorsFileIO.syncDirectory(directory.path) }
         currentIndex = index
         FaultInjection.crashPoint("state-saved")
-        if durable {
+        if background {
+            let files = Set(next.values.map(\.file.file)), job = nextJob
+            nextJob += 1
+            durability.withLock { $0.pending[job] = files }
+            let (stateDirectory, runDirectory, durablePath) = (directory.stateDirectory, directory.path, durableState)
+            durabilityQueue.async(group: durabilityJobs) { [self, toSync] in
+                do {
+                    // Not the index: a later save may delete it; state/durable.json is its copy.
+                    for path in toSync {
+                        do { try SafetensorsFileIO.sync(path: path) } catch { throw RunStateError.cannotWrite(path: path, reason: "\(error)") }
+                    }
+                    SafetensorsFileIO.syncDirectory(stateDirectory)
+                    SafetensorsFileIO.syncDirectory(runDirectory)
+                    do { try AtomicFile.write(json, to: durablePath, sync: true) } catch {
+                        throw RunStateError.cannotWrite(path: durablePath, reason: "\(error)")
+                    }
+                    durability.withLock { $0.durable = files; $0.pending[job] = nil }
+                } catch {
+                    // The files stay (pending): durable.json may name some of them or not.
+                    durability.withLock { if $0.error == nil { $0.error = error as? RunStateError } }
+                }
+            }
+        } else if durable {
             do { try AtomicFile.write(json, to: durableState, sync: true) } catch {
                 throw .cannotWrite(path: durableState, reason: "\(error)")
             }
@@ -191,11 +239,24 @@ public final class RunStateStore: @unchecked Sendable {
         removeUnreferenced()
     }
 
+    /// Files kept besides state.json's: those state/durable.json names and those of durable
+    /// saves still being fsynced in the background.
+    private var keptFiles: Set<String> {
+        durability.withLock { d in d.pending.values.reduce(d.durable) { $0.union($1) } }
+    }
+
+    /// Waits until every background durable save is on disk (state/durable.json written);
+    /// throws the first error one of them met.
+    public func waitForDurability() throws(RunStateError) {
+        durabilityJobs.wait()
+        if let failed = durability.withLock({ $0.error }) { throw failed }
+    }
+
     /// Deletes the vector files in state/ that neither state.json nor state/durable.json names
     /// (superseded ones, and those of an interrupted save). Returns their names.
     @discardableResult
     public func removeUnreferenced() -> [String] {
-        let keep = Set(entries.values.map(\.file.file)).union(durableFiles)
+        let keep = Set(entries.values.map(\.file.file)).union(keptFiles)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.stateDirectory)) ?? []
         var removed: [String] = []
         let stale = { (name: String) in

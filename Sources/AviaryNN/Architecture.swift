@@ -5,8 +5,10 @@ enum LayerOp {
     /// `batchMajorInput`: the input is the network's NCHW input rather than a CNHW activation.
     case conv(ConvGeometry)
     /// `rectified`: a ReLU before the pool is fused into it (`MaxPool2D.rectifiedForward`); the
-    /// input slot then keeps the pre-activation.
-    case maxPool(channels: Int, height: Int, width: Int, size: Int, argmax: Int, rectified: Bool)
+    /// input slot then keeps the pre-activation. `bias`: offset of the preceding convolution's
+    /// bias, whose gradient the pool's backward sums over its pooled gradient (a quarter of the
+    /// values the convolution would sum) instead of the convolution (`ConvGeometry.biasInPool`).
+    case maxPool(channels: Int, height: Int, width: Int, size: Int, argmax: Int, rectified: Bool, bias: Int?)
     case flatten(channels: Int, plane: Int)
     /// `statistics`: index of the buffer keeping each (sample, group)'s mean and 1/σ.
     case groupNorm(channels: Int, plane: Int, groups: Int, weight: Int, bias: Int, statistics: Int)
@@ -38,6 +40,11 @@ struct ConvGeometry {
     var weight: Int
     /// nil for a convolution followed by a normalisation, whose shift makes a bias redundant.
     var bias: Int?
+    /// The bias gradient is summed by the rectified max-pool that follows (`LayerOp.maxPool`'s
+    /// `bias`), so this layer's backward leaves the bias alone. (The forward still writes the bias
+    /// into the output before its sgemm adds to it: OpenBLAS zeroes C for beta = 0 in a pass that
+    /// costs more than the bias fill, so adding the bias in the pool instead was slower.)
+    var biasInPool = false
     /// The input is the network's NCHW input rather than a CNHW activation.
     var batchMajorInput: Bool
     /// Index of this layer's im2col buffer.
@@ -49,8 +56,7 @@ struct ConvGeometry {
     /// The input gradient is the convolution of dOut with the flipped, transposed kernels (one
     /// im2col of dOut, one sgemm with depth Cout·K·K writing dInp directly) rather than the column
     /// gradient (depth Cout) and col2im: set for "same" stride-1 convolutions inside the network:
-    /// ResNet's 3×3 convs with Cout ≤ Cin, whose dOut columns fit the shared column buffer, and
-    /// the CNN's conv2, whose column buffer is sized for its dOut columns (Cout·K·K rows).
+    /// ResNet's 3×3 convs with Cout ≤ Cin, whose dOut columns fit the shared column buffer.
     var transposedInputGradient = false
     var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding, stride: stride) }
     var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding, stride: stride) }
@@ -225,21 +231,17 @@ struct Architecture {
     /// The CNN's "same" convolution with a bias and its own column buffer. It runs chunk by chunk
     /// like ResNet's: a batch-wide column matrix (20 MB for conv2 at batch 32)
     /// would be written and read back from memory, a chunk's stays in L2. Inside the network its
-    /// input gradient is the flipped-kernel convolution of dOut (no col2im, no memset).
+    /// input gradient is the column gradient Wᵀ·dOut (dOut itself is the sgemm's operand) and
+    /// `Conv2D.sameCol2im`: for conv2 (Cout·K² = 1,600 rows of dOut columns against Cin·K² = 800
+    /// column-gradient rows) that moves half the floats the flipped-kernel form's im2col of dOut did.
     private mutating func addConv(_ name: String, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int, kernel: Int, batchMajorInput: Bool) {
         let fanIn = inC * kernel * kernel
         let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: fanIn))
         let b = addTensor("\(name).bias", [outC], initialiser: .uniform(fanIn: fanIn))
-        var g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
+        let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, weight: wt, bias: b, batchMajorInput: batchMajorInput,
                              column: columnFeatures.count)
-        var rows = g.patch
-        if !batchMajorInput && kernel % 2 == 1 {
-            g.transposedInputGradient = true
-            flippedWeightCount = max(flippedWeightCount, inC * outC * kernel * kernel)
-            rows = max(rows, outC * kernel * kernel)
-        }
-        columnFeatures.append(rows * g.outHeight * g.outWidth)
+        columnFeatures.append(g.patch * g.outHeight * g.outWidth)
         addStep(.conv(g), features: outC * g.outHeight * g.outWidth)
     }
 
@@ -294,9 +296,19 @@ struct Architecture {
         statisticsFeatures.append(2 * groups)
     }
 
+    /// A 2×2 max-pool; `rectified` fuses the ReLU before it, and then the bias gradient of a
+    /// convolution right before it (writing the pool's input slot, read by nothing else) is summed by the pool.
     private mutating func addMaxPool(_ channels: Int, _ h: Int, _ w: Int, rectified: Bool) {
         let outputs = channels * (h / 2) * (w / 2)
-        addStep(.maxPool(channels: channels, height: h, width: w, size: 2, argmax: argmaxFeatures.count, rectified: rectified),
+        var bias: Int?
+        if rectified, let last = steps.indices.last, case var .conv(g) = steps[last].op, let b = g.bias,
+           steps[last].output == outputSlot {
+            g.biasInPool = true
+            steps[last].op = .conv(g)
+            bias = b
+        }
+        addStep(.maxPool(channels: channels, height: h, width: w, size: 2, argmax: argmaxFeatures.count, rectified: rectified,
+                         bias: bias),
                 features: outputs)
         argmaxFeatures.append(outputs)
     }

@@ -75,12 +75,19 @@ extension Conv2D {
         weight: UnsafePointer<Float>, dCol: UnsafeMutablePointer<Float>, batch: Int, geometry g: ConvGeometry
     ) {
         let plane = g.outHeight * g.outWidth, columns = batch * plane
-        if !accumulate { dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width) }
+        // A "same" stride-1 convolution's col2im writes every input element itself (`sameCol2im`).
+        let same = g.stride == 1 && g.outHeight == g.height && g.outWidth == g.width
+        if !accumulate && !same { dInp.update(repeating: 0, count: batch * g.inChannels * g.height * g.width) }
         forEachChunk(batch: batch, samples: chunkSamples(rows: g.patch, plane: plane, batch: batch)) { b0, n in
             BLAS.sgemm(transA: true, transB: false, m: g.patch, n: n * plane, k: g.outChannels,
                        alpha: 1, a: weight, lda: g.patch, b: dOut + b0 * plane, ldb: columns, beta: 0, c: dCol, ldc: n * plane)
-            col2imAccumulate(dInp: dInp + b0 * layout.batchStride, layout: layout, dCol: dCol, batch: n, channels: g.inChannels,
-                             height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, stride: g.stride)
+            if same {
+                sameCol2im(dInp: dInp + b0 * layout.batchStride, layout: layout, dCol: dCol, batch: n, channels: g.inChannels,
+                           height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, accumulate: accumulate)
+            } else {
+                col2imAccumulate(dInp: dInp + b0 * layout.batchStride, layout: layout, dCol: dCol, batch: n, channels: g.inChannels,
+                                 height: g.height, width: g.width, kernel: g.kernel, padding: g.padding, stride: g.stride)
+            }
         }
     }
 

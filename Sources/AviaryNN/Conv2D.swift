@@ -65,43 +65,74 @@ enum Conv2D {
         }
     }
 
-    /// im2col of a "same" stride-1 convolution (output plane = input plane). For kernel offset
-    /// (dy, dx) = (ky − p, kx − p), output element i = y·W + x of a sample's plane reads input element
-    /// i + dy·W + dx, so all valid rows are one contiguous copy of the shifted plane; the copy
-    /// wraps across row ends at the dx columns that fall outside the input, which are then zeroed.
-    /// One copy per (row of col, sample) instead of one per image row (rows of 8–32 floats in a
-    /// CIFAR ResNet, where call overhead dominated).
+    /// im2col of a "same" stride-1 convolution (output plane = input plane, 2·padding = kernel − 1).
+    /// Each (channel, sample) plane is first copied into the interior of a zero-bordered
+    /// (H + 2p) × (W + 2p) scratch plane, whose border is zeroed once per call; then the row of
+    /// col for kernel offset (ky, kx) is H rows of W floats read straight from the scratch at
+    /// (y + ky, kx), one masked AVX-512 (or AVX2) move per image row (`VectorKernels.copyRows`):
+    /// no branches for the padding and no per-row calls. (Copying the shifted plane in one memcpy
+    /// and zeroing the wrapped columns afterwards cost a call per image row — a million small
+    /// memsets per CNN step; SSE2 row copies from Swift were no faster.)
     static func sameIm2col(
         col: UnsafeMutablePointer<Float>,
         inp: UnsafePointer<Float>, layout: PlaneLayout,
         batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int
     ) {
         let plane = height * width, columns = batch * plane
+        let paddedWidth = width + 2 * padding, paddedCount = (height + 2 * padding) * paddedWidth
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount)
+        defer { padded.deallocate() }
+        padded.initialize(repeating: 0, count: paddedCount)
+        let interior = padded + padding * paddedWidth + padding
         for c in 0..<channels {
-            for ky in 0..<kernel {
-                let dy = ky - padding
-                // Output rows whose input row y + dy lies inside [0, height).
-                let y0 = min(height, max(0, -dy)), y1 = max(y0, min(height, height - dy))
-                for kx in 0..<kernel {
-                    let dx = kx - padding
-                    let row = col + ((c * kernel + ky) * kernel + kx) * columns
-                    // Output elements [first, last) of the valid rows whose shifted source lies in the plane.
-                    let shift = dy * width + dx
-                    let first = min(plane, max(y0 * width, -shift)), last = max(0, min(y1 * width, plane - shift))
-                    for b in 0..<batch {
-                        let src = inp + c * layout.channelStride + b * layout.batchStride
-                        let dst = row + b * plane
-                        if first > 0 { dst.update(repeating: 0, count: first) }
-                        if last > first { (dst + first).update(from: src + first + shift, count: last - first) }
-                        if last < plane { (dst + last).update(repeating: 0, count: plane - last) }
-                        // Columns whose input x + dx falls outside [0, width) picked up a neighbouring row.
-                        if dx < 0 {
-                            for y in y0..<y1 { for x in 0..<min(-dx, width) { dst[y * width + x] = 0 } }
-                        } else if dx > 0 {
-                            for y in y0..<y1 { for x in max(0, width - dx)..<width { dst[y * width + x] = 0 } }
-                        }
-                    }
+            var b = 0
+            while b < batch {
+                let src = inp + c * layout.channelStride + b * layout.batchStride
+                VectorKernels.copyRows(interior, dstStride: paddedWidth, src, srcStride: width, rows: height, count: width)
+                var k = 0
+                while k < kernel * kernel {
+                    let ky = k / kernel, kx = k % kernel
+                    VectorKernels.copyRows(col + (c * kernel * kernel + k) * columns + b * plane, dstStride: width,
+                                           padded + ky * paddedWidth + kx, srcStride: paddedWidth, rows: height, count: width)
+                    k += 1
                 }
+                b += 1
+            }
+        }
+    }
+
+    /// dInp (planes per `layout`) = (or += when `accumulate`) col2im(dCol) of a "same" stride-1
+    /// convolution: the adjoint of `sameIm2col` through the same zero-bordered scratch plane.
+    /// Per (channel, sample), the K² rows of dCol are added into the scratch at their offsets,
+    /// then its interior is written out, so dInp needs no zeroing first.
+    static func sameCol2im(
+        dInp: UnsafeMutablePointer<Float>, layout: PlaneLayout, dCol: UnsafePointer<Float>,
+        batch: Int, channels: Int, height: Int, width: Int, kernel: Int, padding: Int, accumulate: Bool
+    ) {
+        let plane = height * width, columns = batch * plane
+        let paddedWidth = width + 2 * padding, paddedCount = (height + 2 * padding) * paddedWidth
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount)
+        defer { padded.deallocate() }
+        let interior = UnsafePointer(padded + padding * paddedWidth + padding)
+        for c in 0..<channels {
+            var b = 0
+            while b < batch {
+                padded.initialize(repeating: 0, count: paddedCount)
+                var k = 0
+                while k < kernel * kernel {
+                    let ky = k / kernel, kx = k % kernel
+                    VectorKernels.addRows(padded + ky * paddedWidth + kx, dstStride: paddedWidth,
+                                          dCol + (c * kernel * kernel + k) * columns + b * plane, srcStride: width,
+                                          rows: height, count: width)
+                    k += 1
+                }
+                let dst = dInp + c * layout.channelStride + b * layout.batchStride
+                if accumulate {
+                    VectorKernels.addRows(dst, dstStride: width, interior, srcStride: paddedWidth, rows: height, count: width)
+                } else {
+                    VectorKernels.copyRows(dst, dstStride: width, interior, srcStride: paddedWidth, rows: height, count: width)
+                }
+                b += 1
             }
         }
     }

@@ -82,7 +82,7 @@ extension Network {
                 Conv2D.chunkedForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), col: columns[g.column],
                                       weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
                                       batch: batch, geometry: g)
-            case let .maxPool(channels, height, width, size, index, rectified):
+            case let .maxPool(channels, height, width, size, index, rectified, _):
                 if rectified {
                     MaxPool2D.rectifiedForward(out: out, argmax: training ? argmax[index] : nil, inp: inp,
                                                planes: channels * batch, height: height, width: width, size: size)
@@ -138,14 +138,18 @@ extension Network {
                     Conv2D.chunkedColumnInputGradient(dInp: dInp, accumulate: step.accumulatesInput, layout: layout, dOut: dOut,
                                                       weight: parameters + g.weight, dCol: columnGradient, batch: batch, geometry: g)
                 }
-                if let parameterSink = sink(weight: g.weight, bias: g.bias, mode: mode) {
+                if let parameterSink = sink(weight: g.weight, bias: g.biasInPool ? nil : g.bias, mode: mode) {
                     Conv2D.chunkedWeightGradient(sink: parameterSink, dOut: dOut, inp: inp, layout: layout,
                                                  col: columns[g.column], batch: batch, geometry: g)
                 }
-            case let .maxPool(channels, height, width, size, index, rectified):
+            case let .maxPool(channels, height, width, size, index, rectified, bias):
                 guard let dInp else { continue }
                 if rectified {
+                    // The fused convolution bias's gradient (sink.bias) is summed here, before the
+                    // convolution's backward, which then leaves the bias alone.
+                    let biasSink = bias.flatMap { sink(weight: $0, bias: nil, mode: mode) }
                     MaxPool2D.rectifiedBackward(dInp: dInp, dOut: dOut, out: slots[step.output], argmax: argmax[index],
+                                                biasGradient: biasSink?.weight, scale: biasSink?.scale ?? 1, batch: batch,
                                                 planes: channels * batch, height: height, width: width, size: size)
                 } else {
                     MaxPool2D.backward(dInp: dInp, dOut: dOut, argmax: argmax[index],

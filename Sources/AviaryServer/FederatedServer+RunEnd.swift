@@ -10,6 +10,7 @@ extension FederatedServer {
     /// reason. Best effort (the error may be the disk), so it throws nothing itself.
     func endRunAfterError(_ error: any Error, machine: inout ServerStateMachine<PeerID>) {
         let reason = "server error: \(error)"
+        try? runStateStore.waitForDurability()  // what was saved durably is on disk before the exit
         logger.error("run ended by an error", metadata: ["error": "\(error)"])
         for action in machine.abort(reason: reason) {
             if case let .send(peer, message) = action { _ = try? transport.send(message, to: peer) }

@@ -94,7 +94,12 @@ public final class FederatedServer {
     var crashAfterSends: String?
     var pendingWrite: PendingRound?
     /// The run state's store (one per run: it knows which vectors are already on disk).
-    lazy var runStateStore = RunStateStore(directory: directory)
+    /// Durable saves fsync in the background: the loop does not wait on the disk (docs/LOG.md, "Durability").
+    lazy var runStateStore: RunStateStore = {
+        let store = RunStateStore(directory: directory)
+        store.backgroundDurability = true
+        return store
+    }()
     /// When the last durable write (fsynced checkpoint, log and run state) finished; nil before the first.
     var lastDurableWrite: ContinuousClock.Instant?
     /// Seconds spent writing the last finished round (checkpoint, log lines, run state): the next
@@ -274,6 +279,7 @@ public final class FederatedServer {
                 try saveState(round: last.round, machine: last.machine, clock: last.clock, durable: true)
                 unsavedRound = nil
             }
+            try runStateStore.waitForDurability()
         } catch {
             // Whatever ended the run (a full disk, a state the store refuses), the clients hear
             // SHUTDOWN and the log gets its run_end with the reason.
@@ -329,6 +335,8 @@ public final class FederatedServer {
                     // bit (docs/LOG.md, "Durability"); nothing about them needs saving now.
                     unsavedRound = (roundsCompleted, state, written.snapshot, written.clock)
                 }
+                // The last round's state is on disk before the run ends (and the wait is counted).
+                if written.result.record.round >= topology.rounds { try runStateStore.waitForDurability() }
                 if durable { lastDurableWrite = ContinuousClock.now }
                 lastPersistSeconds = now - persistStarted
                 FaultInjection.crashPoint("round-saved:\(roundsCompleted)")

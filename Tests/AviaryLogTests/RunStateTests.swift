@@ -162,6 +162,42 @@ import AviaryMerge
         }
     }
 
+    /// `backgroundDurability`: a durable save returns before its fsyncs; once they are done,
+    /// state/durable.json is that state, the fallback after a power loss works as with inline
+    /// fsyncs, and the files the previous state/durable.json names stay until the new one is written.
+    @Test func backgroundDurableSavesLeaveWhatInlineOnesDo() throws {
+        let dir = try SafetensorsTestDirectory()
+        let run = RunDirectory(path: dir.path)
+        let store = RunStateStore(directory: run)
+        store.backgroundDurability = true
+        let four = try Self.sample(round: 4)
+        try store.save(four)
+        try store.waitForDurability()
+        let global4 = try Self.vectorFile(run, "global")
+        let durable = URL(fileURLWithPath: store.durableState), current = URL(fileURLWithPath: run.state)
+        #expect(try Data(contentsOf: durable) == Data(contentsOf: current))
+        var five = four
+        five.round = 5
+        five.global = five.global.map { $0 * 0.5 }
+        five.mergeWindow = []  // its last entry shares round 4's global file
+        try store.save(five, durable: false)
+        let global5 = try Self.vectorFile(run, "global")
+        let saved5 = try Data(contentsOf: URL(fileURLWithPath: global5))
+        try Data().write(to: URL(fileURLWithPath: global5))  // a power loss: the rename survived, the data did not
+        #expect(try RunStateStore(directory: run).load(topology: Self.topology) == four)
+        try saved5.write(to: URL(fileURLWithPath: global5))
+        var six = five
+        six.round = 6
+        six.global = six.global.map { $0 + 1 }
+        try store.save(six, durable: true)
+        #expect(FileManager.default.fileExists(atPath: global4), "named by state/durable.json until the new one is written")
+        try store.waitForDurability()
+        #expect(try Data(contentsOf: durable) == Data(contentsOf: current))
+        try store.save(six, durable: false)
+        #expect(!FileManager.default.fileExists(atPath: global4), "no longer named by any state")
+        #expect(try RunStateStore(directory: run).load(topology: Self.topology) == six)
+    }
+
     /// A state written by format version 1 (one vectors file per round) is refused by name and version.
     @Test func aVersionOneStateIsRefusedNamingTheFileAndVersion() throws {
         let dir = try SafetensorsTestDirectory()

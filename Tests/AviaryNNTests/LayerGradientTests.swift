@@ -94,6 +94,16 @@ import Testing
         Conv2D.col2imAccumulate(dInp: &dx, layout: layout, dCol: dCol, batch: batch, channels: channels,
                                 height: height, width: width, kernel: kernel, padding: pad)
         expectClose(d(dx), Reference.numericalGradient({ self.dot(r, ref($0, d(w), d(b))) }, at: d(x), indices: Array(0..<x.count)), "conv dx \(shape)")
+        // The network's "same" col2im (through a zero-bordered scratch plane) is the same adjoint; it
+        // overwrites dInp without a zeroing pass, or adds to it.
+        var dxSame = [Float](repeating: 7, count: x.count)
+        Conv2D.sameCol2im(dInp: &dxSame, layout: layout, dCol: dCol, batch: batch, channels: channels, height: height, width: width,
+                          kernel: kernel, padding: pad, accumulate: false)
+        expectClose(d(dxSame), d(dx), "same col2im \(shape)")
+        var dxTwice = dx
+        Conv2D.sameCol2im(dInp: &dxTwice, layout: layout, dCol: dCol, batch: batch, channels: channels, height: height, width: width,
+                          kernel: kernel, padding: pad, accumulate: true)
+        expectClose(d(dxTwice), d(dx).map { 2 * $0 }, "same col2im accumulating \(shape)")
         expectClose(d(dw), Reference.numericalGradient({ self.dot(r, ref(d(x), $0, d(b))) }, at: d(w), indices: Array(0..<w.count)), "conv dW \(shape)")
         expectClose(d(db), Reference.numericalGradient({ self.dot(r, ref(d(x), d(w), $0)) }, at: d(b), indices: Array(0..<b.count)), "conv db \(shape)")
     }
@@ -134,6 +144,16 @@ import Testing
                                     planes: planes, height: height, width: width, size: 2)
         let numeric = Reference.numericalGradient({ self.dot(r, ref($0)) }, at: d(x), indices: Array(0..<x.count))
         expectClose(d(dx), numeric, "rectified maxpool dx \(size)")
+        // With a bias sink (the CNN's conv bias, one channel per plane here): scale · each plane's
+        // routed gradient sum is added to its channel, the same dx written.
+        var bias: [Float] = [1, 1, 1]
+        var dx2 = [Float](repeating: 7, count: x.count)
+        MaxPool2D.rectifiedBackward(dInp: &dx2, dOut: r.map(Float.init), out: y, argmax: argmax, biasGradient: &bias, scale: 0.5,
+                                    batch: 1, planes: planes, height: height, width: width, size: 2)
+        #expect(dx2 == dx)
+        let plane = height * width
+        expectClose(d(bias), (0..<planes).map { p in 1 + 0.5 * numeric[(p * plane)..<((p + 1) * plane)].reduce(0, +) },
+                    "rectified maxpool bias gradient \(size)")
     }
 
     @Test func flattenIsPyTorchOrderAndInvertible() {
