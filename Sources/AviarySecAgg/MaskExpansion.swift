@@ -40,26 +40,6 @@ public enum MaskExpansion {
     /// 64 KiB was among the fastest in `aviary bench secagg --prg`.)
     static let chunkBytes = 1 << 16
 
-    /// Calls `body(first, words)` for consecutive chunks of the keystream of `seed`, read as
-    /// little-endian UInt32 words: `words` holds elements `first ..< first + words.count` of
-    /// the `count` requested. Chunk j is the keystream from counter block j·4096 on, so the
-    /// chunks together are exactly the one stream `keystream(seed:byteCount:)` returns.
-    static func forEachKeystreamChunk(seed: [UInt8], count: Int,
-                                      _ body: (_ first: Int, _ words: UnsafeRawBufferPointer) -> Void) throws(SecAggError) {
-        guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
-        guard count > 0 else { return }
-        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 16
-        let key = SymmetricKey(data: seed[0..<16])
-        let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
-        var first = 0
-        while first < count {
-            let n = min(chunkWords, count - first)
-            let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
-            chunk.withUnsafeBytes { body(first, $0) }
-            first += n
-        }
-    }
-
     /// The ChaCha20 keystream (RFC 8439: key = seed, 12 zero nonce bytes, block counter 0) that
     /// `KeystreamGenerator` draws Shamir's coefficients from: secret, never on the wire, so it
     /// did not move with the mask PRG.
@@ -73,17 +53,11 @@ public enum MaskExpansion {
         }
     }
 
-    /// `count` elements of Z_{2^modulusBits} from `seed`.
+    /// `count` elements of Z_{2^modulusBits} from `seed`: PRG(seed) added to zeros, through the
+    /// same chunked path the masks take, so its chunks are the one stream `keystream` returns.
     public static func expand(seed: [UInt8], count: Int, modulusBits: Int) throws(SecAggError) -> [UInt32] {
-        let mask = RingArithmetic.mask(bits: modulusBits)
         var out = [UInt32](repeating: 0, count: count)
-        try out.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
-            try forEachKeystreamChunk(seed: seed, count: count) { first, words in
-                for j in 0..<(words.count / 4) {
-                    v[first + j] = UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)) & mask
-                }
-            }
-        }
+        try apply(seed: seed, to: &out, sign: .add, modulusBits: modulusBits)
         return out
     }
 

@@ -118,9 +118,10 @@ extension FederatedServer {
             + "continue in plaintext; resume it with its keys: aviary-server --resume \(directory.path) --curve-secret FILE --allow FILE")
     }
 
-    /// Records what resume needs after round `round`, atomically, after the round's log lines.
-    /// `durable: false` writes it without fsync (see `RunStateStore`).
-    func saveState(round: Int, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil, durable: Bool = true) throws {
+    /// Records what resume needs after round `round` (`state`: the model state after it),
+    /// atomically, after the round's log lines. `durable: false` writes it without fsync (see `RunStateStore`).
+    func saveState(round: Int, state: ServerModelState, machine: ServerStateMachineSnapshot, clock: SimulatedClock? = nil,
+                   durable: Bool = true) throws {
         var integers = [RunStateKey.roundsMerged: [state.roundsMerged]], numbers: [String: Double] = [:], vectors: [String: [Float]] = [:]
         if !resumes.isEmpty { integers[RunStateKey.resumes] = resumes }
         Self.systemState(clock: clock, stale: state.stale, into: &integers, numbers: &numbers, vectors: &vectors)

@@ -273,10 +273,7 @@ public final class FederatedServer {
             if let last = unsavedRound {
                 // A run stopped between durability points (a signal, a verdict) resumes after its
                 // last written round, not from the durability point before it.
-                let kept = state
-                state = last.state
-                defer { state = kept }
-                try saveState(round: last.round, machine: last.machine, clock: last.clock, durable: true)
+                try saveState(round: last.round, state: last.state, machine: last.machine, clock: last.clock, durable: true)
                 unsavedRound = nil
             }
             try runStateStore.waitForDurability()
@@ -328,7 +325,7 @@ public final class FederatedServer {
                 try finishRound(written, durable: durable)
                 if durable { try writer.sync() }
                 if durable || !replaysFromDurablePoints {
-                    try saveState(round: roundsCompleted, machine: written.snapshot, clock: written.clock, durable: durable)
+                    try saveState(round: roundsCompleted, state: state, machine: written.snapshot, clock: written.clock, durable: durable)
                     unsavedRound = nil
                 } else {
                     // Resume goes back to the last saved state and runs these rounds again, bit for
