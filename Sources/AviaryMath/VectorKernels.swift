@@ -51,4 +51,54 @@ public enum VectorKernels {
             s += srcStride
         }
     }
+
+    /// Whether `sameConvolution` runs here (it has an AVX-512 form only; other CPUs take the
+    /// engine's im2col + sgemm path).
+    public static var hasDirectConvolution: Bool { level == 2 }
+
+    /// Floats of scratch `sameConvolution` needs.
+    public static func sameConvolutionScratch(inChannels: Int, outChannels: Int, height: Int, width: Int, kernel: Int) -> Int {
+        aviary_conv_same_scratch(inChannels, outChannels, height, width, kernel)
+    }
+
+    /// out[o] (= or +=) bias[o] + Σ_i weight[o][i] ⋆ inp[i], a "same" stride-1 convolution computed
+    /// directly (CVectorKernels/shim.h). Planes sit at channel·channelStride + sample·batchStride;
+    /// weight is (outChannels, inChannels, kernel, kernel) with an odd kernel, outChannels a multiple
+    /// of 4. Only when `hasDirectConvolution`.
+    public static func sameConvolution(
+        out: UnsafeMutablePointer<Float>, outChannelStride: Int, outBatchStride: Int,
+        inp: UnsafePointer<Float>, inChannelStride: Int, inBatchStride: Int,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, batch: Int, inChannels: Int, outChannels: Int,
+        height: Int, width: Int, kernel: Int, accumulate: Bool, scratch: UnsafeMutablePointer<Float>
+    ) {
+        precondition(hasDirectConvolution && outChannels % 4 == 0 && kernel % 2 == 1,
+                     "sameConvolution: needs AVX-512, outChannels % 4 == 0 and an odd kernel")
+        #if arch(x86_64)
+        aviary_conv_same_avx512(out, outChannelStride, outBatchStride, inp, inChannelStride, inBatchStride,
+                                weight, bias, batch, inChannels, outChannels, height, width, kernel, accumulate ? 1 : 0, scratch)
+        #endif
+    }
+
+    /// Floats of scratch `sameConvolution3WeightGradient` needs for `batch` samples.
+    public static func sameConvolution3WeightGradientScratch(inChannels: Int, outChannels: Int, height: Int, width: Int, batch: Int) -> Int {
+        aviary_conv3_weight_scratch(inChannels, outChannels, height, width, batch)
+    }
+
+    /// weightGradient (outChannels, inChannels, 3, 3) += scale · Σ over samples and pixels of
+    /// dOut[o] · inp[i] shifted by each kernel offset: a "same" stride-1 3×3 convolution's weight
+    /// gradient, computed directly (CVectorKernels/shim.h). Planes sit at channel·channelStride +
+    /// sample·batchStride; outChannels must be even. Only when `hasDirectConvolution`.
+    public static func sameConvolution3WeightGradient(
+        weightGradient: UnsafeMutablePointer<Float>, scale: Float,
+        dOut: UnsafePointer<Float>, outChannelStride: Int, outBatchStride: Int,
+        inp: UnsafePointer<Float>, inChannelStride: Int, inBatchStride: Int,
+        batch: Int, inChannels: Int, outChannels: Int, height: Int, width: Int, scratch: UnsafeMutablePointer<Float>
+    ) {
+        precondition(hasDirectConvolution && outChannels % 2 == 0, "sameConvolution3WeightGradient: needs AVX-512 and even outChannels")
+        #if arch(x86_64)
+        aviary_conv3_same_weight_gradient_avx512(weightGradient, scale, dOut, outChannelStride, outBatchStride,
+                                                 inp, inChannelStride, inBatchStride, batch, inChannels, outChannels,
+                                                 height, width, scratch)
+        #endif
+    }
 }

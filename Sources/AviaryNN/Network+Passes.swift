@@ -78,6 +78,10 @@ extension Network {
                               batch: batch, inputs: inputs, outputs: outputs)
             case let .relu(features):
                 ReLU.forward(x: out, count: batch * features)
+            case let .conv(g) where Conv2D.directForward(g):
+                Conv2D.directSameForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), weight: parameters + g.weight,
+                                         bias: g.bias.map { UnsafePointer(parameters + $0) }, batch: batch, geometry: g,
+                                         scratch: directScratch)
             case let .conv(g):
                 Conv2D.chunkedForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), col: columns[g.column],
                                       weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
@@ -132,13 +136,22 @@ extension Network {
                 if let dInp, g.transposedInputGradient {
                     Conv2D.flipTransposed(weight: parameters + g.weight, into: flippedWeights, inChannels: g.inChannels,
                                           outChannels: g.outChannels, kernel: g.kernel)
-                    Conv2D.chunkedTransposedInputGradient(dInp: dInp, accumulate: step.accumulatesInput, dOut: dOut,
-                                                          flipped: flippedWeights, col: columns[g.column], batch: batch, geometry: g)
+                    if Conv2D.directInputGradient(g) {
+                        Conv2D.directTransposedInputGradient(dInp: dInp, accumulate: step.accumulatesInput, dOut: dOut,
+                                                             flipped: flippedWeights, batch: batch, geometry: g,
+                                                             scratch: directScratch)
+                    } else {
+                        Conv2D.chunkedTransposedInputGradient(dInp: dInp, accumulate: step.accumulatesInput, dOut: dOut,
+                                                              flipped: flippedWeights, col: columns[g.column], batch: batch, geometry: g)
+                    }
                 } else if let dInp, let columnGradient {
                     Conv2D.chunkedColumnInputGradient(dInp: dInp, accumulate: step.accumulatesInput, layout: layout, dOut: dOut,
                                                       weight: parameters + g.weight, dCol: columnGradient, batch: batch, geometry: g)
                 }
-                if let parameterSink = sink(weight: g.weight, bias: g.biasInPool ? nil : g.bias, mode: mode) {
+                if let parameterSink = sink(weight: g.weight, bias: g.biasInPool ? nil : g.bias, mode: mode), Conv2D.directWeightGradient(g) {
+                    Conv2D.directWeightGradient(sink: parameterSink, dOut: dOut, inp: inp, layout: layout, batch: batch, geometry: g,
+                                                scratch: directScratch)
+                } else if let parameterSink = sink(weight: g.weight, bias: g.biasInPool ? nil : g.bias, mode: mode) {
                     Conv2D.chunkedWeightGradient(sink: parameterSink, dOut: dOut, inp: inp, layout: layout,
                                                  col: columns[g.column], batch: batch, geometry: g)
                 }

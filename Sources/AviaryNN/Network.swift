@@ -31,6 +31,9 @@ public final class Network {
     let columnGradient: UnsafeMutablePointer<Float>?
     /// Scratch for a `transposedInputGradient` convolution's flipped, transposed kernels.
     let flippedWeights: UnsafeMutablePointer<Float>
+    /// Scratch for the direct convolutions (`Conv2D+Direct.swift`): zero-bordered planes, sized
+    /// for the largest layer at maxBatch, allocated once (per call it was a fresh mmap each time).
+    let directScratch: UnsafeMutablePointer<Float>
     let argmax: [UnsafeMutablePointer<Int32>]
     /// Each GroupNorm layer's per-(sample, group) mean and 1/σ.
     let statistics: [UnsafeMutablePointer<Float>]
@@ -66,6 +69,10 @@ public final class Network {
         columns = columnCapacities.map { Network.allocate($0) }
         columnGradient = columnCapacities.max().map { Network.allocate($0) }
         flippedWeights = Network.allocate(arch.flippedWeightCount)
+        directScratch = Network.allocate(arch.steps.reduce(0) { count, step in
+            guard case let .conv(g) = step.op else { return count }
+            return max(count, Conv2D.directScratchCount(g, batch: maxBatch))
+        })
         argmax = arch.argmaxFeatures.map { n in
             let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n * maxBatch))
             p.initialize(repeating: 0, count: max(1, n * maxBatch))
@@ -84,7 +91,7 @@ public final class Network {
     }
 
     deinit {
-        for p in [parameters, gradients, batchInputs, flippedWeights] + slots + slotGradients + columns + statistics + masks + lstmGates + lstmCells { p.deallocate() }
+        for p in [parameters, gradients, batchInputs, flippedWeights, directScratch] + slots + slotGradients + columns + statistics + masks + lstmGates + lstmCells { p.deallocate() }
         lstmGateGradient?.deallocate()
         lstmCellGradient?.deallocate()
         velocity?.deallocate()

@@ -1,4 +1,5 @@
-// Header-only copy kernels for the NN engine's im2col (AviaryMath's `VectorKernels`). Swift
+// Header-only kernels for the NN engine (AviaryMath's `VectorKernels`): im2col's row copies and a
+// direct "same" convolution (below). Swift
 // compiles for baseline x86-64 (SSE2), where an image row of 7–32 floats takes several moves and a
 // scalar tail; these functions carry their own target attributes, so one AVX-512 or AVX2 masked
 // move copies a row. The caller picks the variant the CPU runs (aviary_x86_vector_level in
@@ -63,6 +64,196 @@ static inline void aviary_copy_rows_avx2(float *dst, long dstStride, const float
         if (n & 7) _mm256_maskstore_ps(dst + x, tail, _mm256_maskload_ps(src + x, tail));
         dst += dstStride;
         src += srcStride;
+    }
+}
+
+// MARK: Direct "same" convolution
+//
+// A stride-1 convolution with an odd K × K kernel and padding (K − 1)/2 ("same"), computed
+// directly instead of im2col + sgemm: for 16–64 channels OpenBLAS spends as long packing the
+// column matrix (written by im2col just before) as it does in its kernel. Per sample, each input
+// channel's plane is copied into a zero-bordered plane of width Wp = W + K − 1; an output pixel
+// (y, x) is then Σ_{i, ky, kx} w[o][i][ky][kx] · pad[i][(y + ky)·Wp + x + kx], so output index
+// q = y·Wp + x runs over one contiguous range of R = (H − 1)·Wp + W positions, 16 to a vector
+// (positions with x ≥ W are computed and dropped: 6 % of a 32-wide plane, 20 % of an 8-wide one).
+// A tile is 4 output channels × up to 6 vectors (24 accumulators); per input channel and kernel
+// offset it loads 6 shifted input vectors and broadcasts 4 weights. The sums run over i, then ky,
+// then kx, in that order, so results do not depend on the tiling.
+
+/// Floats of scratch `aviary_conv_same_avx512` needs.
+static inline long aviary_conv_same_scratch(long cin, long cout, long h, long w, long k) {
+    const long wp = w + k - 1;
+    const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;  // reads run up to 15 floats past the padded plane
+    const long vectors = ((h - 1) * wp + w + 15) / 16;
+    return cin * plane + cout * vectors * 16;
+}
+
+/// One tile: tmp[j·tmpStride + 16·v + l] = Σ_{i, ky, kx} w[j·cin·k² + i·k² + ky·k + kx] ·
+/// pad[i·padStride + 16·v + l + ky·wp + kx] (+ init[j]) for j < 4, v < V. Written out per V with
+/// named accumulators: an array of vectors indexed in a loop stayed on the stack.
+#define AVIARY_CONV_ACC(v) __m512 a0##v = i0, a1##v = i1, a2##v = i2, a3##v = i3;
+#define AVIARY_CONV_FMA(v) { const __m512 x = _mm512_loadu_ps(src + 16 * v); \
+    a0##v = _mm512_fmadd_ps(w0, x, a0##v); a1##v = _mm512_fmadd_ps(w1, x, a1##v); \
+    a2##v = _mm512_fmadd_ps(w2, x, a2##v); a3##v = _mm512_fmadd_ps(w3, x, a3##v); }
+#define AVIARY_CONV_STORE(v) _mm512_storeu_ps(tmp + 16 * v, a0##v); _mm512_storeu_ps(tmp + tmpStride + 16 * v, a1##v); \
+    _mm512_storeu_ps(tmp + 2 * tmpStride + 16 * v, a2##v); _mm512_storeu_ps(tmp + 3 * tmpStride + 16 * v, a3##v);
+#define AVIARY_CONV_TILE(V, EACH) \
+    __attribute__((target("avx512f"))) static void aviary_conv_tile_avx512_##V( \
+        float *tmp, long tmpStride, const float *pad, long padStride, const float *w, const float *init, \
+        long cin, long k, long wp) { \
+        const __m512 i0 = init ? _mm512_set1_ps(init[0]) : _mm512_setzero_ps(); \
+        const __m512 i1 = init ? _mm512_set1_ps(init[1]) : _mm512_setzero_ps(); \
+        const __m512 i2 = init ? _mm512_set1_ps(init[2]) : _mm512_setzero_ps(); \
+        const __m512 i3 = init ? _mm512_set1_ps(init[3]) : _mm512_setzero_ps(); \
+        EACH(AVIARY_CONV_ACC) \
+        const long area = k * k, wstride = cin * area; \
+        for (long i = 0; i < cin; i++) { \
+            const float *p = pad + i * padStride, *wi = w + i * area; \
+            for (long ky = 0; ky < k; ky++) { \
+                for (long kx = 0; kx < k; kx++) { \
+                    const float *src = p + ky * wp + kx; \
+                    const long kk = ky * k + kx; \
+                    const __m512 w0 = _mm512_set1_ps(wi[kk]), w1 = _mm512_set1_ps(wi[wstride + kk]); \
+                    const __m512 w2 = _mm512_set1_ps(wi[2 * wstride + kk]), w3 = _mm512_set1_ps(wi[3 * wstride + kk]); \
+                    EACH(AVIARY_CONV_FMA) \
+                } \
+            } \
+        } \
+        EACH(AVIARY_CONV_STORE) \
+    }
+#define AVIARY_EACH1(M) M(0)
+#define AVIARY_EACH2(M) M(0) M(1)
+#define AVIARY_EACH3(M) M(0) M(1) M(2)
+#define AVIARY_EACH4(M) M(0) M(1) M(2) M(3)
+#define AVIARY_EACH5(M) M(0) M(1) M(2) M(3) M(4)
+#define AVIARY_EACH6(M) M(0) M(1) M(2) M(3) M(4) M(5)
+AVIARY_CONV_TILE(1, AVIARY_EACH1)
+AVIARY_CONV_TILE(2, AVIARY_EACH2)
+AVIARY_CONV_TILE(3, AVIARY_EACH3)
+AVIARY_CONV_TILE(4, AVIARY_EACH4)
+AVIARY_CONV_TILE(5, AVIARY_EACH5)
+AVIARY_CONV_TILE(6, AVIARY_EACH6)
+
+/// out[o] (planes at o·outChannelStride + b·outBatchStride, H × W) = (out +) bias[o] + Σ_i w[o][i] ⋆ in[i]
+/// for a "same" stride-1 convolution: weights (cout, cin, k, k), k odd, cout a multiple of 4,
+/// input planes at i·inChannelStride + b·inBatchStride. `bias` may be NULL; with `accumulate` the
+/// result is added to `out`. `scratch` holds `aviary_conv_same_scratch(cin, cout, h, w, k)` floats.
+__attribute__((target("avx512f")))
+static inline void aviary_conv_same_avx512(float *out, long outChannelStride, long outBatchStride,
+                                           const float *in, long inChannelStride, long inBatchStride,
+                                           const float *weight, const float *bias, long batch, long cin, long cout,
+                                           long h, long w, long k, int accumulate, float *scratch) {
+    const long p = (k - 1) / 2, wp = w + k - 1;
+    const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;
+    const long vectors = ((h - 1) * wp + w + 15) / 16, tmpStride = vectors * 16;
+    float *pad = scratch, *tmp = scratch + cin * plane;
+    // Borders (and the slack past each plane) stay zero: only interiors are written below.
+    for (long i = 0; i < cin * plane; i++) pad[i] = 0;
+    for (long b = 0; b < batch; b++) {
+        for (long i = 0; i < cin; i++)
+            aviary_copy_rows_avx512(pad + i * plane + p * wp + p, wp, in + i * inChannelStride + b * inBatchStride, w, h, w);
+        for (long v0 = 0; v0 < vectors; v0 += 6) {
+            const long n = vectors - v0 < 6 ? vectors - v0 : 6;
+            for (long o = 0; o < cout; o += 4) {
+                float *t = tmp + o * tmpStride + 16 * v0;
+                const float *s = pad + 16 * v0, *wo = weight + o * cin * k * k, *init = bias ? bias + o : 0;
+                switch (n) {
+                case 6: aviary_conv_tile_avx512_6(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                case 5: aviary_conv_tile_avx512_5(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                case 4: aviary_conv_tile_avx512_4(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                case 3: aviary_conv_tile_avx512_3(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                case 2: aviary_conv_tile_avx512_2(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                default: aviary_conv_tile_avx512_1(t, tmpStride, s, plane, wo, init, cin, k, wp); break;
+                }
+            }
+        }
+        for (long o = 0; o < cout; o++) {
+            float *dst = out + o * outChannelStride + b * outBatchStride;
+            if (accumulate) aviary_add_rows_avx512(dst, w, tmp + o * tmpStride, wp, h, w);
+            else aviary_copy_rows_avx512(dst, w, tmp + o * tmpStride, wp, h, w);
+        }
+    }
+}
+
+/// Samples per chunk of `aviary_conv3_same_weight_gradient_avx512`: its padded inputs and dOut
+/// planes (about 1 MB) stay in L2 while every (output pair, input channel) pass reads them.
+static inline long aviary_conv3_weight_chunk(long cin, long cout, long h, long w) {
+    const long wp = w + 2, plane = ((h + 2) * wp + 16 + 15) & ~15L, vectors = ((h - 1) * wp + w + 15) / 16;
+    const long perSample = cin * plane + cout * vectors * 16;
+    const long n = (1L << 18) / perSample;
+    return n < 1 ? 1 : n;
+}
+
+/// Floats of scratch `aviary_conv3_same_weight_gradient_avx512` needs for a batch of `batch`.
+static inline long aviary_conv3_weight_scratch(long cin, long cout, long h, long w, long batch) {
+    const long wp = w + 2, plane = ((h + 2) * wp + 16 + 15) & ~15L, vectors = ((h - 1) * wp + w + 15) / 16;
+    long chunk = aviary_conv3_weight_chunk(cin, cout, h, w);
+    if (chunk > batch) chunk = batch;
+    return chunk * (cin * plane + cout * vectors * 16);
+}
+
+__attribute__((target("avx512f")))
+static inline float aviary_hsum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/// dW[o][i][ky][kx] += scale · Σ_b Σ_{y,x} dOut[o][b][y][x] · in[i][b][y + ky − 1][x + kx − 1] (zero outside)
+/// for a "same" stride-1 3 × 3 convolution, cout even. Per chunk of samples the input planes are
+/// zero-bordered as in the forward pass and each dOut plane is laid out at the padded width with
+/// zeros in the extra columns, so the sums run over whole vectors; each (pair of output channels,
+/// input channel) keeps its 2 × 9 sums in registers across the chunk, then adds them (lanes summed
+/// in a fixed order) to dW: the order of every sum is fixed by the shape alone.
+__attribute__((target("avx512f")))
+static inline void aviary_conv3_same_weight_gradient_avx512(float *dw, float scale,
+                                                            const float *dout, long outChannelStride, long outBatchStride,
+                                                            const float *in, long inChannelStride, long inBatchStride,
+                                                            long batch, long cin, long cout, long h, long w, float *scratch) {
+    const long wp = w + 2, plane = ((h + 2) * wp + 16 + 15) & ~15L, vectors = ((h - 1) * wp + w + 15) / 16;
+    const long tstride = vectors * 16;
+    long chunk = aviary_conv3_weight_chunk(cin, cout, h, w);
+    if (chunk > batch) chunk = batch;
+    float *pad = scratch, *dg = scratch + chunk * cin * plane;
+    for (long b0 = 0; b0 < batch; b0 += chunk) {
+        const long n = batch - b0 < chunk ? batch - b0 : chunk;
+        // Zeroed per chunk: borders, the gaps between dOut rows and the tails stay zero.
+        for (long q = 0; q < chunk * (cin * plane + cout * tstride); q++) scratch[q] = 0;
+        for (long s = 0; s < n; s++) {
+            for (long i = 0; i < cin; i++)
+                aviary_copy_rows_avx512(pad + (i * chunk + s) * plane + wp + 1, wp,
+                                        in + i * inChannelStride + (b0 + s) * inBatchStride, w, h, w);
+            for (long o = 0; o < cout; o++)
+                aviary_copy_rows_avx512(dg + (o * chunk + s) * tstride, wp,
+                                        dout + o * outChannelStride + (b0 + s) * outBatchStride, w, h, w);
+        }
+        for (long o = 0; o < cout; o += 2) {
+            for (long i = 0; i < cin; i++) {
+                __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00, a06 = a00, a07 = a00, a08 = a00;
+                __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00, a16 = a00, a17 = a00, a18 = a00;
+                for (long s = 0; s < n; s++) {
+                    const float *d0 = dg + (o * chunk + s) * tstride, *d1 = d0 + chunk * tstride;
+                    const float *p = pad + (i * chunk + s) * plane;
+                    for (long v = 0; v < tstride; v += 16) {
+                        const __m512 g0 = _mm512_loadu_ps(d0 + v), g1 = _mm512_loadu_ps(d1 + v);
+                        const float *r0 = p + v, *r1 = r0 + wp, *r2 = r1 + wp;
+                        __m512 x;
+                        x = _mm512_loadu_ps(r0);     a00 = _mm512_fmadd_ps(g0, x, a00); a10 = _mm512_fmadd_ps(g1, x, a10);
+                        x = _mm512_loadu_ps(r0 + 1); a01 = _mm512_fmadd_ps(g0, x, a01); a11 = _mm512_fmadd_ps(g1, x, a11);
+                        x = _mm512_loadu_ps(r0 + 2); a02 = _mm512_fmadd_ps(g0, x, a02); a12 = _mm512_fmadd_ps(g1, x, a12);
+                        x = _mm512_loadu_ps(r1);     a03 = _mm512_fmadd_ps(g0, x, a03); a13 = _mm512_fmadd_ps(g1, x, a13);
+                        x = _mm512_loadu_ps(r1 + 1); a04 = _mm512_fmadd_ps(g0, x, a04); a14 = _mm512_fmadd_ps(g1, x, a14);
+                        x = _mm512_loadu_ps(r1 + 2); a05 = _mm512_fmadd_ps(g0, x, a05); a15 = _mm512_fmadd_ps(g1, x, a15);
+                        x = _mm512_loadu_ps(r2);     a06 = _mm512_fmadd_ps(g0, x, a06); a16 = _mm512_fmadd_ps(g1, x, a16);
+                        x = _mm512_loadu_ps(r2 + 1); a07 = _mm512_fmadd_ps(g0, x, a07); a17 = _mm512_fmadd_ps(g1, x, a17);
+                        x = _mm512_loadu_ps(r2 + 2); a08 = _mm512_fmadd_ps(g0, x, a08); a18 = _mm512_fmadd_ps(g1, x, a18);
+                    }
+                }
+                float *w0 = dw + (o * cin + i) * 9, *w1 = w0 + cin * 9;
+                w0[0] += scale * aviary_hsum_avx512(a00); w0[1] += scale * aviary_hsum_avx512(a01); w0[2] += scale * aviary_hsum_avx512(a02);
+                w0[3] += scale * aviary_hsum_avx512(a03); w0[4] += scale * aviary_hsum_avx512(a04); w0[5] += scale * aviary_hsum_avx512(a05);
+                w0[6] += scale * aviary_hsum_avx512(a06); w0[7] += scale * aviary_hsum_avx512(a07); w0[8] += scale * aviary_hsum_avx512(a08);
+                w1[0] += scale * aviary_hsum_avx512(a10); w1[1] += scale * aviary_hsum_avx512(a11); w1[2] += scale * aviary_hsum_avx512(a12);
+                w1[3] += scale * aviary_hsum_avx512(a13); w1[4] += scale * aviary_hsum_avx512(a14); w1[5] += scale * aviary_hsum_avx512(a15);
+                w1[6] += scale * aviary_hsum_avx512(a16); w1[7] += scale * aviary_hsum_avx512(a17); w1[8] += scale * aviary_hsum_avx512(a18);
+            }
+        }
     }
 }
 #endif

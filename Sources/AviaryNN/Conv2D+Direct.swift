@@ -1,0 +1,87 @@
+import AviaryMath
+
+/// "Same" stride-1 convolutions computed directly (`VectorKernels.sameConvolution` and
+/// `sameConvolution3WeightGradient`, AVX-512) instead of im2col + sgemm: ResNet's 3×3 layers
+/// have 16–64 channels, where OpenBLAS spent about as long packing the freshly written column
+/// matrix as multiplying it. The forward pass, the flipped-kernel input gradient and (3×3) the
+/// weight gradient run here; other CPUs and other convolutions keep im2col + sgemm.
+extension Conv2D {
+    /// 3×3 "same" stride-1 convolutions (ResNet's). The kernels take any odd size, but the
+    /// CNN's 5×5 layers keep im2col + sgemm: on the loaded machine of session 12 their direct
+    /// forward measured neither faster nor slower, so the CNN's path stays as it was.
+    private static func same(_ g: ConvGeometry) -> Bool {
+        VectorKernels.hasDirectConvolution && g.stride == 1 && g.kernel == 3 && g.padding == 1
+    }
+
+    /// Whether `g`'s forward pass runs directly here.
+    static func directForward(_ g: ConvGeometry) -> Bool { same(g) && g.outChannels % 4 == 0 }
+
+    /// Whether `g`'s flipped-kernel input gradient (`transposedInputGradient`) runs directly here.
+    static func directInputGradient(_ g: ConvGeometry) -> Bool {
+        same(g) && g.transposedInputGradient && g.inChannels % 4 == 0
+    }
+
+    /// Whether `g`'s weight gradient runs directly here (the bias, if any, is summed apart).
+    static func directWeightGradient(_ g: ConvGeometry) -> Bool { same(g) && g.outChannels % 2 == 0 }
+
+    /// Floats of scratch the direct paths of `g` need at batch `batch` (0 when none runs).
+    static func directScratchCount(_ g: ConvGeometry, batch: Int) -> Int {
+        var count = 0
+        if directForward(g) {
+            count = VectorKernels.sameConvolutionScratch(inChannels: g.inChannels, outChannels: g.outChannels,
+                                                         height: g.height, width: g.width, kernel: g.kernel)
+        }
+        if directInputGradient(g) {
+            count = max(count, VectorKernels.sameConvolutionScratch(inChannels: g.outChannels, outChannels: g.inChannels,
+                                                                    height: g.height, width: g.width, kernel: g.kernel))
+        }
+        if directWeightGradient(g) {
+            count = max(count, VectorKernels.sameConvolution3WeightGradientScratch(
+                inChannels: g.inChannels, outChannels: g.outChannels, height: g.height, width: g.width, batch: batch))
+        }
+        return count
+    }
+
+    /// out (Cout, B·H·W) = weight ⋆ inp (+ bias), inp planes per `layout`.
+    static func directSameForward(
+        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, layout: PlaneLayout,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, batch: Int, geometry g: ConvGeometry,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let plane = g.height * g.width
+        VectorKernels.sameConvolution(out: out, outChannelStride: batch * plane, outBatchStride: plane,
+                                      inp: inp, inChannelStride: layout.channelStride, inBatchStride: layout.batchStride,
+                                      weight: weight, bias: bias, batch: batch, inChannels: g.inChannels,
+                                      outChannels: g.outChannels, height: g.height, width: g.width, kernel: g.kernel,
+                                      accumulate: false, scratch: scratch)
+    }
+
+    /// dInp (Cin, B·H·W) = (or += when `accumulate`) flipped ⋆ dOut: the input gradient of a "same"
+    /// stride-1 convolution is a "same" convolution of dOut with the flipped, transposed kernels
+    /// (`flipTransposed`, (Cin, Cout, K, K)).
+    static func directTransposedInputGradient(
+        dInp: UnsafeMutablePointer<Float>, accumulate: Bool, dOut: UnsafePointer<Float>, flipped: UnsafePointer<Float>,
+        batch: Int, geometry g: ConvGeometry, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let plane = g.height * g.width
+        VectorKernels.sameConvolution(out: dInp, outChannelStride: batch * plane, outBatchStride: plane,
+                                      inp: dOut, inChannelStride: batch * plane, inBatchStride: plane,
+                                      weight: flipped, bias: nil, batch: batch, inChannels: g.outChannels,
+                                      outChannels: g.inChannels, height: g.height, width: g.width, kernel: g.kernel,
+                                      accumulate: accumulate, scratch: scratch)
+    }
+
+    /// sink.weight += scale · ∂L/∂W (and sink.bias += scale · row sums of dOut) for a 3×3 "same" convolution.
+    static func directWeightGradient(
+        sink: ParameterSink, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, layout: PlaneLayout,
+        batch: Int, geometry g: ConvGeometry, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let plane = g.height * g.width, columns = batch * plane
+        VectorKernels.sameConvolution3WeightGradient(
+            weightGradient: sink.weight, scale: sink.scale, dOut: dOut, outChannelStride: columns, outBatchStride: plane,
+            inp: inp, inChannelStride: layout.channelStride, inBatchStride: layout.batchStride, batch: batch,
+            inChannels: g.inChannels, outChannels: g.outChannels, height: g.height, width: g.width, scratch: scratch)
+        guard let bias = sink.bias else { return }
+        for c in 0..<g.outChannels { bias[c] += sink.scale * fastSum(dOut + c * columns, columns) }
+    }
+}

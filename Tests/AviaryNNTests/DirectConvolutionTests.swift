@@ -1,0 +1,88 @@
+import AviaryMath
+import Testing
+@testable import AviaryNN
+
+/// The direct "same" convolution (`Conv2D+Direct.swift`, AVX-512) against the engine's im2col +
+/// sgemm path, which the layer and network gradient tests check against the Double reference:
+/// forward (with and without bias, NCHW and CNHW input) and the flipped-kernel input gradient
+/// (overwriting and accumulating), on shapes whose rows end inside a vector, span several
+/// vectors and tiles, and 1-pixel planes. Skipped on CPUs without AVX-512, where the engine
+/// never takes the direct path.
+@Suite(.enabled(if: VectorKernels.hasDirectConvolution, "the direct convolution has an AVX-512 form only"))
+struct DirectConvolutionTests {
+    private func expectClose(_ actual: [Float], _ reference: [Float], _ what: String) {
+        #expect(actual.count == reference.count, "\(what): sizes differ")
+        let bad = Fixtures.mismatches(actual.map(Double.init), reference.map(Double.init), atol: 1e-4, rtol: 1e-4)
+        #expect(bad.isEmpty, "\(what): \(bad.count) mismatches, first \(bad.prefix(3))")
+    }
+
+    /// (Cin, Cout, H, W, K, batch)
+    @Test(arguments: [(3, 4, 5, 7, 3, 2), (8, 8, 9, 17, 3, 3), (4, 12, 16, 33, 3, 1), (5, 8, 6, 6, 5, 2),
+                      (16, 16, 8, 8, 3, 2), (4, 4, 1, 1, 3, 2), (8, 4, 2, 19, 5, 1), (12, 8, 32, 32, 3, 1),
+                      (16, 16, 32, 32, 3, 40)])
+    func matchesIm2colPath(shape: (Int, Int, Int, Int, Int, Int)) {
+        let (cin, cout, height, width, kernel, batch) = shape
+        let plane = height * width, seed = UInt64(cin * 1000 + cout * 100 + height * 10 + width)
+        var g = ConvGeometry(inChannels: cin, outChannels: cout, height: height, width: width, kernel: kernel,
+                             padding: kernel / 2, weight: 0, bias: nil, batchMajorInput: false, column: 0)
+        g.transposedInputGradient = true
+        // NaN: the kernels must zero every scratch float they read.
+        let scratchCount = max(VectorKernels.sameConvolutionScratch(inChannels: cin, outChannels: cout, height: height, width: width, kernel: kernel),
+                               VectorKernels.sameConvolutionScratch(inChannels: cout, outChannels: cin, height: height, width: width, kernel: kernel),
+                               VectorKernels.sameConvolution3WeightGradientScratch(inChannels: cin, outChannels: cout, height: height,
+                                                                                   width: width, batch: batch))
+        var scratch = [Float](repeating: .nan, count: scratchCount)
+        let x = Fixtures.uniform(batch * cin * plane, seed: seed), w = Fixtures.uniform(cout * g.patch, seed: seed + 1)
+        let bias = Fixtures.uniform(cout, seed: seed + 2)
+        var col = [Float](repeating: 0, count: max(cin, cout) * kernel * kernel * batch * plane)
+
+        for layout in [PlaneLayout.cnhw(batch: batch, plane: plane), .nchw(channels: cin, plane: plane)] {
+            for b in [nil, bias] {
+                var expected = [Float](repeating: 0, count: cout * batch * plane), actual = expected
+                b.withOptionalPointer { bp in
+                    Conv2D.chunkedForward(out: &expected, inp: x, layout: layout, col: &col, weight: w, bias: bp, batch: batch, geometry: g)
+                    Conv2D.directSameForward(out: &actual, inp: x, layout: layout, weight: w, bias: bp, batch: batch, geometry: g,
+                                             scratch: &scratch)
+                }
+                expectClose(actual, expected, "forward \(shape) \(layout) bias \(b != nil)")
+            }
+        }
+
+        let dOut = Fixtures.uniform(cout * batch * plane, seed: seed + 3)
+        if kernel == 3 {
+            // Weight gradient (and bias sums) added into sinks that start non-zero, with SGD's negative scale.
+            for layout in [PlaneLayout.cnhw(batch: batch, plane: plane), .nchw(channels: cin, plane: plane)] {
+                var expectedW = w, expectedB = bias, actualW = w, actualB = bias
+                expectedW.withUnsafeMutableBufferPointer { ew in expectedB.withUnsafeMutableBufferPointer { eb in
+                    Conv2D.chunkedWeightGradient(sink: ParameterSink(weight: ew.baseAddress!, bias: eb.baseAddress!, scale: -0.5),
+                                                 dOut: dOut, inp: x, layout: layout, col: &col, batch: batch, geometry: g)
+                } }
+                actualW.withUnsafeMutableBufferPointer { aw in actualB.withUnsafeMutableBufferPointer { ab in
+                    Conv2D.directWeightGradient(sink: ParameterSink(weight: aw.baseAddress!, bias: ab.baseAddress!, scale: -0.5),
+                                                dOut: dOut, inp: x, layout: layout, batch: batch, geometry: g, scratch: &scratch)
+                } }
+                expectClose(actualW, expectedW, "weight gradient \(shape) \(layout)")
+                expectClose(actualB, expectedB, "bias gradient \(shape) \(layout)")
+            }
+        }
+
+        guard cin % 4 == 0 else { return }
+        var flipped = [Float](repeating: 0, count: w.count)
+        Conv2D.flipTransposed(weight: w, into: &flipped, inChannels: cin, outChannels: cout, kernel: kernel)
+        for accumulate in [false, true] {
+            // Overwriting must ignore what dInp held; accumulating must add to it.
+            var expected = Fixtures.uniform(batch * cin * plane, seed: seed + 4), actual = expected
+            Conv2D.chunkedTransposedInputGradient(dInp: &expected, accumulate: accumulate, dOut: dOut, flipped: flipped,
+                                                  col: &col, batch: batch, geometry: g)
+            Conv2D.directTransposedInputGradient(dInp: &actual, accumulate: accumulate, dOut: dOut, flipped: flipped,
+                                                 batch: batch, geometry: g, scratch: &scratch)
+            expectClose(actual, expected, "input gradient \(shape) accumulate \(accumulate)")
+        }
+    }
+}
+
+private extension Optional where Wrapped == [Float] {
+    func withOptionalPointer(_ body: (UnsafePointer<Float>?) -> Void) {
+        if let self { self.withUnsafeBufferPointer { body($0.baseAddress!) } } else { body(nil) }
+    }
+}
