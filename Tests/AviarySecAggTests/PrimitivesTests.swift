@@ -63,7 +63,30 @@ import AviaryMath
         }
         var v: [UInt32] = [1]
         #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
+            try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32, threads: 1)
+        }
+        #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
             try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32)
+        }
+    }
+
+    /// Slices shared out over threads give the single-threaded pass's vector, whatever the
+    /// thread count (more threads than slices included), and the reference here is the masks
+    /// one by one on one thread.
+    @Test func theThreadCountDoesNotChangeTheMaskedVector() throws {
+        let seeds = (0..<4).map { s in (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ s &* 101) } }
+        let masks = seeds.enumerated().map { MaskExpansion.Mask(seed: $0.element, sign: $0.offset == 1 ? .subtract : .add) }
+        let words = MaskExpansion.chunkBytes / 4
+        for count in [7, words, 3 * words + 5, 199_211] {
+            let start = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 2_246_822_519) }
+            var reference = start
+            for m in masks { try MaskExpansion.apply([m], to: &reference, modulusBits: 32, threads: 1) }
+            #expect(reference != start)
+            for threads in [1, 2, 3, 16] {
+                var v = start
+                try MaskExpansion.apply(masks, to: &v, modulusBits: 32, threads: threads)
+                #expect(v == reference, "count \(count), threads \(threads)")
+            }
         }
     }
 
