@@ -66,7 +66,7 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// scalar loop), so tests can hold each one the CPU runs against the scalar definition.
     func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream, vectorLevel: Int) throws(SecAggError) -> [UInt32] {
         try WeightedInput.checkWeight(weight)
-        if let bad = delta.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        if let bad = Self.firstNonFinite(delta) { throw .nonFiniteInput(index: bad) }
         let c = clippingRange, scale = self.scale, n = delta.count
         return [UInt32](unsafeUninitializedCapacity: n + 1) { out, initialised in
             delta.withUnsafeBufferPointer { d in
@@ -97,6 +97,20 @@ public struct FixedPointQuantiser: Sendable, Equatable {
         default:
             for j in 0..<count { out[j] = round(weight * min(max(Double(x[j]), -c), c), draw: draws[j], scale: scale) }
         }
+    }
+
+    /// The index of the first non-finite value, if any. A float is non-finite exactly when its
+    /// magnitude bits are ≥ 0x7f80_0000, i.e. when adding 0x0080_0000 to them sets bit 31; OR-ing
+    /// that over the vector is a branch-free loop the compiler vectorises, where `firstIndex`'s
+    /// early exit kept the scan scalar (perf: ~40 % of the quantiser's remaining time). The
+    /// index search runs only when the flag is set.
+    static func firstNonFinite(_ values: [Float]) -> Int? {
+        var flag: UInt32 = 0
+        values.withUnsafeBufferPointer { v in
+            for x in v { flag |= (x.bitPattern & 0x7fff_ffff) &+ 0x0080_0000 }
+        }
+        guard flag & 0x8000_0000 != 0 else { return nil }
+        return values.firstIndex { !$0.isFinite }
     }
 
     /// Levels per unit of the clipped range: L / 2c.

@@ -280,6 +280,24 @@ import AviaryMath
         }
     }
 
+    /// The branch-free scan finds the first infinity or NaN (quiet, signalling, negative) at any
+    /// position, and nothing in finite vectors that include the largest floats and subnormals.
+    @Test func firstNonFiniteIsFirstIndexOfNotFinite() {
+        let finite: [Float] = [0, -0.0, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude,
+                               -.leastNormalMagnitude, Float(bitPattern: 0x7f7f_ffff), Float(bitPattern: 0xff7f_ffff)]
+        #expect(FixedPointQuantiser.firstNonFinite(finite) == nil)
+        #expect(FixedPointQuantiser.firstNonFinite([]) == nil)
+        for bad: Float in [.infinity, -.infinity, .nan, -.nan, .signalingNaN, Float(bitPattern: 0x7fff_ffff), Float(bitPattern: 0xff80_0001)] {
+            for at in [0, 3, 9, 40] {
+                var v = (0..<41).map { Float($0) * 0.25 - 5 }
+                v[at] = bad
+                v[40] = .nan  // a later one must not hide the first
+                #expect(FixedPointQuantiser.firstNonFinite(v) == v.firstIndex { !$0.isFinite })
+                #expect(FixedPointQuantiser.firstNonFinite(v) == at)
+            }
+        }
+    }
+
     @Test func sumsThatCouldWrapAreRefused() throws {
         let q = try FixedPointQuantiser(clippingRange: 0.5, quantisationBits: 16, modulusBits: 32)
         #expect(q.maxClients == 65537)
