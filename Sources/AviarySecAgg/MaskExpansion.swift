@@ -1,7 +1,5 @@
 import Crypto
 import _CryptoExtras
-import AviaryMath
-import CVectorKernels
 import Dispatch
 import Foundation
 
@@ -128,20 +126,12 @@ public enum MaskExpansion {
     /// Online processors: how many threads `apply` spreads a vector's slices over.
     public static let availableCores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// out[j] ± keystream word j, mod 2^b, for j < count, with the widest kernel the CPU runs
-    /// (CVectorKernels/shim.h; `vectorLevel` as `VectorKernels.level`, so tests can pin each).
-    /// Its own function over non-optional pointers: inlined into the closure over swift-crypto's
-    /// `Data`, the loop kept a nil check of the buffer per word and stayed scalar.
+    /// out[j] ± keystream word j, mod 2^b, for j < count. Its own function over non-optional
+    /// pointers: inlined into the closure over swift-crypto's `Data`, the loop kept a nil check of
+    /// the buffer per word and stayed scalar (perf of a run: more time than AES itself); here it
+    /// is one vectorised loop per sign.
     @inline(never)
-    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32,
-                    vectorLevel: Int = VectorKernels.level) {
-        #if arch(x86_64) && _endian(little)
-        switch vectorLevel {
-        case 2: return aviary_ring_add_u32_avx512(out, words, count, sign == .subtract ? 1 : 0, ringMask)
-        case 1: return aviary_ring_add_u32_avx2(out, words, count, sign == .subtract ? 1 : 0, ringMask)
-        default: break
-        }
-        #endif
+    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32) {
         switch sign {
         case .add:
             for j in 0..<count { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }
