@@ -19,16 +19,37 @@ import Darwin
 /// 4. The strategy runs on the accepted updates, see `AggregationStrategy` and
 ///    `AggregationResult.weights` for what each weight means.
 ///
+/// `discounts` (client index → f, absent: 1) makes a client's delta count as Float(f·Δ)
+/// element by element, everywhere above (norms, clipping, the strategy), bit for bit as if the
+/// caller had passed that scaled copy: buffered mode's staleness discount. The weighted-mean
+/// strategies apply f inside their kernels, so no scaled copy is made; the others get one.
+///
 /// Deltas are assumed finite: the server validates them at the edge before they get here.
 /// Throws `MergeError` (nothing to merge, too few for the strategy, mismatched lengths) or
 /// `MergeConfigError` (invalid strategy or clip norm).
 public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
-                      clipNorm: Double? = nil, normBound: UpdateNormBound? = nil) throws -> AggregationResult {
+                      clipNorm: Double? = nil, normBound: UpdateNormBound? = nil,
+                      discounts: [Int: Float] = [:]) throws -> AggregationResult {
     try strategy.validate()
     if let c = clipNorm, !(c.isFinite && c > 0) { throw MergeConfigError.invalidClipNorm(c) }
     guard !updates.isEmpty else { throw MergeError.noUpdates }
 
-    let ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
+    var ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
+    // Weighted means take each delta's discount as a prescale inside their kernels; the other
+    // strategies' kernels carry one scale (the clip factor), so they get the scaled copies.
+    if !discounts.isEmpty && !strategy.isWeightedMean {
+        for i in ordered.indices {
+            if let f = discounts[ordered[i].clientIndex], f != 1 {
+                ordered[i].delta = ordered[i].delta.withUnsafeBufferPointer { d in
+                    [Float](unsafeUninitializedCapacity: d.count) { out, n in
+                        for j in d.indices { out[j] = d[j] * f }
+                        n = d.count
+                    }
+                }
+            }
+        }
+    }
+    func prescale(_ u: ClientUpdate) -> Float { strategy.isWeightedMean ? discounts[u.clientIndex] ?? 1 : 1 }
     let reference = ordered[0]
     for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.clientIndex == next.clientIndex {
         throw MergeError.duplicateClient(clientIndex: next.clientIndex)
@@ -44,7 +65,7 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
     var norms: [Double] = []
     if let normBound {
         norms = ordered.map { u in u.delta.withUnsafeBufferPointer { b in
-            b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count).squareRoot() } ?? 0 } }
+            b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count, scale: prescale(u)).squareRoot() } ?? 0 } }
     }
     let bound = normBound?.bound(norms: norms)
     for (i, u) in ordered.enumerated() {
@@ -68,19 +89,20 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 
     let count = reference.delta.count
     let deltas = accepted.map(\.delta)
+    let prescales = accepted.map(prescale)
     return try FloatPointers.with(deltas) { inputs in
         var scales = [Float](repeating: 1, count: accepted.count)
         var clipped: [Int: Double] = [:]
         if let c = clipNorm {
             for i in accepted.indices {
-                let norm = FloatPointers.squaredNorm(inputs[i], count: count).squareRoot()
+                let norm = FloatPointers.squaredNorm(inputs[i], count: count, scale: prescales[i]).squareRoot()
                 if norm > c {
                     scales[i] = Float(c / norm)
                     clipped[accepted[i].clientIndex] = norm
                 }
             }
         }
-        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, count: count, strategy: effective)
+        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, prescales: prescales, count: count, strategy: effective)
         var byClient: [Int: Double] = [:]
         for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
         return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped, fallbacks: fallbacks)
@@ -115,7 +137,9 @@ private func weighingProblem(_ update: ClientUpdate, strategy: AggregationStrate
 }
 
 /// The merged delta and one weight per accepted update (same order).
-private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], scales: [Float], count: Int,
+/// `prescales` (the discounts) reach only the weighted means: `aggregate` scaled the other
+/// strategies' inputs already.
+private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], scales: [Float], prescales: [Float], count: Int,
                    strategy: AggregationStrategy) throws -> ([Float], [Double]) {
     let n = accepted.count
     switch strategy {
@@ -123,20 +147,20 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
         let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
         let total = sizes.reduce(0, +)
         let weights = sizes.map { $0 / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .fedavgSamplesProcessed:
         let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
         let weights = accepted.map { Double($0.samples) / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .uniform:
         let weights = [Double](repeating: 1 / Double(n), count: n)
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .mwa(let config):
         let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
         let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
         let weights = try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
                                                          penalty: config.penalty, logExtra: extra)
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .median:
         return trimmedMean(inputs, scales: scales, count: count, trim: (n - 1) / 2)
     case .trimmedMean(let beta):
@@ -155,11 +179,13 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
     }
 }
 
-/// Σ w_i·s_i·Δ_i: the weights are computed once in Double and applied as Float.
-private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], count: Int) -> [Float] {
+/// Σ w_i·s_i·(p_i·Δ_i): the weights are computed once in Double and applied as Float, p_i·Δ_i
+/// rounded to Float first (`WeightedSumKernel`).
+private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], prescales: [Float]? = nil,
+                         count: Int) -> [Float] {
     let factors = zip(weights, scales).map { Float($0 * Double($1)) }
     return MergedVector.make(count: count) { out in
-        WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out)
+        WeightedSumKernel.run(inputs: inputs, weights: factors, prescales: prescales, count: count, into: out)
     }
 }
 
