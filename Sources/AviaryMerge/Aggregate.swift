@@ -59,35 +59,46 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
                                            expected: reference.delta.count, referenceClient: reference.clientIndex)
     }
 
-    var accepted: [ClientUpdate] = []
-    var rejected: [Rejection] = []
-    var fallbacks: [Rejection] = []
+    func classify(norms: [Double], bound: Double?) -> (accepted: [ClientUpdate], rejected: [Rejection], fallbacks: [Rejection]) {
+        var accepted: [ClientUpdate] = []
+        var rejected: [Rejection] = []
+        var fallbacks: [Rejection] = []
+        for (i, u) in ordered.enumerated() {
+            if let bound, !(norms[i] <= bound) {
+                rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norms[i], bound: bound)))
+            } else if let reason = rejectionReason(u, strategy: strategy) {
+                if case .mwa(let config) = strategy, config.missingMetric == .uniform,
+                   u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
+                    fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: .mergedByFallback(reason, rule: "round merged uniformly (missing_metric = \"uniform\")")))
+                    accepted.append(u)
+                } else {
+                    rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
+                }
+            } else {
+                accepted.append(u)
+            }
+        }
+        return (accepted, rejected, fallbacks)
+    }
+    // MWA's weights are only comparable when every merged update reports the metric.
+    func effectiveStrategy(_ fallbacks: [Rejection]) -> AggregationStrategy { fallbacks.isEmpty ? strategy : .uniform }
+    let count = reference.delta.count
+
+    if let normBound, clipNorm == nil, strategy.isWeightedMean, count > 0,
+       let merged = try? boundedWeightedMean(ordered, normBound: normBound, prescale: prescale, count: count,
+                                             classify: classify, strategy: effectiveStrategy) {
+        return merged
+    }
+
     var norms: [Double] = []
     if let normBound {
         norms = ordered.map { u in u.delta.withUnsafeBufferPointer { b in
             b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count, scale: prescale(u)).squareRoot() } ?? 0 } }
     }
-    let bound = normBound?.bound(norms: norms)
-    for (i, u) in ordered.enumerated() {
-        if let bound, !(norms[i] <= bound) {
-            rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norms[i], bound: bound)))
-        } else if let reason = rejectionReason(u, strategy: strategy) {
-            if case .mwa(let config) = strategy, config.missingMetric == .uniform,
-               u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
-                fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: .mergedByFallback(reason, rule: "round merged uniformly (missing_metric = \"uniform\")")))
-                accepted.append(u)
-            } else {
-                rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
-            }
-        } else {
-            accepted.append(u)
-        }
-    }
+    let (accepted, rejected, fallbacks) = classify(norms: norms, bound: normBound?.bound(norms: norms))
     guard !accepted.isEmpty else { throw MergeError.noAcceptedUpdates(rejected: rejected) }
-    // MWA's weights are only comparable when every merged update reports the metric.
-    let effective: AggregationStrategy = fallbacks.isEmpty ? strategy : .uniform
+    let effective = effectiveStrategy(fallbacks)
 
-    let count = reference.delta.count
     let deltas = accepted.map(\.delta)
     let prescales = accepted.map(prescale)
     return try FloatPointers.with(deltas) { inputs in
@@ -106,6 +117,63 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
         var byClient: [Int: Double] = [:]
         for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
         return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped, fallbacks: fallbacks)
+    }
+}
+
+/// A weighted mean under a norm bound in one pass over the deltas: the weighted sum of the
+/// updates the metrics accept, computed with every delta's norm (`runWithSquaredNorms`). Exact
+/// when no update is beyond the bound, the common case, where the general path's norm pass
+/// would have rejected nothing; nil otherwise (or when the metrics accept nothing, or the
+/// weights throw), and the caller takes the general path, which says why.
+private func boundedWeightedMean(
+    _ ordered: [ClientUpdate], normBound: UpdateNormBound, prescale: (ClientUpdate) -> Float, count: Int,
+    classify: ([Double], Double?) -> (accepted: [ClientUpdate], rejected: [Rejection], fallbacks: [Rejection]),
+    strategy effectiveStrategy: ([Rejection]) -> AggregationStrategy
+) throws -> AggregationResult? {
+    let (accepted, rejected, fallbacks) = classify([], nil)
+    guard !accepted.isEmpty else { return nil }
+    let weights = try linearWeights(accepted, strategy: effectiveStrategy(fallbacks))
+    // As `weightedSum` makes them, with no clip scale (1).
+    let factors = weights.map { Float($0 * Double(Float(1))) }
+    let prescales = accepted.map(prescale)
+    var acceptedSquares: [Double] = []
+    let delta = FloatPointers.with(accepted.map(\.delta)) { inputs in
+        MergedVector.make(count: count) { out in
+            acceptedSquares = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
+                                                                    count: count, into: out)
+        }
+    }
+    var squares: [Int: Double] = [:]
+    for (u, q) in zip(accepted, acceptedSquares) { squares[u.clientIndex] = q }
+    let norms = ordered.map { u in
+        (squares[u.clientIndex] ?? u.delta.withUnsafeBufferPointer { b in
+            FloatPointers.squaredNorm(b.baseAddress!, count: count, scale: prescale(u)) }).squareRoot()
+    }
+    if let bound = normBound.bound(norms: norms), !norms.allSatisfy({ $0 <= bound }) { return nil }
+    var byClient: [Int: Double] = [:]
+    for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
+    return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: [:], fallbacks: fallbacks)
+}
+
+/// The weighted means' weights over `accepted` (same order); throws for MWA's invalid inputs.
+private func linearWeights(_ accepted: [ClientUpdate], strategy: AggregationStrategy) throws -> [Double] {
+    switch strategy {
+    case .fedavg:
+        let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
+        let total = sizes.reduce(0, +)
+        return sizes.map { $0 / total }
+    case .fedavgSamplesProcessed:
+        let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
+        return accepted.map { Double($0.samples) / total }
+    case .uniform:
+        return [Double](repeating: 1 / Double(accepted.count), count: accepted.count)
+    case .mwa(let config):
+        let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
+        let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
+        return try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
+                                                  penalty: config.penalty, logExtra: extra)
+    case .median, .trimmedMean, .krum, .multiKrum:
+        preconditionFailure("\(strategy.name) is not a weighted mean")
     }
 }
 
@@ -143,23 +211,8 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
                    strategy: AggregationStrategy) throws -> ([Float], [Double]) {
     let n = accepted.count
     switch strategy {
-    case .fedavg:
-        let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
-        let total = sizes.reduce(0, +)
-        let weights = sizes.map { $0 / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
-    case .fedavgSamplesProcessed:
-        let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
-        let weights = accepted.map { Double($0.samples) / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
-    case .uniform:
-        let weights = [Double](repeating: 1 / Double(n), count: n)
-        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
-    case .mwa(let config):
-        let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
-        let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
-        let weights = try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
-                                                         penalty: config.penalty, logExtra: extra)
+    case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa:
+        let weights = try linearWeights(accepted, strategy: strategy)
         return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .median:
         return trimmedMean(inputs, scales: scales, count: count, trim: (n - 1) / 2)

@@ -52,6 +52,60 @@ enum WeightedSumKernel {
         }
     }
 
+    /// `run` with prescales that also returns Σ (p_i·x_i)² for every input, in the same pass over
+    /// memory, each bit for bit as `FloatPointers.squaredNorm(x_i, count:, scale: p_i)` computes
+    /// it (its blocks, its 8-lane Float partial sums, its Double tail). Per element the sum is
+    /// the same sequence of Float operations as `run`'s, eight elements at a time.
+    static func runWithSquaredNorms(inputs: [UnsafePointer<Float>], weights: [Float], prescales: [Float], count: Int,
+                                    into out: UnsafeMutablePointer<Float>) -> [Double] {
+        let n = inputs.count
+        precondition(n > 0 && weights.count == n && prescales.count == n)
+        var totals = [Double](repeating: 0, count: n)
+        var accumulators = [SIMD8<Float>](repeating: .zero, count: n)
+        let block = FloatPointers.normBlock
+        inputs.withUnsafeBufferPointer { x in
+        weights.withUnsafeBufferPointer { w in
+        prescales.withUnsafeBufferPointer { p in
+        accumulators.withUnsafeMutableBufferPointer { acc in
+            let output = UnsafeMutableRawPointer(out)
+            var start = 0
+            while start < count {
+                let end = min(count, start + block)
+                for i in 0..<n { acc[i] = .zero }
+                var j = start
+                while j + 8 <= end {
+                    let y0 = UnsafeRawPointer(x[0]).loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * SIMD8(repeating: p[0])
+                    acc[0] += y0 * y0
+                    var o = SIMD8(repeating: w[0]) * y0
+                    for i in 1..<n {
+                        let y = UnsafeRawPointer(x[i]).loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * SIMD8(repeating: p[i])
+                        acc[i] += y * y
+                        o = o + SIMD8(repeating: w[i]) * y
+                    }
+                    output.storeBytes(of: o, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                    j += 8
+                }
+                for i in 0..<n {
+                    var partial = Double(acc[i].sum())
+                    var t = j
+                    while t < end { let y = x[i][t] * p[i]; partial += Double(y) * Double(y); t += 1 }
+                    totals[i] += partial
+                }
+                while j < end {
+                    var o = w[0] * (x[0][j] * p[0])
+                    for i in 1..<n { o = o + w[i] * (x[i][j] * p[i]) }
+                    out[j] = o
+                    j += 1
+                }
+                start = end
+            }
+        }
+        }
+        }
+        }
+        return totals
+    }
+
     private static func runUnscaled(inputs: [UnsafePointer<Float>], weights: [Float], count: Int, into out: UnsafeMutablePointer<Float>) {
         var start = 0
         while start < count {

@@ -51,6 +51,53 @@ import AviaryMath
         }
     }
 
+    @Test func oneFusedPassGivesTheSeparatePassesBits() {
+        // Norms and weighted sum in one pass against `squaredNorm` and `run`: input counts
+        // around the four-wide sweeps, lengths below, at and across the norm's blocks with tails.
+        var rng = RandomStream(seed: 12, purpose: .synthetic)
+        for n in [1, 2, 4, 5, 9, 11] {
+            for count in [7, 8, 4_096, 4_103, 20_011] {
+                let arrays = (0..<n).map { _ in (0..<count).map { _ in Float(rng.normal()) } }
+                let weights = (0..<n).map { _ in Float(rng.uniform(0.01, 1)) }
+                let prescales = (0..<n).map { i -> Float in i % 3 == 1 ? 1 : Float(rng.uniform(0.1, 1)) }
+                FloatPointers.with(arrays) { inputs in
+                    var separate = [Float](repeating: 0, count: count), fused = separate
+                    separate.withUnsafeMutableBufferPointer {
+                        WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                    }
+                    let squares = fused.withUnsafeMutableBufferPointer {
+                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                    }
+                    let same = Self.bits(fused) == Self.bits(separate)
+                    #expect(same, "n \(n), count \(count): the sums differ")
+                    for i in 0..<n {
+                        let norm = FloatPointers.squaredNorm(inputs[i], count: count, scale: prescales[i])
+                        #expect(squares[i].bitPattern == norm.bitPattern, "n \(n), count \(count), input \(i): \(squares[i]) vs \(norm)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: Fixtures.allStrategies.filter(\.isWeightedMean))
+    func aBoundThatRejectsNothingLeavesTheMergeAsWithout(strategy: AggregationStrategy) throws {
+        // The bound's one-pass merge against the merge without a bound, and against the
+        // general path that a rejection sends it to.
+        let updates = Fixtures.randomUpdates(n: 9, p: 10_001, seed: 3)
+        let d = Self.discounts(for: updates)
+        let bounded = try aggregate(updates, strategy: strategy, normBound: UpdateNormBound(medianMultiple: 1000), discounts: d)
+        let unbounded = try aggregate(updates, strategy: strategy, discounts: d)
+        #expect(Self.bits(bounded.delta) == Self.bits(unbounded.delta), "\(strategy.name): the merged deltas differ")
+        #expect(bounded.weights == unbounded.weights && bounded.rejected.isEmpty)
+        // Client 7's delta ×100 is beyond 10 × the median: the general path rejects it.
+        var outlier = updates
+        outlier[2].delta = outlier[2].delta.map { $0 * 100 }
+        let rejecting = try aggregate(outlier, strategy: strategy, normBound: UpdateNormBound(medianMultiple: 10), discounts: d)
+        let without = try aggregate(outlier.filter { $0.clientIndex != outlier[2].clientIndex }, strategy: strategy, discounts: d)
+        #expect(rejecting.rejected.map(\.clientIndex) == [outlier[2].clientIndex])
+        #expect(Self.bits(rejecting.delta) == Self.bits(without.delta), "\(strategy.name): the merge without the outlier differs")
+    }
+
     @Test func theNormBoundSeesTheDiscountedNorm() throws {
         // Client 2's delta is 10× the others', discounted by 1/10: undiscounted it is beyond a
         // bound of 2 × the median norm, discounted it is not.
