@@ -19,16 +19,37 @@ import Darwin
 /// 4. The strategy runs on the accepted updates, see `AggregationStrategy` and
 ///    `AggregationResult.weights` for what each weight means.
 ///
+/// `discounts` (client index → f, absent: 1) makes a client's delta count as Float(f·Δ)
+/// element by element, everywhere above (norms, clipping, the strategy), bit for bit as if the
+/// caller had passed that scaled copy: buffered mode's staleness discount. The weighted-mean
+/// strategies apply f inside their kernels, so no scaled copy is made; the others get one.
+///
 /// Deltas are assumed finite: the server validates them at the edge before they get here.
 /// Throws `MergeError` (nothing to merge, too few for the strategy, mismatched lengths) or
 /// `MergeConfigError` (invalid strategy or clip norm).
 public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
-                      clipNorm: Double? = nil, normBound: UpdateNormBound? = nil) throws -> AggregationResult {
+                      clipNorm: Double? = nil, normBound: UpdateNormBound? = nil,
+                      discounts: [Int: Float] = [:]) throws -> AggregationResult {
     try strategy.validate()
     if let c = clipNorm, !(c.isFinite && c > 0) { throw MergeConfigError.invalidClipNorm(c) }
     guard !updates.isEmpty else { throw MergeError.noUpdates }
 
-    let ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
+    var ordered = updates.sorted { $0.clientIndex < $1.clientIndex }
+    // Weighted means take each delta's discount as a prescale inside their kernels; the other
+    // strategies' kernels carry one scale (the clip factor), so they get the scaled copies.
+    if !discounts.isEmpty && !strategy.isWeightedMean {
+        for i in ordered.indices {
+            if let f = discounts[ordered[i].clientIndex], f != 1 {
+                ordered[i].delta = ordered[i].delta.withUnsafeBufferPointer { d in
+                    [Float](unsafeUninitializedCapacity: d.count) { out, n in
+                        for j in d.indices { out[j] = d[j] * f }
+                        n = d.count
+                    }
+                }
+            }
+        }
+    }
+    func prescale(_ u: ClientUpdate) -> Float { strategy.isWeightedMean ? discounts[u.clientIndex] ?? 1 : 1 }
     let reference = ordered[0]
     for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.clientIndex == next.clientIndex {
         throw MergeError.duplicateClient(clientIndex: next.clientIndex)
@@ -38,52 +59,121 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
                                            expected: reference.delta.count, referenceClient: reference.clientIndex)
     }
 
-    var accepted: [ClientUpdate] = []
-    var rejected: [Rejection] = []
-    var fallbacks: [Rejection] = []
+    func classify(norms: [Double], bound: Double?) -> (accepted: [ClientUpdate], rejected: [Rejection], fallbacks: [Rejection]) {
+        var accepted: [ClientUpdate] = []
+        var rejected: [Rejection] = []
+        var fallbacks: [Rejection] = []
+        for (i, u) in ordered.enumerated() {
+            if let bound, !(norms[i] <= bound) {
+                rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norms[i], bound: bound)))
+            } else if let reason = rejectionReason(u, strategy: strategy) {
+                if case .mwa(let config) = strategy, config.missingMetric == .uniform,
+                   u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
+                    fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: .mergedByFallback(reason, rule: "round merged uniformly (missing_metric = \"uniform\")")))
+                    accepted.append(u)
+                } else {
+                    rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
+                }
+            } else {
+                accepted.append(u)
+            }
+        }
+        return (accepted, rejected, fallbacks)
+    }
+    // MWA's weights are only comparable when every merged update reports the metric.
+    func effectiveStrategy(_ fallbacks: [Rejection]) -> AggregationStrategy { fallbacks.isEmpty ? strategy : .uniform }
+    let count = reference.delta.count
+
+    if let normBound, clipNorm == nil, strategy.isWeightedMean, count > 0,
+       let merged = try? boundedWeightedMean(ordered, normBound: normBound, prescale: prescale, count: count,
+                                             classify: classify, strategy: effectiveStrategy) {
+        return merged
+    }
+
     var norms: [Double] = []
     if let normBound {
         norms = ordered.map { u in u.delta.withUnsafeBufferPointer { b in
-            b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count).squareRoot() } ?? 0 } }
+            b.baseAddress.map { FloatPointers.squaredNorm($0, count: b.count, scale: prescale(u)).squareRoot() } ?? 0 } }
     }
-    let bound = normBound?.bound(norms: norms)
-    for (i, u) in ordered.enumerated() {
-        if let bound, !(norms[i] <= bound) {
-            rejected.append(Rejection(clientIndex: u.clientIndex, reason: .normBeyondBound(norm: norms[i], bound: bound)))
-        } else if let reason = rejectionReason(u, strategy: strategy) {
-            if case .mwa(let config) = strategy, config.missingMetric == .uniform,
-               u.metrics[config.metric.rawValue] == nil, config.metric != .samples, !config.combineWithSamples || u.samples > 0 {
-                fallbacks.append(Rejection(clientIndex: u.clientIndex, reason: .mergedByFallback(reason, rule: "round merged uniformly (missing_metric = \"uniform\")")))
-                accepted.append(u)
-            } else {
-                rejected.append(Rejection(clientIndex: u.clientIndex, reason: reason))
-            }
-        } else {
-            accepted.append(u)
-        }
-    }
+    let (accepted, rejected, fallbacks) = classify(norms: norms, bound: normBound?.bound(norms: norms))
     guard !accepted.isEmpty else { throw MergeError.noAcceptedUpdates(rejected: rejected) }
-    // MWA's weights are only comparable when every merged update reports the metric.
-    let effective: AggregationStrategy = fallbacks.isEmpty ? strategy : .uniform
+    let effective = effectiveStrategy(fallbacks)
 
-    let count = reference.delta.count
     let deltas = accepted.map(\.delta)
+    let prescales = accepted.map(prescale)
     return try FloatPointers.with(deltas) { inputs in
         var scales = [Float](repeating: 1, count: accepted.count)
         var clipped: [Int: Double] = [:]
         if let c = clipNorm {
             for i in accepted.indices {
-                let norm = FloatPointers.squaredNorm(inputs[i], count: count).squareRoot()
+                let norm = FloatPointers.squaredNorm(inputs[i], count: count, scale: prescales[i]).squareRoot()
                 if norm > c {
                     scales[i] = Float(c / norm)
                     clipped[accepted[i].clientIndex] = norm
                 }
             }
         }
-        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, count: count, strategy: effective)
+        let (delta, weights) = try merge(accepted, inputs: inputs, scales: scales, prescales: prescales, count: count, strategy: effective)
         var byClient: [Int: Double] = [:]
         for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
         return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: clipped, fallbacks: fallbacks)
+    }
+}
+
+/// A weighted mean under a norm bound in one pass over the deltas: the weighted sum of the
+/// updates the metrics accept, computed with every delta's norm (`runWithSquaredNorms`). Exact
+/// when no update is beyond the bound, the common case, where the general path's norm pass
+/// would have rejected nothing; nil otherwise (or when the metrics accept nothing, or the
+/// weights throw), and the caller takes the general path, which says why.
+private func boundedWeightedMean(
+    _ ordered: [ClientUpdate], normBound: UpdateNormBound, prescale: (ClientUpdate) -> Float, count: Int,
+    classify: ([Double], Double?) -> (accepted: [ClientUpdate], rejected: [Rejection], fallbacks: [Rejection]),
+    strategy effectiveStrategy: ([Rejection]) -> AggregationStrategy
+) throws -> AggregationResult? {
+    let (accepted, rejected, fallbacks) = classify([], nil)
+    guard !accepted.isEmpty else { return nil }
+    let weights = try linearWeights(accepted, strategy: effectiveStrategy(fallbacks))
+    // As `weightedSum` makes them, with no clip scale (1).
+    let factors = weights.map { Float($0 * Double(Float(1))) }
+    let prescales = accepted.map(prescale)
+    var acceptedSquares: [Double] = []
+    let delta = FloatPointers.with(accepted.map(\.delta)) { inputs in
+        MergedVector.make(count: count) { out in
+            acceptedSquares = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
+                                                                    count: count, into: out)
+        }
+    }
+    var squares: [Int: Double] = [:]
+    for (u, q) in zip(accepted, acceptedSquares) { squares[u.clientIndex] = q }
+    let norms = ordered.map { u in
+        (squares[u.clientIndex] ?? u.delta.withUnsafeBufferPointer { b in
+            FloatPointers.squaredNorm(b.baseAddress!, count: count, scale: prescale(u)) }).squareRoot()
+    }
+    if let bound = normBound.bound(norms: norms), !norms.allSatisfy({ $0 <= bound }) { return nil }
+    var byClient: [Int: Double] = [:]
+    for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
+    return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: [:], fallbacks: fallbacks)
+}
+
+/// The weighted means' weights over `accepted` (same order); throws for MWA's invalid inputs.
+private func linearWeights(_ accepted: [ClientUpdate], strategy: AggregationStrategy) throws -> [Double] {
+    switch strategy {
+    case .fedavg:
+        let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
+        let total = sizes.reduce(0, +)
+        return sizes.map { $0 / total }
+    case .fedavgSamplesProcessed:
+        let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
+        return accepted.map { Double($0.samples) / total }
+    case .uniform:
+        return [Double](repeating: 1 / Double(accepted.count), count: accepted.count)
+    case .mwa(let config):
+        let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
+        let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
+        return try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
+                                                  penalty: config.penalty, logExtra: extra)
+    case .median, .trimmedMean, .krum, .multiKrum:
+        preconditionFailure("\(strategy.name) is not a weighted mean")
     }
 }
 
@@ -115,28 +205,15 @@ private func weighingProblem(_ update: ClientUpdate, strategy: AggregationStrate
 }
 
 /// The merged delta and one weight per accepted update (same order).
-private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], scales: [Float], count: Int,
+/// `prescales` (the discounts) reach only the weighted means: `aggregate` scaled the other
+/// strategies' inputs already.
+private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], scales: [Float], prescales: [Float], count: Int,
                    strategy: AggregationStrategy) throws -> ([Float], [Double]) {
     let n = accepted.count
     switch strategy {
-    case .fedavg:
-        let sizes = accepted.map { $0.metrics["dataset_size"] ?? 0 }
-        let total = sizes.reduce(0, +)
-        let weights = sizes.map { $0 / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
-    case .fedavgSamplesProcessed:
-        let total = accepted.reduce(0.0) { $0 + Double($1.samples) }
-        let weights = accepted.map { Double($0.samples) / total }
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
-    case .uniform:
-        let weights = [Double](repeating: 1 / Double(n), count: n)
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
-    case .mwa(let config):
-        let metrics = accepted.map { $0.metrics[config.metric.rawValue] ?? Double($0.samples) }
-        let extra = config.combineWithSamples ? accepted.map { log(Double($0.samples)) } : nil
-        let weights = try MetricsWeightedAverage.weights(metrics: metrics, kind: config.metric.kind,
-                                                         penalty: config.penalty, logExtra: extra)
-        return (weightedSum(inputs, weights: weights, scales: scales, count: count), weights)
+    case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa:
+        let weights = try linearWeights(accepted, strategy: strategy)
+        return (weightedSum(inputs, weights: weights, scales: scales, prescales: prescales, count: count), weights)
     case .median:
         return trimmedMean(inputs, scales: scales, count: count, trim: (n - 1) / 2)
     case .trimmedMean(let beta):
@@ -155,11 +232,13 @@ private func merge(_ accepted: [ClientUpdate], inputs: [UnsafePointer<Float>], s
     }
 }
 
-/// Σ w_i·s_i·Δ_i: the weights are computed once in Double and applied as Float.
-private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], count: Int) -> [Float] {
+/// Σ w_i·s_i·(p_i·Δ_i): the weights are computed once in Double and applied as Float, p_i·Δ_i
+/// rounded to Float first (`WeightedSumKernel`).
+private func weightedSum(_ inputs: [UnsafePointer<Float>], weights: [Double], scales: [Float], prescales: [Float]? = nil,
+                         count: Int) -> [Float] {
     let factors = zip(weights, scales).map { Float($0 * Double($1)) }
     return MergedVector.make(count: count) { out in
-        WeightedSumKernel.run(inputs: inputs, weights: factors, count: count, into: out)
+        WeightedSumKernel.run(inputs: inputs, weights: factors, prescales: prescales, count: count, into: out)
     }
 }
 

@@ -36,6 +36,16 @@ public enum AggregationStrategy: Codable, Sendable, Hashable {
         }
     }
 
+    /// A weighted mean of the updates (FedAvg, uniform, MWA): linear in each delta, merged by
+    /// `WeightedSumKernel`. The server merges such rounds inline and lets their staleness
+    /// discounts ride into the kernel (`aggregate`'s `discounts`).
+    public var isWeightedMean: Bool {
+        switch self {
+        case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa: return true
+        case .median, .trimmedMean, .krum, .multiKrum: return false
+        }
+    }
+
     /// What FedAvg weights by, or nil for the other strategies.
     public var fedavgWeight: FedAvgWeight? {
         switch self {

@@ -20,23 +20,30 @@ enum FloatPointers {
 
     private static var placeholder: UnsafePointer<Float> { UnsafePointer(bitPattern: MemoryLayout<Float>.alignment)! }
 
-    /// Σ (s·x_k)² in Double, blocked with 8-lane Float partial sums per block.
-    static func squaredNorm(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    /// `squaredNorm`'s block: its partial sums are reset and added into the Double total every
+    /// `normBlock` floats (`WeightedSumKernel.runWithSquaredNorms` follows the same blocks).
+    static let normBlock = 4096
+
+    /// Σ (s·x_k)² in Double, blocked with 8-lane Float partial sums per block; s·x_k is rounded
+    /// to Float first, so the norm of x scaled by s equals the norm of a Float copy of x
+    /// multiplied by s element by element, bit for bit (s = 1: the norm of x itself).
+    static func squaredNorm(_ x: UnsafePointer<Float>, count: Int, scale s: Float = 1) -> Double {
         var total = 0.0
         var start = 0
-        let block = 4096
+        let block = normBlock
+        let vs = SIMD8<Float>(repeating: s)
         while start < count {
             let end = min(count, start + block)
             var acc = SIMD8<Float>(repeating: 0)
             var j = start
             let raw = UnsafeRawPointer(x)
             while j + 8 <= end {
-                let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * vs
                 acc += v * v
                 j += 8
             }
             var partial = Double(acc.sum())
-            while j < end { partial += Double(x[j]) * Double(x[j]); j += 1 }
+            while j < end { let y = x[j] * s; partial += Double(y) * Double(y); j += 1 }
             total += partial
             start = end
         }

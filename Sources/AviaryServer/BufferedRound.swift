@@ -21,8 +21,10 @@ extension SystemRound {
     /// held ones; the plan's buffer leaves them, each delta scaled by its staleness discount, and
     /// becomes the round's merge (client-index order, as every merge). The strategy's weights
     /// over the buffer times the discounts are the final weights (`BufferedWeights`), filled
-    /// into the record after the merge by `withBufferedWeights`.
-    func applyBuffered(_ plan: BufferedRoundPlan, to outcome: inout RoundOutcome, held: inout [StaleUpdate]) -> SystemRoundRecord {
+    /// into the record after the merge by `withBufferedWeights`. With `discounts` non-nil the
+    /// deltas are left as they are and the discounts ≠ 1 go there instead (`apply(to:buffer:discounts:)`).
+    func applyBuffered(_ plan: BufferedRoundPlan, to outcome: inout RoundOutcome, held: inout [StaleUpdate],
+                       discounts: inout [Int: Float]?) -> SystemRoundRecord {
         let arrival = Dictionary(plan.batch.map { ($0.client, $0.completion) }, uniquingKeysWith: { a, _ in a })
         // On the simulated clock the batch trained on version round − 1; on the wall clock the
         // batch is the buffer, each arrival with the version it trained on.
@@ -48,7 +50,9 @@ extension SystemRound {
             let discount = plan.staleness.factor(staleness: s)
             var entry = BufferedUpdateEntry(client: e.client, startVersion: e.startVersion, arrival: e.completion, staleness: s, discount: discount)
             if var u = take(e) {
-                if discount != 1 {
+                if discount != 1, discounts != nil {
+                    discounts![u.clientIndex] = Float(discount)
+                } else if discount != 1 {
                     // Into a new array in one pass: the delta's storage is shared (the caller's
                     // outcome and run state still hold it), so scaling it in place made
                     // copy-on-write copy it first, a second pass. The same products.

@@ -548,11 +548,7 @@ public final class FederatedServer {
     func mergesInline(_ outcome: RoundOutcome) -> Bool {
         let round = outcome.round
         let evaluates = processor.evaluator != nil && (round % topology.server.evalEvery == 0 || round == topology.rounds)
-        let linear = switch topology.merge.strategy {
-        case .fedavg, .fedavgSamplesProcessed, .uniform, .mwa: true
-        case .median, .trimmedMean, .krum, .multiKrum: false
-        }
-        return linear && !evaluates && outcome.secAgg == nil && topology.privacy.mode == .none
+        return topology.merge.strategy.isWeightedMean && !evaluates && outcome.secAgg == nil && topology.privacy.mode == .none
             && (outcome.updates.count + state.stale.count) * state.global.count <= Self.inlineMergeWork
     }
     /// 10 updates of a 1.6M-parameter model, 80 of the 200k-parameter MLP.

@@ -62,15 +62,17 @@ struct RoundResult: Sendable {
 enum RoundLogic {
     /// Merges `outcome`'s updates with the topology's strategy and applies the server optimiser:
     /// outcome + global + optimiser → new global + weights. Pure (no I/O); unit-tested.
+    /// `discounts`: client → staleness discount the merge applies to its delta (`aggregate`).
     static func merge(_ outcome: RoundOutcome, global: [Float], optimizer: ServerOptimizer,
-                      merge spec: Topology.MergeSettings) -> MergeStep {
+                      merge spec: Topology.MergeSettings, discounts: [Int: Float] = [:]) -> MergeStep {
         var step = MergeStep(global: global, optimizer: optimizer, rejected: outcome.rejected)
         guard !outcome.updates.isEmpty else {
             step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             return step
         }
         do {
-            let merged = try aggregate(outcome.updates, strategy: spec.strategy, clipNorm: spec.clipNorm, normBound: spec.normBound)
+            let merged = try aggregate(outcome.updates, strategy: spec.strategy, clipNorm: spec.clipNorm, normBound: spec.normBound,
+                                       discounts: discounts)
             step.rejected += merged.rejected
             step.fallbacks = merged.fallbacks
             step.clipped = merged.clipped
@@ -115,6 +117,17 @@ enum RoundLogic {
     /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
     /// failure note when the delta or the step's result is not finite.
     static func applyServerStep(_ delta: [Float], weights: [Int: Double], to step: inout MergeStep) throws {
+        var sgd = step.optimizer
+        if let fused = sgd.applySGDIfFinite(delta: delta, to: step.global) {
+            // The default rule in one pass over memory; the same bits as the steps below, which
+            // run when it is another rule or something is not finite (they say what).
+            step.weights = weights
+            step.updateNorm = Double(fused.squaredNorm.squareRoot())
+            step.global = fused.global
+            step.optimizer = sgd
+            step.modelKept = false
+            return
+        }
         if let bad = validateFinite(delta) {
             // Finite inputs can still overflow when summed (e.g. a client sending 1e38s);
             // the global model must never become non-finite.
@@ -172,7 +185,10 @@ final class RoundProcessor {
         let round = answered.round
         var state = state
         var outcome = answered
-        let systemRecord = system?.apply(to: &outcome, buffer: &state.stale)
+        // The plain merge (`RoundLogic.merge`) applies buffered mode's staleness discounts inside
+        // its kernels; central DP and SecAgg merge the scaled deltas.
+        var discounts: [Int: Float]? = topology.privacy.mode != .central && outcome.secAgg == nil ? [:] : nil
+        let systemRecord = system?.apply(to: &outcome, buffer: &state.stale, discounts: &discounts)
         var step: MergeStep
         var privacyRecord: PrivacyRoundRecord? = nil
         switch topology.privacy.mode {
@@ -183,7 +199,8 @@ final class RoundProcessor {
             step = RoundLogic.mergeSecure(outcome, report: outcome.secAgg!, global: state.global, optimizer: state.optimizer)
         case .central: (step, privacyRecord) = privacy.merge(outcome, state: &state)
         case .local, .none:
-            step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge)
+            step = RoundLogic.merge(outcome, global: state.global, optimizer: state.optimizer, merge: topology.merge,
+                                    discounts: discounts ?? [:])
             if topology.privacy.mode == .local { privacyRecord = privacy.localRecord(answered, ledger: &state.ledger) }
         }
         if let s = systemRecord, step.nothingMerged != nil, outcome.updates.isEmpty, !s.stragglers.isEmpty {

@@ -33,7 +33,16 @@ struct SystemRound: Sendable {
     /// this round's close rejoin it, each delta scaled by (1 + s)^(−exponent), s = rounds late.
     /// Returns the round's `system` log record.
     func apply(to outcome: inout RoundOutcome, buffer: inout [StaleUpdate]) -> SystemRoundRecord {
-        if let buffered { return applyBuffered(buffered, to: &outcome, held: &buffer) }
+        var deferred: [Int: Float]? = nil
+        return apply(to: &outcome, buffer: &buffer, discounts: &deferred)
+    }
+
+    /// `apply`, except that with `discounts` non-nil buffered mode's staleness discounts are
+    /// not applied to the deltas but returned there (client → factor, discounts ≠ 1 only), for
+    /// `aggregate(discounts:)` to apply inside the merge kernels with the same bits, without
+    /// scaled copies.
+    func apply(to outcome: inout RoundOutcome, buffer: inout [StaleUpdate], discounts: inout [Int: Float]?) -> SystemRoundRecord {
+        if let buffered { return applyBuffered(buffered, to: &outcome, held: &buffer, discounts: &discounts) }
         let late = Set(timing.stragglers)
         var merged: [StaleMergedUpdate] = []
         if !late.isEmpty {

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import AviaryMerge
+import AviaryMath
+
+/// `aggregate(discounts:)` and `ServerOptimizer.applySGDIfFinite` do in fused passes what the
+/// server did in separate ones (a scaled copy of each discounted delta; the finiteness checks,
+/// the step and the update norm one after another): the results must be the same bits.
+@Suite struct DiscountFusionTests {
+    /// Discounts as buffered mode computes them: Float((1 + s)^−a), some 1.
+    private static func discounts(for updates: [ClientUpdate]) -> [Int: Float] {
+        var out: [Int: Float] = [:]
+        for (k, u) in updates.enumerated() where k % 4 != 0 { out[u.clientIndex] = Float(pow(1 + Double(k % 5), -0.5)) }
+        return out
+    }
+
+    private static func scaledCopies(_ updates: [ClientUpdate], _ discounts: [Int: Float]) -> [ClientUpdate] {
+        updates.map { u in
+            var v = u
+            if let f = discounts[u.clientIndex] { v.delta = u.delta.map { $0 * f } }
+            return v
+        }
+    }
+
+    private static func bits(_ v: [Float]) -> [UInt32] { v.map(\.bitPattern) }
+
+    @Test(arguments: Fixtures.allStrategies)
+    func discountsInsideTheMergeGiveTheScaledCopiesBits(strategy: AggregationStrategy) throws {
+        // 9 updates: the weighted sum's four-wide sweeps and its tail; p not a multiple of 8 or
+        // of a block, so the norm's and the kernel's remainders run too.
+        for (p, clip, bound) in [(1_003, nil, UpdateNormBound(medianMultiple: 1000)), (20_011, 3.0, UpdateNormBound(maxNorm: 150, medianMultiple: 1.05))] as [(Int, Double?, UpdateNormBound)] {
+            let updates = Fixtures.randomUpdates(n: 9, p: p, seed: 41)
+            let d = Self.discounts(for: updates)
+            #expect(d.count > 3)
+            let fused = Result { try aggregate(updates, strategy: strategy, clipNorm: clip, normBound: bound, discounts: d) }
+            let copied = Result { try aggregate(Self.scaledCopies(updates, d), strategy: strategy, clipNorm: clip, normBound: bound) }
+            switch (fused, copied) {
+            case let (.success(fused), .success(copied)):
+                let same = Self.bits(fused.delta) == Self.bits(copied.delta)
+                #expect(same, "\(strategy.name), p = \(p): the merged deltas differ")
+                #expect(fused.weights == copied.weights)
+                #expect(fused.rejected.map(\.clientIndex) == copied.rejected.map(\.clientIndex))
+                #expect(fused.clipped == copied.clipped)
+            case let (.failure(a), .failure(b)):
+                // The tight bound leaves Krum too few updates: the same refusal either way.
+                #expect("\(a)" == "\(b)")
+                #expect(p != 1_003, "the loose bound must merge with every strategy")
+            default:
+                Issue.record("fused \(fused), copied \(copied)")
+            }
+        }
+    }
+
+    @Test func oneFusedPassGivesTheSeparatePassesBits() {
+        // Norms and weighted sum in one pass against `squaredNorm` and `run`: input counts
+        // around the four-wide sweeps, lengths below, at and across the norm's blocks with tails.
+        var rng = RandomStream(seed: 12, purpose: .synthetic)
+        for n in [1, 2, 4, 5, 9, 11] {
+            for count in [7, 8, 4_096, 4_103, 20_011] {
+                let arrays = (0..<n).map { _ in (0..<count).map { _ in Float(rng.normal()) } }
+                let weights = (0..<n).map { _ in Float(rng.uniform(0.01, 1)) }
+                let prescales = (0..<n).map { i -> Float in i % 3 == 1 ? 1 : Float(rng.uniform(0.1, 1)) }
+                FloatPointers.with(arrays) { inputs in
+                    var separate = [Float](repeating: 0, count: count), fused = separate
+                    separate.withUnsafeMutableBufferPointer {
+                        WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                    }
+                    let squares = fused.withUnsafeMutableBufferPointer {
+                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                    }
+                    let same = Self.bits(fused) == Self.bits(separate)
+                    #expect(same, "n \(n), count \(count): the sums differ")
+                    for i in 0..<n {
+                        let norm = FloatPointers.squaredNorm(inputs[i], count: count, scale: prescales[i])
+                        #expect(squares[i].bitPattern == norm.bitPattern, "n \(n), count \(count), input \(i): \(squares[i]) vs \(norm)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: Fixtures.allStrategies.filter(\.isWeightedMean))
+    func aBoundThatRejectsNothingLeavesTheMergeAsWithout(strategy: AggregationStrategy) throws {
+        // The bound's one-pass merge against the merge without a bound, and against the
+        // general path that a rejection sends it to.
+        let updates = Fixtures.randomUpdates(n: 9, p: 10_001, seed: 3)
+        let d = Self.discounts(for: updates)
+        let bounded = try aggregate(updates, strategy: strategy, normBound: UpdateNormBound(medianMultiple: 1000), discounts: d)
+        let unbounded = try aggregate(updates, strategy: strategy, discounts: d)
+        #expect(Self.bits(bounded.delta) == Self.bits(unbounded.delta), "\(strategy.name): the merged deltas differ")
+        #expect(bounded.weights == unbounded.weights && bounded.rejected.isEmpty)
+        // Client 7's delta ×100 is beyond 10 × the median: the general path rejects it.
+        var outlier = updates
+        outlier[2].delta = outlier[2].delta.map { $0 * 100 }
+        let rejecting = try aggregate(outlier, strategy: strategy, normBound: UpdateNormBound(medianMultiple: 10), discounts: d)
+        let without = try aggregate(outlier.filter { $0.clientIndex != outlier[2].clientIndex }, strategy: strategy, discounts: d)
+        #expect(rejecting.rejected.map(\.clientIndex) == [outlier[2].clientIndex])
+        #expect(Self.bits(rejecting.delta) == Self.bits(without.delta), "\(strategy.name): the merge without the outlier differs")
+    }
+
+    @Test func theNormBoundSeesTheDiscountedNorm() throws {
+        // Client 2's delta is 10× the others', discounted by 1/10: undiscounted it is beyond a
+        // bound of 2 × the median norm, discounted it is not.
+        let base = (0..<100).map { Float($0 % 7) - 3 }
+        let updates = [Fixtures.update(0, base), Fixtures.update(1, base.map { $0 * 1.1 }), Fixtures.update(2, base.map { $0 * 10 })]
+        let bound = UpdateNormBound(medianMultiple: 2)
+        #expect(try aggregate(updates, strategy: .uniform, normBound: bound).rejected.map(\.clientIndex) == [2])
+        #expect(try aggregate(updates, strategy: .uniform, normBound: bound, discounts: [2: 0.1]).rejected.isEmpty)
+    }
+
+    @Test func fusedSGDStepMatchesTheSeparateSteps() throws {
+        var rng = RandomStream(seed: 9, purpose: .synthetic)
+        let p = 10_007
+        let global = (0..<p).map { _ in Float(rng.normal()) }
+        let delta = (0..<p).map { _ in Float(rng.normal()) * 0.01 }
+        for lr in [1.0, 0.7] {
+            var separate = try ServerOptimizer(spec: .sgd(lr: lr))
+            var candidate = global
+            try separate.apply(delta: delta, to: &candidate)
+            var fused = try ServerOptimizer(spec: .sgd(lr: lr))
+            let stepped = fused.applySGDIfFinite(delta: delta, to: global)
+            let result = try #require(stepped)
+            let same = Self.bits(result.global) == Self.bits(candidate)
+            #expect(same, "lr \(lr): the new global models differ")
+            #expect(result.squaredNorm.bitPattern == delta.reduce(Float(0)) { $0 + $1 * $1 }.bitPattern)
+            #expect(fused == separate, "a fused step counts as a step")
+        }
+    }
+
+    @Test func fusedSGDStepDeclinesWhatTheSeparateStepsReport() throws {
+        var sgd = try ServerOptimizer(spec: .sgd(lr: 1))
+        let before = sgd
+        #expect(sgd.applySGDIfFinite(delta: [1, .nan, 2], to: [0, 0, 0]) == nil, "a non-finite delta")
+        #expect(sgd.applySGDIfFinite(delta: [1, .infinity], to: [0, 0]) == nil)
+        #expect(sgd.applySGDIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
+                "a step past Float's range")
+        #expect(sgd.applySGDIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
+        #expect(sgd == before, "a declined step changes nothing")
+        var adam = try ServerOptimizer(spec: .fedadam(lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3))
+        #expect(adam.applySGDIfFinite(delta: [1], to: [0]) == nil, "only the SGD rule is fused")
+    }
+}
