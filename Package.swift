@@ -39,7 +39,8 @@ let package = Package(
         .systemLibrary(name: "CISAL", path: "Sources/CISAL"),
         // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
-        // Header-only AVX-512/AVX2 row copies for im2col, each function with its own target attribute.
+        // Header-only AVX-512/AVX2 kernels (im2col row copies, SecAgg's stochastic rounding), each
+        // function with its own target attribute.
         .systemLibrary(name: "CVectorKernels", path: "Sources/CVectorKernels"),
         // The commit `make build` records for --version (see build_info.c).
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
@@ -55,7 +56,7 @@ let package = Package(
         // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation
         // and the stage state machines (pure); every primitive comes from swift-crypto.
         .target(name: "AviarySecAgg", dependencies: [
-            "AviaryMath",
+            "AviaryMath", "CVectorKernels",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

@@ -131,6 +131,10 @@ extension ServerStateMachine {
               let stage = SecAggBodyCodec.Stage(rawValue: reply.stage) else {
             return actions + [.ignored(peer, .secAggNotRunning(client: client, round: reply.round))]
         }
+        // The stage machine's only reference from here on: with `phase` still holding it, adding
+        // a masked input to its running sum would copy the whole sum first (copy on write).
+        t.secAgg = nil
+        phase = .training(t)
         let size = WireCodec.encodedSize(.secAggReply(reply))
         s.report.bytesUp[Int(stage.rawValue) - 1] += size
         t.traffic.up[client, default: 0] += size

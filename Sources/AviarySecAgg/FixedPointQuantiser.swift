@@ -1,4 +1,5 @@
 import AviaryMath
+import CVectorKernels
 
 /// Clipping and stochastic-rounding quantisation of real updates into Z_{2^b}, and back.
 ///
@@ -41,9 +42,12 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// - Throws: `nonFiniteInput` naming the first non-finite coordinate.
     public func quantise(_ values: [Double], stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
         if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        let scale = self.scale
         return [UInt32](unsafeUninitializedCapacity: values.count) { out, initialised in
             values.withUnsafeBufferPointer { v in
-                roundInBlocks(count: v.count, into: out, stream: &stream) { v[$0] }
+                forEachBlock(count: v.count, stream: &stream) { start, n, draws in
+                    for j in 0..<n { out[start + j] = round(v[start + j], draw: draws[j], scale: scale) }
+                }
             }
             initialised = values.count
         }
@@ -51,47 +55,98 @@ public struct FixedPointQuantiser: Sendable, Equatable {
 
     /// `quantise(WeightedInput.make(delta:weight:clippingRange:), stream:)` with this
     /// quantiser's clipping range, in one pass over the f32 delta (no [Double] copy of it):
-    /// the same numbers, the same draws from `stream`, the same errors.
+    /// the same numbers, the same draws from `stream`, the same errors. The delta's
+    /// coordinates go through the widest rounding kernel the CPU runs (CVectorKernels/shim.h,
+    /// the scalar `round` step for step).
     public func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
+        try quantiseWeighted(delta: delta, weight: weight, stream: &stream, vectorLevel: VectorKernels.level)
+    }
+
+    /// `vectorLevel` picks the kernel (`VectorKernels.level`'s scale: 2 AVX-512, 1 AVX2, 0 the
+    /// scalar loop), so tests can hold each one the CPU runs against the scalar definition.
+    func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream, vectorLevel: Int) throws(SecAggError) -> [UInt32] {
         try WeightedInput.checkWeight(weight)
-        if let bad = delta.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
-        let c = clippingRange
-        return [UInt32](unsafeUninitializedCapacity: delta.count + 1) { out, initialised in
+        if let bad = Self.firstNonFinite(delta) { throw .nonFiniteInput(index: bad) }
+        let c = clippingRange, scale = self.scale, n = delta.count
+        return [UInt32](unsafeUninitializedCapacity: n + 1) { out, initialised in
             delta.withUnsafeBufferPointer { d in
-                roundInBlocks(count: d.count + 1, into: out, stream: &stream) { i in
-                    i < d.count ? weight * min(max(Double(d[i]), -c), c) : weight * c
+                forEachBlock(count: n + 1, stream: &stream) { start, count, draws in
+                    // The block's delta coordinates; the last block also holds the weight's (n).
+                    let fromDelta = min(count, n - start)
+                    if fromDelta > 0 {
+                        roundWeighted(out.baseAddress! + start, d.baseAddress! + start, UnsafePointer(draws.baseAddress!),
+                                      count: fromDelta, weight: weight, vectorLevel: vectorLevel)
+                    }
+                    if fromDelta < count { out[n] = round(weight * c, draw: draws[count - 1], scale: scale) }
                 }
             }
-            initialised = delta.count + 1
+            initialised = n + 1
         }
     }
 
-    /// Stochastic rounding of `value(i)` for i in 0..<count into `out`, one 64-bit draw per
-    /// coordinate in order. The draws for a block are taken first and the rounding is then
-    /// branch-free (`u < fraction` as 0 or 1): a data-dependent branch that is taken half the
-    /// time was most of this loop's cost.
+    /// out[j] = round(weight · clip(x[j]), draws[j]) for j < count, with the kernel `vectorLevel`
+    /// names (finite x only: the callers check).
+    func roundWeighted(_ out: UnsafeMutablePointer<UInt32>, _ x: UnsafePointer<Float>, _ draws: UnsafePointer<UInt64>,
+                       count: Int, weight: Double, vectorLevel: Int) {
+        let c = clippingRange, scale = self.scale
+        switch vectorLevel {
+        #if arch(x86_64)
+        case 2: aviary_round_weighted_avx512(out, x, draws, count, weight, c, scale, Double(levels))
+        case 1: aviary_round_weighted_avx2(out, x, draws, count, weight, c, scale, Double(levels))
+        #endif
+        default:
+            for j in 0..<count { out[j] = round(weight * min(max(Double(x[j]), -c), c), draw: draws[j], scale: scale) }
+        }
+    }
+
+    /// The index of the first non-finite value, if any. A float is non-finite exactly when its
+    /// magnitude bits are ≥ 0x7f80_0000, i.e. when adding 0x0080_0000 to them sets bit 31; OR-ing
+    /// that over the vector is a branch-free loop the compiler vectorises, where `firstIndex`'s
+    /// early exit kept the scan scalar (perf: ~40 % of the quantiser's remaining time). The
+    /// index search runs only when the flag is set.
+    static func firstNonFinite(_ values: [Float]) -> Int? {
+        var flag: UInt32 = 0
+        values.withUnsafeBufferPointer { v in
+            for x in v { flag |= (x.bitPattern & 0x7fff_ffff) &+ 0x0080_0000 }
+        }
+        guard flag & 0x8000_0000 != 0 else { return nil }
+        return values.firstIndex { !$0.isFinite }
+    }
+
+    /// Levels per unit of the clipped range: L / 2c.
+    private var scale: Double { Double(levels) / (2 * clippingRange) }
+
+    /// Draws one 64-bit number per coordinate for `count` coordinates, a block at a time, in
+    /// order, and hands each block to `body(start, count, draws)`: with the draws taken first,
+    /// the rounding is branch-free (`u < fraction` as 0 or 1; a data-dependent branch taken
+    /// half the time was most of the scalar loop's cost) and can run vectorised.
     @inline(__always)
-    private func roundInBlocks(count: Int, into out: UnsafeMutableBufferPointer<UInt32>, stream: inout RandomStream,
-                               _ value: (Int) -> Double) {
-        let c = clippingRange, scale = Double(levels) / (2 * c), levels = self.levels
+    private func forEachBlock(count: Int, stream: inout RandomStream,
+                              _ body: (Int, Int, UnsafeMutableBufferPointer<UInt64>) -> Void) {
         let blockSize = 1024
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: blockSize) { draws in
             var start = 0
             while start < count {
                 let n = min(blockSize, count - start)
                 for j in 0..<n { draws[j] = stream.next() }
-                for j in 0..<n {
-                    let scaled = (min(max(value(start + j), -c), c) + c) * scale
-                    // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction
-                    // each) of values below 2^53: the same numbers as UInt64(_:) and nextDouble().
-                    let floor = Int64(scaled)
-                    let u = Double(Int64(bitPattern: draws[j] >> 11)) * 0x1.0p-53
-                    let q = UInt64(bitPattern: floor) &+ (u < scaled - Double(floor) ? 1 : 0)
-                    out[start + j] = UInt32(truncatingIfNeeded: min(q, levels))
-                }
+                body(start, n, draws)
                 start += n
             }
         }
+    }
+
+    /// Stochastic rounding of one value (the definition the kernels reproduce): clip to
+    /// [−c, c], scale onto [0, L], round down or up with the probability of the fraction.
+    @inline(__always)
+    private func round(_ value: Double, draw: UInt64, scale: Double) -> UInt32 {
+        let c = clippingRange
+        let scaled = (min(max(value, -c), c) + c) * scale
+        // scaled ≥ 0, so truncation is the floor. Signed conversions (one instruction each) of
+        // values below 2^53: the same numbers as UInt64(_:) and nextDouble().
+        let floor = Int64(scaled)
+        let u = Double(Int64(bitPattern: draw >> 11)) * 0x1.0p-53
+        let q = UInt64(bitPattern: floor) &+ (u < scaled - Double(floor) ? 1 : 0)
+        return UInt32(truncatingIfNeeded: min(q, levels))
     }
 
     /// The real sum of `clients` quantised vectors from their ring sum (which did not wrap).

@@ -1,5 +1,6 @@
 import Crypto
 import _CryptoExtras
+import Dispatch
 import Foundation
 
 /// The PRG of secure aggregation: a 32-byte seed expanded into ring elements.
@@ -72,29 +73,58 @@ public enum MaskExpansion {
     /// the slice stays in cache, where one mask after the other would stream the whole vector
     /// from memory once per mask (1 + k times for a client, once per survivor for the server).
     /// Ring addition commutes, so the result is that of applying the masks one by one.
-    public static func apply(_ masks: [Mask], to vector: inout [UInt32], modulusBits: Int) throws(SecAggError) {
+    ///
+    /// Slices are independent, so with `threads` > 1 they are shared out (slice i to thread
+    /// i mod threads): a client process whose hosted clients mask after the other process's
+    /// have finished, and the server removing every self mask at the end of a round, would
+    /// otherwise leave a core idle. The result does not depend on the thread count.
+    public static func apply(_ masks: [Mask], to vector: inout [UInt32], modulusBits: Int,
+                             threads: Int = availableCores) throws(SecAggError) {
         for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         let count = vector.count
         guard count > 0, !masks.isEmpty else { return }
         let ringMask = RingArithmetic.mask(bits: modulusBits)
-        let chunkWords = chunkBytes / 4, blocksPerChunk = chunkBytes / 16
+        let chunkWords = chunkBytes / 4
+        let slices = (count + chunkWords - 1) / chunkWords
         let keys = masks.map { SymmetricKey(data: $0.seed[0..<16]) }
-        let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
-        try vector.withUnsafeMutableBufferPointer { (v: inout UnsafeMutableBufferPointer<UInt32>) throws(SecAggError) in
-            var first = 0
-            while first < count {
-                let n = min(chunkWords, count - first)
-                let out = UnsafeMutableBufferPointer(rebasing: v[first..<(first + n)])
-                for (m, key) in zip(masks, keys) {
-                    let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(first / chunkWords * blocksPerChunk))
-                    chunk.withUnsafeBytes { words in
-                        add(words.baseAddress!, into: out.baseAddress!, count: n, sign: m.sign, ringMask: ringMask)
+        let workers = max(1, min(threads, slices))
+        // One error slot per worker (each writes only its own); AES-CTR fails only on a wrong
+        // key or counter size, both fixed here.
+        var errors = [SecAggError?](repeating: nil, count: workers)
+        vector.withUnsafeMutableBufferPointer { v in
+            errors.withUnsafeMutableBufferPointer { e in
+                let shared = Shared(vector: v.baseAddress!, errors: e.baseAddress!)
+                let work: @Sendable (Int) -> Void = { w in
+                    let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
+                    do throws(SecAggError) {
+                        for slice in stride(from: w, to: slices, by: workers) {
+                            let first = slice * chunkWords, n = min(chunkWords, count - first)
+                            for (m, key) in zip(masks, keys) {
+                                let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(slice * (chunkBytes / 16)))
+                                chunk.withUnsafeBytes { words in
+                                    add(words.baseAddress!, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
+                                }
+                            }
+                        }
+                    } catch {
+                        shared.errors[w] = error
                     }
                 }
-                first += n
+                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
             }
         }
+        if let error = errors.lazy.compactMap({ $0 }).first { throw error }
     }
+
+    /// The vector and error slots the workers share. Safe to send: each worker writes only its
+    /// own slices of the vector and its own error slot, and both outlive `concurrentPerform`.
+    private struct Shared: @unchecked Sendable {
+        let vector: UnsafeMutablePointer<UInt32>
+        let errors: UnsafeMutablePointer<SecAggError?>
+    }
+
+    /// Online processors: how many threads `apply` spreads a vector's slices over.
+    public static let availableCores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// out[j] ± keystream word j, mod 2^b, for j < count. Its own function over non-optional
     /// pointers: inlined into the closure over swift-crypto's `Data`, the loop kept a nil check of

@@ -155,7 +155,12 @@ struct BodyReader {
         let start = offset
         let values = bytes.withUnsafeBytes { raw in
             [UInt32](unsafeUninitializedCapacity: count) { buffer, initialised in
+                #if _endian(little)
+                // The words' bytes are already in memory order: one copy.
+                if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress! + start, byteCount: 4 * count) }
+                #else
                 for i in 0..<count { buffer[i] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)) }
+                #endif
                 initialised = count
             }
         }

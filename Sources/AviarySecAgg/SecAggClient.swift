@@ -94,7 +94,7 @@ public struct SecAggClient: Sendable {
             throw .wrongInputLength(expected: parameters.vectorLength, got: input.count)
         }
         let ringMask = RingArithmetic.mask(bits: parameters.modulusBits)
-        if let bad = input.firstIndex(where: { $0 & ~ringMask != 0 }) {
+        if ringMask != .max, let bad = input.firstIndex(where: { $0 & ~ringMask != 0 }) {  // Z_2^32: every word is in the ring
             throw .invalidParameters("input coordinate \(bad) is outside Z_2^\(parameters.modulusBits)")
         }
         var held: [Int: ShareEncryption.SharePair] = [:]

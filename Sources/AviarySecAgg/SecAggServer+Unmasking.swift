@@ -42,10 +42,13 @@ extension SecAggServer {
             throw .wrongInputLength(expected: parameters.vectorLength, got: m.values.count)
         }
         let ringMask = RingArithmetic.mask(bits: parameters.modulusBits)
-        if let bad = m.values.firstIndex(where: { $0 & ~ringMask != 0 }) {
+        // In Z_2^32 every word is a ring element: nothing to scan.
+        if ringMask != .max, let bad = m.values.firstIndex(where: { $0 & ~ringMask != 0 }) {
             throw .invalidParameters("masked coordinate \(bad) is outside Z_2^\(parameters.modulusBits)")
         }
-        masked[client] = m.values
+        // Ring addition commutes, so the running sum is the sum over U3 in any arrival order.
+        if maskedSum.isEmpty { maskedSum = m.values } else { RingArithmetic.add(m.values, into: &maskedSum, bits: parameters.modulusBits) }
+        maskedClients.insert(client)
     }
 
     /// The reply answers exactly the request sent, each share at the replier's x-coordinate.
@@ -66,9 +69,8 @@ extension SecAggServer {
             for s in replies[replier]!.selfMaskShares { selfShares[s.owner, default: []].append(s.share) }
             for s in replies[replier]!.maskKeyShares { keyShares[s.owner, default: []].append(s.share) }
         }
-        let survivors = masked.keys.sorted()
-        var sum = [UInt32](repeating: 0, count: parameters.vectorLength)
-        for client in survivors { RingArithmetic.add(masked[client]!, into: &sum, bits: bits) }
+        let survivors = maskedClients.sorted()
+        var sum = maskedSum.isEmpty ? [UInt32](repeating: 0, count: parameters.vectorLength) : maskedSum
         // Every mask to remove, applied in one slice-major pass at the end.
         var masks: [MaskExpansion.Mask] = []
         for client in survivors {
@@ -76,10 +78,10 @@ extension SecAggServer {
             guard have.count >= t else { throw .cannotReconstruct(client: client, secret: "self-mask seed", shares: have.count, threshold: t) }
             masks.append(MaskExpansion.Mask(seed: try ShamirSharing.reconstruct(shares: have, threshold: t), sign: .subtract))
         }
-        let droppedAfterSharing = shares.keys.filter { masked[$0] == nil }.sorted()
+        let droppedAfterSharing = shares.keys.filter { !maskedClients.contains($0) }.sorted()
         for dropped in droppedAfterSharing {
             // Only neighbours that survived masked with it; nobody else needs its key.
-            let maskedWith = parameters.graph.neighbours(of: dropped).filter { masked[$0] != nil }
+            let maskedWith = parameters.graph.neighbours(of: dropped).filter { maskedClients.contains($0) }
             guard !maskedWith.isEmpty else { continue }
             let have = keyShares[dropped] ?? []
             guard have.count >= t else { throw .cannotReconstruct(client: dropped, secret: "mask key", shares: have.count, threshold: t) }

@@ -27,7 +27,11 @@ public struct SecAggServer: Sendable {
     private var expected: Set<Int> = []
     var keys: [Int: AdvertisedKeys] = [:]
     var shares: [Int: [EncryptedShare]] = [:]
-    var masked: [Int: [UInt32]] = [:]
+    /// U3 so far: the clients whose masked input was accepted.
+    var maskedClients: Set<Int> = []
+    /// Σ of their masked inputs mod 2^b, added as each arrives (empty before the first): the
+    /// server keeps one vector, not one per client, and the round's end has no sum left to do.
+    var maskedSum: [UInt32] = []
     var requests: [Int: UnmaskRequest] = [:]
     var replies: [Int: UnmaskReply] = [:]
 
@@ -89,14 +93,14 @@ public struct SecAggServer: Sendable {
             for sender in shares.keys.sorted() { for s in shares[sender]! where shares[s.to] != nil { inbox[s.to, default: []].append(s) } }
             return shares.keys.sorted().map { .send(to: $0, .maskInput(inbox[$0] ?? [])) }
         case .masking:
-            if let failed = failIfTooFew(masked.count, .masking) { return failed }
+            if let failed = failIfTooFew(maskedClients.count, .masking) { return failed }
             stage = .unmasking
-            expected = Set(masked.keys)
+            expected = maskedClients
             var actions: [Action] = []
-            for client in masked.keys.sorted() {
+            for client in maskedClients.sorted() {
                 // Neighbours whose shares the client holds: those that shared (U2).
                 let held = parameters.graph.neighbours(of: client).filter { shares[$0] != nil }
-                let request = UnmaskRequest(survivors: held.filter { masked[$0] != nil }, dropped: held.filter { masked[$0] == nil })
+                let request = UnmaskRequest(survivors: held.filter { maskedClients.contains($0) }, dropped: held.filter { !maskedClients.contains($0) })
                 requests[client] = request
                 actions.append(.send(to: client, .unmask(request)))
             }
@@ -116,7 +120,7 @@ public struct SecAggServer: Sendable {
     }
 
     /// How many clients answered each stage so far: U1, U2, U3, U4.
-    public var survivorsPerStage: [Int] { [keys.count, shares.count, masked.count, replies.count] }
+    public var survivorsPerStage: [Int] { [keys.count, shares.count, maskedClients.count, replies.count] }
 
     /// Fails the round when a stage ended with fewer than t clients (Bonawitz et al.'s |U_i| ≥ t).
     private mutating func failIfTooFew(_ count: Int, _ stage: Stage) -> [Action]? {

@@ -63,7 +63,30 @@ import AviaryMath
         }
         var v: [UInt32] = [1]
         #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
+            try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32, threads: 1)
+        }
+        #expect(throws: SecAggError.wrongSecretLength(expected: 32, got: 2)) {
             try MaskExpansion.apply([MaskExpansion.Mask(seed: [1, 2], sign: .add)], to: &v, modulusBits: 32)
+        }
+    }
+
+    /// Slices shared out over threads give the single-threaded pass's vector, whatever the
+    /// thread count (more threads than slices included), and the reference here is the masks
+    /// one by one on one thread.
+    @Test func theThreadCountDoesNotChangeTheMaskedVector() throws {
+        let seeds = (0..<4).map { s in (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ s &* 101) } }
+        let masks = seeds.enumerated().map { MaskExpansion.Mask(seed: $0.element, sign: $0.offset == 1 ? .subtract : .add) }
+        let words = MaskExpansion.chunkBytes / 4
+        for count in [7, words, 3 * words + 5, 199_211] {
+            let start = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 2_246_822_519) }
+            var reference = start
+            for m in masks { try MaskExpansion.apply([m], to: &reference, modulusBits: 32, threads: 1) }
+            #expect(reference != start)
+            for threads in [1, 2, 3, 16] {
+                var v = start
+                try MaskExpansion.apply(masks, to: &v, modulusBits: 32, threads: threads)
+                #expect(v == reference, "count \(count), threads \(threads)")
+            }
         }
     }
 
@@ -181,6 +204,98 @@ import AviaryMath
         var s = RandomStream(seed: 1)
         #expect(throws: SecAggError.nonFiniteInput(index: 2)) { try q.quantiseWeighted(delta: [0, 1, .infinity], weight: 1, stream: &s) }
         #expect(throws: SecAggError.self) { try q.quantiseWeighted(delta: [0], weight: 1.5, stream: &s) }
+    }
+
+    /// The rounding kernels the CPU runs (AVX-512, AVX2; the scalar loop always), each against
+    /// the plain definition written out here, on crafted draws: u exactly equal to the fraction
+    /// (a tie rounds down), u one step either side of it, u = 0 and u's largest value, values at
+    /// ±c, beyond it, ±0, subnormal and the largest floats, several weights, the top grid point
+    /// for L = 2^31 − 1, and lengths around the kernels' widths (masked and scalar tails).
+    @Test func scalarRoundingIsThePlainDefinition() throws { try checkRoundingKernel(vectorLevel: 0) }
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func avx2RoundingIsThePlainDefinition() throws { try checkRoundingKernel(vectorLevel: 1) }
+    @Test(.enabled(if: VectorKernels.level >= 2, "the CPU has no AVX-512"))
+    func avx512RoundingIsThePlainDefinition() throws { try checkRoundingKernel(vectorLevel: 2) }
+
+    private func checkRoundingKernel(vectorLevel: Int) throws {
+        func plain(_ q: FixedPointQuantiser, _ x: Float, _ w: Double, _ draw: UInt64) -> UInt32 {
+            let c = q.clippingRange
+            let scaled = (min(max(w * min(max(Double(x), -c), c), -c), c) + c) * (Double(q.levels) / (2 * c))
+            var r = scaled.rounded(.down)
+            if Double(draw >> 11) * 0x1.0p-53 < scaled - r { r += 1 }
+            return UInt32(min(r, Double(q.levels)))
+        }
+        func kernel(_ q: FixedPointQuantiser, _ x: [Float], _ w: Double, _ draws: [UInt64]) -> [UInt32] {
+            var out = [UInt32](repeating: .max, count: x.count + 1)  // one past the end: must stay untouched
+            out.withUnsafeMutableBufferPointer { o in
+                q.roundWeighted(o.baseAddress!, x, draws, count: x.count, weight: w, vectorLevel: vectorLevel)
+            }
+            #expect(out.last == .max)
+            return Array(out.dropLast())
+        }
+        // L = 3 on [−1.5, 1.5]: scale 1, so x = 0 lands on 1.5 and a draw of 2^63 is u = 0.5 exactly.
+        let small = try FixedPointQuantiser(clippingRange: 1.5, quantisationBits: 2, modulusBits: 8)
+        let half: UInt64 = 1 << 63, ulp: UInt64 = 1 << 11
+        let tieX: [Float] = [0, 0, 0, 0.25, 0.25, -1.5, 1.5, 1, -0.0, 2]
+        let tieDraws: [UInt64] = [half, half - ulp, half + ulp, 3 << 62, (3 << 62) - ulp, .max, .max, 0, half, .max]
+        let ties = kernel(small, tieX, 1, tieDraws)
+        #expect(ties == zip(tieX, tieDraws).map { plain(small, $0, 1, $1) })
+        #expect(ties == [1, 2, 1, 1, 2, 0, 3, 3, 1, 3])
+
+        var data = RandomStream(seed: 21, purpose: .synthetic)
+        let edges: [Float] = [0, -0.0, 0.015625, -0.015625, 0.02, -0.02, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                              .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0.0078125, -0.0078125]
+        for (c, qBits, mBits) in [(0.015625, 16, 32), (0.01, 16, 32), (0.015625, 31, 32), (3.0, 8, 20)] {
+            let q = try FixedPointQuantiser(clippingRange: c, quantisationBits: qBits, modulusBits: mBits)
+            for count in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 1023, 1024, 1025] {
+                let x = (0..<count).map { i in i % 5 == 0 ? edges[(i / 5) % edges.count] : Float(data.normal() * c) }
+                var draws = (0..<count).map { _ in data.next() }
+                if count > 2 { draws[0] = 0; draws[1] = .max }
+                for w in [1.0, 0.37, 1e-3, 1e-300] {
+                    #expect(kernel(q, x, w, draws) == zip(x, draws).map { plain(q, $0, w, $1) }, "c \(c), L bits \(qBits), n \(count), w \(w)")
+                }
+            }
+            // The top of the grid: every coordinate at +c, every draw the largest.
+            #expect(kernel(q, [Float](repeating: .greatestFiniteMagnitude, count: 9), 1, [UInt64](repeating: .max, count: 9))
+                    == [UInt32](repeating: UInt32(q.levels), count: 9))
+        }
+    }
+
+    /// The fused pass gives the same integers and leaves the stream in the same place with
+    /// every kernel, on a model-sized delta (blocks of draws, the weight coordinate last).
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func fusedQuantisationIsTheSameWithEveryKernel() throws {
+        for level in 1...VectorKernels.level { try checkFused(vectorLevel: level) }
+    }
+
+    private func checkFused(vectorLevel: Int) throws {
+        let q = try FixedPointQuantiser(clippingRange: 0.01, quantisationBits: 16, modulusBits: 32)
+        var data = RandomStream(seed: 8, purpose: .synthetic)
+        let delta = (0..<5000).map { _ in Float(data.normal() * 0.01) }
+        for count in [0, 1, 1023, 1024, 5000] {
+            var a = RandomStream(seed: 3, purpose: .quantisation), b = a
+            let vectorised = try q.quantiseWeighted(delta: Array(delta[0..<count]), weight: 0.6, stream: &a, vectorLevel: vectorLevel)
+            #expect(vectorised == (try q.quantiseWeighted(delta: Array(delta[0..<count]), weight: 0.6, stream: &b, vectorLevel: 0)))
+            #expect(a.next() == b.next())
+        }
+    }
+
+    /// The branch-free scan finds the first infinity or NaN (quiet, signalling, negative) at any
+    /// position, and nothing in finite vectors that include the largest floats and subnormals.
+    @Test func firstNonFiniteIsFirstIndexOfNotFinite() {
+        let finite: [Float] = [0, -0.0, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude,
+                               -.leastNormalMagnitude, Float(bitPattern: 0x7f7f_ffff), Float(bitPattern: 0xff7f_ffff)]
+        #expect(FixedPointQuantiser.firstNonFinite(finite) == nil)
+        #expect(FixedPointQuantiser.firstNonFinite([]) == nil)
+        for bad: Float in [.infinity, -.infinity, .nan, -.nan, .signalingNaN, Float(bitPattern: 0x7fff_ffff), Float(bitPattern: 0xff80_0001)] {
+            for at in [0, 3, 9, 40] {
+                var v = (0..<41).map { Float($0) * 0.25 - 5 }
+                v[at] = bad
+                v[40] = .nan  // a later one must not hide the first
+                #expect(FixedPointQuantiser.firstNonFinite(v) == v.firstIndex { !$0.isFinite })
+                #expect(FixedPointQuantiser.firstNonFinite(v) == at)
+            }
+        }
     }
 
     @Test func sumsThatCouldWrapAreRefused() throws {
