@@ -308,6 +308,12 @@ extension Topology {
         // Read only when written, like `sampling`.
         if t.has("durable_interval") { s.durableInterval = try t.double("durable_interval", default: 10, range: 0...86_400) }
         (s.mode, s.buffered) = try parseMode(t, clients: clients, perRound: perRound)
+        if s.mode == .buffered && !t.has("checkpoint_every") {
+            // A buffered round is one server update of `buffer_size` arrivals, many per sync
+            // round's worth of clients: by default keep a checkpoint of every evaluated model
+            // (and the last), not one per update (docs/TOPOLOGY.md, `checkpoint_every`).
+            s.checkpointEvery = try t.int("checkpoint_every", default: s.evalEvery, range: 0...1_000_000)
+        }
         try t.finish()
         return s
     }

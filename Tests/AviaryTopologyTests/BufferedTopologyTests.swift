@@ -22,6 +22,18 @@ import AviaryMerge
         #expect(d.config["server.mode"] == .string("buffered") && d.config["server.buffer_size"] == .int(4))
     }
 
+    /// `checkpoint_every` defaults to `eval_every` in buffered mode (a checkpoint per evaluated
+    /// model and the last), to 1 in sync mode; a written value wins; config records what ran.
+    @Test func bufferedCheckpointsFollowEvaluationsUnlessWritten() throws {
+        let b = try Topology.parse(Self.body("eval_every = 20"))
+        #expect(b.server.checkpointEvery == 20 && b.config["server.checkpoint_every"] == .int(20))
+        #expect(try Topology.parse(Self.body("")).server.checkpointEvery == 1, "eval_every's default, 1")
+        let written = try Topology.parse(Self.body("eval_every = 20\ncheckpoint_every = 1"))
+        #expect(written.server.checkpointEvery == 1 && written.config["server.checkpoint_every"] == .int(1))
+        let sync = try Topology.parse("[run]\nname = \"s\"\n[server]\neval_every = 20\n")
+        #expect(sync.server.checkpointEvery == 1 && sync.config["server.checkpoint_every"] == .int(1))
+    }
+
     /// `[server] durable_interval`: 10 s unless written, recorded only when written, and a
     /// negative or over-a-day value is refused with its key.
     @Test func durableIntervalIsReadOnlyWhenWrittenAndRangeChecked() throws {
