@@ -1,18 +1,40 @@
 import COpenBLAS
 import CVectorKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Strided row copies at the widest vector width the CPU runs (see CVectorKernels/shim.h): the
 /// engine's im2col copies image rows of 7–32 floats, which baseline x86-64 code moves in several
 /// pieces and a scalar tail.
 public enum VectorKernels {
-    /// 2 = AVX-512, 1 = AVX2, 0 = neither (or not x86): chosen once per process.
+    /// 2 = AVX-512, 1 = AVX2, 0 = neither (or not x86): chosen once per process, from the CPU
+    /// and a pinned OpenBLAS kernel set (`pinnedLevel`).
     public static let level: Int = {
         #if arch(x86_64)
-        return Int(aviary_x86_vector_level())
+        let cpu = Int(aviary_x86_vector_level())
         #else
-        return 0
+        let cpu = 0
         #endif
+        return pinnedLevel(cpu: cpu, pinnedCoreType: getenv(BLAS.coreTypeVariable).map { String(cString: $0) })
     }()
+
+    /// OpenBLAS kernel sets that use AVX-512.
+    static let avx512CoreTypes: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
+
+    /// The level to run at on a CPU of level `cpu` when OPENBLAS_CORETYPE is `pinnedCoreType`.
+    /// A user pins the kernel set so that machines compute the same bits (`[processes]
+    /// blas_coretype`); the direct convolutions below exist in AVX-512 only and sum in another
+    /// order than im2col + sgemm, so a pin to a set without AVX-512 (e.g. "Haswell") keeps the
+    /// engine at AVX2 too, and an AVX-512 machine then computes what an AVX2 machine under the
+    /// same pin does. The copy, add and rounding kernels give the same bits at every level.
+    public static func pinnedLevel(cpu: Int, pinnedCoreType: String?) -> Int {
+        guard let pin = pinnedCoreType?.lowercased(), !pin.isEmpty,
+              cpu == 2, !avx512CoreTypes.contains(pin) else { return cpu }
+        return 1
+    }
 
     /// `rows` rows of `count` floats: dst[r·dstStride + x] = src[r·srcStride + x].
     @inlinable
@@ -52,8 +74,8 @@ public enum VectorKernels {
         }
     }
 
-    /// Whether `sameConvolution` runs here (it has an AVX-512 form only; other CPUs take the
-    /// engine's im2col + sgemm path).
+    /// Whether `sameConvolution` runs here (it has an AVX-512 form only; other CPUs, and a pin to
+    /// a kernel set without AVX-512, take the engine's im2col + sgemm path).
     public static var hasDirectConvolution: Bool { level == 2 }
 
     /// Floats of scratch `sameConvolution` needs.

@@ -8,7 +8,7 @@ import Testing
 /// (overwriting and accumulating), on shapes whose rows end inside a vector, span several
 /// vectors and tiles, and 1-pixel planes. Skipped on CPUs without AVX-512, where the engine
 /// never takes the direct path.
-@Suite(.enabled(if: VectorKernels.hasDirectConvolution, "the direct convolution has an AVX-512 form only"))
+@Suite(.enabled(if: VectorKernels.hasDirectConvolution, "the direct convolution has an AVX-512 form only (and OPENBLAS_CORETYPE, if set, must name an AVX-512 kernel set)"))
 struct DirectConvolutionTests {
     private func expectClose(_ actual: [Float], _ reference: [Float], _ what: String) {
         #expect(actual.count == reference.count, "\(what): sizes differ")
