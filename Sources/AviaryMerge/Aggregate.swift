@@ -39,14 +39,7 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
     // strategies' kernels carry one scale (the clip factor), so they get the scaled copies.
     if !discounts.isEmpty && !strategy.isWeightedMean {
         for i in ordered.indices {
-            if let f = discounts[ordered[i].clientIndex], f != 1 {
-                ordered[i].delta = ordered[i].delta.withUnsafeBufferPointer { d in
-                    [Float](unsafeUninitializedCapacity: d.count) { out, n in
-                        for j in d.indices { out[j] = d[j] * f }
-                        n = d.count
-                    }
-                }
-            }
+            if let f = discounts[ordered[i].clientIndex], f != 1 { ordered[i].delta = scaledCopy(ordered[i].delta, by: f) }
         }
     }
     func prescale(_ u: ClientUpdate) -> Float { strategy.isWeightedMean ? discounts[u.clientIndex] ?? 1 : 1 }

@@ -80,3 +80,16 @@ enum FloatPointers {
         return total
     }
 }
+
+/// Float(f·x) element by element, into a new array in one pass: buffered mode's staleness
+/// discount for the paths that need a scaled copy (`aggregate`'s non-weighted-mean strategies, the
+/// server's central-DP rounds). The delta's storage is usually shared (the round's outcome and
+/// the run state hold it too), so scaling it in place would make copy-on-write copy it first.
+public func scaledCopy(_ x: [Float], by f: Float) -> [Float] {
+    x.withUnsafeBufferPointer { d in
+        [Float](unsafeUninitializedCapacity: d.count) { out, n in
+            for j in d.indices { out[j] = d[j] * f }
+            n = d.count
+        }
+    }
+}

@@ -53,16 +53,7 @@ extension SystemRound {
                 if discount != 1, discounts != nil {
                     discounts![u.clientIndex] = Float(discount)
                 } else if discount != 1 {
-                    // Into a new array in one pass: the delta's storage is shared (the caller's
-                    // outcome and run state still hold it), so scaling it in place made
-                    // copy-on-write copy it first, a second pass. The same products.
-                    let f = Float(discount)
-                    u.delta = u.delta.withUnsafeBufferPointer { d in
-                        [Float](unsafeUninitializedCapacity: d.count) { out, n in
-                            for i in d.indices { out[i] = d[i] * f }
-                            n = d.count
-                        }
-                    }
+                    u.delta = scaledCopy(u.delta, by: Float(discount))
                 }
                 outcome.updates.append(u)
             } else {
