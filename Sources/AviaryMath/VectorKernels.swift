@@ -109,14 +109,14 @@ public enum VectorKernels {
     /// weightGradient (outChannels, inChannels, 3, 3) += scale · Σ over samples and pixels of
     /// dOut[o] · inp[i] shifted by each kernel offset: a "same" stride-1 3×3 convolution's weight
     /// gradient, computed directly (CVectorKernels/shim.h). Planes sit at channel·channelStride +
-    /// sample·batchStride; outChannels must be even. Only when `hasDirectConvolution`.
+    /// sample·batchStride; any outChannels (tiles of 3, then 2 or 1). Only when `hasDirectConvolution`.
     public static func sameConvolution3WeightGradient(
         weightGradient: UnsafeMutablePointer<Float>, scale: Float,
         dOut: UnsafePointer<Float>, outChannelStride: Int, outBatchStride: Int,
         inp: UnsafePointer<Float>, inChannelStride: Int, inBatchStride: Int,
         batch: Int, inChannels: Int, outChannels: Int, height: Int, width: Int, scratch: UnsafeMutablePointer<Float>
     ) {
-        precondition(hasDirectConvolution && outChannels % 2 == 0, "sameConvolution3WeightGradient: needs AVX-512 and even outChannels")
+        precondition(hasDirectConvolution, "sameConvolution3WeightGradient: needs AVX-512")
         #if arch(x86_64)
         aviary_conv3_same_weight_gradient_avx512(weightGradient, scale, dOut, outChannelStride, outBatchStride,
                                                  inp, inChannelStride, inBatchStride, batch, inChannels, outChannels,

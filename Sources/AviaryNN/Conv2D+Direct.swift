@@ -4,13 +4,18 @@ import AviaryMath
 /// `sameConvolution3WeightGradient`, AVX-512) instead of im2col + sgemm: ResNet's 3×3 layers
 /// have 16–64 channels, where OpenBLAS spent about as long packing the freshly written column
 /// matrix as multiplying it. The forward pass, the flipped-kernel input gradient and (3×3) the
-/// weight gradient run here; other CPUs and other convolutions keep im2col + sgemm.
+/// weight gradient run here; other CPUs, strided and 1×1 convolutions, and the 5×5 weight
+/// gradient keep im2col + sgemm.
 extension Conv2D {
-    /// 3×3 "same" stride-1 convolutions (ResNet's). The kernels take any odd size, but the
-    /// CNN's 5×5 layers keep im2col + sgemm: on the loaded machine of session 12 their direct
-    /// forward measured neither faster nor slower, so the CNN's path stays as it was.
+    /// "Same" stride-1 convolutions with 3×3 (ResNet's) or 5×5 (the CNN's) kernels. The kernels take
+    /// any odd size; these two are the ones measured and tested. For the CNN only the forward pass
+    /// runs here (its input gradient is the column gradient, its 5×5 weight gradient stays im2col +
+    /// sgemm): in session 13 a CNN training step at batch 32 took ~5 % less CPU time with both
+    /// 5×5 forwards direct than with neither (one binary, the choice toggled and alternated), although
+    /// conv2's 14-wide rows waste 22 % of the lanes (padded width 18); conv1 (one input channel,
+    /// K·K = 25) made a poor sgemm shape. Either layer alone gained less.
     private static func same(_ g: ConvGeometry) -> Bool {
-        VectorKernels.hasDirectConvolution && g.stride == 1 && g.kernel == 3 && g.padding == 1
+        VectorKernels.hasDirectConvolution && g.stride == 1 && (g.kernel == 3 || g.kernel == 5) && g.padding == g.kernel / 2
     }
 
     /// Whether `g`'s forward pass runs directly here.
@@ -22,7 +27,7 @@ extension Conv2D {
     }
 
     /// Whether `g`'s weight gradient runs directly here (the bias, if any, is summed apart).
-    static func directWeightGradient(_ g: ConvGeometry) -> Bool { same(g) && g.outChannels % 2 == 0 }
+    static func directWeightGradient(_ g: ConvGeometry) -> Bool { same(g) && g.kernel == 3 }
 
     /// Floats of scratch the direct paths of `g` need at batch `batch` (0 when none runs).
     static func directScratchCount(_ g: ConvGeometry, batch: Int) -> Int {

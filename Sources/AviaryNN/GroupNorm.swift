@@ -10,12 +10,13 @@ enum GroupNorm {
     /// PyTorch's default ε.
     static let epsilon: Float = 1e-5
 
-    /// out (C, B, P) = γ · (inp − μ_{b,g}) / √(σ²_{b,g} + ε) + β; writes μ and 1/σ into
-    /// `statistics` (B·G pairs: mean, then inverse deviation) when given.
+    /// out (C, B, P) = γ · (inp − μ_{b,g}) / √(σ²_{b,g} + ε) + β, or max(that, 0) when `rectified`
+    /// (a following ReLU fused in); writes μ and 1/σ into `statistics` (B·G pairs: mean, then
+    /// inverse deviation) when given.
     static func forward(
         out: UnsafeMutablePointer<Float>, statistics: UnsafeMutablePointer<Float>?,
         inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-        batch: Int, channels: Int, plane: Int, groups: Int
+        batch: Int, channels: Int, plane: Int, groups: Int, rectified: Bool = false
     ) {
         let perGroup = channels / groups
         let n = Float(perGroup * plane)
@@ -48,7 +49,12 @@ enum GroupNorm {
                 for c in (g * perGroup)..<((g + 1) * perGroup) {
                     let x = inp + (c * batch + b) * plane, y = out + (c * batch + b) * plane
                     let scale = gamma[c] * inverse, shift = beta[c] - mean * scale
-                    for i in 0..<plane { y[i] = x[i] * scale + shift }
+                    if rectified {
+                        // ReLU.forward's select (NaN → 0).
+                        for i in 0..<plane { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0 }
+                    } else {
+                        for i in 0..<plane { y[i] = x[i] * scale + shift }
+                    }
                 }
             }
         }
@@ -58,11 +64,32 @@ enum GroupNorm {
     /// sink.bias (β) += scale · Σ dOut per channel. With x̂ the normalised input and ĝ = γ·dOut,
     /// ∂L/∂x = (1/σ) · (ĝ − mean(ĝ) − x̂ · mean(ĝ·x̂)), the means taken over the group.
     /// The input gradient is computed first so a sink pointing at γ (folded SGD) is safe.
+    /// `rectifiedOutput`: the forward pass was `rectified` and this is its output; dOut is then the
+    /// gradient after the fused ReLU and is read as ReLU.backward would have left it (zero where
+    /// the output is not > 0), so the results are the unfused layers' bit for bit.
     static func backward(
         dInp: UnsafeMutablePointer<Float>?, sink: ParameterSink?,
         dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, statistics: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>,
-        batch: Int, channels: Int, plane: Int, groups: Int
+        batch: Int, channels: Int, plane: Int, groups: Int, rectifiedOutput: UnsafePointer<Float>? = nil
+    ) {
+        if let rectifiedOutput {
+            backward(dInp: dInp, sink: sink, dOut: dOut, inp: inp, statistics: statistics, gamma: gamma,
+                     batch: batch, channels: channels, plane: plane, groups: groups, mask: Rectified(output: rectifiedOutput))
+        } else {
+            backward(dInp: dInp, sink: sink, dOut: dOut, inp: inp, statistics: statistics, gamma: gamma,
+                     batch: batch, channels: channels, plane: plane, groups: groups, mask: Unmasked())
+        }
+    }
+
+    /// Backward with dOut read through `mask` (specialised per mask type, so the unfused pass
+    /// carries no select).
+    @inline(__always)
+    private static func backward<M: GradientMask>(
+        dInp: UnsafeMutablePointer<Float>?, sink: ParameterSink?,
+        dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, statistics: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>,
+        batch: Int, channels: Int, plane: Int, groups: Int, mask: M
     ) {
         let perGroup = channels / groups
         let n = Float(perGroup * plane)
@@ -78,13 +105,15 @@ enum GroupNorm {
                     // Σ ĝ and Σ ĝ·x̂ over the group.
                     var sumG: Float = 0, sumGX: Float = 0
                     for c in (g * perGroup)..<((g + 1) * perGroup) {
-                        let x = inp + (c * batch + b) * plane, dy = dOut + (c * batch + b) * plane
+                        let offset = (c * batch + b) * plane
+                        let x = inp + offset, dy = dOut + offset
                         // Eight lanes: a scalar float reduction does not vectorise (no reassociation).
                         var vs = SIMD8<Float>(repeating: 0), vsx = SIMD8<Float>(repeating: 0)
                         let vmean = SIMD8<Float>(repeating: mean)
                         var i = 0
                         while i + 8 <= plane {
-                            let d = UnsafeRawPointer(dy).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            let d = mask.apply(UnsafeRawPointer(dy).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                                               at: offset + i)
                             let xv = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                             vs += d
                             vsx += d * (xv - vmean)
@@ -92,8 +121,9 @@ enum GroupNorm {
                         }
                         var s = vs.sum(), sx = vsx.sum()
                         while i < plane {
-                            s += dy[i]
-                            sx += dy[i] * (x[i] - mean)
+                            let d = mask.apply(dy[i], at: offset + i)
+                            s += d
+                            sx += d * (x[i] - mean)
                             i += 1
                         }
                         dBeta[c] += s
@@ -104,12 +134,25 @@ enum GroupNorm {
                     guard let dInp else { continue }
                     let meanG = sumG / n, meanGX = sumGX / n
                     for c in (g * perGroup)..<((g + 1) * perGroup) {
-                        let x = inp + (c * batch + b) * plane, dy = dOut + (c * batch + b) * plane
-                        let dx = dInp + (c * batch + b) * plane
+                        let offset = (c * batch + b) * plane
+                        let x = inp + offset, dy = dOut + offset, dx = dInp + offset
                         // dx = inverse·(γ·dy − meanG − (x − μ)·inverse·meanGX) = a·dy + k·x + k0
                         let a = inverse * gamma[c], k = -inverse * inverse * meanGX
                         let k0 = -inverse * meanG - k * mean
-                        for i in 0..<plane { dx[i] = a * dy[i] + k * x[i] + k0 }
+                        // Eight lanes by hand: with the mask's select the scalar loop stayed scalar.
+                        let va = SIMD8<Float>(repeating: a), vk = SIMD8<Float>(repeating: k), vk0 = SIMD8<Float>(repeating: k0)
+                        var i = 0
+                        while i + 8 <= plane {
+                            let d = mask.apply(UnsafeRawPointer(dy).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                                               at: offset + i)
+                            let xv = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(dx).storeBytes(of: va * d + vk * xv + vk0, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                            i += 8
+                        }
+                        while i < plane {
+                            dx[i] = a * mask.apply(dy[i], at: offset + i) + k * x[i] + k0
+                            i += 1
+                        }
                     }
                 }
             }
@@ -119,5 +162,26 @@ enum GroupNorm {
                 sink.bias?[c] += sink.scale * dBeta[c]
             }
         }
+    }
+}
+
+/// How GroupNorm's backward reads dOut: as is, or through a fused ReLU's mask.
+private protocol GradientMask {
+    func apply(_ g: Float, at index: Int) -> Float
+    func apply(_ g: SIMD8<Float>, at index: Int) -> SIMD8<Float>
+}
+
+private struct Unmasked: GradientMask {
+    @inline(__always) func apply(_ g: Float, at index: Int) -> Float { g }
+    @inline(__always) func apply(_ g: SIMD8<Float>, at index: Int) -> SIMD8<Float> { g }
+}
+
+/// g where the rectified output is > 0, else 0: ReLU.backward's select (a NaN output gives 0).
+private struct Rectified: GradientMask {
+    let output: UnsafePointer<Float>
+    @inline(__always) func apply(_ g: Float, at index: Int) -> Float { output[index] > 0 ? g : 0 }
+    @inline(__always) func apply(_ g: SIMD8<Float>, at index: Int) -> SIMD8<Float> {
+        let o = UnsafeRawPointer(output + index).loadUnaligned(as: SIMD8<Float>.self)
+        return SIMD8<Float>(repeating: 0).replacing(with: g, where: o .> 0)
     }
 }

@@ -96,16 +96,17 @@ extension Network {
                 }
             case let .flatten(channels, plane):
                 Flatten.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
-            case let .groupNorm(channels, plane, groups, weight, bias, index):
+            case let .groupNorm(channels, plane, groups, weight, bias, index, rectified):
                 GroupNorm.forward(out: out, statistics: statistics[index], inp: inp, gamma: parameters + weight,
-                                  beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups)
+                                  beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups,
+                                  rectified: rectified)
             case let .globalAveragePool(channels, plane):
                 GlobalAveragePool.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
             case let .dropout(features, rate, index):
                 // Inference is the identity (inverted dropout scales at training time).
                 if training { Dropout.forwardTraining(x: out, mask: masks[index], count: batch * features, rate: rate, stream: &dropoutStream) }
-            case let .residualAdd(features, shortcut):
-                ResidualAdd.forward(out: out, main: inp, shortcut: slots[shortcut], count: batch * features)
+            case let .residualAdd(features, shortcut, rectified):
+                ResidualAdd.forward(out: out, main: inp, shortcut: slots[shortcut], count: batch * features, rectified: rectified)
             case let .embedding(steps, dim, vocabulary, table):
                 Embedding.forward(out: out, inp: inp, table: parameters + table, batch: batch, steps: steps, dim: dim, vocabulary: vocabulary)
             case let .lstm(g):
@@ -171,19 +172,24 @@ extension Network {
             case let .flatten(channels, plane):
                 guard let dInp else { continue }
                 Flatten.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
-            case let .groupNorm(channels, plane, groups, weight, bias, index):
+            case let .groupNorm(channels, plane, groups, weight, bias, index, rectified):
                 GroupNorm.backward(dInp: dInp, sink: sink(weight: weight, bias: bias, mode: mode), dOut: dOut, inp: inp,
                                    statistics: statistics[index], gamma: parameters + weight,
-                                   batch: batch, channels: channels, plane: plane, groups: groups)
+                                   batch: batch, channels: channels, plane: plane, groups: groups,
+                                   rectifiedOutput: rectified ? UnsafePointer(slots[step.output]) : nil)
             case let .globalAveragePool(channels, plane):
                 guard let dInp else { continue }
                 GlobalAveragePool.backward(dInp: dInp, dOut: dOut, batch: batch, channels: channels, plane: plane)
             case let .dropout(features, _, index):
                 Dropout.backward(dx: dOut, mask: masks[index], count: batch * features)
-            case let .residualAdd(features, shortcut):
-                if let dInp { ResidualAdd.backward(dBranch: dInp, dOut: dOut, count: batch * features, accumulate: step.accumulatesInput) }
+            case let .residualAdd(features, shortcut, rectified):
+                let out = rectified ? UnsafePointer(slots[step.output]) : nil
+                if let dInp {
+                    ResidualAdd.backward(dBranch: dInp, dOut: dOut, count: batch * features, accumulate: step.accumulatesInput,
+                                         rectifiedOutput: out)
+                }
                 ResidualAdd.backward(dBranch: slotGradients[shortcut], dOut: dOut, count: batch * features,
-                                     accumulate: step.accumulatesShortcut)
+                                     accumulate: step.accumulatesShortcut, rectifiedOutput: out)
             case let .embedding(steps, dim, vocabulary, table):
                 // Token indices have no gradient: an attack on them sees zeros.
                 dInp?.update(repeating: 0, count: batch * steps)

@@ -66,7 +66,7 @@ enum ResNetBuilder {
                     a.addGroupNorm("\(name).shortcut.1", channels: outChannels, plane: ho * wo, groups: r.groups)
                     shortcut = a.outputSlot
                 }
-                a.addStep(.residualAdd(features: outChannels * ho * wo, shortcut: shortcut), features: outChannels * ho * wo, input: main)
+                a.addStep(.residualAdd(features: outChannels * ho * wo, shortcut: shortcut, rectified: false), features: outChannels * ho * wo, input: main)
                 a.addReLU()
                 (h, w, channels) = (ho, wo, outChannels)
             }

@@ -197,12 +197,64 @@ static inline long aviary_conv3_weight_scratch(long cin, long cout, long h, long
 __attribute__((target("avx512f")))
 static inline float aviary_hsum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
+/// One tile of the 3 × 3 weight gradient: for j < N output channels (dOut planes at dg + j·gstride,
+/// sample s at + s·tstride) and one input channel (padded planes at pad + s·plane), the 9 sums
+/// Σ_s Σ_q dOut[j][s][q] · pad[s][q + ky·wp + kx] in 9·N vector accumulators (per-lane partials over
+/// s, then q), lanes summed in a fixed order and added, times `scale`, to dw + j·wstride. N = 3 keeps
+/// 27 accumulators, 3 dOut vectors and 1 input vector in the 32 zmm registers: each of the 9 shifted
+/// (mostly cache-line-splitting) input loads feeds 3 FMAs; with N = 2 it fed 2 and the loads bound
+/// the loop. The accumulation order of every (o, i) sum does not depend on N.
+#define AVIARY_WG_ACC(j) __m512 a##j##0 = _mm512_setzero_ps(), a##j##1 = a##j##0, a##j##2 = a##j##0, a##j##3 = a##j##0, \
+    a##j##4 = a##j##0, a##j##5 = a##j##0, a##j##6 = a##j##0, a##j##7 = a##j##0, a##j##8 = a##j##0;
+#define AVIARY_WG_G(j) const __m512 g##j = _mm512_loadu_ps(d + j * gstride + v);
+#define AVIARY_WG_F0(j) a##j##0 = _mm512_fmadd_ps(g##j, x, a##j##0);
+#define AVIARY_WG_F1(j) a##j##1 = _mm512_fmadd_ps(g##j, x, a##j##1);
+#define AVIARY_WG_F2(j) a##j##2 = _mm512_fmadd_ps(g##j, x, a##j##2);
+#define AVIARY_WG_F3(j) a##j##3 = _mm512_fmadd_ps(g##j, x, a##j##3);
+#define AVIARY_WG_F4(j) a##j##4 = _mm512_fmadd_ps(g##j, x, a##j##4);
+#define AVIARY_WG_F5(j) a##j##5 = _mm512_fmadd_ps(g##j, x, a##j##5);
+#define AVIARY_WG_F6(j) a##j##6 = _mm512_fmadd_ps(g##j, x, a##j##6);
+#define AVIARY_WG_F7(j) a##j##7 = _mm512_fmadd_ps(g##j, x, a##j##7);
+#define AVIARY_WG_F8(j) a##j##8 = _mm512_fmadd_ps(g##j, x, a##j##8);
+#define AVIARY_WG_ADD(j) { float *wj = dw + j * wstride; \
+    wj[0] += scale * aviary_hsum_avx512(a##j##0); wj[1] += scale * aviary_hsum_avx512(a##j##1); wj[2] += scale * aviary_hsum_avx512(a##j##2); \
+    wj[3] += scale * aviary_hsum_avx512(a##j##3); wj[4] += scale * aviary_hsum_avx512(a##j##4); wj[5] += scale * aviary_hsum_avx512(a##j##5); \
+    wj[6] += scale * aviary_hsum_avx512(a##j##6); wj[7] += scale * aviary_hsum_avx512(a##j##7); wj[8] += scale * aviary_hsum_avx512(a##j##8); }
+#define AVIARY_WG_TILE(N, EACH) \
+    __attribute__((target("avx512f"))) static void aviary_conv3_weight_tile_avx512_##N( \
+        float *dw, long wstride, float scale, const float *dg, long gstride, const float *pad, long plane, \
+        long n, long tstride, long wp) { \
+        EACH(AVIARY_WG_ACC) \
+        for (long s = 0; s < n; s++) { \
+            const float *d = dg + s * tstride, *p = pad + s * plane; \
+            for (long v = 0; v < tstride; v += 16) { \
+                EACH(AVIARY_WG_G) \
+                const float *r0 = p + v, *r1 = r0 + wp, *r2 = r1 + wp; \
+                __m512 x; \
+                x = _mm512_loadu_ps(r0);     EACH(AVIARY_WG_F0) \
+                x = _mm512_loadu_ps(r0 + 1); EACH(AVIARY_WG_F1) \
+                x = _mm512_loadu_ps(r0 + 2); EACH(AVIARY_WG_F2) \
+                x = _mm512_loadu_ps(r1);     EACH(AVIARY_WG_F3) \
+                x = _mm512_loadu_ps(r1 + 1); EACH(AVIARY_WG_F4) \
+                x = _mm512_loadu_ps(r1 + 2); EACH(AVIARY_WG_F5) \
+                x = _mm512_loadu_ps(r2);     EACH(AVIARY_WG_F6) \
+                x = _mm512_loadu_ps(r2 + 1); EACH(AVIARY_WG_F7) \
+                x = _mm512_loadu_ps(r2 + 2); EACH(AVIARY_WG_F8) \
+            } \
+        } \
+        EACH(AVIARY_WG_ADD) \
+    }
+AVIARY_WG_TILE(1, AVIARY_EACH1)
+AVIARY_WG_TILE(2, AVIARY_EACH2)
+AVIARY_WG_TILE(3, AVIARY_EACH3)
+
+
 /// dW[o][i][ky][kx] += scale · Σ_b Σ_{y,x} dOut[o][b][y][x] · in[i][b][y + ky − 1][x + kx − 1] (zero outside)
-/// for a "same" stride-1 3 × 3 convolution, cout even. Per chunk of samples the input planes are
+/// for a "same" stride-1 3 × 3 convolution, any cout. Per chunk of samples the input planes are
 /// zero-bordered as in the forward pass and each dOut plane is laid out at the padded width with
-/// zeros in the extra columns, so the sums run over whole vectors; each (pair of output channels,
-/// input channel) keeps its 2 × 9 sums in registers across the chunk, then adds them (lanes summed
-/// in a fixed order) to dW: the order of every sum is fixed by the shape alone.
+/// zeros in the extra columns, so the sums run over whole vectors; each (tile of up to 3 output
+/// channels, input channel) keeps its 9 sums per channel in registers across the chunk, then adds
+/// them (lanes summed in a fixed order) to dW: the order of every sum is fixed by the shape alone.
 __attribute__((target("avx512f")))
 static inline void aviary_conv3_same_weight_gradient_avx512(float *dw, float scale,
                                                             const float *dout, long outChannelStride, long outBatchStride,
@@ -213,10 +265,12 @@ static inline void aviary_conv3_same_weight_gradient_avx512(float *dw, float sca
     long chunk = aviary_conv3_weight_chunk(cin, cout, h, w);
     if (chunk > batch) chunk = batch;
     float *pad = scratch, *dg = scratch + chunk * cin * plane;
+    // Zeroed once: the copies below write only plane interiors, so borders, the gaps between dOut
+    // rows and the tails stay zero for every chunk (zeroing the ~1 MB per chunk cost as much as
+    // the copies). A last, shorter chunk reads only its first n samples.
+    for (long q = 0; q < chunk * (cin * plane + cout * tstride); q++) scratch[q] = 0;
     for (long b0 = 0; b0 < batch; b0 += chunk) {
         const long n = batch - b0 < chunk ? batch - b0 : chunk;
-        // Zeroed per chunk: borders, the gaps between dOut rows and the tails stay zero.
-        for (long q = 0; q < chunk * (cin * plane + cout * tstride); q++) scratch[q] = 0;
         for (long s = 0; s < n; s++) {
             for (long i = 0; i < cin; i++)
                 aviary_copy_rows_avx512(pad + (i * chunk + s) * plane + wp + 1, wp,
@@ -225,35 +279,16 @@ static inline void aviary_conv3_same_weight_gradient_avx512(float *dw, float sca
                 aviary_copy_rows_avx512(dg + (o * chunk + s) * tstride, wp,
                                         dout + o * outChannelStride + (b0 + s) * outBatchStride, w, h, w);
         }
-        for (long o = 0; o < cout; o += 2) {
+        for (long o = 0; o < cout; o += 3) {
+            const long m = cout - o < 3 ? cout - o : 3;
             for (long i = 0; i < cin; i++) {
-                __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00, a06 = a00, a07 = a00, a08 = a00;
-                __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00, a16 = a00, a17 = a00, a18 = a00;
-                for (long s = 0; s < n; s++) {
-                    const float *d0 = dg + (o * chunk + s) * tstride, *d1 = d0 + chunk * tstride;
-                    const float *p = pad + (i * chunk + s) * plane;
-                    for (long v = 0; v < tstride; v += 16) {
-                        const __m512 g0 = _mm512_loadu_ps(d0 + v), g1 = _mm512_loadu_ps(d1 + v);
-                        const float *r0 = p + v, *r1 = r0 + wp, *r2 = r1 + wp;
-                        __m512 x;
-                        x = _mm512_loadu_ps(r0);     a00 = _mm512_fmadd_ps(g0, x, a00); a10 = _mm512_fmadd_ps(g1, x, a10);
-                        x = _mm512_loadu_ps(r0 + 1); a01 = _mm512_fmadd_ps(g0, x, a01); a11 = _mm512_fmadd_ps(g1, x, a11);
-                        x = _mm512_loadu_ps(r0 + 2); a02 = _mm512_fmadd_ps(g0, x, a02); a12 = _mm512_fmadd_ps(g1, x, a12);
-                        x = _mm512_loadu_ps(r1);     a03 = _mm512_fmadd_ps(g0, x, a03); a13 = _mm512_fmadd_ps(g1, x, a13);
-                        x = _mm512_loadu_ps(r1 + 1); a04 = _mm512_fmadd_ps(g0, x, a04); a14 = _mm512_fmadd_ps(g1, x, a14);
-                        x = _mm512_loadu_ps(r1 + 2); a05 = _mm512_fmadd_ps(g0, x, a05); a15 = _mm512_fmadd_ps(g1, x, a15);
-                        x = _mm512_loadu_ps(r2);     a06 = _mm512_fmadd_ps(g0, x, a06); a16 = _mm512_fmadd_ps(g1, x, a16);
-                        x = _mm512_loadu_ps(r2 + 1); a07 = _mm512_fmadd_ps(g0, x, a07); a17 = _mm512_fmadd_ps(g1, x, a17);
-                        x = _mm512_loadu_ps(r2 + 2); a08 = _mm512_fmadd_ps(g0, x, a08); a18 = _mm512_fmadd_ps(g1, x, a18);
-                    }
+                float *dwo = dw + (o * cin + i) * 9;
+                const float *g = dg + o * chunk * tstride, *p = pad + i * chunk * plane;
+                switch (m) {
+                case 3: aviary_conv3_weight_tile_avx512_3(dwo, cin * 9, scale, g, chunk * tstride, p, plane, n, tstride, wp); break;
+                case 2: aviary_conv3_weight_tile_avx512_2(dwo, cin * 9, scale, g, chunk * tstride, p, plane, n, tstride, wp); break;
+                default: aviary_conv3_weight_tile_avx512_1(dwo, cin * 9, scale, g, chunk * tstride, p, plane, n, tstride, wp); break;
                 }
-                float *w0 = dw + (o * cin + i) * 9, *w1 = w0 + cin * 9;
-                w0[0] += scale * aviary_hsum_avx512(a00); w0[1] += scale * aviary_hsum_avx512(a01); w0[2] += scale * aviary_hsum_avx512(a02);
-                w0[3] += scale * aviary_hsum_avx512(a03); w0[4] += scale * aviary_hsum_avx512(a04); w0[5] += scale * aviary_hsum_avx512(a05);
-                w0[6] += scale * aviary_hsum_avx512(a06); w0[7] += scale * aviary_hsum_avx512(a07); w0[8] += scale * aviary_hsum_avx512(a08);
-                w1[0] += scale * aviary_hsum_avx512(a10); w1[1] += scale * aviary_hsum_avx512(a11); w1[2] += scale * aviary_hsum_avx512(a12);
-                w1[3] += scale * aviary_hsum_avx512(a13); w1[4] += scale * aviary_hsum_avx512(a14); w1[5] += scale * aviary_hsum_avx512(a15);
-                w1[6] += scale * aviary_hsum_avx512(a16); w1[7] += scale * aviary_hsum_avx512(a17); w1[8] += scale * aviary_hsum_avx512(a18);
             }
         }
     }

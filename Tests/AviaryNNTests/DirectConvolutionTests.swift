@@ -17,9 +17,10 @@ struct DirectConvolutionTests {
     }
 
     /// (Cin, Cout, H, W, K, batch)
+    /// The last two are the CNN's conv1 (NCHW input, one channel) and conv2 (CNHW, 14-wide rows).
     @Test(arguments: [(3, 4, 5, 7, 3, 2), (8, 8, 9, 17, 3, 3), (4, 12, 16, 33, 3, 1), (5, 8, 6, 6, 5, 2),
                       (16, 16, 8, 8, 3, 2), (4, 4, 1, 1, 3, 2), (8, 4, 2, 19, 5, 1), (12, 8, 32, 32, 3, 1),
-                      (16, 16, 32, 32, 3, 40)])
+                      (16, 16, 32, 32, 3, 40), (1, 32, 28, 28, 5, 3), (32, 64, 14, 14, 5, 2)])
     func matchesIm2colPath(shape: (Int, Int, Int, Int, Int, Int)) {
         let (cin, cout, height, width, kernel, batch) = shape
         let plane = height * width, seed = UInt64(cin * 1000 + cout * 100 + height * 10 + width)
@@ -78,6 +79,38 @@ struct DirectConvolutionTests {
                                                  batch: batch, geometry: g, scratch: &scratch)
             expectClose(actual, expected, "input gradient \(shape) accumulate \(accumulate)")
         }
+    }
+}
+
+extension DirectConvolutionTests {
+    /// The 3×3 weight gradient in tiles of 3 output channels: counts leaving a tile of 1 and of 2
+    /// (5 = 3 + 2, 7 = 3 + 3 + 1, 16 = 5·3 + 1), against im2col + sgemm; several chunks of samples
+    /// (16 channels at 32×32: 7 samples a chunk, then a shorter one) with NaN-filled scratch, so
+    /// zeroing the scratch once per call must leave every border and gap that is read at zero.
+    /// (Cin, Cout, H, W, batch)
+    @Test(arguments: [(3, 5, 6, 7, 2), (8, 7, 9, 9, 11), (4, 1, 5, 5, 3), (16, 16, 32, 32, 9)])
+    func weightGradientForAnyOutChannelCount(shape: (Int, Int, Int, Int, Int)) {
+        let (cin, cout, height, width, batch) = shape
+        let plane = height * width, seed = UInt64(cin * 1000 + cout * 100 + height * 10 + width + 7)
+        let g = ConvGeometry(inChannels: cin, outChannels: cout, height: height, width: width, kernel: 3,
+                             padding: 1, weight: 0, bias: nil, batchMajorInput: false, column: 0)
+        #expect(Conv2D.directWeightGradient(g))
+        var scratch = [Float](repeating: .nan, count: VectorKernels.sameConvolution3WeightGradientScratch(
+            inChannels: cin, outChannels: cout, height: height, width: width, batch: batch))
+        let x = Fixtures.uniform(batch * cin * plane, seed: seed), w = Fixtures.uniform(cout * g.patch, seed: seed + 1)
+        let dOut = Fixtures.uniform(cout * batch * plane, seed: seed + 2)
+        var col = [Float](repeating: 0, count: g.patch * batch * plane)
+        let layout = PlaneLayout.cnhw(batch: batch, plane: plane)
+        var expected = w, actual = w
+        expected.withUnsafeMutableBufferPointer { e in
+            Conv2D.chunkedWeightGradient(sink: ParameterSink(weight: e.baseAddress!, bias: nil, scale: 0.25),
+                                         dOut: dOut, inp: x, layout: layout, col: &col, batch: batch, geometry: g)
+        }
+        actual.withUnsafeMutableBufferPointer { a in
+            Conv2D.directWeightGradient(sink: ParameterSink(weight: a.baseAddress!, bias: nil, scale: 0.25),
+                                        dOut: dOut, inp: x, layout: layout, batch: batch, geometry: g, scratch: &scratch)
+        }
+        expectClose(actual, expected, "weight gradient \(shape)")
     }
 }
 

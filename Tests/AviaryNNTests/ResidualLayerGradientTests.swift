@@ -60,6 +60,67 @@ import AviaryMath
                     "groupnorm dβ \(shape)")
     }
 
+    /// GroupNorm with the following ReLU fused in (`rectified`, as the network plans it) computes
+    /// exactly what GroupNorm then ReLU computed, forward and backward (γ, β and dx), on planes
+    /// whose length is and is not a multiple of the 8-lane loops; about half the outputs are
+    /// clipped. The unfused pair is what the finite-difference checks above and NetworkGradientTests cover.
+    /// (batch, channels, plane, groups)
+    @Test(arguments: [(2, 4, 16, 2), (3, 6, 13, 3), (2, 8, 64, 2)])
+    func rectifiedGroupNormMatchesGroupNormThenReLU(shape: (Int, Int, Int, Int)) {
+        let (batch, channels, plane, groups) = shape
+        let n = batch * channels * plane
+        let x = Fixtures.uniform(n, seed: 50).enumerated().map { $0.element * Float(1 + $0.offset % 3) + 0.5 }
+        let gamma = Fixtures.uniform(channels, seed: 51, low: 0.5, high: 1.5), beta = Fixtures.uniform(channels, seed: 52)
+        let dOut = Fixtures.uniform(n, seed: 53)
+        var statsA = [Float](repeating: 0, count: 2 * batch * groups), statsB = statsA
+        var plain = [Float](repeating: 0, count: n), fused = [Float](repeating: 7, count: n)
+        GroupNorm.forward(out: &plain, statistics: &statsA, inp: x, gamma: gamma, beta: beta,
+                          batch: batch, channels: channels, plane: plane, groups: groups)
+        ReLU.forward(x: &plain, count: n)
+        GroupNorm.forward(out: &fused, statistics: &statsB, inp: x, gamma: gamma, beta: beta,
+                          batch: batch, channels: channels, plane: plane, groups: groups, rectified: true)
+        #expect(fused == plain && statsA == statsB)
+        let clipped = fused.filter { $0 == 0 }.count
+        #expect(clipped > n / 5 && clipped < 4 * n / 5, "the mask must matter: \(clipped) of \(n) outputs clipped")
+
+        func backward(rectified: Bool) -> (dx: [Float], dGamma: [Float], dBeta: [Float]) {
+            var g = dOut, dx = [Float](repeating: 9, count: n)
+            var dGamma = [Float](repeating: 1, count: channels), dBeta = [Float](repeating: 1, count: channels)
+            if !rectified { ReLU.backward(dx: &g, out: plain, count: n) }
+            dGamma.withUnsafeMutableBufferPointer { gp in dBeta.withUnsafeMutableBufferPointer { bp in
+                GroupNorm.backward(dInp: &dx, sink: ParameterSink(weight: gp.baseAddress!, bias: bp.baseAddress!, scale: -0.5),
+                                   dOut: g, inp: x, statistics: statsA, gamma: gamma,
+                                   batch: batch, channels: channels, plane: plane, groups: groups,
+                                   rectifiedOutput: rectified ? fused : nil)
+            } }
+            return (dx, dGamma, dBeta)
+        }
+        let a = backward(rectified: false), b = backward(rectified: true)
+        #expect(a.dx == b.dx && a.dGamma == b.dGamma && a.dBeta == b.dBeta)
+    }
+
+    /// The residual join with the block's ReLU fused in: forward is ReLU(main + shortcut) and
+    /// backward hands each branch (written or added) ReLU.backward's masked gradient, bit for bit.
+    @Test func rectifiedResidualJoinMatchesJoinThenReLU() {
+        let n = 37  // not a multiple of 8: the scalar tail runs too
+        let main = Fixtures.uniform(n, seed: 54), shortcut = Fixtures.uniform(n, seed: 55), g = Fixtures.uniform(n, seed: 56)
+        var plain = [Float](repeating: 0, count: n), fused = [Float](repeating: 7, count: n)
+        ResidualAdd.forward(out: &plain, main: main, shortcut: shortcut, count: n)
+        ReLU.forward(x: &plain, count: n)
+        ResidualAdd.forward(out: &fused, main: main, shortcut: shortcut, count: n, rectified: true)
+        #expect(fused == plain)
+        #expect(fused.contains(0) && fused.contains { $0 > 0 })
+        var masked = g
+        ReLU.backward(dx: &masked, out: plain, count: n)
+        for accumulate in [false, true] {
+            let start = Fixtures.uniform(n, seed: 57)
+            var expected = start, actual = start
+            ResidualAdd.backward(dBranch: &expected, dOut: masked, count: n, accumulate: accumulate)
+            ResidualAdd.backward(dBranch: &actual, dOut: g, count: n, accumulate: accumulate, rectifiedOutput: fused)
+            #expect(actual == expected, "accumulate \(accumulate)")
+        }
+    }
+
     /// (channels, height, width, outChannels, kernel, stride, CNHW input): ResNet's 3×3 and 1×1
     /// downsampling convolutions on odd and even sizes, without a bias.
     @Test(arguments: [(2, 7, 6, 3, 3, 2, false), (2, 6, 6, 3, 1, 2, true), (3, 5, 8, 2, 3, 3, true), (1, 4, 4, 2, 3, 1, true)])
