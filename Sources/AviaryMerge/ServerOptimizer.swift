@@ -171,6 +171,32 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
         return (next, sum)
     }
 
+    /// `applySGDIfFinite(delta:to:)` without Σ Δ_j², for a caller that has it already
+    /// (`AggregationResult.deltaSquares`): without that sequential chain of adds the pass
+    /// vectorises. The same new model, the same declines, and it counts as a step.
+    public mutating func applySGDStepIfFinite(delta: [Float], to global: [Float]) -> [Float]? {
+        guard case .sgd(let lr) = spec, delta.count == global.count else { return nil }
+        let exponent: UInt32 = 0x7F80_0000
+        var nonFinite: UInt32 = 0
+        let next = delta.withUnsafeBufferPointer { d in
+            global.withUnsafeBufferPointer { g in
+                [Float](unsafeUninitializedCapacity: d.count) { out, n in
+                    for j in 0..<d.count {
+                        let x = d[j]
+                        let y = Float(Double(g[j]) + lr * Double(x))
+                        out[j] = y
+                        nonFinite |= (x.bitPattern & exponent) == exponent ? 1 : 0
+                        nonFinite |= (y.bitPattern & exponent) == exponent ? 1 : 0
+                    }
+                    n = d.count
+                }
+            }
+        }
+        guard nonFinite == 0 else { return nil }
+        steps += 1
+        return next
+    }
+
     private mutating func prepare(count: Int, secondMoment: Float?) throws {
         if m.isEmpty && steps == 0 {
             m = [Float](repeating: 0, count: count)
