@@ -4,9 +4,9 @@ import CGcrypt
 ///
 /// Same bytes as swift-crypto's `AES._CTR` (`MaskExpansion.keystream`, the reference the tests
 /// hold it to), but without its fresh zero-filled `Data` and key schedule per call, and with
-/// libgcrypt's VAES CTR code where the CPU has VAES: on this machine's Xeon ~17 GB/s against
-/// ~8 GB/s for BoringSSL's AES-NI loop (C microbenchmark in docs/ARCHITECTURE.md). A client masks
-/// with 1 + k keystreams of the whole vector per round, so this is most of its masking time.
+/// libgcrypt's VAES CTR code where the CPU has VAES, where BoringSSL runs an AES-NI loop. A
+/// client masks with 1 + k keystreams of the whole vector per round, so this is most of its
+/// masking time.
 ///
 /// One instance per key and thread: the handle holds the expanded key and the counter.
 final class AESCounterKeystream {

@@ -1,7 +1,7 @@
 // libgcrypt (Debian libgcrypt20-dev): secure aggregation's mask PRG, AES-128-CTR. swift-crypto's
 // AES._CTR gives the same keystream but only as a fresh zero-filled Data per call over BoringSSL's
 // AES-NI loop; libgcrypt writes into a caller's buffer and runs CTR with VAES (AVX2) where the CPU
-// has it: ~2x the keystream rate on this machine (docs/ARCHITECTURE.md, "AviarySecAgg").
+// has it (docs/ARCHITECTURE.md, "AviarySecAgg").
 // Thin wrappers only: gcry_control is variadic (not callable from Swift) and the cipher and mode
 // constants are macros and enums over plain ints.
 #ifndef AVIARY_CGCRYPT_SHIM_H
