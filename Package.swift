@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
         // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation
         // and the stage state machines (pure); every primitive comes from swift-crypto, except the
-X
+        // masks' AES-128-CTR keystream, which comes from libgcrypt (the same bytes, VAES where available).
         .target(name: "AviarySecAgg", dependencies: [
             "AviaryMath", "CVectorKernels", "CGcrypt",
             .product(name: "Crypto", package: "swift-crypto"),
