@@ -150,6 +150,15 @@ import AviaryMath
         #expect(sgd.applySGDStepIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
                 "a step past Float's range")
         #expect(sgd.applySGDStepIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
+        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer vector.
+        for index in [3, 17] {
+            for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
+                var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
+                delta[index] = bad
+                global[index] = globalValue
+                #expect(sgd.applySGDStepIfFinite(delta: delta, to: global) == nil, "\(bad) at \(index)")
+            }
+        }
         #expect(sgd == before, "a declined step changes nothing")
         var adam = try ServerOptimizer(spec: .fedadam(lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3))
         #expect(adam.applySGDIfFinite(delta: [1], to: [0]) == nil, "only the SGD rule is fused")
