@@ -17,6 +17,7 @@ DEB_PACKAGES := libzmq3-dev:/usr/include/zmq.h \
                 libopenblas-dev:/usr/include/x86_64-linux-gnu/cblas.h \
                 zlib1g-dev:/usr/include/zlib.h \
                 libisal-dev:/usr/include/isa-l/crc.h \
+                libgcrypt20-dev:/usr/include/gcrypt.h \
                 dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Only the tests need these (compose validation, rendering the report in a browser, the
 # multi-host test's namespaces, lossy links and delay relay, the hostile peer of

@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CISAL", path: "Sources/CISAL"),
+        // libgcrypt: SecAgg's mask PRG (AES-128-CTR into a reused buffer, VAES where available).
+        .systemLibrary(name: "CGcrypt", path: "Sources/CGcrypt"),
         // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
         // Header-only AVX-512/AVX2 kernels (im2col row copies, SecAgg's stochastic rounding), each
@@ -54,9 +56,10 @@ let package = Package(
         // Differential privacy: clipping, Gaussian noise, adaptive clipping, the RDP accountant (pure).
         .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
         // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation
-        // and the stage state machines (pure); every primitive comes from swift-crypto.
+        // and the stage state machines (pure); every primitive comes from swift-crypto, except the
+        // masks' AES-128-CTR keystream, which comes from libgcrypt (the same bytes, VAES where available).
         .target(name: "AviarySecAgg", dependencies: [
-            "AviaryMath", "CVectorKernels",
+            "AviaryMath", "CVectorKernels", "CGcrypt",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

@@ -130,10 +130,11 @@ private func boundedWeightedMean(
     let factors = weights.map { Float($0 * Double(Float(1))) }
     let prescales = accepted.map(prescale)
     var acceptedSquares: [Double] = []
+    var deltaSquares: Float = 0
     let delta = FloatPointers.with(accepted.map(\.delta)) { inputs in
         MergedVector.make(count: count) { out in
-            acceptedSquares = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
-                                                                    count: count, into: out)
+            (acceptedSquares, deltaSquares) = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
+                                                                                    count: count, into: out)
         }
     }
     var squares: [Int: Double] = [:]
@@ -145,7 +146,9 @@ private func boundedWeightedMean(
     if let bound = normBound.bound(norms: norms), !norms.allSatisfy({ $0 <= bound }) { return nil }
     var byClient: [Int: Double] = [:]
     for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
-    return AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: [:], fallbacks: fallbacks)
+    var result = AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: [:], fallbacks: fallbacks)
+    result.deltaSquares = deltaSquares
+    return result
 }
 
 /// The weighted means' weights over `accepted` (same order); throws for MWA's invalid inputs.

@@ -48,6 +48,9 @@ public struct AggregationResult: Sendable {
     /// Accepted updates merged by a fallback rule rather than the strategy's own (MWA's
     /// `missing_metric = "uniform"`), with the reason, in client-index order.
     public var fallbacks: [Rejection]
+    /// Σ delta_j² summed in index order in Float, the sum `update_norm` is the root of, when the
+    /// merge computed it in its own pass (the bounded weighted mean); nil otherwise.
+    public var deltaSquares: Float? = nil
 
     public init(delta: [Float], weights: [Int: Double], rejected: [Rejection], clipped: [Int: Double],
                 fallbacks: [Rejection] = []) {

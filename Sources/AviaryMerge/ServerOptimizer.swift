@@ -171,6 +171,54 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
         return (next, sum)
     }
 
+    /// `applySGDIfFinite(delta:to:)` without Σ Δ_j², for a caller that has it already
+    /// (`AggregationResult.deltaSquares`): without that sequential chain of adds the pass runs
+    /// eight values at a time. The same new model, the same declines, and it counts as a step.
+    public mutating func applySGDStepIfFinite(delta: [Float], to global: [Float]) -> [Float]? {
+        guard case .sgd(let lr) = spec, delta.count == global.count else { return nil }
+        let exponent: UInt32 = 0x7F80_0000
+        var nonFinite = false
+        let next = delta.withUnsafeBufferPointer { d in
+            global.withUnsafeBufferPointer { g in
+                [Float](unsafeUninitializedCapacity: d.count) { out, n in
+                    let count = d.count
+                    var j = 0
+                    if count >= 8, let dBase = d.baseAddress, let gBase = g.baseAddress, let oBase = out.baseAddress {
+                        // Eight at a time: Float(Double(g) + lr·Double(x)) per lane is the scalar
+                        // expression's arithmetic (exact widening, one Double multiply and add,
+                        // one rounding to Float), so the bits are the same.
+                        let x8 = UnsafeRawPointer(dBase), g8 = UnsafeRawPointer(gBase), o8 = UnsafeMutableRawPointer(oBase)
+                        let rate = SIMD8<Double>(repeating: lr)
+                        let e = SIMD8<UInt32>(repeating: exponent)
+                        var bad = SIMDMask<SIMD8<Int32>>(repeating: false)
+                        while j + 8 <= count {
+                            let x = x8.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                            let y = SIMD8<Float>(SIMD8<Double>(g8.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
+                                                 + rate * SIMD8<Double>(x))
+                            o8.storeBytes(of: y, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                            // A value is NaN or infinite exactly when its exponent bits are all ones.
+                            bad .|= ((unsafeBitCast(x, to: SIMD8<UInt32>.self) & e) .== e)
+                                .| ((unsafeBitCast(y, to: SIMD8<UInt32>.self) & e) .== e)
+                            j += 8
+                        }
+                        nonFinite = any(bad)
+                    }
+                    while j < count {
+                        let x = d[j]
+                        let y = Float(Double(g[j]) + lr * Double(x))
+                        out[j] = y
+                        if (x.bitPattern & exponent) == exponent || (y.bitPattern & exponent) == exponent { nonFinite = true }
+                        j += 1
+                    }
+                    n = count
+                }
+            }
+        }
+        guard !nonFinite else { return nil }
+        steps += 1
+        return next
+    }
+
     private mutating func prepare(count: Int, secondMoment: Float?) throws {
         if m.isEmpty && steps == 0 {
             m = [Float](repeating: 0, count: count)

@@ -56,11 +56,16 @@ enum WeightedSumKernel {
     /// memory, each bit for bit as `FloatPointers.squaredNorm(x_i, count:, scale: p_i)` computes
     /// it (its blocks, its 8-lane Float partial sums, its Double tail). Per element the sum is
     /// the same sequence of Float operations as `run`'s, eight elements at a time.
+    ///
+    /// `outputSquares` is Σ out_j² summed in index order in Float (`s = s + o * o`), the bits
+    /// `update_norm` takes from the merged delta: a chain of dependent adds that runs here under
+    /// the loads of the inputs instead of as a pass of its own after the merge.
     static func runWithSquaredNorms(inputs: [UnsafePointer<Float>], weights: [Float], prescales: [Float], count: Int,
-                                    into out: UnsafeMutablePointer<Float>) -> [Double] {
+                                    into out: UnsafeMutablePointer<Float>) -> (inputSquares: [Double], outputSquares: Float) {
         let n = inputs.count
         precondition(n > 0 && weights.count == n && prescales.count == n)
         var totals = [Double](repeating: 0, count: n)
+        var outputSquares: Float = 0
         var accumulators = [SIMD8<Float>](repeating: .zero, count: n)
         let block = FloatPointers.normBlock
         inputs.withUnsafeBufferPointer { x in
@@ -83,6 +88,7 @@ enum WeightedSumKernel {
                         o = o + SIMD8(repeating: w[i]) * y
                     }
                     output.storeBytes(of: o, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                    for k in 0..<8 { outputSquares = outputSquares + o[k] * o[k] }
                     j += 8
                 }
                 for i in 0..<n {
@@ -95,6 +101,7 @@ enum WeightedSumKernel {
                     var o = w[0] * (x[0][j] * p[0])
                     for i in 1..<n { o = o + w[i] * (x[i][j] * p[i]) }
                     out[j] = o
+                    outputSquares = outputSquares + o * o
                     j += 1
                 }
                 start = end
@@ -103,7 +110,7 @@ enum WeightedSumKernel {
         }
         }
         }
-        return totals
+        return (totals, outputSquares)
     }
 
     private static func runUnscaled(inputs: [UnsafePointer<Float>], weights: [Float], count: Int, into out: UnsafeMutablePointer<Float>) {

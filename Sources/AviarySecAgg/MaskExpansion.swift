@@ -15,16 +15,26 @@ import Foundation
 /// never repeats a keystream for two purposes. Why AES-128 and not ChaCha20 (secagg v1): with
 /// AES-NI it is 1.5–1.8× faster through swift-crypto (`aviary bench secagg --prg`), and a
 /// 128-bit key matches X25519's security level, the protocol's weakest link anyway.
+///
+/// Masks are expanded with libgcrypt's AES-128-CTR (`AESCounterKeystream`: into a reused buffer,
+/// VAES where the CPU has it); `keystream` computes the same bytes with swift-crypto, and the
+/// tests hold the two to each other.
 public enum MaskExpansion {
-    /// Keystream bytes for `byteCount` bytes (swift-crypto's `AES._CTR` over zeros).
+    /// Keystream bytes for `byteCount` bytes (swift-crypto's `AES._CTR` over zeros): the reference
+    /// for the expansion `apply` does with libgcrypt.
     public static func keystream(seed: [UInt8], byteCount: Int) throws(SecAggError) -> [UInt8] {
-        guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
-        guard byteCount > 0 else { return [] }
-        return [UInt8](try aesCTR(zeros: Data(count: byteCount), key: SymmetricKey(data: seed[0..<16]), firstBlock: 0))
+        try keystream(seed: seed, byteCount: byteCount, firstBlock: 0)
     }
 
-    /// AES-CTR over `zeros` from counter block `firstBlock` (a 128-bit big-endian integer whose
-    /// high 64 bits are 0).
+    /// The same from counter block `firstBlock` (tests: libgcrypt's keystream at any counter).
+    static func keystream(seed: [UInt8], byteCount: Int, firstBlock: UInt64) throws(SecAggError) -> [UInt8] {
+        guard seed.count == 32 else { throw .wrongSecretLength(expected: 32, got: seed.count) }
+        guard byteCount > 0 else { return [] }
+        return [UInt8](try aesCTR(zeros: Data(count: byteCount), key: SymmetricKey(data: seed[0..<16]), firstBlock: firstBlock))
+    }
+
+    /// swift-crypto's AES-CTR over `zeros` from counter block `firstBlock` (a 128-bit big-endian
+    /// integer whose high 64 bits are 0).
     private static func aesCTR<Zeros: DataProtocol>(zeros: Zeros, key: SymmetricKey, firstBlock: UInt64) throws(SecAggError) -> Data {
         var counter = [UInt8](repeating: 0, count: 16)
         withUnsafeBytes(of: firstBlock.bigEndian) { for i in 0..<8 { counter[8 + i] = $0[i] } }
@@ -38,7 +48,8 @@ public enum MaskExpansion {
 
     /// Keystream bytes computed per call: 64 KiB (4,096 AES blocks), so a chunk stays in L2
     /// while it is added, and no vector-sized keystream is ever allocated. (Of 16 KiB to 1 MiB,
-    /// 64 KiB was among the fastest in `aviary bench secagg --prg`.)
+    /// 64 KiB was among the fastest in `aviary bench secagg --prg`; libgcrypt's rate is flat from
+    /// 4 KiB to 64 KiB.)
     static let chunkBytes = 1 << 16
 
     /// The ChaCha20 keystream (RFC 8439: key = seed, 12 zero nonce bytes, block counter 0) that
@@ -86,24 +97,30 @@ public enum MaskExpansion {
         let ringMask = RingArithmetic.mask(bits: modulusBits)
         let chunkWords = chunkBytes / 4
         let slices = (count + chunkWords - 1) / chunkWords
-        let keys = masks.map { SymmetricKey(data: $0.seed[0..<16]) }
         let workers = max(1, min(threads, slices))
-        // One error slot per worker (each writes only its own); AES-CTR fails only on a wrong
-        // key or counter size, both fixed here.
+        // One error slot per worker (each writes only its own).
         var errors = [SecAggError?](repeating: nil, count: workers)
         vector.withUnsafeMutableBufferPointer { v in
             errors.withUnsafeMutableBufferPointer { e in
                 let shared = Shared(vector: v.baseAddress!, errors: e.baseAddress!)
                 let work: @Sendable (Int) -> Void = { w in
-                    let zeros = [UInt8](repeating: 0, count: 4 * min(count, chunkWords))
+                    // Per worker: one keystream per mask (its expanded key) and one chunk of zeros
+                    // plus one of keystream, reused for every slice and mask, so the chunk stays
+                    // in cache between its write and its addition.
+                    let bytes = 4 * min(count, chunkWords)
+                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
+                    defer { buffer.deallocate() }
+                    buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+                    let zeros = UnsafeRawPointer(buffer), chunk = buffer + bytes
                     do throws(SecAggError) {
+                        var streams: [AESCounterKeystream] = []
+                        streams.reserveCapacity(masks.count)
+                        for m in masks { streams.append(try AESCounterKeystream(key: m.seed[0..<16])) }
                         for slice in stride(from: w, to: slices, by: workers) {
                             let first = slice * chunkWords, n = min(chunkWords, count - first)
-                            for (m, key) in zip(masks, keys) {
-                                let chunk = try aesCTR(zeros: zeros[0..<(4 * n)], key: key, firstBlock: UInt64(slice * (chunkBytes / 16)))
-                                chunk.withUnsafeBytes { words in
-                                    add(words.baseAddress!, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
-                                }
+                            for (m, stream) in zip(masks, streams) {
+                                try stream.write(into: chunk, byteCount: 4 * n, firstBlock: UInt64(slice * (chunkBytes / 16)), zeros: zeros)
+                                add(chunk, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
                             }
                         }
                     } catch {

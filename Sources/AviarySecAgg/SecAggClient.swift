@@ -86,9 +86,11 @@ public struct SecAggClient: Sendable {
     /// Stage 3: keeps the shares neighbours sent, and masks `input` (already quantised, in
     /// Z_{2^b}) with PRG(self-mask seed) and ±PRG(s_ij) for each neighbour j that shared:
     /// + when this client's index is below j's, − above, so each pair cancels in the sum.
+    /// `input` is masked in place when the caller hands over its only reference (consuming): a
+    /// model's length of words is not copied.
     /// - Throws: a share not addressed to this client or from a neighbour without keys, one that
     ///   does not authenticate, fewer than t senders, an input of the wrong length or range.
-    public mutating func maskInput(shares: [EncryptedShare], input: [UInt32]) throws(SecAggError) -> MaskedInput {
+    public mutating func maskInput(shares: [EncryptedShare], input: consuming [UInt32]) throws(SecAggError) -> MaskedInput {
         guard stage == .shared else { throw .unexpectedStage(expected: stage.rawValue, got: "masked-input") }
         guard input.count == parameters.vectorLength else {
             throw .wrongInputLength(expected: parameters.vectorLength, got: input.count)
@@ -122,11 +124,10 @@ public struct SecAggClient: Sendable {
                                                peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
             masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
         }
-        var masked = input
-        try MaskExpansion.apply(masks, to: &masked, modulusBits: parameters.modulusBits)
+        try MaskExpansion.apply(masks, to: &input, modulusBits: parameters.modulusBits)
         heldShares = held
         stage = .masked
-        return MaskedInput(client: index, values: masked)
+        return MaskedInput(client: index, values: input)
     }
 
     /// Stage 4: reveals the self-mask share of each surviving neighbour and the mask-key share

@@ -79,7 +79,7 @@ enum RoundLogic {
             if merged.weights.isEmpty && validateFinite(merged.delta) == nil {
                 step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             } else {
-                try applyServerStep(merged.delta, weights: merged.weights, to: &step)
+                try applyServerStep(merged.delta, weights: merged.weights, squaredNorm: merged.deltaSquares, to: &step)
             }
         } catch {
             // The strategy refused the whole round (e.g. every metric invalid): keep the model.
@@ -116,9 +116,16 @@ enum RoundLogic {
 
     /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
     /// failure note when the delta or the step's result is not finite.
-    static func applyServerStep(_ delta: [Float], weights: [Int: Double], to step: inout MergeStep) throws {
+    /// `squaredNorm`: Σ delta_j² in index order in Float when the merge summed it already.
+    static func applyServerStep(_ delta: [Float], weights: [Int: Double], squaredNorm: Float? = nil, to step: inout MergeStep) throws {
         var sgd = step.optimizer
-        if let fused = sgd.applySGDIfFinite(delta: delta, to: step.global) {
+        let fusedStep: (global: [Float], squaredNorm: Float)?
+        if let squaredNorm {
+            fusedStep = sgd.applySGDStepIfFinite(delta: delta, to: step.global).map { ($0, squaredNorm) }
+        } else {
+            fusedStep = sgd.applySGDIfFinite(delta: delta, to: step.global)
+        }
+        if let fused = fusedStep {
             // The default rule in one pass over memory; the same bits as the steps below, which
             // run when it is another rule or something is not finite (they say what).
             step.weights = weights

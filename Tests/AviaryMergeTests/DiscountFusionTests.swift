@@ -65,11 +65,14 @@ import AviaryMath
                     separate.withUnsafeMutableBufferPointer {
                         WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
                     }
-                    let squares = fused.withUnsafeMutableBufferPointer {
+                    let (squares, outputSquares) = fused.withUnsafeMutableBufferPointer {
                         WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
                     }
                     let same = Self.bits(fused) == Self.bits(separate)
                     #expect(same, "n \(n), count \(count): the sums differ")
+                    // `update_norm`'s sum: sequential, in Float, over the merged delta.
+                    let sequential = fused.reduce(Float(0)) { $0 + $1 * $1 }
+                    #expect(outputSquares.bitPattern == sequential.bitPattern, "n \(n), count \(count): \(outputSquares) vs \(sequential)")
                     for i in 0..<n {
                         let norm = FloatPointers.squaredNorm(inputs[i], count: count, scale: prescales[i])
                         #expect(squares[i].bitPattern == norm.bitPattern, "n \(n), count \(count), input \(i): \(squares[i]) vs \(norm)")
@@ -89,6 +92,8 @@ import AviaryMath
         let unbounded = try aggregate(updates, strategy: strategy, discounts: d)
         #expect(Self.bits(bounded.delta) == Self.bits(unbounded.delta), "\(strategy.name): the merged deltas differ")
         #expect(bounded.weights == unbounded.weights && bounded.rejected.isEmpty)
+        let squares = try #require(bounded.deltaSquares, "the bounded one-pass merge sums the merged delta's squares")
+        #expect(squares.bitPattern == bounded.delta.reduce(Float(0)) { $0 + $1 * $1 }.bitPattern)
         // Client 7's delta ×100 is beyond 10 × the median: the general path rejects it.
         var outlier = updates
         outlier[2].delta = outlier[2].delta.map { $0 * 100 }
@@ -124,6 +129,11 @@ import AviaryMath
             #expect(same, "lr \(lr): the new global models differ")
             #expect(result.squaredNorm.bitPattern == delta.reduce(Float(0)) { $0 + $1 * $1 }.bitPattern)
             #expect(fused == separate, "a fused step counts as a step")
+            var withoutNorm = try ServerOptimizer(spec: .sgd(lr: lr))
+            let stepped2 = withoutNorm.applySGDStepIfFinite(delta: delta, to: global)
+            let stepOnly = try #require(stepped2)
+            #expect(Self.bits(stepOnly) == Self.bits(candidate), "lr \(lr): the step without the norm differs")
+            #expect(withoutNorm == separate, "a step without the norm counts as a step")
         }
     }
 
@@ -135,8 +145,23 @@ import AviaryMath
         #expect(sgd.applySGDIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
                 "a step past Float's range")
         #expect(sgd.applySGDIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
+        #expect(sgd.applySGDStepIfFinite(delta: [1, .nan, 2], to: [0, 0, 0]) == nil, "a non-finite delta")
+        #expect(sgd.applySGDStepIfFinite(delta: [1, -.infinity], to: [0, 0]) == nil)
+        #expect(sgd.applySGDStepIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
+                "a step past Float's range")
+        #expect(sgd.applySGDStepIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
+        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer vector.
+        for index in [3, 17] {
+            for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
+                var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
+                delta[index] = bad
+                global[index] = globalValue
+                #expect(sgd.applySGDStepIfFinite(delta: delta, to: global) == nil, "\(bad) at \(index)")
+            }
+        }
         #expect(sgd == before, "a declined step changes nothing")
         var adam = try ServerOptimizer(spec: .fedadam(lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3))
         #expect(adam.applySGDIfFinite(delta: [1], to: [0]) == nil, "only the SGD rule is fused")
+        #expect(adam.applySGDStepIfFinite(delta: [1], to: [0]) == nil)
     }
 }

@@ -18,6 +18,28 @@ import AviaryMath
         #expect([0, 1, 16383, 16384, 199_210].map { counted[$0] } == [0x373b_a1c6, 0x825b_8f87, 0x1189_c29e, 0x660b_b2f6, 0xdce1_c8a8])
     }
 
+    /// libgcrypt's keystream (what `apply` adds) is swift-crypto's byte for byte: from any counter
+    /// block, including ones whose low 32 bits wrap (AES-NI CTR loops count 32-bit blocks and
+    /// carry separately), for lengths that end inside a block, into a dirty output buffer.
+    @Test func libgcryptKeystreamIsSwiftCryptos() throws {
+        let seeds = [[UInt8](repeating: 0, count: 32), (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 5) }]
+        let counters: [UInt64] = [0, 1, 255, 4096, 0xFFFF_FFFE, 0xFFFF_FFFF, 0x1_FFFF_FFFF, 0x00FF_FFFF_FFFF_FFFE]
+        let lengths = [1, 15, 16, 17, 4 * 65_536 / 4 + 5, 3 * 16 + 7]
+        let zeros = [UInt8](repeating: 0, count: lengths.max()!)
+        for seed in seeds {
+            let stream = try AESCounterKeystream(key: seed[0..<16])
+            for first in counters {
+                for n in lengths {
+                    var out = [UInt8](repeating: 0xA5, count: n)
+                    try out.withUnsafeMutableBytes { o in
+                        try zeros.withUnsafeBytes { z in try stream.write(into: o.baseAddress!, byteCount: n, firstBlock: first, zeros: z.baseAddress!) }
+                    }
+                    #expect(out == (try MaskExpansion.keystream(seed: seed, byteCount: n, firstBlock: first)), "counter \(first), \(n) bytes")
+                }
+            }
+        }
+    }
+
     @Test func addingThenSubtractingTheMaskRestoresTheVector() throws {
         let seed = (0..<32).map { UInt8($0) }
         var v: [UInt32] = [0, 1, 0xFFFF, 12345]
