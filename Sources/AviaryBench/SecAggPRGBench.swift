@@ -1,8 +1,10 @@
 import Crypto
 import _CryptoExtras
 import Foundation
+import AviarySecAgg
 
-/// The mask PRG's candidates from swift-crypto (`aviary bench secagg --prg`): each expands one
+/// The mask PRG's candidates from swift-crypto (`aviary bench secagg --prg`), and the libgcrypt
+/// AES-128-CTR expansion Aviary masks with (`MaskExpansion.apply`): each expands one
 /// 32-byte seed into P + 1 words and adds them into a vector in place, chunk by chunk, as a
 /// client's masking does. ChaCha20 is `Insecure.ChaCha20CTR`; AES-CTR is `AES._CTR`
 /// (_CryptoExtras, BoringSSL's AES_ctr128_encrypt); AES-GCM seals zeros with `AES.GCM`, whose
@@ -69,6 +71,14 @@ public enum SecAggPRGBench {
                                     Double(4 * (p + 1)) / t / 1e9, failed ? " FAILED" : ""))
             }
         }
+        // What Aviary masks with: libgcrypt's AES-128-CTR through MaskExpansion (64 KiB slices,
+        // one thread here so the line compares with the single-threaded candidates above).
+        var failed = false
+        let used = MergeBench.medianTime(repetitions) {
+            do { try MaskExpansion.apply([MaskExpansion.Mask(seed: seed, sign: .add)], to: &vector, modulusBits: 32, threads: 1) } catch { failed = true }
+        }
+        lines.append(String(format: "  %-34@ chunk %5d KiB  %7.3f ms  %5.2f GB/s%@", "AES-128-CTR (libgcrypt, MaskExpansion)" as NSString, 64,
+                            used * 1e3, Double(4 * (p + 1)) / used / 1e9, failed ? " FAILED" : ""))
         // The parts that are not the cipher: the add loop over a ready keystream, and the
         // zero-filled output buffer swift-crypto allocates per call.
         let ready = [UInt8](repeating: 5, count: 4 * (p + 1))

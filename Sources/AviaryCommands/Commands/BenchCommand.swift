@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
             commandName: "secagg",
             abstract: "Secure aggregation's pure layer: the mask PRG, a client's masking, in-memory rounds with and without dropouts.")
         @Option(help: "Clients per round.") var clients: Int = 100
-        @Flag(help: "Only the mask PRG's candidates from swift-crypto (ChaCha20, AES-CTR, AES-GCM) and chunk sizes.") var prg = false
+        @Flag(help: "Only the mask PRG: the candidates from swift-crypto (ChaCha20, AES-CTR, AES-GCM) by chunk size, and the libgcrypt AES-CTR expansion Aviary masks with.") var prg = false
         func run() throws { print(prg ? SecAggPRGBench.run() : SecAggBench.run(clients: clients)) }
     }
 
