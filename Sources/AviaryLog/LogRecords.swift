@@ -186,7 +186,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// `missing_metric = "uniform"`), with why.
     public var fallbacks: [ClientReason]? = nil
     /// The server process's resident memory after the round, in bytes (Linux; nil elsewhere).
-    public var serverRSSBytes: Int? = nil
+    /// Spelt `Rss`, not `RSS`: the log is read with snake_case key conversion, which turns
+    /// `server_rss_bytes` into `serverRssBytes`, so `serverRSSBytes` never read back.
+    public var serverRssBytes: Int? = nil
     /// Per sampled client (keyed by index): its UPDATE bytes up and MODEL + TRAIN bytes down.
     public var clientTraffic: [String: ClientTraffic]? = nil
     /// Sum of the clients' `bytes_up`: the round's UPDATE and FAILURE frames.

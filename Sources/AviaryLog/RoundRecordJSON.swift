@@ -200,7 +200,7 @@ extension JSONBytes {
         key("round"); int(r.round)
         key("sampled"); ints(r.sampled)
         if let v = r.secagg { key("secagg"); secAgg(v) }
-        if let v = r.serverRSSBytes { key("server_rss_bytes"); int(v) }
+        if let v = r.serverRssBytes { key("server_rss_bytes"); int(v) }
         if let v = r.serverSeconds { key("server_seconds"); double(v) }
         if let v = r.system { key("system"); system(v) }
         key("time"); string(r.time)

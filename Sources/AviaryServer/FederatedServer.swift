@@ -528,7 +528,7 @@ public final class FederatedServer {
         record.bytesReceived = pending.bytesReceived
         record.serverSeconds = pending.serverSeconds
         record.persistSeconds = pending.persistSeconds
-        record.serverRSSBytes = ResidentMemory.bytes()
+        record.serverRssBytes = ResidentMemory.bytes()
         try writer.append(.round(record))
         if let mergeRecord { try writer.append(.checkpointMerge(mergeRecord)) }
         if let summary = issues.summary() {
