@@ -139,41 +139,23 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
         steps += 1
     }
 
-    /// SGD's step in one pass with what the server checks around it (`RoundLogic.applyServerStep`):
+    /// SGD's step with what the server checks around it (`RoundLogic.applyServerStep`):
     /// the new global model, Float(global + lr·Δ) per element as `apply` computes it, and Σ Δ_j²
     /// summed in Float in index order (the merged update's squared norm, as the round record
     /// has always computed it). Nil, with nothing changed, unless the rule is SGD, the lengths
     /// match and every Δ_j and every new value is finite: the caller then takes the separate
     /// steps, which say what went wrong. Otherwise it counts as a step, like `apply`.
     public mutating func applySGDIfFinite(delta: [Float], to global: [Float]) -> (global: [Float], squaredNorm: Float)? {
-        guard case .sgd(let lr) = spec, delta.count == global.count else { return nil }
-        let exponent: UInt32 = 0x7F80_0000
-        var nonFinite: UInt32 = 0
+        guard let next = applySGDStepIfFinite(delta: delta, to: global) else { return nil }
+        // Apart from the step: its sequential chain of adds would keep the step scalar.
         var sum: Float = 0
-        let next = delta.withUnsafeBufferPointer { d in
-            global.withUnsafeBufferPointer { g in
-                [Float](unsafeUninitializedCapacity: d.count) { out, n in
-                    for j in 0..<d.count {
-                        let x = d[j]
-                        let y = Float(Double(g[j]) + lr * Double(x))
-                        out[j] = y
-                        sum = sum + x * x
-                        // A value is NaN or infinite exactly when its exponent bits are all ones.
-                        nonFinite |= (x.bitPattern & exponent) == exponent ? 1 : 0
-                        nonFinite |= (y.bitPattern & exponent) == exponent ? 1 : 0
-                    }
-                    n = d.count
-                }
-            }
-        }
-        guard nonFinite == 0 else { return nil }
-        steps += 1
+        for x in delta { sum = sum + x * x }
         return (next, sum)
     }
 
     /// `applySGDIfFinite(delta:to:)` without Σ Δ_j², for a caller that has it already
-    /// (`AggregationResult.deltaSquares`): without that sequential chain of adds the pass runs
-    /// eight values at a time. The same new model, the same declines, and it counts as a step.
+    /// (`AggregationResult.deltaSquares`): the pass runs eight values at a time. The same new
+    /// model, the same declines, and it counts as a step.
     public mutating func applySGDStepIfFinite(delta: [Float], to global: [Float]) -> [Float]? {
         guard case .sgd(let lr) = spec, delta.count == global.count else { return nil }
         let exponent: UInt32 = 0x7F80_0000
