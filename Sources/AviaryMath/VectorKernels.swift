@@ -86,18 +86,21 @@ public enum VectorKernels {
     /// out[o] (= or +=) bias[o] + Σ_i weight[o][i] ⋆ inp[i], a "same" stride-1 convolution computed
     /// directly (CVectorKernels/shim.h). Planes sit at channel·channelStride + sample·batchStride;
     /// weight is (outChannels, inChannels, kernel, kernel) with an odd kernel, outChannels a multiple
-    /// of 4. Only when `hasDirectConvolution`.
+    /// of 4. 3×3 kernels on 4-, 8-, 16- or 32-wide planes run on unpadded rows; `paddedRows` forces
+    /// the zero-bordered kernel there too (the two agree bit for bit; tests compare them).
+    /// Only when `hasDirectConvolution`.
     public static func sameConvolution(
         out: UnsafeMutablePointer<Float>, outChannelStride: Int, outBatchStride: Int,
         inp: UnsafePointer<Float>, inChannelStride: Int, inBatchStride: Int,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, batch: Int, inChannels: Int, outChannels: Int,
-        height: Int, width: Int, kernel: Int, accumulate: Bool, scratch: UnsafeMutablePointer<Float>
+        height: Int, width: Int, kernel: Int, accumulate: Bool, paddedRows: Bool = false, scratch: UnsafeMutablePointer<Float>
     ) {
         precondition(hasDirectConvolution && outChannels % 4 == 0 && kernel % 2 == 1,
                      "sameConvolution: needs AVX-512, outChannels % 4 == 0 and an odd kernel")
         #if arch(x86_64)
         aviary_conv_same_avx512(out, outChannelStride, outBatchStride, inp, inChannelStride, inBatchStride,
-                                weight, bias, batch, inChannels, outChannels, height, width, kernel, accumulate ? 1 : 0, scratch)
+                                weight, bias, batch, inChannels, outChannels, height, width, kernel, accumulate ? 1 : 0,
+                                paddedRows ? 1 : 0, scratch)
         #endif
     }
 

@@ -82,8 +82,8 @@ static inline void aviary_copy_rows_avx2(float *dst, long dstStride, const float
 // offset it loads 6 shifted input vectors and broadcasts 4 weights. The sums run over i, then ky,
 // then kx, in that order, so results do not depend on the tiling.
 
-/// Floats of scratch `aviary_conv_same_avx512` needs.
-static inline long aviary_conv_same_scratch(long cin, long cout, long h, long w, long k) {
+/// Floats of scratch `aviary_conv_same_padded_avx512` needs.
+static inline long aviary_conv_same_padded_scratch(long cin, long cout, long h, long w, long k) {
     const long wp = w + k - 1;
     const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;  // reads run up to 15 floats past the padded plane
     const long vectors = ((h - 1) * wp + w + 15) / 16;
@@ -137,14 +137,14 @@ AVIARY_CONV_TILE(5, AVIARY_EACH5)
 AVIARY_CONV_TILE(6, AVIARY_EACH6)
 
 /// out[o] (planes at o·outChannelStride + b·outBatchStride, H × W) = (out +) bias[o] + Σ_i w[o][i] ⋆ in[i]
-/// for a "same" stride-1 convolution: weights (cout, cin, k, k), k odd, cout a multiple of 4,
-/// input planes at i·inChannelStride + b·inBatchStride. `bias` may be NULL; with `accumulate` the
-/// result is added to `out`. `scratch` holds `aviary_conv_same_scratch(cin, cout, h, w, k)` floats.
+/// for a "same" stride-1 convolution on zero-bordered planes: weights (cout, cin, k, k), k odd, cout
+/// a multiple of 4, input planes at i·inChannelStride + b·inBatchStride. `bias` may be NULL; with
+/// `accumulate` the result is added to `out`. `scratch` holds `aviary_conv_same_padded_scratch` floats.
 __attribute__((target("avx512f")))
-static inline void aviary_conv_same_avx512(float *out, long outChannelStride, long outBatchStride,
-                                           const float *in, long inChannelStride, long inBatchStride,
-                                           const float *weight, const float *bias, long batch, long cin, long cout,
-                                           long h, long w, long k, int accumulate, float *scratch) {
+static inline void aviary_conv_same_padded_avx512(float *out, long outChannelStride, long outBatchStride,
+                                                  const float *in, long inChannelStride, long inBatchStride,
+                                                  const float *weight, const float *bias, long batch, long cin, long cout,
+                                                  long h, long w, long k, int accumulate, float *scratch) {
     const long p = (k - 1) / 2, wp = w + k - 1;
     const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;
     const long vectors = ((h - 1) * wp + w + 15) / 16, tmpStride = vectors * 16;
@@ -175,6 +175,142 @@ static inline void aviary_conv_same_avx512(float *out, long outChannelStride, lo
             else aviary_copy_rows_avx512(dst, w, tmp + o * tmpStride, wp, h, w);
         }
     }
+}
+
+// MARK: Direct 3 × 3 "same" convolution on unpadded rows
+//
+// For K = 3 and widths 4, 8, 16 or 32 (ResNet's 32/16/8-pixel planes) the padded plane's dropped
+// positions (2 of every W + 2, plus the last vector's rounding: 68, 18 and 5 vectors where 64, 16
+// and 4 suffice) are avoided: each input plane is copied with one zero row above and below but no
+// zero columns, so output q = y·W + x reads in[q + ky·W + kx − 1] and the whole plane is h·W/16
+// full vectors. The reads of kx = 0 at x = 0 and of kx = 2 at x = W − 1 land in the neighbouring
+// row and are zeroed by load masks instead; because 16 is a multiple of W or W of 16 (W ≤ 32),
+// a vector's masks depend only on its parity, so four mask registers hold them all. Each lane sees
+// the padded kernel's operands (the same products, zeros where it read zero padding) in the same
+// order over i, ky, kx, so the results are `aviary_conv_same_padded_avx512`'s bit for bit; tiles
+// store straight into `out` (no staging plane and copy-out).
+
+/// Whether the unpadded-row kernel takes a 3 × 3 convolution of width w.
+static inline int aviary_conv3_rows_fits(long h, long w) { return (w == 4 || w == 8 || w == 16 || w == 32) && (h * w) % 16 == 0; }
+
+/// Floats per input channel: 16 of front slack (the first read, kx = 0 at q = 0, is at −1; row −1
+/// then starts 64-byte aligned), h + 2 rows, and the one float kx = 2 reads past the last row.
+static inline long aviary_conv3_rows_plane(long h, long w) { return (16 + (h + 2) * w + 1 + 15) & ~15L; }
+
+#define AVIARY_C3_ACC(v) __m512 a0##v = i0, a1##v = i1, a2##v = i2, a3##v = i3;
+#define AVIARY_C3_FMA(v, off, LOAD) { const __m512 x = LOAD(v, src + off + 16 * v); \
+    a0##v = _mm512_fmadd_ps(w0, x, a0##v); a1##v = _mm512_fmadd_ps(w1, x, a1##v); \
+    a2##v = _mm512_fmadd_ps(w2, x, a2##v); a3##v = _mm512_fmadd_ps(w3, x, a3##v); }
+#define AVIARY_C3_LEFT(v, ptr) _mm512_maskz_loadu_ps((v) & 1 ? left1 : left0, ptr)
+#define AVIARY_C3_MID(v, ptr) _mm512_loadu_ps(ptr)
+#define AVIARY_C3_RIGHT(v, ptr) _mm512_maskz_loadu_ps((v) & 1 ? right1 : right0, ptr)
+#define AVIARY_C3_F0(v) AVIARY_C3_FMA(v, -1, AVIARY_C3_LEFT)
+#define AVIARY_C3_F1(v) AVIARY_C3_FMA(v, 0, AVIARY_C3_MID)
+#define AVIARY_C3_F2(v) AVIARY_C3_FMA(v, 1, AVIARY_C3_RIGHT)
+#define AVIARY_C3_W(kk) w0 = _mm512_set1_ps(wi[kk]); w1 = _mm512_set1_ps(wi[wstride + kk]); \
+    w2 = _mm512_set1_ps(wi[2 * wstride + kk]); w3 = _mm512_set1_ps(wi[3 * wstride + kk]);
+// out (+)= the accumulator: the padded kernel's copy-out, or its add (out + tmp), done in the register.
+#define AVIARY_C3_PUT(dst, acc) { if (accumulate) acc = _mm512_add_ps(_mm512_loadu_ps(dst), acc); _mm512_storeu_ps(dst, acc); }
+#define AVIARY_C3_STORE(v) AVIARY_C3_PUT(out + 16 * v, a0##v) AVIARY_C3_PUT(out + outStride + 16 * v, a1##v) \
+    AVIARY_C3_PUT(out + 2 * outStride + 16 * v, a2##v) AVIARY_C3_PUT(out + 3 * outStride + 16 * v, a3##v)
+/// One tile: 4 output channels (planes at out + j·outStride) × V vectors; vector v of the tile
+/// takes masks left0/right0 when v is even, left1/right1 when odd.
+#define AVIARY_C3_TILE(V, EACH) \
+    __attribute__((target("avx512f"))) static void aviary_conv3_rows_tile_avx512_##V( \
+        float *out, long outStride, const float *planes, long planeStride, const float *w, const float *init, \
+        long cin, long width, int accumulate, __mmask16 left0, __mmask16 left1, __mmask16 right0, __mmask16 right1) { \
+        const __m512 i0 = init ? _mm512_set1_ps(init[0]) : _mm512_setzero_ps(); \
+        const __m512 i1 = init ? _mm512_set1_ps(init[1]) : _mm512_setzero_ps(); \
+        const __m512 i2 = init ? _mm512_set1_ps(init[2]) : _mm512_setzero_ps(); \
+        const __m512 i3 = init ? _mm512_set1_ps(init[3]) : _mm512_setzero_ps(); \
+        EACH(AVIARY_C3_ACC) \
+        const long wstride = cin * 9; \
+        for (long i = 0; i < cin; i++) { \
+            const float *c = planes + i * planeStride, *wi = w + i * 9; \
+            for (long ky = 0; ky < 3; ky++) { \
+                const float *src = c + ky * width; \
+                __m512 w0, w1, w2, w3; \
+                AVIARY_C3_W(ky * 3) EACH(AVIARY_C3_F0) \
+                AVIARY_C3_W(ky * 3 + 1) EACH(AVIARY_C3_F1) \
+                AVIARY_C3_W(ky * 3 + 2) EACH(AVIARY_C3_F2) \
+            } \
+        } \
+        EACH(AVIARY_C3_STORE) \
+    }
+AVIARY_C3_TILE(1, AVIARY_EACH1)
+AVIARY_C3_TILE(2, AVIARY_EACH2)
+AVIARY_C3_TILE(3, AVIARY_EACH3)
+AVIARY_C3_TILE(4, AVIARY_EACH4)
+AVIARY_C3_TILE(5, AVIARY_EACH5)
+AVIARY_C3_TILE(6, AVIARY_EACH6)
+
+/// Lanes of a vector of parity `parity` whose x + dx lies in [0, w) (w divides 16 or 16 divides w, w ≤ 32).
+static inline __mmask16 aviary_conv3_rows_mask(long w, long parity, long dx) {
+    unsigned m = 0;
+    for (long l = 0; l < 16; l++) {
+        const long x = (16 * parity + l) % w;
+        if (x + dx >= 0 && x + dx < w) m |= 1u << l;
+    }
+    return (__mmask16)m;
+}
+
+/// `aviary_conv_same_avx512` for k = 3 when `aviary_conv3_rows_fits(h, w)`.
+__attribute__((target("avx512f")))
+static inline void aviary_conv3_same_rows_avx512(float *out, long outChannelStride, long outBatchStride,
+                                                 const float *in, long inChannelStride, long inBatchStride,
+                                                 const float *weight, const float *bias, long batch, long cin, long cout,
+                                                 long h, long w, int accumulate, float *scratch) {
+    const long vectors = h * w / 16, stride = aviary_conv3_rows_plane(h, w);
+    const __mmask16 l0 = aviary_conv3_rows_mask(w, 0, -1), l1 = aviary_conv3_rows_mask(w, 1, -1);
+    const __mmask16 r0 = aviary_conv3_rows_mask(w, 0, 1), r1 = aviary_conv3_rows_mask(w, 1, 1);
+    // The zero rows and slack stay zero: only the h·w interiors are written below.
+    for (long q = 0; q < cin * stride; q++) scratch[q] = 0;
+    for (long b = 0; b < batch; b++) {
+        for (long i = 0; i < cin; i++)
+            aviary_copy_rows_avx512(scratch + i * stride + 16 + w, 0, in + i * inChannelStride + b * inBatchStride, 0, 1, h * w);
+        // Tiles of at most 6 vectors, as even as possible (16 = 6 + 5 + 5, not 6 + 6 + 4: a narrow
+        // tile loads as many weights per FMA as a wide one). An odd start swaps the parity masks.
+        const long tiles = (vectors + 5) / 6;
+        for (long t0 = 0, v0 = 0; t0 < tiles; t0++) {
+            const long n = (vectors - v0) / (tiles - t0) + ((vectors - v0) % (tiles - t0) != 0);
+            const __mmask16 a0 = v0 & 1 ? l1 : l0, a1 = v0 & 1 ? l0 : l1, c0 = v0 & 1 ? r1 : r0, c1 = v0 & 1 ? r0 : r1;
+            for (long o = 0; o < cout; o += 4) {
+                float *t = out + o * outChannelStride + b * outBatchStride + 16 * v0;
+                const float *s = scratch + 16 + 16 * v0, *wo = weight + o * cin * 9, *init = bias ? bias + o : 0;
+                switch (n) {
+                case 6: aviary_conv3_rows_tile_avx512_6(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                case 5: aviary_conv3_rows_tile_avx512_5(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                case 4: aviary_conv3_rows_tile_avx512_4(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                case 3: aviary_conv3_rows_tile_avx512_3(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                case 2: aviary_conv3_rows_tile_avx512_2(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                default: aviary_conv3_rows_tile_avx512_1(t, outChannelStride, s, stride, wo, init, cin, w, accumulate, a0, a1, c0, c1); break;
+                }
+            }
+            v0 += n;
+        }
+    }
+}
+
+/// Floats of scratch `aviary_conv_same_avx512` needs (either kernel's).
+static inline long aviary_conv_same_scratch(long cin, long cout, long h, long w, long k) {
+    const long padded = aviary_conv_same_padded_scratch(cin, cout, h, w, k);
+    const long rows = cin * aviary_conv3_rows_plane(h, w);
+    return padded > rows ? padded : rows;
+}
+
+/// The direct "same" convolution: the unpadded-row kernel where it fits (k = 3, w ∈ {4, 8, 16, 32})
+/// unless `paddedRows` asks for the zero-bordered one (tests compare the two bit for bit).
+__attribute__((target("avx512f")))
+static inline void aviary_conv_same_avx512(float *out, long outChannelStride, long outBatchStride,
+                                           const float *in, long inChannelStride, long inBatchStride,
+                                           const float *weight, const float *bias, long batch, long cin, long cout,
+                                           long h, long w, long k, int accumulate, int paddedRows, float *scratch) {
+    if (k == 3 && !paddedRows && aviary_conv3_rows_fits(h, w))
+        aviary_conv3_same_rows_avx512(out, outChannelStride, outBatchStride, in, inChannelStride, inBatchStride,
+                                      weight, bias, batch, cin, cout, h, w, accumulate, scratch);
+    else
+        aviary_conv_same_padded_avx512(out, outChannelStride, outBatchStride, in, inChannelStride, inBatchStride,
+                                       weight, bias, batch, cin, cout, h, w, k, accumulate, scratch);
 }
 
 /// Samples per chunk of `aviary_conv3_same_weight_gradient_avx512`: its padded inputs and dOut

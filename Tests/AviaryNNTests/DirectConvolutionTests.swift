@@ -119,3 +119,43 @@ private extension Optional where Wrapped == [Float] {
         if let self { self.withUnsafeBufferPointer { body($0.baseAddress!) } } else { body(nil) }
     }
 }
+
+extension DirectConvolutionTests {
+    /// 3×3 kernels on 4-, 8-, 16- and 32-wide planes run on unpadded rows with masked loads; the
+    /// zero-bordered kernel is kept for other shapes. Both must give the same bits (every output
+    /// sums the same products in the same order): bias or none, overwrite or accumulate, CNHW and
+    /// NCHW input, a one-row plane, a tile starting at an odd vector of a 32-wide plane (whose masks
+    /// alternate: 5×32 is 10 vectors, two tiles of 5; 32×32 is 9 tiles of 6 and 2 of 5), NaN-filled
+    /// scratch. (Cin, Cout, H, W, batch)
+    @Test(arguments: [(3, 16, 32, 32, 2), (16, 8, 16, 16, 3), (8, 12, 8, 8, 2), (4, 4, 4, 4, 3), (5, 8, 1, 16, 2),
+                      (4, 8, 12, 4, 1), (32, 4, 5, 32, 2)])
+    func unpaddedRowsMatchPaddedBitForBit(shape: (Int, Int, Int, Int, Int)) {
+        let (cin, cout, height, width, batch) = shape
+        let plane = height * width, seed = UInt64(cin * 1000 + cout * 100 + height * 10 + width + 11)
+        let x = Fixtures.uniform(batch * cin * plane, seed: seed), w = Fixtures.uniform(cout * cin * 9, seed: seed + 1)
+        let bias = Fixtures.uniform(cout, seed: seed + 2), start = Fixtures.uniform(batch * cout * plane, seed: seed + 3)
+        let count = VectorKernels.sameConvolutionScratch(inChannels: cin, outChannels: cout, height: height, width: width, kernel: 3)
+        for nchw in [false, true] {
+            for b in [nil, bias] {
+                for accumulate in [false, true] {
+                    var outputs: [[Float]] = []
+                    for padded in [true, false] {
+                        var out = start, scratch = [Float](repeating: .nan, count: count)
+                        b.withOptionalPointer { bp in
+                            VectorKernels.sameConvolution(out: &out, outChannelStride: batch * plane, outBatchStride: plane,
+                                                          inp: x, inChannelStride: nchw ? plane : batch * plane,
+                                                          inBatchStride: nchw ? cin * plane : plane, weight: w, bias: bp,
+                                                          batch: batch, inChannels: cin, outChannels: cout, height: height,
+                                                          width: width, kernel: 3, accumulate: accumulate, paddedRows: padded,
+                                                          scratch: &scratch)
+                        }
+                        outputs.append(out)
+                    }
+                    #expect(outputs[0].map(\.bitPattern) == outputs[1].map(\.bitPattern),
+                            "\(shape) nchw \(nchw) bias \(b != nil) accumulate \(accumulate)")
+                    #expect(outputs[1] != start, "the convolution wrote nothing: \(shape)")
+                }
+            }
+        }
+    }
+}
