@@ -74,18 +74,22 @@ static inline void aviary_copy_rows_avx2(float *dst, long dstStride, const float
 // A stride-1 convolution with an odd K × K kernel and padding (K − 1)/2 ("same"), computed
 // directly instead of im2col + sgemm: for 16–64 channels OpenBLAS spends as long packing the
 // column matrix (written by im2col just before) as it does in its kernel. Per sample, each input
-// channel's plane is copied into a zero-bordered plane of width Wp = W + K − 1; an output pixel
-// (y, x) is then Σ_{i, ky, kx} w[o][i][ky][kx] · pad[i][(y + ky)·Wp + x + kx], so output index
-// q = y·Wp + x runs over one contiguous range of R = (H − 1)·Wp + W positions, 16 to a vector
-// (positions with x ≥ W are computed and dropped: 6 % of a 32-wide plane, 20 % of an 8-wide one).
+// channel's plane is copied into a zero-bordered plane of width Wp = W + p (p = (K − 1)/2: p zero
+// columns left of each row, which are also the previous row's right border, plus p zero rows
+// above and below); an output pixel (y, x) is then Σ_{i, ky, kx} w[o][i][ky][kx] ·
+// pad[i][(y + ky)·Wp + x + kx], so output index q = y·Wp + x runs over one contiguous range of
+// R = (H − 1)·Wp + W positions, 16 to a vector (positions with x ≥ W are computed and dropped: the
+// CNN's 14-wide conv2 takes 14 vectors a plane; with separate left and right borders, Wp = W + K − 1,
+// it took 16 for the same bits). 3 × 3 kernels on 4- to 32-wide planes take the unpadded-row
+// kernel below instead.
 // A tile is 4 output channels × up to 6 vectors (24 accumulators); per input channel and kernel
 // offset it loads 6 shifted input vectors and broadcasts 4 weights. The sums run over i, then ky,
 // then kx, in that order, so results do not depend on the tiling.
 
 /// Floats of scratch `aviary_conv_same_padded_avx512` needs.
 static inline long aviary_conv_same_padded_scratch(long cin, long cout, long h, long w, long k) {
-    const long wp = w + k - 1;
-    const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;  // reads run up to 15 floats past the padded plane
+    const long wp = w + (k - 1) / 2;
+    const long plane = ((h + k - 1) * wp + (k - 1) / 2 + 16 + 15) & ~15L;  // reads run up to p + 15 floats past the padded plane
     const long vectors = ((h - 1) * wp + w + 15) / 16;
     return cin * plane + cout * vectors * 16;
 }
@@ -145,8 +149,8 @@ static inline void aviary_conv_same_padded_avx512(float *out, long outChannelStr
                                                   const float *in, long inChannelStride, long inBatchStride,
                                                   const float *weight, const float *bias, long batch, long cin, long cout,
                                                   long h, long w, long k, int accumulate, float *scratch) {
-    const long p = (k - 1) / 2, wp = w + k - 1;
-    const long plane = ((h + k - 1) * wp + 16 + 15) & ~15L;
+    const long p = (k - 1) / 2, wp = w + p;
+    const long plane = ((h + k - 1) * wp + p + 16 + 15) & ~15L;
     const long vectors = ((h - 1) * wp + w + 15) / 16, tmpStride = vectors * 16;
     float *pad = scratch, *tmp = scratch + cin * plane;
     // Borders (and the slack past each plane) stay zero: only interiors are written below.
