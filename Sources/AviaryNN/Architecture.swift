@@ -76,6 +76,11 @@ struct LayerStep {
     var accumulatesInput = false
     /// The same for a residual join's `shortcut` slot.
     var accumulatesShortcut = false
+    /// A GroupNorm (not rectified) whose output only the residual join right after it reads: its
+    /// forward adds the join's shortcut (and the join's ReLU) and writes the join's output slot,
+    /// the join's own forward is skipped, and its own output slot is never written. Backward is
+    /// unchanged (the join hands its gradient to this slot's gradient as before).
+    var writesJoin = false
 }
 
 /// How `Network.initialise` fills a tensor.
@@ -177,6 +182,22 @@ struct Architecture {
             throw NNError.externalModel(source: e.source)
         }
         markAccumulatingReaders()
+        markJoinedNorms()
+    }
+
+    /// Sets `writesJoin` on each GroupNorm whose output feeds only the residual join after it.
+    private mutating func markJoinedNorms() {
+        func reads(_ step: LayerStep, _ slot: Int) -> Bool {
+            if step.input == slot { return true }
+            if case let .residualAdd(_, shortcut, _) = step.op { return shortcut == slot }
+            return false
+        }
+        for i in steps.indices.dropLast() {
+            guard case .groupNorm(_, _, _, _, _, _, false) = steps[i].op, case .residualAdd = steps[i + 1].op,
+                  steps[i + 1].input == steps[i].output else { continue }
+            let slot = steps[i].output
+            if steps.indices.allSatisfy({ $0 == i + 1 || !reads(steps[$0], slot) }) { steps[i].writesJoin = true }
+        }
     }
 
     /// Sets `accumulatesInput`/`accumulatesShortcut` on every layer that is not the first, in

@@ -47,16 +47,18 @@ extension Conv2D {
         return count
     }
 
-    /// out (Cout, B·H·W) = weight ⋆ inp (+ bias), inp planes per `layout`.
+    /// out (Cout, B·H·W) = weight ⋆ inp (+ bias), inp planes per `layout`; `samples`: only these
+    /// samples of the batch (all by default).
     static func directSameForward(
         out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, layout: PlaneLayout,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, batch: Int, geometry g: ConvGeometry,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, samples: Range<Int>? = nil
     ) {
-        let plane = g.height * g.width
-        VectorKernels.sameConvolution(out: out, outChannelStride: batch * plane, outBatchStride: plane,
-                                      inp: inp, inChannelStride: layout.channelStride, inBatchStride: layout.batchStride,
-                                      weight: weight, bias: bias, batch: batch, inChannels: g.inChannels,
+        let plane = g.height * g.width, range = samples ?? 0..<batch
+        VectorKernels.sameConvolution(out: out + range.lowerBound * plane, outChannelStride: batch * plane, outBatchStride: plane,
+                                      inp: inp + range.lowerBound * layout.batchStride, inChannelStride: layout.channelStride,
+                                      inBatchStride: layout.batchStride,
+                                      weight: weight, bias: bias, batch: range.count, inChannels: g.inChannels,
                                       outChannels: g.outChannels, height: g.height, width: g.width, kernel: g.kernel,
                                       accumulate: false, scratch: scratch)
     }

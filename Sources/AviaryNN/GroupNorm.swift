@@ -12,15 +12,18 @@ enum GroupNorm {
 
     /// out (C, B, P) = γ · (inp − μ_{b,g}) / √(σ²_{b,g} + ε) + β, or max(that, 0) when `rectified`
     /// (a following ReLU fused in); writes μ and 1/σ into `statistics` (B·G pairs: mean, then
-    /// inverse deviation) when given.
+    /// inverse deviation) when given. With `shortcut` (C, B, P) the residual join that follows is
+    /// fused in: out = (that + shortcut), then max(·, 0) when `rectified`, each value rounded as the
+    /// unfused layers round it, so the bits are theirs. `samples`: only these samples (all by default).
     static func forward(
         out: UnsafeMutablePointer<Float>, statistics: UnsafeMutablePointer<Float>?,
         inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-        batch: Int, channels: Int, plane: Int, groups: Int, rectified: Bool = false
+        batch: Int, channels: Int, plane: Int, groups: Int, rectified: Bool = false,
+        shortcut: UnsafePointer<Float>? = nil, samples: Range<Int>? = nil
     ) {
         let perGroup = channels / groups
         let n = Float(perGroup * plane)
-        for b in 0..<batch {
+        for b in samples ?? 0..<batch {
             for g in 0..<groups {
                 // Two passes (mean, then squared deviations) for the accuracy a one-pass
                 // E[x²] − E[x]² loses on activations with a large mean.
@@ -49,7 +52,15 @@ enum GroupNorm {
                 for c in (g * perGroup)..<((g + 1) * perGroup) {
                     let x = inp + (c * batch + b) * plane, y = out + (c * batch + b) * plane
                     let scale = gamma[c] * inverse, shift = beta[c] - mean * scale
-                    if rectified {
+                    if let shortcut {
+                        // ResidualAdd.forward's sum of this layer's rounded output and the shortcut.
+                        let s = shortcut + (c * batch + b) * plane
+                        if rectified {
+                            for i in 0..<plane { let v = (x[i] * scale + shift) + s[i]; y[i] = v > 0 ? v : 0 }
+                        } else {
+                            for i in 0..<plane { y[i] = (x[i] * scale + shift) + s[i] }
+                        }
+                    } else if rectified {
                         // ReLU.forward's select (NaN → 0).
                         for i in 0..<plane { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0 }
                     } else {

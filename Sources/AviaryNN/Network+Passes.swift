@@ -69,7 +69,11 @@ extension Network {
         currentInput = input
         // Inference keeps no argmax, so only a training forward may be followed by `backward`.
         currentBatch = training ? batch : 0
-        for step in architecture.steps {
+        let steps = architecture.steps
+        var position = 0
+        while position < steps.count {
+            let step = steps[position]
+            position += 1
             let inp = step.input == 0 ? input : UnsafePointer(slots[step.input])
             let out = slots[step.output]
             switch step.op {
@@ -79,9 +83,23 @@ extension Network {
             case let .relu(features):
                 ReLU.forward(x: out, count: batch * features)
             case let .conv(g) where Conv2D.directForward(g):
-                Conv2D.directSameForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), weight: parameters + g.weight,
-                                         bias: g.bias.map { UnsafePointer(parameters + $0) }, batch: batch, geometry: g,
-                                         scratch: directScratch)
+                let layout = planeLayout(g, batch: batch), bias = g.bias.map { UnsafePointer(parameters + $0) }
+                if position < steps.count, case .groupNorm = steps[position].op, steps[position].input == step.output {
+                    // One sample at a time with its normalisation (and join) right after it: the
+                    // sample's output (16–64 KB) is still in L2 when the normalisation's passes
+                    // read it; the whole batch's (2–4 MB for ResNet's first stage at batch 32–64)
+                    // was not. Every value is computed as before.
+                    let norm = steps[position]
+                    for b in 0..<batch {
+                        Conv2D.directSameForward(out: out, inp: inp, layout: layout, weight: parameters + g.weight, bias: bias,
+                                                 batch: batch, geometry: g, scratch: directScratch, samples: b..<(b + 1))
+                        groupNormForward(norm, join: norm.writesJoin ? steps[position + 1] : nil, batch: batch, samples: b..<(b + 1))
+                    }
+                    position += norm.writesJoin ? 2 : 1
+                } else {
+                    Conv2D.directSameForward(out: out, inp: inp, layout: layout, weight: parameters + g.weight, bias: bias,
+                                             batch: batch, geometry: g, scratch: directScratch)
+                }
             case let .conv(g):
                 Conv2D.chunkedForward(out: out, inp: inp, layout: planeLayout(g, batch: batch), col: columns[g.column],
                                       weight: parameters + g.weight, bias: g.bias.map { UnsafePointer(parameters + $0) },
@@ -96,10 +114,9 @@ extension Network {
                 }
             case let .flatten(channels, plane):
                 Flatten.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
-            case let .groupNorm(channels, plane, groups, weight, bias, index, rectified):
-                GroupNorm.forward(out: out, statistics: statistics[index], inp: inp, gamma: parameters + weight,
-                                  beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups,
-                                  rectified: rectified)
+            case .groupNorm:
+                groupNormForward(step, join: step.writesJoin ? steps[position] : nil, batch: batch, samples: 0..<batch)
+                if step.writesJoin { position += 1 }
             case let .globalAveragePool(channels, plane):
                 GlobalAveragePool.forward(out: out, inp: inp, batch: batch, channels: channels, plane: plane)
             case let .dropout(features, rate, index):
@@ -208,6 +225,22 @@ extension Network {
                 dInp.update(repeating: 0, count: (steps - 1) * batch * features)
                 (dInp + (steps - 1) * batch * features).update(from: dOut, count: batch * features)
             }
+        }
+    }
+
+    /// A GroupNorm step's forward on `samples`; with `join` (the residual join after a `writesJoin`
+    /// step) the join is fused in and its output slot written instead of the norm's.
+    private func groupNormForward(_ step: LayerStep, join: LayerStep?, batch: Int, samples: Range<Int>) {
+        guard case let .groupNorm(channels, plane, groups, weight, bias, index, rectified) = step.op else { return }
+        let inp = step.input == 0 ? currentInput : UnsafePointer(slots[step.input])
+        if let join, case let .residualAdd(_, shortcut, joinRectified) = join.op {
+            GroupNorm.forward(out: slots[join.output], statistics: statistics[index], inp: inp, gamma: parameters + weight,
+                              beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups,
+                              rectified: joinRectified, shortcut: UnsafePointer(slots[shortcut]), samples: samples)
+        } else {
+            GroupNorm.forward(out: slots[step.output], statistics: statistics[index], inp: inp, gamma: parameters + weight,
+                              beta: parameters + bias, batch: batch, channels: channels, plane: plane, groups: groups,
+                              rectified: rectified, samples: samples)
         }
     }
 

@@ -121,6 +121,50 @@ import AviaryMath
         }
     }
 
+    /// GroupNorm with the residual join after it fused in (`shortcut`, as the network runs a
+    /// `writesJoin` norm), called one sample at a time as the network does after a direct
+    /// convolution, computes exactly what GroupNorm over the batch then the join (rectified or not)
+    /// computed, statistics included. (batch, channels, plane, groups)
+    @Test(arguments: [(2, 4, 16, 2), (3, 6, 13, 3), (2, 8, 64, 2)])
+    func groupNormWithJoinMatchesGroupNormThenJoin(shape: (Int, Int, Int, Int)) {
+        let (batch, channels, plane, groups) = shape
+        let n = batch * channels * plane
+        let x = Fixtures.uniform(n, seed: 60).enumerated().map { $0.element * Float(1 + $0.offset % 3) + 0.5 }
+        let gamma = Fixtures.uniform(channels, seed: 61, low: 0.5, high: 1.5), beta = Fixtures.uniform(channels, seed: 62)
+        let shortcut = Fixtures.uniform(n, seed: 63)
+        for rectified in [false, true] {
+            var statsA = [Float](repeating: 0, count: 2 * batch * groups), statsB = statsA
+            var normed = [Float](repeating: 0, count: n), plain = normed, fused = [Float](repeating: 7, count: n)
+            GroupNorm.forward(out: &normed, statistics: &statsA, inp: x, gamma: gamma, beta: beta,
+                              batch: batch, channels: channels, plane: plane, groups: groups)
+            ResidualAdd.forward(out: &plain, main: normed, shortcut: shortcut, count: n, rectified: rectified)
+            for b in 0..<batch {
+                GroupNorm.forward(out: &fused, statistics: &statsB, inp: x, gamma: gamma, beta: beta,
+                                  batch: batch, channels: channels, plane: plane, groups: groups, rectified: rectified,
+                                  shortcut: shortcut, samples: b..<(b + 1))
+            }
+            #expect(fused.map(\.bitPattern) == plain.map(\.bitPattern) && statsA == statsB, "rectified \(rectified)")
+            if rectified { #expect(fused.contains(0) && fused.contains { $0 > 0 }) }
+        }
+    }
+
+    /// The network fuses each GroupNorm whose output only its residual join reads: in ResNet-20,
+    /// the second norm of the 7 blocks without a projection (in the 2 with one, the shortcut's
+    /// convolution runs between norm and join); never a rectified norm, and nothing in the CNN.
+    @Test func joinedNormsArePlannedWhereOnlyTheJoinReadsThem() throws {
+        let resnet = try Architecture(spec: .resnet(.cifar(depth: 20)))
+        let joined = resnet.steps.indices.filter { resnet.steps[$0].writesJoin }
+        #expect(joined.count == 7)
+        for i in joined {
+            guard case .groupNorm(_, _, _, _, _, _, false) = resnet.steps[i].op, case .residualAdd = resnet.steps[i + 1].op else {
+                Issue.record("step \(i) is not an unrectified norm before a join"); continue
+            }
+            #expect(resnet.steps[i + 1].input == resnet.steps[i].output)
+        }
+        let cnn = try Architecture(spec: .mcMahanCNN)
+        #expect(!cnn.steps.contains { $0.writesJoin })
+    }
+
     /// (channels, height, width, outChannels, kernel, stride, CNHW input): ResNet's 3×3 and 1×1
     /// downsampling convolutions on odd and even sizes, without a bias.
     @Test(arguments: [(2, 7, 6, 3, 3, 2, false), (2, 6, 6, 3, 1, 2, true), (3, 5, 8, 2, 3, 3, true), (1, 4, 4, 2, 3, 1, true)])
