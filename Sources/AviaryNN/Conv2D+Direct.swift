@@ -12,8 +12,8 @@ extension Conv2D {
     /// runs here (its input gradient is the column gradient, its 5×5 weight gradient stays im2col +
     /// sgemm): in session 13 a CNN training step at batch 32 took ~5 % less CPU time with both
     /// 5×5 forwards direct than with neither (one binary, the choice toggled and alternated), although
-    /// conv2's 14-wide rows waste 22 % of the lanes (padded width 18); conv1 (one input channel,
-    /// K·K = 25) made a poor sgemm shape. Either layer alone gained less.
+    /// conv2's 14-wide rows then wasted 22 % of the lanes (padded width 18; 16 since session 14, 12.5 %);
+    /// conv1 (one input channel, K·K = 25) made a poor sgemm shape. Either layer alone gained less.
     private static func same(_ g: ConvGeometry) -> Bool {
         VectorKernels.hasDirectConvolution && g.stride == 1 && (g.kernel == 3 || g.kernel == 5) && g.padding == g.kernel / 2
     }
