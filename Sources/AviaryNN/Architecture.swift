@@ -60,6 +60,12 @@ struct ConvGeometry {
     /// gradient (depth Cout) and col2im: set for "same" stride-1 convolutions inside the network:
     /// ResNet's 3×3 convs with Cout ≤ Cin, whose dOut columns fit the shared column buffer.
     var transposedInputGradient = false
+    /// The input gradient is the flipped-kernel convolution where it runs directly
+    /// (`Conv2D.directInputGradient`, AVX-512) and the column gradient elsewhere: the CNN's conv2,
+    /// whose column-gradient sgemms (Cin·K² = 800 rows, depth Cout = 64, one sample of 196 columns
+    /// per chunk) and col2im cost more than the direct convolution. The sgemm probe keeps timing
+    /// the column-gradient shapes (`Network.trainingGemms`), what an all-sgemm engine would run.
+    var directTransposedInputGradient = false
     var outHeight: Int { Conv2D.outputSize(height, kernel: kernel, padding: padding, stride: stride) }
     var outWidth: Int { Conv2D.outputSize(width, kernel: kernel, padding: padding, stride: stride) }
     var patch: Int { inChannels * kernel * kernel }
@@ -270,16 +276,22 @@ struct Architecture {
     /// The CNN's "same" convolution with a bias and its own column buffer. It runs chunk by chunk
     /// like ResNet's: a batch-wide column matrix (20 MB for conv2 at batch 32)
     /// would be written and read back from memory, a chunk's stays in L2. Inside the network its
-    /// input gradient is the column gradient Wᵀ·dOut (dOut itself is the sgemm's operand) and
-    /// `Conv2D.sameCol2im`: for conv2 (Cout·K² = 1,600 rows of dOut columns against Cin·K² = 800
-    /// column-gradient rows) that moves half the floats the flipped-kernel form's im2col of dOut did.
+    /// input gradient is the direct flipped-kernel convolution where that runs
+    /// (`directTransposedInputGradient`), else the column gradient Wᵀ·dOut (dOut itself is the
+    /// sgemm's operand) and `Conv2D.sameCol2im`: for conv2 (Cout·K² = 1,600 rows of dOut columns
+    /// against Cin·K² = 800 column-gradient rows) that moves half the floats the flipped-kernel
+    /// form's im2col of dOut did.
     private mutating func addConv(_ name: String, _ inC: Int, _ outC: Int, _ h: Int, _ w: Int, kernel: Int, batchMajorInput: Bool) {
         let fanIn = inC * kernel * kernel
         let wt = addTensor("\(name).weight", [outC, inC, kernel, kernel], initialiser: .uniform(fanIn: fanIn))
         let b = addTensor("\(name).bias", [outC], initialiser: .uniform(fanIn: fanIn))
-        let g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
+        var g = ConvGeometry(inChannels: inC, outChannels: outC, height: h, width: w, kernel: kernel,
                              padding: kernel / 2, weight: wt, bias: b, batchMajorInput: batchMajorInput,
                              column: columnFeatures.count)
+        if !batchMajorInput && kernel % 2 == 1 {
+            g.directTransposedInputGradient = true
+            flippedWeightCount = max(flippedWeightCount, inC * outC * kernel * kernel)
+        }
         columnFeatures.append(g.patch * g.outHeight * g.outWidth)
         addStep(.conv(g), features: outC * g.outHeight * g.outWidth)
     }

@@ -8,12 +8,15 @@ import AviaryMath
 /// gradient keep im2col + sgemm.
 extension Conv2D {
     /// "Same" stride-1 convolutions with 3×3 (ResNet's) or 5×5 (the CNN's) kernels. The kernels take
-    /// any odd size; these two are the ones measured and tested. For the CNN only the forward pass
-    /// runs here (its input gradient is the column gradient, its 5×5 weight gradient stays im2col +
-    /// sgemm): in session 13 a CNN training step at batch 32 took ~5 % less CPU time with both
-    /// 5×5 forwards direct than with neither (one binary, the choice toggled and alternated), although
-    /// conv2's 14-wide rows then wasted 22 % of the lanes (padded width 18; 16 since session 14, 12.5 %);
-    /// conv1 (one input channel, K·K = 25) made a poor sgemm shape. Either layer alone gained less.
+    /// any odd size; these two are the ones measured and tested. For the CNN the forward passes and
+    /// conv2's input gradient run here (its 5×5 weight gradients stay im2col + sgemm, and conv1's
+    /// input gradient, wanted only by attacks, has 1 output plane): in session 13 a CNN training step
+    /// at batch 32 took ~5 % less CPU time with both 5×5 forwards direct than with neither (one binary,
+    /// the choice toggled and alternated), although conv2's 14-wide rows then wasted 22 % of the lanes
+    /// (padded width 18; 16 since session 14, 12.5 %); conv1 (one input channel, K·K = 25) made a poor
+    /// sgemm shape. Either layer alone gained less. In session 14 conv2's input gradient as the direct
+    /// flipped-kernel convolution took a CNN step from 26.2/25.2/25.2 to 25.7/23.6/24.6 ms of thread
+    /// CPU time (minima, 3 alternated pairs; the column gradient's sgemms are one 196-column sample each).
     private static func same(_ g: ConvGeometry) -> Bool {
         VectorKernels.hasDirectConvolution && g.stride == 1 && (g.kernel == 3 || g.kernel == 5) && g.padding == g.kernel / 2
     }
@@ -21,9 +24,10 @@ extension Conv2D {
     /// Whether `g`'s forward pass runs directly here.
     static func directForward(_ g: ConvGeometry) -> Bool { same(g) && g.outChannels % 4 == 0 }
 
-    /// Whether `g`'s flipped-kernel input gradient (`transposedInputGradient`) runs directly here.
+    /// Whether `g`'s flipped-kernel input gradient (`transposedInputGradient`, or
+    /// `directTransposedInputGradient`) runs directly here.
     static func directInputGradient(_ g: ConvGeometry) -> Bool {
-        same(g) && g.transposedInputGradient && g.inChannels % 4 == 0
+        same(g) && (g.transposedInputGradient || g.directTransposedInputGradient) && g.inChannels % 4 == 0
     }
 
     /// Whether `g`'s weight gradient runs directly here (the bias, if any, is summed apart).

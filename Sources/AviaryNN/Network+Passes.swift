@@ -151,7 +151,7 @@ extension Network {
             case let .conv(g):
                 // Input gradient first: a folded-SGD sink updates the kernels in place.
                 let layout = planeLayout(g, batch: batch)
-                if let dInp, g.transposedInputGradient {
+                if let dInp, g.transposedInputGradient || Conv2D.directInputGradient(g) {
                     Conv2D.flipTransposed(weight: parameters + g.weight, into: flippedWeights, inChannels: g.inChannels,
                                           outChannels: g.outChannels, kernel: g.kernel)
                     if Conv2D.directInputGradient(g) {

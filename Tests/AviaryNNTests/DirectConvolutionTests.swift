@@ -159,3 +159,21 @@ extension DirectConvolutionTests {
         }
     }
 }
+
+extension DirectConvolutionTests {
+    /// The CNN's conv2 takes its input gradient as the direct flipped-kernel convolution (conv1,
+    /// whose input is the network's, keeps the column gradient), while the sgemm probe still times
+    /// conv2's column-gradient GEMMs (Cin·K² × samples·plane, depth Cout), what an all-sgemm engine runs.
+    @Test func cnnConv2InputGradientIsDirectAndTheProbeKeepsItsColumnShapes() throws {
+        let architecture = try Architecture(spec: .mcMahanCNN)
+        let convs = architecture.steps.compactMap { step -> ConvGeometry? in
+            if case let .conv(g) = step.op { return g } else { return nil }
+        }
+        #expect(convs.count == 2)
+        #expect(!Conv2D.directInputGradient(convs[0]) && Conv2D.directInputGradient(convs[1]))
+        #expect(architecture.flippedWeightCount >= 32 * 64 * 25)
+        let gemms = try Network(spec: .mcMahanCNN, maxBatch: 4).trainingGemms(batch: 4)
+        #expect(gemms.contains { $0.m == 32 * 25 && $0.k == 64 && $0.transA && !$0.transB })
+        #expect(!gemms.contains { $0.k == 64 * 25 })
+    }
+}
