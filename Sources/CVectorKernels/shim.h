@@ -1,6 +1,6 @@
 // Header-only kernels: the NN engine's im2col row copies and direct "same" convolutions
-// (AviaryMath's `VectorKernels`) and secure aggregation's stochastic rounding (AviarySecAgg's
-// `FixedPointQuantiser`). Swift
+// (AviaryMath's `VectorKernels`) and secure aggregation's stochastic rounding and mask addition
+// (AviarySecAgg's `FixedPointQuantiser` and `MaskExpansion`). Swift
 // compiles for baseline x86-64 (SSE2), where an image row of 7–32 floats takes several moves and a
 // scalar tail; these functions carry their own target attributes, so one AVX-512 or AVX2 masked
 // move copies a row. The caller picks the variant the CPU runs (aviary_x86_vector_level in
@@ -360,6 +360,41 @@ static inline void aviary_round_weighted_avx2(uint32_t *out, const float *x, con
         double u = (double)(int64_t)(draws[i] >> 11) * 0x1.0p-53;
         double q = f + (u < s - f ? 1.0 : 0.0);
         out[i] = (uint32_t)(q < levels ? q : levels);
+    }
+}
+
+// Secure aggregation's mask addition in Z_2^b (MaskExpansion.add): out[j] = (out[j] ± w[j]) & mask
+// for j < n, w[j] the j-th little-endian u32 of `words` (any alignment: a keystream buffer).
+
+/// AVX-512 (F), 16 words a step, a masked tail.
+__attribute__((target("avx512f")))
+static inline void aviary_ring_add_u32_avx512(uint32_t *out, const void *words, long n, int subtract, uint32_t mask) {
+    const __m512i m = _mm512_set1_epi32((int)mask);
+    const uint32_t *w = (const uint32_t *)words;
+    for (long j = 0; j < n; j += 16) {
+        const long left = n - j;
+        const __mmask16 t = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        __m512i o = _mm512_maskz_loadu_epi32(t, out + j), k = _mm512_maskz_loadu_epi32(t, w + j);
+        __m512i r = subtract ? _mm512_sub_epi32(o, k) : _mm512_add_epi32(o, k);
+        _mm512_mask_storeu_epi32(out + j, t, _mm512_and_si512(r, m));
+    }
+}
+
+/// The same with AVX2, 8 words a step, a scalar tail.
+__attribute__((target("avx2")))
+static inline void aviary_ring_add_u32_avx2(uint32_t *out, const void *words, long n, int subtract, uint32_t mask) {
+    const __m256i m = _mm256_set1_epi32((int)mask);
+    const unsigned char *w = (const unsigned char *)words;
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i o = _mm256_loadu_si256((const __m256i *)(out + j)), k = _mm256_loadu_si256((const __m256i *)(w + 4 * j));
+        __m256i r = subtract ? _mm256_sub_epi32(o, k) : _mm256_add_epi32(o, k);
+        _mm256_storeu_si256((__m256i *)(out + j), _mm256_and_si256(r, m));
+    }
+    for (; j < n; j++) {
+        uint32_t k;
+        __builtin_memcpy(&k, w + 4 * j, 4);
+        out[j] = (subtract ? out[j] - k : out[j] + k) & mask;
     }
 }
 #endif

@@ -112,6 +112,31 @@ import AviaryMath
         }
     }
 
+    /// Each mask-addition kernel the CPU runs is the scalar loop: both signs, a 32- and a
+    /// 24-bit ring, keystream words at every byte alignment, lengths around the vector widths.
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func everyMaskAdditionKernelIsTheScalarLoop() {
+        var data = RandomStream(seed: 17, purpose: .synthetic)
+        for level in 1...VectorKernels.level {
+            for count in [1, 7, 8, 9, 15, 16, 17, 100, 16_387] {
+                let start = (0..<count).map { _ in UInt32(truncatingIfNeeded: data.next()) }
+                let bytes = (0..<(4 * count + 3)).map { _ in UInt8(truncatingIfNeeded: data.next()) }
+                for offset in 0..<4 {
+                    for sign in [MaskSign.add, .subtract] {
+                        for ringMask in [UInt32.max, 0xFF_FFFF] {
+                            var scalar = start.map { $0 & ringMask }, vector = scalar
+                            bytes.withUnsafeBytes { raw in
+                                MaskExpansion.add(raw.baseAddress! + offset, into: &scalar, count: count, sign: sign, ringMask: ringMask, vectorLevel: 0)
+                                MaskExpansion.add(raw.baseAddress! + offset, into: &vector, count: count, sign: sign, ringMask: ringMask, vectorLevel: level)
+                            }
+                            #expect(vector == scalar, "level \(level), n \(count), offset \(offset), \(sign), mask \(ringMask)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func keystreamGeneratorIsDeterministicPerSeed() throws {
         var a = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
         var b = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
