@@ -98,6 +98,18 @@ public enum MaskExpansion {
                              threads: Int = availableCores) throws(SecAggError) {
         for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         let count = vector.count
+        var failure: SecAggError?
+        vector.withUnsafeMutableBufferPointer { v in
+            guard let base = v.baseAddress else { return }
+            do throws(SecAggError) { try apply(masks, to: base, count: count, modulusBits: modulusBits, threads: threads) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The same over `count` words at `words` (a stage-3 reply body's words, `MaskedInputBody`).
+    public static func apply(_ masks: [Mask], to words: UnsafeMutablePointer<UInt32>, count: Int, modulusBits: Int,
+                             threads: Int = availableCores) throws(SecAggError) {
+        for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         guard count > 0, !masks.isEmpty else { return }
         let ringMask = RingArithmetic.mask(bits: modulusBits)
         let chunkWords = chunkBytes / 4
@@ -105,35 +117,33 @@ public enum MaskExpansion {
         let workers = max(1, min(threads, slices))
         // One error slot per worker (each writes only its own).
         var errors = [SecAggError?](repeating: nil, count: workers)
-        vector.withUnsafeMutableBufferPointer { v in
-            errors.withUnsafeMutableBufferPointer { e in
-                let shared = Shared(vector: v.baseAddress!, errors: e.baseAddress!)
-                let work: @Sendable (Int) -> Void = { w in
-                    // Per worker: one keystream per mask (its expanded key) and one chunk of zeros
-                    // plus one of keystream, reused for every slice and mask, so the chunk stays
-                    // in cache between its write and its addition.
-                    let bytes = 4 * min(count, chunkWords)
-                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
-                    defer { buffer.deallocate() }
-                    buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-                    let zeros = UnsafeRawPointer(buffer), chunk = buffer + bytes
-                    do throws(SecAggError) {
-                        var streams: [AESCounterKeystream] = []
-                        streams.reserveCapacity(masks.count)
-                        for m in masks { streams.append(try AESCounterKeystream(key: m.seed[0..<16])) }
-                        for slice in stride(from: w, to: slices, by: workers) {
-                            let first = slice * chunkWords, n = min(chunkWords, count - first)
-                            for (m, stream) in zip(masks, streams) {
-                                try stream.write(into: chunk, byteCount: 4 * n, firstBlock: UInt64(slice * (chunkBytes / 16)), zeros: zeros)
-                                add(chunk, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
-                            }
+        errors.withUnsafeMutableBufferPointer { e in
+            let shared = Shared(vector: words, errors: e.baseAddress!)
+            let work: @Sendable (Int) -> Void = { w in
+                // Per worker: one keystream per mask (its expanded key) and one chunk of zeros
+                // plus one of keystream, reused for every slice and mask, so the chunk stays
+                // in cache between its write and its addition.
+                let bytes = 4 * min(count, chunkWords)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
+                defer { buffer.deallocate() }
+                buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+                let zeros = UnsafeRawPointer(buffer), chunk = buffer + bytes
+                do throws(SecAggError) {
+                    var streams: [AESCounterKeystream] = []
+                    streams.reserveCapacity(masks.count)
+                    for m in masks { streams.append(try AESCounterKeystream(key: m.seed[0..<16])) }
+                    for slice in stride(from: w, to: slices, by: workers) {
+                        let first = slice * chunkWords, n = min(chunkWords, count - first)
+                        for (m, stream) in zip(masks, streams) {
+                            try stream.write(into: chunk, byteCount: 4 * n, firstBlock: UInt64(slice * (chunkBytes / 16)), zeros: zeros)
+                            add(chunk, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
                         }
-                    } catch {
-                        shared.errors[w] = error
                     }
+                } catch {
+                    shared.errors[w] = error
                 }
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
             }
+            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
         }
         if let error = errors.lazy.compactMap({ $0 }).first { throw error }
     }
