@@ -72,9 +72,10 @@ public struct SecAggClient: Sendable {
                                                      participants: holders, using: &generator)
         var out: [EncryptedShare] = []
         var sealing: [Int: [UInt8]] = [:]
+        let keys = try PairwiseKeys.deriveAll(privateKey: encryptionKey, peers: holders.map { ($0, received[$0]!.encryptionKey) },
+                                              purpose: .shareEncryption, round: parameters.round)
         for (n, holder) in holders.enumerated() {
-            let key = try PairwiseKeys.derive(privateKey: encryptionKey, peerPublic: received[holder]!.encryptionKey,
-                                              peer: holder, purpose: .shareEncryption, round: parameters.round)
+            let key = keys[n]
             sealing[holder] = key
             let pair = ShareEncryption.SharePair(maskKey: maskKeyShares[n], selfMask: selfMaskShares[n])
             out.append(EncryptedShare(from: index, to: holder,
@@ -143,11 +144,10 @@ public struct SecAggClient: Sendable {
         guard held.count >= parameters.threshold else {
             throw .tooFewSurvivors(stage: "share-keys", have: held.count, threshold: parameters.threshold)
         }
+        try deriveMaskSeeds(for: held.keys.filter { maskSeeds[$0] == nil })
         var masks = [MaskExpansion.Mask(seed: secrets.selfMaskSeed, sign: .add)]
         for neighbour in held.keys.sorted() {
-            let seed: [UInt8]
-            if let prepared = maskSeeds[neighbour] { seed = prepared } else { seed = try maskSeed(with: neighbour) }
-            masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
+            masks.append(MaskExpansion.Mask(seed: maskSeeds[neighbour]!, sign: index < neighbour ? .add : .subtract))
         }
         if let words { try MaskExpansion.apply(masks, to: words, count: count, modulusBits: parameters.modulusBits) }
         heldShares = held
@@ -164,15 +164,16 @@ public struct SecAggClient: Sendable {
     /// - Throws: outside stage `.shared` (`unexpectedStage`); a key swift-crypto refuses.
     public mutating func prepareMaskSeeds() throws(SecAggError) {
         guard stage == .shared else { throw .unexpectedStage(expected: stage.rawValue, got: "prepare-mask-seeds") }
-        for neighbour in neighbourKeys.keys.sorted() where maskSeeds[neighbour] == nil {
-            maskSeeds[neighbour] = try maskSeed(with: neighbour)
-        }
+        try deriveMaskSeeds(for: neighbourKeys.keys.filter { maskSeeds[$0] == nil })
     }
 
-    /// s_ij with neighbour j: X25519 of this client's mask key and j's, through HKDF.
-    private func maskSeed(with neighbour: Int) throws(SecAggError) -> [UInt8] {
-        try PairwiseKeys.derive(privateKey: maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
-                                peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
+    /// s_ij with each neighbour j in `neighbours` (X25519 of this client's mask key and j's,
+    /// through HKDF; over the cores), into `maskSeeds`.
+    private mutating func deriveMaskSeeds(for neighbours: [Int]) throws(SecAggError) {
+        let sorted = neighbours.sorted()
+        let seeds = try PairwiseKeys.deriveAll(privateKey: maskKey, peers: sorted.map { ($0, neighbourKeys[$0]!.maskKey) },
+                                               purpose: .pairwiseMask, round: parameters.round)
+        for (n, seed) in zip(sorted, seeds) { maskSeeds[n] = seed }
     }
 
     /// Stage 4: reveals the self-mask share of each surviving neighbour and the mask-key share
