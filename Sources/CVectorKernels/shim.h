@@ -1,6 +1,7 @@
 // Header-only kernels: the NN engine's im2col row copies and direct "same" convolutions
-// (AviaryMath's `VectorKernels`) and secure aggregation's stochastic rounding (AviarySecAgg's
-// `FixedPointQuantiser`). Swift
+// (AviaryMath's `VectorKernels`), secure aggregation's stochastic rounding (AviarySecAgg's
+// `FixedPointQuantiser`) and the server's weighted sum with norms and SGD step (AviaryMerge's
+// `WeightedSumKernel`, `ServerOptimizer`). Swift
 // compiles for baseline x86-64 (SSE2), where an image row of 7–32 floats takes several moves and a
 // scalar tail; these functions carry their own target attributes, so one AVX-512 or AVX2 masked
 // move copies a row. The caller picks the variant the CPU runs (aviary_x86_vector_level in
@@ -361,5 +362,105 @@ static inline void aviary_round_weighted_avx2(uint32_t *out, const float *x, con
         double q = f + (u < s - f ? 1.0 : 0.0);
         out[i] = (uint32_t)(q < levels ? q : levels);
     }
+}
+
+// MARK: Weighted sum with norms, and SGD's step (AviaryMerge)
+//
+// The bounded weighted mean's one pass (`WeightedSumKernel.runWithSquaredNorms`, whose Swift
+// loop is the definition these reproduce bit for bit) and SGD's server step
+// (`ServerOptimizer.applySGDStepIfFinite`). Swift compiles SIMD8<Float> for baseline x86-64 as
+// pairs of 4-lane SSE operations with a broadcast per input per step; one AVX2 register holds
+// the eight lanes, so every lane does the same IEEE operations in the same order: no FMA
+// (`fp contract(off)`), the same 8-lane partial sums, the same sequential sums of lanes and of
+// the output's squares.
+
+/// For each block of `block` floats (a multiple of 8) of `count`, eight at a time:
+/// y_i = x_i·p_i, acc_i += y_i·y_i (8 lanes per input, reset each block), o = w_0·y_0, then
+/// o = o + w_i·y_i for i = 1 … n−1; out = o, and s = s + o_k·o_k for the lanes k = 0 … 7 in
+/// order. At each block's end, totals_i += (double)(sequential sum of acc_i's lanes) plus the
+/// block's last count mod 8 values' (double)y² in double; those values' outputs are the scalar
+/// expression in the same order. Returns s. `acc` is scratch for 8·n floats; n ≥ 1.
+__attribute__((target("avx2")))
+static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const float *w, const float *p, long n,
+                                                   long count, long block, float *out, double *totals, float *acc) {
+#pragma clang fp contract(off)
+    float s = 0.0f;
+    for (long i = 0; i < n; i++) totals[i] = 0.0;
+    for (long start = 0; start < count; start += block) {
+        const long end = count < start + block ? count : start + block;
+        for (long i = 0; i < 8 * n; i++) acc[i] = 0.0f;
+        long j = start;
+        for (; j + 8 <= end; j += 8) {
+            __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x[0] + j), _mm256_set1_ps(p[0]));
+            _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_loadu_ps(acc), _mm256_mul_ps(y, y)));
+            __m256 o = _mm256_mul_ps(_mm256_set1_ps(w[0]), y);
+            for (long i = 1; i < n; i++) {
+                const __m256 yi = _mm256_mul_ps(_mm256_loadu_ps(x[i] + j), _mm256_set1_ps(p[i]));
+                _mm256_storeu_ps(acc + 8 * i, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * i), _mm256_mul_ps(yi, yi)));
+                o = _mm256_add_ps(o, _mm256_mul_ps(_mm256_set1_ps(w[i]), yi));
+            }
+            _mm256_storeu_ps(out + j, o);
+            const __m256 q = _mm256_mul_ps(o, o);
+            const __m128 lo = _mm256_castps256_ps128(q), hi = _mm256_extractf128_ps(q, 1);
+            s = s + _mm_cvtss_f32(lo);
+            s = s + _mm_cvtss_f32(_mm_movehdup_ps(lo));
+            s = s + _mm_cvtss_f32(_mm_movehl_ps(lo, lo));
+            s = s + _mm_cvtss_f32(_mm_shuffle_ps(lo, lo, 3));
+            s = s + _mm_cvtss_f32(hi);
+            s = s + _mm_cvtss_f32(_mm_movehdup_ps(hi));
+            s = s + _mm_cvtss_f32(_mm_movehl_ps(hi, hi));
+            s = s + _mm_cvtss_f32(_mm_shuffle_ps(hi, hi, 3));
+        }
+        for (long i = 0; i < n; i++) {
+            float lanes = acc[8 * i];
+            for (int k = 1; k < 8; k++) lanes = lanes + acc[8 * i + k];
+            double partial = (double)lanes;
+            for (long t = j; t < end; t++) {
+                const float y = x[i][t] * p[i];
+                partial += (double)y * (double)y;
+            }
+            totals[i] += partial;
+        }
+        for (; j < end; j++) {
+            float o = w[0] * (x[0][j] * p[0]);
+            for (long i = 1; i < n; i++) o = o + w[i] * (x[i][j] * p[i]);
+            out[j] = o;
+            s = s + o * o;
+        }
+    }
+    return s;
+}
+
+/// out[j] = (float)((double)g[j] + lr·(double)x[j]) for j < n (exact widening, one double
+/// multiply and add, one rounding to float); returns 1 when some x[j] or out[j] is NaN or
+/// infinite (its exponent bits all ones), else 0. Every out[j] is written either way.
+__attribute__((target("avx2")))
+static inline int aviary_sgd_step_avx2(float *out, const float *g, const float *x, long n, double lr) {
+#pragma clang fp contract(off)
+    const __m256d rate = _mm256_set1_pd(lr);
+    const __m256i e = _mm256_set1_epi32(0x7F800000);
+    __m256i bad = _mm256_setzero_si256();
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j), gv = _mm256_loadu_ps(g + j);
+        const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(gv)),
+                                         _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_castps256_ps128(xv))));
+        const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(gv, 1)),
+                                         _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1))));
+        const __m256 y = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+        _mm256_storeu_ps(out + j, y);
+        const __m256i xb = _mm256_and_si256(_mm256_castps_si256(xv), e), yb = _mm256_and_si256(_mm256_castps_si256(y), e);
+        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpeq_epi32(xb, e), _mm256_cmpeq_epi32(yb, e)));
+    }
+    int nonFinite = !_mm256_testz_si256(bad, bad);
+    for (; j < n; j++) {
+        const float y = (float)((double)g[j] + lr * (double)x[j]);
+        out[j] = y;
+        uint32_t xb, yb;
+        __builtin_memcpy(&xb, &x[j], 4);
+        __builtin_memcpy(&yb, &y, 4);
+        if ((xb & 0x7F800000u) == 0x7F800000u || (yb & 0x7F800000u) == 0x7F800000u) nonFinite = 1;
+    }
+    return nonFinite;
 }
 #endif

@@ -52,6 +52,7 @@ import AviaryMath
     }
 
     @Test func oneFusedPassGivesTheSeparatePassesBits() {
+        // The Swift loop (vector level 0; the AVX2 kernel is held against it below).
         // Norms and weighted sum in one pass against `squaredNorm` and `run`: input counts
         // around the four-wide sweeps, lengths below, at and across the norm's blocks with tails.
         var rng = RandomStream(seed: 12, purpose: .synthetic)
@@ -66,7 +67,8 @@ import AviaryMath
                         WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
                     }
                     let (squares, outputSquares) = fused.withUnsafeMutableBufferPointer {
-                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                              into: $0.baseAddress!, vectorLevel: 0)
                     }
                     let same = Self.bits(fused) == Self.bits(separate)
                     #expect(same, "n \(n), count \(count): the sums differ")
@@ -129,13 +131,18 @@ import AviaryMath
             #expect(same, "lr \(lr): the new global models differ")
             #expect(result.squaredNorm.bitPattern == delta.reduce(Float(0)) { $0 + $1 * $1 }.bitPattern)
             #expect(fused == separate, "a fused step counts as a step")
-            var withoutNorm = try ServerOptimizer(spec: .sgd(lr: lr))
-            let stepped2 = withoutNorm.applySGDStepIfFinite(delta: delta, to: global)
-            let stepOnly = try #require(stepped2)
-            #expect(Self.bits(stepOnly) == Self.bits(candidate), "lr \(lr): the step without the norm differs")
-            #expect(withoutNorm == separate, "a step without the norm counts as a step")
+            for level in Self.levels {
+                var withoutNorm = try ServerOptimizer(spec: .sgd(lr: lr))
+                let stepped2 = withoutNorm.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: level)
+                let stepOnly = try #require(stepped2)
+                #expect(Self.bits(stepOnly) == Self.bits(candidate), "lr \(lr), level \(level): the step without the norm differs")
+                #expect(withoutNorm == separate, "a step without the norm counts as a step")
+            }
         }
     }
+
+    /// The vector levels this CPU runs: 0 (the Swift loops) and, with AVX2, 1.
+    private static let levels = VectorKernels.level >= 1 ? [0, 1] : [0]
 
     @Test func fusedSGDStepDeclinesWhatTheSeparateStepsReport() throws {
         var sgd = try ServerOptimizer(spec: .sgd(lr: 1))
@@ -150,18 +157,86 @@ import AviaryMath
         #expect(sgd.applySGDStepIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
                 "a step past Float's range")
         #expect(sgd.applySGDStepIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
-        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer vector.
-        for index in [3, 17] {
-            for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
-                var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
-                delta[index] = bad
-                global[index] = globalValue
-                #expect(sgd.applySGDStepIfFinite(delta: delta, to: global) == nil, "\(bad) at \(index)")
+        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer
+        // vector, with each kernel the CPU runs.
+        for level in Self.levels {
+            for index in [3, 17] {
+                for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
+                    var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
+                    delta[index] = bad
+                    global[index] = globalValue
+                    #expect(sgd.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: level) == nil, "\(bad) at \(index), level \(level)")
+                }
             }
         }
         #expect(sgd == before, "a declined step changes nothing")
         var adam = try ServerOptimizer(spec: .fedadam(lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3))
         #expect(adam.applySGDIfFinite(delta: [1], to: [0]) == nil, "only the SGD rule is fused")
         #expect(adam.applySGDStepIfFinite(delta: [1], to: [0]) == nil)
+    }
+
+    /// Finite floats of every magnitude: random bit patterns (subnormals, huge values, both
+    /// signs, ±0) with the exponents of NaN and infinity mapped to a finite one.
+    private static func anyFinite(_ rng: inout RandomStream, count: Int) -> [Float] {
+        (0..<count).map { _ in
+            let bits = UInt32(truncatingIfNeeded: rng.next())
+            return (bits & 0x7F80_0000) == 0x7F80_0000 ? Float(bitPattern: bits & 0xBFFF_FFFF) : Float(bitPattern: bits)
+        }
+    }
+
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func theAVX2WeightedSumGivesTheSwiftLoopsBits() {
+        // Deltas of ordinary size and of every magnitude (overflow to inf, subnormal products),
+        // 1–12 inputs (the accumulators beyond any register count), lengths with and without
+        // tails, across the norm's blocks.
+        var rng = RandomStream(seed: 23, purpose: .synthetic)
+        for extreme in [false, true] {
+            for n in [1, 2, 3, 8, 12] {
+                for count in [0, 1, 7, 8, 9, 4_095, 4_096, 4_097, 12_301] {
+                    let arrays = (0..<n).map { _ in extreme ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) } }
+                    let weights = (0..<n).map { _ in Float(rng.uniform(0.01, 1)) }
+                    let prescales = (0..<n).map { i -> Float in i % 3 == 1 ? 1 : Float(rng.uniform(0.1, 1)) }
+                    FloatPointers.with(arrays) { inputs in
+                        var swift = [Float](repeating: 0, count: count), avx2 = [Float](repeating: -1, count: count)
+                        let a = swift.withUnsafeMutableBufferPointer {
+                            WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                                  into: $0.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!, vectorLevel: 0)
+                        }
+                        let b = avx2.withUnsafeMutableBufferPointer {
+                            WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                                  into: $0.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!, vectorLevel: 1)
+                        }
+                        let what = "extreme \(extreme), n \(n), count \(count)"
+                        #expect(Self.bits(avx2) == Self.bits(swift), "\(what): the sums differ")
+                        #expect(b.outputSquares.bitPattern == a.outputSquares.bitPattern, "\(what): \(b.outputSquares) vs \(a.outputSquares)")
+                        #expect(b.inputSquares.map(\.bitPattern) == a.inputSquares.map(\.bitPattern), "\(what): the norms differ")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func theAVX2StepGivesTheSwiftLoopsBitsAndDeclines() throws {
+        // Every magnitude of Δ and of the model, learning rates that overflow, and NaN or ±inf
+        // in the delta at random places (the eight-wide part and the tail): the same new model
+        // when both step, the same decline otherwise, and a decline counts as no step.
+        var rng = RandomStream(seed: 31, purpose: .synthetic)
+        var declines = 0
+        for trial in 0..<120 {
+            let count = [1, 7, 8, 9, 23, 4_099, 10_007][trial % 7]
+            var delta = trial % 2 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) * 0.01 }
+            let global = trial % 3 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) }
+            if trial % 5 == 0 { delta[rng.nextInt(below: count)] = [Float.nan, .infinity, -.infinity][trial % 3] }
+            for lr in [1.0, 0.37, -2.5, 1e30] {
+                var swift = try ServerOptimizer(spec: .sgd(lr: lr)), avx2 = swift
+                let a = swift.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 0)
+                let b = avx2.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 1)
+                #expect(a.map(Self.bits) == b.map(Self.bits), "trial \(trial), lr \(lr), count \(count)")
+                #expect(swift == avx2, "trial \(trial), lr \(lr): the step counts differ")
+                if a == nil { declines += 1 }
+            }
+        }
+        #expect(declines > 20, "the trials must include declines (\(declines))")
     }
 }
