@@ -228,7 +228,7 @@ import AviaryMath
             var delta = trial % 2 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) * 0.01 }
             let global = trial % 3 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) }
             if trial % 5 == 0 { delta[rng.nextInt(below: count)] = [Float.nan, .infinity, -.infinity][trial % 3] }
-            for lr in [1.0, 0.37, -2.5, 1e30] {
+            for lr in [1.0, 0.37, 2.5, 1e30] {
                 var swift = try ServerOptimizer(spec: .sgd(lr: lr)), avx2 = swift
                 let a = swift.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 0)
                 let b = avx2.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 1)
