@@ -374,6 +374,10 @@ static inline void aviary_round_weighted_avx2(uint32_t *out, const float *x, con
 // (`fp contract(off)`), the same 8-lane partial sums, the same sequential sums of lanes and of
 // the output's squares.
 
+/// How far ahead (floats) the two kernels below prefetch: 1 KiB, the best of 128–4096 for ten
+/// 199k-float inputs from memory on the development machine (0.75 → 0.60 ms a merge).
+#define AVIARY_MERGE_PREFETCH 256
+
 /// For each block of `block` floats (a multiple of 8) of `count`, eight at a time:
 /// y_i = x_i·p_i, acc_i += y_i·y_i (8 lanes per input, reset each block), o = w_0·y_0, then
 /// o = o + w_i·y_i for i = 1 … n−1; out = o, and s = s + o_k·o_k for the lanes k = 0 … 7 in
@@ -391,10 +395,17 @@ static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const 
         for (long i = 0; i < 8 * n; i++) acc[i] = 0.0f;
         long j = start;
         for (; j + 8 <= end; j += 8) {
+            // Software prefetch, a line per input every 16 floats, 1 KiB ahead into L2: the
+            // deltas come from memory (they arrived earlier and the clients' training evicted
+            // them), and the hardware prefetchers stop at each 4 KiB page. Prefetching past an
+            // array's end never faults.
+            const int fetch = (j & 15) == 0;
+            if (fetch) _mm_prefetch((const char *)(x[0] + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
             __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x[0] + j), _mm256_set1_ps(p[0]));
             _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_loadu_ps(acc), _mm256_mul_ps(y, y)));
             __m256 o = _mm256_mul_ps(_mm256_set1_ps(w[0]), y);
             for (long i = 1; i < n; i++) {
+                if (fetch) _mm_prefetch((const char *)(x[i] + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
                 const __m256 yi = _mm256_mul_ps(_mm256_loadu_ps(x[i] + j), _mm256_set1_ps(p[i]));
                 _mm256_storeu_ps(acc + 8 * i, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * i), _mm256_mul_ps(yi, yi)));
                 o = _mm256_add_ps(o, _mm256_mul_ps(_mm256_set1_ps(w[i]), yi));
@@ -442,6 +453,12 @@ static inline int aviary_sgd_step_avx2(float *out, const float *g, const float *
     __m256i bad = _mm256_setzero_si256();
     long j = 0;
     for (; j + 8 <= n; j += 8) {
+        // Both come from memory: the global model was last touched an update ago, and the merged
+        // delta, just written, left the cache while the merge streamed its inputs through it.
+        if ((j & 15) == 0) {
+            _mm_prefetch((const char *)(g + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
+            _mm_prefetch((const char *)(x + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
+        }
         const __m256 xv = _mm256_loadu_ps(x + j), gv = _mm256_loadu_ps(g + j);
         const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(gv)),
                                          _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_castps256_ps128(xv))));
