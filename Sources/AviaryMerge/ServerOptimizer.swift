@@ -1,6 +1,3 @@
-import AviaryMath
-import CVectorKernels
-
 /// Which server optimiser applies the merged delta (Reddi et al. 2021, "Adaptive Federated
 /// Optimization"). The merged delta Δ = Σ w_i Δ_i is a descent direction (local − global), so
 /// every rule adds to the global parameters.
@@ -159,13 +156,7 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
     /// `applySGDIfFinite(delta:to:)` without Σ Δ_j², for a caller that has it already
     /// (`AggregationResult.deltaSquares`): the pass runs eight values at a time. The same new
     /// model, the same declines, and it counts as a step.
-    ///
-    /// `vectorLevel` (`VectorKernels.level`'s scale) ≥ 1 runs the AVX2 copy of the loop below
-    /// (CVectorKernels/shim.h, `aviary_sgd_step_avx2`): Swift's SIMD8<Double> is four SSE
-    /// registers for baseline x86-64; the kernel converts, multiplies, adds and rounds four
-    /// lanes per instruction, the same IEEE operations per element, so the same bits and the
-    /// same declines (`DiscountFusionTests`).
-    public mutating func applySGDStepIfFinite(delta: [Float], to global: [Float], vectorLevel: Int = VectorKernels.level) -> [Float]? {
+    public mutating func applySGDStepIfFinite(delta: [Float], to global: [Float]) -> [Float]? {
         guard case .sgd(let lr) = spec, delta.count == global.count else { return nil }
         let exponent: UInt32 = 0x7F80_0000
         var nonFinite = false
@@ -174,13 +165,7 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
                 [Float](unsafeUninitializedCapacity: d.count) { out, n in
                     let count = d.count
                     var j = 0
-                    #if arch(x86_64)
-                    if vectorLevel >= 1, let dBase = d.baseAddress, let gBase = g.baseAddress, let oBase = out.baseAddress {
-                        nonFinite = aviary_sgd_step_avx2(oBase, gBase, dBase, count, lr) != 0
-                        j = count
-                    }
-                    #endif
-                    if j == 0, count >= 8, let dBase = d.baseAddress, let gBase = g.baseAddress, let oBase = out.baseAddress {
+                    if count >= 8, let dBase = d.baseAddress, let gBase = g.baseAddress, let oBase = out.baseAddress {
                         // Eight at a time: Float(Double(g) + lr·Double(x)) per lane is the scalar
                         // expression's arithmetic (exact widening, one Double multiply and add,
                         // one rounding to Float), so the bits are the same.

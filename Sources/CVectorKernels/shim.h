@@ -1,7 +1,7 @@
 // Header-only kernels: the NN engine's im2col row copies and direct "same" convolutions
 // (AviaryMath's `VectorKernels`), secure aggregation's stochastic rounding (AviarySecAgg's
-// `FixedPointQuantiser`) and the server's weighted sum with norms and SGD step (AviaryMerge's
-// `WeightedSumKernel`, `ServerOptimizer`). Swift
+// `FixedPointQuantiser`) and the server's weighted sum with norms (AviaryMerge's
+// `WeightedSumKernel`). Swift
 // compiles for baseline x86-64 (SSE2), where an image row of 7–32 floats takes several moves and a
 // scalar tail; these functions carry their own target attributes, so one AVX-512 or AVX2 masked
 // move copies a row. The caller picks the variant the CPU runs (aviary_x86_vector_level in
@@ -364,17 +364,16 @@ static inline void aviary_round_weighted_avx2(uint32_t *out, const float *x, con
     }
 }
 
-// MARK: Weighted sum with norms, and SGD's step (AviaryMerge)
+// MARK: Weighted sum with norms (AviaryMerge)
 //
 // The bounded weighted mean's one pass (`WeightedSumKernel.runWithSquaredNorms`, whose Swift
-// loop is the definition these reproduce bit for bit) and SGD's server step
-// (`ServerOptimizer.applySGDStepIfFinite`). Swift compiles SIMD8<Float> for baseline x86-64 as
-// pairs of 4-lane SSE operations with a broadcast per input per step; one AVX2 register holds
-// the eight lanes, so every lane does the same IEEE operations in the same order: no FMA
+// loop is the definition this reproduces bit for bit). Swift compiles SIMD8<Float> for baseline
+// x86-64 as pairs of 4-lane SSE operations and has no prefetch; one AVX2 register holds the
+// eight lanes, so every lane does the same IEEE operations in the same order: no FMA
 // (`fp contract(off)`), the same 8-lane partial sums, the same sequential sums of lanes and of
 // the output's squares.
 
-/// How far ahead (floats) the two kernels below prefetch: 1 KiB, the best of 128–4096 for ten
+/// How far ahead (floats) the kernel below prefetches: 1 KiB, the best of 128–4096 for ten
 /// 199k-float inputs from memory on the development machine (0.75 → 0.60 ms a merge).
 #define AVIARY_MERGE_PREFETCH 256
 
@@ -440,44 +439,5 @@ static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const 
         }
     }
     return s;
-}
-
-/// out[j] = (float)((double)g[j] + lr·(double)x[j]) for j < n (exact widening, one double
-/// multiply and add, one rounding to float); returns 1 when some x[j] or out[j] is NaN or
-/// infinite (its exponent bits all ones), else 0. Every out[j] is written either way.
-__attribute__((target("avx2")))
-static inline int aviary_sgd_step_avx2(float *out, const float *g, const float *x, long n, double lr) {
-#pragma clang fp contract(off)
-    const __m256d rate = _mm256_set1_pd(lr);
-    const __m256i e = _mm256_set1_epi32(0x7F800000);
-    __m256i bad = _mm256_setzero_si256();
-    long j = 0;
-    for (; j + 8 <= n; j += 8) {
-        // Both come from memory: the global model was last touched an update ago, and the merged
-        // delta, just written, left the cache while the merge streamed its inputs through it.
-        if ((j & 15) == 0) {
-            _mm_prefetch((const char *)(g + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
-            _mm_prefetch((const char *)(x + j + AVIARY_MERGE_PREFETCH), _MM_HINT_T1);
-        }
-        const __m256 xv = _mm256_loadu_ps(x + j), gv = _mm256_loadu_ps(g + j);
-        const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(gv)),
-                                         _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_castps256_ps128(xv))));
-        const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(gv, 1)),
-                                         _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1))));
-        const __m256 y = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-        _mm256_storeu_ps(out + j, y);
-        const __m256i xb = _mm256_and_si256(_mm256_castps_si256(xv), e), yb = _mm256_and_si256(_mm256_castps_si256(y), e);
-        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpeq_epi32(xb, e), _mm256_cmpeq_epi32(yb, e)));
-    }
-    int nonFinite = !_mm256_testz_si256(bad, bad);
-    for (; j < n; j++) {
-        const float y = (float)((double)g[j] + lr * (double)x[j]);
-        out[j] = y;
-        uint32_t xb, yb;
-        __builtin_memcpy(&xb, &x[j], 4);
-        __builtin_memcpy(&yb, &y, 4);
-        if ((xb & 0x7F800000u) == 0x7F800000u || (yb & 0x7F800000u) == 0x7F800000u) nonFinite = 1;
-    }
-    return nonFinite;
 }
 #endif

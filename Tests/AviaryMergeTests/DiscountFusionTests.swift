@@ -131,18 +131,13 @@ import AviaryMath
             #expect(same, "lr \(lr): the new global models differ")
             #expect(result.squaredNorm.bitPattern == delta.reduce(Float(0)) { $0 + $1 * $1 }.bitPattern)
             #expect(fused == separate, "a fused step counts as a step")
-            for level in Self.levels {
-                var withoutNorm = try ServerOptimizer(spec: .sgd(lr: lr))
-                let stepped2 = withoutNorm.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: level)
-                let stepOnly = try #require(stepped2)
-                #expect(Self.bits(stepOnly) == Self.bits(candidate), "lr \(lr), level \(level): the step without the norm differs")
-                #expect(withoutNorm == separate, "a step without the norm counts as a step")
-            }
+            var withoutNorm = try ServerOptimizer(spec: .sgd(lr: lr))
+            let stepped2 = withoutNorm.applySGDStepIfFinite(delta: delta, to: global)
+            let stepOnly = try #require(stepped2)
+            #expect(Self.bits(stepOnly) == Self.bits(candidate), "lr \(lr): the step without the norm differs")
+            #expect(withoutNorm == separate, "a step without the norm counts as a step")
         }
     }
-
-    /// The vector levels this CPU runs: 0 (the Swift loops) and, with AVX2, 1.
-    private static let levels = VectorKernels.level >= 1 ? [0, 1] : [0]
 
     @Test func fusedSGDStepDeclinesWhatTheSeparateStepsReport() throws {
         var sgd = try ServerOptimizer(spec: .sgd(lr: 1))
@@ -157,16 +152,13 @@ import AviaryMath
         #expect(sgd.applySGDStepIfFinite(delta: [.greatestFiniteMagnitude, 0], to: [.greatestFiniteMagnitude, 0]) == nil,
                 "a step past Float's range")
         #expect(sgd.applySGDStepIfFinite(delta: [1, 2], to: [0, 0, 0]) == nil, "lengths differ")
-        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer
-        // vector, with each kernel the CPU runs.
-        for level in Self.levels {
-            for index in [3, 17] {
-                for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
-                    var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
-                    delta[index] = bad
-                    global[index] = globalValue
-                    #expect(sgd.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: level) == nil, "\(bad) at \(index), level \(level)")
-                }
+        // The same inside the eight-wide part (index 3) and in the tail (index 17) of a longer vector.
+        for index in [3, 17] {
+            for (bad, globalValue) in [(Float.nan, Float(0)), (.infinity, 0), (-.infinity, 0), (.greatestFiniteMagnitude, .greatestFiniteMagnitude)] {
+                var delta = [Float](repeating: 0.5, count: 20), global = [Float](repeating: 1, count: 20)
+                delta[index] = bad
+                global[index] = globalValue
+                #expect(sgd.applySGDStepIfFinite(delta: delta, to: global) == nil, "\(bad) at \(index)")
             }
         }
         #expect(sgd == before, "a declined step changes nothing")
@@ -214,29 +206,5 @@ import AviaryMath
                 }
             }
         }
-    }
-
-    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
-    func theAVX2StepGivesTheSwiftLoopsBitsAndDeclines() throws {
-        // Every magnitude of Δ and of the model, learning rates that overflow, and NaN or ±inf
-        // in the delta at random places (the eight-wide part and the tail): the same new model
-        // when both step, the same decline otherwise, and a decline counts as no step.
-        var rng = RandomStream(seed: 31, purpose: .synthetic)
-        var declines = 0
-        for trial in 0..<120 {
-            let count = [1, 7, 8, 9, 23, 4_099, 10_007][trial % 7]
-            var delta = trial % 2 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) * 0.01 }
-            let global = trial % 3 == 0 ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) }
-            if trial % 5 == 0 { delta[rng.nextInt(below: count)] = [Float.nan, .infinity, -.infinity][trial % 3] }
-            for lr in [1.0, 0.37, 2.5, 1e30] {
-                var swift = try ServerOptimizer(spec: .sgd(lr: lr)), avx2 = swift
-                let a = swift.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 0)
-                let b = avx2.applySGDStepIfFinite(delta: delta, to: global, vectorLevel: 1)
-                #expect(a.map(Self.bits) == b.map(Self.bits), "trial \(trial), lr \(lr), count \(count)")
-                #expect(swift == avx2, "trial \(trial), lr \(lr): the step counts differ")
-                if a == nil { declines += 1 }
-            }
-        }
-        #expect(declines > 20, "the trials must include declines (\(declines))")
     }
 }
