@@ -71,13 +71,13 @@ public enum SecAggPRGBench {
                                     Double(4 * (p + 1)) / t / 1e9, failed ? " FAILED" : ""))
             }
         }
-        // What Aviary masks with: libgcrypt's AES-128-CTR through MaskExpansion (64 KiB slices,
+        // What Aviary masks with: libgcrypt's AES-128-CTR through MaskExpansion (its slices,
         // one thread here so the line compares with the single-threaded candidates above).
         var failed = false
         let used = MergeBench.medianTime(repetitions) {
             do { try MaskExpansion.apply([MaskExpansion.Mask(seed: seed, sign: .add)], to: &vector, modulusBits: 32, threads: 1) } catch { failed = true }
         }
-        lines.append(String(format: "  %-34@ chunk %5d KiB  %7.3f ms  %5.2f GB/s%@", "AES-128-CTR (libgcrypt, MaskExpansion)" as NSString, 64,
+        lines.append(String(format: "  %-34@ chunk %5d KiB  %7.3f ms  %5.2f GB/s%@", "AES-128-CTR (libgcrypt, MaskExpansion)" as NSString, MaskExpansion.chunkBytes >> 10,
                             used * 1e3, Double(4 * (p + 1)) / used / 1e9, failed ? " FAILED" : ""))
         // The parts that are not the cipher: the add loop over a ready keystream, and the
         // zero-filled output buffer swift-crypto allocates per call.

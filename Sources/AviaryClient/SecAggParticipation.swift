@@ -33,7 +33,8 @@ struct SecAggParticipation {
         var weight: Double?
         var parameters: SecAggParameters?
         var machine: SecAggClient?
-        var input: [UInt32]?
+        /// The quantised input, already laid out as its stage-3 reply body.
+        var input: MaskedInputBody?
     }
 
     let rule: SecAggWeightRule
@@ -82,22 +83,25 @@ struct SecAggParticipation {
         guard var machine = entries[key]?.machine else {
             return fail(.unexpectedStage(expected: "advertise-keys", got: stage == .shareKeys ? "share-keys" : stage == .maskedInput ? "masked-input" : "unmasking"))
         }
-        let answer: SecAggClientMessage
+        let answer: SecAggReplyMessage
         do throws(SecAggError) {
             switch message {
             case .advertiseKeys: return .success([])
-            case let .shareKeys(keys): answer = .shares(try machine.shareKeys(keys))
+            case let .shareKeys(keys): answer = reply(.shares(try machine.shareKeys(keys)), key)
             case let .maskInput(shares):
                 // Stage 3 is the input's last use: taken out of the entry, it is masked in place
-                // instead of copied (0.8 MB a client with the MLP). A repeated stage 3 fails on
-                // the machine's stage either way.
+                // in the reply body it was quantised into, which goes out as it is (no copy of
+                // the 0.8 MB input, no second body). A repeated stage 3 fails on the machine's
+                // stage either way.
                 guard let input = entries[key]!.input.take() else { throw .unexpectedStage(expected: "unmasking", got: "masked-input") }
-                answer = .masked(try machine.maskInput(shares: shares, input: consume input))
-            case let .unmask(request): answer = .unmasked(try machine.unmask(request))
+                let body = try machine.maskInput(shares: shares, body: consume input)
+                answer = SecAggReplyMessage(round: key.round, clientIndex: key.client, stage: SecAggBodyCodec.Stage.maskedInput.rawValue,
+                                            body: body.bytes)
+            case let .unmask(request): answer = reply(.unmasked(try machine.unmask(request)), key)
             }
         } catch { return fail(error) }
         entries[key]!.machine = machine
-        return .success([reply(answer, key)])
+        return .success([answer])
     }
 
     private mutating func advertiseIfReady(_ key: Key) -> Result<[SecAggReplyMessage], Problem> {
@@ -105,8 +109,9 @@ struct SecAggParticipation {
         do throws(SecAggError) {
             guard delta.count + 1 == p.vectorLength else { throw .wrongInputLength(expected: p.vectorLength, got: delta.count + 1) }
             var stream = Self.roundingStream(seed: trainingSeed, client: key.client, round: key.round)
-            // Weighs, clips and quantises in one pass: WeightedInput.make's numbers, no [Double] copy.
-            let input = try p.quantiser.quantiseWeighted(delta: delta, weight: weight, stream: &stream)
+            // Weighs, clips and quantises in one pass (WeightedInput.make's numbers, no [Double] copy),
+            // straight into the stage-3 reply body it will be masked in.
+            let input = try p.quantiser.quantiseWeightedBody(delta: delta, weight: weight, stream: &stream)
             var machine = try SecAggClient(index: key.client, parameters: p, secrets: secrets(key.client, key.round))
             let keys = try machine.advertiseKeys()
             entries[key]!.input = input

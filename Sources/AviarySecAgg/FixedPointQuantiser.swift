@@ -5,7 +5,10 @@ import CVectorKernels
 ///
 /// A coordinate x is clipped to [−c, c] and mapped to the grid {0, 1, …, L} with
 /// L = 2^quantisationBits − 1: q = (x + c)·L / (2c), rounded down or up at random with the
-/// probability of its fractional part (unbiased: E[q] is the unrounded value). The ring sum of
+/// probability of its fractional part (unbiased: E[q] is the unrounded value). Coordinate j's
+/// draw is draw j of `RandomLanes` seeded from the caller's stream (eight xoshiro256** lanes,
+/// lane j mod 8; the stream itself advances by the 32 seeding draws), so the draws come eight
+/// per vector step. The ring sum of
 /// n clients is then an integer in [0, n·L]; `validate(clients:)` refuses any n with
 /// n·L ≥ 2^modulusBits, so the modular sum never wraps and equals the integer sum exactly.
 /// Dequantising that sum gives Σx − noise: S·2c/L − n·c.
@@ -45,7 +48,7 @@ public struct FixedPointQuantiser: Sendable, Equatable {
         let scale = self.scale
         return [UInt32](unsafeUninitializedCapacity: values.count) { out, initialised in
             values.withUnsafeBufferPointer { v in
-                forEachBlock(count: v.count, stream: &stream) { start, n, draws in
+                forEachBlock(count: v.count, stream: &stream, vectorLevel: VectorKernels.level) { start, n, draws in
                     for j in 0..<n { out[start + j] = round(v[start + j], draw: draws[j], scale: scale) }
                 }
             }
@@ -54,8 +57,9 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     }
 
     /// `quantise(WeightedInput.make(delta:weight:clippingRange:), stream:)` with this
-    /// quantiser's clipping range, in one pass over the f32 delta (no [Double] copy of it):
-    /// the same numbers, the same draws from `stream`, the same errors. The delta's
+    /// quantiser's clipping range, in one pass over the f32 delta (no [Double] copy of it, and
+    /// the finiteness check rides in the rounding kernel): the same numbers, the same draws from
+    /// `stream`, the same errors. The delta's
     /// coordinates go through the widest rounding kernel the CPU runs (CVectorKernels/shim.h,
     /// the scalar `round` step for step).
     public func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
@@ -65,37 +69,63 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// `vectorLevel` picks the kernel (`VectorKernels.level`'s scale: 2 AVX-512, 1 AVX2, 0 the
     /// scalar loop), so tests can hold each one the CPU runs against the scalar definition.
     func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream, vectorLevel: Int) throws(SecAggError) -> [UInt32] {
-        try WeightedInput.checkWeight(weight)
-        if let bad = Self.firstNonFinite(delta) { throw .nonFiniteInput(index: bad) }
-        let c = clippingRange, scale = self.scale, n = delta.count
-        return [UInt32](unsafeUninitializedCapacity: n + 1) { out, initialised in
-            delta.withUnsafeBufferPointer { d in
-                forEachBlock(count: n + 1, stream: &stream) { start, count, draws in
-                    // The block's delta coordinates; the last block also holds the weight's (n).
-                    let fromDelta = min(count, n - start)
-                    if fromDelta > 0 {
-                        roundWeighted(out.baseAddress! + start, d.baseAddress! + start, UnsafePointer(draws.baseAddress!),
-                                      count: fromDelta, weight: weight, vectorLevel: vectorLevel)
-                    }
-                    if fromDelta < count { out[n] = round(weight * c, draw: draws[count - 1], scale: scale) }
-                }
-            }
-            initialised = n + 1
+        var failure: SecAggError?
+        let out = [UInt32](unsafeUninitializedCapacity: delta.count + 1) { out, initialised in
+            do throws(SecAggError) {
+                try quantiseWeighted(delta: delta, weight: weight, stream: &stream, vectorLevel: vectorLevel, into: out.baseAddress!)
+            } catch { failure = error }
+            initialised = failure == nil ? delta.count + 1 : 0
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// The same integers written straight into a stage-3 reply body (`MaskedInputBody`), which
+    /// the client later masks in place and sends: no separate input array, no copy into a body.
+    public func quantiseWeightedBody(delta: [Float], weight: Double, stream: inout RandomStream) throws(SecAggError) -> MaskedInputBody {
+        try MaskedInputBody(count: delta.count + 1) { (words: UnsafeMutablePointer<UInt32>) throws(SecAggError) in
+            try quantiseWeighted(delta: delta, weight: weight, stream: &stream, vectorLevel: VectorKernels.level, into: words)
         }
     }
 
+    /// The fused pass into `out` (delta.count + 1 words; written in full unless it throws).
+    private func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream, vectorLevel: Int,
+                                  into out: UnsafeMutablePointer<UInt32>) throws(SecAggError) {
+        try WeightedInput.checkWeight(weight)
+        // The vector kernels flag a non-finite coordinate during the pass (one read of the delta,
+        // not two); the scalar loop's integer conversion would trap on one, so it checks first.
+        if vectorLevel == 0, let bad = Self.firstNonFinite(delta) { throw .nonFiniteInput(index: bad) }
+        let c = clippingRange, scale = self.scale, n = delta.count
+        var sawNonFinite = false
+        delta.withUnsafeBufferPointer { d in
+            forEachBlock(count: n + 1, stream: &stream, vectorLevel: vectorLevel) { start, count, draws in
+                // The block's delta coordinates; the last block also holds the weight's (n).
+                let fromDelta = min(count, n - start)
+                if fromDelta > 0, roundWeighted(out + start, d.baseAddress! + start, UnsafePointer(draws.baseAddress!),
+                                                count: fromDelta, weight: weight, vectorLevel: vectorLevel) {
+                    sawNonFinite = true
+                }
+                if fromDelta < count { out[n] = round(weight * c, draw: draws[count - 1], scale: scale) }
+            }
+        }
+        if sawNonFinite, let bad = delta.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+    }
+
     /// out[j] = round(weight · clip(x[j]), draws[j]) for j < count, with the kernel `vectorLevel`
-    /// names (finite x only: the callers check).
+    /// names. Returns whether a vector kernel saw a non-finite x[j] (those integers are then
+    /// meaningless); the scalar loop takes finite x only (its caller checks) and returns false.
+    @discardableResult
     func roundWeighted(_ out: UnsafeMutablePointer<UInt32>, _ x: UnsafePointer<Float>, _ draws: UnsafePointer<UInt64>,
-                       count: Int, weight: Double, vectorLevel: Int) {
+                       count: Int, weight: Double, vectorLevel: Int) -> Bool {
         let c = clippingRange, scale = self.scale
         switch vectorLevel {
         #if arch(x86_64)
-        case 2: aviary_round_weighted_avx512(out, x, draws, count, weight, c, scale, Double(levels))
-        case 1: aviary_round_weighted_avx2(out, x, draws, count, weight, c, scale, Double(levels))
+        case 2: return aviary_round_weighted_avx512(out, x, draws, count, weight, c, scale, Double(levels)) != 0
+        case 1: return aviary_round_weighted_avx2(out, x, draws, count, weight, c, scale, Double(levels)) != 0
         #endif
         default:
             for j in 0..<count { out[j] = round(weight * min(max(Double(x[j]), -c), c), draw: draws[j], scale: scale) }
+            return false
         }
     }
 
@@ -119,16 +149,20 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// Draws one 64-bit number per coordinate for `count` coordinates, a block at a time, in
     /// order, and hands each block to `body(start, count, draws)`: with the draws taken first,
     /// the rounding is branch-free (`u < fraction` as 0 or 1; a data-dependent branch taken
-    /// half the time was most of the scalar loop's cost) and can run vectorised.
+    /// half the time was most of the scalar loop's cost) and can run vectorised. The draws are
+    /// `RandomLanes`' (seeded from `stream`), generated by the kernel `vectorLevel` names: the
+    /// same numbers at every level. Blocks are whole groups of 8, so coordinate j always takes
+    /// draw j; the last group's draws past `count` are dropped.
     @inline(__always)
-    private func forEachBlock(count: Int, stream: inout RandomStream,
+    private func forEachBlock(count: Int, stream: inout RandomStream, vectorLevel: Int,
                               _ body: (Int, Int, UnsafeMutableBufferPointer<UInt64>) -> Void) {
-        let blockSize = 1024
+        let blockSize = 1024  // a multiple of RandomLanes.lanes
+        var lanes = RandomLanes(seededFrom: &stream)
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: blockSize) { draws in
             var start = 0
             while start < count {
                 let n = min(blockSize, count - start)
-                for j in 0..<n { draws[j] = stream.next() }
+                lanes.fill(draws.baseAddress!, groups: (n + RandomLanes.lanes - 1) / RandomLanes.lanes, vectorLevel: vectorLevel)
                 body(start, n, draws)
                 start += n
             }

@@ -17,6 +17,9 @@ public struct InMemorySecAggRound {
     public private(set) var dropped: [Int: SecAggError] = [:]
     /// Rewrites a server message before it is delivered (a curious server's experiments).
     public var tamper: ((Int, SecAggServerMessage) -> SecAggServerMessage)?
+    /// Stage 3 as a run's clients do it: the input laid out as its reply body
+    /// (`MaskedInputBody`), masked in place, and the body decoded as the server decodes it.
+    public var throughBodies = false
 
     /// - Parameters:
     ///   - inputs: every participant's quantised input.
@@ -61,7 +64,16 @@ public struct InMemorySecAggRound {
                 return .shares(try clients[c]!.shareKeys(keys))
             case .maskInput(let shares):
                 if death == .beforeMasking { return nil }
-                let m = try clients[c]!.maskInput(shares: shares, input: inputs[c]!)
+                let m: MaskedInput
+                if throughBodies {
+                    let body = try clients[c]!.maskInput(shares: shares, body: MaskedInputBody(words: inputs[c]!))
+                    guard case .masked(let decoded) = try SecAggBodyCodec.decodeClient(stage: .maskedInput, body: body.bytes, client: c) else {
+                        throw .unexpectedStage(expected: "masked-input", got: "another stage's body")
+                    }
+                    m = decoded
+                } else {
+                    m = try clients[c]!.maskInput(shares: shares, input: inputs[c]!)
+                }
                 maskedSeen[c] = m.values
                 return .masked(m)
             case .unmask(let request):

@@ -1,5 +1,7 @@
 import Crypto
 import _CryptoExtras
+import AviaryMath
+import CVectorKernels
 import Dispatch
 import Foundation
 
@@ -46,11 +48,14 @@ public enum MaskExpansion {
         }
     }
 
-    /// Keystream bytes computed per call: 64 KiB (4,096 AES blocks), so a chunk stays in L2
-    /// while it is added, and no vector-sized keystream is ever allocated. (Of 16 KiB to 1 MiB,
-    /// 64 KiB was among the fastest in `aviary bench secagg --prg`; libgcrypt's rate is flat from
-    /// 4 KiB to 64 KiB.)
-    static let chunkBytes = 1 << 16
+    /// Keystream bytes computed per call, and the vector slice they are added to: 8 KiB (512 AES
+    /// blocks), so the slice and its keystream chunk (16 KiB together, plus 8 KiB of zeros) stay
+    /// in L1 while all 1 + k masks are added, and the AVX-512 addition runs at L1 speed; with
+    /// 64 KiB slices (L2) it was bound by loads and no faster than the SSE2 loop. libgcrypt's CTR
+    /// rate is flat from 4 KiB to 64 KiB. A C model of a client's 15 masks over 199,211 words
+    /// (libgcrypt + AVX-512 add, /tmp/s14-22/cb/m.c, session 14): 0.79 ms at 8 KiB, 0.82 at
+    /// 16 KiB, 0.97 at 64 KiB; the SSE2 add 0.99–1.05 at any size.
+    public static let chunkBytes = 1 << 13
 
     /// The ChaCha20 keystream (RFC 8439: key = seed, 12 zero nonce bytes, block counter 0) that
     /// `KeystreamGenerator` draws Shamir's coefficients from: secret, never on the wire, so it
@@ -79,7 +84,7 @@ public enum MaskExpansion {
         try apply([Mask(seed: seed, sign: sign)], to: &vector, modulusBits: modulusBits)
     }
 
-    /// vector ± PRG(seed) for every mask, in place, mod 2^modulusBits. Slice-major: each 64 KiB
+    /// vector ± PRG(seed) for every mask, in place, mod 2^modulusBits. Slice-major: each 8 KiB
     /// slice of the vector takes every mask's keystream for that slice before the next slice, so
     /// the slice stays in cache, where one mask after the other would stream the whole vector
     /// from memory once per mask (1 + k times for a client, once per survivor for the server).
@@ -93,6 +98,18 @@ public enum MaskExpansion {
                              threads: Int = availableCores) throws(SecAggError) {
         for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         let count = vector.count
+        var failure: SecAggError?
+        vector.withUnsafeMutableBufferPointer { v in
+            guard let base = v.baseAddress else { return }
+            do throws(SecAggError) { try apply(masks, to: base, count: count, modulusBits: modulusBits, threads: threads) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The same over `count` words at `words` (a stage-3 reply body's words, `MaskedInputBody`).
+    public static func apply(_ masks: [Mask], to words: UnsafeMutablePointer<UInt32>, count: Int, modulusBits: Int,
+                             threads: Int = availableCores) throws(SecAggError) {
+        for m in masks where m.seed.count != 32 { throw .wrongSecretLength(expected: 32, got: m.seed.count) }
         guard count > 0, !masks.isEmpty else { return }
         let ringMask = RingArithmetic.mask(bits: modulusBits)
         let chunkWords = chunkBytes / 4
@@ -100,35 +117,33 @@ public enum MaskExpansion {
         let workers = max(1, min(threads, slices))
         // One error slot per worker (each writes only its own).
         var errors = [SecAggError?](repeating: nil, count: workers)
-        vector.withUnsafeMutableBufferPointer { v in
-            errors.withUnsafeMutableBufferPointer { e in
-                let shared = Shared(vector: v.baseAddress!, errors: e.baseAddress!)
-                let work: @Sendable (Int) -> Void = { w in
-                    // Per worker: one keystream per mask (its expanded key) and one chunk of zeros
-                    // plus one of keystream, reused for every slice and mask, so the chunk stays
-                    // in cache between its write and its addition.
-                    let bytes = 4 * min(count, chunkWords)
-                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
-                    defer { buffer.deallocate() }
-                    buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-                    let zeros = UnsafeRawPointer(buffer), chunk = buffer + bytes
-                    do throws(SecAggError) {
-                        var streams: [AESCounterKeystream] = []
-                        streams.reserveCapacity(masks.count)
-                        for m in masks { streams.append(try AESCounterKeystream(key: m.seed[0..<16])) }
-                        for slice in stride(from: w, to: slices, by: workers) {
-                            let first = slice * chunkWords, n = min(chunkWords, count - first)
-                            for (m, stream) in zip(masks, streams) {
-                                try stream.write(into: chunk, byteCount: 4 * n, firstBlock: UInt64(slice * (chunkBytes / 16)), zeros: zeros)
-                                add(chunk, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
-                            }
+        errors.withUnsafeMutableBufferPointer { e in
+            let shared = Shared(vector: words, errors: e.baseAddress!)
+            let work: @Sendable (Int) -> Void = { w in
+                // Per worker: one keystream per mask (its expanded key) and one chunk of zeros
+                // plus one of keystream, reused for every slice and mask, so the chunk stays
+                // in cache between its write and its addition.
+                let bytes = 4 * min(count, chunkWords)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
+                defer { buffer.deallocate() }
+                buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+                let zeros = UnsafeRawPointer(buffer), chunk = buffer + bytes
+                do throws(SecAggError) {
+                    var streams: [AESCounterKeystream] = []
+                    streams.reserveCapacity(masks.count)
+                    for m in masks { streams.append(try AESCounterKeystream(key: m.seed[0..<16])) }
+                    for slice in stride(from: w, to: slices, by: workers) {
+                        let first = slice * chunkWords, n = min(chunkWords, count - first)
+                        for (m, stream) in zip(masks, streams) {
+                            try stream.write(into: chunk, byteCount: 4 * n, firstBlock: UInt64(slice * (chunkBytes / 16)), zeros: zeros)
+                            add(chunk, into: shared.vector + first, count: n, sign: m.sign, ringMask: ringMask)
                         }
-                    } catch {
-                        shared.errors[w] = error
                     }
+                } catch {
+                    shared.errors[w] = error
                 }
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
             }
+            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
         }
         if let error = errors.lazy.compactMap({ $0 }).first { throw error }
     }
@@ -143,12 +158,20 @@ public enum MaskExpansion {
     /// Online processors: how many threads `apply` spreads a vector's slices over.
     public static let availableCores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// out[j] ± keystream word j, mod 2^b, for j < count. Its own function over non-optional
-    /// pointers: inlined into the closure over swift-crypto's `Data`, the loop kept a nil check of
-    /// the buffer per word and stayed scalar (perf of a run: more time than AES itself); here it
-    /// is one vectorised loop per sign.
+    /// out[j] ± keystream word j, mod 2^b, for j < count, with the widest kernel the CPU runs
+    /// (CVectorKernels/shim.h; `vectorLevel` as `VectorKernels.level`, so tests can pin each).
+    /// Its own function over non-optional pointers: inlined into the closure over swift-crypto's
+    /// `Data`, the loop kept a nil check of the buffer per word and stayed scalar.
     @inline(never)
-    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32) {
+    static func add(_ words: UnsafeRawPointer, into out: UnsafeMutablePointer<UInt32>, count: Int, sign: MaskSign, ringMask: UInt32,
+                    vectorLevel: Int = VectorKernels.level) {
+        #if arch(x86_64) && _endian(little)
+        switch vectorLevel {
+        case 2: return aviary_ring_add_u32_avx512(out, words, count, sign == .subtract ? 1 : 0, ringMask)
+        case 1: return aviary_ring_add_u32_avx2(out, words, count, sign == .subtract ? 1 : 0, ringMask)
+        default: break
+        }
+        #endif
         switch sign {
         case .add:
             for j in 0..<count { out[j] = (out[j] &+ UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) & ringMask }

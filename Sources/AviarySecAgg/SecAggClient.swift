@@ -91,12 +91,34 @@ public struct SecAggClient: Sendable {
     /// - Throws: a share not addressed to this client or from a neighbour without keys, one that
     ///   does not authenticate, fewer than t senders, an input of the wrong length or range.
     public mutating func maskInput(shares: [EncryptedShare], input: consuming [UInt32]) throws(SecAggError) -> MaskedInput {
+        let count = input.count
+        var failure: SecAggError?
+        input.withUnsafeMutableBufferPointer { v in
+            do throws(SecAggError) { try mask(shares: shares, words: v.baseAddress, count: count) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return MaskedInput(client: index, values: input)
+    }
+
+    /// Stage 3 as `maskInput(shares:input:)`, on an input quantised into its reply body
+    /// (`FixedPointQuantiser.quantiseWeightedBody`): masked in place, the body is the SECAGG_REPLY
+    /// body `SecAggBodyCodec.encode(.masked(_:))` would write for the same words.
+    public mutating func maskInput(shares: [EncryptedShare], body: consuming MaskedInputBody) throws(SecAggError) -> MaskedInputBody {
+        let count = body.count
+        try body.withWords { (w: UnsafeMutablePointer<UInt32>) throws(SecAggError) in try mask(shares: shares, words: w, count: count) }
+        body.finish()
+        return body
+    }
+
+    /// Stage 3's work on `count` words at `words` (nil only when count is 0): checks, opens the
+    /// shares, masks in place, moves to `.masked`.
+    private mutating func mask(shares: [EncryptedShare], words: UnsafeMutablePointer<UInt32>?, count: Int) throws(SecAggError) {
         guard stage == .shared else { throw .unexpectedStage(expected: stage.rawValue, got: "masked-input") }
-        guard input.count == parameters.vectorLength else {
-            throw .wrongInputLength(expected: parameters.vectorLength, got: input.count)
+        guard count == parameters.vectorLength else {
+            throw .wrongInputLength(expected: parameters.vectorLength, got: count)
         }
         let ringMask = RingArithmetic.mask(bits: parameters.modulusBits)
-        if ringMask != .max, let bad = input.firstIndex(where: { $0 & ~ringMask != 0 }) {  // Z_2^32: every word is in the ring
+        if ringMask != .max, let words, let bad = (0..<count).first(where: { words[$0] & ~ringMask != 0 }) {  // Z_2^32: every word is in the ring
             throw .invalidParameters("input coordinate \(bad) is outside Z_2^\(parameters.modulusBits)")
         }
         var held: [Int: ShareEncryption.SharePair] = [:]
@@ -124,10 +146,9 @@ public struct SecAggClient: Sendable {
                                                peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
             masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
         }
-        try MaskExpansion.apply(masks, to: &input, modulusBits: parameters.modulusBits)
+        if let words { try MaskExpansion.apply(masks, to: words, count: count, modulusBits: parameters.modulusBits) }
         heldShares = held
         stage = .masked
-        return MaskedInput(client: index, values: input)
     }
 
     /// Stage 4: reveals the self-mask share of each surviving neighbour and the mask-key share

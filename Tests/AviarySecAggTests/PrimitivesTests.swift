@@ -112,6 +112,31 @@ import AviaryMath
         }
     }
 
+    /// Each mask-addition kernel the CPU runs is the scalar loop: both signs, a 32- and a
+    /// 24-bit ring, keystream words at every byte alignment, lengths around the vector widths.
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func everyMaskAdditionKernelIsTheScalarLoop() {
+        var data = RandomStream(seed: 17, purpose: .synthetic)
+        for level in 1...VectorKernels.level {
+            for count in [1, 7, 8, 9, 15, 16, 17, 100, 16_387] {
+                let start = (0..<count).map { _ in UInt32(truncatingIfNeeded: data.next()) }
+                let bytes = (0..<(4 * count + 3)).map { _ in UInt8(truncatingIfNeeded: data.next()) }
+                for offset in 0..<4 {
+                    for sign in [MaskSign.add, .subtract] {
+                        for ringMask in [UInt32.max, 0xFF_FFFF] {
+                            var scalar = start.map { $0 & ringMask }, vector = scalar
+                            bytes.withUnsafeBytes { raw in
+                                MaskExpansion.add(raw.baseAddress! + offset, into: &scalar, count: count, sign: sign, ringMask: ringMask, vectorLevel: 0)
+                                MaskExpansion.add(raw.baseAddress! + offset, into: &vector, count: count, sign: sign, ringMask: ringMask, vectorLevel: level)
+                            }
+                            #expect(vector == scalar, "level \(level), n \(count), offset \(offset), \(sign), mask \(ringMask)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func keystreamGeneratorIsDeterministicPerSeed() throws {
         var a = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
         var b = try KeystreamGenerator(seed: [UInt8](repeating: 1, count: 32))
@@ -193,22 +218,50 @@ import AviaryMath
         #expect(throws: SecAggError.nonFiniteInput(index: 1)) { try q.quantise([0, .nan], stream: &s) }
     }
 
-    /// The rounding, written the plain way (floor, then + 1 when nextDouble() falls below the
-    /// fraction): the block-wise, branch-free loop must give the same numbers from the same draws.
+    /// The rounding, written the plain way (floor, then + 1 when draw j, as a double in [0, 1),
+    /// falls below the fraction; draw j from `RandomLanes`' scalar definition seeded from the
+    /// stream): the block-wise, branch-free loop must give the same numbers from the same draws.
     @Test func roundingMatchesThePlainDefinition() throws {
         let q = try FixedPointQuantiser(clippingRange: 0.01, quantisationBits: 16, modulusBits: 32)
         var data = RandomStream(seed: 5, purpose: .synthetic)
-        let values = (0..<3000).map { _ in data.normal() * 0.008 }  // some beyond ±c, several blocks
+        let values = (0..<3001).map { _ in data.normal() * 0.008 }  // some beyond ±c, several blocks, a partial lane group
         var a = RandomStream(seed: 9, purpose: .quantisation), b = a
+        var lanes = RandomLanes(seededFrom: &b)
+        var draws = [UInt64](repeating: 0, count: 3008)
+        draws.withUnsafeMutableBufferPointer { lanes.fill($0.baseAddress!, groups: 376, vectorLevel: 0) }
         let scale = Double(q.levels) / 0.02
-        let plain: [UInt32] = values.map { x in
+        let plain: [UInt32] = values.enumerated().map { j, x in
             let scaled = (min(max(x, -0.01), 0.01) + 0.01) * scale
             var r = scaled.rounded(.down)
-            if b.nextDouble() < scaled - r { r += 1 }
+            if Double(draws[j] >> 11) * 0x1.0p-53 < scaled - r { r += 1 }
             return UInt32(min(r, Double(q.levels)))
         }
         #expect(try q.quantise(values, stream: &a) == plain)
-        #expect(a.next() == b.next())  // one draw per coordinate, no more
+        #expect(a.next() == b.next())  // the stream gave the lanes their 32 seeding draws, no more
+    }
+
+    /// The eight-lane draws round without bias lane by lane, and round-ups are independent
+    /// between neighbouring coordinates (two lanes) and coordinates eight apart (one lane's
+    /// consecutive draws). x = −0.2 on L = 3, c = 1.5 lands on 1.3: up with probability 0.3.
+    /// Bounds are 5 standard errors.
+    @Test func laneDrawsRoundWithoutBiasAndIndependently() throws {
+        let q = try FixedPointQuantiser(clippingRange: 1.5, quantisationBits: 2, modulusBits: 8)
+        let n = 80_000, p = 0.3
+        for seed: UInt64 in [1, 2] {
+            var s = RandomStream(seed: seed, purpose: .quantisation)
+            let out = try q.quantise([Double](repeating: -0.2, count: n), stream: &s)
+            #expect(out.allSatisfy { $0 == 1 || $0 == 2 })
+            let up = out.map { $0 == 2 ? 1.0 : 0.0 }
+            for lane in 0..<RandomLanes.lanes {
+                let picks = stride(from: lane, to: n, by: RandomLanes.lanes).map { up[$0] }
+                let mean = picks.reduce(0, +) / Double(picks.count)
+                #expect(abs(mean - p) < 5 * (p * (1 - p) / Double(picks.count)).squareRoot(), "seed \(seed), lane \(lane): \(mean)")
+            }
+            for gap in [1, RandomLanes.lanes] {
+                let both = (0..<(n - gap)).reduce(0.0) { $0 + up[$1] * up[$1 + gap] } / Double(n - gap)
+                #expect(abs(both - p * p) < 5 * (p * p * (1 - p * p) / Double(n - gap)).squareRoot(), "seed \(seed), gap \(gap): \(both)")
+            }
+        }
     }
 
     /// The client's fused pass (weigh, clip, quantise the f32 delta) is the two-step
@@ -218,13 +271,17 @@ import AviaryMath
         var data = RandomStream(seed: 6, purpose: .synthetic)
         let delta = (0..<2500).map { _ in Float(data.normal() * 0.01) }
         for w in [1.0, 0.37, 1e-3] {
-            var a = RandomStream(seed: 4, purpose: .quantisation), b = a
+            var a = RandomStream(seed: 4, purpose: .quantisation), b = a, c = a
             let fused = try q.quantiseWeighted(delta: delta, weight: w, stream: &a)
             #expect(fused == (try q.quantise(try WeightedInput.make(delta: delta, weight: w, clippingRange: 0.01), stream: &b)))
             #expect(fused.count == delta.count + 1 && a.next() == b.next())
+            // Into a reply body: the same words, laid out as the codec writes the masked input.
+            let body = try q.quantiseWeightedBody(delta: delta, weight: w, stream: &c)
+            #expect(body.bytes == SecAggBodyCodec.encode(.masked(MaskedInput(client: 0, values: fused))).body)
         }
         var s = RandomStream(seed: 1)
         #expect(throws: SecAggError.nonFiniteInput(index: 2)) { try q.quantiseWeighted(delta: [0, 1, .infinity], weight: 1, stream: &s) }
+        #expect(throws: SecAggError.nonFiniteInput(index: 2)) { try q.quantiseWeightedBody(delta: [0, 1, .infinity], weight: 1, stream: &s) }
         #expect(throws: SecAggError.self) { try q.quantiseWeighted(delta: [0], weight: 1.5, stream: &s) }
     }
 
@@ -250,7 +307,8 @@ import AviaryMath
         func kernel(_ q: FixedPointQuantiser, _ x: [Float], _ w: Double, _ draws: [UInt64]) -> [UInt32] {
             var out = [UInt32](repeating: .max, count: x.count + 1)  // one past the end: must stay untouched
             out.withUnsafeMutableBufferPointer { o in
-                q.roundWeighted(o.baseAddress!, x, draws, count: x.count, weight: w, vectorLevel: vectorLevel)
+                // Every x here is finite (the largest floats included): nothing may be flagged.
+                #expect(!q.roundWeighted(o.baseAddress!, x, draws, count: x.count, weight: w, vectorLevel: vectorLevel))
             }
             #expect(out.last == .max)
             return Array(out.dropLast())
@@ -299,6 +357,18 @@ import AviaryMath
             let vectorised = try q.quantiseWeighted(delta: Array(delta[0..<count]), weight: 0.6, stream: &a, vectorLevel: vectorLevel)
             #expect(vectorised == (try q.quantiseWeighted(delta: Array(delta[0..<count]), weight: 0.6, stream: &b, vectorLevel: 0)))
             #expect(a.next() == b.next())
+        }
+        // The kernel's own finiteness flag finds a NaN or infinity anywhere: full vectors, the
+        // masked or scalar tail, a block's first and last coordinate.
+        var s = RandomStream(seed: 2, purpose: .quantisation)
+        for at in [0, 3, 7, 8, 1023, 1024, 4991, 4996, 4998] {
+            for bad: Float in [.nan, .infinity, -.infinity, .signalingNaN] {
+                var d = Array(delta[0..<4999])  // 4999 = 624·8 + 7 = 1249·4 + 3: both kernels' tails
+                d[at] = bad
+                #expect(throws: SecAggError.nonFiniteInput(index: at), "level \(vectorLevel), at \(at), \(bad)") {
+                    try q.quantiseWeighted(delta: d, weight: 0.6, stream: &s, vectorLevel: vectorLevel)
+                }
+            }
         }
     }
 

@@ -67,6 +67,28 @@ import AviaryMath
         #expect(r.survivorsPerStage == [19, 18, 17, 16])
     }
 
+    /// Stage 3 through reply bodies (`MaskedInputBody`, as a run's clients mask): the server
+    /// decodes the very bytes the array path would have encoded, so the masked vectors equal
+    /// the array path's for the same secrets, and the sum is the plain sum, with a client lost
+    /// before masking (its neighbours' masks removed) and in a 24- and a 32-bit ring.
+    @Test func maskingInTheReplyBodyIsMaskingTheArray() throws {
+        for bits in [24, 32] {
+            let p = try parameters(n: 12, k: 6, t: 4, length: 4099, modulusBits: bits)
+            let x = inputs(p)
+            var arrays = try RoundDriver.fixed(parameters: p, inputs: x), bodies = try RoundDriver.fixed(parameters: p, inputs: x)
+            bodies.throughBodies = true
+            arrays.deaths[p.participants[3]] = .beforeMasking
+            bodies.deaths[p.participants[3]] = .beforeMasking
+            let a = try arrays.run().get(), b = try bodies.run().get()
+            #expect(bodies.maskedSeen == arrays.maskedSeen && bodies.maskedSeen.count == 11)
+            #expect(b == a)
+            #expect(b.sum == plainSum(x, of: b.survivors, bits: bits))
+            // The body is byte for byte what the codec writes for the masked words.
+            let c = p.participants[0]
+            #expect(MaskedInputBody(words: x[c]!).bytes == SecAggBodyCodec.encode(.masked(MaskedInput(client: c, values: x[c]!))).body)
+        }
+    }
+
     @Test func fewerThanThresholdSurvivorsFailTheRoundWithTheReason() throws {
         let p = try parameters(n: 6, k: 4, t: 3)
         for (death, stage) in [(RoundDriver.Death.beforeAdvertising, "advertise-keys"), (.beforeMasking, "masked-input"), (.beforeUnmasking, "unmasking")] {
