@@ -104,6 +104,16 @@ struct SecAggParticipation {
         return .success([answer])
     }
 
+    /// Idle-time work between stages 2 and 3: the client's pairwise-mask seeds
+    /// (`SecAggClient.prepareMaskSeeds`). Nothing when the client is past stage 2 or gone (its
+    /// stage 3 derived or will derive them itself); an error is left for stage 3 to report.
+    mutating func prepareMaskSeeds(client: Int, round: Int) {
+        let key = Key(client: client, round: round)
+        guard var machine = entries[key]?.machine, machine.stage == .shared else { return }
+        do throws(SecAggError) { try machine.prepareMaskSeeds() } catch { return }
+        entries[key]!.machine = machine
+    }
+
     private mutating func advertiseIfReady(_ key: Key) -> Result<[SecAggReplyMessage], Problem> {
         guard let e = entries[key], let p = e.parameters, let delta = e.delta, let weight = e.weight, e.machine == nil else { return .success([]) }
         do throws(SecAggError) {

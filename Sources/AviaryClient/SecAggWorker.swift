@@ -5,7 +5,8 @@ import AviarySecAgg
 /// The thread that does a process's secure-aggregation work, so the socket loop never blocks
 /// on it: weighing, clipping and quantising a trained update and drawing its keys (stage 1),
 /// sharing keys (stage 2), opening the shares and masking the input with 1 + k PRG expansions
-/// (stage 3), unmasking (stage 4). Heartbeats keep flowing meanwhile, and in a run the masking
+/// (stage 3), unmasking (stage 4); and, when no frame waits, deriving a client's pairwise-mask
+/// seeds between its stages 2 and 3. Heartbeats keep flowing meanwhile, and in a run the masking
 /// of one process overlaps the training and masking of the others.
 ///
 /// Jobs run one at a time in the order they were queued, so each hosted client's stages see
@@ -37,6 +38,11 @@ final class SecAggWorker: @unchecked Sendable {
     /// Bumped by `configure`: a job that ran on an older run's participation is discarded.
     private var generation = 0
     private var jobs: [Job] = []
+    /// Work that only runs when `jobs` is empty: a client's pairwise-mask seeds, queued when its
+    /// stage-2 answer is done. Stage 3 cannot start before every client in the round answered
+    /// stage 2, so this process is otherwise idle then; a stage-3 frame that arrives first still
+    /// goes first (its client derives what is missing), so the work never delays an answer.
+    private var idleJobs: [(client: Int, round: Int)] = []
     private var answers: [Answer] = []
     private var stopping = false
     private var thread: Thread?
@@ -48,6 +54,7 @@ final class SecAggWorker: @unchecked Sendable {
             self.participation = participation
             generation += 1
             jobs.removeAll()
+            idleJobs.removeAll()
             answers.removeAll()
         }
         guard participation != nil, thread == nil else { return }
@@ -84,12 +91,23 @@ final class SecAggWorker: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while (jobs.isEmpty || participation == nil) && !stopping { condition.wait() }
+            while ((jobs.isEmpty && idleJobs.isEmpty) || participation == nil) && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
-            let job = jobs.removeFirst()
             var working = participation!
             participation = nil  // the job's copy is the sole owner while it runs: no copy on write
             let ran = generation
+            guard !jobs.isEmpty else {
+                let idle = idleJobs.removeFirst()
+                condition.unlock()
+                working.prepareMaskSeeds(client: idle.client, round: idle.round)
+                condition.withLock {
+                    guard generation == ran else { return }
+                    participation = working
+                    if !jobs.isEmpty || !idleJobs.isEmpty { condition.signal() }
+                }
+                continue
+            }
+            let job = jobs.removeFirst()
             condition.unlock()
 
             let answer: Answer
@@ -107,7 +125,10 @@ final class SecAggWorker: @unchecked Sendable {
                 guard generation == ran else { return }  // configured for another run meanwhile
                 participation = working
                 answers.append(answer)
-                if !jobs.isEmpty { condition.signal() }
+                if case .received(let m) = job, m.stage == SecAggBodyCodec.Stage.shareKeys.rawValue, case .success = answer.outcome {
+                    idleJobs.append((m.clientIndex, m.round))
+                }
+                if !jobs.isEmpty || !idleJobs.isEmpty { condition.signal() }
             }
         }
     }

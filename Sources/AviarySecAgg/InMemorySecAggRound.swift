@@ -20,6 +20,9 @@ public struct InMemorySecAggRound {
     /// Stage 3 as a run's clients do it: the input laid out as its reply body
     /// (`MaskedInputBody`), masked in place, and the body decoded as the server decodes it.
     public var throughBodies = false
+    /// Each client derives its pairwise-mask seeds right after answering stage 2
+    /// (`SecAggClient.prepareMaskSeeds`), as a run's client host does when it is idle.
+    public var prepareMaskSeeds = false
 
     /// - Parameters:
     ///   - inputs: every participant's quantised input.
@@ -61,7 +64,9 @@ public struct InMemorySecAggRound {
                 return .keys(try clients[c]!.advertiseKeys())
             case .shareKeys(let keys):
                 if death == .beforeSharing { return nil }
-                return .shares(try clients[c]!.shareKeys(keys))
+                let shares = try clients[c]!.shareKeys(keys)
+                if prepareMaskSeeds { try clients[c]!.prepareMaskSeeds() }
+                return .shares(shares)
             case .maskInput(let shares):
                 if death == .beforeMasking { return nil }
                 let m: MaskedInput

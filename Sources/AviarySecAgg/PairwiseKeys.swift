@@ -1,4 +1,5 @@
 import Crypto
+import Dispatch
 import Foundation
 
 /// X25519 key agreement and the keys secure aggregation derives from it (swift-crypto only).
@@ -62,6 +63,42 @@ public enum PairwiseKeys {
         let key = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: salt, sharedInfo: info, outputByteCount: keyByteCount)
         return key.withUnsafeBytes { Array($0) }
     }
+
+    /// `derive` for each of `peers` (index, public key), in their order, the agreements shared
+    /// out over `threads` threads (peer i to thread i mod threads). Why: a client's 14
+    /// agreements per stage were one thread's work, so when one client process still had
+    /// clients to answer after the other had finished, a core stood idle (perf timeline of a
+    /// run, session 14). The result does not depend on the thread count; the first failing
+    /// peer's error is thrown.
+    public static func deriveAll(privateKey own: Curve25519.KeyAgreement.PrivateKey, peers: [(index: Int, publicKey: [UInt8])],
+                                 purpose: Purpose, round: Int, threads: Int = MaskExpansion.availableCores) throws(SecAggError) -> [[UInt8]] {
+        let workers = max(1, min(threads, peers.count))
+        guard workers > 1 else {
+            var out: [[UInt8]] = []
+            for p in peers { out.append(try derive(privateKey: own, peerPublic: p.publicKey, peer: p.index, purpose: purpose, round: round)) }
+            return out
+        }
+        var results = [Result<[UInt8], SecAggError>?](repeating: nil, count: peers.count)
+        results.withUnsafeMutableBufferPointer { r in
+            let slots = ResultSlots(base: r.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in stride(from: w, to: peers.count, by: workers) {
+                    let p = peers[i]
+                    do throws(SecAggError) {
+                        slots.base[i] = .success(try derive(privateKey: own, peerPublic: p.publicKey, peer: p.index, purpose: purpose, round: round))
+                    } catch { slots.base[i] = .failure(error) }
+                }
+            }
+        }
+        var out: [[UInt8]] = []
+        out.reserveCapacity(peers.count)
+        for r in results { out.append(try r!.get()) }
+        return out
+    }
+
+    /// The result slots `deriveAll`'s threads fill. Safe to send: each thread writes only its own
+    /// indices, and the array outlives `concurrentPerform`.
+    private struct ResultSlots: @unchecked Sendable { let base: UnsafeMutablePointer<Result<[UInt8], SecAggError>?> }
 }
 
 /// The two shares a client sends one neighbour, encrypted with ChaChaPoly (RFC 8439).

@@ -22,6 +22,9 @@ public struct SecAggClient: Sendable {
     /// The share-encryption key of each neighbour that advertised (stage 2 sealed with it, stage
     /// 3 opens with it): derived once, not again per share (an X25519 each).
     private var sealingKeys: [Int: [UInt8]] = [:]
+    /// Pairwise-mask seeds s_ij derived ahead of stage 3 (`prepareMaskSeeds`): neighbour → seed.
+    /// Stage 3 derives any that are missing.
+    private var maskSeeds: [Int: [UInt8]] = [:]
     /// Shares neighbours entrusted to this client (stage 3's U2 ∩ N(i)): owner → shares.
     private var heldShares: [Int: ShareEncryption.SharePair] = [:]
     /// Whose shares this client holds (tests: what a coalition of neighbours can pool).
@@ -69,9 +72,10 @@ public struct SecAggClient: Sendable {
                                                      participants: holders, using: &generator)
         var out: [EncryptedShare] = []
         var sealing: [Int: [UInt8]] = [:]
+        let keys = try PairwiseKeys.deriveAll(privateKey: encryptionKey, peers: holders.map { ($0, received[$0]!.encryptionKey) },
+                                              purpose: .shareEncryption, round: parameters.round)
         for (n, holder) in holders.enumerated() {
-            let key = try PairwiseKeys.derive(privateKey: encryptionKey, peerPublic: received[holder]!.encryptionKey,
-                                              peer: holder, purpose: .shareEncryption, round: parameters.round)
+            let key = keys[n]
             sealing[holder] = key
             let pair = ShareEncryption.SharePair(maskKey: maskKeyShares[n], selfMask: selfMaskShares[n])
             out.append(EncryptedShare(from: index, to: holder,
@@ -140,15 +144,36 @@ public struct SecAggClient: Sendable {
         guard held.count >= parameters.threshold else {
             throw .tooFewSurvivors(stage: "share-keys", have: held.count, threshold: parameters.threshold)
         }
+        try deriveMaskSeeds(for: held.keys.filter { maskSeeds[$0] == nil })
         var masks = [MaskExpansion.Mask(seed: secrets.selfMaskSeed, sign: .add)]
         for neighbour in held.keys.sorted() {
-            let seed = try PairwiseKeys.derive(privateKey: maskKey, peerPublic: neighbourKeys[neighbour]!.maskKey,
-                                               peer: neighbour, purpose: .pairwiseMask, round: parameters.round)
-            masks.append(MaskExpansion.Mask(seed: seed, sign: index < neighbour ? .add : .subtract))
+            masks.append(MaskExpansion.Mask(seed: maskSeeds[neighbour]!, sign: index < neighbour ? .add : .subtract))
         }
         if let words { try MaskExpansion.apply(masks, to: words, count: count, modulusBits: parameters.modulusBits) }
         heldShares = held
         stage = .masked
+    }
+
+    /// Between stages 2 and 3: derives the pairwise-mask seed of every neighbour that advertised
+    /// keys (U1 ∩ N(i), a superset of the neighbours stage 3 masks with), one X25519 agreement
+    /// and HKDF each, so stage 3 only opens shares and masks. Why: stage 3 can start only when
+    /// every client has answered stage 2, and a client host calls this while it waits for that
+    /// (`SecAggWorker`'s idle jobs), instead of spending those agreements inside stage 3. The
+    /// seeds are the ones stage 3 would derive; unused ones (a neighbour that did not share) are
+    /// never used. Secrets stay in this value, like the share-encryption keys.
+    /// - Throws: outside stage `.shared` (`unexpectedStage`); a key swift-crypto refuses.
+    public mutating func prepareMaskSeeds() throws(SecAggError) {
+        guard stage == .shared else { throw .unexpectedStage(expected: stage.rawValue, got: "prepare-mask-seeds") }
+        try deriveMaskSeeds(for: neighbourKeys.keys.filter { maskSeeds[$0] == nil })
+    }
+
+    /// s_ij with each neighbour j in `neighbours` (X25519 of this client's mask key and j's,
+    /// through HKDF; over the cores), into `maskSeeds`.
+    private mutating func deriveMaskSeeds(for neighbours: [Int]) throws(SecAggError) {
+        let sorted = neighbours.sorted()
+        let seeds = try PairwiseKeys.deriveAll(privateKey: maskKey, peers: sorted.map { ($0, neighbourKeys[$0]!.maskKey) },
+                                               purpose: .pairwiseMask, round: parameters.round)
+        for (n, seed) in zip(sorted, seeds) { maskSeeds[n] = seed }
     }
 
     /// Stage 4: reveals the self-mask share of each surviving neighbour and the mask-key share

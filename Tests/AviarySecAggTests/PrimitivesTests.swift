@@ -163,6 +163,28 @@ import AviaryMath
         }
     }
 
+    /// The agreements shared out over threads are `derive`'s, in the peers' order, whatever the
+    /// thread count; a refused peer key is reported as the first failing peer in that order.
+    @Test func derivingForManyPeersOverThreadsIsDerivingEach() throws {
+        let own = try PairwiseKeys.privateKey(a)
+        let peers: [(index: Int, publicKey: [UInt8])] = try (0..<14).map { i in
+            (3 * i + 1, try PairwiseKeys.publicKey(ofPrivate: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ i) }))
+        }
+        let each = try peers.map { try PairwiseKeys.derive(privateKey: a, peerPublic: $0.publicKey, peer: $0.index, purpose: .pairwiseMask, round: 2) }
+        #expect(Set(each).count == 14)
+        for threads in [1, 2, 3, 5, 14, 20] {
+            #expect(try PairwiseKeys.deriveAll(privateKey: own, peers: peers, purpose: .pairwiseMask, round: 2, threads: threads) == each)
+        }
+        var bad = peers
+        bad[9].publicKey = [1, 2]; bad[4].publicKey = []
+        for threads in [1, 2, 3] {
+            #expect(throws: SecAggError.invalidPublicKey(client: peers[4].index)) {
+                try PairwiseKeys.deriveAll(privateKey: own, peers: bad, purpose: .pairwiseMask, round: 2, threads: threads)
+            }
+        }
+        #expect(try PairwiseKeys.deriveAll(privateKey: own, peers: [], purpose: .pairwiseMask, round: 2).isEmpty)
+    }
+
     @Test func sealedSharesOpenOnlyForTheirPairDirectionAndRound() throws {
         var g = RandomStream(seed: 8)
         let m = try ShamirSharing.split(secret: a, threshold: 1, participants: [5], using: &g)[0]

@@ -89,6 +89,27 @@ import AviaryMath
         }
     }
 
+    /// Seeds derived between stages 2 and 3 for every neighbour with keys are the ones stage 3
+    /// would derive: the same masked vectors and sum, also when neighbours advertised keys but
+    /// never shared (their prepared seeds go unused) or died before masking; and the call is
+    /// refused outside stage 2's end.
+    @Test func preparedMaskSeedsMaskAsStageThreeWould() throws {
+        // k = 10, t = 6 (as dropoutsAtEveryStageInOneRound): three losses leave every secret 6 shares.
+        let p = try parameters(n: 20, k: 10, t: 6, modulusBits: 32)
+        let x = inputs(p)
+        var plain = try RoundDriver.fixed(parameters: p, inputs: x), prepared = try RoundDriver.fixed(parameters: p, inputs: x)
+        prepared.prepareMaskSeeds = true
+        for d in [(1, RoundDriver.Death.beforeSharing), (5, .beforeSharing), (9, .beforeMasking)] {
+            plain.deaths[p.participants[d.0]] = d.1
+            prepared.deaths[p.participants[d.0]] = d.1
+        }
+        let a = try plain.run().get(), b = try prepared.run().get()
+        #expect(prepared.maskedSeen == plain.maskedSeen && prepared.maskedSeen.count == 17)
+        #expect(b == a && b.sum == plainSum(x, of: b.survivors, bits: 32))
+        var early = try SecAggClient(index: p.participants[0], parameters: p, secrets: RoundDriver.secrets(for: p.participants[0], round: p.round))
+        #expect(throws: SecAggError.unexpectedStage(expected: "advertise-keys", got: "prepare-mask-seeds")) { try early.prepareMaskSeeds() }
+    }
+
     @Test func fewerThanThresholdSurvivorsFailTheRoundWithTheReason() throws {
         let p = try parameters(n: 6, k: 4, t: 3)
         for (death, stage) in [(RoundDriver.Death.beforeAdvertising, "advertise-keys"), (.beforeMasking, "masked-input"), (.beforeUnmasking, "unmasking")] {
