@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Aviary: a distributed federated-learning simulator. Module layers, bottom to top:
-//   C system libraries → AviaryMath → AviaryNN, AviaryData; AviaryMerge (plain Swift) → AviaryPrivacy →
+//   C system libraries → AviaryMath → AviaryNN, AviaryData, AviaryMerge → AviaryPrivacy →
 //   AviaryProtocol, AviaryLog → AviaryAdversarial, AviaryTopology, AviaryReport → AviaryTransport →
 //   AviaryBench, AviaryServer / AviaryClient → AviaryCommands (Commands/, Launch/, Sweep/) → executables.
 // Each target lists exactly the modules its files import. docs/ARCHITECTURE.md explains each layer.
@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "AviaryNN", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryData", dependencies: ["AviaryMath"], swiftSettings: hotLoopSettings),
         .target(name: "AviaryAdversarial", dependencies: ["AviaryNN", "AviaryMath"], swiftSettings: hotLoopSettings),
-        .target(name: "AviaryMerge", swiftSettings: hotLoopSettings),
+        .target(name: "AviaryMerge", dependencies: ["AviaryMath", "CVectorKernels"], swiftSettings: hotLoopSettings),
         // Differential privacy: clipping, Gaussian noise, adaptive clipping, the RDP accountant (pure).
         .target(name: "AviaryPrivacy", dependencies: ["AviaryMath", "AviaryMerge"], swiftSettings: hotLoopSettings),
         // Secure aggregation (SecAgg+): Shamir sharing, the neighbour graph, masking, quantisation

@@ -1,3 +1,6 @@
+import AviaryMath
+import CVectorKernels
+
 /// out = Σ_i w_i · (p_i · x_i) over many long vectors, in one blocked pass.
 ///
 /// Memory-bound, so the loop reads each input once and keeps the output block in cache: for
@@ -60,12 +63,33 @@ enum WeightedSumKernel {
     /// `outputSquares` is Σ out_j² summed in index order in Float (`s = s + o * o`), the bits
     /// `update_norm` takes from the merged delta: a chain of dependent adds that runs here under
     /// the loads of the inputs instead of as a pass of its own after the merge.
+    ///
+    /// `vectorLevel` (`VectorKernels.level`'s scale) ≥ 1 runs the AVX2 copy of this loop
+    /// (CVectorKernels/shim.h, `aviary_weighted_sum_norms_avx2`): Swift compiles SIMD8<Float> for
+    /// baseline x86-64 as two SSE halves with a broadcast per input per step, and keeps the
+    /// accumulators in memory; one AVX2 register holds the eight lanes, with every lane's
+    /// operations in the same order, so the bits are the same (`DiscountFusionTests`).
     static func runWithSquaredNorms(inputs: [UnsafePointer<Float>], weights: [Float], prescales: [Float], count: Int,
-                                    into out: UnsafeMutablePointer<Float>) -> (inputSquares: [Double], outputSquares: Float) {
+                                    into out: UnsafeMutablePointer<Float>,
+                                    vectorLevel: Int = VectorKernels.level) -> (inputSquares: [Double], outputSquares: Float) {
         let n = inputs.count
         precondition(n > 0 && weights.count == n && prescales.count == n)
         var totals = [Double](repeating: 0, count: n)
         var outputSquares: Float = 0
+        #if arch(x86_64)
+        if vectorLevel >= 1 {
+            var scratch = [Float](repeating: 0, count: 8 * n)
+            inputs.map(Optional.some).withUnsafeBufferPointer { x in
+            totals.withUnsafeMutableBufferPointer { t in
+            scratch.withUnsafeMutableBufferPointer { acc in
+                outputSquares = aviary_weighted_sum_norms_avx2(x.baseAddress!, weights, prescales, n, count, FloatPointers.normBlock,
+                                                               out, t.baseAddress!, acc.baseAddress!)
+            }
+            }
+            }
+            return (totals, outputSquares)
+        }
+        #endif
         var accumulators = [SIMD8<Float>](repeating: .zero, count: n)
         let block = FloatPointers.normBlock
         inputs.withUnsafeBufferPointer { x in

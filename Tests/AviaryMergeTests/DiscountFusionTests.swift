@@ -52,6 +52,7 @@ import AviaryMath
     }
 
     @Test func oneFusedPassGivesTheSeparatePassesBits() {
+        // The Swift loop (vector level 0; the AVX2 kernel is held against it below).
         // Norms and weighted sum in one pass against `squaredNorm` and `run`: input counts
         // around the four-wide sweeps, lengths below, at and across the norm's blocks with tails.
         var rng = RandomStream(seed: 12, purpose: .synthetic)
@@ -66,7 +67,8 @@ import AviaryMath
                         WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
                     }
                     let (squares, outputSquares) = fused.withUnsafeMutableBufferPointer {
-                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
+                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                              into: $0.baseAddress!, vectorLevel: 0)
                     }
                     let same = Self.bits(fused) == Self.bits(separate)
                     #expect(same, "n \(n), count \(count): the sums differ")
@@ -163,5 +165,46 @@ import AviaryMath
         var adam = try ServerOptimizer(spec: .fedadam(lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3))
         #expect(adam.applySGDIfFinite(delta: [1], to: [0]) == nil, "only the SGD rule is fused")
         #expect(adam.applySGDStepIfFinite(delta: [1], to: [0]) == nil)
+    }
+
+    /// Finite floats of every magnitude: random bit patterns (subnormals, huge values, both
+    /// signs, ±0) with the exponents of NaN and infinity mapped to a finite one.
+    private static func anyFinite(_ rng: inout RandomStream, count: Int) -> [Float] {
+        (0..<count).map { _ in
+            let bits = UInt32(truncatingIfNeeded: rng.next())
+            return (bits & 0x7F80_0000) == 0x7F80_0000 ? Float(bitPattern: bits & 0xBFFF_FFFF) : Float(bitPattern: bits)
+        }
+    }
+
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2"))
+    func theAVX2WeightedSumGivesTheSwiftLoopsBits() {
+        // Deltas of ordinary size and of every magnitude (overflow to inf, subnormal products),
+        // 1–12 inputs (the accumulators beyond any register count), lengths with and without
+        // tails, across the norm's blocks.
+        var rng = RandomStream(seed: 23, purpose: .synthetic)
+        for extreme in [false, true] {
+            for n in [1, 2, 3, 8, 12] {
+                for count in [0, 1, 7, 8, 9, 4_095, 4_096, 4_097, 12_301] {
+                    let arrays = (0..<n).map { _ in extreme ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) } }
+                    let weights = (0..<n).map { _ in Float(rng.uniform(0.01, 1)) }
+                    let prescales = (0..<n).map { i -> Float in i % 3 == 1 ? 1 : Float(rng.uniform(0.1, 1)) }
+                    FloatPointers.with(arrays) { inputs in
+                        var swift = [Float](repeating: 0, count: count), avx2 = [Float](repeating: -1, count: count)
+                        let a = swift.withUnsafeMutableBufferPointer {
+                            WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                                  into: $0.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!, vectorLevel: 0)
+                        }
+                        let b = avx2.withUnsafeMutableBufferPointer {
+                            WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                                  into: $0.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!, vectorLevel: 1)
+                        }
+                        let what = "extreme \(extreme), n \(n), count \(count)"
+                        #expect(Self.bits(avx2) == Self.bits(swift), "\(what): the sums differ")
+                        #expect(b.outputSquares.bitPattern == a.outputSquares.bitPattern, "\(what): \(b.outputSquares) vs \(a.outputSquares)")
+                        #expect(b.inputSquares.map(\.bitPattern) == a.inputSquares.map(\.bitPattern), "\(what): the norms differ")
+                    }
+                }
+            }
+        }
     }
 }
