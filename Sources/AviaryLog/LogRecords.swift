@@ -224,6 +224,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
 extension RoundRecord {
     /// A per-client map keyed as the log keys it (the index as a string: JSON's only key type).
     /// The one place client indices become strings; everything before the record uses `Int`.
+    /// Inlinable, so callers get it specialised: generic, it looked up type metadata for every
+    /// call (0.03–0.07 ms per round of the server's loop in perf, three calls a round).
+    @inlinable
     public static func byClient<V>(_ values: [Int: V]) -> [String: V] {
         Dictionary(uniqueKeysWithValues: values.map { (String($0.key), $0.value) })
     }

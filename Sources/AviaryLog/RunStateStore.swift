@@ -437,11 +437,7 @@ public final class RunStateStore: @unchecked Sendable {
         return a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
     }
 
-    static func timestamp() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date())
-    }
+    static func timestamp() -> String { LogTimestamp.now() }
 }
 
 /// One vector's file as state.json records it: path relative to the run directory, size,

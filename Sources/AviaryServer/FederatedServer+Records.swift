@@ -65,12 +65,5 @@ extension FederatedServer {
     }
 }
 
-/// One formatter for every log timestamp: building one costs more than formatting a date.
-/// Only the server's loop thread uses it.
-nonisolated(unsafe) private let timestampFormatter: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f
-}()
-
-func timestamp() -> String { timestampFormatter.string(from: Date()) }
+/// Every log timestamp (`LogTimestamp`: the string ISO8601DateFormatter wrote, without it).
+func timestamp() -> String { LogTimestamp.now() }
