@@ -41,8 +41,9 @@ let package = Package(
         .systemLibrary(name: "CGcrypt", path: "Sources/CGcrypt"),
         // Header-only prctl wrapper for the launcher's children.
         .systemLibrary(name: "CProcessControl", path: "Sources/CProcessControl"),
-        // Header-only AVX-512/AVX2 kernels (im2col row copies, SecAgg's stochastic rounding), each
-        // function with its own target attribute.
+        // Header-only AVX-512/AVX2 kernels, one header per purpose (im2col rows, direct
+        // convolutions, SecAgg's rounding and masks, the server's weighted sum), each function
+        // with its own target attribute.
         .systemLibrary(name: "CVectorKernels", path: "Sources/CVectorKernels"),
         // The commit `make build` records for --version (see build_info.c).
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
