@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Strided row copies at the widest vector width the CPU runs (see CVectorKernels/shim.h): the
+/// Strided row copies at the widest vector width the CPU runs (see CVectorKernels/rows.h): the
 /// engine's im2col copies image rows of 7–32 floats, which baseline x86-64 code moves in several
 /// pieces and a scalar tail.
 public enum VectorKernels {
@@ -84,7 +84,7 @@ public enum VectorKernels {
     }
 
     /// out[o] (= or +=) bias[o] + Σ_i weight[o][i] ⋆ inp[i], a "same" stride-1 convolution computed
-    /// directly (CVectorKernels/shim.h). Planes sit at channel·channelStride + sample·batchStride;
+    /// directly (CVectorKernels/convolution.h). Planes sit at channel·channelStride + sample·batchStride;
     /// weight is (outChannels, inChannels, kernel, kernel) with an odd kernel, outChannels a multiple
     /// of 4. 3×3 kernels on 4-, 8-, 16- or 32-wide planes run on unpadded rows; `paddedRows` forces
     /// the zero-bordered kernel there too (the two agree bit for bit; tests compare them).
@@ -111,7 +111,7 @@ public enum VectorKernels {
 
     /// weightGradient (outChannels, inChannels, 3, 3) += scale · Σ over samples and pixels of
     /// dOut[o] · inp[i] shifted by each kernel offset: a "same" stride-1 3×3 convolution's weight
-    /// gradient, computed directly (CVectorKernels/shim.h). Planes sit at channel·channelStride +
+    /// gradient, computed directly (CVectorKernels/convolution.h). Planes sit at channel·channelStride +
     /// sample·batchStride; any outChannels (tiles of 3, then 2 or 1). Only when `hasDirectConvolution`.
     public static func sameConvolution3WeightGradient(
         weightGradient: UnsafeMutablePointer<Float>, scale: Float,

@@ -65,7 +65,7 @@ enum WeightedSumKernel {
     /// the loads of the inputs instead of as a pass of its own after the merge.
     ///
     /// `vectorLevel` (`VectorKernels.level`'s scale) ≥ 1 runs the AVX2 copy of this loop
-    /// (CVectorKernels/shim.h, `aviary_weighted_sum_norms_avx2`): Swift compiles SIMD8<Float> for
+    /// (CVectorKernels/merge.h, `aviary_weighted_sum_norms_avx2`): Swift compiles SIMD8<Float> for
     /// baseline x86-64 as two SSE halves with a broadcast per input per step, and keeps the
     /// accumulators in memory; one AVX2 register holds the eight lanes, with every lane's
     /// operations in the same order, so the bits are the same (`DiscountFusionTests`).

@@ -60,7 +60,7 @@ public struct FixedPointQuantiser: Sendable, Equatable {
     /// quantiser's clipping range, in one pass over the f32 delta (no [Double] copy of it, and
     /// the finiteness check rides in the rounding kernel): the same numbers, the same draws from
     /// `stream`, the same errors. The delta's
-    /// coordinates go through the widest rounding kernel the CPU runs (CVectorKernels/shim.h,
+    /// coordinates go through the widest rounding kernel the CPU runs (CVectorKernels/secagg.h,
     /// the scalar `round` step for step).
     public func quantiseWeighted(delta: [Float], weight: Double, stream: inout RandomStream) throws(SecAggError) -> [UInt32] {
         try quantiseWeighted(delta: delta, weight: weight, stream: &stream, vectorLevel: VectorKernels.level)

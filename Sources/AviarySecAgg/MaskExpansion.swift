@@ -159,7 +159,7 @@ public enum MaskExpansion {
     public static let availableCores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// out[j] ± keystream word j, mod 2^b, for j < count, with the widest kernel the CPU runs
-    /// (CVectorKernels/shim.h; `vectorLevel` as `VectorKernels.level`, so tests can pin each).
+    /// (CVectorKernels/secagg.h; `vectorLevel` as `VectorKernels.level`, so tests can pin each).
     /// Its own function over non-optional pointers: inlined into the closure over swift-crypto's
     /// `Data`, the loop kept a nil check of the buffer per word and stayed scalar.
     @inline(never)
