@@ -32,6 +32,18 @@ public struct BufferedPlan: Sendable, Equatable {
     /// Where the schedule stalled before `rounds` updates: nobody in flight, so no arrival will
     /// ever come, and no idle client was online for the replacement draws. nil when it did not.
     public var stall: Stall?
+    /// Every arrival some update takes, in its buffer or as discarded. The others arrive after
+    /// the last update: they train (their round waits for them) but no update ever reads their
+    /// deltas, so the server does not hold them (nor save them in the run state).
+    public var consumed: Set<Arrival>
+
+    /// A client's training that started on a version: what identifies an arrival.
+    public struct Arrival: Sendable, Hashable {
+        public var client: Int
+        public var startVersion: Int
+        public init(client: Int, startVersion: Int) { self.client = client; self.startVersion = startVersion }
+        public init(_ e: InFlightClient) { self.init(client: e.client, startVersion: e.startVersion) }
+    }
 
     public struct Stall: Sendable, Equatable {
         /// Server updates made before it stalled, and the simulated time of the last arrival.
@@ -48,6 +60,7 @@ public struct BufferedPlan: Sendable, Equatable {
         var s = start
         batches = Array(repeating: [], count: rounds)
         updates = []
+        consumed = []
         var discarded: [(entry: InFlightClient, staleness: Int)] = []
         func fill() {
             let now = s.now
@@ -63,6 +76,7 @@ public struct BufferedPlan: Sendable, Equatable {
             }
             if s.version < rounds { fill() }
         }
+        consumed = Set(updates.flatMap { u in (u.buffer + u.discarded).map { Arrival($0.entry) } })
         stall = s.version < rounds ? Stall(version: s.version, time: s.now, buffered: s.buffer.count, idle: s.clients - s.buffer.count) : nil
     }
 

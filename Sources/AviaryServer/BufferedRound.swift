@@ -13,11 +13,14 @@ struct BufferedRoundPlan: Sendable {
     var staleness: StalenessDiscount
     /// `[server] clock = "wall"`: the update is the buffer as received (times are wall seconds).
     var wall = false
+    /// The arrivals some update of the plan takes (`BufferedPlan.consumed`); an update outside
+    /// it is not held. nil: hold every one (the wall clock's buffer is not known ahead).
+    var consumed: Set<BufferedPlan.Arrival>? = nil
 }
 
 extension SystemRound {
-    /// Buffered mode's half of `apply` (pure): every update of the round's batch is held with
-    /// its start version and arrival time; the plan's over-stale arrivals are dropped from the
+    /// Buffered mode's half of `apply` (pure): every update of the round's batch that some update of
+    /// the plan takes (`consumed`) is held with its start version and arrival time; the plan's over-stale arrivals are dropped from the
     /// held ones; the plan's buffer leaves them, each delta scaled by its staleness discount, and
     /// becomes the round's merge (client-index order, as every merge). The strategy's weights
     /// over the buffer times the discounts are the final weights (`BufferedWeights`), filled
@@ -30,6 +33,8 @@ extension SystemRound {
         // batch is the buffer, each arrival with the version it trained on.
         let trainedOn = Dictionary(plan.batch.map { ($0.client, $0.startVersion) }, uniquingKeysWith: { a, _ in a })
         for u in outcome.updates {
+            if let consumed = plan.consumed,
+               !consumed.contains(BufferedPlan.Arrival(client: u.clientIndex, startVersion: trainedOn[u.clientIndex] ?? round - 1)) { continue }
             held.append(StaleUpdate(fromRound: trainedOn[u.clientIndex] ?? round - 1, arrival: arrival[u.clientIndex] ?? close, update: u))
         }
         outcome.updates = []
@@ -103,7 +108,7 @@ extension FederatedServer {
                                 timing: RoundTiming(finish: [:], onTime: [], stragglers: [], duration: duration),
                                 offline: [], busy: [], policy: .drop, stalenessExponent: 0)
         round.buffered = BufferedRoundPlan(batch: r - 1 < plan.batches.count ? plan.batches[r - 1] : [], update: update,
-                                           staleness: topology.server.buffered!.staleness)
+                                           staleness: topology.server.buffered!.staleness, consumed: plan.consumed)
         simulatedClock!.advance(by: duration)
         return round
     }

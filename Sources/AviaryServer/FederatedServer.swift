@@ -100,7 +100,8 @@ public final class FederatedServer {
         store.backgroundDurability = true
         return store
     }()
-    /// When the last durable write (fsynced checkpoint, log and run state) finished; nil before the first.
+    /// When the last durable write (fsynced checkpoint, log and run state) finished; nil before the
+    /// first (a fresh run that replays from durability points starts it at its start).
     var lastDurableWrite: ContinuousClock.Instant?
     /// Seconds spent writing the last finished round (checkpoint, log lines, run state): the next
     /// round's `persist_seconds`.
@@ -214,6 +215,11 @@ public final class FederatedServer {
                 try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: parameters)), to: directory.externalModelInit)
             }
             writer = try AggregationLogWriter(path: directory.log)
+            // A fresh run that replays from durability points has its first point
+            // `durableInterval` after it starts (or at its last round), not at its first round: a
+            // kill before it resumes from the start and runs the rounds again, bit for bit (docs/LOG.md,
+            // "Durability"). Round 1's point wrote every held-back delta of a buffered run (~20 MB).
+            if replaysFromDurablePoints { lastDurableWrite = ContinuousClock.now }
         }
 
         try AtomicFile.write(Data((transport.boundEndpoint + "\n").utf8), to: directory.endpoint)
@@ -316,8 +322,9 @@ public final class FederatedServer {
                 written.serverSeconds = now - written.closedAt
                 written.persistSeconds = lastPersistSeconds
                 let persistStarted = now
-                // Durability points: the first and last rounds, and at least every `durableInterval`;
-                // in between nothing is fsynced (docs/LOG.md, "Durability").
+                // Durability points: the last round, at least every `durableInterval`, and the
+                // first round a resumed process (or one that saves every round) writes; in between
+                // nothing is fsynced (docs/LOG.md, "Durability").
                 let durable = lastDurableWrite.map { ContinuousClock.now - $0 >= durableInterval } ?? true
                     || written.result.record.round >= topology.rounds
                 writer.syncEachRecord = false

@@ -62,11 +62,12 @@ import AviaryLog
     }
 
     /// The run state is saved only at durability points (here, with `durable_interval` an hour:
-    /// after round 1, the process's first, and after the last), so a kill after round 4 is logged
-    /// resumes from round 1's state: the log is cut back to it and rounds 2–4 run again, writing
-    /// the same checkpoints, and the run ends with the uninterrupted run's bytes. Resuming from
-    /// the log's last round instead would skip the model of rounds 2–4; keeping their log lines
-    /// would log them twice.
+    /// after the last round, and after the first round a resumed process writes), so a kill after
+    /// round 2 is logged leaves no state: the resume starts over, cutting rounds 1–2 from the log,
+    /// and its first round is a durability point; a second kill after round 4 resumes from round
+    /// 1's state, and rounds 2–4 run again, writing the same checkpoints. The run ends with the
+    /// uninterrupted run's bytes. Resuming from the log's last round instead would skip the model
+    /// of the rounds in between; keeping their log lines would log them twice.
     @Test func aKillBetweenTwoStateSavesReplaysTheRoundsInBetween() throws {
         let reference = Harness.temporaryDirectory("buffered-ref")
         try Self.prepare(reference, processes: 2)
@@ -74,15 +75,19 @@ import AviaryLog
         #expect(a.status == 0, "\(a.output)")
         let dir = Harness.temporaryDirectory("buffered-replay")
         try Self.prepare(dir, processes: 2, server: "durable_interval = 3600\n")
-        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 180, environment: ["AVIARY_CRASH_AT": "round-logged:4"])
+        let crashed = try Harness.run("aviary", ["run", dir + "/t.toml"], timeout: 180, environment: ["AVIARY_CRASH_AT": "round-logged:2"])
         #expect(crashed.status != 0 && crashed.output.contains("signal 9"), "\(crashed.output)")
+        #expect(try AggregationLog.read(path: dir + "/b/aggregation.jsonl").rounds.map(\.round) == [1, 2])
+        #expect(!FileManager.default.fileExists(atPath: dir + "/b/state.json"), "no durability point before the last round")
+        let again = try Harness.run("aviary", ["run", "--resume", dir + "/b"], timeout: 180, environment: ["AVIARY_CRASH_AT": "round-logged:4"])
+        #expect(again.status != 0 && again.output.contains("signal 9"), "\(again.output)")
         let before = try AggregationLog.read(path: dir + "/b/aggregation.jsonl")
         #expect(before.rounds.map(\.round) == [1, 2, 3, 4])
         let resumed = try Harness.run("aviary", ["run", "--resume", dir + "/b"], timeout: 180)
         #expect(resumed.status == 0, "\(resumed.output)")
         let log = try AggregationLog.read(path: dir + "/b/aggregation.jsonl")
         let from = log.records.compactMap { if case let .resumed(r) = $0 { r.fromRound } else { nil } }
-        #expect(from == [1], "resumed from \(from), not from round 1's state")
+        #expect(from == [0, 1], "resumed from \(from), not from the start and then from round 1's state")
         #expect(log.rounds.map(\.round) == Array(1...Self.rounds))
         let expected = try AggregationLog.read(path: reference + "/b/aggregation.jsonl")
         #expect(log.rounds.map(\.system) == expected.rounds.map(\.system))

@@ -95,6 +95,34 @@ import AviaryTransport
         #expect(log.rounds.allSatisfy { ($0.system?.buffered?.updates ?? []).allSatisfy { $0.staleness == 0 } })
     }
 
+    /// The server holds (and saves in the run state) only the deltas a later update of the plan
+    /// takes: after round r, those of batches 1…r that updates r + 1… take; after the last round,
+    /// none, though the last rounds' clients trained.
+    @Test func onlyDeltasALaterUpdateTakesAreHeldAndSaved() throws {
+        for stop in [3, 6] {
+            let dir = InMemoryServerTests.temporaryDirectory()
+            let topology = try Self.topology(dir: dir)
+            let (summary, run) = try Self.run(topology, stopAfterRound: stop < 6 ? stop : nil)
+            #expect(summary.success == (stop == 6), "\(summary.reason)")
+            let plan = try #require(run.server.bufferedPlan)
+            let later = Set(plan.updates[stop...].flatMap { u in (u.buffer + u.discarded).map { BufferedPlan.Arrival($0.entry) } })
+            let expected = Set(plan.batches[..<stop].joined().map(BufferedPlan.Arrival.init).filter { later.contains($0) })
+            let saved = try RunStateStore(directory: RunDirectory(path: dir + "/mem")).load(topology: Array(topology.source.utf8))
+            #expect(saved.round == stop)
+            let triples = saved.integers[RunStateKey.staleUpdates] ?? []
+            let held = Set(stride(from: 0, to: triples.count, by: 3).map { BufferedPlan.Arrival(client: triples[$0], startVersion: triples[$0 + 1]) })
+            #expect(held == expected, "after round \(stop)")
+            #expect(saved.vectors.keys.filter { $0.hasPrefix(RunStateKey.staleUpdates) }.count == expected.count)
+            if stop == 6 {
+                #expect(expected.isEmpty)
+                #expect(plan.batches.joined().contains { !plan.consumed.contains(BufferedPlan.Arrival($0)) },
+                        "some client should train after the last update: \(plan.batches)")
+            } else {
+                #expect(!expected.isEmpty, "some delta should wait past round \(stop)")
+            }
+        }
+    }
+
     @Test func aResumedBufferedRunIsByteIdentical() throws {
         let dirA = InMemoryServerTests.temporaryDirectory()
         #expect(try Self.run(try Self.topology(dir: dirA)).0.success)

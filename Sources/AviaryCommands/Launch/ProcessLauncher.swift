@@ -1,4 +1,5 @@
 import Foundation
+import CProcessControl
 import AviaryLog
 import AviaryMath
 import AviaryTopology
@@ -124,6 +125,7 @@ struct ProcessLauncher {
                 throw error
             }
             children.add(proc)
+            Self.scheduleAsBatch(proc)
             clients.append(Child(process: proc, number: p, log: log, clients: ids))
         }
 
@@ -217,6 +219,17 @@ struct ProcessLauncher {
 
     /// Starts `tool` from the build's directory, or (`fromPath`: a `[processes] command`) as a
     /// shell would find it: a path with a slash as it is, a bare name on PATH.
+    /// Client processes run under SCHED_BATCH, the server as it was started: a client that wakes
+    /// (its TRAIN arrived) then waits for a time slice instead of preempting the server's loop,
+    /// which on a machine with fewer cores than processes otherwise stalls, mid-write, for a
+    /// client's slice (6–11 ms; a FedBuff update is ~70 ms). The clients' own work is unchanged;
+    /// the server thread, sleeping most of the time, gets a core when it wakes. Set right after
+    /// the spawn, on the main thread before it starts others (they inherit it); a failure is
+    /// harmless and ignored (docs/TOPOLOGY.md, "[processes]").
+    static func scheduleAsBatch(_ process: Process) {
+        _ = aviary_set_batch_scheduling(process.processIdentifier)
+    }
+
     private func spawn(_ tool: String, _ args: [String], log: String, passStdout: Bool, fromPath: Bool = false) throws(LaunchError) -> Process {
         let path = fromPath ? Self.onPath(tool) : binDirectory + "/" + tool
         guard FileManager.default.isExecutableFile(atPath: path) else {
