@@ -24,12 +24,15 @@ import Darwin
 /// caller had passed that scaled copy: buffered mode's staleness discount. The weighted-mean
 /// strategies apply f inside their kernels, so no scaled copy is made; the others get one.
 ///
+/// `serverStep` (the global model and an SGD learning rate): the bounded weighted mean also
+/// applies the server's SGD step in its pass over memory, `AggregationResult.stepped`.
+///
 /// Deltas are assumed finite: the server validates them at the edge before they get here.
 /// Throws `MergeError` (nothing to merge, too few for the strategy, mismatched lengths) or
 /// `MergeConfigError` (invalid strategy or clip norm).
 public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
                       clipNorm: Double? = nil, normBound: UpdateNormBound? = nil,
-                      discounts: [Int: Float] = [:]) throws -> AggregationResult {
+                      discounts: [Int: Float] = [:], serverStep: (global: [Float], rate: Double)? = nil) throws -> AggregationResult {
     try strategy.validate()
     if let c = clipNorm, !(c.isFinite && c > 0) { throw MergeConfigError.invalidClipNorm(c) }
     guard !updates.isEmpty else { throw MergeError.noUpdates }
@@ -79,7 +82,8 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 
     if let normBound, clipNorm == nil, strategy.isWeightedMean, count > 0,
        let merged = try? boundedWeightedMean(ordered, normBound: normBound, prescale: prescale, count: count,
-                                             classify: classify, strategy: effectiveStrategy) {
+                                             classify: classify, strategy: effectiveStrategy,
+                                             serverStep: serverStep.flatMap { $0.global.count == count ? $0 : nil }) {
         return merged
     }
 
@@ -121,7 +125,7 @@ public func aggregate(_ updates: [ClientUpdate], strategy: AggregationStrategy,
 private func boundedWeightedMean(
     _ ordered: [ClientUpdate], normBound: UpdateNormBound, prescale: (ClientUpdate) -> Float, count: Int,
     classify: ([Double], Double?) -> (accepted: [ClientUpdate], rejected: [Rejection], fallbacks: [Rejection]),
-    strategy effectiveStrategy: ([Rejection]) -> AggregationStrategy
+    strategy effectiveStrategy: ([Rejection]) -> AggregationStrategy, serverStep: (global: [Float], rate: Double)?
 ) throws -> AggregationResult? {
     let (accepted, rejected, fallbacks) = classify([], nil)
     guard !accepted.isEmpty else { return nil }
@@ -131,10 +135,23 @@ private func boundedWeightedMean(
     let prescales = accepted.map(prescale)
     var acceptedSquares: [Double] = []
     var deltaSquares: Float = 0
+    var stepFinite: Bool? = nil
+    // The step's output is filled by the kernel, or not at all (then dropped unread).
+    var stepped = serverStep.map { _ in [Float](unsafeUninitializedCapacity: count) { _, n in n = count } }
     let delta = FloatPointers.with(accepted.map(\.delta)) { inputs in
         MergedVector.make(count: count) { out in
-            (acceptedSquares, deltaSquares) = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
-                                                                                    count: count, into: out)
+            if let serverStep, stepped != nil {
+                serverStep.global.withUnsafeBufferPointer { g in
+                    stepped!.withUnsafeMutableBufferPointer { next in
+                        (acceptedSquares, deltaSquares, stepFinite) = WeightedSumKernel.runWithSquaredNorms(
+                            inputs: inputs, weights: factors, prescales: prescales, count: count, into: out,
+                            step: .init(global: g.baseAddress!, rate: serverStep.rate, next: next.baseAddress!))
+                    }
+                }
+            } else {
+                (acceptedSquares, deltaSquares, _) = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
+                                                                                       count: count, into: out)
+            }
         }
     }
     var squares: [Int: Double] = [:]
@@ -148,6 +165,7 @@ private func boundedWeightedMean(
     for (u, w) in zip(accepted, weights) { byClient[u.clientIndex] = w }
     var result = AggregationResult(delta: delta, weights: byClient, rejected: rejected, clipped: [:], fallbacks: fallbacks)
     result.deltaSquares = deltaSquares
+    if stepFinite == true { result.stepped = stepped }
     return result
 }
 

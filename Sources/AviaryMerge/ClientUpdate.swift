@@ -51,6 +51,10 @@ public struct AggregationResult: Sendable {
     /// Σ delta_j² summed in index order in Float, the sum `update_norm` is the root of, when the
     /// merge computed it in its own pass (the bounded weighted mean); nil otherwise.
     public var deltaSquares: Float? = nil
+    /// With `aggregate(serverStep:)`: the model after the SGD step on `delta`, computed in the
+    /// merge's own pass, when that pass ran (the bounded weighted mean on AVX2) and every value
+    /// was finite; nil otherwise (the caller steps as usual, and reports what was not finite).
+    public var stepped: [Float]? = nil
 
     public init(delta: [Float], weights: [Int: Double], rejected: [Rejection], clipped: [Int: Double],
                 fallbacks: [Rejection] = []) {

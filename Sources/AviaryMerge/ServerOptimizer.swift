@@ -153,6 +153,21 @@ public struct ServerOptimizer: Sendable, Codable, Hashable {
         return (next, sum)
     }
 
+    /// The learning rate of the plain SGD rule, the one step a merge can fuse
+    /// (`aggregate(serverStep:)`); nil for the other rules.
+    public var sgdRate: Double? {
+        if case .sgd(let lr) = spec { lr } else { nil }
+    }
+
+    /// Counts a step the merge took in its own pass (`AggregationResult.stepped`, the bits of
+    /// `applySGDStepIfFinite` on the same delta and global); false, counting nothing, for a
+    /// rule other than SGD.
+    public mutating func countFusedSGDStep() -> Bool {
+        guard sgdRate != nil else { return false }
+        steps += 1
+        return true
+    }
+
     /// `applySGDIfFinite(delta:to:)` without Σ Δ_j², for a caller that has it already
     /// (`AggregationResult.deltaSquares`): the pass runs eight values at a time. The same new
     /// model, the same declines, and it counts as a step.

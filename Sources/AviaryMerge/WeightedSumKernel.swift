@@ -69,9 +69,16 @@ enum WeightedSumKernel {
     /// baseline x86-64 as two SSE halves with a broadcast per input per step, and keeps the
     /// accumulators in memory; one AVX2 register holds the eight lanes, with every lane's
     /// operations in the same order, so the bits are the same (`DiscountFusionTests`).
+    ///
+    /// `step` (AVX2 only): the server's SGD step on the output in the same pass, next =
+    /// Float(Double(global) + rate·Double(out)) per element, the bits of
+    /// `ServerOptimizer.applySGDStepIfFinite(delta: out, to: global)`; `stepFinite` says whether
+    /// every output and every stepped value was finite (that step declines otherwise). nil when
+    /// no step was asked or this path has none: the caller steps in a pass of its own.
     static func runWithSquaredNorms(inputs: [UnsafePointer<Float>], weights: [Float], prescales: [Float], count: Int,
                                     into out: UnsafeMutablePointer<Float>,
-                                    vectorLevel: Int = VectorKernels.level) -> (inputSquares: [Double], outputSquares: Float) {
+                                    step: FusedStep? = nil,
+                                    vectorLevel: Int = VectorKernels.level) -> (inputSquares: [Double], outputSquares: Float, stepFinite: Bool?) {
         let n = inputs.count
         precondition(n > 0 && weights.count == n && prescales.count == n)
         var totals = [Double](repeating: 0, count: n)
@@ -79,15 +86,17 @@ enum WeightedSumKernel {
         #if arch(x86_64)
         if vectorLevel >= 1 {
             var scratch = [Float](repeating: 0, count: 8 * n)
+            var bad: Int32 = 0
             inputs.map(Optional.some).withUnsafeBufferPointer { x in
             totals.withUnsafeMutableBufferPointer { t in
             scratch.withUnsafeMutableBufferPointer { acc in
                 outputSquares = aviary_weighted_sum_norms_avx2(x.baseAddress!, weights, prescales, n, count, FloatPointers.normBlock,
-                                                               out, t.baseAddress!, acc.baseAddress!)
+                                                               out, t.baseAddress!, acc.baseAddress!,
+                                                               step?.global, step?.rate ?? 0, step?.next, &bad)
             }
             }
             }
-            return (totals, outputSquares)
+            return (totals, outputSquares, step == nil ? nil : bad == 0)
         }
         #endif
         var accumulators = [SIMD8<Float>](repeating: .zero, count: n)
@@ -134,7 +143,15 @@ enum WeightedSumKernel {
         }
         }
         }
-        return (totals, outputSquares)
+        return (totals, outputSquares, nil)
+    }
+
+    /// The SGD step `runWithSquaredNorms` can apply to its output: the global model it steps
+    /// (`count` values), the learning rate, and where the new model goes.
+    struct FusedStep {
+        var global: UnsafePointer<Float>
+        var rate: Double
+        var next: UnsafeMutablePointer<Float>
     }
 
     private static func runUnscaled(inputs: [UnsafePointer<Float>], weights: [Float], count: Int, into out: UnsafeMutablePointer<Float>) {

@@ -72,14 +72,15 @@ enum RoundLogic {
         }
         do {
             let merged = try aggregate(outcome.updates, strategy: spec.strategy, clipNorm: spec.clipNorm, normBound: spec.normBound,
-                                       discounts: discounts)
+                                       discounts: discounts, serverStep: optimizer.sgdRate.map { (global, $0) })
             step.rejected += merged.rejected
             step.fallbacks = merged.fallbacks
             step.clipped = merged.clipped
             if merged.weights.isEmpty && validateFinite(merged.delta) == nil {
                 step.nothingMerged = nothingMergedReason(outcome, rejected: step.rejected)
             } else {
-                try applyServerStep(merged.delta, weights: merged.weights, squaredNorm: merged.deltaSquares, to: &step)
+                try applyServerStep(merged.delta, weights: merged.weights, squaredNorm: merged.deltaSquares,
+                                    stepped: merged.stepped, to: &step)
             }
         } catch {
             // The strategy refused the whole round (e.g. every metric invalid): keep the model.
@@ -116,11 +117,15 @@ enum RoundLogic {
 
     /// Applies the server optimiser to the merged `delta`, or leaves the model as it was with a
     /// failure note when the delta or the step's result is not finite.
-    /// `squaredNorm`: Σ delta_j² in index order in Float when the merge summed it already.
-    static func applyServerStep(_ delta: [Float], weights: [Int: Double], squaredNorm: Float? = nil, to step: inout MergeStep) throws {
+    /// `squaredNorm`: Σ delta_j² in index order in Float when the merge summed it already;
+    /// `stepped`: the SGD step's model when the merge took it in its pass (finite throughout).
+    static func applyServerStep(_ delta: [Float], weights: [Int: Double], squaredNorm: Float? = nil, stepped: [Float]? = nil,
+                                to step: inout MergeStep) throws {
         var sgd = step.optimizer
         let fusedStep: (global: [Float], squaredNorm: Float)?
-        if let squaredNorm {
+        if let squaredNorm, let stepped, sgd.countFusedSGDStep() {
+            fusedStep = (stepped, squaredNorm)
+        } else if let squaredNorm {
             fusedStep = sgd.applySGDStepIfFinite(delta: delta, to: step.global).map { ($0, squaredNorm) }
         } else {
             fusedStep = sgd.applySGDIfFinite(delta: delta, to: step.global)

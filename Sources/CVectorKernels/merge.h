@@ -2,6 +2,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -24,10 +25,20 @@
 /// order. At each block's end, totals_i += (double)(sequential sum of acc_i's lanes) plus the
 /// block's last count mod 8 values' (double)y² in double; those values' outputs are the scalar
 /// expression in the same order. Returns s. `acc` is scratch for 8·n floats; n ≥ 1.
+///
+/// With `g` non-null, also the server's SGD step on the output (`ServerOptimizer.applySGDStepIfFinite`,
+/// bit for bit): next_j = (float)((double)g_j + lr·(double)o_j), one double multiply and add
+/// (exact widening, one rounding), while o is in a register instead of in a second pass over
+/// memory; `*bad` is set to 1 when some o_j or next_j is NaN or infinite (the step is then not
+/// to be used), and left alone otherwise.
 __attribute__((target("avx2")))
 static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const float *w, const float *p, long n,
-                                                   long count, long block, float *out, double *totals, float *acc) {
+                                                   long count, long block, float *out, double *totals, float *acc,
+                                                   const float *g, double lr, float *next, int *bad) {
 #pragma clang fp contract(off)
+    const __m256d rate = _mm256_set1_pd(lr);
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256i nonFinite = _mm256_setzero_si256();
     float s = 0.0f;
     for (long i = 0; i < n; i++) totals[i] = 0.0;
     for (long start = 0; start < count; start += block) {
@@ -51,6 +62,19 @@ static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const 
                 o = _mm256_add_ps(o, _mm256_mul_ps(_mm256_set1_ps(w[i]), yi));
             }
             _mm256_storeu_ps(out + j, o);
+            if (g) {
+                const __m256 gj = _mm256_loadu_ps(g + j);
+                const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(gj)),
+                                                 _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_castps256_ps128(o))));
+                const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(gj, 1)),
+                                                 _mm256_mul_pd(rate, _mm256_cvtps_pd(_mm256_extractf128_ps(o, 1))));
+                const __m256 y = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+                _mm256_storeu_ps(next + j, y);
+                // A value is NaN or infinite exactly when its exponent bits are all ones.
+                const __m256i ob = _mm256_and_si256(_mm256_castps_si256(o), exponent);
+                const __m256i yb = _mm256_and_si256(_mm256_castps_si256(y), exponent);
+                nonFinite = _mm256_or_si256(nonFinite, _mm256_or_si256(_mm256_cmpeq_epi32(ob, exponent), _mm256_cmpeq_epi32(yb, exponent)));
+            }
             const __m256 q = _mm256_mul_ps(o, o);
             const __m128 lo = _mm256_castps256_ps128(q), hi = _mm256_extractf128_ps(q, 1);
             s = s + _mm_cvtss_f32(lo);
@@ -77,8 +101,14 @@ static inline float aviary_weighted_sum_norms_avx2(const float *const *x, const 
             for (long i = 1; i < n; i++) o = o + w[i] * (x[i][j] * p[i]);
             out[j] = o;
             s = s + o * o;
+            if (g) {
+                const float y = (float)((double)g[j] + lr * (double)o);
+                next[j] = y;
+                if (!isfinite(o) || !isfinite(y)) *bad = 1;
+            }
         }
     }
+    if (g && !_mm256_testz_si256(nonFinite, nonFinite)) *bad = 1;
     return s;
 }
 

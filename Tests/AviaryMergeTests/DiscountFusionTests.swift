@@ -66,7 +66,7 @@ import AviaryMath
                     separate.withUnsafeMutableBufferPointer {
                         WeightedSumKernel.run(inputs: inputs, weights: weights, prescales: prescales, count: count, into: $0.baseAddress!)
                     }
-                    let (squares, outputSquares) = fused.withUnsafeMutableBufferPointer {
+                    let (squares, outputSquares, _) = fused.withUnsafeMutableBufferPointer {
                         WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
                                                               into: $0.baseAddress!, vectorLevel: 0)
                     }
@@ -139,6 +139,31 @@ import AviaryMath
         }
     }
 
+    /// `aggregate(serverStep:)`: the bounded weighted mean's pass also steps the model, with the
+    /// separate step's bits; a round its bound rejects in takes the general path and no step.
+    @Test(.enabled(if: VectorKernels.level >= 1, "the CPU has no AVX2: the step is not fused"))
+    func aggregateStepsTheModelInTheMergesPass() throws {
+        var rng = RandomStream(seed: 31, purpose: .synthetic)
+        let p = 9_001
+        let global = (0..<p).map { _ in Float(rng.normal()) }
+        let updates = (0..<7).map { c in Fixtures.update(c, (0..<p).map { _ in Float(rng.normal()) * 0.01 }) }
+        let bound = UpdateNormBound(medianMultiple: 3)
+        let merged = try aggregate(updates, strategy: .uniform, normBound: bound, discounts: [2: 0.5, 5: 0.25], serverStep: (global, 0.8))
+        var sgd = try ServerOptimizer(spec: .sgd(lr: 0.8))
+        let stepped0 = sgd.applySGDStepIfFinite(delta: merged.delta, to: global)
+        let separate = try #require(stepped0)
+        let stepped = try #require(merged.stepped)
+        #expect(Self.bits(stepped) == Self.bits(separate))
+        #expect(try aggregate(updates, strategy: .uniform, normBound: bound).stepped == nil, "no step asked")
+        var far = updates
+        far[3].delta = far[3].delta.map { $0 * 100 }
+        let rejecting = try aggregate(far, strategy: .uniform, normBound: bound, serverStep: (global, 0.8))
+        #expect(rejecting.rejected.map(\.clientIndex) == [3] && rejecting.stepped == nil)
+        // A step past Float's range is not taken here either: the caller's own step says why.
+        let huge = [Float](repeating: .greatestFiniteMagnitude, count: p)
+        #expect(try aggregate(updates, strategy: .uniform, normBound: bound, serverStep: (huge, 1e38)).stepped == nil)
+    }
+
     @Test func fusedSGDStepDeclinesWhatTheSeparateStepsReport() throws {
         var sgd = try ServerOptimizer(spec: .sgd(lr: 1))
         let before = sgd
@@ -202,6 +227,32 @@ import AviaryMath
                         #expect(Self.bits(avx2) == Self.bits(swift), "\(what): the sums differ")
                         #expect(b.outputSquares.bitPattern == a.outputSquares.bitPattern, "\(what): \(b.outputSquares) vs \(a.outputSquares)")
                         #expect(b.inputSquares.map(\.bitPattern) == a.inputSquares.map(\.bitPattern), "\(what): the norms differ")
+                        #expect(a.stepFinite == nil && b.stepFinite == nil, "\(what): no step was asked")
+                        // The SGD step fused into the same pass: the separate step's bits, and
+                        // declined exactly when the separate step declines.
+                        guard count > 0 else { return }
+                        let global = extreme ? Self.anyFinite(&rng, count: count) : (0..<count).map { _ in Float(rng.normal()) }
+                        for rate in [1.0, 0.3] {
+                            var fused = [Float](repeating: -1, count: count), out = [Float](repeating: -1, count: count)
+                            let c = global.withUnsafeBufferPointer { g in
+                                fused.withUnsafeMutableBufferPointer { next in
+                                    out.withUnsafeMutableBufferPointer {
+                                        WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: weights, prescales: prescales, count: count,
+                                                                              into: $0.baseAddress!,
+                                                                              step: .init(global: g.baseAddress!, rate: rate, next: next.baseAddress!),
+                                                                              vectorLevel: 1)
+                                    }
+                                }
+                            }
+                            #expect(Self.bits(out) == Self.bits(swift), "\(what), rate \(rate): the sum with a step differs")
+                            var sgd = try! ServerOptimizer(spec: .sgd(lr: rate))
+                            if let separate = sgd.applySGDStepIfFinite(delta: out, to: global) {
+                                #expect(c.stepFinite == true, "\(what), rate \(rate): the fused step declined a finite step")
+                                #expect(Self.bits(fused) == Self.bits(separate), "\(what), rate \(rate): the stepped models differ")
+                            } else {
+                                #expect(c.stepFinite == false, "\(what), rate \(rate): the fused step took a step the separate one declines")
+                            }
+                        }
                     }
                 }
             }
