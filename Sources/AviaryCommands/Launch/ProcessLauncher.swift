@@ -219,13 +219,12 @@ struct ProcessLauncher {
 
     /// Starts `tool` from the build's directory, or (`fromPath`: a `[processes] command`) as a
     /// shell would find it: a path with a slash as it is, a bare name on PATH.
-    /// Client processes run under SCHED_BATCH, the server as it was started: a client that wakes
-    /// (its TRAIN arrived) then waits for a time slice instead of preempting the server's loop,
-    /// which on a machine with fewer cores than processes otherwise stalls, mid-write, for a
-    /// client's slice (6–11 ms; a FedBuff update is ~70 ms). The clients' own work is unchanged;
-    /// the server thread, sleeping most of the time, gets a core when it wakes. Set right after
-    /// the spawn, on the main thread before it starts others (they inherit it); a failure is
-    /// harmless and ignored (docs/TOPOLOGY.md, "[processes]").
+    /// Client processes run under SCHED_BATCH, the server as it was started: the kernel does not
+    /// let a waking batch task preempt a running one, so a client woken by its TRAIN does not push
+    /// the server's loop off its core mid-write (on a machine with fewer cores than processes it
+    /// would wait out a client's slice, 5–10 ms; a FedBuff update is ~70 ms). The clients' work
+    /// and CPU share are unchanged. Set right after the spawn, on the main thread before it starts
+    /// others (they inherit it); a failure is harmless and ignored (docs/TOPOLOGY.md, "[processes]").
     static func scheduleAsBatch(_ process: Process) {
         _ = aviary_set_batch_scheduling(process.processIdentifier)
     }
