@@ -13,6 +13,9 @@ public final class Network {
     public let layout: ParameterLayout
     /// Largest batch any call may pass.
     public let maxBatch: Int
+    /// Bytes of the buffers allocated at init (parameters, gradients, activations, im2col
+    /// columns, scratch for `maxBatch` samples): what one more network of this spec costs.
+    public let allocatedBytes: Int
     /// Number of parameters (length of the flat vector).
     public var parameterCount: Int { layout.count }
     /// Current optimiser settings (default: plain SGD, lr 0.01).
@@ -60,33 +63,39 @@ public final class Network {
         self.architecture = arch
         self.layout = arch.layout
         self.maxBatch = maxBatch
+        // Every buffer is allocated zeroed, so all of it is resident: `allocatedBytes` counts it.
+        var bytes = 0
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { bytes += max(1, n) * MemoryLayout<Float>.stride; return Network.allocate(n) }
         let count = arch.layout.count
-        parameters = Network.allocate(count)
-        gradients = Network.allocate(count)
-        slots = arch.slotFeatures.map { Network.allocate($0 * maxBatch) }
-        slotGradients = arch.slotFeatures.enumerated().map { Network.allocate($0.offset == 0 ? 0 : $0.element * maxBatch) }
+        parameters = take(count)
+        gradients = take(count)
+        slots = arch.slotFeatures.map { take($0 * maxBatch) }
+        slotGradients = arch.slotFeatures.enumerated().map { take($0.offset == 0 ? 0 : $0.element * maxBatch) }
         let columnCapacities = arch.columnFeatures.indices.map { arch.columnCapacity($0, maxBatch: maxBatch) }
-        columns = columnCapacities.map { Network.allocate($0) }
-        columnGradient = columnCapacities.max().map { Network.allocate($0) }
-        flippedWeights = Network.allocate(arch.flippedWeightCount)
-        directScratch = Network.allocate(arch.steps.reduce(0) { count, step in
+        columns = columnCapacities.map { take($0) }
+        columnGradient = columnCapacities.max().map { take($0) }
+        flippedWeights = take(arch.flippedWeightCount)
+        directScratch = take(arch.steps.reduce(0) { count, step in
             guard case let .conv(g) = step.op else { return count }
             return max(count, Conv2D.directScratchCount(g, batch: maxBatch))
         })
         argmax = arch.argmaxFeatures.map { n in
+            bytes += max(1, n * maxBatch) * 4
             let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n * maxBatch))
             p.initialize(repeating: 0, count: max(1, n * maxBatch))
             return p
         }
-        statistics = arch.statisticsFeatures.map { Network.allocate($0 * maxBatch) }
-        masks = arch.maskFeatures.map { Network.allocate($0 * maxBatch) }
-        lstmGates = arch.lstmGateFeatures.map { Network.allocate($0 * maxBatch) }
-        lstmCells = arch.lstmCellFeatures.map { Network.allocate($0 * maxBatch) }
-        lstmGateGradient = arch.lstmGateFeatures.max().map { Network.allocate($0 * maxBatch) }
-        lstmCellGradient = arch.lstmCellFeatures.max().map { Network.allocate($0 * maxBatch) }
-        batchInputs = Network.allocate(spec.inputCount * maxBatch)
+        statistics = arch.statisticsFeatures.map { take($0 * maxBatch) }
+        masks = arch.maskFeatures.map { take($0 * maxBatch) }
+        lstmGates = arch.lstmGateFeatures.map { take($0 * maxBatch) }
+        lstmCells = arch.lstmCellFeatures.map { take($0 * maxBatch) }
+        lstmGateGradient = arch.lstmGateFeatures.max().map { take($0 * maxBatch) }
+        lstmCellGradient = arch.lstmCellFeatures.max().map { take($0 * maxBatch) }
+        batchInputs = take(spec.inputCount * maxBatch)
+        bytes += maxBatch * 4
         batchLabels = UnsafeMutablePointer<Int32>.allocate(capacity: maxBatch)
         batchLabels.initialize(repeating: 0, count: maxBatch)
+        allocatedBytes = bytes
         currentInput = UnsafePointer(slots[0])
     }
 

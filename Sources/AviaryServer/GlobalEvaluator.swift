@@ -21,8 +21,12 @@ final class GlobalEvaluator {
     /// evaluation's chunks: the server evaluates while the clients wait for the next model, so
     /// both cores are free. Each chunk's stats have the same bits on either network, and they
     /// are added in chunk order, so the result is the one network's (`Network.chunkStats`).
-    /// nil: one network (a test set of one chunk).
-    private let twin: Network?
+    /// nil: one network (a test set of one chunk, or a network above `twinBudget`).
+    let twin: Network?
+    /// A network's buffers hold activations, gradients and im2col columns for 256 samples: a
+    /// few MB for the MLP, hundreds for the CNN and ResNet-20, whose evaluation stays on one
+    /// network rather than doubling the server's memory.
+    static let twinBudget = 64 << 20
 
     init(model: ModelSpec, test heldOut: Dataset, validationFraction: Double, robust: RobustEvaluationSpec?, seed: UInt64) throws {
         network = try Network(spec: model, maxBatch: Self.batchSize)
@@ -31,7 +35,7 @@ final class GlobalEvaluator {
         self.seed = seed
         let chunks = Network.chunkCount(samples: max(test.samples.count, validation?.samples.count ?? 0),
                                         batchSize: Self.batchSize, maxBatch: Self.batchSize)
-        twin = chunks >= 2 ? try Network(spec: model, maxBatch: Self.batchSize) : nil
+        twin = chunks >= 2 && network.allocatedBytes <= Self.twinBudget ? try Network(spec: model, maxBatch: Self.batchSize) : nil
         try robust?.attack.validate(classes: model.classes)
     }
 

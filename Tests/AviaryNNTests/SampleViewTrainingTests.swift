@@ -62,4 +62,36 @@ import Testing
         #expect(sub.indices == [view.indices![2], view.indices![0], view.indices![39]])
         #expect(sub.materialisedLabels() == [view.label(2), view.label(0), view.label(39)])
     }
+
+    /// `chunkStats` split between two networks of one spec and added in chunk order gives
+    /// `evaluate`'s bits (the server's two-thread evaluation), on a view and on whole storage.
+    @Test func chunksSplitBetweenTwoNetworksAddUpToEvaluatesBits() throws {
+        let arrays = Self.gathered()
+        for view in [Self.view(), SampleView(features: arrays.features, labels: arrays.labels, width: Self.width)] {
+            let a = try network(), b = try network()
+            for batch in [7, 16, 40] {
+                let whole = a.evaluate(samples: view, batchSize: batch)
+                let chunks = Network.chunkCount(samples: view.count, batchSize: batch, maxBatch: a.maxBatch)
+                #expect(chunks == (view.count + min(batch, 16) - 1) / min(batch, 16))
+                for split in 0...chunks {
+                    var stats = BatchStats()
+                    for c in a.chunkStats(samples: view, batchSize: batch, chunks: 0..<split) + b.chunkStats(samples: view, batchSize: batch, chunks: split..<chunks) {
+                        stats.add(c)
+                    }
+                    #expect(stats.lossSum.bitPattern == whole.lossSum.bitPattern && stats.correct == whole.correct && stats.count == whole.count,
+                            "batch \(batch), split at chunk \(split)")
+                }
+            }
+        }
+    }
+
+    /// `allocatedBytes` counts the buffers a network holds: more with a larger batch, and the
+    /// MLP's far below the CNN's (the server's second evaluation network is sized by it).
+    @Test func allocatedBytesGrowWithTheBatchAndTheModel() throws {
+        let small = try Network(spec: .mlp(inputs: 784, hidden: [200, 200], classes: 10), maxBatch: 16)
+        let large = try Network(spec: .mlp(inputs: 784, hidden: [200, 200], classes: 10), maxBatch: 256)
+        let cnn = try Network(spec: .cnn(channels: 1, height: 28, width: 28, classes: 10), maxBatch: 256)
+        #expect(small.allocatedBytes >= 2 * 199_210 * 4 && small.allocatedBytes < large.allocatedBytes)
+        #expect(large.allocatedBytes < 16 << 20 && cnn.allocatedBytes > 64 << 20, "\(large.allocatedBytes), \(cnn.allocatedBytes)")
+    }
 }
