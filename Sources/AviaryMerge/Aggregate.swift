@@ -1,3 +1,4 @@
+import AviaryMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -136,21 +137,21 @@ private func boundedWeightedMean(
     var acceptedSquares: [Double] = []
     var deltaSquares: Float = 0
     var stepFinite: Bool? = nil
-    // The step's output is filled by the kernel, or not at all (then dropped unread).
-    var stepped = serverStep.map { _ in [Float](unsafeUninitializedCapacity: count) { _, n in n = count } }
+    // Only the AVX2 pass steps; it fills every value of `stepped`, which is read only when the
+    // step was finite throughout.
+    let fuse = VectorKernels.level >= 1 ? serverStep : nil
+    var stepped = fuse.map { _ in [Float](unsafeUninitializedCapacity: count) { _, n in n = count } }
     let delta = FloatPointers.with(accepted.map(\.delta)) { inputs in
         MergedVector.make(count: count) { out in
-            if let serverStep, stepped != nil {
-                serverStep.global.withUnsafeBufferPointer { g in
-                    stepped!.withUnsafeMutableBufferPointer { next in
-                        (acceptedSquares, deltaSquares, stepFinite) = WeightedSumKernel.runWithSquaredNorms(
-                            inputs: inputs, weights: factors, prescales: prescales, count: count, into: out,
-                            step: .init(global: g.baseAddress!, rate: serverStep.rate, next: next.baseAddress!))
-                    }
+            func pass(_ step: WeightedSumKernel.FusedStep?) {
+                (acceptedSquares, deltaSquares, stepFinite) = WeightedSumKernel.runWithSquaredNorms(
+                    inputs: inputs, weights: factors, prescales: prescales, count: count, into: out, step: step)
+            }
+            guard let fuse else { return pass(nil) }
+            fuse.global.withUnsafeBufferPointer { g in
+                stepped!.withUnsafeMutableBufferPointer { next in
+                    pass(.init(global: g.baseAddress!, rate: fuse.rate, next: next.baseAddress!))
                 }
-            } else {
-                (acceptedSquares, deltaSquares, _) = WeightedSumKernel.runWithSquaredNorms(inputs: inputs, weights: factors, prescales: prescales,
-                                                                                       count: count, into: out)
             }
         }
     }

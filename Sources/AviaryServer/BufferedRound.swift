@@ -33,9 +33,9 @@ extension SystemRound {
         // batch is the buffer, each arrival with the version it trained on.
         let trainedOn = Dictionary(plan.batch.map { ($0.client, $0.startVersion) }, uniquingKeysWith: { a, _ in a })
         for u in outcome.updates {
-            if let consumed = plan.consumed,
-               !consumed.contains(BufferedPlan.Arrival(client: u.clientIndex, startVersion: trainedOn[u.clientIndex] ?? round - 1)) { continue }
-            held.append(StaleUpdate(fromRound: trainedOn[u.clientIndex] ?? round - 1, arrival: arrival[u.clientIndex] ?? close, update: u))
+            let from = trainedOn[u.clientIndex] ?? round - 1
+            if let consumed = plan.consumed, !consumed.contains(BufferedPlan.Arrival(client: u.clientIndex, startVersion: from)) { continue }
+            held.append(StaleUpdate(fromRound: from, arrival: arrival[u.clientIndex] ?? close, update: u))
         }
         outcome.updates = []
         func take(_ e: InFlightClient) -> ClientUpdate? {
